@@ -1,0 +1,195 @@
+# Makefile for adhar.platform -- every target is idempotent and safe to re-run.
+#
+#   make demo   set everything up and run playbooks/demo.yml
+#   make test   set everything up and run sanity, lint, unit and integration
+#   make help   list all targets
+#
+# Nothing here writes outside the repository except under ADHAR_WORK (scratch
+# copies, the collections tree) and the toolchain cache used by tools/toolchain.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# Stages must run in the order given, also when -j is passed.
+.NOTPARALLEL:
+
+REPO := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+ADHAR_WORK ?= $(HOME)/.cache/adhar/work
+ADHAR_CACHE_DIR ?= $(HOME)/.cache/adhar
+
+VENV := $(REPO)/.venv
+STAMP := $(VENV)/.installed
+LOCK := $(REPO)/constraints.txt
+COLLECTIONS := $(ADHAR_WORK)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/adhar/platform
+SANITY_ROOT := $(ADHAR_WORK)/sanity
+SANITY_DIR := $(SANITY_ROOT)/ansible_collections/adhar/platform
+
+# System packages installed by `make system-deps` (Debian/Ubuntu names).
+SYSTEM_PACKAGES ?= haproxy
+
+# Extra arguments, e.g. `make unit PYTEST_ARGS='-k archive -x'`.
+PYTEST_ARGS ?=
+INTEGRATION_ARGS ?=
+SANITY_ARGS ?=
+LINT_ARGS ?=
+DEMO_ARGS ?=
+
+# Environment of every test/demo command.  ADHAR_BIN_DIR is not set here: if
+# the user exported it, it reaches the commands unchanged; otherwise the
+# modules use the toolchain cache filled by `make toolchain`.
+RUN_ENV := PATH="$(VENV)/bin:$$PATH" \
+	VIRTUAL_ENV="$(VENV)" \
+	ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" \
+	ANSIBLE_PYTHON_INTERPRETER="$(VENV)/bin/python" \
+	PYTHONPATH="$(COLLECTIONS)$${PYTHONPATH:+:$$PYTHONPATH}"
+
+# $(call stage,NAME,WHAT): a banner that shows which stage runs.
+stage = printf '\n==> [%s] %s\n' '$(1)' '$(2)'
+
+.PHONY: help venv system-deps toolchain collection unit integration sanity lint test demo clean lock
+
+help: ## list the targets
+	@printf 'adhar.platform make targets:\n\n'
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@printf '\nVariables: PYTHON=%s ADHAR_WORK=%s SYSTEM_PACKAGES="%s"\n' '$(PYTHON)' '$(ADHAR_WORK)' '$(SYSTEM_PACKAGES)'
+
+# ---------------------------------------------------------------- environment
+
+venv: $(STAMP) ## create/refresh .venv (Python 3.11) from constraints.txt
+
+$(STAMP): $(LOCK) $(REPO)/requirements-dev.in $(REPO)/requirements.txt
+	@$(call stage,venv,$(VENV) from constraints.txt)
+	@test -n '$(PYTHON)' || { echo 'python3.11 not found (set PYTHON=/path/to/python3.11)' >&2; exit 1; }
+	@'$(PYTHON)' -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+		|| { echo '$(PYTHON) is not Python 3.11 (set PYTHON=/path/to/python3.11)' >&2; exit 1; }
+	@if [ -x '$(VENV)/bin/python' ] && ! '$(VENV)/bin/python' -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then \
+		echo 'existing .venv is not a working Python 3.11 venv: recreating it'; rm -rf '$(VENV)'; fi
+	@[ -x '$(VENV)/bin/python' ] || '$(PYTHON)' -m venv '$(VENV)'
+	'$(VENV)/bin/python' -m pip install --quiet --disable-pip-version-check -c '$(LOCK)' pip
+	'$(VENV)/bin/python' -m pip install --quiet --disable-pip-version-check -r '$(REPO)/requirements-dev.in' -c '$(LOCK)'
+	@touch '$@'
+
+system-deps: ## install missing system packages (apt; sudo only when not root)
+	@$(call stage,system-deps,$(SYSTEM_PACKAGES))
+	@missing=""; \
+	if command -v dpkg-query >/dev/null 2>&1; then \
+		for p in $(SYSTEM_PACKAGES); do \
+			dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+		done; \
+	else \
+		for p in $(SYSTEM_PACKAGES); do command -v "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then echo "not a Debian/Ubuntu system: install$$missing yourself" >&2; exit 1; fi; \
+	fi; \
+	if [ -z "$$missing" ]; then echo "already installed: $(SYSTEM_PACKAGES)"; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	echo "installing:$$missing"; \
+	$$sudo apt-get install -y --no-install-recommends $$missing \
+		|| { echo 'retrying after apt-get update'; $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $$missing; }
+
+toolchain: ## make the pinned Kubernetes/etcd/kwok/helm binaries available
+	@$(call stage,toolchain,tools/toolchain ensure)
+	@mkdir -p '$(ADHAR_CACHE_DIR)'
+	@# One ensure at a time per cache: a second caller waits instead of building twice.
+	flock '$(ADHAR_CACHE_DIR)/.toolchain.lock' '$(PYTHON)' '$(REPO)/tools/toolchain' ensure
+
+collection: ## symlink the repo as adhar.platform under ADHAR_WORK/collections
+	@$(call stage,collection,$(COLLECTION_LINK) -> $(REPO))
+	@mkdir -p '$(dir $(COLLECTION_LINK))'
+	@if [ -e '$(COLLECTION_LINK)' ] && [ ! -L '$(COLLECTION_LINK)' ]; then \
+		echo '$(COLLECTION_LINK) exists and is not a symlink: remove it first' >&2; exit 1; fi
+	@ln -sfn '$(REPO)' '$(COLLECTION_LINK)'
+	@echo 'ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS)'
+
+# ---------------------------------------------------------------- tests
+
+# pytest exits 5 when it collected no tests; a stage without tests yet is
+# reported, not failed.
+define run_pytest
+	if [ ! -d '$(REPO)/$(1)' ]; then echo '$(1) does not exist yet: nothing to run'; exit 0; fi; \
+	rc=0; cd '$(REPO)' && $(RUN_ENV) python -m pytest $(1) $(2) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo 'no tests collected in $(1)'; exit 0; fi; exit $$rc
+endef
+
+unit: venv collection ## pytest tests/unit
+	@$(call stage,unit,pytest tests/unit $(PYTEST_ARGS))
+	@$(call run_pytest,tests/unit,$(PYTEST_ARGS))
+
+integration: venv collection ## pytest tests/integration (needs system-deps and toolchain)
+	@$(call stage,integration,pytest tests/integration $(PYTEST_ARGS) $(INTEGRATION_ARGS))
+	@$(call run_pytest,tests/integration,$(PYTEST_ARGS) $(INTEGRATION_ARGS))
+
+# ansible-test bootstraps pip into every venv it creates with a script it
+# downloads from its own CI file server, which is not reachable from every
+# machine (PyPI is).  If that script is not cached yet, cache this stand-in
+# under the name ansible-test looks for: it takes the same arguments and
+# installs the requested pip from PyPI via ensurepip.  A real cached script
+# is never overwritten.
+define GET_PIP_STANDIN
+# adhar.platform stand-in for the ansible-test pip bootstrap script (see Makefile).
+import subprocess
+import sys
+
+flags = sys.argv[1:]
+args = [a for a in flags if a not in ('--no-setuptools', '--no-wheel')]
+subprocess.check_call([sys.executable, '-m', 'ensurepip', '--default-pip'], stdout=subprocess.DEVNULL)
+subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--quiet'] + args)
+for flag, package in (('--no-setuptools', 'setuptools'), ('--no-wheel', 'wheel')):
+    if flag in flags:
+        subprocess.call([sys.executable, '-m', 'pip', 'uninstall', '--quiet', '--yes', package], stderr=subprocess.DEVNULL)
+endef
+export GET_PIP_STANDIN
+
+sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ignored files
+	@$(call stage,sanity,ansible-test sanity --python 3.11 in $(SANITY_DIR))
+	@rm -rf '$(SANITY_ROOT)' && mkdir -p '$(SANITY_DIR)'
+	@cd '$(REPO)' && git ls-files -z -co --exclude-standard \
+		| while IFS= read -r -d '' f; do [ -f "$$f" ] && printf '%s\0' "$$f"; done \
+		| tar --null -T - -cf - | tar -xf - -C '$(SANITY_DIR)'
+	@pipv="$$('$(VENV)/bin/python' -c 'import types, ansible_test._internal.python_requirements as r; print(r.get_venv_packages(types.SimpleNamespace(version="3.11"))["pip"])')"; \
+	f="$(HOME)/.ansible/test/cache/get_pip_$${pipv//./_}.py"; \
+	if [ ! -s "$$f" ]; then mkdir -p "$$(dirname "$$f")"; printf '%s\n' "$$GET_PIP_STANDIN" > "$$f"; echo "cached pip bootstrap stand-in: $$f"; fi
+	cd '$(SANITY_DIR)' && $(RUN_ENV) ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
+
+lint: venv ## ansible-lint with the production profile (.ansible-lint)
+	@$(call stage,lint,ansible-lint --profile production)
+	cd '$(REPO)' && $(RUN_ENV) ansible-lint --offline $(LINT_ARGS)
+
+test: venv system-deps toolchain ## everything: venv, system-deps, toolchain, then sanity, lint, unit, integration
+	@# Static checks first (fail fast); pytest's summary line ends the output.
+	@$(MAKE) --no-print-directory sanity lint unit integration
+
+# ---------------------------------------------------------------- demo
+
+demo: venv system-deps toolchain collection ## run playbooks/demo.yml against localhost
+	@$(call stage,demo,ansible-playbook playbooks/demo.yml)
+	@test -f '$(REPO)/playbooks/demo.yml' || { echo 'playbooks/demo.yml does not exist yet' >&2; exit 1; }
+	@cd '$(REPO)' && if [ -d inventories/demo ]; then inv=(-i inventories/demo); else inv=(-i localhost, -c local); fi; \
+	set -x; $(RUN_ENV) ansible-playbook "$${inv[@]}" playbooks/demo.yml $(DEMO_ARGS)
+
+# ---------------------------------------------------------------- maintenance
+
+lock: ## re-resolve requirements-dev.in in a scratch venv and rewrite constraints.txt
+	@$(call stage,lock,resolve requirements-dev.in)
+	@rm -rf '$(ADHAR_WORK)/lock-venv' && mkdir -p '$(ADHAR_WORK)'
+	'$(PYTHON)' -m venv '$(ADHAR_WORK)/lock-venv'
+	'$(ADHAR_WORK)/lock-venv/bin/python' -m pip install --quiet --upgrade pip
+	'$(ADHAR_WORK)/lock-venv/bin/python' -m pip install --quiet -r '$(REPO)/requirements-dev.in'
+	'$(ADHAR_WORK)/lock-venv/bin/python' -m pip check
+	@# Keep the leading comment block of constraints.txt, replace the pins.
+	@{ awk '/^[^#[:space:]]/{exit} {print}' '$(LOCK)'; \
+	   '$(ADHAR_WORK)/lock-venv/bin/python' -m pip freeze --all | grep -viE '^(setuptools|wheel)=='; } > '$(LOCK).new'
+	@mv '$(LOCK).new' '$(LOCK)'
+	@rm -rf '$(ADHAR_WORK)/lock-venv'
+	@echo 'constraints.txt rewritten: review the header (dateutil note) and the diff'
+
+clean: ## remove .venv, tests/output and ADHAR_WORK (never the toolchain cache)
+	@$(call stage,clean,.venv tests/output $(ADHAR_WORK))
+	@work="$$(realpath -m '$(ADHAR_WORK)')"; cache="$$(realpath -m '$(ADHAR_CACHE_DIR)')"; \
+	case "$$work" in ''|/|"$$(realpath -m '$(HOME)')"|"$$cache"|"$$cache/bin"*|"$$cache/src"*|"$(REPO)") \
+		echo "refusing to remove ADHAR_WORK=$$work" >&2; exit 1;; esac; \
+	case "$$cache/" in "$$work/"*) echo "refusing: ADHAR_WORK=$$work contains the toolchain cache" >&2; exit 1;; esac; \
+	rm -rf '$(VENV)' '$(REPO)/tests/output' "$$work"

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by the modules of the collection.
+
+Every spec here is mirrored 1:1 by a documentation fragment
+(``K8S_AUTH_ARG_SPEC`` <-> ``plugins/doc_fragments/k8s_auth.py``); a unit test
+keeps them in step.  Modules never edit these dicts: ``AdharModule`` merges a
+deep copy.
+
+Only the standard library and ``ansible.module_utils`` are imported here, so
+this file is cheap to import.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+# Option name -> environment variable read when the option is not given.
+# ``K8sClient`` uses the same table when the library is used directly
+# (without AnsibleModule and its ``env_fallback``).
+K8S_AUTH_ENV = {
+    "kubeconfig": "K8S_AUTH_KUBECONFIG",
+    "context": "K8S_AUTH_CONTEXT",
+    "host": "K8S_AUTH_HOST",
+    "api_key": "K8S_AUTH_API_KEY",
+    "validate_certs": "K8S_AUTH_VERIFY_SSL",
+    "ca_cert": "K8S_AUTH_SSL_CA_CERT",
+    "client_cert": "K8S_AUTH_CERT_FILE",
+    "client_key": "K8S_AUTH_KEY_FILE",
+}
+
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_API_RETRY_DEADLINE = 120.0
+
+K8S_AUTH_ARG_SPEC = {
+    "kubeconfig": {
+        "type": "raw",
+        "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"]),
+    },
+    "context": {
+        "type": "str",
+        "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"]),
+    },
+    "host": {
+        "type": "str",
+        "fallback": (env_fallback, ["K8S_AUTH_HOST"]),
+    },
+    "api_key": {
+        "type": "str",
+        "no_log": True,
+        "fallback": (env_fallback, ["K8S_AUTH_API_KEY"]),
+    },
+    "validate_certs": {
+        "type": "bool",
+        "aliases": ["verify_ssl"],
+        "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"]),
+    },
+    "ca_cert": {
+        "type": "path",
+        "aliases": ["ssl_ca_cert"],
+        "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"]),
+    },
+    "client_cert": {
+        "type": "path",
+        "aliases": ["cert_file"],
+        "fallback": (env_fallback, ["K8S_AUTH_CERT_FILE"]),
+    },
+    "client_key": {
+        "type": "path",
+        "aliases": ["key_file"],
+        # A path to a key, not the key itself.
+        "no_log": False,
+        "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"]),
+    },
+    "request_timeout": {
+        "type": "float",
+        "default": DEFAULT_REQUEST_TIMEOUT,
+    },
+    "api_retry_deadline": {
+        "type": "float",
+        "default": DEFAULT_API_RETRY_DEADLINE,
+    },
+}
+
+
+def k8s_auth_params(params):
+    """Return the K8S_AUTH_ARG_SPEC options found in ``params``.
+
+    Every key of the spec is present in the result, so callers can index
+    without ``.get``: an absent (or ``None``) option gets the spec's default,
+    which is ``None`` for all but the two timeouts.  Aliases are not resolved
+    here: AnsibleModule has already folded them into the canonical names.
+    Environment variables are not read here either (see ``K8S_AUTH_ENV``).
+    """
+    params = params or {}
+    result = {}
+    for name, spec in K8S_AUTH_ARG_SPEC.items():
+        value = params.get(name)
+        result[name] = spec.get("default") if value is None else value
+    return result

@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's one exception type and the module wrapper.
+
+``AdharModule`` wraps ``AnsibleModule`` by composition: it owns the
+``AnsibleModule`` and exposes the few things modules need, plus the error
+handling every module shares (``fail_from_exception``, ``run``).
+
+This file must stay cheap to import: modules that never talk to Kubernetes
+use it too.  So the Kubernetes SDK is not imported here.  An ``ApiException``
+is recognised through ``sys.modules`` (an instance can only exist if the SDK
+has been imported already), and ``require_k8s()`` imports the SDK on demand.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
+
+# Keys of fail_json that AdharError details must not overwrite.
+_RESERVED_RESULT_KEYS = frozenset(("msg", "failed", "exception", "invocation"))
+
+# Keys of a kubeconfig ``users[].user`` entry (at any depth) whose string
+# values are credentials.  Certificates are public and are not listed.
+_KUBECONFIG_SECRET_KEYS = frozenset((
+    "token",
+    "password",
+    "client-key-data",
+    "id-token",
+    "refresh-token",
+    "access-token",
+    "client-secret",
+    "secret",
+))
+
+
+class AdharError(Exception):
+    """The collection's error type.
+
+    ``msg`` is the one-line message shown to the user; keyword ``details``
+    become extra keys of the failed result (``fail_json(msg=..., **details)``);
+    ``cause`` (keyword) is the exception that led to this one, if any.
+
+    ``raise AdharError(...) from exc`` also works: ``cause`` defaults to
+    ``__cause__``.
+    """
+
+    def __init__(self, msg, **details):
+        cause = details.pop("cause", None)
+        super().__init__(msg)
+        self.msg = str(msg)
+        self.details = details
+        self._cause = cause
+
+    @property
+    def cause(self):
+        return self._cause if self._cause is not None else self.__cause__
+
+    def __str__(self):
+        return self.msg
+
+
+def _api_exception_types():
+    """ApiException classes of the Kubernetes SDK, if the SDK is imported."""
+    types = []
+    for name in ("kubernetes.client.exceptions", "kubernetes.client.rest"):
+        mod = sys.modules.get(name)
+        cls = getattr(mod, "ApiException", None) if mod is not None else None
+        if isinstance(cls, type) and cls not in types:
+            types.append(cls)
+    return tuple(types)
+
+
+def is_api_exception(exc):
+    """True if ``exc`` is a ``kubernetes.client.exceptions.ApiException``."""
+    types = _api_exception_types()
+    return bool(types) and isinstance(exc, types)
+
+
+def _format_traceback(exc):
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def api_exception_details(exc):
+    """Return ``(message, details)`` for a Kubernetes ``ApiException``.
+
+    The API server answers errors with a ``Status`` object; its ``message``
+    is what a user wants to read.  ``details`` holds ``status``, ``reason``
+    and, when the body is a ``Status``, ``api_reason`` and ``api_details``.
+    """
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", None)
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    message = None
+    details = {"status": status, "reason": reason}
+    parsed = None
+    if body:
+        try:
+            parsed = json.loads(body)
+        except (TypeError, ValueError):
+            parsed = None
+    if isinstance(parsed, dict):
+        message = parsed.get("message")
+        if parsed.get("reason"):
+            details["api_reason"] = parsed["reason"]
+        if parsed.get("details"):
+            details["api_details"] = parsed["details"]
+    elif body:
+        message = body.strip()[:2000]
+    if not message:
+        message = reason or "no message"
+    return message, details
+
+
+def _collect_secrets(value, found, secret=False):
+    """Collect string values under secret-looking keys of a nested structure."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            is_secret = secret or str(key).lower() in _KUBECONFIG_SECRET_KEYS
+            _collect_secrets(sub, found, is_secret)
+    elif isinstance(value, (list, tuple)):
+        for sub in value:
+            _collect_secrets(sub, found, secret)
+    elif secret and isinstance(value, str) and value:
+        found.add(value)
+
+
+def kubeconfig_secrets(kubeconfig):
+    """Return the credential strings of a kubeconfig given as a dict.
+
+    Looks at every ``users[].user`` entry: tokens, passwords, client key data,
+    auth-provider secrets, and the values of an exec plugin's ``env`` list.
+    """
+    found = set()
+    if not isinstance(kubeconfig, dict):
+        return found
+    for entry in kubeconfig.get("users") or []:
+        if not isinstance(entry, dict):
+            continue
+        user = entry.get("user")
+        if not isinstance(user, dict):
+            continue
+        _collect_secrets(user, found)
+        exec_cfg = user.get("exec")
+        if isinstance(exec_cfg, dict):
+            for env in exec_cfg.get("env") or []:
+                if isinstance(env, dict) and isinstance(env.get("value"), str) and env["value"]:
+                    found.add(env["value"])
+    return found
+
+
+class AdharModule:
+    """``AnsibleModule`` plus the shared behaviour of adhar.platform modules.
+
+    ``k8s_auth=True`` adds the Kubernetes connection options
+    (``K8S_AUTH_ARG_SPEC``); the module's own spec wins on a name clash.
+    Other keyword arguments (``mutually_exclusive``, ``required_if``, ...)
+    go to ``AnsibleModule`` unchanged.
+    """
+
+    def __init__(self, argument_spec, *, k8s_auth=False, supports_check_mode=True, **ansible_module_kwargs):
+        spec = {}
+        if k8s_auth:
+            spec.update(copy.deepcopy(K8S_AUTH_ARG_SPEC))
+        spec.update(argument_spec or {})
+        self.k8s_auth = k8s_auth
+        self._module = AnsibleModule(
+            argument_spec=spec,
+            supports_check_mode=supports_check_mode,
+            **ansible_module_kwargs
+        )
+        self._redact_secrets()
+
+    # -- proxies ------------------------------------------------------------
+
+    @property
+    def ansible(self):
+        """The wrapped ``AnsibleModule``."""
+        return self._module
+
+    @property
+    def params(self):
+        return self._module.params
+
+    @property
+    def check_mode(self):
+        return bool(self._module.check_mode)
+
+    @property
+    def diff_mode(self):
+        return bool(getattr(self._module, "_diff", False))
+
+    @property
+    def no_log_values(self):
+        return self._module.no_log_values
+
+    def warn(self, msg):
+        self._module.warn(msg)
+
+    def debug(self, msg):
+        self._module.debug(msg)
+
+    def exit_json(self, **kwargs):
+        self._module.exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        self._module.fail_json(msg=msg, **kwargs)
+
+    # -- secrets ------------------------------------------------------------
+
+    def _redact_secrets(self):
+        params = self._module.params
+        api_key = params.get("api_key")
+        if isinstance(api_key, str) and api_key:
+            self._module.no_log_values.add(api_key)
+        self._module.no_log_values.update(kubeconfig_secrets(params.get("kubeconfig")))
+
+    # -- errors -------------------------------------------------------------
+
+    def fail_from_exception(self, exc):
+        """Fail the module with one clear message built from ``exc``."""
+        if isinstance(exc, AdharError):
+            result = {k: v for k, v in exc.details.items() if k not in _RESERVED_RESULT_KEYS}
+            source = exc.cause if exc.cause is not None else exc
+            self._module.fail_json(msg=exc.msg, exception=_format_traceback(source), **result)
+            return
+        if is_api_exception(exc):
+            message, details = api_exception_details(exc)
+            msg = "Kubernetes API error {0} ({1}): {2}".format(details["status"], details["reason"], message)
+            self._module.fail_json(msg=msg, exception=_format_traceback(exc), **details)
+            return
+        msg = "{0}: {1}".format(type(exc).__name__, exc) if str(exc) else type(exc).__name__
+        self._module.fail_json(msg=msg, exception=_format_traceback(exc), error_type=type(exc).__name__)
+
+    def require(self, name, import_error, reason=None):
+        """Fail with Ansible's missing-library message if ``import_error`` is set.
+
+        ``import_error`` is the exception (or formatted traceback) stored by a
+        guarded ``try: import ... except ImportError as e``; ``None`` means the
+        import worked.
+        """
+        if import_error is None:
+            return
+        if isinstance(import_error, BaseException):
+            tb = _format_traceback(import_error)
+        else:
+            tb = str(import_error)
+        self._module.fail_json(msg=missing_required_lib(name, reason=reason), exception=tb)
+
+    def require_k8s(self, reason="to talk to the Kubernetes API"):
+        """Fail unless the ``kubernetes`` Python SDK can be imported."""
+        from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import KUBERNETES_IMPORT_ERROR
+
+        self.require("kubernetes", KUBERNETES_IMPORT_ERROR, reason=reason)
+
+    def run(self, fn):
+        """Call ``fn(self)`` and exit with the dict it returns.
+
+        ``changed`` defaults to ``False``.  Any exception fails the module
+        through ``fail_from_exception`` (AdharError and ApiException give a
+        clean message; anything else also names its type).
+        """
+        try:
+            result = fn(self)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.fail_from_exception(exc)
+            return
+        result = dict(result or {})
+        result.setdefault("changed", False)
+        self._module.exit_json(**result)

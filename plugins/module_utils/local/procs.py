@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Detached processes tracked by pidfiles.
+
+A pidfile records the pid *and* the process start time from /proc, so a pid
+reused by an unrelated process is never mistaken for ours and never signalled.
+Processes are only ever stopped through their recorded pid, never by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+
+def _proc_stat(pid):
+    """``(state, starttime)`` of a live pid from /proc, or ``None``."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except (OSError, ValueError):
+        return None
+    # the command name is in parentheses and may contain spaces
+    rest = data[data.rfind(")") + 2:].split()
+    return rest[0], int(rest[19])
+
+
+def read_pidfile(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def is_running(info):
+    """True when the recorded process is alive (not a zombie) and is the same process."""
+    if not info or not info.get("pid"):
+        return False
+    st = _proc_stat(int(info["pid"]))
+    if st is None:
+        return False
+    state, start = st
+    if state in ("Z", "X"):
+        return False
+    return info.get("starttime") in (None, start)
+
+
+def spawn(name, cmd, *, run_dir, log_dir, cwd, env=None):
+    """Start ``cmd`` detached (own session, no inherited fds), log to ``log_dir/name.log``.
+
+    Returns the pid record that was written to ``run_dir/name.pid``.
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    os.makedirs(log_dir, exist_ok=True)
+    log_path = os.path.join(log_dir, name + ".log")
+    with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+        log.write(("\n==== %s starting %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), " ".join(cmd))).encode())
+        log.flush()
+        proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
+                                close_fds=True, start_new_session=True)
+    st = _proc_stat(proc.pid)
+    info = {"name": name, "pid": proc.pid, "starttime": st[1] if st else None, "cmd": cmd, "log": log_path,
+            "started_at": time.time()}
+    tmp = os.path.join(run_dir, ".%s.pid.tmp" % name)
+    with open(tmp, "w") as f:
+        json.dump(info, f)
+    os.replace(tmp, os.path.join(run_dir, name + ".pid"))
+    # Popen objects reap their child when garbage collected only if waited on;
+    # detach it so the module never blocks on it.
+    proc.returncode = 0
+    return info
+
+
+def stop(info, timeout=10.0):
+    """SIGTERM the recorded process (only if it is still the same one), SIGKILL after ``timeout``.
+
+    Returns True when something was signalled.
+    """
+    if not is_running(info):
+        return False
+    pid = int(info["pid"])
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_running(info):
+            return True
+        _reap(pid)
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and is_running(info):
+        _reap(pid)
+        time.sleep(0.05)
+    return True
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def log_tail(path, lines=20):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])

@@ -1,0 +1,515 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A real Kubernetes control plane made of local processes.
+
+One code path for 1, 3 or 5 members: every member runs etcd (TLS for clients
+and peers) and kube-apiserver; kube-controller-manager and kube-scheduler run
+on every member with leader election; with more than one member HAProxy
+balances the API servers; one kwok controller makes nodes Ready and bound pods
+Running.  Processes detach from the module and are tracked by pidfiles.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.local import pki, ports as portalloc, procs, stages
+from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
+from ansible_collections.adhar.platform.plugins.module_utils.local.spec import immutable_changes
+from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import https_request
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+NODE_LABEL = "adhar.io/kwok-node"
+HAPROXY_CANDIDATES = ("/usr/sbin/haproxy", "/usr/bin/haproxy")
+
+
+def find_haproxy():
+    found = shutil.which("haproxy")
+    if found:
+        return found
+    for c in HAPROXY_CANDIDATES:
+        if os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def binary_version(bin_dir, name="kube-apiserver"):
+    """``vX.Y.Z`` of a binary: from the toolchain manifest when present, else ``<bin> --version``."""
+    try:
+        with open(os.path.join(bin_dir, "manifest.json")) as f:
+            entry = json.load(f)["binaries"][name]
+        return entry["version"]
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        out = subprocess.run([os.path.join(bin_dir, name), "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise AdharError("cannot run %s --version in %s: %s" % (name, bin_dir, e))
+    for word in out.split():
+        if word.startswith("v") and word[1:2].isdigit():
+            return word.split("-")[0].split("+")[0]
+    raise AdharError("cannot tell the version of %s from %r" % (name, out.strip()))
+
+
+# --------------------------------------------------------------------------- process plan
+
+class Cluster:
+    """One local cluster: its layout, saved state and process definitions."""
+
+    def __init__(self, layout, data):
+        self.layout = layout
+        self.data = data
+
+    @property
+    def spec(self):
+        return self.data["spec"]
+
+    @property
+    def ports(self):
+        return self.data["ports"]
+
+    @property
+    def members(self):
+        return self.spec["control_plane_count"]
+
+    @property
+    def endpoint(self):
+        return "https://127.0.0.1:%d" % self.ports["api"]
+
+    def tls(self):
+        p = self.layout.pki
+        return {"ca_cert": p("ca.crt"), "client_cert": p("admin.crt"), "client_key": p("admin.key")}
+
+    def etcd_tls(self):
+        p = self.layout.pki
+        return {"ca_cert": p("etcd-ca.crt"), "client_cert": p("etcd-healthcheck-client.crt"),
+                "client_key": p("etcd-healthcheck-client.key")}
+
+    def process_names(self):
+        n = self.members
+        names = ["etcd-%d" % i for i in range(n)] + ["apiserver-%d" % i for i in range(n)]
+        if n > 1:
+            names.append("haproxy")
+        names += ["controller-manager-%d" % i for i in range(n)] + ["scheduler-%d" % i for i in range(n)]
+        names.append("kwok")
+        return names
+
+    def command(self, name):
+        b = lambda x: os.path.join(self.data["bin_dir"], x)  # noqa: E731
+        p = self.layout.pki
+        c = self.layout.config
+        spec = self.spec
+        members = self.ports["members"]
+        kind, _, idx = name.rpartition("-")
+        if name == "haproxy":
+            return [self.data["haproxy"], "-db", "-f", c("haproxy.cfg")]
+        if name == "kwok":
+            return [b("kwok"), "--kubeconfig=" + c("kwok.kubeconfig"), "--manage-all-nodes=true", "--config=" + c("kwok.yaml"),
+                    "--cidr=" + spec["pod_cidr"], "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
+                    "--server-address=127.0.0.1:%d" % self.ports["kwok"]]
+        i = int(idx)
+        m = members[i]
+        if kind == "etcd":
+            peers = ",".join("etcd-%d=https://127.0.0.1:%d" % (j, x["etcd_peer"]) for j, x in enumerate(members))
+            cmd = [b("etcd"), "--name=etcd-%d" % i, "--data-dir=" + self.layout.sub("data", "etcd-%d" % i),
+                   "--listen-client-urls=https://127.0.0.1:%d" % m["etcd_client"],
+                   "--advertise-client-urls=https://127.0.0.1:%d" % m["etcd_client"],
+                   "--listen-peer-urls=https://127.0.0.1:%d" % m["etcd_peer"],
+                   "--initial-advertise-peer-urls=https://127.0.0.1:%d" % m["etcd_peer"],
+                   "--initial-cluster=" + peers, "--initial-cluster-state=new",
+                   "--initial-cluster-token=adhar-%s-%s" % (self.layout.name, self.data["token"]),
+                   "--client-cert-auth", "--trusted-ca-file=" + p("etcd-ca.crt"),
+                   "--cert-file=" + p("etcd-%d.crt" % i), "--key-file=" + p("etcd-%d.key" % i),
+                   "--peer-client-cert-auth", "--peer-trusted-ca-file=" + p("etcd-ca.crt"),
+                   "--peer-cert-file=" + p("etcd-%d.crt" % i), "--peer-key-file=" + p("etcd-%d.key" % i),
+                   "--quota-backend-bytes=%d" % spec["etcd_quota_bytes"], "--log-level=warn"]
+            if spec.get("etcd_unsafe_no_fsync"):
+                cmd.append("--unsafe-no-fsync")
+            return cmd
+        if kind == "apiserver":
+            # the local member first: it answers fastest and fails over to the others
+            order = [members[i]] + [x for j, x in enumerate(members) if j != i]
+            cmd = [b("kube-apiserver"), "--advertise-address=127.0.0.1", "--bind-address=127.0.0.1",
+                   "--secure-port=%d" % m["apiserver"],
+                   "--etcd-servers=" + ",".join("https://127.0.0.1:%d" % x["etcd_client"] for x in order),
+                   "--etcd-cafile=" + p("etcd-ca.crt"), "--etcd-certfile=" + p("apiserver-etcd-client.crt"),
+                   "--etcd-keyfile=" + p("apiserver-etcd-client.key"),
+                   "--client-ca-file=" + p("ca.crt"), "--tls-cert-file=" + p("apiserver.crt"),
+                   "--tls-private-key-file=" + p("apiserver.key"),
+                   "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                   "--service-account-key-file=" + p("sa.pub"), "--service-account-signing-key-file=" + p("sa.key"),
+                   "--service-cluster-ip-range=" + spec["service_cidr"], "--authorization-mode=Node,RBAC",
+                   "--enable-admission-plugins=NodeRestriction", "--allow-privileged=true",
+                   "--requestheader-client-ca-file=" + p("front-proxy-ca.crt"),
+                   "--requestheader-allowed-names=front-proxy-client", "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                   "--requestheader-group-headers=X-Remote-Group", "--requestheader-username-headers=X-Remote-User",
+                   "--proxy-client-cert-file=" + p("front-proxy-client.crt"), "--proxy-client-key-file=" + p("front-proxy-client.key"),
+                   "--profiling=false"]
+            if spec.get("encryption_at_rest"):
+                cmd.append("--encryption-provider-config=" + c("encryption-config.yaml"))
+            if spec.get("audit_policy"):
+                a = spec["audit_policy"]
+                cmd += ["--audit-policy-file=" + c("audit-policy.yaml"),
+                        "--audit-log-path=" + os.path.join(self.layout.log_dir, "audit-%d.log" % i),
+                        "--audit-log-maxsize=%d" % a["max_size_mb"], "--audit-log-maxbackup=%d" % a["max_backups"]]
+            return cmd
+        if kind == "controller-manager":
+            kc = c("controller-manager.kubeconfig")
+            return [b("kube-controller-manager"), "--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc,
+                    "--authorization-kubeconfig=" + kc, "--bind-address=127.0.0.1", "--secure-port=%d" % m["controller_manager"],
+                    "--leader-elect=true", "--root-ca-file=" + p("ca.crt"), "--service-account-private-key-file=" + p("sa.key"),
+                    "--cluster-signing-cert-file=" + p("ca.crt"), "--cluster-signing-key-file=" + p("ca.key"),
+                    "--use-service-account-credentials=true", "--allocate-node-cidrs=true",
+                    "--cluster-cidr=" + spec["pod_cidr"], "--service-cluster-ip-range=" + spec["service_cidr"],
+                    "--cluster-name=" + self.layout.name, "--controllers=*,bootstrapsigner,tokencleaner", "--profiling=false"]
+        if kind == "scheduler":
+            kc = c("scheduler.kubeconfig")
+            return [b("kube-scheduler"), "--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc,
+                    "--authorization-kubeconfig=" + kc, "--bind-address=127.0.0.1", "--secure-port=%d" % m["scheduler"],
+                    "--leader-elect=true", "--profiling=false"]
+        raise AdharError("unknown process %s" % name)
+
+    def pid_info(self, name):
+        return procs.read_pidfile(self.layout.pidfile(name))
+
+    def running(self):
+        """``{process: bool}`` for every process of this cluster."""
+        return {n: procs.is_running(self.pid_info(n)) for n in self.process_names()}
+
+    def start(self, name):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+        return procs.spawn(name, self.command(name), run_dir=self.layout.run_dir, log_dir=self.layout.log_dir,
+                           cwd=self.layout.dir, env=env)
+
+    def stop(self, names=None):
+        """Stop by recorded pid, in reverse start order; returns the names that were running."""
+        stopped = []
+        for n in reversed(names or self.process_names()):
+            if procs.stop(self.pid_info(n)):
+                stopped.append(n)
+        return stopped
+
+    def log_tail(self, name, lines=15):
+        return procs.log_tail(os.path.join(self.layout.log_dir, name + ".log"), lines)
+
+
+# --------------------------------------------------------------------------- files
+
+def _kubeconfig(cluster_name, server, ca_path, cert_path, key_path, user):
+    def b64(path):
+        with open(path, "rb") as f:
+            return base64.b64encode(f.read()).decode()
+    ctx = "adhar-" + cluster_name
+    return {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": ctx, "cluster": {"server": server, "certificate-authority-data": b64(ca_path)}}],
+        "users": [{"name": "%s-%s" % (ctx, user), "user": {"client-certificate-data": b64(cert_path), "client-key-data": b64(key_path)}}],
+        "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": "%s-%s" % (ctx, user)}}],
+        "current-context": ctx,
+    }
+
+
+def write_private(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _dump(obj):
+    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=False)
+
+
+def merge_kubeconfig(path, ours):
+    """Put our cluster/user/context into ``path`` (0600), keeping everything else in it."""
+    existing = None
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                existing = yaml.safe_load(f)
+        except (OSError, yaml.YAMLError) as e:
+            raise AdharError("kubeconfig: cannot merge into %s: %s" % (path, e), option="kubeconfig")
+    if not isinstance(existing, dict) or not existing:
+        write_private(path, _dump(ours))
+        return
+    for key in ("clusters", "users", "contexts"):
+        names = {e["name"] for e in ours[key]}
+        existing[key] = [e for e in (existing.get(key) or []) if e.get("name") not in names] + ours[key]
+    existing.setdefault("current-context", ours["current-context"])
+    if not existing.get("current-context"):
+        existing["current-context"] = ours["current-context"]
+    write_private(path, _dump(existing))
+
+
+def unmerge_kubeconfig(path, cluster_name):
+    """Remove our entries from ``path``; delete the file when nothing else is left."""
+    if not os.path.exists(path):
+        return False
+    try:
+        with open(path) as f:
+            existing = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    ctx = "adhar-" + cluster_name
+    changed = False
+    for key in ("clusters", "users", "contexts"):
+        before = existing.get(key) or []
+        after = [e for e in before if not (e.get("name") == ctx or str(e.get("name", "")).startswith(ctx + "-"))]
+        changed |= len(after) != len(before)
+        existing[key] = after
+    if existing.get("current-context") == ctx:
+        existing["current-context"] = ""
+        changed = True
+    if not any(existing.get(k) for k in ("clusters", "users", "contexts")):
+        os.unlink(path)
+        return True
+    if changed:
+        write_private(path, _dump(existing))
+    return changed
+
+
+def write_configs(cluster):
+    """PKI, kubeconfigs and component configs for a new cluster."""
+    layout, spec = cluster.layout, cluster.spec
+    pki.generate(layout.sub("pki"), members=spec["control_plane_count"], service_cidr=spec["service_cidr"])
+    os.makedirs(layout.sub("config"), mode=0o700, exist_ok=True)
+    p = layout.pki
+    server = cluster.endpoint
+    for fname, cert, user in (("admin.kubeconfig", "admin", "admin"),
+                              ("controller-manager.kubeconfig", "controller-manager", "controller-manager"),
+                              ("scheduler.kubeconfig", "scheduler", "scheduler"),
+                              ("kwok.kubeconfig", "kwok", "kwok")):
+        kc = _kubeconfig(layout.name, server, p("ca.crt"), p(cert + ".crt"), p(cert + ".key"), user)
+        write_private(layout.config(fname), _dump(kc))
+    write_private(layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in stages.stages()))
+    if cluster.members > 1:
+        servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
+                            for i, m in enumerate(cluster.ports["members"]))
+        cfg = HAPROXY_CFG % {"lb": cluster.ports["api"], "servers": servers, "name": layout.name}
+        write_private(layout.config("haproxy.cfg"), cfg)
+    if spec.get("encryption_at_rest"):
+        enc = spec["encryption_at_rest"]
+        key = base64.b64encode(os.urandom(32)).decode()
+        conf = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+                "resources": [{"resources": enc["resources"],
+                               "providers": [{enc["provider"]: {"keys": [{"name": "key1", "secret": key}]}}, {"identity": {}}]}]}
+        write_private(layout.config("encryption-config.yaml"), _dump(conf))
+    if spec.get("audit_policy"):
+        write_private(layout.config("audit-policy.yaml"), _dump(spec["audit_policy"]["policy"]))
+
+
+HAPROXY_CFG = """# written by adhar.platform.cluster for cluster %(name)s
+global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 3s
+    timeout client 1h
+    timeout server 1h
+    timeout check 2s
+    retries 3
+    option redispatch 1
+frontend kube-apiserver
+    bind 127.0.0.1:%(lb)d
+    default_backend kube-apiservers
+backend kube-apiservers
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 1s fall 2 rise 1 check check-ssl verify none
+%(servers)s
+"""
+
+
+# --------------------------------------------------------------------------- readiness
+
+def _alive_or_fail(cluster, names):
+    run = cluster.running()
+    dead = [n for n in names if not run.get(n)]
+    if dead:
+        n = dead[0]
+        raise AdharError("%s of cluster %s exited while starting; last log lines:\n%s"
+                         % (n, cluster.layout.name, cluster.log_tail(n)), process=n,
+                         log=os.path.join(cluster.layout.log_dir, n + ".log"))
+
+
+def _poll(what, check, deadline, cluster, names, interval=0.2):
+    last = None
+    while True:
+        try:
+            ok, last = check()
+        except OSError as e:
+            ok, last = False, str(e)
+        if ok:
+            return
+        _alive_or_fail(cluster, names)
+        if time.monotonic() > deadline:
+            raise AdharError("timed out waiting for %s of cluster %s (last: %s)" % (what, cluster.layout.name, last))
+        time.sleep(interval)
+
+
+def etcd_healthy(cluster, i, timeout=2.0):
+    url = "https://127.0.0.1:%d/health" % cluster.ports["members"][i]["etcd_client"]
+    status, body = https_request(url, timeout=timeout, **cluster.etcd_tls())
+    return status == 200 and b'"true"' in body, "%s -> %s %s" % (url, status, body[:200])
+
+
+def apiserver_ready(cluster, port, timeout=2.0):
+    url = "https://127.0.0.1:%d/readyz" % port
+    status, body = https_request(url, timeout=timeout, **cluster.tls())
+    return status == 200, "%s -> %s %s" % (url, status, body[-300:])
+
+
+def wait_control_plane(cluster, deadline, names=None):
+    """Wait for etcd members, API servers and (HA) the load balancer, failing fast when a process dies."""
+    names = names or cluster.process_names()
+    members = cluster.ports["members"]
+    for i in range(cluster.members):
+        _poll("etcd-%d health" % i, lambda i=i: etcd_healthy(cluster, i), deadline, cluster, names)
+    for i, m in enumerate(members):
+        _poll("apiserver-%d /readyz" % i, lambda m=m: apiserver_ready(cluster, m["apiserver"]), deadline, cluster, names)
+    if cluster.members > 1:
+        _poll("the load balancer", lambda: apiserver_ready(cluster, cluster.ports["api"]), deadline, cluster, names)
+
+
+def _node_body(name, cluster_name, index):
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name,
+                     "labels": {NODE_LABEL: "true", "type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/worker": "",
+                                "topology.kubernetes.io/zone": "zone-%d" % (index % 3)},
+                     "annotations": {"kwok.x-k8s.io/node": "fake", "adhar.io/cluster": cluster_name}},
+        "spec": {},
+        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                   "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
+    }
+
+
+def node_name(i):
+    return "kwok-node-%d" % i
+
+
+def reconcile_nodes(client, cluster, count, check_mode=False):
+    """Create/delete our kwok Nodes so exactly ``count`` exist; returns ``(created, deleted)``."""
+    from kubernetes.client import CoreV1Api  # imported late: only when a cluster is running
+    core = client.api(CoreV1Api)
+    have = {n.metadata.name for n in client.call(core.list_node, label_selector=NODE_LABEL).items}
+    want = {node_name(i) for i in range(count)}
+    created = sorted(want - have, key=lambda n: int(n.rsplit("-", 1)[1]))
+    deleted = sorted(have - want)
+    if check_mode:
+        return created, deleted
+    for n in created:
+        client.call(core.create_node, _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1])))
+    for n in deleted:
+        client.call(core.delete_node, n)
+    return created, deleted
+
+
+def nodes_status(client):
+    from kubernetes.client import CoreV1Api
+    core = client.api(CoreV1Api)
+    items = client.call(core.list_node).items
+    ready = 0
+    for n in items:
+        for c in (n.status.conditions or []) if n.status else []:
+            if c.type == "Ready" and c.status == "True":
+                ready += 1
+    return ready, len(items)
+
+
+def wait_workloads_ready(client, cluster, deadline):
+    """Nodes Ready, the default ServiceAccount present, KCM and scheduler leaders elected."""
+    from kubernetes.client import CoreV1Api, CoordinationV1Api
+    from kubernetes.client.rest import ApiException
+    core = client.api(CoreV1Api)
+    coord = client.api(CoordinationV1Api)
+    want = cluster.spec["nodes_count"]
+    names = cluster.process_names()
+
+    def nodes():
+        ready, total = nodes_status(client)
+        return ready >= want, "%d/%d nodes Ready (want %d)" % (ready, total, want)
+
+    def sa():
+        try:
+            core.read_namespaced_service_account("default", "default", _request_timeout=5)
+            return True, "default ServiceAccount present"
+        except ApiException as e:
+            return False, "default ServiceAccount: %s" % e.status
+
+    def leases():
+        held = []
+        for lease in ("kube-controller-manager", "kube-scheduler"):
+            try:
+                obj = coord.read_namespaced_lease(lease, "kube-system", _request_timeout=5)
+                if obj.spec and obj.spec.holder_identity:
+                    held.append(lease)
+            except ApiException:
+                pass
+        return len(held) == 2, "leases held: %s" % (", ".join(held) or "none")
+
+    _poll("nodes to become Ready", nodes, deadline, cluster, names)
+    _poll("the default ServiceAccount", sa, deadline, cluster, names)
+    _poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
+
+
+# --------------------------------------------------------------------------- allocation
+
+def allocate_ports(root, name, members, api_port=None):
+    """Reserve ports for a new cluster (caller holds the ports lock)."""
+    reserved = st.reserved_ports(root, skip=name)
+    if api_port is not None:
+        if api_port in reserved:
+            raise AdharError("api_port: %d is already reserved by another local cluster under %s" % (api_port, root),
+                             option="api_port")
+        if not portalloc.port_free(api_port):
+            raise AdharError("api_port: 127.0.0.1:%d is already in use by another process" % api_port, option="api_port")
+        reserved.add(api_port)
+    need = members * 5 + 1 + (1 if (members > 1 and api_port is None) else 0)
+    free = portalloc.allocate(need, reserved)
+    out = {"members": [], "kwok": free.pop()}
+    for _ in range(members):
+        out["members"].append({"etcd_client": free.pop(), "etcd_peer": free.pop(), "apiserver": free.pop(),
+                               "controller_manager": free.pop(), "scheduler": free.pop()})
+    if members == 1:
+        if api_port is not None:
+            out["members"][0]["apiserver"] = api_port
+        out["api"] = out["members"][0]["apiserver"]
+    else:
+        out["api"] = api_port if api_port is not None else free.pop()
+    return out
+
+
+def new_state(layout, spec, bin_dir, haproxy, kubeconfig_out):
+    return {
+        "provider": "local",
+        "phase": "creating",
+        "spec": spec,
+        "bin_dir": bin_dir,
+        "haproxy": haproxy,
+        "kubeconfig": kubeconfig_out,
+        "token": base64.b32encode(os.urandom(5)).decode().lower(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "owner_pid": os.getpid(),
+    }
+
+
+def spec_changes(saved_spec, desired):
+    return immutable_changes(saved_spec, desired)

@@ -1,0 +1,385 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Provider ``local``: a real control plane of local processes (see local/runtime.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from ansible_collections.adhar.platform.plugins.module_utils import toolchain
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
+from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
+from ansible_collections.adhar.platform.plugins.module_utils.local.spec import default_state_root, normalize, NAME_RE
+from ansible_collections.adhar.platform.plugins.module_utils.providers.base import Provider
+from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import https_request
+
+NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+class LocalProvider(Provider):
+    name = "local"
+    states = ("present", "started", "stopped", "absent")
+
+    def __init__(self, module):
+        super().__init__(module)
+        p = self.params
+        self.root = os.path.abspath(os.path.expanduser(p["state_dir"])) if p.get("state_dir") else default_state_root()
+        self.actions = []
+        self.t0 = time.monotonic()
+
+    # ------------------------------------------------------------------ validation (before any change)
+
+    def _validate_name(self):
+        name = self.params.get("name")
+        if not name or not NAME_RE.match(name):
+            raise AdharError("name: %r is not a valid cluster name: use 1-32 lower-case letters, digits and '-', "
+                             "starting and ending with a letter or digit" % (name,), option="name")
+
+    def _kubeconfig_out(self):
+        kc = self.params.get("kubeconfig")
+        if kc is None:
+            return None
+        if not isinstance(kc, str):
+            raise AdharError("kubeconfig: for provider local this is the path the admin kubeconfig is written to, "
+                             "not a kubeconfig dict", option="kubeconfig")
+        return os.path.abspath(os.path.expanduser(kc))
+
+    def _binaries(self, need_haproxy):
+        bin_dir, source, missing = toolchain.resolve_bin_dir(self.params.get("bin_dir"), names=NEEDED)
+        if missing:
+            raise AdharError("missing binaries in %s (from %s): %s. Build or fetch them with `tools/toolchain ensure` "
+                             "(or `make toolchain`), or point bin_dir / ADHAR_BIN_DIR at a directory that has them"
+                             % (bin_dir, source, ", ".join(missing)), bin_dir=bin_dir, missing=missing)
+        haproxy = rt.find_haproxy() if need_haproxy else None
+        if need_haproxy and not haproxy:
+            raise AdharError("haproxy is required for control_plane.count > 1 but was not found; install the Debian "
+                             "package haproxy (make system-deps) or use a single member", missing=["haproxy"])
+        return bin_dir, haproxy
+
+    def _desired(self):
+        spec = normalize(self.params, toolchain.VERSIONS["kubernetes"])
+        return spec
+
+    # ------------------------------------------------------------------ helpers
+
+    def _layout(self):
+        return st.Layout(self.root, self.params["name"])
+
+    def _client(self, cluster):
+        from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
+        self.module.require_k8s()
+        return K8sClient.from_params({"kubeconfig": cluster.layout.admin_kubeconfig, "request_timeout": 10.0,
+                                      "api_retry_deadline": 30.0})
+
+    def _deadline(self):
+        return time.monotonic() + float(self.params.get("wait_timeout") or 180)
+
+    def _describe(self, cluster, running=None, probe=True):
+        if running is None:
+            running = cluster.running()
+        ports = cluster.ports
+        members = []
+        for i, m in enumerate(ports["members"]):
+            api_url = "https://127.0.0.1:%d" % m["apiserver"]
+            ready = None
+            if probe and running.get("apiserver-%d" % i):
+                try:
+                    ready = rt.apiserver_ready(cluster, m["apiserver"], timeout=2)[0]
+                except OSError:
+                    ready = False
+            members.append({
+                "name": "member-%d" % i,
+                "etcd": {"url": "https://127.0.0.1:%d" % m["etcd_client"], "running": running.get("etcd-%d" % i, False)},
+                "apiserver": {"url": api_url, "running": running.get("apiserver-%d" % i, False), "ready": ready},
+                "controller_manager": {"running": running.get("controller-manager-%d" % i, False)},
+                "scheduler": {"running": running.get("scheduler-%d" % i, False)},
+                "healthy": bool(running.get("etcd-%d" % i) and running.get("apiserver-%d" % i) and ready is not False
+                                and running.get("controller-manager-%d" % i) and running.get("scheduler-%d" % i)),
+            })
+        version = None
+        if probe and any(running.values()):
+            try:
+                status, body = https_request(cluster.endpoint + "/version", timeout=2, **cluster.tls())
+                if status == 200:
+                    import json
+                    version = json.loads(body).get("gitVersion")
+            except (OSError, ValueError):
+                version = None
+        spec = cluster.spec
+        return {
+            "name": cluster.layout.name,
+            "provider": "local",
+            "phase": cluster.data.get("phase"),
+            "running": all(running.values()),
+            "processes": running,
+            "api_endpoint": cluster.endpoint,
+            "kubeconfig": cluster.data.get("kubeconfig") or cluster.layout.admin_kubeconfig,
+            "admin_kubeconfig": cluster.layout.admin_kubeconfig,
+            "context": "adhar-" + cluster.layout.name,
+            "state_dir": cluster.layout.dir,
+            "server_version": version,
+            "kubernetes_version": spec["kubernetes_version"],
+            "cluster_id": spec["cluster_id"],
+            "pod_cidr": spec["pod_cidr"],
+            "service_cidr": spec["service_cidr"],
+            "control_plane": members,
+            "load_balancer": ({"url": cluster.endpoint, "running": running.get("haproxy", False)} if cluster.members > 1 else None),
+            "nodes": {"count": spec["nodes_count"]},
+            "encryption_at_rest": bool(spec.get("encryption_at_rest")),
+            "audit_log": bool(spec.get("audit_policy")),
+        }
+
+    def _planned(self, spec):
+        """What a new cluster would look like (check mode: nothing is allocated)."""
+        n = spec["control_plane_count"]
+        return {
+            "name": spec["name"], "provider": "local", "phase": "planned", "running": False,
+            "kubernetes_version": spec["kubernetes_version"], "cluster_id": spec["cluster_id"],
+            "pod_cidr": spec["pod_cidr"], "service_cidr": spec["service_cidr"],
+            "state_dir": os.path.join(self.root, spec["name"]),
+            "kubeconfig": self._kubeconfig_out() or os.path.join(self.root, spec["name"], "config", "admin.kubeconfig"),
+            "control_plane": [{"name": "member-%d" % i} for i in range(n)],
+            "load_balancer": {"url": None} if n > 1 else None,
+            "nodes": {"count": spec["nodes_count"]},
+            "api_endpoint": ("https://127.0.0.1:%d" % spec["api_port"]) if spec.get("api_port") else None,
+        }
+
+    def _summary(self, cluster_dict):
+        if not cluster_dict:
+            return {"exists": False}
+        return {"exists": True, "running": cluster_dict.get("running"), "phase": cluster_dict.get("phase"),
+                "control_plane_count": len(cluster_dict.get("control_plane") or []),
+                "nodes_count": (cluster_dict.get("nodes") or {}).get("count"),
+                "kubernetes_version": cluster_dict.get("kubernetes_version")}
+
+    def _result(self, changed, cluster_dict, before):
+        out = {"changed": changed, "cluster": cluster_dict, "actions": self.actions,
+               "duration": round(time.monotonic() - self.t0, 2)}
+        if self.module.diff_mode:
+            out["diff"] = {"before": before, "after": self._summary(cluster_dict) if cluster_dict else {"exists": False}}
+        return out
+
+    # ------------------------------------------------------------------ create / start / stop / remove
+
+    def _remove(self, cluster_or_layout):
+        layout = cluster_or_layout.layout if isinstance(cluster_or_layout, rt.Cluster) else cluster_or_layout
+        data = st.load(layout) if os.path.isfile(layout.state_file) else None
+        if data:
+            stopped = rt.Cluster(layout, data).stop()
+            if stopped:
+                self.actions.append("stopped %s" % ", ".join(stopped))
+            if data.get("kubeconfig") and rt.unmerge_kubeconfig(data["kubeconfig"], layout.name):
+                self.actions.append("removed context adhar-%s from %s" % (layout.name, data["kubeconfig"]))
+        else:
+            # a directory without state: stop whatever pidfiles it recorded, nothing else
+            run_dir = layout.run_dir
+            if os.path.isdir(run_dir):
+                from ansible_collections.adhar.platform.plugins.module_utils.local import procs
+                for f in sorted(os.listdir(run_dir)):
+                    if f.endswith(".pid"):
+                        procs.stop(procs.read_pidfile(os.path.join(run_dir, f)))
+        shutil.rmtree(layout.dir, ignore_errors=False)
+        self.actions.append("removed %s" % layout.dir)
+
+    def _create(self, layout, spec):
+        bin_dir, haproxy = self._binaries(spec["control_plane_count"] > 1)
+        have = rt.binary_version(bin_dir)
+        if have != spec["kubernetes_version"]:
+            raise AdharError("kubernetes_version: %s was asked for but the binaries in %s are %s; build that release "
+                             "into a directory and pass it as bin_dir" % (spec["kubernetes_version"], bin_dir, have),
+                             option="kubernetes_version")
+        kubeconfig_out = self._kubeconfig_out()
+        with st.ports_lock(self.root):
+            ports = rt.allocate_ports(self.root, layout.name, spec["control_plane_count"], spec.get("api_port"))
+            os.makedirs(layout.dir, mode=0o700)
+            data = rt.new_state(layout, spec, bin_dir, haproxy, kubeconfig_out)
+            data["ports"] = ports
+            st.save(layout, data)
+        cluster = rt.Cluster(layout, data)
+        try:
+            rt.write_configs(cluster)
+            for name in cluster.process_names():
+                cluster.start(name)
+            self.actions.append("started %d processes" % len(cluster.process_names()))
+            deadline = self._deadline()
+            rt.wait_control_plane(cluster, deadline)
+            client = self._client(cluster)
+            created, _ = rt.reconcile_nodes(client, cluster, spec["nodes_count"])
+            if created:
+                self.actions.append("created nodes %s" % ", ".join(created))
+            rt.wait_workloads_ready(client, cluster, deadline)
+            if kubeconfig_out:
+                with open(layout.admin_kubeconfig) as f:
+                    import yaml
+                    rt.merge_kubeconfig(kubeconfig_out, yaml.safe_load(f))
+                self.actions.append("wrote context adhar-%s to %s" % (layout.name, kubeconfig_out))
+            data["phase"] = "ready"
+            data.pop("owner_pid", None)
+            st.save(layout, data)
+        except BaseException as e:
+            # nothing half-made survives: stop what started, remove the directory, keep the reason
+            detail = str(e)
+            try:
+                self._remove(cluster)
+            except Exception as cleanup:  # report both; the original error matters most
+                detail += " (cleanup also failed: %s)" % cleanup
+            if isinstance(e, AdharError):
+                raise AdharError("creating cluster %s failed and was rolled back: %s" % (layout.name, detail), **e.details)
+            raise
+        self.actions.append("cluster ready")
+        return cluster
+
+    def _heal(self, cluster):
+        """Start every process that is not running, then wait for readiness."""
+        running = cluster.running()
+        dead = [n for n in cluster.process_names() if not running[n]]
+        if not dead:
+            return []
+        missing = toolchain.missing_binaries(cluster.data["bin_dir"], NEEDED)
+        if missing:
+            raise AdharError("cannot start cluster %s: its binaries are gone from %s (%s)"
+                             % (cluster.layout.name, cluster.data["bin_dir"], ", ".join(missing)))
+        if cluster.members > 1 and not (cluster.data.get("haproxy") and os.access(cluster.data["haproxy"], os.X_OK)):
+            cluster.data["haproxy"] = rt.find_haproxy()
+            if not cluster.data["haproxy"]:
+                raise AdharError("cannot start cluster %s: haproxy is not installed" % cluster.layout.name)
+        for n in dead:
+            cluster.start(n)
+        self.actions.append("started %s" % ", ".join(dead))
+        rt.wait_control_plane(cluster, self._deadline())
+        return dead
+
+    def _reconcile_nodes(self, cluster, deadline):
+        client = self._client(cluster)
+        created, deleted = rt.reconcile_nodes(client, cluster, cluster.spec["nodes_count"], check_mode=self.check_mode)
+        if created:
+            self.actions.append("%screate nodes %s" % ("would " if self.check_mode else "", ", ".join(created)))
+        if deleted:
+            self.actions.append("%sdelete nodes %s" % ("would " if self.check_mode else "", ", ".join(deleted)))
+        if (created or deleted) and not self.check_mode:
+            rt.wait_workloads_ready(client, cluster, deadline)
+        return bool(created or deleted)
+
+    # ------------------------------------------------------------------ states
+
+    def _open(self, need_spec):
+        self._validate_name()
+        st.check_root(self.root)
+        spec = self._desired() if need_spec else None
+        self._kubeconfig_out()
+        layout = self._layout()
+        return layout, spec, st.load(layout)
+
+    def _converge(self, start):
+        layout, spec, data = self._open(need_spec=True)
+        if data is None or data.get("phase") != "ready":
+            before = {"exists": data is not None, "phase": data.get("phase") if data else None}
+            if data is not None:
+                self.actions.append("found an interrupted creation (phase %s); %s it" % (data.get("phase"),
+                                    "would recreate" if self.check_mode else "recreating"))
+            # validate binaries even in check mode, so check mode predicts the real run
+            self._binaries(spec["control_plane_count"] > 1)
+            if spec.get("api_port") is not None and data is None:
+                from ansible_collections.adhar.platform.plugins.module_utils.local.ports import port_free
+                if not port_free(spec["api_port"]):
+                    raise AdharError("api_port: 127.0.0.1:%d is already in use by another process" % spec["api_port"],
+                                     option="api_port")
+            if self.check_mode:
+                self.actions.append("would create cluster %s (%d control-plane member(s), %d node(s))"
+                                    % (spec["name"], spec["control_plane_count"], spec["nodes_count"]))
+                return self._result(True, self._planned(spec), before)
+            with st.cluster_lock(layout):
+                data = st.load(layout)
+                if data is not None and data.get("phase") != "ready":
+                    self._remove(layout)
+                    data = None
+                if data is None:
+                    cluster = self._create(layout, spec)
+                    return self._result(True, self._describe(cluster), before)
+        cluster = rt.Cluster(layout, data)
+        changes = rt.spec_changes(cluster.spec, spec)
+        if changes:
+            raise AdharError("cluster %s exists with different settings that cannot change in place: %s. Delete it "
+                             "(state: absent) and create it again, or keep the saved values"
+                             % (layout.name, "; ".join("%s %r -> %r" % c for c in changes)),
+                             changes=[{"field": f, "saved": a, "requested": b} for f, a, b in changes])
+        running = cluster.running()
+        before = self._summary(self._describe(cluster, running, probe=False))
+        changed = False
+        if start:
+            dead = [n for n in cluster.process_names() if not running[n]]
+            if dead and self.check_mode:
+                self.actions.append("would start %s" % ", ".join(dead))
+                return self._result(True, self._describe(cluster, running), before)
+            if dead:
+                with st.cluster_lock(layout):
+                    changed = bool(self._heal(cluster))
+                running = cluster.running()
+        nodes_changed = False
+        if spec["nodes_count"] != cluster.spec["nodes_count"]:
+            if not self.check_mode:
+                cluster.spec["nodes_count"] = spec["nodes_count"]
+                st.save(layout, cluster.data)
+            else:
+                self.actions.append("would set nodes.count %d -> %d" % (cluster.data["spec"]["nodes_count"], spec["nodes_count"]))
+            nodes_changed = True
+        if all(running.values()):
+            deadline = self._deadline()
+            if self._reconcile_nodes(cluster, deadline):
+                nodes_changed = True
+            if changed and not self.check_mode:
+                rt.wait_workloads_ready(self._client(cluster), cluster, deadline)
+        elif not start:
+            down = [n for n in cluster.process_names() if not running[n]]
+            if len(down) == len(running):
+                self.module.warn("cluster %s is stopped; use state=started to start it" % layout.name)
+            else:
+                self.module.warn("cluster %s is degraded (not running: %s); state=started restarts them"
+                                 % (layout.name, ", ".join(down)))
+        if spec["nodes_count"] != cluster.spec["nodes_count"] and self.check_mode:
+            pass
+        return self._result(changed or nodes_changed, self._describe(cluster, running), before)
+
+    def ensure_present(self):
+        return self._converge(start=False)
+
+    def ensure_started(self):
+        return self._converge(start=True)
+
+    def ensure_stopped(self):
+        layout, _, data = self._open(need_spec=False)
+        if data is None:
+            raise AdharError("cannot stop cluster %r: no such local cluster under %s" % (layout.name, self.root),
+                             option="name")
+        cluster = rt.Cluster(layout, data)
+        running = cluster.running()
+        before = self._summary(self._describe(cluster, running, probe=False))
+        up = [n for n in cluster.process_names() if running[n]]
+        if not up:
+            return self._result(False, self._describe(cluster, running, probe=False), before)
+        if self.check_mode:
+            self.actions.append("would stop %s" % ", ".join(up))
+            return self._result(True, self._describe(cluster, running, probe=False), before)
+        with st.cluster_lock(layout):
+            stopped = cluster.stop()
+        self.actions.append("stopped %s" % ", ".join(stopped))
+        return self._result(True, self._describe(cluster, probe=False), before)
+
+    def ensure_absent(self):
+        self._validate_name()
+        st.check_root(self.root)
+        layout = self._layout()
+        if not os.path.exists(layout.dir):
+            return self._result(False, None, {"exists": False})
+        data = st.load(layout) if os.path.isfile(layout.state_file) else None
+        before = {"exists": True, "phase": data.get("phase") if data else "unknown"}
+        if self.check_mode:
+            self.actions.append("would stop every process of %s and remove %s" % (layout.name, layout.dir))
+            return self._result(True, None, before)
+        with st.cluster_lock(layout):
+            self._remove(layout)
+        return self._result(True, None, before)

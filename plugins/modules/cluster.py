@@ -1,0 +1,332 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cluster
+short_description: Create, start, stop and remove Kubernetes clusters, or register existing ones
+version_added: 0.1.0
+author:
+  - adhar.platform contributors
+description:
+  - Manages a Kubernetes cluster through a provider.
+  - Provider C(local) runs a real control plane as local processes, no containers needed. Each control-plane member runs
+    etcd (TLS for clients and peers) and kube-apiserver; kube-controller-manager and kube-scheduler run on every member
+    with leader election; with more than one member HAProxy balances the API servers; kwok simulates O(nodes.count)
+    nodes so Pods become Running and Deployments Available.
+  - Processes detach from the task and write logs and pidfiles under the cluster's state directory. They are only ever
+    stopped through their recorded pid (and start time), never by name.
+  - Provider C(existing) registers a cluster reached through O(kubeconfig)/O(context) (or O(host)), checks that it
+    answers, and returns its facts. It never changes or deletes that cluster.
+  - Providers C(kind), C(eks) and C(gke) are planned and not implemented in this release.
+  - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
+extends_documentation_fragment:
+  - adhar.platform.k8s_auth
+  - adhar.platform.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports what would be created, started, stopped or removed; starts nothing and allocates nothing.
+  diff_mode:
+    support: full
+    details:
+      - Returns a summary of the cluster (exists, running, members, nodes) before and after.
+options:
+  name:
+    description:
+      - Cluster name; 1-32 lower-case letters, digits and C(-), starting and ending with a letter or digit.
+      - The kubeconfig context is named C(adhar-<name>).
+    type: str
+    required: true
+  provider:
+    description:
+      - Where the cluster lives.
+    type: str
+    choices: [local, existing]
+    default: local
+  state:
+    description:
+      - V(present) makes sure the cluster exists (a new one is started); an existing cluster's processes are left as they are.
+      - V(started) also (re)starts every process that is not running, from the saved configuration, and waits until
+        the control plane is ready. Use it to heal a degraded cluster.
+      - V(stopped) stops every process and keeps the cluster's state for a later V(started).
+      - V(absent) stops every process by its recorded pid and removes the state directory.
+      - Provider C(existing) supports V(present) and V(absent) (which never deletes anything).
+    type: str
+    choices: [present, started, stopped, absent]
+    default: present
+  ha:
+    description:
+      - Shortcut for O(control_plane.count=3). Conflicts with a different O(control_plane.count).
+    type: bool
+  control_plane:
+    description:
+      - Control-plane members.
+    type: dict
+    suboptions:
+      count:
+        description:
+          - Number of members (etcd + API server + controller manager + scheduler each). 1, 3 or 5; even numbers are refused.
+          - Defaults to 3 when O(ha=true), else 1. Cannot change once the cluster exists.
+        type: int
+  nodes:
+    description:
+      - Simulated worker nodes.
+    type: dict
+    suboptions:
+      count:
+        description:
+          - Number of kwok nodes. Can change on an existing running cluster (nodes are added or removed).
+          - Defaults to 1.
+        type: int
+  kubernetes_version:
+    description:
+      - Kubernetes release of the control plane. It must match the binaries found in O(bin_dir), C(ADHAR_BIN_DIR)
+        or the toolchain cache. Defaults to the release pinned by the toolchain.
+    type: str
+  pod_cidr:
+    description:
+      - Pod network (IPv4). Each node gets a /24 from it. Defaults to C(10.244.0.0/16).
+    type: str
+  service_cidr:
+    description:
+      - Service network (IPv4, /12 to /28). Defaults to C(10.96.0.0/16). Must not overlap O(pod_cidr).
+    type: str
+  cluster_id:
+    description:
+      - Numeric cluster identity, 1-255, unique per mesh (used by the multi-cluster mesh). Defaults to 1.
+    type: int
+  state_dir:
+    description:
+      - Directory holding local clusters (one sub-directory per cluster).
+      - Defaults to C(ADHAR_STATE_DIR), else C($XDG_STATE_HOME/adhar), else C(~/.local/state/adhar).
+    type: path
+  api_port:
+    description:
+      - Fixed API port on 127.0.0.1 (the load balancer's when there are several members). Free ports are chosen when
+        omitted; a port already in use is an error before anything is created.
+    type: int
+  encryption_at_rest:
+    description:
+      - Encrypt resources in etcd with an EncryptionConfiguration (key generated and kept, 0600, in the state directory).
+    type: dict
+    suboptions:
+      enabled:
+        description: Turn encryption on.
+        type: bool
+        default: false
+      provider:
+        description: Encryption provider.
+        type: str
+        choices: [secretbox, aescbc, aesgcm]
+        default: secretbox
+      resources:
+        description: Resources to encrypt.
+        type: list
+        elements: str
+        default: [secrets]
+  audit_policy:
+    description:
+      - API audit logging to C(<state_dir>/<name>/logs/audit-<member>.log).
+    type: dict
+    suboptions:
+      enabled:
+        description: Turn audit logging on.
+        type: bool
+        default: false
+      policy:
+        description:
+          - An C(audit.k8s.io/v1) Policy. Defaults to Metadata level for everything except health probes.
+        type: dict
+      max_size_mb:
+        description: Rotate the audit log at this size.
+        type: int
+        default: 100
+      max_backups:
+        description: Rotated audit logs to keep.
+        type: int
+        default: 3
+  etcd_quota_bytes:
+    description:
+      - etcd backend quota per member (64 MiB to 8 GiB). Defaults to 2 GiB.
+    type: int
+  etcd_unsafe_no_fsync:
+    description:
+      - Run etcd with C(--unsafe-no-fsync). Faster on slow disks; a machine crash can lose recent writes. For throwaway clusters only.
+    type: bool
+    default: false
+  bin_dir:
+    description:
+      - Directory with the control-plane binaries, used as is. Defaults to C(ADHAR_BIN_DIR), else the toolchain cache
+        (C(~/.cache/adhar/bin/<toolchain id>/)) filled by C(tools/toolchain ensure).
+    type: path
+  wait_timeout:
+    description:
+      - Seconds to wait for the control plane, nodes and leaders to become ready.
+    type: float
+    default: 180
+  kubeconfig:
+    type: raw
+    description:
+      - For provider C(local), a path the admin kubeconfig is written to (merged into the file when it has other
+        entries; context C(adhar-<name>)), and cleaned up again by V(absent). The cluster's own copy is always at
+        C(<state_dir>/<name>/config/admin.kubeconfig).
+      - For provider C(existing), the kubeconfig to connect with (a path or a dict), as for every module of the collection.
+notes:
+  - The local provider needs the toolchain binaries (C(make toolchain)) and, for more than one member, the Debian package haproxy.
+  - Several local clusters can run side by side; ports are allocated below the ephemeral range without collisions.
+seealso:
+  - module: adhar.platform.cluster_info
+"""
+
+EXAMPLES = r"""
+- name: Create a local HA cluster (3 members behind HAProxy) with 3 simulated nodes
+  adhar.platform.cluster:
+    name: demo
+    ha: true
+    nodes:
+      count: 3
+    kubeconfig: ~/.kube/adhar-demo.yaml
+  register: demo
+
+- name: Create a single-member cluster with encrypted Secrets and audit logging
+  adhar.platform.cluster:
+    name: hardened
+    cluster_id: 2
+    encryption_at_rest:
+      enabled: true
+    audit_policy:
+      enabled: true
+
+- name: Heal a degraded cluster (restart whatever died) and wait until ready
+  adhar.platform.cluster:
+    name: demo
+    state: started
+
+- name: Stop a cluster, keeping its state
+  adhar.platform.cluster:
+    name: demo
+    state: stopped
+
+- name: Remove a cluster and everything it wrote
+  adhar.platform.cluster:
+    name: demo
+    state: absent
+
+- name: Register an existing cluster from a kubeconfig context
+  adhar.platform.cluster:
+    name: prod-eu
+    provider: existing
+    kubeconfig: ~/.kube/config
+    context: prod-eu
+"""
+
+RETURN = r"""
+cluster:
+  description: The cluster after the task (null after O(state=absent)).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Cluster name.
+      type: str
+      sample: demo
+    provider:
+      description: Provider.
+      type: str
+      sample: local
+    api_endpoint:
+      description: API URL (the load balancer's when there are several members).
+      type: str
+      sample: https://127.0.0.1:24117
+    kubeconfig:
+      description: Kubeconfig path to use.
+      type: str
+    context:
+      description: Kubeconfig context name.
+      type: str
+      sample: adhar-demo
+    server_version:
+      description: Version the API server reports (null when it does not answer).
+      type: str
+      sample: v1.36.3
+    running:
+      description: Whether every process of a local cluster is running.
+      type: bool
+    control_plane:
+      description: Control-plane members with their health (local provider).
+      type: list
+      elements: dict
+      sample:
+        - name: member-0
+          healthy: true
+          etcd: {url: "https://127.0.0.1:21001", running: true}
+          apiserver: {url: "https://127.0.0.1:21003", running: true, ready: true}
+          controller_manager: {running: true}
+          scheduler: {running: true}
+    nodes:
+      description: Node count.
+      type: dict
+      sample: {count: 3}
+    state_dir:
+      description: Directory with the cluster's state, logs and pidfiles (local provider).
+      type: str
+actions:
+  description: What the task did (or would do in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["started 11 processes", "created nodes kwok-node-0, kwok-node-1", "cluster ready"]
+duration:
+  description: Seconds the task took.
+  returned: always
+  type: float
+"""
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
+
+
+def argument_spec():
+    return dict(
+        name=dict(type="str", required=True),
+        provider=dict(type="str", choices=["local", "existing"], default="local"),
+        state=dict(type="str", choices=["present", "started", "stopped", "absent"], default="present"),
+        ha=dict(type="bool"),
+        control_plane=dict(type="dict", options=dict(count=dict(type="int"))),
+        nodes=dict(type="dict", options=dict(count=dict(type="int"))),
+        kubernetes_version=dict(type="str"),
+        pod_cidr=dict(type="str"),
+        service_cidr=dict(type="str"),
+        cluster_id=dict(type="int"),
+        state_dir=dict(type="path"),
+        api_port=dict(type="int"),
+        encryption_at_rest=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=False),
+            provider=dict(type="str", choices=["secretbox", "aescbc", "aesgcm"], default="secretbox"),
+            resources=dict(type="list", elements="str", default=["secrets"]),
+        )),
+        audit_policy=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=False),
+            policy=dict(type="dict"),
+            max_size_mb=dict(type="int", default=100),
+            max_backups=dict(type="int", default=3),
+        )),
+        etcd_quota_bytes=dict(type="int"),
+        etcd_unsafe_no_fsync=dict(type="bool", default=False),
+        bin_dir=dict(type="path"),
+        wait_timeout=dict(type="float", default=180),
+    )
+
+
+def main():
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module.run(lambda m: get_provider(m.params["provider"], m).run())
+
+
+if __name__ == "__main__":
+    main()

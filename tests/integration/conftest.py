@@ -1,0 +1,155 @@
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Integration tests: real ansible-playbook runs against real local clusters (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _bin_dir():
+    sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+    try:
+        import toolchain  # stdlib-only pins, loadable without the collection loader
+    finally:
+        sys.path.pop(0)
+    d, _, missing = toolchain.resolve_bin_dir()
+    return d, missing
+
+
+@pytest.fixture(scope="session")
+def bin_dir():
+    d, missing = _bin_dir()
+    if missing:
+        pytest.fail("toolchain binaries missing in %s: %s (run `make toolchain`)" % (d, ", ".join(missing)))
+    return d
+
+
+@pytest.fixture(scope="session")
+def collections_path(tmp_path_factory):
+    root = tmp_path_factory.mktemp("collections")
+    ns = root / "ansible_collections" / "adhar"
+    ns.mkdir(parents=True)
+    os.symlink(REPO, ns / "platform")
+    return str(root)
+
+
+class Runner:
+    """Runs playbooks with ansible-playbook and returns the results of their tasks."""
+
+    def __init__(self, collections, state_dir, workdir):
+        self.collections = collections
+        self.state_dir = state_dir
+        self.workdir = workdir
+        self.n = 0
+
+    def env(self):
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": self.collections,
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "adhar_results",
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ADHAR_STATE_DIR": self.state_dir,
+        })
+        bindir = os.path.dirname(sys.executable)
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        return env
+
+    def play(self, tasks, check=False, diff=False, extra=None, expect_rc=None):
+        """Run ``tasks`` (YAML text of a task list) on localhost; returns a list of task results."""
+        self.n += 1
+        pb = os.path.join(self.workdir, "play-%d.yml" % self.n)
+        results = os.path.join(self.workdir, "results-%d.jsonl" % self.n)
+        body = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    ")
+        with open(pb, "w") as f:
+            f.write(body)
+        cmd = [shutil.which("ansible-playbook", path=self.env()["PATH"]), "-i", "localhost,", pb]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        for k, v in (extra or {}).items():
+            cmd += ["-e", "%s=%s" % (k, json.dumps(v))]
+        env = self.env()
+        env["ADHAR_RESULTS_FILE"] = results
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        out = []
+        if os.path.exists(results):
+            with open(results) as f:
+                out = [json.loads(line) for line in f if line.strip()]
+        if expect_rc is not None and proc.returncode != expect_rc:
+            raise AssertionError("ansible-playbook rc=%d (want %d)\nSTDOUT:\n%s\nSTDERR:\n%s"
+                                 % (proc.returncode, expect_rc, proc.stdout[-6000:], proc.stderr[-3000:]))
+        return out
+
+    def module(self, name, args, check=False, diff=False, expect_fail=False):
+        """One task of module ``name`` with ``args``; returns its result dict."""
+        task = "- name: %s\n  %s: %s\n" % (name, name, json.dumps(args))
+        if expect_fail:
+            task += "  ignore_errors: true\n"
+        res = self.play(task, check=check, diff=diff, expect_rc=0)
+        assert res, "no result recorded"
+        r = res[-1]
+        if expect_fail:
+            assert r["status"] == "failed", "expected a failure, got %r" % (r,)
+        else:
+            assert r["status"] == "ok", "task failed: %s" % json.dumps(r["result"], indent=1)[:4000]
+        return r["result"]
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("state")
+    yield str(d)
+    # never leave processes behind, whatever the tests did
+    _cleanup(str(d))
+
+
+def _cleanup(root):
+    sys.path.insert(0, REPO)
+    for name in os.listdir(root) if os.path.isdir(root) else []:
+        run = os.path.join(root, name, "run")
+        if not os.path.isdir(run):
+            continue
+        for f in os.listdir(run):
+            if f.endswith(".pid"):
+                try:
+                    with open(os.path.join(run, f)) as fh:
+                        info = json.load(fh)
+                    _kill_if_same(info)
+                except (OSError, ValueError):
+                    pass
+
+
+def _kill_if_same(info):
+    import signal
+    pid = int(info["pid"])
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+        start = int(data[data.rfind(")") + 2:].split()[19])
+    except (OSError, ValueError):
+        return
+    if info.get("starttime") in (None, start):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture(scope="session")
+def runner(collections_path, state_dir, tmp_path_factory, bin_dir):
+    return Runner(collections_path, state_dir, str(tmp_path_factory.mktemp("plays")))

@@ -1,0 +1,255 @@
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""adhar.platform.cluster and cluster_info against real local control planes.
+
+Order matters inside this module (one single-member and one HA cluster are
+shared by the tests to keep the run inside CI's budget on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client as kclient, config as kconfig, watch as kwatch  # noqa: E402
+
+
+def pids_of(state_dir, name):
+    run = os.path.join(state_dir, name, "run")
+    out = {}
+    for f in sorted(os.listdir(run)):
+        if f.endswith(".pid"):
+            with open(os.path.join(run, f)) as fh:
+                out[f[:-4]] = json.load(fh)
+    return out
+
+
+def alive(info):
+    try:
+        with open("/proc/%d/stat" % info["pid"]) as f:
+            data = f.read()
+    except OSError:
+        return False
+    fields = data[data.rfind(")") + 2:].split()
+    return fields[0] not in ("Z", "X") and int(fields[19]) == info["starttime"]
+
+
+def api(kubeconfig):
+    return kconfig.new_client_from_config(config_file=kubeconfig)
+
+
+def wait_deployment_available(apic, ns, name, replicas, timeout=90):
+    apps = kclient.AppsV1Api(apic)
+    w = kwatch.Watch()
+    for ev in w.stream(apps.list_namespaced_deployment, ns, field_selector="metadata.name=" + name, timeout_seconds=timeout):
+        st = ev["object"].status
+        if st and (st.available_replicas or 0) >= replicas:
+            w.stop()
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- bad input: nothing is left behind
+
+BAD = [
+    ({"name": "evencp", "control_plane": {"count": 2}}, "control_plane.count: 2 is not allowed"),
+    ({"name": "evencp4", "control_plane": {"count": 4}}, "even number"),
+    ({"name": "Bad_Name"}, "is not a valid cluster name"),
+    ({"name": "hacount", "ha": True, "control_plane": {"count": 1}}, "conflicts"),
+    ({"name": "cidrs", "pod_cidr": "10.0.0.0/8", "service_cidr": "10.96.0.0/16"}, "overlaps"),
+    ({"name": "badcidr", "pod_cidr": "10.244.0.0/33"}, "pod_cidr"),
+    ({"name": "badid", "cluster_id": 300}, "cluster_id: 300 is out of range"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD, ids=[b[1][:20] for b in BAD])
+def test_bad_input_is_one_clear_error_and_leaves_nothing(runner, state_dir, args, needle):
+    before = sorted(os.listdir(state_dir))
+    r = runner.module("adhar.platform.cluster", args, expect_fail=True)
+    assert needle in r["msg"], r["msg"]
+    assert sorted(os.listdir(state_dir)) == before
+
+
+def test_port_in_use_is_refused_before_anything(runner, state_dir):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        before = sorted(os.listdir(state_dir))
+        r = runner.module("adhar.platform.cluster", {"name": "portclash", "api_port": port}, expect_fail=True)
+        assert "api_port: 127.0.0.1:%d is already in use" % port in r["msg"]
+        assert sorted(os.listdir(state_dir)) == before
+    finally:
+        s.close()
+
+
+def test_missing_binaries(runner, state_dir, tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    r = runner.module("adhar.platform.cluster", {"name": "nobins", "bin_dir": str(empty)}, expect_fail=True)
+    assert "missing binaries in %s" % empty in r["msg"] and "kube-apiserver" in r["msg"]
+    assert not os.path.exists(os.path.join(state_dir, "nobins"))
+
+
+def test_unusable_state_dir(runner, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("not a dir")
+    r = runner.module("adhar.platform.cluster", {"name": "x", "state_dir": str(f)}, expect_fail=True)
+    assert "is not a directory" in r["msg"]
+    corrupt = tmp_path / "root" / "broken"
+    corrupt.mkdir(parents=True)
+    (corrupt / "cluster.json").write_text("{not json")
+    r = runner.module("adhar.platform.cluster", {"name": "broken", "state_dir": str(tmp_path / "root")}, expect_fail=True)
+    assert "corrupt" in r["msg"] and "nothing was changed" in r["msg"]
+    assert (corrupt / "cluster.json").read_text() == "{not json"
+
+
+# --------------------------------------------------------------------------- single member
+
+def test_check_mode_creates_nothing(runner, state_dir):
+    r = runner.module("adhar.platform.cluster", {"name": "single"}, check=True, diff=True)
+    assert r["changed"] is True
+    assert r["diff"]["before"] == {"exists": False, "phase": None}
+    assert not os.path.exists(os.path.join(state_dir, "single"))
+
+
+def test_single_create_and_workload(runner, state_dir, tmp_path):
+    out_kc = str(tmp_path / "kubeconfig")
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": out_kc})
+    c = r["cluster"]
+    assert r["changed"] is True
+    assert c["server_version"] == "v1.36.3"
+    assert c["control_plane"][0]["healthy"] is True
+    assert oct(os.stat(out_kc).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(c["admin_kubeconfig"]).st_mode & 0o777) == "0o600"
+    apic = api(out_kc)
+    nodes = kclient.CoreV1Api(apic).list_node().items
+    assert len(nodes) == 2
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+    kclient.AppsV1Api(apic).create_namespaced_deployment("default", dep)
+    assert wait_deployment_available(apic, "default", "web", 3)
+    pods = kclient.CoreV1Api(apic).list_namespaced_pod("default", label_selector="app=web").items
+    assert len(pods) == 3 and all(p.status.phase == "Running" for p in pods)
+
+
+def test_single_idempotent_and_fast(runner):
+    t = time.monotonic()
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}})
+    assert r["changed"] is False, r["actions"]
+    assert r["duration"] < 2.0
+    assert time.monotonic() - t < 10
+
+
+def test_single_check_mode_on_existing_changes_nothing(runner, state_dir):
+    before = pids_of(state_dir, "single")
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 4}}, check=True, diff=True)
+    assert r["changed"] is True
+    assert any("would" in a for a in r["actions"])
+    r2 = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 0})
+    assert r2["nodes"]["total"] == 2
+    assert pids_of(state_dir, "single") == before
+
+
+def test_single_scale_nodes(runner):
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 3}})
+    assert r["changed"] is True
+    info = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 5})
+    assert info["nodes"]["ready"] == 3 and info["nodes"]["total"] == 3
+    assert info["healthy"] is True, info["reasons"]
+
+
+def test_immutable_change_is_refused(runner):
+    r = runner.module("adhar.platform.cluster", {"name": "single", "cluster_id": 9}, expect_fail=True)
+    assert "cannot change in place" in r["msg"] and "cluster_id" in r["msg"]
+
+
+# --------------------------------------------------------------------------- HA, failure and healing
+
+def test_ha_create_side_by_side(runner, state_dir):
+    r = runner.module("adhar.platform.cluster", {"name": "ha", "ha": True, "nodes": {"count": 3}, "cluster_id": 2})
+    c = r["cluster"]
+    assert len(c["control_plane"]) == 3 and all(m["healthy"] for m in c["control_plane"])
+    assert c["load_balancer"]["running"] is True
+    # both clusters answer, on different ports
+    single = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 0})
+    assert single["cluster"]["api_endpoint"] != c["api_endpoint"]
+    used = set()
+    for name in ("single", "ha"):
+        with open(os.path.join(state_dir, name, "cluster.json")) as f:
+            ports = json.load(f)["ports"]
+        flat = [ports["api"], ports["kwok"]] + [p for m in ports["members"] for p in m.values()]
+        assert not used & (set(flat) - {ports["api"]} if name == "single" else set(flat))
+        used |= set(flat)
+    info = runner.module("adhar.platform.cluster_info", {"name": "ha", "probes": 20})
+    assert info["healthy"] is True, info["reasons"]
+    assert len(info["etcd"]["members"]) == 3 and info["etcd"]["leader"]
+
+
+def test_ha_survives_member_loss_and_heals(runner, state_dir):
+    pids = pids_of(state_dir, "ha")
+    kc = os.path.join(state_dir, "ha", "config", "admin.kubeconfig")
+    os.kill(pids["apiserver-1"]["pid"], signal.SIGKILL)
+    os.kill(pids["etcd-2"]["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    core = kclient.CoreV1Api(api(kc))
+    for i in range(10):
+        ok = False
+        for _ in range(20):  # a write may race the load balancer noticing the dead member
+            try:
+                core.create_namespaced_config_map("default", {"metadata": {"name": "after-loss-%d" % i}, "data": {"i": str(i)}})
+                ok = True
+                break
+            except Exception:
+                time.sleep(0.5)
+        assert ok, "write %d through the load balancer failed" % i
+    info = runner.module("adhar.platform.cluster_info", {"name": "ha", "probes": 5})
+    assert info["healthy"] is False
+    text = " ".join(info["reasons"])
+    assert "apiserver-1" in text and "etcd-2" in text, info["reasons"]
+    healed = runner.module("adhar.platform.cluster", {"name": "ha", "ha": True, "nodes": {"count": 3}, "cluster_id": 2,
+                                                      "state": "started"})
+    assert healed["changed"] is True
+    assert any("apiserver-1" in a and "etcd-2" in a for a in healed["actions"]), healed["actions"]
+    again = runner.module("adhar.platform.cluster", {"name": "ha", "ha": True, "nodes": {"count": 3}, "cluster_id": 2,
+                                                     "state": "started"})
+    assert again["changed"] is False
+    info = runner.module("adhar.platform.cluster_info", {"name": "ha", "probes": 5})
+    assert info["healthy"] is True, info["reasons"]
+    names = [cm.metadata.name for cm in core.list_namespaced_config_map("default").items]
+    assert all("after-loss-%d" % i in names for i in range(10))
+
+
+def test_stop_and_start(runner, state_dir):
+    r = runner.module("adhar.platform.cluster", {"name": "single", "state": "stopped"})
+    assert r["changed"] is True
+    assert not any(alive(i) for i in pids_of(state_dir, "single").values())
+    r = runner.module("adhar.platform.cluster", {"name": "single", "state": "stopped"})
+    assert r["changed"] is False
+    r = runner.module("adhar.platform.cluster", {"name": "single", "state": "started", "nodes": {"count": 3}})
+    assert r["changed"] is True and r["cluster"]["running"] is True
+    info = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 0})
+    assert info["nodes"]["ready"] == 3
+
+
+@pytest.mark.parametrize("name", ["single", "ha"])
+def test_absent_leaves_no_process_and_no_files(runner, state_dir, name, tmp_path):
+    pids = pids_of(state_dir, name)
+    assert any(alive(i) for i in pids.values())
+    r = runner.module("adhar.platform.cluster", {"name": name, "state": "absent"}, check=True)
+    assert r["changed"] is True and os.path.isdir(os.path.join(state_dir, name))
+    r = runner.module("adhar.platform.cluster", {"name": name, "state": "absent"})
+    assert r["changed"] is True
+    assert not any(alive(i) for i in pids.values()), [n for n, i in pids.items() if alive(i)]
+    assert not os.path.exists(os.path.join(state_dir, name))
+    r = runner.module("adhar.platform.cluster", {"name": name, "state": "absent"})
+    assert r["changed"] is False

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.adhar.platform.plugins.doc_fragments import attributes as attributes_fragment
+from ansible_collections.adhar.platform.plugins.doc_fragments import k8s_auth as k8s_auth_fragment
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import (
+    K8S_AUTH_ARG_SPEC,
+    K8S_AUTH_ENV,
+    k8s_auth_params,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+
+pytestmark = pytest.mark.usefixtures("clean_k8s_env")
+
+
+def _fragment_options():
+    doc = yaml.safe_load(k8s_auth_fragment.ModuleDocFragment.DOCUMENTATION)
+    return doc["options"]
+
+
+def _description_text(option):
+    desc = option["description"]
+    return " ".join(desc) if isinstance(desc, list) else desc
+
+
+def test_fragment_documents_exactly_the_spec_options():
+    assert sorted(_fragment_options()) == sorted(K8S_AUTH_ARG_SPEC)
+
+
+@pytest.mark.parametrize("name", sorted(K8S_AUTH_ARG_SPEC))
+def test_fragment_mirrors_spec(name):
+    spec = K8S_AUTH_ARG_SPEC[name]
+    doc = _fragment_options()[name]
+    assert doc.get("type", "str") == spec.get("type", "str")
+    assert doc.get("default") == spec.get("default")
+    assert sorted(doc.get("aliases") or []) == sorted(spec.get("aliases") or [])
+    assert doc.get("required", False) == spec.get("required", False)
+    assert doc.get("choices") == spec.get("choices")
+    assert _description_text(doc).strip()
+
+
+@pytest.mark.parametrize("name", sorted(K8S_AUTH_ENV))
+def test_env_fallbacks_match_the_table_and_the_docs(name):
+    fallback = K8S_AUTH_ARG_SPEC[name]["fallback"]
+    assert fallback[1] == [K8S_AUTH_ENV[name]]
+    assert "E({0})".format(K8S_AUTH_ENV[name]) in _description_text(_fragment_options()[name])
+
+
+def test_only_timeouts_have_no_env_fallback():
+    assert sorted(set(K8S_AUTH_ARG_SPEC) - set(K8S_AUTH_ENV)) == ["api_retry_deadline", "request_timeout"]
+
+
+def test_secret_handling_in_spec():
+    assert K8S_AUTH_ARG_SPEC["api_key"]["no_log"] is True
+    # A key *path* is not a secret; say so explicitly (validate-modules no-log-needed).
+    assert K8S_AUTH_ARG_SPEC["client_key"]["no_log"] is False
+
+
+def test_timeout_defaults():
+    assert K8S_AUTH_ARG_SPEC["request_timeout"] == {"type": "float", "default": 30.0}
+    assert K8S_AUTH_ARG_SPEC["api_retry_deadline"] == {"type": "float", "default": 120.0}
+
+
+def test_k8s_auth_params_extracts_and_fills_defaults():
+    params = {"host": "https://h:6443", "name": "other", "request_timeout": None, "api_retry_deadline": 5.0}
+    auth = k8s_auth_params(params)
+    assert sorted(auth) == sorted(K8S_AUTH_ARG_SPEC)
+    assert auth["host"] == "https://h:6443"
+    assert auth["kubeconfig"] is None
+    assert auth["request_timeout"] == 30.0
+    assert auth["api_retry_deadline"] == 5.0
+    assert "name" not in auth
+    assert k8s_auth_params(None)["request_timeout"] == 30.0
+
+
+def test_spec_through_ansible_module_env_and_aliases(module_args, monkeypatch):
+    monkeypatch.setenv("K8S_AUTH_HOST", "https://from-env:6443")
+    monkeypatch.setenv("K8S_AUTH_VERIFY_SSL", "no")
+    monkeypatch.setenv("K8S_AUTH_CONTEXT", "env-ctx")
+    module_args({"context": "explicit-ctx", "ssl_ca_cert": "~/ca.pem", "name": "x"})
+    module = AdharModule({"name": {"type": "str"}}, k8s_auth=True)
+    params = module.params
+    assert params["host"] == "https://from-env:6443"
+    assert params["validate_certs"] is False
+    assert params["context"] == "explicit-ctx"
+    assert params["ca_cert"].endswith("/ca.pem") and not params["ca_cert"].startswith("~")
+    assert params["request_timeout"] == 30.0
+    assert params["name"] == "x"
+
+
+def test_spec_is_not_mutated_by_modules(module_args):
+    before = repr(K8S_AUTH_ARG_SPEC)
+    module_args({"verify_ssl": True})
+    AdharModule({}, k8s_auth=True)
+    assert repr(K8S_AUTH_ARG_SPEC) == before
+
+
+# -- attributes fragment ---------------------------------------------------------
+
+
+def _attributes(var):
+    doc = yaml.safe_load(getattr(attributes_fragment.ModuleDocFragment, var))
+    assert doc["options"] == {}
+    return doc["attributes"]
+
+
+def test_attributes_fragments_shape():
+    both = _attributes("DOCUMENTATION")
+    assert sorted(both) == ["check_mode", "diff_mode"]
+    assert all("support" not in a and a["description"] for a in both.values())
+    assert sorted(_attributes("CHECK_MODE")) == ["check_mode"]
+    assert sorted(_attributes("DIFF_MODE")) == ["diff_mode"]
+    info = _attributes("INFO_MODULE")
+    assert info["check_mode"]["support"] == "full"
+    assert info["diff_mode"]["support"] == "N/A"
+    assert both["check_mode"]["description"] == _attributes("CHECK_MODE")["check_mode"]["description"]
+    assert both["diff_mode"]["description"] == _attributes("DIFF_MODE")["diff_mode"]["description"]

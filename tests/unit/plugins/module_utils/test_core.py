@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from ansible_collections.adhar.platform.plugins.module_utils import core, k8s_client
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule, kubeconfig_secrets
+
+pytestmark = pytest.mark.usefixtures("clean_k8s_env")
+
+
+def _api_exception(status, reason, message=None, body=None):
+    exc = ApiException(status=status, reason=reason)
+    if body is None and message is not None:
+        body = json.dumps({"kind": "Status", "status": "Failure", "message": message, "reason": reason, "code": status})
+    exc.body = body
+    return exc
+
+
+# -- AdharError -------------------------------------------------------------------
+
+
+def test_adhar_error_carries_msg_details_and_cause():
+    cause = ValueError("bad")
+    err = AdharError("it failed", cause=cause, name="x", count=2)
+    assert str(err) == "it failed"
+    assert err.msg == "it failed"
+    assert err.details == {"name": "x", "count": 2}
+    assert err.cause is cause
+
+
+def test_adhar_error_cause_from_raise_from():
+    with pytest.raises(AdharError) as info:
+        try:
+            raise KeyError("k")
+        except KeyError as exc:
+            raise AdharError("wrapped") from exc
+    assert isinstance(info.value.cause, KeyError)
+    assert info.value.details == {}
+
+
+# -- AdharModule basics -------------------------------------------------------------
+
+
+def test_module_proxies(module_args):
+    module_args({"name": "a", "_ansible_check_mode": True, "_ansible_diff": True})
+    module = AdharModule({"name": {"type": "str", "required": True}})
+    assert module.params["name"] == "a"
+    assert module.check_mode is True
+    assert module.diff_mode is True
+    assert module.ansible.params is module.params
+    assert "api_key" not in module.params  # k8s_auth not requested
+
+
+def test_module_without_check_mode_flags(module_args):
+    module_args({"name": "a"})
+    module = AdharModule({"name": {"type": "str"}})
+    assert module.check_mode is False
+    assert module.diff_mode is False
+
+
+def test_kwargs_pass_through_to_ansible_module(module_args, module_result):
+    module_args({"a": "1", "b": "2"})
+    rc, result = module_result(lambda: AdharModule({"a": {"type": "str"}, "b": {"type": "str"}}, mutually_exclusive=[["a", "b"]]))
+    assert rc == 1
+    assert "mutually exclusive" in result["msg"]
+
+
+def test_module_spec_wins_over_auth_spec(module_args):
+    module_args({})
+    module = AdharModule({"request_timeout": {"type": "float", "default": 5.0}}, k8s_auth=True)
+    assert module.params["request_timeout"] == 5.0
+    assert module.params["api_retry_deadline"] == 120.0
+
+
+def test_exit_json_and_warn(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+    module.warn("careful")
+    rc, result = module_result(lambda: module.exit_json(changed=True, thing=1))
+    assert rc == 0
+    assert result["changed"] is True and result["thing"] == 1
+    assert "careful" in json.dumps(result.get("warnings", []))
+
+
+# -- failures --------------------------------------------------------------------------
+
+
+def test_fail_from_adhar_error_returns_details(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+    err = AdharError("Cluster 'c1' is not ready", cluster="c1", waited=30, failed="ignored", invocation="ignored")
+    rc, result = module_result(lambda: module.fail_from_exception(err))
+    assert rc == 1
+    assert result["failed"] is True
+    assert result["msg"] == "Cluster 'c1' is not ready"
+    assert result["cluster"] == "c1"
+    assert result["waited"] == 30
+    assert "invocation" not in result or result["invocation"] != "ignored"
+
+
+def test_fail_from_api_exception_uses_status_body(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+    exc = _api_exception(403, "Forbidden", message='namespaces "x" is forbidden: User "bob" cannot get resource')
+    rc, result = module_result(lambda: module.fail_from_exception(exc))
+    assert rc == 1
+    assert result["status"] == 403
+    assert result["reason"] == "Forbidden"
+    assert "403" in result["msg"]
+    assert 'User "bob" cannot get resource' in result["msg"]
+    assert result["api_reason"] == "Forbidden"
+
+
+def test_fail_from_api_exception_with_text_body(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+    exc = _api_exception(502, "Bad Gateway", body="upstream connect error")
+    _rc, result = module_result(lambda: module.fail_from_exception(exc))
+    assert "upstream connect error" in result["msg"]
+    assert result["status"] == 502
+
+
+def test_fail_from_other_exception_names_type(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+    _rc, result = module_result(lambda: module.fail_from_exception(KeyError("spec")))
+    assert result["msg"].startswith("KeyError")
+    assert "spec" in result["msg"]
+    assert result["error_type"] == "KeyError"
+
+
+def test_run_exits_with_result_and_default_changed(module_args, module_result):
+    module_args({"name": "n"})
+    module = AdharModule({"name": {"type": "str"}})
+    rc, result = module_result(lambda: module.run(lambda m: {"name": m.params["name"]}))
+    assert rc == 0
+    assert result["changed"] is False
+    assert result["name"] == "n"
+
+
+def test_run_turns_adhar_error_into_failure(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+
+    def body(m):
+        raise AdharError("nope", step="apply")
+
+    rc, result = module_result(lambda: module.run(body))
+    assert rc == 1
+    assert result["msg"] == "nope"
+    assert result["step"] == "apply"
+
+
+def test_run_turns_api_exception_into_failure(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+
+    def body(m):
+        raise _api_exception(404, "Not Found", message='deployments.apps "web" not found')
+
+    rc, result = module_result(lambda: module.run(body))
+    assert rc == 1
+    assert 'deployments.apps "web" not found' in result["msg"]
+    assert result["status"] == 404
+
+
+# -- libraries -------------------------------------------------------------------------
+
+
+def test_require_missing_lib_message(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+    try:
+        import adhar_no_such_lib  # noqa: F401  pylint: disable=unused-import
+    except ImportError as exc:
+        err = exc
+    rc, result = module_result(lambda: module.require("adhar_no_such_lib", err, reason="for the test"))
+    assert rc == 1
+    assert "Failed to import the required Python library (adhar_no_such_lib)" in result["msg"]
+    assert "This is required for the test." in result["msg"]
+
+
+def test_require_ok_does_nothing(module_args):
+    module_args({})
+    module = AdharModule({})
+    module.require("json", None)
+    module.require_k8s()  # the SDK is installed in the test venv
+
+
+def test_require_k8s_fails_without_sdk(module_args, module_result, monkeypatch):
+    monkeypatch.setattr(k8s_client, "KUBERNETES_IMPORT_ERROR", ImportError("No module named 'kubernetes'"))
+    module_args({})
+    module = AdharModule({})
+    rc, result = module_result(module.require_k8s)
+    assert rc == 1
+    assert "(kubernetes)" in result["msg"]
+
+
+# -- secrets ---------------------------------------------------------------------------
+
+KUBECONFIG_DICT = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0FEQVRB"}}],
+    "users": [
+        {"name": "u", "user": {"token": "s3cr3t-token-value", "client-key-data": "S0VZREFUQQ=="}},
+        {"name": "p", "user": {"username": "admin", "password": "hunter2-password"}},
+        {"name": "e", "user": {"exec": {"command": "aws", "env": [{"name": "AWS_SECRET", "value": "exec-env-secret"}]}}},
+        {"name": "o", "user": {"auth-provider": {"name": "oidc", "config": {"id-token": "oidc-id-token", "client-id": "cid"}}}},
+    ],
+    "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}],
+    "current-context": "ctx",
+}
+
+
+def test_kubeconfig_secrets_collects_credentials_only():
+    found = kubeconfig_secrets(KUBECONFIG_DICT)
+    assert found == {"s3cr3t-token-value", "S0VZREFUQQ==", "hunter2-password", "exec-env-secret", "oidc-id-token"}
+    assert kubeconfig_secrets("/path/to/kubeconfig") == set()
+    assert kubeconfig_secrets(None) == set()
+
+
+def test_secrets_pushed_to_no_log_values_and_hidden(module_args, module_result):
+    module_args({"kubeconfig": KUBECONFIG_DICT, "api_key": "the-api-key-1234"})
+    module = AdharModule({}, k8s_auth=True)
+    assert {"the-api-key-1234", "s3cr3t-token-value", "hunter2-password"} <= module.no_log_values
+    _rc, result = module_result(lambda: module.exit_json(echo="token s3cr3t-token-value and the-api-key-1234"))
+    assert "s3cr3t-token-value" not in json.dumps(result)
+    assert "the-api-key-1234" not in json.dumps(result)
+
+
+def test_api_key_from_env_is_hidden(module_args, module_result, monkeypatch):
+    monkeypatch.setenv("K8S_AUTH_API_KEY", "env-api-key-5678")
+    module_args({})
+    module = AdharModule({}, k8s_auth=True)
+    assert "env-api-key-5678" in module.no_log_values
+    _rc, result = module_result(lambda: module.exit_json(echo="env-api-key-5678"))
+    assert "env-api-key-5678" not in json.dumps(result)
+
+
+def test_is_api_exception_without_sdk_import(monkeypatch):
+    assert core.is_api_exception(ApiException(status=500, reason="x"))
+    assert not core.is_api_exception(ValueError("x"))
