@@ -17,7 +17,9 @@ REPO := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 ADHAR_WORK ?= $(HOME)/.cache/adhar/work
-ADHAR_CACHE_DIR ?= $(HOME)/.cache/adhar
+# Same default as plugins/module_utils/toolchain.py (not exported: tools/toolchain
+# sees ADHAR_CACHE_DIR only if the user set it).
+ADHAR_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/adhar
 
 VENV := $(REPO)/.venv
 STAMP := $(VENV)/.installed
@@ -156,7 +158,7 @@ sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ign
 
 lint: venv ## ansible-lint with the production profile (.ansible-lint)
 	@$(call stage,lint,ansible-lint --profile production)
-	cd '$(REPO)' && $(RUN_ENV) ansible-lint --offline $(LINT_ARGS)
+	cd '$(REPO)' && $(RUN_ENV) ansible-lint --offline $(if $(CI),--nocolor) $(LINT_ARGS)
 
 test: venv system-deps toolchain ## everything: venv, system-deps, toolchain, then sanity, lint, unit, integration
 	@# Static checks first (fail fast); pytest's summary line ends the output.

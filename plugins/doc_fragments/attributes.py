@@ -32,7 +32,6 @@ attributes:
   check_mode:
     description:
       - Whether the module can run with C(--check) and report what it would change without changing anything.
-      - Modules that talk to the Kubernetes API ask the server for a dry run, so the reported result is what the server would store.
   diff_mode:
     description:
       - Whether the module reports the differences between the state before and after the task when run with C(--diff).
@@ -44,7 +43,6 @@ attributes:
   check_mode:
     description:
       - Whether the module can run with C(--check) and report what it would change without changing anything.
-      - Modules that talk to the Kubernetes API ask the server for a dry run, so the reported result is what the server would store.
 """
 
     DIFF_MODE = r"""

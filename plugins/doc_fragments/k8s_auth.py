@@ -67,6 +67,7 @@ options:
   request_timeout:
     description:
       - Seconds one HTTP request to the API server may take before it is abandoned (and retried, see O(api_retry_deadline)).
+      - V(0) means no limit.
     type: float
     default: 30
   api_retry_deadline:
@@ -77,8 +78,6 @@ options:
       - V(0) disables retries.
     type: float
     default: 120
-requirements:
-  - kubernetes (Python library)
 notes:
   - The O(kubeconfig), O(ca_cert), O(client_cert) and O(client_key) files are read where the module runs.
 """

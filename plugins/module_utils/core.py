@@ -271,7 +271,7 @@ class AdharModule:
         """
         try:
             result = fn(self)
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             self.fail_from_exception(exc)
             return
         result = dict(result or {})

@@ -79,6 +79,8 @@ API_RETRY_TIMEOUTS = 3
 LATENCY_PATH = "/readyz"
 
 MAX_BODY_BYTES = 1024 * 1024
+# ``source`` of an API server's serving certificate: "<name> serving certificate (<url>)".
+SERVING_CERT_MARK = " serving certificate "
 MAX_NAMES_IN_REASON = 10
 
 
@@ -594,8 +596,8 @@ def evaluate_reasons(health, cert_warn_days=DEFAULT_CERT_WARN_DAYS, db_warn_perc
 
     latency = health.get("latency") or {}
     if latency.get("errors"):
-        reasons.append("%d/%d API latency probes failed%s" % (latency["errors"], latency.get("probes") or latency["errors"],
-                                                               ": %s" % latency["last_error"] if latency.get("last_error") else ""))
+        suffix = (": %s" % latency["last_error"]) if latency.get("last_error") else ""
+        reasons.append("%d/%d API latency probes failed%s" % (latency["errors"], latency.get("probes") or latency["errors"], suffix))
     return reasons
 
 
@@ -668,7 +670,12 @@ def _table_rows(health, cert_warn_days):
 
     for cert in health.get("certificates") or []:
         source = cert.get("source") or "?"
-        member = os.path.basename(source) if os.sep in source and "://" not in source else source
+        if SERVING_CERT_MARK in source:
+            member = source.split(SERVING_CERT_MARK, 1)[0] + " (serving)"
+        elif os.sep in source and "://" not in source:
+            member = os.path.basename(source)
+        else:
+            member = source
         if cert.get("error"):
             rows.append(("certificate", member, "FAIL", cert["error"]))
             continue
@@ -814,7 +821,7 @@ def _probe_apiserver(member, ctx, timeout, headers=None):
         entry["detail"] = "HTTP %s (credentials rejected)" % status
     else:
         entry["detail"] = "HTTP %s" % status
-    return entry, _cert_from_der(der, "%s serving certificate (%s)" % (name, url)), True
+    return entry, _cert_from_der(der, "%s%s(%s)" % (name, SERVING_CERT_MARK, url)), True
 
 
 def _probe_etcd_member(member, ctx, timeout):
@@ -823,14 +830,14 @@ def _probe_etcd_member(member, ctx, timeout):
              "health_reason": None, "status": None, "error": None}
     url = member.get("url")
     try:
-        status, body, _ = _https_request(url, "/health", ctx, timeout)
+        status, body, _der = _https_request(url, "/health", ctx, timeout)
     except Exception as exc:  # noqa: BLE001
         probe["error"] = _describe_error(exc)
         return probe
     probe["reachable"] = True
     probe["healthy"], probe["health_reason"] = parse_etcd_health(status, body)
     try:
-        status, body, _ = _https_request(url, "/v3/maintenance/status", ctx, timeout, method="POST", body={})
+        status, body, _der = _https_request(url, "/v3/maintenance/status", ctx, timeout, method="POST", body={})
         if status != 200:
             raise ValueError("HTTP %s: %s" % (status, body[:200].decode("utf-8", "replace")))
         probe["status"] = parse_etcd_status(json.loads(body.decode("utf-8")))
@@ -844,7 +851,7 @@ def _etcd_cluster_call(members, ctx, timeout, path):
     last_error = None
     for member in members:
         try:
-            status, body, _ = _https_request(member["url"], path, ctx, timeout, method="POST", body={})
+            status, body, _der = _https_request(member["url"], path, ctx, timeout, method="POST", body={})
         except Exception as exc:  # noqa: BLE001
             last_error = _describe_error(exc)
             continue
@@ -1000,7 +1007,7 @@ def _measure_latency(client, probes, timeout):
     attempted = 0
     consecutive = 0
     last_error = None
-    for _ in range(probes):
+    for _probe_number in range(probes):
         attempted += 1
         start = time.monotonic()
         try:

@@ -184,7 +184,7 @@ def retry_call(fn, *args, deadline=120.0, base=0.25, cap=8.0, is_retryable=defau
         attempt += 1
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             if not is_retryable(exc):
                 raise
             elapsed = clock() - start

@@ -19,9 +19,9 @@ description:
     (a lease is stale when C(renewTime) + C(leaseDurationSeconds) is in the past), Nodes Ready against total, the days left on
     every certificate of the cluster PKI and on the serving certificate each API server presents, and the API latency
     (p50/p99/max) over O(probes) sequential C(GET /readyz) requests.
-  - For a local cluster made by M(adhar.platform.cluster), give its O(name): its saved state names every API server, etcd member
-    and PKI file. For any other cluster, give the connection options (O(kubeconfig), O(context), O(host), ...): the API endpoint
-    is probed as the only API server, and etcd, usually out of reach, is reported as not available without making the cluster unhealthy.
+  - For a local cluster made by M(adhar.platform.cluster), give its O(name); its saved state names every API server, etcd member
+    and PKI file. For any other cluster, give the connection options (O(kubeconfig), O(context), O(host) and so on); the API endpoint
+    is then probed as the only API server, and etcd, usually out of reach, is reported as not available without making the cluster unhealthy.
   - The module fails only when it cannot run at all (bad options, unknown local cluster, unreadable TLS files, nothing answering);
     an unhealthy cluster is a successful result with RV(healthy=false). Use M(ansible.builtin.assert) to fail a play on it.
   - While it runs, each request to the Kubernetes API takes at most O(timeout) seconds (or O(request_timeout) when smaller)

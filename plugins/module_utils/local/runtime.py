@@ -106,6 +106,13 @@ class Cluster:
         names.append("kwok")
         return names
 
+    def phases(self):
+        """Start order: etcd + API servers (+ load balancer) first; the controllers once the API is ready
+        (kube-controller-manager exits if RBAC bootstrap has not finished)."""
+        names = self.process_names()
+        first = [n for n in names if n.startswith(("etcd-", "apiserver-")) or n == "haproxy"]
+        return first, [n for n in names if n not in first]
+
     def command(self, name):
         b = lambda x: os.path.join(self.data["bin_dir"], x)  # noqa: E731
         p = self.layout.pki
@@ -353,7 +360,7 @@ def _poll(what, check, deadline, cluster, names, interval=0.2):
     while True:
         try:
             ok, last = check()
-        except OSError as e:
+        except (OSError, ValueError) as e:
             ok, last = False, str(e)
         if ok:
             return
@@ -405,16 +412,42 @@ def node_name(i):
     return "kwok-node-%d" % i
 
 
-def reconcile_nodes(client, cluster, count, check_mode=False):
-    """Create/delete our kwok Nodes so exactly ``count`` exist; returns ``(created, deleted)``."""
-    from kubernetes.client import CoreV1Api  # imported late: only when a cluster is running
-    core = client.api(CoreV1Api)
-    have = {n.metadata.name for n in client.call(core.list_node, label_selector=NODE_LABEL).items}
+def api_get(cluster, path, timeout=5.0):
+    """GET a path from the cluster's own API endpoint with its admin certificate (no client import, no discovery)."""
+    status, body = https_request(cluster.endpoint + path, timeout=timeout, **cluster.tls())
+    if status != 200:
+        raise OSError("GET %s -> HTTP %s: %s" % (path, status, body[:200]))
+    return json.loads(body)
+
+
+def our_nodes(cluster):
+    items = api_get(cluster, "/api/v1/nodes?labelSelector=" + NODE_LABEL.replace("/", "%2F"))["items"]
+    return {i["metadata"]["name"] for i in items}
+
+
+def nodes_status(cluster):
+    """``(ready, total)`` over every Node of the cluster."""
+    items = api_get(cluster, "/api/v1/nodes")["items"]
+    ready = sum(1 for n in items for c in (n.get("status") or {}).get("conditions") or []
+                if c.get("type") == "Ready" and c.get("status") == "True")
+    return ready, len(items)
+
+
+def reconcile_nodes(client_factory, cluster, count, check_mode=False):
+    """Create/delete our kwok Nodes so exactly ``count`` exist; returns ``(created, deleted)``.
+
+    Reads go straight to the API server; the Kubernetes client (slow to import)
+    is only built when something must be written.
+    """
+    have = our_nodes(cluster)
     want = {node_name(i) for i in range(count)}
     created = sorted(want - have, key=lambda n: int(n.rsplit("-", 1)[1]))
     deleted = sorted(have - want)
-    if check_mode:
+    if check_mode or not (created or deleted):
         return created, deleted
+    from kubernetes.client import CoreV1Api
+    client = client_factory()
+    core = client.api(CoreV1Api)
     for n in created:
         client.call(core.create_node, _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1])))
     for n in deleted:
@@ -422,46 +455,30 @@ def reconcile_nodes(client, cluster, count, check_mode=False):
     return created, deleted
 
 
-def nodes_status(client):
-    from kubernetes.client import CoreV1Api
-    core = client.api(CoreV1Api)
-    items = client.call(core.list_node).items
-    ready = 0
-    for n in items:
-        for c in (n.status.conditions or []) if n.status else []:
-            if c.type == "Ready" and c.status == "True":
-                ready += 1
-    return ready, len(items)
-
-
-def wait_workloads_ready(client, cluster, deadline):
+def wait_workloads_ready(cluster, deadline):
     """Nodes Ready, the default ServiceAccount present, KCM and scheduler leaders elected."""
-    from kubernetes.client import CoreV1Api, CoordinationV1Api
-    from kubernetes.client.rest import ApiException
-    core = client.api(CoreV1Api)
-    coord = client.api(CoordinationV1Api)
     want = cluster.spec["nodes_count"]
     names = cluster.process_names()
 
     def nodes():
-        ready, total = nodes_status(client)
+        ready, total = nodes_status(cluster)
         return ready >= want, "%d/%d nodes Ready (want %d)" % (ready, total, want)
 
     def sa():
         try:
-            core.read_namespaced_service_account("default", "default", _request_timeout=5)
+            api_get(cluster, "/api/v1/namespaces/default/serviceaccounts/default")
             return True, "default ServiceAccount present"
-        except ApiException as e:
-            return False, "default ServiceAccount: %s" % e.status
+        except OSError as e:
+            return False, "default ServiceAccount: %s" % e
 
     def leases():
         held = []
         for lease in ("kube-controller-manager", "kube-scheduler"):
             try:
-                obj = coord.read_namespaced_lease(lease, "kube-system", _request_timeout=5)
-                if obj.spec and obj.spec.holder_identity:
+                obj = api_get(cluster, "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/" + lease)
+                if (obj.get("spec") or {}).get("holderIdentity"):
                     held.append(lease)
-            except ApiException:
+            except OSError:
                 pass
         return len(held) == 2, "leases held: %s" % (", ".join(held) or "none")
 

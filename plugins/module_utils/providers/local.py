@@ -202,16 +202,18 @@ class LocalProvider(Provider):
         cluster = rt.Cluster(layout, data)
         try:
             rt.write_configs(cluster)
-            for name in cluster.process_names():
+            deadline = self._deadline()
+            first, second = cluster.phases()
+            for name in first:
+                cluster.start(name)
+            rt.wait_control_plane(cluster, deadline, names=first)
+            for name in second:
                 cluster.start(name)
             self.actions.append("started %d processes" % len(cluster.process_names()))
-            deadline = self._deadline()
-            rt.wait_control_plane(cluster, deadline)
-            client = self._client(cluster)
-            created, _ = rt.reconcile_nodes(client, cluster, spec["nodes_count"])
+            created, _ = rt.reconcile_nodes(lambda: self._client(cluster), cluster, spec["nodes_count"])
             if created:
                 self.actions.append("created nodes %s" % ", ".join(created))
-            rt.wait_workloads_ready(client, cluster, deadline)
+            rt.wait_workloads_ready(cluster, deadline)
             if kubeconfig_out:
                 with open(layout.admin_kubeconfig) as f:
                     import yaml
@@ -247,21 +249,27 @@ class LocalProvider(Provider):
             cluster.data["haproxy"] = rt.find_haproxy()
             if not cluster.data["haproxy"]:
                 raise AdharError("cannot start cluster %s: haproxy is not installed" % cluster.layout.name)
-        for n in dead:
-            cluster.start(n)
+        deadline = self._deadline()
+        first, second = cluster.phases()
+        for n in first:
+            if n in dead:
+                cluster.start(n)
+        rt.wait_control_plane(cluster, deadline, names=first)
+        for n in second:
+            if n in dead:
+                cluster.start(n)
         self.actions.append("started %s" % ", ".join(dead))
-        rt.wait_control_plane(cluster, self._deadline())
         return dead
 
     def _reconcile_nodes(self, cluster, deadline):
-        client = self._client(cluster)
-        created, deleted = rt.reconcile_nodes(client, cluster, cluster.spec["nodes_count"], check_mode=self.check_mode)
+        created, deleted = rt.reconcile_nodes(lambda: self._client(cluster), cluster, cluster.spec["nodes_count"],
+                                              check_mode=self.check_mode)
         if created:
             self.actions.append("%screate nodes %s" % ("would " if self.check_mode else "", ", ".join(created)))
         if deleted:
             self.actions.append("%sdelete nodes %s" % ("would " if self.check_mode else "", ", ".join(deleted)))
         if (created or deleted) and not self.check_mode:
-            rt.wait_workloads_ready(client, cluster, deadline)
+            rt.wait_workloads_ready(cluster, deadline)
         return bool(created or deleted)
 
     # ------------------------------------------------------------------ states
@@ -332,7 +340,7 @@ class LocalProvider(Provider):
             if self._reconcile_nodes(cluster, deadline):
                 nodes_changed = True
             if changed and not self.check_mode:
-                rt.wait_workloads_ready(self._client(cluster), cluster, deadline)
+                rt.wait_workloads_ready(cluster, deadline)
         elif not start:
             down = [n for n in cluster.process_names() if not running[n]]
             if len(down) == len(running):

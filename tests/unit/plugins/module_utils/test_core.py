@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -178,7 +179,7 @@ def test_require_missing_lib_message(module_args, module_result):
     module_args({})
     module = AdharModule({})
     try:
-        import adhar_no_such_lib  # noqa: F401  pylint: disable=unused-import
+        importlib.import_module("adhar_no_such_lib")
     except ImportError as exc:
         err = exc
     rc, result = module_result(lambda: module.require("adhar_no_such_lib", err, reason="for the test"))

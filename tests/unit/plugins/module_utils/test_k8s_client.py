@@ -361,6 +361,17 @@ def test_dynamic_is_lazy_and_built_once(monkeypatch):
 # -- raw requests against a local HTTP server -------------------------------------------------
 
 
+VERSION = {
+    "major": "1", "minor": "36", "gitVersion": "v1.36.3", "gitCommit": "abc", "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.26", "compiler": "gc", "platform": "linux/amd64",
+}
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connects from a thread pool (1 s SYN retry)
+    daemon_threads = True
+
+
 class FakeApiServer:
     def __init__(self):
         self.requests = []
@@ -394,8 +405,8 @@ class FakeApiServer:
                 with server.lock:
                     server.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 path = self.path
-                if path == "/version":
-                    self._send(200, json.dumps({"major": "1", "minor": "36", "gitVersion": "v1.36.3"}), "application/json")
+                if path in ("/version", "/version/"):
+                    self._send(200, json.dumps(VERSION), "application/json")
                 elif path.startswith("/readyz"):
                     self._send(500, "[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n", "text/plain; charset=utf-8")
                 elif path == "/livez":
@@ -416,9 +427,8 @@ class FakeApiServer:
                     self._send(404, json.dumps({"kind": "Status", "message": "the server could not find the requested resource"}),
                                "application/json")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.url = "http://127.0.0.1:{0}".format(self.httpd.server_address[1])
 
