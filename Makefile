@@ -4,8 +4,9 @@
 #   make test   set everything up and run sanity, lint, unit and integration
 #   make help   list all targets
 #
-# Nothing here writes outside the repository except under ADHAR_WORK (scratch
-# copies, the collections tree) and the toolchain cache used by tools/toolchain.
+# Outside the repository, only these are written: ADHAR_WORK (scratch copies,
+# the collections tree), the toolchain cache (tools/toolchain), ansible-test's
+# own cache ~/.ansible/test (sanity venvs), and system packages (apt).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,7 +16,9 @@ SHELL := bash
 
 REPO := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+endif
 ADHAR_WORK ?= $(HOME)/.cache/adhar/work
 # Same default as plugins/module_utils/toolchain.py (not exported: tools/toolchain
 # sees ADHAR_CACHE_DIR only if the user set it).
@@ -47,6 +50,8 @@ RUN_ENV := PATH="$(VENV)/bin:$$PATH" \
 	ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" \
 	ANSIBLE_PYTHON_INTERPRETER="$(VENV)/bin/python" \
 	PYTHONPATH="$(COLLECTIONS)$${PYTHONPATH:+:$$PYTHONPATH}"
+# ansible-test works on its own copy: only the venv on PATH.
+SANITY_ENV := PATH="$(VENV)/bin:$$PATH" VIRTUAL_ENV="$(VENV)"
 
 # $(call stage,NAME,WHAT): a banner that shows which stage runs.
 stage = printf '\n==> [%s] %s\n' '$(1)' '$(2)'
@@ -117,11 +122,11 @@ define run_pytest
 endef
 
 unit: venv collection ## pytest tests/unit
-	@$(call stage,unit,pytest tests/unit $(PYTEST_ARGS))
+	@$(call stage,unit,$(strip pytest tests/unit $(PYTEST_ARGS)))
 	@$(call run_pytest,tests/unit,$(PYTEST_ARGS))
 
-integration: venv collection ## pytest tests/integration (needs system-deps and toolchain)
-	@$(call stage,integration,pytest tests/integration $(PYTEST_ARGS) $(INTEGRATION_ARGS))
+integration: venv system-deps toolchain collection ## pytest tests/integration (real local clusters)
+	@$(call stage,integration,$(strip pytest tests/integration $(PYTEST_ARGS) $(INTEGRATION_ARGS)))
 	@$(call run_pytest,tests/integration,$(PYTEST_ARGS) $(INTEGRATION_ARGS))
 
 # ansible-test bootstraps pip into every venv it creates with a script it
@@ -154,15 +159,15 @@ sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ign
 	@pipv="$$('$(VENV)/bin/python' -c 'import types, ansible_test._internal.python_requirements as r; print(r.get_venv_packages(types.SimpleNamespace(version="3.11"))["pip"])')"; \
 	f="$(HOME)/.ansible/test/cache/get_pip_$${pipv//./_}.py"; \
 	if [ ! -s "$$f" ]; then mkdir -p "$$(dirname "$$f")"; printf '%s\n' "$$GET_PIP_STANDIN" > "$$f"; echo "cached pip bootstrap stand-in: $$f"; fi
-	cd '$(SANITY_DIR)' && $(RUN_ENV) ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
+	cd '$(SANITY_DIR)' && $(SANITY_ENV) ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
 
 lint: venv ## ansible-lint with the production profile (.ansible-lint)
 	@$(call stage,lint,ansible-lint --profile production)
 	cd '$(REPO)' && $(RUN_ENV) ansible-lint --offline $(if $(CI),--nocolor) $(LINT_ARGS)
 
-test: venv system-deps toolchain ## everything: venv, system-deps, toolchain, then sanity, lint, unit, integration
-	@# Static checks first (fail fast); pytest's summary line ends the output.
-	@$(MAKE) --no-print-directory sanity lint unit integration
+# Prerequisites run once each, left to right (.NOTPARALLEL): set-up, then the
+# static checks (fail fast), then pytest, whose summary line ends the output.
+test: venv system-deps toolchain sanity lint unit integration ## everything: venv, system-deps, toolchain, then sanity, lint, unit, integration
 
 # ---------------------------------------------------------------- demo
 
@@ -194,4 +199,4 @@ clean: ## remove .venv, tests/output and ADHAR_WORK (never the toolchain cache)
 	case "$$work" in ''|/|"$$(realpath -m '$(HOME)')"|"$$cache"|"$$cache/bin"*|"$$cache/src"*|"$(REPO)") \
 		echo "refusing to remove ADHAR_WORK=$$work" >&2; exit 1;; esac; \
 	case "$$cache/" in "$$work/"*) echo "refusing: ADHAR_WORK=$$work contains the toolchain cache" >&2; exit 1;; esac; \
-	rm -rf '$(VENV)' '$(REPO)/tests/output' "$$work"
+	rm -rf '$(VENV)' '$(REPO)/tests/output' '$(REPO)/.pytest_cache' '$(REPO)/.ansible' "$$work"

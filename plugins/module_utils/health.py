@@ -33,7 +33,6 @@ forms so a gateway marshaller change does not break them.
 from __future__ import annotations
 
 import datetime
-import http.client
 import json
 import math
 import os
@@ -42,9 +41,9 @@ import socket
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode, urlparse
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import request, ssl_context
 
 try:
     from cryptography import x509
@@ -78,7 +77,6 @@ LATENCY_MAX_CONSECUTIVE_ERRORS = 3
 API_RETRY_TIMEOUTS = 3
 LATENCY_PATH = "/readyz"
 
-MAX_BODY_BYTES = 1024 * 1024
 # ``source`` of an API server's serving certificate: "<name> serving certificate (<url>)".
 SERVING_CERT_MARK = " serving certificate "
 MAX_NAMES_IN_REASON = 10
@@ -743,51 +741,13 @@ def _describe_error(exc):
 
 
 def make_ssl_context(ca_cert=None, client_cert=None, client_key=None, verify=True):
-    """Client SSL context; raises AdharError when the TLS material cannot be loaded (bad input)."""
-    try:
-        if verify:
-            ctx = ssl.create_default_context(cafile=ca_cert) if ca_cert else ssl.create_default_context()
-        else:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if client_cert:
-            ctx.load_cert_chain(client_cert, client_key)
-    except (OSError, ssl.SSLError) as exc:
-        raise AdharError("cannot load TLS files (ca_cert=%s, client_cert=%s): %s" % (ca_cert, client_cert, _describe_error(exc)),
-                         ca_cert=ca_cert, client_cert=client_cert, client_key=client_key)
-    return ctx
+    """Client SSL context (see tlsprobe.ssl_context)."""
+    return ssl_context(ca_cert, client_cert, client_key, verify)
 
 
 def _https_request(url, path, ctx, timeout, method="GET", body=None, query=None, headers=None, want_cert=False):
-    """One request with the stdlib. Returns (status, body bytes, peer cert DER or None). Raises on network errors."""
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    if parsed.scheme == "https":
-        conn = http.client.HTTPSConnection(parsed.hostname, port, context=ctx, timeout=timeout)
-    elif parsed.scheme == "http":
-        conn = http.client.HTTPConnection(parsed.hostname, port, timeout=timeout)
-    else:
-        raise ValueError("unsupported URL scheme in %r" % url)
-    full_path = (parsed.path or "").rstrip("/") + path
-    if query:
-        full_path += "?" + urlencode(query)
-    send_headers = {"Accept": "application/json, */*", "User-Agent": "adhar.platform-cluster_info"}
-    send_headers.update(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode("utf-8")
-        send_headers["Content-Type"] = "application/json"
-    try:
-        conn.request(method, full_path, body=data, headers=send_headers)
-        cert = None
-        if want_cert and hasattr(conn.sock, "getpeercert"):
-            cert = conn.sock.getpeercert(binary_form=True)
-        resp = conn.getresponse()
-        payload = resp.read(MAX_BODY_BYTES)
-        return resp.status, payload, cert
-    finally:
-        conn.close()
+    """One request (see tlsprobe.request): ``(status, body bytes, peer cert DER or None)``."""
+    return request(url, path, ctx, timeout, method=method, body=body, query=query, headers=headers, want_cert=want_cert)
 
 
 def _cert_from_der(der, source, now=None):

@@ -63,6 +63,8 @@ class Runner:
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_NOCOLOR": "1",
             "ADHAR_STATE_DIR": self.state_dir,
+            # modules run with the interpreter that runs the tests (the venv), never a discovered one
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
         })
         bindir = os.path.dirname(sys.executable)
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
