@@ -100,8 +100,8 @@ system-deps: ## install missing system packages (apt; sudo only when not root)
 toolchain: ## make the pinned Kubernetes/etcd/kwok/helm binaries available
 	@$(call stage,toolchain,tools/toolchain ensure)
 	@mkdir -p '$(ADHAR_CACHE_DIR)'
-	@# One ensure at a time per cache: a second caller waits instead of building twice.
-	flock '$(ADHAR_CACHE_DIR)/.toolchain.lock' '$(PYTHON)' '$(REPO)/tools/toolchain' ensure
+	@# tools/toolchain.py takes a lock in the cache: a second caller waits instead of building twice.
+	'$(PYTHON)' '$(REPO)/tools/toolchain.py' ensure
 
 collection: ## symlink the repo as adhar.platform under ADHAR_WORK/collections
 	@$(call stage,collection,$(COLLECTION_LINK) -> $(REPO))

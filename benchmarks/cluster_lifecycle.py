@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026 adhar.platform contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Time local cluster create / idempotent present / delete, single and HA, against kwokctl.
 
     .venv/bin/python benchmarks/cluster_lifecycle.py [--runs 3] [--no-kwokctl]
@@ -117,6 +116,7 @@ def main():
     os.symlink(REPO, os.path.join(coll, "ansible_collections", "adhar", "platform"))
     state = tempfile.mkdtemp(prefix="adhar-bench-state-")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=coll, ADHAR_STATE_DIR=state, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     rows = {}
     try:

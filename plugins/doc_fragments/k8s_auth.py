@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 adhar.platform contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # Mirrors K8S_AUTH_ARG_SPEC in plugins/module_utils/args_common.py option for
 # option (tests/unit/plugins/module_utils/test_args_common.py checks it).

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 adhar.platform contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ module: cluster
 short_description: Create, start, stop and remove Kubernetes clusters, or register existing ones
 version_added: 0.1.0
 author:
-  - adhar.platform contributors
+  - adhar.platform contributors (@adhar-io)
 description:
   - Manages a Kubernetes cluster through a provider.
   - Provider C(local) runs a real control plane as local processes, no containers needed. Each control-plane member runs

@@ -1,5 +1,5 @@
 # Copyright (c) 2026 adhar.platform contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """adhar.platform.cluster and cluster_info against real local control planes.
 
 Order matters inside this module (one single-member and one HA cluster are
@@ -239,6 +239,29 @@ def test_stop_and_start(runner, state_dir):
     assert r["changed"] is True and r["cluster"]["running"] is True
     info = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 0})
     assert info["nodes"]["ready"] == 3
+
+
+def test_existing_provider_and_info_by_kubeconfig(runner, state_dir):
+    kc = os.path.join(state_dir, "single", "config", "admin.kubeconfig")
+    r = runner.module("adhar.platform.cluster", {"name": "reg", "provider": "existing", "kubeconfig": kc})
+    assert r["changed"] is False
+    assert r["cluster"]["server_version"] == "v1.36.3" and r["cluster"]["nodes"]["ready"] == 3
+    r = runner.module("adhar.platform.cluster", {"name": "reg", "provider": "existing", "kubeconfig": kc, "context": "nope"},
+                      expect_fail=True)
+    assert "nope" in r["msg"]
+    info = runner.module("adhar.platform.cluster_info", {"kubeconfig": kc, "probes": 10})
+    assert info["healthy"] is True, info["reasons"]
+    assert info["etcd"]["available"] is False and info["latency"]["probes"] == 10
+
+
+def test_existing_provider_unreachable(runner, tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r = runner.module("adhar.platform.cluster", {"name": "gone", "provider": "existing", "host": "https://127.0.0.1:%d" % port,
+                                                 "validate_certs": False, "api_retry_deadline": 2}, expect_fail=True)
+    assert "not reachable" in r["msg"]
 
 
 @pytest.mark.parametrize("name", ["single", "ha"])

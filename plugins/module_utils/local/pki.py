@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 adhar.platform contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PKI for a local control plane, generated with ``cryptography``.
 
 Two CAs (cluster and etcd) plus a front-proxy CA; ECDSA P-256 keys (fast to
@@ -149,7 +149,10 @@ def generate(pki_dir, *, members, service_cidr, days=365):
     certificate paths (for expiry reporting).
     """
     os.makedirs(pki_dir, mode=0o700, exist_ok=True)
-    p = lambda *n: os.path.join(pki_dir, *n)  # noqa: E731
+
+    def p(name):
+        return os.path.join(pki_dir, name)
+
     ca = CertAuthority.create("adhar-cluster-ca")
     ca.save(p("ca.crt"), p("ca.key"))
     etcd_ca = CertAuthority.create("adhar-etcd-ca")

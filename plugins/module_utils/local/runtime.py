@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 adhar.platform contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A real Kubernetes control plane made of local processes.
 
 One code path for 1, 3 or 5 members: every member runs etcd (TLS for clients
@@ -114,7 +114,10 @@ class Cluster:
         return first, [n for n in names if n not in first]
 
     def command(self, name):
-        b = lambda x: os.path.join(self.data["bin_dir"], x)  # noqa: E731
+
+        def b(binary):
+            return os.path.join(self.data["bin_dir"], binary)
+
         p = self.layout.pki
         c = self.layout.config
         spec = self.spec

@@ -1,0 +1,408 @@
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Provide the pinned control-plane binaries.
+
+    tools/toolchain ensure [--only COMPONENT ...] [--no-download]   # prints the bin dir last
+    tools/toolchain status                                           # what is where, never builds
+    tools/toolchain path                                             # the bin dir that would be used
+
+Order: ADHAR_BIN_DIR (used as is) -> per-user cache keyed by versions ->
+official release downloads with SHA-256 verification -> build from the Go
+module proxy.  Nothing is ever written inside the repository: sources,
+module caches and build caches live under the cache root
+(${ADHAR_CACHE_DIR:-~/.cache/adhar}) and Go's own caches.
+
+Progress goes to stderr; the resolved bin dir is the last line on stdout.
+"""
+
+import argparse
+import datetime
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def _load_pins():
+    path = os.path.join(REPO, "plugins", "module_utils", "toolchain.py")
+    spec = importlib.util.spec_from_file_location("adhar_toolchain_pins", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+PINS = _load_pins()
+T0 = time.monotonic()
+
+
+def log(msg):
+    sys.stderr.write("[toolchain %6.1fs] %s\n" % (time.monotonic() - T0, msg))
+    sys.stderr.flush()
+
+
+class ToolchainError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _atomic_install(src, dest_dir, name):
+    """Move ``src`` to ``dest_dir/name`` through a temp file + rename, mode 0755 (never half-written)."""
+    os.makedirs(dest_dir, exist_ok=True)
+    tmp = os.path.join(dest_dir, ".%s.tmp.%d" % (name, os.getpid()))
+    shutil.move(src, tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, os.path.join(dest_dir, name))
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _run(cmd, cwd, env, what):
+    log("  $ %s" % " ".join(cmd))
+    t = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-40:])
+        raise ToolchainError("%s failed (exit %d):\n%s" % (what, proc.returncode, tail))
+    log("  done in %.1fs" % (time.monotonic() - t))
+    return proc.stdout
+
+
+def _go_env():
+    env = dict(os.environ)
+    env["GOTOOLCHAIN"] = env.get("ADHAR_GOTOOLCHAIN", "local")
+    env["CGO_ENABLED"] = "0"
+    env["GOFLAGS"] = "-mod=mod -buildvcs=false"
+    # a ",direct" fallback only hangs on machines without general internet
+    proxy = env.get("GOPROXY", "https://proxy.golang.org")
+    env["GOPROXY"] = ",".join(p for p in proxy.split(",") if p != "direct") or "https://proxy.golang.org"
+    return env
+
+
+def _go_json(args, cwd, env):
+    out = _run(["go"] + args, cwd, env, "go " + " ".join(args[:2]))
+    return json.loads(out) if out.strip().startswith("{") else {}
+
+
+def _manifest_ok(bin_dir, names):
+    man = PINS.read_manifest(bin_dir)
+    if not man or man.get("toolchain") != PINS.toolchain_id():
+        return False
+    for name in names:
+        entry = man.get("binaries", {}).get(name)
+        path = os.path.join(bin_dir, name)
+        if not entry or not os.path.isfile(path) or os.path.getsize(path) != entry.get("size"):
+            return False
+    return True
+
+
+def _write_manifest(bin_dir, component, version, source, seconds):
+    man = PINS.read_manifest(bin_dir) or {"toolchain": PINS.toolchain_id(), "versions": PINS.VERSIONS,
+                                          "binaries": {}, "components": {}}
+    for name in PINS.COMPONENTS[component]:
+        p = os.path.join(bin_dir, name)
+        man["binaries"][name] = {"component": component, "version": version, "size": os.path.getsize(p),
+                                 "sha256": _sha256(p)}
+    man["components"][component] = {"version": version, "source": source, "seconds": round(seconds, 1),
+                                     "at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+    tmp = os.path.join(bin_dir, ".manifest.tmp")
+    with open(tmp, "w") as f:
+        json.dump(man, f, indent=2, sort_keys=True)
+    os.replace(tmp, os.path.join(bin_dir, PINS.MANIFEST))
+
+
+# --------------------------------------------------------------------------- downloads
+
+def _fetch(url, dest, timeout=20):
+    req = urllib.request.Request(url, headers={"User-Agent": "adhar-toolchain"})
+    with urllib.request.urlopen(req, timeout=timeout) as r, open(dest, "wb") as f:
+        shutil.copyfileobj(r, f, 1 << 20)
+
+
+def _fetch_text(url, timeout=10):
+    req = urllib.request.Request(url, headers={"User-Agent": "adhar-toolchain"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def _checksum_for(sums_text, filename):
+    for line in sums_text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*").endswith(filename):
+            return parts[0]
+        if len(parts) == 1 and re.fullmatch(r"[0-9a-f]{64}", parts[0]):
+            return parts[0]
+    raise ToolchainError("no checksum for %s" % filename)
+
+
+def _verified(url, sums_url, filename, work):
+    dest = os.path.join(work, filename)
+    want = _checksum_for(_fetch_text(sums_url), filename)
+    _fetch(url, dest)
+    got = _sha256(dest)
+    if got != want:
+        raise ToolchainError("SHA-256 mismatch for %s: want %s got %s" % (url, want, got))
+    return dest
+
+
+def _extract(tarball, member_suffix, work):
+    with tarfile.open(tarball) as tf:
+        for m in tf.getmembers():
+            if m.isfile() and m.name.endswith("/" + member_suffix):
+                out = os.path.join(work, "x-" + member_suffix)
+                with tf.extractfile(m) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                return out
+    raise ToolchainError("%s not found in %s" % (member_suffix, tarball))
+
+
+def download(component, version, bin_dir):
+    """Official release artefacts, each checked against the published SHA-256."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    with tempfile.TemporaryDirectory(prefix="adhar-dl-") as work:
+        if component == "kubernetes":
+            for name in PINS.COMPONENTS[component]:
+                url = "https://dl.k8s.io/release/%s/bin/linux/%s/%s" % (version, arch, name)
+                _atomic_install(_verified(url, url + ".sha256", name, work), bin_dir, name)
+        elif component == "etcd":
+            fn = "etcd-%s-linux-%s.tar.gz" % (version, arch)
+            base = "https://github.com/etcd-io/etcd/releases/download/%s/" % version
+            tb = _verified(base + fn, base + "SHA256SUMS", fn, work)
+            for name in PINS.COMPONENTS[component]:
+                _atomic_install(_extract(tb, name, work), bin_dir, name)
+        elif component == "helm":
+            fn = "helm-%s-linux-%s.tar.gz" % (version, arch)
+            tb = _verified("https://get.helm.sh/" + fn, "https://get.helm.sh/%s.sha256sum" % fn, fn, work)
+            _atomic_install(_extract(tb, "helm", work), bin_dir, "helm")
+        elif component == "kwok":
+            fn = "kwok-linux-%s" % arch
+            base = "https://github.com/kubernetes-sigs/kwok/releases/download/%s/" % version
+            _atomic_install(_verified(base + fn, base + "checksums.txt", fn, work), bin_dir, "kwok")
+        else:
+            raise ToolchainError("unknown component %s" % component)
+
+
+# --------------------------------------------------------------------------- builds
+
+def _wrapper(src_dir, env, module):
+    os.makedirs(src_dir, exist_ok=True)
+    if not os.path.exists(os.path.join(src_dir, "go.mod")):
+        _run(["go", "mod", "init", module], src_dir, env, "go mod init")
+
+
+def _mod_info(src_dir, env, path_at_version):
+    info = _go_json(["mod", "download", "-json", path_at_version], src_dir, env)
+    if not info.get("GoMod"):
+        raise ToolchainError("the Go module proxy did not serve %s: %s" % (path_at_version, info.get("Error")))
+    return info
+
+
+def staging_replaces(gomod_text, staging_version):
+    """Every staging module of a k8s.io/kubernetes go.mod, mapped to its published v0.Y.Z.
+
+    Derived from the release's own go.mod: requirements pinned at v0.0.0 and
+    replace directives that point into ./staging.
+    """
+    names = set()
+    for m in re.finditer(r"^\s*(k8s\.io/[\w.\-/]+)\s+v0\.0\.0\s*(//.*)?$", gomod_text, re.M):
+        names.add(m.group(1))
+    for m in re.finditer(r"^\s*(k8s\.io/[\w.\-/]+)\s+=>\s+\./staging/", gomod_text, re.M):
+        names.add(m.group(1))
+    return {n: staging_version for n in sorted(names)}
+
+
+def build_kubernetes(version, bin_dir, src_root, env):
+    minor = version.lstrip("v").split(".")[1]
+    major = version.lstrip("v").split(".")[0]
+    staging = "v0.%s" % ".".join(version.lstrip("v").split(".")[1:])
+    src = os.path.join(src_root, "kubernetes-%s" % version)
+    _wrapper(src, env, "adhar.invalid/k8sbins")
+    info = _mod_info(src, env, "k8s.io/kubernetes@%s" % version)
+    with open(info["GoMod"]) as f:
+        gomod = f.read()
+    reps = staging_replaces(gomod, staging)
+    log("  %d staging modules from k8s.io/kubernetes@%s go.mod -> %s" % (len(reps), version, staging))
+    edit = ["go", "mod", "edit"] + ["-replace=%s=%s@%s" % (n, n, v) for n, v in reps.items()]
+    gd = re.search(r"^godebug\s+(.+)$", gomod, re.M)
+    if gd:
+        edit.append("-godebug=%s" % gd.group(1).strip())
+    gl = re.search(r"^go\s+(\S+)$", gomod, re.M)
+    if gl:
+        edit.append("-go=%s" % gl.group(1))
+    _run(edit, src, env, "go mod edit")
+    cmds = ["k8s.io/kubernetes/cmd/%s" % n for n in PINS.COMPONENTS["kubernetes"]]
+    _run(["go", "get", "-tool"] + ["%s@%s" % (c, version) for c in cmds], src, env, "go get kubernetes")
+    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
+    with open(info["Info"]) as f:
+        meta = json.load(f)
+    commit = (meta.get("Origin") or {}).get("Hash", "")
+    build_date = meta.get("Time", "1970-01-01T00:00:00Z")
+    vals = {"gitVersion": version, "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean",
+            "gitCommit": commit, "buildDate": build_date}
+    ldf = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        for k, v in vals.items():
+            if v:
+                ldf += ["-X", "%s.%s=%s" % (pkg, k, v)]
+    out = os.path.join(src, "out")
+    os.makedirs(out, exist_ok=True)
+    log("  compiling %s (the long step: ~20-30 min cold on 2 cores)" % ", ".join(PINS.COMPONENTS["kubernetes"]))
+    _run(["go", "build", "-trimpath", "-tags=selinux,notest,grpcnotrace", "-ldflags=" + " ".join(ldf), "-o", out + "/"]
+         + cmds, src, env, "go build kubernetes")
+    for name in PINS.COMPONENTS["kubernetes"]:
+        _atomic_install(os.path.join(out, name), bin_dir, name)
+
+
+def build_etcd(version, bin_dir, src_root, env):
+    src = os.path.join(src_root, "etcd-%s" % version)
+    _wrapper(src, env, "adhar.invalid/etcdbins")
+    pkgs = {"etcd": "go.etcd.io/etcd/server/v3", "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
+            "etcdutl": "go.etcd.io/etcd/etcdutl/v3"}
+    _run(["go", "get", "-tool"] + ["%s@%s" % (p, version) for p in pkgs.values()], src, env, "go get etcd")
+    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
+    out = os.path.join(src, "out")
+    for name, pkg in pkgs.items():
+        _run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", os.path.join(out, name), pkg], src, env,
+             "go build " + name)
+        _atomic_install(os.path.join(out, name), bin_dir, name)
+
+
+def build_kwok(version, bin_dir, src_root, env):
+    src = os.path.join(src_root, "kwok-%s" % version)
+    _wrapper(src, env, "adhar.invalid/kwokbins")
+    _run(["go", "get", "-tool", "sigs.k8s.io/kwok/cmd/kwok@%s" % version], src, env, "go get kwok")
+    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
+    out = os.path.join(src, "out")
+    ldf = "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=%s" % version.lstrip("v")
+    _run(["go", "build", "-trimpath", "-ldflags=" + ldf, "-o", os.path.join(out, "kwok"), "sigs.k8s.io/kwok/cmd/kwok"],
+         src, env, "go build kwok")
+    _atomic_install(os.path.join(out, "kwok"), bin_dir, "kwok")
+
+
+def build_helm(version, bin_dir, src_root, env):
+    src = os.path.join(src_root, "helm-%s" % version)
+    _wrapper(src, env, "adhar.invalid/helmbins")
+    _run(["go", "get", "-tool", "helm.sh/helm/v3/cmd/helm@%s" % version], src, env, "go get helm")
+    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
+    out = os.path.join(src, "out")
+    ldf = "-s -w -X helm.sh/helm/v3/internal/version.version=%s -X helm.sh/helm/v3/internal/version.gitTreeState=clean" % version
+    _run(["go", "build", "-trimpath", "-ldflags=" + ldf, "-o", os.path.join(out, "helm"), "helm.sh/helm/v3/cmd/helm"],
+         src, env, "go build helm")
+    _atomic_install(os.path.join(out, "helm"), bin_dir, "helm")
+
+
+BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm}
+# small ones first so a partial cache is useful early; helm last (only the platform rollout needs it)
+ORDER = ("etcd", "kwok", "kubernetes", "helm")
+
+
+# --------------------------------------------------------------------------- commands
+
+def ensure(components, allow_download=True):
+    explicit = os.environ.get("ADHAR_BIN_DIR")
+    names = [b for c in components for b in PINS.COMPONENTS[c]]
+    if explicit:
+        d = os.path.abspath(os.path.expanduser(explicit))
+        missing = PINS.missing_binaries(d, names)
+        if missing:
+            raise ToolchainError("ADHAR_BIN_DIR=%s is used as is, but lacks: %s" % (d, ", ".join(missing)))
+        log("using ADHAR_BIN_DIR=%s as is" % d)
+        return d
+    bin_dir = PINS.cache_bin_dir()
+    if _manifest_ok(bin_dir, names):
+        log("cache hit: %s" % bin_dir)
+        return bin_dir
+    os.makedirs(bin_dir, exist_ok=True)
+    # one ensure at a time per cache: a second caller waits, then finds the work done
+    with open(os.path.join(PINS.cache_root(), ".toolchain.lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("another toolchain run holds %s; waiting for it" % lock.name)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_locked(components, allow_download, bin_dir)
+
+
+def _ensure_locked(components, allow_download, bin_dir):
+    src_root = os.path.join(PINS.cache_root(), "src")
+    env = _go_env()
+    for comp in ORDER:
+        if comp not in components:
+            continue
+        version = PINS.VERSIONS[comp]
+        if _manifest_ok(bin_dir, PINS.COMPONENTS[comp]):
+            log("%s %s: cached" % (comp, version))
+            continue
+        t = time.monotonic()
+        source = None
+        if allow_download and os.environ.get("ADHAR_TOOLCHAIN_NO_DOWNLOAD") != "1":
+            log("%s %s: trying the official release download (SHA-256 verified)" % (comp, version))
+            try:
+                download(comp, version, bin_dir)
+                source = "download"
+            except (OSError, urllib.error.URLError, ToolchainError, tarfile.TarError) as e:
+                log("%s %s: download unavailable (%s); building from the Go module proxy" % (comp, version, e))
+        if source is None:
+            if not shutil.which("go"):
+                raise ToolchainError("%s %s: no download and no `go` on PATH to build it" % (comp, version))
+            log("%s %s: building from the Go module proxy" % (comp, version))
+            BUILDERS[comp](version, bin_dir, src_root, env)
+            source = "go-build"
+        secs = time.monotonic() - t
+        _write_manifest(bin_dir, comp, version, source, secs)
+        log("%s %s: ready (%s, %.1fs)" % (comp, version, source, secs))
+    return bin_dir
+
+
+def status():
+    d, source, missing = PINS.resolve_bin_dir()
+    print(json.dumps({"bin_dir": d, "source": source, "missing": missing, "versions": PINS.VERSIONS,
+                      "manifest": PINS.read_manifest(d)}, indent=2))
+    return 0 if not missing else 1
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="toolchain", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("ensure", help="make every pinned binary available; print the bin dir")
+    e.add_argument("--only", action="append", choices=sorted(PINS.COMPONENTS), help="limit to these components")
+    e.add_argument("--no-download", action="store_true", help="skip the official download step")
+    sub.add_parser("status", help="print what is resolved where (never builds)")
+    sub.add_parser("path", help="print the bin dir that would be used")
+    a = p.parse_args(argv)
+    if a.cmd == "path":
+        print(PINS.resolve_bin_dir()[0])
+        return 0
+    if a.cmd == "status":
+        return status()
+    try:
+        d = ensure(a.only or list(ORDER), allow_download=not a.no_download)
+    except ToolchainError as e:
+        log("FAILED: %s" % e)
+        return 1
+    log("all ready in %.1fs" % (time.monotonic() - T0))
+    print(d)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
