@@ -105,6 +105,41 @@ def stop(info, timeout=10.0):
     return True
 
 
+def stop_many(infos, timeout=10.0, force=False):
+    """Stop several recorded processes at once: SIGTERM to all (SIGKILL with ``force``), wait, SIGKILL stragglers.
+
+    Only processes that are still the recorded ones are signalled.  Returns the names that were running.
+    """
+    live = [i for i in infos if is_running(i)]
+    sig = signal.SIGKILL if force else signal.SIGTERM
+    for info in live:
+        try:
+            os.kill(int(info["pid"]), sig)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + (5.0 if force else timeout)
+    pending = list(live)
+    while pending and time.monotonic() < deadline:
+        for info in pending:
+            _reap(int(info["pid"]))
+        pending = [i for i in pending if is_running(i)]
+        if pending:
+            time.sleep(0.05)
+    for info in pending:
+        try:
+            os.kill(int(info["pid"]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while pending and time.monotonic() < deadline:
+        for info in pending:
+            _reap(int(info["pid"]))
+        pending = [i for i in pending if is_running(i)]
+        if pending:
+            time.sleep(0.05)
+    return [i.get("name") for i in live]
+
+
 def _reap(pid):
     try:
         os.waitpid(pid, os.WNOHANG)

@@ -169,7 +169,8 @@ class LocalProvider(Provider):
         layout = cluster_or_layout.layout if isinstance(cluster_or_layout, rt.Cluster) else cluster_or_layout
         data = st.load(layout) if os.path.isfile(layout.state_file) else None
         if data:
-            stopped = rt.Cluster(layout, data).stop()
+            # the cluster is being deleted: nothing to shut down gracefully for
+            stopped = rt.Cluster(layout, data).stop(force=True)
             if stopped:
                 self.actions.append("stopped %s" % ", ".join(stopped))
             if data.get("kubeconfig") and rt.unmerge_kubeconfig(data["kubeconfig"], layout.name):
@@ -179,9 +180,8 @@ class LocalProvider(Provider):
             run_dir = layout.run_dir
             if os.path.isdir(run_dir):
                 from ansible_collections.adhar.platform.plugins.module_utils.local import procs
-                for f in sorted(os.listdir(run_dir)):
-                    if f.endswith(".pid"):
-                        procs.stop(procs.read_pidfile(os.path.join(run_dir, f)))
+                infos = [procs.read_pidfile(os.path.join(run_dir, f)) for f in sorted(os.listdir(run_dir)) if f.endswith(".pid")]
+                procs.stop_many([i for i in infos if i], force=True)
         shutil.rmtree(layout.dir, ignore_errors=False)
         self.actions.append("removed %s" % layout.dir)
 

@@ -183,3 +183,22 @@ def test_stages_are_wellformed():
     for o in objs:
         assert o["kind"] == "Stage" and o["spec"]["resourceRef"]["apiGroup"] == "v1"
         assert "statusTemplate" in o["spec"]["next"] or o["spec"]["next"].get("delete") is True
+
+
+def test_stop_many_in_parallel_and_forced(tmp_path):
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    infos = [procs.spawn("p%d" % i, [sys.executable, "-c", code], run_dir=str(tmp_path), log_dir=str(tmp_path), cwd=str(tmp_path))
+             for i in range(3)]
+    for info in infos:
+        deadline = time.time() + 5
+        while "ready" not in procs.log_tail(info["log"]) and time.time() < deadline:
+            time.sleep(0.05)
+    t = time.monotonic()
+    # SIGTERM is ignored: all three wait together for the timeout, then get SIGKILL (not 3 x timeout)
+    assert sorted(procs.stop_many(infos, timeout=1.0)) == ["p0", "p1", "p2"]
+    assert time.monotonic() - t < 2.5
+    assert not any(procs.is_running(i) for i in infos)
+    again = [procs.spawn("q", [sys.executable, "-c", code], run_dir=str(tmp_path), log_dir=str(tmp_path), cwd=str(tmp_path))]
+    t = time.monotonic()
+    assert procs.stop_many(again, force=True) == ["q"] and time.monotonic() - t < 1.5
+    assert procs.stop_many(again, force=True) == []
