@@ -43,6 +43,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.adhar.platform.plugins.module_utils.local.state import health_targets
 from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import request, ssl_context
 
 try:
@@ -1170,3 +1172,63 @@ def _collect(client, api_targets, api_ctx, api_headers, etcd, etcd_members, etcd
     health["healthy"] = not health["reasons"]
     health["duration"] = round(time.monotonic() - started, 3)
     return health
+
+
+# Connection options replaced by the local cluster's own admin kubeconfig when ``name`` is given.
+_LOCAL_OVERRIDES = ("kubeconfig", "context", "host", "api_key", "ca_cert", "client_cert", "client_key", "validate_certs")
+_PARALLEL_PROBES = 8
+
+
+def _validate(params):
+    if params["probes"] < 0:
+        raise AdharError("probes must be 0 or more, got %d" % params["probes"], option="probes")
+    if params["cert_warn_days"] < 0:
+        raise AdharError("cert_warn_days must be 0 or more, got %d" % params["cert_warn_days"], option="cert_warn_days")
+    if params["timeout"] <= 0:
+        raise AdharError("timeout must be a positive number of seconds, got %s" % params["timeout"], option="timeout")
+    if params["name"] is not None and not params["name"].strip():
+        raise AdharError("name must not be empty", option="name")
+
+
+def run_cluster_info(module):
+    """The cluster_info module's work: resolve the targets, collect, add the table."""
+    params = module.params
+    _validate(params)
+
+    targets = {}
+    if params["name"]:
+        targets = health_targets(params["name"], state_dir=params["state_dir"])
+        client_params = dict(params)
+        for key in _LOCAL_OVERRIDES:
+            client_params[key] = None
+        client_params["kubeconfig"] = targets["kubeconfig"]
+        client = K8sClient.from_params(client_params, check_mode=module.check_mode)
+        cluster = {
+            "name": targets.get("name") or params["name"],
+            "provider": targets.get("provider") or "local",
+            "api_endpoint": targets.get("api_endpoint") or client.host,
+        }
+    else:
+        client = K8sClient.from_params(params, check_mode=module.check_mode)
+        cluster = {"name": params["context"] or client.host, "provider": "existing", "api_endpoint": client.host}
+
+    try:
+        health = collect_health(
+            client,
+            apiservers=targets.get("apiservers"),
+            tls=targets.get("tls"),
+            etcd=targets.get("etcd"),
+            cert_files=targets.get("cert_files"),
+            probes=params["probes"],
+            timeout=params["timeout"],
+            parallel=_PARALLEL_PROBES,
+            cert_warn_days=params["cert_warn_days"],
+        )
+    finally:
+        client.close()
+
+    result = dict(health)
+    result["changed"] = False
+    result["cluster"] = cluster
+    result["table"] = format_table(result, cert_warn_days=params["cert_warn_days"])
+    return result

@@ -269,9 +269,9 @@ cluster:
           controller_manager: {running: true}
           scheduler: {running: true}
     nodes:
-      description: Node count.
+      description: Desired node count, and for a running local cluster the Ready and total counts.
       type: dict
-      sample: {count: 3}
+      sample: {count: 3, ready: 3, total: 3}
     state_dir:
       description: Directory with the cluster's state, logs and pidfiles (local provider).
       type: str
@@ -285,6 +285,13 @@ duration:
   description: Seconds the task took.
   returned: always
   type: float
+timings:
+  description: When a local cluster was created, seconds from the first process start until the control plane
+    (etcd and every API server) was ready, and until nodes were Ready and the controller-manager and scheduler
+    leaders elected.
+  returned: when a cluster was created
+  type: dict
+  sample: {control_plane_ready: 2.4, nodes_and_leaders_ready: 8.9}
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule

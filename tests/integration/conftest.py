@@ -70,6 +70,26 @@ class Runner:
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
         return env
 
+    def playbook(self, text, inventory, forks=5, expect_rc=0):
+        """Run a whole playbook (YAML text) against an inventory (YAML text); returns the task results."""
+        self.n += 1
+        pb = os.path.join(self.workdir, "book-%d.yml" % self.n)
+        inv = os.path.join(self.workdir, "inventory-%d.yml" % self.n)
+        results = os.path.join(self.workdir, "results-%d.jsonl" % self.n)
+        with open(pb, "w") as f:
+            f.write(textwrap.dedent(text))
+        with open(inv, "w") as f:
+            f.write(textwrap.dedent(inventory))
+        env = self.env()
+        env["ADHAR_RESULTS_FILE"] = results
+        cmd = [shutil.which("ansible-playbook", path=env["PATH"]), "-i", inv, "-f", str(forks), pb]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        if expect_rc is not None and proc.returncode != expect_rc:
+            raise AssertionError("ansible-playbook rc=%d (want %d)\nSTDOUT:\n%s\nSTDERR:\n%s"
+                                 % (proc.returncode, expect_rc, proc.stdout[-6000:], proc.stderr[-3000:]))
+        with open(results) as f:
+            return [json.loads(line) for line in f if line.strip()], proc.stdout
+
     def play(self, tasks, check=False, diff=False, extra=None, expect_rc=None):
         """Run ``tasks`` (YAML text of a task list) on localhost; returns a list of task results."""
         self.n += 1

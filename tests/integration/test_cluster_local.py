@@ -150,6 +150,18 @@ def test_single_idempotent_and_fast(runner):
     assert time.monotonic() - t < 10
 
 
+def test_kubeconfig_output_is_part_of_the_desired_state(runner, tmp_path):
+    kc = str(tmp_path / "kc.yaml")
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": kc}, check=True)
+    assert r["changed"] is True and not os.path.exists(kc)
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": kc})
+    assert r["changed"] is True and any("wrote context adhar-single" in a for a in r["actions"])
+    assert oct(os.stat(kc).st_mode & 0o777) == "0o600"
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": kc})
+    assert r["changed"] is False
+    assert kclient.CoreV1Api(api(kc)).list_node().items
+
+
 def test_single_check_mode_on_existing_changes_nothing(runner, state_dir):
     before = pids_of(state_dir, "single")
     r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 4}}, check=True, diff=True)

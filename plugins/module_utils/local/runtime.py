@@ -280,6 +280,23 @@ def merge_kubeconfig(path, ours):
     write_private(path, _dump(existing))
 
 
+def kubeconfig_has(path, ours):
+    """True when ``path`` already holds our cluster, user and context entries exactly."""
+    try:
+        with open(path) as f:
+            existing = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    if not isinstance(existing, dict):
+        return False
+    for key in ("clusters", "users", "contexts"):
+        have = {e.get("name"): e for e in existing.get(key) or [] if isinstance(e, dict)}
+        for entry in ours[key]:
+            if have.get(entry["name"]) != entry:
+                return False
+    return True
+
+
 def unmerge_kubeconfig(path, cluster_name):
     """Remove our entries from ``path``; delete the file when nothing else is left."""
     if not os.path.exists(path):
@@ -539,6 +556,7 @@ def new_state(layout, spec, bin_dir, haproxy, kubeconfig_out):
         "bin_dir": bin_dir,
         "haproxy": haproxy,
         "kubeconfig": kubeconfig_out,
+        "kubeconfigs": [kubeconfig_out] if kubeconfig_out else [],
         "token": base64.b32encode(os.urandom(5)).decode().lower(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "owner_pid": os.getpid(),

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -29,6 +30,7 @@ class LocalProvider(Provider):
         p = self.params
         self.root = os.path.abspath(os.path.expanduser(p["state_dir"])) if p.get("state_dir") else default_state_root()
         self.actions = []
+        self.timings = {}
         self.t0 = time.monotonic()
 
     # ------------------------------------------------------------------ validation (before any change)
@@ -109,6 +111,12 @@ class LocalProvider(Provider):
                     version = json.loads(body).get("gitVersion")
             except (OSError, ValueError):
                 version = None
+        nodes = {"count": cluster.spec["nodes_count"]}
+        if probe and running.get("kwok") and any(running.get("apiserver-%d" % i) for i in range(cluster.members)):
+            try:
+                nodes["ready"], nodes["total"] = rt.nodes_status(cluster)
+            except (OSError, ValueError):
+                pass
         spec = cluster.spec
         return {
             "name": cluster.layout.name,
@@ -128,7 +136,7 @@ class LocalProvider(Provider):
             "service_cidr": spec["service_cidr"],
             "control_plane": members,
             "load_balancer": ({"url": cluster.endpoint, "running": running.get("haproxy", False)} if cluster.members > 1 else None),
-            "nodes": {"count": spec["nodes_count"]},
+            "nodes": nodes,
             "encryption_at_rest": bool(spec.get("encryption_at_rest")),
             "audit_log": bool(spec.get("audit_policy")),
         }
@@ -159,6 +167,8 @@ class LocalProvider(Provider):
     def _result(self, changed, cluster_dict, before):
         out = {"changed": changed, "cluster": cluster_dict, "actions": self.actions,
                "duration": round(time.monotonic() - self.t0, 2)}
+        if self.timings:
+            out["timings"] = self.timings
         if self.module.diff_mode:
             out["diff"] = {"before": before, "after": self._summary(cluster_dict) if cluster_dict else {"exists": False}}
         return out
@@ -173,8 +183,9 @@ class LocalProvider(Provider):
             stopped = rt.Cluster(layout, data).stop(force=True)
             if stopped:
                 self.actions.append("stopped %s" % ", ".join(stopped))
-            if data.get("kubeconfig") and rt.unmerge_kubeconfig(data["kubeconfig"], layout.name):
-                self.actions.append("removed context adhar-%s from %s" % (layout.name, data["kubeconfig"]))
+            for path in sorted(set(data.get("kubeconfigs") or []) | ({data["kubeconfig"]} if data.get("kubeconfig") else set())):
+                if rt.unmerge_kubeconfig(path, layout.name):
+                    self.actions.append("removed context adhar-%s from %s" % (layout.name, path))
         else:
             # a directory without state: stop whatever pidfiles it recorded, nothing else
             run_dir = layout.run_dir
@@ -204,9 +215,11 @@ class LocalProvider(Provider):
             rt.write_configs(cluster)
             deadline = self._deadline()
             first, second = cluster.phases()
+            t = time.monotonic()
             for name in first:
                 cluster.start(name)
             rt.wait_control_plane(cluster, deadline, names=first)
+            self.timings["control_plane_ready"] = round(time.monotonic() - t, 2)
             for name in second:
                 cluster.start(name)
             self.actions.append("started %d processes" % len(cluster.process_names()))
@@ -214,11 +227,9 @@ class LocalProvider(Provider):
             if created:
                 self.actions.append("created nodes %s" % ", ".join(created))
             rt.wait_workloads_ready(cluster, deadline)
+            self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
             if kubeconfig_out:
-                with open(layout.admin_kubeconfig) as f:
-                    import yaml
-                    rt.merge_kubeconfig(kubeconfig_out, yaml.safe_load(f))
-                self.actions.append("wrote context adhar-%s to %s" % (layout.name, kubeconfig_out))
+                self._ensure_kubeconfig(cluster, kubeconfig_out)
             data["phase"] = "ready"
             data.pop("owner_pid", None)
             st.save(layout, data)
@@ -234,6 +245,25 @@ class LocalProvider(Provider):
             raise
         self.actions.append("cluster ready")
         return cluster
+
+    def _ensure_kubeconfig(self, cluster, path):
+        """Our context in the user's kubeconfig ``path``; returns True when it had to be written."""
+        import yaml
+        with open(cluster.layout.admin_kubeconfig) as f:
+            ours = yaml.safe_load(f)
+        if rt.kubeconfig_has(path, ours):
+            return False
+        if self.check_mode:
+            self.actions.append("would write context adhar-%s to %s" % (cluster.layout.name, path))
+            return True
+        rt.merge_kubeconfig(path, ours)
+        paths = cluster.data.setdefault("kubeconfigs", [])
+        if path not in paths:
+            paths.append(path)
+        cluster.data["kubeconfig"] = path
+        st.save(cluster.layout, cluster.data)
+        self.actions.append("wrote context adhar-%s to %s" % (cluster.layout.name, path))
+        return True
 
     def _heal(self, cluster):
         """Start every process that is not running, then wait for readiness."""
@@ -261,9 +291,8 @@ class LocalProvider(Provider):
         self.actions.append("started %s" % ", ".join(dead))
         return dead
 
-    def _reconcile_nodes(self, cluster, deadline):
-        created, deleted = rt.reconcile_nodes(lambda: self._client(cluster), cluster, cluster.spec["nodes_count"],
-                                              check_mode=self.check_mode)
+    def _reconcile_nodes(self, cluster, count, deadline):
+        created, deleted = rt.reconcile_nodes(lambda: self._client(cluster), cluster, count, check_mode=self.check_mode)
         if created:
             self.actions.append("%screate nodes %s" % ("would " if self.check_mode else "", ", ".join(created)))
         if deleted:
@@ -317,7 +346,10 @@ class LocalProvider(Provider):
                              changes=[{"field": f, "saved": a, "requested": b} for f, a, b in changes])
         running = cluster.running()
         before = self._summary(self._describe(cluster, running, probe=False))
-        changed = False
+        changed = healed = False
+        if self._kubeconfig_out():
+            with (contextlib.nullcontext() if self.check_mode else st.cluster_lock(layout)):
+                changed = self._ensure_kubeconfig(cluster, self._kubeconfig_out())
         if start:
             dead = [n for n in cluster.process_names() if not running[n]]
             if dead and self.check_mode:
@@ -325,7 +357,8 @@ class LocalProvider(Provider):
                 return self._result(True, self._describe(cluster, running), before)
             if dead:
                 with st.cluster_lock(layout):
-                    changed = bool(self._heal(cluster))
+                    healed = bool(self._heal(cluster))
+                changed = changed or healed
                 running = cluster.running()
         nodes_changed = False
         if spec["nodes_count"] != cluster.spec["nodes_count"]:
@@ -337,9 +370,9 @@ class LocalProvider(Provider):
             nodes_changed = True
         if all(running.values()):
             deadline = self._deadline()
-            if self._reconcile_nodes(cluster, deadline):
+            if self._reconcile_nodes(cluster, spec["nodes_count"], deadline):
                 nodes_changed = True
-            if changed and not self.check_mode:
+            if start and healed:
                 rt.wait_workloads_ready(cluster, deadline)
         elif not start:
             down = [n for n in cluster.process_names() if not running[n]]
@@ -348,8 +381,6 @@ class LocalProvider(Provider):
             else:
                 self.module.warn("cluster %s is degraded (not running: %s); state=started restarts them"
                                  % (layout.name, ", ".join(down)))
-        if spec["nodes_count"] != cluster.spec["nodes_count"] and self.check_mode:
-            pass
         return self._result(changed or nodes_changed, self._describe(cluster, running), before)
 
     def ensure_present(self):
