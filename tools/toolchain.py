@@ -79,7 +79,7 @@ def _sha256(path):
 def _run(cmd, cwd, env, what):
     log("  $ %s" % " ".join(cmd))
     t = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-40:])
         raise ToolchainError("%s failed (exit %d):\n%s" % (what, proc.returncode, tail))
@@ -116,14 +116,15 @@ def _manifest_ok(bin_dir, names):
 
 
 def _write_manifest(bin_dir, component, version, source, seconds):
-    man = PINS.read_manifest(bin_dir) or {"toolchain": PINS.toolchain_id(), "versions": PINS.VERSIONS,
-                                          "binaries": {}, "components": {}}
+    man = PINS.read_manifest(bin_dir)
+    if not man:
+        man = {"toolchain": PINS.toolchain_id(), "versions": PINS.VERSIONS, "binaries": {}, "components": {}}
     for name in PINS.COMPONENTS[component]:
         p = os.path.join(bin_dir, name)
         man["binaries"][name] = {"component": component, "version": version, "size": os.path.getsize(p),
                                  "sha256": _sha256(p)}
-    man["components"][component] = {"version": version, "source": source, "seconds": round(seconds, 1),
-                                     "at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    man["components"][component] = {"version": version, "source": source, "seconds": round(seconds, 1), "at": now}
     tmp = os.path.join(bin_dir, ".manifest.tmp")
     with open(tmp, "w") as f:
         json.dump(man, f, indent=2, sort_keys=True)
@@ -272,42 +273,35 @@ def build_kubernetes(version, bin_dir, src_root, env):
         _atomic_install(os.path.join(out, name), bin_dir, name)
 
 
-def build_etcd(version, bin_dir, src_root, env):
-    src = os.path.join(src_root, "etcd-%s" % version)
-    _wrapper(src, env, "adhar.invalid/etcdbins")
-    pkgs = {"etcd": "go.etcd.io/etcd/server/v3", "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
-            "etcdutl": "go.etcd.io/etcd/etcdutl/v3"}
-    _run(["go", "get", "-tool"] + ["%s@%s" % (p, version) for p in pkgs.values()], src, env, "go get etcd")
+def _build_tools(component, version, bin_dir, src_root, env, pkgs, ldflags="-s -w"):
+    """A wrapper module requiring ``pkgs`` ({binary: package}) at ``version``; one ``go build`` per binary."""
+    src = os.path.join(src_root, "%s-%s" % (component, version))
+    _wrapper(src, env, "adhar.invalid/%sbins" % component)
+    _run(["go", "get", "-tool"] + ["%s@%s" % (p, version) for p in pkgs.values()], src, env, "go get " + component)
     _run(["go", "mod", "tidy"], src, env, "go mod tidy")
     out = os.path.join(src, "out")
     for name, pkg in pkgs.items():
-        _run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", os.path.join(out, name), pkg], src, env,
+        # -o names the file: go would call etcd's server binary "server"
+        _run(["go", "build", "-trimpath", "-ldflags=" + ldflags, "-o", os.path.join(out, name), pkg], src, env,
              "go build " + name)
         _atomic_install(os.path.join(out, name), bin_dir, name)
 
 
+def build_etcd(version, bin_dir, src_root, env):
+    # the version is a constant in go.etcd.io/etcd/api/v3/version: no ldflags needed
+    _build_tools("etcd", version, bin_dir, src_root, env, {
+        "etcd": "go.etcd.io/etcd/server/v3", "etcdctl": "go.etcd.io/etcd/etcdctl/v3", "etcdutl": "go.etcd.io/etcd/etcdutl/v3"})
+
+
 def build_kwok(version, bin_dir, src_root, env):
-    src = os.path.join(src_root, "kwok-%s" % version)
-    _wrapper(src, env, "adhar.invalid/kwokbins")
-    _run(["go", "get", "-tool", "sigs.k8s.io/kwok/cmd/kwok@%s" % version], src, env, "go get kwok")
-    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
-    out = os.path.join(src, "out")
-    ldf = "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=%s" % version.lstrip("v")
-    _run(["go", "build", "-trimpath", "-ldflags=" + ldf, "-o", os.path.join(out, "kwok"), "sigs.k8s.io/kwok/cmd/kwok"],
-         src, env, "go build kwok")
-    _atomic_install(os.path.join(out, "kwok"), bin_dir, "kwok")
+    _build_tools("kwok", version, bin_dir, src_root, env, {"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+                 "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=%s" % version.lstrip("v"))
 
 
 def build_helm(version, bin_dir, src_root, env):
-    src = os.path.join(src_root, "helm-%s" % version)
-    _wrapper(src, env, "adhar.invalid/helmbins")
-    _run(["go", "get", "-tool", "helm.sh/helm/v3/cmd/helm@%s" % version], src, env, "go get helm")
-    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
-    out = os.path.join(src, "out")
-    ldf = "-s -w -X helm.sh/helm/v3/internal/version.version=%s -X helm.sh/helm/v3/internal/version.gitTreeState=clean" % version
-    _run(["go", "build", "-trimpath", "-ldflags=" + ldf, "-o", os.path.join(out, "helm"), "helm.sh/helm/v3/cmd/helm"],
-         src, env, "go build helm")
-    _atomic_install(os.path.join(out, "helm"), bin_dir, "helm")
+    _build_tools("helm", version, bin_dir, src_root, env, {"helm": "helm.sh/helm/v3/cmd/helm"},
+                 "-s -w -X helm.sh/helm/v3/internal/version.version=%s"
+                 " -X helm.sh/helm/v3/internal/version.gitTreeState=clean" % version)
 
 
 BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm}
@@ -381,7 +375,7 @@ def status():
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="toolchain", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="toolchain", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("ensure", help="make every pinned binary available; print the bin dir")
     e.add_argument("--only", action="append", choices=sorted(PINS.COMPONENTS), help="limit to these components")

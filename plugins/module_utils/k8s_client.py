@@ -59,13 +59,11 @@ else:
     YAML_IMPORT_ERROR = None
 
 try:
-    import kubernetes
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config import incluster_config, kube_config
     from kubernetes.config.config_exception import ConfigException
 except ImportError as exc:
-    kubernetes = None
     ApiClient = Configuration = ApiException = ConfigException = None
     incluster_config = kube_config = None
     KUBERNETES_IMPORT_ERROR = exc

@@ -216,7 +216,7 @@ def test_ha_survives_member_loss_and_heals(runner, state_dir):
     core = kclient.CoreV1Api(api(kc))
     for i in range(10):
         ok = False
-        for _ in range(20):  # a write may race the load balancer noticing the dead member
+        for dummy in range(20):  # a write may race the load balancer noticing the dead member
             try:
                 core.create_namespaced_config_map("default", {"metadata": {"name": "after-loss-%d" % i}, "data": {"i": str(i)}})
                 ok = True

@@ -42,7 +42,7 @@ PLAYBOOK = """
 
 
 def test_clusters_in_parallel_from_one_inventory(runner, state_dir):
-    results, _ = runner.playbook(PLAYBOOK, INVENTORY, forks=2)
+    results, dummy = runner.playbook(PLAYBOOK, INVENTORY, forks=2)
     clusters = [r for r in results if r["task"] == "Cluster"]
     health = [r for r in results if r["task"] == "Health"]
     assert len(clusters) == 2 and all(r["status"] == "ok" and r["result"]["changed"] for r in clusters)
@@ -55,7 +55,7 @@ def test_clusters_in_parallel_from_one_inventory(runner, state_dir):
         ports += [p["kwok"]] + [v for m in p["members"] for v in m.values()]
         assert data["spec"]["cluster_id"] in (11, 12)
     assert len(ports) == len(set(ports))
-    results, _ = runner.playbook(PLAYBOOK, INVENTORY, forks=2)
+    results, dummy = runner.playbook(PLAYBOOK, INVENTORY, forks=2)
     assert all(not r["result"]["changed"] for r in results if r["task"] == "Cluster")
     runner.playbook(PLAYBOOK.replace("default('present')", "default('absent')"), INVENTORY, forks=2)
     assert not os.path.exists(os.path.join(state_dir, "mc-east")) and not os.path.exists(os.path.join(state_dir, "mc-west"))

@@ -81,28 +81,7 @@ def stop(info, timeout=10.0):
 
     Returns True when something was signalled.
     """
-    if not is_running(info):
-        return False
-    pid = int(info["pid"])
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_running(info):
-            return True
-        _reap(pid)
-        time.sleep(0.05)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return True
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and is_running(info):
-        _reap(pid)
-        time.sleep(0.05)
-    return True
+    return bool(stop_many([info] if info else [], timeout=timeout))
 
 
 def stop_many(infos, timeout=10.0, force=False):
@@ -111,33 +90,31 @@ def stop_many(infos, timeout=10.0, force=False):
     Only processes that are still the recorded ones are signalled.  Returns the names that were running.
     """
     live = [i for i in infos if is_running(i)]
-    sig = signal.SIGKILL if force else signal.SIGTERM
-    for info in live:
+    _signal_all(live, signal.SIGKILL if force else signal.SIGTERM)
+    pending = _wait_gone(live, time.monotonic() + (5.0 if force else timeout))
+    _signal_all(pending, signal.SIGKILL)
+    _wait_gone(pending, time.monotonic() + 5)
+    return [i.get("name") for i in live]
+
+
+def _signal_all(infos, sig):
+    for info in infos:
         try:
             os.kill(int(info["pid"]), sig)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + (5.0 if force else timeout)
-    pending = list(live)
+
+
+def _wait_gone(infos, deadline):
+    """Wait until none of ``infos`` runs (reaping our own children) or ``deadline``; returns those still running."""
+    pending = list(infos)
     while pending and time.monotonic() < deadline:
         for info in pending:
             _reap(int(info["pid"]))
         pending = [i for i in pending if is_running(i)]
         if pending:
             time.sleep(0.05)
-    for info in pending:
-        try:
-            os.kill(int(info["pid"]), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 5
-    while pending and time.monotonic() < deadline:
-        for info in pending:
-            _reap(int(info["pid"]))
-        pending = [i for i in pending if is_running(i)]
-        if pending:
-            time.sleep(0.05)
-    return [i.get("name") for i in live]
+    return pending
 
 
 def _reap(pid):

@@ -54,7 +54,8 @@ def binary_version(bin_dir, name="kube-apiserver"):
     except (OSError, ValueError, KeyError):
         pass
     try:
-        out = subprocess.run([os.path.join(bin_dir, name), "--version"], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run([os.path.join(bin_dir, name), "--version"], capture_output=True, text=True, timeout=20,
+                             check=False).stdout
     except (OSError, subprocess.SubprocessError) as e:
         raise AdharError("cannot run %s --version in %s: %s" % (name, bin_dir, e))
     for word in out.split():
@@ -122,7 +123,7 @@ class Cluster:
         c = self.layout.config
         spec = self.spec
         members = self.ports["members"]
-        kind, _, idx = name.rpartition("-")
+        kind, dummy, idx = name.rpartition("-")
         if name == "haproxy":
             return [self.data["haproxy"], "-db", "-f", c("haproxy.cfg")]
         if name == "kwok":
@@ -215,7 +216,7 @@ class Cluster:
         if force:
             groups = [names]
         else:
-            first, _ = self.phases()
+            first = self.phases()[0]
             groups = [[n for n in names if n not in first],
                       [n for n in names if n in first and not n.startswith("etcd-")],
                       [n for n in names if n.startswith("etcd-")]]
@@ -536,7 +537,7 @@ def allocate_ports(root, name, members, api_port=None):
     need = members * 5 + 1 + (1 if (members > 1 and api_port is None) else 0)
     free = portalloc.allocate(need, reserved)
     out = {"members": [], "kwok": free.pop()}
-    for _ in range(members):
+    for dummy in range(members):
         out["members"].append({"etcd_client": free.pop(), "etcd_peer": free.pop(), "apiserver": free.pop(),
                                "controller_manager": free.pop(), "scheduler": free.pop()})
     if members == 1:

@@ -11,40 +11,19 @@ pods owned by a Job complete; deleted pods go away.
 
 from __future__ import annotations
 
-NODE_CONDITIONS_TEMPLATE = """
-{{ $now := Now }}
-conditions:
-- type: Ready
-  status: "True"
-  reason: KubeletReady
-  message: kwok simulates a ready kubelet
-  lastHeartbeatTime: {{ $now | Quote }}
-  lastTransitionTime: {{ or .metadata.creationTimestamp $now | Quote }}
-- type: MemoryPressure
-  status: "False"
-  reason: KubeletHasSufficientMemory
-  message: no pressure
-  lastHeartbeatTime: {{ $now | Quote }}
-  lastTransitionTime: {{ or .metadata.creationTimestamp $now | Quote }}
-- type: DiskPressure
-  status: "False"
-  reason: KubeletHasNoDiskPressure
-  message: no pressure
-  lastHeartbeatTime: {{ $now | Quote }}
-  lastTransitionTime: {{ or .metadata.creationTimestamp $now | Quote }}
-- type: PIDPressure
-  status: "False"
-  reason: KubeletHasSufficientPID
-  message: no pressure
-  lastHeartbeatTime: {{ $now | Quote }}
-  lastTransitionTime: {{ or .metadata.creationTimestamp $now | Quote }}
-- type: NetworkUnavailable
-  status: "False"
-  reason: RouteCreated
-  message: simulated network
-  lastHeartbeatTime: {{ $now | Quote }}
-  lastTransitionTime: {{ or .metadata.creationTimestamp $now | Quote }}
-"""
+# (type, status, reason, message) of every node condition kwok keeps fresh
+NODE_CONDITIONS = (
+    ("Ready", "True", "KubeletReady", "kwok simulates a ready kubelet"),
+    ("MemoryPressure", "False", "KubeletHasSufficientMemory", "no pressure"),
+    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "no pressure"),
+    ("PIDPressure", "False", "KubeletHasSufficientPID", "no pressure"),
+    ("NetworkUnavailable", "False", "RouteCreated", "simulated network"),
+)
+
+NODE_CONDITIONS_TEMPLATE = "\n{{ $now := Now }}\nconditions:\n" + "".join(
+    "- type: %s\n  status: \"%s\"\n  reason: %s\n  message: %s\n"
+    "  lastHeartbeatTime: {{ $now | Quote }}\n"
+    "  lastTransitionTime: {{ or .metadata.creationTimestamp $now | Quote }}\n" % c for c in NODE_CONDITIONS)
 
 NODE_INIT_TEMPLATE = NODE_CONDITIONS_TEMPLATE + """
 addresses:

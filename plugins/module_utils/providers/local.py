@@ -223,7 +223,7 @@ class LocalProvider(Provider):
             for name in second:
                 cluster.start(name)
             self.actions.append("started %d processes" % len(cluster.process_names()))
-            created, _ = rt.reconcile_nodes(lambda: self._client(cluster), cluster, spec["nodes_count"])
+            created = rt.reconcile_nodes(lambda: self._client(cluster), cluster, spec["nodes_count"])[0]
             if created:
                 self.actions.append("created nodes %s" % ", ".join(created))
             rt.wait_workloads_ready(cluster, deadline)
@@ -390,7 +390,7 @@ class LocalProvider(Provider):
         return self._converge(start=True)
 
     def ensure_stopped(self):
-        layout, _, data = self._open(need_spec=False)
+        layout, dummy, data = self._open(need_spec=False)
         if data is None:
             raise AdharError("cannot stop cluster %r: no such local cluster under %s" % (layout.name, self.root),
                              option="name")

@@ -178,10 +178,12 @@ def test_run_turns_api_exception_into_failure(module_args, module_result):
 def test_require_missing_lib_message(module_args, module_result):
     module_args({})
     module = AdharModule({})
+    err = None
     try:
         importlib.import_module("adhar_no_such_lib")
     except ImportError as exc:
         err = exc
+    assert err is not None
     rc, result = module_result(lambda: module.require("adhar_no_such_lib", err, reason="for the test"))
     assert rc == 1
     assert "Failed to import the required Python library (adhar_no_such_lib)" in result["msg"]

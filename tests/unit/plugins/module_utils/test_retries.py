@@ -71,7 +71,7 @@ class Failing:
 def test_full_jitter_within_bounds(attempt):
     rng = random.Random(attempt)
     ceiling = min(8.0, 0.25 * 2 ** (attempt - 1))
-    samples = [full_jitter(attempt, 0.25, 8.0, rand=rng.random) for _ in range(500)]
+    samples = [full_jitter(attempt, 0.25, 8.0, rand=rng.random) for dummy in range(500)]
     assert all(0.0 <= s <= ceiling for s in samples)
     # Full jitter spreads over the whole range, not just near the top.
     assert min(samples) < ceiling * 0.1
