@@ -1022,7 +1022,9 @@ def collect_health(client, *, apiservers=None, tls=None, etcd=None, cert_files=N
     parallel     -- worker threads for the direct probes.
     cert_warn_days -- a certificate expiring sooner is a reason.
 
-    Raises AdharError for bad input (bad TLS files, bad numbers) or when nothing at all answers.
+    Raises AdharError for bad input (bad TLS files, bad numbers), or when nothing at all answers and no etcd
+    members were given (a cluster known only by its endpoint); with members (a local cluster), everything down
+    is reported as unhealthy with one reason per member.
     """
     started = time.monotonic()
     if probes is None or int(probes) < 0:
@@ -1149,8 +1151,10 @@ def _collect(client, api_targets, api_ctx, api_headers, etcd, etcd_members, etcd
             "etcd is not reachable from here for this cluster (managed or unknown control plane); not judged"
             if not etcd else "no etcd members given")
 
-    # Nothing answered at all: we cannot even start to judge.
-    if health["endpoint"]["error"] is not None and not any_apiserver_answered and not any(p["reachable"] for p in etcd_probes):
+    # Nothing answered at all.  For a cluster whose members we know (a local one) that is a verdict: it is down,
+    # and the reasons say which member is where.  For a cluster known only by its endpoint we cannot even start.
+    if (not etcd_members and health["endpoint"]["error"] is not None and not any_apiserver_answered
+            and not any(p["reachable"] for p in etcd_probes)):
         raise AdharError(
             "cannot reach the cluster: API endpoint %s: %s; %s" % (
                 endpoint_url, health["endpoint"]["error"],

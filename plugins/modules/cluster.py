@@ -23,6 +23,9 @@ description:
     answers, and returns its facts. It never changes or deletes that cluster.
   - Providers C(kind), C(eks) and C(gke) are planned and not implemented in this release.
   - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
+  - For a cluster that exists, options left out keep the values it was created with (a play that only names the
+    cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig), which
+    change in place.
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.attributes
@@ -157,8 +160,8 @@ options:
   etcd_unsafe_no_fsync:
     description:
       - Run etcd with C(--unsafe-no-fsync). Faster on slow disks; a machine crash can lose recent writes. For throwaway clusters only.
+      - Off when left out.
     type: bool
-    default: false
   bin_dir:
     description:
       - Directory with the control-plane binaries, used as is. Defaults to C(ADHAR_BIN_DIR), else the toolchain cache
@@ -324,7 +327,7 @@ def argument_spec():
             max_backups=dict(type="int", default=3),
         )),
         etcd_quota_bytes=dict(type="int"),
-        etcd_unsafe_no_fsync=dict(type="bool", default=False),
+        etcd_unsafe_no_fsync=dict(type="bool"),
         bin_dir=dict(type="path"),
         wait_timeout=dict(type="float", default=180),
     )

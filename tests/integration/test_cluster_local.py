@@ -247,6 +247,10 @@ def test_stop_and_start(runner, state_dir):
     assert not any(alive(i) for i in pids_of(state_dir, "single").values())
     r = runner.module("adhar.platform.cluster", {"name": "single", "state": "stopped"})
     assert r["changed"] is False
+    down = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 3, "timeout": 1})
+    assert down["healthy"] is False and any("apiserver-0" in x for x in down["reasons"])
+    r = runner.module("adhar.platform.cluster", {"name": "single"})
+    assert r["changed"] is False and any("is stopped" in w for w in r.get("warnings", [])), r
     r = runner.module("adhar.platform.cluster", {"name": "single", "state": "started", "nodes": {"count": 3}})
     assert r["changed"] is True and r["cluster"]["running"] is True
     info = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 0})

@@ -138,6 +138,31 @@ def normalize(params, default_version):
     }
 
 
+def given_fields(params):
+    """Spec fields the user set explicitly (left-out options keep an existing cluster's saved values)."""
+    cp = params.get("control_plane") or {}
+    nodes = params.get("nodes") or {}
+    given = set()
+    if params.get("ha") is not None or cp.get("count") is not None:
+        given.add("control_plane_count")
+    if nodes.get("count") is not None:
+        given.add("nodes_count")
+    for key in ("kubernetes_version", "pod_cidr", "service_cidr", "cluster_id", "api_port", "etcd_quota_bytes",
+                "etcd_unsafe_no_fsync", "encryption_at_rest", "audit_policy"):
+        if params.get(key) is not None:
+            given.add(key)
+    return given
+
+
+def merge_saved(desired, given, saved):
+    """The desired spec for an existing cluster: what the user set, the saved value for everything else."""
+    out = dict(saved)
+    for key in given:
+        out[key] = desired[key]
+    out["name"] = desired["name"]
+    return out
+
+
 def immutable_changes(saved, desired):
     """``[(field, old, new)]`` for immutable fields that differ."""
     out = []

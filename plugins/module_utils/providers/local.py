@@ -14,7 +14,8 @@ from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
-from ansible_collections.adhar.platform.plugins.module_utils.local.spec import default_state_root, normalize, NAME_RE
+from ansible_collections.adhar.platform.plugins.module_utils.local.spec import (
+    NAME_RE, default_state_root, given_fields, merge_saved, normalize)
 from ansible_collections.adhar.platform.plugins.module_utils.providers.base import Provider
 from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import https_request
 
@@ -338,6 +339,7 @@ class LocalProvider(Provider):
                     cluster = self._create(layout, spec)
                     return self._result(True, self._describe(cluster), before)
         cluster = rt.Cluster(layout, data)
+        spec = merge_saved(spec, given_fields(self.params), cluster.spec)
         changes = rt.spec_changes(cluster.spec, spec)
         if changes:
             raise AdharError("cluster %s exists with different settings that cannot change in place: %s. Delete it "

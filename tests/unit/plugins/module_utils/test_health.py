@@ -642,14 +642,25 @@ def test_collect_health_reads_through_a_member_when_the_endpoint_is_down(https_s
 
 @pytest.mark.usefixtures("clean_k8s_env")
 def test_collect_health_fails_when_nothing_answers(pki):
+    """Known only by its endpoint and nothing answers: cannot run."""
+    dead = _closed_port_url()
+    client = _client(dead, pki)
+    with pytest.raises(AdharError) as info:
+        health.collect_health(client, probes=2, timeout=0.3)
+    assert info.value.msg.startswith("cannot reach the cluster")
+
+
+@pytest.mark.usefixtures("clean_k8s_env")
+def test_collect_health_reports_a_fully_down_local_cluster(pki):
+    """Members known (a local cluster) and all down: a verdict with one reason per member, not a failure."""
     dead = _closed_port_url()
     client = _client(dead, pki)
     tls = {"ca_cert": pki.ca_cert, "client_cert": pki.client_cert, "client_key": pki.client_key}
-    with pytest.raises(AdharError) as info:
-        health.collect_health(client, apiservers=[{"name": "apiserver-0", "url": dead}], tls=tls,
-                              etcd=dict(tls, members=[{"name": "etcd-0", "url": _closed_port_url()}]), probes=2, timeout=0.3)
-    assert info.value.msg.startswith("cannot reach the cluster")
-    assert "apiserver-0: connection refused" in info.value.msg
+    out = health.collect_health(client, apiservers=[{"name": "apiserver-0", "url": dead}], tls=tls,
+                                etcd=dict(tls, members=[{"name": "etcd-0", "url": _closed_port_url()}]), probes=2, timeout=0.3)
+    assert out["healthy"] is False
+    text = " ".join(out["reasons"])
+    assert "apiserver-0" in text and "connection refused" in text and "etcd-0 unreachable" in text
 
 
 @pytest.mark.usefixtures("clean_k8s_env")

@@ -202,3 +202,13 @@ def test_stop_many_in_parallel_and_forced(tmp_path):
     t = time.monotonic()
     assert procs.stop_many(again, force=True) == ["q"] and time.monotonic() - t < 1.5
     assert procs.stop_many(again, force=True) == []
+
+
+def test_lease_freshness():
+    import datetime
+    now = datetime.datetime(2026, 11, 26, 3, 0, 0, tzinfo=datetime.timezone.utc)
+    spec = {"holderIdentity": "a", "renewTime": "2026-11-26T02:59:50.123456Z", "leaseDurationSeconds": 15}
+    assert runtime.lease_is_fresh(spec, now)
+    assert not runtime.lease_is_fresh(dict(spec, renewTime="2026-11-26T02:59:40.000000Z"), now)
+    assert not runtime.lease_is_fresh(dict(spec, holderIdentity=""), now)
+    assert not runtime.lease_is_fresh({"holderIdentity": "a"}, now)

@@ -91,3 +91,18 @@ def test_immutable_changes():
 def test_default_state_root():
     assert default_state_root({"ADHAR_STATE_DIR": "/x/y"}) == "/x/y"
     assert default_state_root({"XDG_STATE_HOME": "/s", "HOME": "/h"}) == "/s/adhar"
+
+
+def test_left_out_options_keep_saved_values():
+    from ansible_collections.adhar.platform.plugins.module_utils.local.spec import given_fields, merge_saved
+    saved = n(ha=True, nodes={"count": 3}, cluster_id=4, encryption_at_rest={"enabled": True})
+    params = {"name": "c1"}
+    desired = merge_saved(n(**params), given_fields(params), saved)
+    assert desired == saved and immutable_changes(saved, desired) == []
+    params = {"name": "c1", "nodes": {"count": 5}, "cluster_id": 4}
+    desired = merge_saved(n(**params), given_fields(params), saved)
+    assert desired["nodes_count"] == 5 and desired["control_plane_count"] == 3 and immutable_changes(saved, desired) == []
+    params = {"name": "c1", "control_plane": {"count": 1}}
+    desired = merge_saved(n(**params), given_fields(params), saved)
+    assert immutable_changes(saved, desired) == [("control_plane_count", 3, 1)]
+    assert given_fields({"name": "x", "ha": False, "etcd_unsafe_no_fsync": False}) == {"control_plane_count", "etcd_unsafe_no_fsync"}
