@@ -41,6 +41,7 @@ INTEGRATION_ARGS ?=
 SANITY_ARGS ?=
 LINT_ARGS ?=
 DEMO_ARGS ?=
+INVENTORY ?= inventories/demo
 
 # Environment of every test/demo command.  ADHAR_BIN_DIR is not set here: if
 # the user exported it, it reaches the commands unchanged; otherwise the
@@ -56,7 +57,7 @@ SANITY_ENV := PATH="$(VENV)/bin:$$PATH" VIRTUAL_ENV="$(VENV)"
 # $(call stage,NAME,WHAT): a banner that shows which stage runs.
 stage = printf '\n==> [%s] %s\n' '$(1)' '$(2)'
 
-.PHONY: help venv system-deps toolchain collection unit integration sanity lint test demo clean lock
+.PHONY: help venv system-deps toolchain collection unit integration sanity lint test demo health destroy clean lock
 
 help: ## list the targets
 	@printf 'adhar.platform make targets:\n\n'
@@ -171,11 +172,17 @@ test: venv system-deps toolchain sanity lint unit integration ## everything: ven
 
 # ---------------------------------------------------------------- demo
 
-demo: venv system-deps toolchain collection ## run playbooks/demo.yml against localhost
+demo: venv system-deps toolchain collection ## run playbooks/demo.yml: a local HA cluster and its health
 	@$(call stage,demo,ansible-playbook playbooks/demo.yml)
-	@test -f '$(REPO)/playbooks/demo.yml' || { echo 'playbooks/demo.yml does not exist yet' >&2; exit 1; }
-	@cd '$(REPO)' && if [ -d inventories/demo ]; then inv=(-i inventories/demo); else inv=(-i localhost, -c local); fi; \
-	set -x; $(RUN_ENV) ansible-playbook "$${inv[@]}" playbooks/demo.yml $(DEMO_ARGS)
+	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/demo playbooks/demo.yml $(DEMO_ARGS)
+
+health: venv collection ## health table of every cluster in INVENTORY (default inventories/demo)
+	@$(call stage,health,ansible-playbook playbooks/health.yml)
+	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i '$(INVENTORY)' playbooks/health.yml $(DEMO_ARGS)
+
+destroy: venv collection ## remove the demo cluster (processes stopped by pid, state removed)
+	@$(call stage,destroy,ansible-playbook playbooks/destroy.yml)
+	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/demo playbooks/destroy.yml $(DEMO_ARGS)
 
 # ---------------------------------------------------------------- maintenance
 

@@ -278,6 +278,9 @@ cluster:
     state_dir:
       description: Directory with the cluster's state, logs and pidfiles (local provider).
       type: str
+    bin_dir:
+      description: Directory of the binaries the cluster runs, C(kubectl) and C(etcdctl) of the same release among them (local provider).
+      type: str
 actions:
   description: What the task did (or would do in check mode), in order.
   returned: always

@@ -130,6 +130,7 @@ class LocalProvider(Provider):
             "admin_kubeconfig": cluster.layout.admin_kubeconfig,
             "context": "adhar-" + cluster.layout.name,
             "state_dir": cluster.layout.dir,
+            "bin_dir": cluster.data["bin_dir"],
             "server_version": version,
             "kubernetes_version": spec["kubernetes_version"],
             "cluster_id": spec["cluster_id"],
