@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the ``adhar.platform.config`` module runs: validate, resolve or convert one config."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import resolve as R
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import schema as S
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import tables
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.convert import Unmappable, convert
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import (
+    YAML_IMPORT_ERROR, ConfigInvalid, from_data, load_file, yaml,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import validate
+
+ACTIONS = ("validate", "resolve", "convert")
+NEW_FILE_MODE = 0o600
+
+
+def argument_spec():
+    return dict(
+        action=dict(type="str", default="validate", choices=list(ACTIONS)),
+        src=dict(type="path"),
+        content=dict(type="dict"),
+        environment=dict(type="str"),
+        to_provider=dict(type="str", choices=list(tables.CONVERTIBLE)),
+        from_provider=dict(type="str"),
+        dest=dict(type="path"),
+    )
+
+
+MODULE_KWARGS = dict(
+    mutually_exclusive=[("src", "content")],
+    required_one_of=[("src", "content")],
+    required_if=[("action", "convert", ("to_provider",))],
+)
+
+
+def dump(data, header=None):
+    """Block-style YAML (lists indented under their key), with ``header`` lines as comments on top."""
+
+    class Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow=False, indentless=False):
+            return super().increase_indent(flow, False)
+
+    text = yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    return "".join("# %s\n" % line for line in (header or [])) + text
+
+
+def _secrets(cfg):
+    found = set()
+    for block in R.as_map(cfg.get("providers")).values():
+        for field in S.SECRET_PROVIDER_FIELDS:
+            value = R.as_map(block).get(field)
+            if isinstance(value, str) and value:
+                found.add(value)
+    return found
+
+
+def write_file(module, dest, text):
+    """Write ``text`` to ``dest`` when it differs (atomic; check mode and diff aware); returns the result keys."""
+    dest = os.path.abspath(os.path.expanduser(dest))
+    before = None
+    if os.path.exists(dest):
+        if not os.path.isfile(dest):
+            raise AdharError("dest: %s exists and is not a regular file" % dest, option="dest")
+        try:
+            with open(dest, encoding="utf-8") as f:
+                before = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise AdharError("dest: cannot read %s: %s" % (dest, e), option="dest")
+    changed = before != text
+    result = {"dest": dest, "changed": changed}
+    if module.diff_mode:
+        result["diff"] = {"before": before or "", "after": text, "before_header": dest, "after_header": dest}
+    if not changed or module.check_mode:
+        return result
+    parent = os.path.dirname(dest)
+    if not os.path.isdir(parent):
+        raise AdharError("dest: directory %s does not exist" % parent, option="dest")
+    fd, tmp = tempfile.mkstemp(prefix=".adhar-config-", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        if before is None:
+            os.chmod(tmp, NEW_FILE_MODE)
+        module.ansible.atomic_move(tmp, dest)
+        if before is None:
+            os.chmod(dest, NEW_FILE_MODE)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return result
+
+
+def _load(params):
+    if params.get("src"):
+        return load_file(params["src"])
+    return from_data(params.get("content"), name="content")
+
+
+def _environment_filter(cfg, name):
+    envs = R.as_map(cfg.get("environments"))
+    if name is not None and name not in envs:
+        raise AdharError("environment: unknown environment %r; defined environments: %s" % (name, ", ".join(envs) or "none"),
+                         option="environment")
+
+
+def run(module):
+    """Returns the module result, or fails the module with ``errors`` when the config is invalid."""
+    p = module.params
+    if p.get("src") or p.get("dest"):
+        module.require("PyYAML", YAML_IMPORT_ERROR, reason="to read src and write dest")
+    if p.get("dest") and p["action"] != "convert":
+        raise AdharError("dest: only used with action=convert (got action=%s)" % p["action"], option="dest")
+    if p.get("from_provider") and p["action"] != "convert":
+        raise AdharError("from_provider: only used with action=convert", option="from_provider")
+    source = _load(p)
+    if isinstance(source.data, dict):
+        module.no_log_values.update(_secrets(source.data))
+    report = validate(source)
+    report.raise_if_invalid()
+    cfg = source.data
+    _environment_filter(cfg, p.get("environment"))
+    result = {"changed": False, "valid": True, "errors": [], "config_warnings": report.warnings, "source": source.name}
+    if p["action"] == "validate":
+        hosts = [t["name"] for t in R.targets(cfg)]
+        result["summary"] = {
+            "providers": list(R.as_map(cfg.get("providers"))),
+            "environments": list(R.as_map(cfg.get("environments"))),
+            "clusters": [R.as_map(c).get("name") for c in R.as_list(cfg.get("clusters"))],
+            "hosts": hosts,
+        }
+    elif p["action"] == "resolve":
+        result.update(R.resolve(cfg, p.get("environment")))
+    else:
+        converted, changes, notes = convert(cfg, p["to_provider"], p.get("from_provider"))
+        result.update({"config": converted, "changes": changes, "notes": notes})
+        if p.get("dest"):
+            out = dict(source.inventory, **converted)
+            header = ["adhar config converted to %s by adhar.platform.config from %s" % (p["to_provider"], source.name)]
+            result.update(write_file(module, p["dest"], dump(out, header)))
+    return result
+
+
+def main(module):
+    """Run and exit; an invalid config fails with ``errors`` (path + message each) and no traceback."""
+    try:
+        result = run(module)
+    except ConfigInvalid as exc:
+        module.fail_json(exc.msg, valid=isinstance(exc, Unmappable), errors=exc.errors, config_warnings=exc.warnings)
+        return
+    except Exception as exc:
+        module.fail_from_exception(exc)
+        return
+    module.exit_json(**result)

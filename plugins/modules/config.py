@@ -1,0 +1,358 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: config
+short_description: Validate, resolve and convert an adhar configuration file
+version_added: 0.1.0
+author:
+  - adhar.platform contributors (@adhar-io)
+description:
+  - Reads an adhar config (the file C(adhar up -f) takes) from O(src) or O(content) and validates it against the collection's
+    JSON Schema (C(docs/adhar-config.schema.json)) and the rules a schema cannot express.
+  - The format is upstream adhar's (C(globalSettings), C(providers), C(environmentTemplates), C(environments)) plus the seed
+    document's C(clusters) (federation) and C(backup) blocks, which upstream ignores, and the collection's per-cluster settings
+    (C(controlPlane.count), C(nodes.count), C(podCidr), C(serviceCidr), C(clusterId), C(mesh), C(ha), C(role), C(environment),
+    C(kubeconfig), C(context)). See C(docs/config.md).
+  - O(action=validate) reports every problem at once, each with its path (for example C(environments.prod.clusterConfig[2].value)),
+    a sentence and, for files, the line. An invalid config fails the task with RV(errors); a YAML syntax error is reported with
+    its line and column, never with a traceback.
+  - O(action=resolve) returns the merged view per environment and per cluster the way upstream resolves it (template plus
+    environment, provider and region chosen as upstream does), with the seed's HA defaults applied as core-service values when
+    HA mode is on.
+  - O(action=convert) converts the config from one cloud provider to another (C(aws) and C(gcp)) with the documented
+    instance-type and region tables; a value the tables do not know is an error listing the known ones. With O(dest) the result
+    is written there (only when it differs).
+  - An inventory source of the P(adhar.platform.clusters#inventory) plugin (a file with a C(plugin) key) is accepted too; its
+    inventory options are ignored.
+options:
+  action:
+    description:
+      - What to do with the config.
+    type: str
+    choices: [validate, resolve, convert]
+    default: validate
+  src:
+    description:
+      - Path of the config file (YAML) on the host the module runs on (the controller for the collection's playbooks).
+      - Exactly one of O(src) and O(content) is required.
+    type: path
+  content:
+    description:
+      - The config as a dictionary, instead of O(src).
+    type: dict
+  environment:
+    description:
+      - Only return this environment (and its clusters) with O(action=resolve).
+      - Must name an environment of the config.
+    type: str
+  to_provider:
+    description:
+      - Provider type to convert to with O(action=convert) (required then).
+    type: str
+    choices: [aws, gcp]
+  from_provider:
+    description:
+      - Name of the one provider (a key of C(providers)) to convert with O(action=convert).
+      - By default every provider whose type is convertible and differs from O(to_provider) is converted.
+    type: str
+  dest:
+    description:
+      - With O(action=convert), write the converted config (YAML) to this path.
+      - The file is only written when its content would change. A new file gets mode C(0600) (it can hold credentials); an
+        existing file keeps its mode.
+    type: path
+extends_documentation_fragment:
+  - adhar.platform.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - With O(dest), reports whether the file would change without writing it.
+  diff_mode:
+    support: full
+    details:
+      - With O(dest), returns the file's content before and after.
+requirements:
+  - python >= 3.11
+  - PyYAML (comes with ansible-core)
+notes:
+  - Pure Python; the C(jsonschema) package is not needed.
+  - Credentials found in C(providers) (C(token), C(secretAccessKey), ...) are masked in the module's output.
+seealso:
+  - plugin: adhar.platform.clusters
+    plugin_type: inventory
+"""
+
+EXAMPLES = r"""
+- name: Validate the config (fails with every error listed)
+  adhar.platform.config:
+    src: inventories/local/adhar.yml
+
+- name: Validate and keep going, to show the errors in a custom way
+  adhar.platform.config:
+    src: /etc/adhar/config.yaml
+  register: adhar_check
+  ignore_errors: true
+
+- name: Print each error with its path
+  ansible.builtin.debug:
+    msg: "{{ adhar_check.errors | map(attribute='path') | zip(adhar_check.errors | map(attribute='message')) | map('join', ': ') }}"
+  when: adhar_check is failed
+
+- name: Resolve the production environment
+  adhar.platform.config:
+    action: resolve
+    src: inventories/example-multicloud/adhar.yml
+    environment: production
+  register: adhar_resolved
+
+- name: Show the ArgoCD values the production environment gets
+  ansible.builtin.debug:
+    var: adhar_resolved.environments.production.coreServices.argocd['values']
+
+- name: Convert the AWS config to GCP and write it next to it
+  adhar.platform.config:
+    action: convert
+    src: aws-config.yaml
+    to_provider: gcp
+    dest: gcp-config.yaml
+
+- name: Validate a config given inline
+  adhar.platform.config:
+    content:
+      providers:
+        kind: {type: kind, region: local, primary: true}
+      environmentTemplates:
+        dev:
+          clusterConfig: [{key: kubeVersion, value: v1.36.3}]
+          coreServices: {argocd: {values: [{key: server.replicas, value: "1"}]}}
+      environments:
+        dev: {type: non-production, template: dev, clusterConfig: [{key: workerReplicas, value: "1"}]}
+"""
+
+RETURN = r"""
+valid:
+  description:
+    - Whether the config is valid. V(false) fails the task.
+    - A valid config that O(action=convert) cannot convert (a value missing from the tables) fails with V(true).
+  returned: always
+  type: bool
+  sample: true
+errors:
+  description:
+    - Every error found, in file order. Empty when the config is valid.
+    - A YAML syntax error gives one entry with path C((root)), O(src)'s line and column.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: Where the problem is, as a path into the config (C((root)) for the whole document).
+      type: str
+      sample: environments.prod.clusterConfig[2].value
+    message:
+      description: What is wrong, as a sentence.
+      type: str
+      sample: "controlPlaneReplicas 2 is not a valid control-plane size (an even number of etcd members adds no fault tolerance
+        and risks split votes); use 1, 3 or 5"
+    line:
+      description: Line of O(src) the path is on (not for O(content)).
+      type: int
+      returned: when known
+      sample: 12
+    column:
+      description: Column of a YAML syntax error.
+      type: int
+      returned: for YAML syntax errors
+      sample: 7
+  sample:
+    - path: clusters[1].name
+      message: duplicate cluster name 'prod' (also clusters[0]); cluster names must be unique
+      line: 40
+config_warnings:
+  description:
+    - Things that are valid but probably not what was meant, or that upstream adhar would treat differently (same keys as RV(errors)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - path: providers
+      message: "upstream adhar adds a hidden 'kind' provider and then rejects this file with 'maximum of 2 providers allowed'; adhar.platform accepts it"
+source:
+  description: Absolute path of O(src), or V(content).
+  returned: success
+  type: str
+  sample: /work/inventories/local/adhar.yml
+summary:
+  description: Names found in the config.
+  returned: when O(action=validate) and the config is valid
+  type: dict
+  contains:
+    providers:
+      description: Provider names.
+      type: list
+      elements: str
+    environments:
+      description: Environment names.
+      type: list
+      elements: str
+    clusters:
+      description: Names of the C(clusters) entries.
+      type: list
+      elements: str
+    hosts:
+      description: The hosts the P(adhar.platform.clusters#inventory) inventory plugin makes (clusters, else environments).
+      type: list
+      elements: str
+  sample: {providers: [kind], environments: [prod, staging], clusters: [prod, staging], hosts: [prod, staging]}
+environments:
+  description:
+    - The resolved view of each environment (only O(environment) when given), keyed by name.
+  returned: when O(action=resolve)
+  type: dict
+  contains:
+    name:
+      description: Environment (or cluster) name.
+      type: str
+    environment:
+      description: Environment the view belongs to (V(null) for a cluster without one).
+      type: str
+    type:
+      description: C(production) or C(non-production) (upstream's C(resolvedType)).
+      type: str
+    template:
+      description: Template name.
+      type: str
+    role:
+      description: C(primary) or C(replica).
+      type: str
+    provider:
+      description: Provider name (upstream's C(resolvedProvider)) - the environment's, else the primary, else the first.
+      type: str
+    providerType:
+      description: Type of that provider (C(aws), C(gcp), C(kind), ...).
+      type: str
+    region:
+      description: Region (upstream's C(resolvedRegion)) - the environment's, else the provider's.
+      type: str
+    ha:
+      description: HA mode - C(ha) of the cluster, else of the environment, else C(globalSettings.enableHAMode).
+      type: bool
+    controlPlane:
+      description: C({count}) - C(controlPlane.count), else the last C(controlPlaneReplicas) entry, else 3 in HA mode, else 1.
+      type: dict
+    nodes:
+      description: C({count}) - C(nodes.count), else the last C(workerReplicas) entry, else 3 in HA mode or production, else 1.
+      type: dict
+    kubernetesVersion:
+      description: The last C(kubeVersion) / C(version) entry of clusterConfig, or V(null).
+      type: str
+    instanceType:
+      description: The last C(nodeInstanceType) / C(instanceType) / C(machineType) entry, else the provider's C(config.instance_types.worker), or V(null).
+      type: str
+    podCidr:
+      description: Pod network (default C(10.244.0.0/16)).
+      type: str
+    serviceCidr:
+      description: Service network (default C(10.96.0.0/16) for local clusters, C(10.96.0.0/12) otherwise, as upstream).
+      type: str
+    clusterId:
+      description: Mesh cluster id (default 1).
+      type: int
+    mesh:
+      description: Whether the cluster joins the mesh.
+      type: bool
+    localCluster:
+      description: Name of the local cluster (provider type C(kind)), else V(null).
+      type: str
+    kubeconfig:
+      description: C(kubeconfig) setting, or V(null).
+      type: str
+    context:
+      description: C(context) setting, or V(null).
+      type: str
+    clusterConfig:
+      description: Template entries then environment entries (upstream's C(resolvedClusterConfig)).
+      type: list
+      elements: dict
+    coreServices:
+      description:
+        - Per core service C({chart, values, configured}); the environment's entry replaces the template's; HA defaults come first in
+          C(values) and configured values override them key by key. Services present only through HA defaults have C(configured=false)
+          and C(chart=null).
+      type: dict
+    droppedCoreServices:
+      description: Configured services that are not core services (dropped, as upstream does).
+      type: list
+      elements: str
+    addons:
+      description: Template addons then environment addons.
+      type: list
+      elements: dict
+    providerConfig:
+      description: The provider's free-form C(config) block.
+      type: dict
+    globalSettings:
+      description: C(globalSettings) with upstream's defaults filled in.
+      type: dict
+    backup:
+      description: The C(backup) block with C(enabled) defaulted and C(ttl) (retention in hours, Velero style), or V(null).
+      type: dict
+  sample:
+    production:
+      name: production
+      type: production
+      provider: aws
+      providerType: aws
+      region: us-east-1
+      ha: true
+      controlPlane: {count: 3}
+      coreServices:
+        argocd: {chart: null, configured: true, values: [{key: server.replicas, value: "3"}]}
+clusters:
+  description: The resolved view of each C(clusters) entry, keyed by name (same keys as RV(environments)).
+  returned: when O(action=resolve)
+  type: dict
+  sample: {}
+config:
+  description: The converted config.
+  returned: when O(action=convert)
+  type: dict
+  sample: {providers: {gcp: {type: gcp, region: us-east4, primary: true}}}
+changes:
+  description: Every value convert changed, with its path in the original config.
+  returned: when O(action=convert)
+  type: list
+  elements: dict
+  sample:
+    - {path: providers.aws.region, from: us-east-1, to: us-east4}
+notes:
+  description: Settings convert removed or that need attention on the target provider.
+  returned: when O(action=convert)
+  type: list
+  elements: str
+  sample: ["removed providers.aws.profile (aws only)"]
+dest:
+  description: Absolute path of O(dest).
+  returned: when O(dest) is given
+  type: str
+  sample: /work/gcp-config.yaml
+"""
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import action
+
+
+def main():
+    module = AdharModule(action.argument_spec(), supports_check_mode=True, **action.MODULE_KWARGS)
+    action.main(module)
+
+
+if __name__ == "__main__":
+    main()
