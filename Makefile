@@ -1,6 +1,6 @@
 # Makefile for adhar.platform -- every target is idempotent and safe to re-run.
 #
-#   make demo   set everything up and run playbooks/demo.yml
+#   make demo   set everything up and deploy inventories/local/adhar.yml with playbooks/deploy.yml
 #   make test   set everything up and run sanity, lint, unit and integration
 #   make help   list all targets
 #
@@ -41,7 +41,7 @@ INTEGRATION_ARGS ?=
 SANITY_ARGS ?=
 LINT_ARGS ?=
 DEMO_ARGS ?=
-INVENTORY ?= inventories/demo
+INVENTORY ?= inventories/local/adhar.yml
 
 # Environment of every test/demo command.  ADHAR_BIN_DIR is not set here: if
 # the user exported it, it reaches the commands unchanged; otherwise the
@@ -179,17 +179,17 @@ test: venv system-deps toolchain sanity lint unit integration ## everything: ven
 
 # ---------------------------------------------------------------- demo
 
-demo: venv system-deps toolchain collection ## run playbooks/demo.yml: a local HA cluster and its health
-	@$(call stage,demo,ansible-playbook playbooks/demo.yml)
-	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/demo playbooks/demo.yml $(DEMO_ARGS)
+demo: venv system-deps toolchain collection ## deploy the local two-cluster platform (inventories/local) and print its health
+	@$(call stage,demo,ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml)
+	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml $(DEMO_ARGS)
 
-health: venv collection ## health table of every cluster in INVENTORY (default inventories/demo)
+health: venv collection ## health table of every cluster in INVENTORY (default inventories/local/adhar.yml)
 	@$(call stage,health,ansible-playbook playbooks/health.yml)
 	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i '$(INVENTORY)' playbooks/health.yml $(DEMO_ARGS)
 
-destroy: venv collection ## remove the demo cluster (processes stopped by pid, state removed)
+destroy: venv collection ## remove the local clusters of INVENTORY (processes stopped by pid, state removed)
 	@$(call stage,destroy,ansible-playbook playbooks/destroy.yml)
-	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/demo playbooks/destroy.yml $(DEMO_ARGS)
+	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i '$(INVENTORY)' playbooks/destroy.yml $(DEMO_ARGS)
 
 # ---------------------------------------------------------------- maintenance
 
