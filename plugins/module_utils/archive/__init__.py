@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup archive: format (``format``), ``ArchiveWriter``, ``ArchiveReader``, listing and retention (``catalog``).
+
+Backups are written through a ``module_utils.storage`` backend and encrypted
+with ``module_utils.crypto_envelope``.  The format is described in
+docs/backup-format.md.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.adhar.platform.plugins.module_utils.archive.catalog import (
+    DEFAULT_INCOMPLETE_GRACE,
+    active_backups,
+    apply_retention,
+    backup_info,
+    enforce_retention,
+    list_backups,
+    parse_duration,
+    plan_retention,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.archive.format import (
+    ADHAR_CONFIG,
+    ENC_SUFFIX,
+    ETCD_SNAPSHOT,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    SECTIONS,
+    STARTED,
+    check_backup_name,
+    check_item_path,
+    db_path,
+    describe_path,
+    resource_key,
+    resource_path,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import ArchiveReader
+from ansible_collections.adhar.platform.plugins.module_utils.archive.writer import ArchiveWriter
+
+__all__ = [
+    "ADHAR_CONFIG",
+    "DEFAULT_INCOMPLETE_GRACE",
+    "ENC_SUFFIX",
+    "ETCD_SNAPSHOT",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "SECTIONS",
+    "STARTED",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "active_backups",
+    "apply_retention",
+    "backup_info",
+    "check_backup_name",
+    "check_item_path",
+    "db_path",
+    "describe_path",
+    "enforce_retention",
+    "list_backups",
+    "parse_duration",
+    "plan_retention",
+    "resource_key",
+    "resource_path",
+]

@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup format: names, item paths, the manifest (see docs/backup-format.md).
+
+::
+
+    <backup>/started.json                                   written first (who, when, which cluster)
+    <backup>/resources/<resource>[.<group>]/namespaces/<ns>/<name>.json[.enc]
+    <backup>/resources/<resource>[.<group>]/cluster/<name>.json[.enc]
+    <backup>/etcd/snapshot.db[.enc]
+    <backup>/config/adhar.yaml[.enc]
+    <backup>/db/<name>.dump[.enc]
+    <backup>/manifest.json                                  written last: the commit record
+
+A backup is complete exactly when ``manifest.json`` exists and parses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.storage.base import check_key
+
+FORMAT_NAME = "adhar-backup"
+FORMAT_VERSION = "1.0.0"
+FORMAT_MAJOR = 1
+MANIFEST = "manifest.json"
+STARTED = "started.json"
+RESERVED = (MANIFEST, STARTED)
+ENC_SUFFIX = ".enc"
+
+# Sections an item path may start with.
+SECTIONS = ("resources", "etcd", "config", "db", "volumes", "meta")
+ETCD_SNAPSHOT = "etcd/snapshot.db"
+# Longest path part written (bytes); leaves room for ".json.enc" under the usual 255-byte file name limit.
+MAX_COMPONENT = 200
+ADHAR_CONFIG = "config/adhar.yaml"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_backup_name(name):
+    """Return ``name`` if it can name a backup (1-253 letters, digits, ``.``, ``_``, ``-``; alphanumeric ends)."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+        raise AdharError("invalid backup name %r: 1-253 letters, digits, '.', '_' or '-', starting and ending with a "
+                         "letter or digit" % (name,), option="name")
+    return name
+
+
+def check_item_path(path):
+    """Return ``path`` if it is a valid item path inside a backup (``<section>/...``), else raise."""
+    try:
+        check_key(path, "item path")
+    except AdharError as exc:
+        raise AdharError(exc.msg, item=path) from None
+    parts = path.split("/")
+    if len(parts) < 2 or parts[0] not in SECTIONS:
+        raise AdharError("invalid item path %r: it must start with one of %s/" % (path, ", ".join(SECTIONS)), item=path)
+    return path
+
+
+def _segment(value, what):
+    if not isinstance(value, str) or not value or value in (".", "..") or "/" in value or "\x00" in value:
+        raise AdharError("invalid %s %r for an item path" % (what, value))
+    return value
+
+
+def fit_component(value):
+    """``value``, or when longer than ``MAX_COMPONENT`` bytes a stable shortened form ``<start>~<sha256 prefix>``.
+
+    File systems allow 255 bytes per name; a Kubernetes name may have 253 and
+    a ``<resource>.<group>`` more, plus ``.json.enc``.  The manifest keeps
+    the real name of a shortened item (``resource``/``name`` in its record).
+    """
+    raw = value.encode("utf-8")
+    if len(raw) <= MAX_COMPONENT:
+        return value
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return raw[:MAX_COMPONENT - 17].decode("utf-8", "ignore") + "~" + digest
+
+
+def resource_key(resource, group=""):
+    """``<resource>.<group>``, or ``<resource>`` for the core group (as Velero names them)."""
+    _segment(resource, "resource")
+    return "%s.%s" % (resource, _segment(group, "API group")) if group else resource
+
+
+def resource_path(resource, group, namespace, name):
+    """Item path of one object: ``resources/<resource>[.<group>]/namespaces/<ns>/<name>.json`` or ``.../cluster/<name>.json``.
+
+    Over-long parts are shortened (``fit_component``).
+    """
+    base = "resources/" + fit_component(resource_key(resource, group))
+    leaf = fit_component(_segment(name, "name"))
+    if namespace:
+        return "%s/namespaces/%s/%s.json" % (base, fit_component(_segment(namespace, "namespace")), leaf)
+    return "%s/cluster/%s.json" % (base, leaf)
+
+
+def db_path(name):
+    return "db/%s.dump" % fit_component(_segment(name, "database name"))
+
+
+def describe_path(path):
+    """What an item path holds: ``{"section", "resource", "namespace", "name"}`` (the last three for resources)."""
+    logical = path[:-len(ENC_SUFFIX)] if path.endswith(ENC_SUFFIX) else path
+    parts = logical.split("/")
+    info = {"section": parts[0]}
+    if parts[0] == "resources" and len(parts) >= 4:
+        info["resource"] = parts[1]
+        if parts[2] == "namespaces" and len(parts) == 5:
+            info["namespace"] = parts[3]
+            info["name"] = _strip_json(parts[4])
+        elif parts[2] == "cluster" and len(parts) == 4:
+            info["name"] = _strip_json(parts[3])
+    return info
+
+
+def _strip_json(name):
+    return name[:-5] if name.endswith(".json") else name
+
+
+def canonical_json(obj):
+    """The bytes a manifest signature is computed over (sorted keys, no whitespace)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def dump_manifest(manifest):
+    return (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def parse_manifest(data, name):
+    """Parse and check a stored manifest of backup ``name``; ``AdharError`` says what is wrong."""
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AdharError("the manifest of backup %s is not valid JSON: %s" % (name, exc), item=MANIFEST) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise AdharError("the manifest of backup %s is not an adhar backup manifest" % name, item=MANIFEST)
+    version = str(manifest.get("format_version") or "")
+    try:
+        major = int(version.split(".", 1)[0])
+    except ValueError:
+        major = None
+    if major != FORMAT_MAJOR:
+        raise AdharError("backup %s has format version %s; this collection reads %d.x" % (name, version or "?", FORMAT_MAJOR),
+                         item=MANIFEST, format_version=version)
+    if manifest.get("name") != name:
+        raise AdharError("the manifest in %s names backup %r: it was moved or tampered with" % (name, manifest.get("name")),
+                         item=MANIFEST)
+    items = manifest.get("items")
+    if not isinstance(items, list):
+        raise AdharError("the manifest of backup %s has no item list" % name, item=MANIFEST)
+    seen = set()
+    for item in items:
+        if not isinstance(item, dict):
+            raise AdharError("the manifest of backup %s has a malformed item" % name, item=MANIFEST)
+        path = item.get("path")
+        check_item_path(path)
+        if path in seen:
+            raise AdharError("the manifest of backup %s lists %s twice" % (name, path), item=path)
+        seen.add(path)
+        if not isinstance(item.get("size"), int) or item["size"] < 0 or not _SHA_RE.match(str(item.get("sha256"))):
+            raise AdharError("the manifest of backup %s has a malformed entry for %s" % (name, path), item=path)
+        if bool(item.get("encrypted")) != path.endswith(ENC_SUFFIX):
+            raise AdharError("the manifest of backup %s has inconsistent encryption flags for %s" % (name, path), item=path)
+    if any(i.get("encrypted") for i in items) and not isinstance(manifest.get("encryption"), dict):
+        raise AdharError("the manifest of backup %s lists encrypted items but no encryption metadata" % name, item=MANIFEST)
+    return manifest

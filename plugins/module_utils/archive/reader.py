@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``ArchiveReader``: reads and verifies one complete backup.
+
+Every read checks the item's size and SHA-256 against the manifest;
+encrypted items are decrypted segment by segment, each segment authenticated
+before it is handed out.  ``read``/``read_json`` return nothing unverified.
+``iter_chunks``/``copy_to`` stream (for etcd snapshots): their last chunk is
+followed by the checksum check, so a caller must discard what it received
+when they raise.  ``verify()`` checks every item (and, with the key, that
+every encrypted item decrypts) and names each one that is missing or bad.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+
+from ansible_collections.adhar.platform.plugins.module_utils.archive.format import (
+    ENC_SUFFIX,
+    MANIFEST,
+    RESERVED,
+    STARTED,
+    canonical_json,
+    check_backup_name,
+    describe_path,
+    parse_manifest,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import (
+    DECRYPT_ERROR,
+    item_aad,
+    open_envelope,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.storage.base import CHUNK_SIZE, ObjectMissing, join_key
+
+
+class ArchiveReader:
+    """Reads backup ``name`` from ``storage``; ``key_wrapper`` opens encrypted backups."""
+
+    def __init__(self, storage, name, key_wrapper=None):
+        self.storage = storage
+        self.name = check_backup_name(name)
+        self._wrapper = key_wrapper
+        self._manifest = None
+        self._index = None
+        self._dek = None
+
+    # -- manifest
+
+    @property
+    def manifest(self):
+        if self._manifest is None:
+            self._load()
+        return self._manifest
+
+    def _load(self):
+        try:
+            data = self.storage.read(join_key(self.name, MANIFEST))
+        except ObjectMissing:
+            if self.storage.exists(join_key(self.name, STARTED)) or any(True for dummy in self.storage.list(self.name + "/")):
+                raise AdharError("backup %s in %s is incomplete: it has no manifest (interrupted, or still being written)"
+                                 % (self.name, self.storage.location), backup=self.name, complete=False) from None
+            raise AdharError("backup %s does not exist in %s" % (self.name, self.storage.location),
+                             backup=self.name) from None
+        manifest = parse_manifest(data, self.name)
+        self._manifest = manifest
+        self._index = {item["path"]: item for item in manifest["items"]}
+        if manifest.get("encryption") and self._wrapper is not None:
+            self._unlock()  # a wrong key or a tampered manifest fails here, before any item is read
+
+    @property
+    def encrypted(self):
+        return bool(self.manifest.get("encryption"))
+
+    @property
+    def data_key(self):
+        """The backup's ``DataKey`` (unwrapped once); ``AdharError`` without a key or with a wrong one."""
+        if self._dek is None and self.manifest.get("encryption"):
+            self._unlock()
+        return self._dek
+
+    def _unlock(self):
+        manifest = self._manifest
+        dek = open_envelope(manifest["encryption"], self._wrapper, self.name)
+        unsigned = {k: v for k, v in manifest.items() if k != "mac"}
+        dek.check_manifest_mac(canonical_json(unsigned), manifest.get("mac"))
+        self._dek = dek
+
+    # -- items
+
+    def items(self, section=None):
+        """Manifest records (``path``, ``size``, ``sha256``, ``encrypted``) plus what the path says (``section``, ``resource``, ...)."""
+        out = []
+        for item in self.manifest["items"]:
+            info = describe_path(item["path"])
+            if section is None or info["section"] == section:
+                out.append(dict(info, **item))
+        return out
+
+    def item(self, path):
+        """The manifest record of ``path`` (``.enc`` may be left out)."""
+        if self._index is None:
+            self._load()
+        record = self._index.get(path) or self._index.get(path + ENC_SUFFIX)
+        if record is None:
+            raise AdharError("item %s is not in backup %s" % (path, self.name), item=path, backup=self.name)
+        return record
+
+    def _stored_chunks(self, record):
+        path = record["path"]
+        try:
+            stream = self.storage.open(join_key(self.name, path))
+        except ObjectMissing:
+            raise AdharError("item %s of backup %s is missing from %s" % (path, self.name, self.storage.location),
+                             item=path, backup=self.name, problem="missing") from None
+        sha = hashlib.sha256()
+        size = 0
+        with stream:
+            while True:
+                chunk = stream.read(CHUNK_SIZE)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > record["size"]:
+                    break
+                sha.update(chunk)
+                yield chunk
+        if size != record["size"] or sha.hexdigest() != record["sha256"]:
+            raise AdharError("item %s of backup %s is corrupted or was tampered with: its %s does not match the manifest"
+                             % (path, self.name, "size" if size != record["size"] else "SHA-256"),
+                             item=path, backup=self.name, problem="checksum")
+
+    def _plain_chunks(self, record, dek):
+        """Plaintext chunks (stored chunks for an unencrypted item, or when ``dek`` is None: checksums only)."""
+        chunks = self._stored_chunks(record)
+        if not record.get("encrypted") or dek is None:
+            return chunks
+        return self._decrypted(chunks, record, dek)
+
+    def _decrypted(self, chunks, record, dek):
+        path = record["path"]
+        try:
+            yield from dek.decrypt_chunks(chunks, item_aad(self.name, path), item=path)
+        except AdharError as exc:
+            if exc.msg != DECRYPT_ERROR:
+                raise
+            raise AdharError("%s (item %s of backup %s)" % (DECRYPT_ERROR, path, self.name), item=path,
+                             backup=self.name, problem="decrypt") from exc
+
+    def iter_chunks(self, path):
+        """Plaintext chunks of an item, streamed (see the module docstring for when checks happen)."""
+        record = self.item(path)
+        return self._plain_chunks(record, self.data_key if record.get("encrypted") else None)
+
+    def copy_to(self, path, fileobj):
+        """Stream an item's plaintext into ``fileobj``; returns the byte count (discard the file if this raises)."""
+        size = 0
+        for chunk in self.iter_chunks(path):
+            fileobj.write(chunk)
+            size += len(chunk)
+        return size
+
+    def read(self, path):
+        """The verified plaintext of an item (stored bytes checked before anything is decrypted)."""
+        record = self.item(path)
+        stored = b"".join(self._stored_chunks(record))
+        if not record.get("encrypted"):
+            return stored
+        return b"".join(self._decrypted([stored], record, self.data_key))
+
+    def read_json(self, path):
+        data = self.read(path)
+        try:
+            return json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise AdharError("item %s of backup %s is not valid JSON: %s" % (path, self.name, exc), item=path) from None
+
+    # -- verification
+
+    def verify(self, workers=4, raise_on_error=True):
+        """Check every item's presence, size and SHA-256, and (with the key) that encrypted items decrypt.
+
+        Returns a report (``ok``, ``items``, ``bytes``, ``encrypted_items``,
+        ``decryption_checked``, ``problems``, ``warnings``).  With problems
+        and ``raise_on_error``, raises ``AdharError`` naming the first bad
+        item, the report in its details.  A wrong key raises at once.
+        """
+        manifest = self.manifest
+        dek = None
+        warnings = []
+        encrypted_items = sum(1 for i in manifest["items"] if i.get("encrypted"))
+        if manifest.get("encryption"):
+            if self._wrapper is not None:
+                dek = self.data_key
+            else:
+                warnings.append("backup %s is encrypted and no key was given: checksums were checked, decryption was "
+                                "not" % self.name)
+        elif self._wrapper is not None:
+            warnings.append("backup %s is not encrypted (a key was given)" % self.name)
+
+        def check(record):
+            try:
+                for dummy in self._plain_chunks(record, dek):
+                    pass
+            except AdharError as exc:
+                return {"path": record["path"], "problem": exc.details.get("problem", "error"), "msg": exc.msg}
+            return None
+
+        records = manifest["items"]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+            problems = [p for p in pool.map(check, records) if p is not None]
+        listed = {join_key(self.name, r["path"]) for r in records}
+        listed.update(join_key(self.name, name) for name in RESERVED)
+        extra = sorted(o.key for o in self.storage.list(self.name + "/") if o.key not in listed)
+        for key in extra[:20]:
+            warnings.append("object %s is not in the manifest (ignored by restore)" % key)
+        if len(extra) > 20:
+            warnings.append("%d more objects are not in the manifest" % (len(extra) - 20))
+        report = {
+            "name": self.name,
+            "ok": not problems,
+            "items": len(records),
+            "bytes": sum(r["size"] for r in records),
+            "encrypted_items": encrypted_items,
+            "decryption_checked": dek is not None,
+            "problems": problems,
+            "warnings": warnings,
+        }
+        if problems and raise_on_error:
+            raise AdharError("backup %s failed verification: %d of %d items are bad; first: %s"
+                             % (self.name, len(problems), len(records), problems[0]["msg"]),
+                             backup=self.name, item=problems[0]["path"], verify=report)
+        return report

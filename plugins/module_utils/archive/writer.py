@@ -1,0 +1,339 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``ArchiveWriter``: writes one backup item by item, the manifest last.
+
+Items stream from bytes, text, dicts (JSON), binary streams or iterables of
+chunks straight into the storage; the SHA-256 and size of the *stored*
+bytes are computed on the way.  An item to encrypt is encrypted chunk by
+chunk before it reaches the storage, so its plaintext is never written
+anywhere, not even to a temporary file.
+
+``add`` may be called from many threads at once; ``submit`` runs items on
+the writer's own bounded pool (at most ``2 * workers`` items queued, so a
+fast producer cannot fill the memory).  ``commit`` waits for every item,
+makes the storage durable (``sync``) and only then writes ``manifest.json``.
+Nothing is written after it, and nothing is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import socket
+import threading
+import time
+
+from ansible_collections.adhar.platform.plugins.module_utils.archive.format import (
+    ENC_SUFFIX,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    STARTED,
+    canonical_json,
+    check_backup_name,
+    check_item_path,
+    describe_path,
+    dump_manifest,
+    resource_key,
+    resource_path,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import item_aad, new_envelope
+from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
+    ObjectExists,
+    isotime,
+    iter_chunks,
+    join_key,
+    utcnow,
+)
+
+
+def _json_bytes(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class ArchiveWriter:
+    """Writes backup ``name`` of ``cluster`` into ``storage``.
+
+    ``key_wrapper`` (``crypto_envelope.KeyWrapper`` or ``KmsKeyWrapper``)
+    enables encryption: a fresh data key is made and wrapped at once (a KMS
+    problem fails before any data is written).  ``encrypt_all`` makes every
+    item encrypted unless ``add(..., encrypt=False)`` says otherwise.
+    ``lock`` (a held ``StorageLock``) is refreshed while items are written.
+    """
+
+    def __init__(self, storage, name, *, cluster, kubernetes_version=None, key_wrapper=None, encrypt_all=False,
+                 workers=4, metadata=None, created=None, lock=None):
+        self.storage = storage
+        self.name = check_backup_name(name)
+        if not cluster or not isinstance(cluster, str):
+            raise AdharError("a backup needs the name of its source cluster", option="cluster")
+        self.cluster = cluster
+        self.kubernetes_version = kubernetes_version
+        self.metadata = dict(metadata or {})
+        self.created = isotime(created or utcnow())
+        self.started = None
+        self.finished = None
+        self.encrypt_all = bool(encrypt_all)
+        self.workers = max(1, int(workers))
+        self.lock = lock
+        self.warnings = []
+        self.manifest = None
+        self._key_wrapper = key_wrapper
+        self._dek = None
+        self._encryption = None
+        if key_wrapper is not None:
+            self._dek, self._encryption = new_envelope(key_wrapper, self.name)
+        elif self.encrypt_all:
+            raise AdharError("encrypt_all needs an encryption key", option="encryption")
+        self._mutex = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._idle = threading.Condition(self._mutex)
+        self._active = 0
+        self._items = {}
+        self._reserved = set()
+        self._errors = []
+        self._state = "new"
+        self._pool = None
+        self._slots = threading.BoundedSemaphore(2 * self.workers)
+        self._futures = set()
+        self._last_refresh = time.monotonic()
+
+    @property
+    def encrypted(self):
+        return self._dek is not None
+
+    @property
+    def committed(self):
+        return self._state == "committed"
+
+    # -- lifecycle
+
+    def start(self):
+        """Write ``started.json`` (once).  Called by the first ``add``; fails if the backup name is taken."""
+        with self._start_lock:
+            if self._state != "new":
+                return
+            self.started = isotime(utcnow())
+            marker = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "name": self.name, "cluster": self.cluster,
+                      "kubernetes_version": self.kubernetes_version, "created": self.created, "started": self.started,
+                      "encrypted": self.encrypted, "writer": self._writer_info()}
+            try:
+                self.storage.put(join_key(self.name, STARTED), dump_manifest(marker))
+            except ObjectExists:
+                self._state = "failed"
+                raise AdharError("backup %s already exists in %s; backups are never overwritten, choose another name"
+                                 % (self.name, self.storage.location), backup=self.name) from None
+            except BaseException:
+                self._state = "failed"
+                raise
+            self._state = "open"
+
+    @staticmethod
+    def _writer_info():
+        return {"tool": "adhar.platform", "host": socket.gethostname(), "pid": os.getpid()}
+
+    def _check_open(self):
+        if self._state == "new":
+            self.start()
+        if self._state != "open":
+            raise AdharError("backup %s is %s: no more items can be added" % (self.name, self._state), backup=self.name)
+
+    def _refresh_lock(self):
+        if self.lock is None or not getattr(self.lock, "held", False):
+            return
+        if time.monotonic() - self._last_refresh < max(30.0, self.lock.ttl / 4.0):
+            return
+        self._last_refresh = time.monotonic()
+        self.lock.refresh()
+
+    # -- items
+
+    def add(self, path, data, encrypt=None, **labels):
+        """Store one item; returns its manifest record ``{"path", "size", "sha256"[, "encrypted"]}``.
+
+        ``data``: bytes, str, a dict/list (stored as JSON), a binary stream or
+        an iterable of byte chunks.  ``encrypt`` (default: ``encrypt_all``)
+        stores it encrypted under ``path + ".enc"``.  ``labels`` (JSON values)
+        go into the item's manifest record (``add_resource`` records the real
+        resource and name of a shortened path).
+        """
+        check_item_path(path)
+        if path.endswith(ENC_SUFFIX):
+            raise AdharError("item path %r: the %s suffix is added by the writer" % (path, ENC_SUFFIX), item=path)
+        enc = self.encrypt_all if encrypt is None else bool(encrypt)
+        if enc and self._dek is None:
+            raise AdharError("item %s must be encrypted but no encryption key was given" % path, item=path,
+                             option="encryption")
+        stored = path + ENC_SUFFIX if enc else path
+        self._check_open()
+        with self._mutex:
+            if self._state != "open":
+                raise AdharError("backup %s is %s: no more items can be added" % (self.name, self._state),
+                                 backup=self.name)
+            if path in self._reserved:
+                raise AdharError("item %s is already in backup %s (items are written once)" % (path, self.name), item=path)
+            self._reserved.add(path)
+            self._active += 1
+        record = None
+        try:
+            if isinstance(data, (dict, list)):
+                data = _json_bytes(data)
+            chunks = iter_chunks(data)
+            if enc:
+                chunks = self._dek.encrypt_chunks(chunks, item_aad(self.name, stored))
+            result = self.storage.put(join_key(self.name, stored), chunks)
+            record = dict(labels, path=stored, size=result.size, sha256=result.sha256)
+            if enc:
+                record["encrypted"] = True
+        finally:
+            with self._mutex:
+                if record is None:
+                    self._reserved.discard(path)
+                else:
+                    self._items[stored] = record
+                self._active -= 1
+                self._idle.notify_all()
+        self._refresh_lock()
+        return record
+
+    def add_resource(self, obj, resource, group="", encrypt=None):
+        """Store a Kubernetes object (a dict) at its ``resources/...`` path."""
+        meta = obj.get("metadata") or {}
+        path = resource_path(resource, group, meta.get("namespace"), meta.get("name"))
+        info = describe_path(path)
+        real = {"resource": resource_key(resource, group), "namespace": meta.get("namespace"), "name": meta.get("name")}
+        labels = {k: v for k, v in real.items() if v and info.get(k) != v}
+        return self.add(path, obj, encrypt=encrypt, **labels)
+
+    def submit(self, path, data, encrypt=None, **labels):
+        """``add`` on the writer's pool; blocks while ``2 * workers`` items are pending.  Errors surface in ``commit``."""
+        self._check_open()
+        self._slots.acquire()
+        with self._mutex:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
+                                                                   thread_name_prefix="adhar-archive")
+            try:
+                future = self._pool.submit(self.add, path, data, encrypt, **labels)
+            except BaseException:
+                self._slots.release()
+                raise
+            self._futures.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future):
+        with self._mutex:
+            self._futures.discard(future)
+            exc = future.exception()
+            if exc is not None:
+                self._errors.append(exc)
+        self._slots.release()
+
+    def wait(self):
+        """Wait for every submitted item; raises the first error of a failed one."""
+        while True:
+            with self._mutex:
+                pending = list(self._futures)
+            if not pending:
+                break
+            concurrent.futures.wait(pending)
+        with self._mutex:
+            errors = list(self._errors)
+        if errors:
+            first = errors[0]
+            text = first.msg if isinstance(first, AdharError) else "%s: %s" % (type(first).__name__, first)
+            details = dict(first.details) if isinstance(first, AdharError) else {}
+            details.update(backup=self.name, failed_items=len(errors))
+            raise AdharError("backup %s: %d item(s) failed; first: %s" % (self.name, len(errors), text),
+                             **details) from first
+
+    # -- commit
+
+    def build_manifest(self, finished):
+        with self._mutex:
+            items = sorted(self._items.values(), key=lambda r: r["path"])
+        counts, sections = {}, {}
+        for item in items:
+            info = dict(describe_path(item["path"]), **{k: item[k] for k in ("resource",) if k in item})
+            sections[info["section"]] = sections.get(info["section"], 0) + 1
+            if "resource" in info:
+                counts[info["resource"]] = counts.get(info["resource"], 0) + 1
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "cluster": self.cluster,
+            "kubernetes_version": self.kubernetes_version,
+            "created": self.created,
+            "started": self.started,
+            "finished": finished,
+            "counts": counts,
+            "sections": sections,
+            "item_count": len(items),
+            "total_bytes": sum(i["size"] for i in items),
+            "items": items,
+            "encryption": None,
+            "metadata": self.metadata,
+            "writer": self._writer_info(),
+        }
+        if self._encryption is not None:
+            manifest["encryption"] = dict(self._encryption, encrypted_items=sum(1 for i in items if i.get("encrypted")))
+        return manifest
+
+    def commit(self):
+        """Wait for pending items, make them durable, write the manifest; returns the manifest."""
+        self._check_open()
+        self.wait()
+        with self._mutex:
+            self._state = "committing"  # refuses new items; items being written are waited for
+            while self._active:
+                self._idle.wait()
+        try:
+            self.storage.sync()
+            try:
+                if self.lock is not None and getattr(self.lock, "held", False):
+                    self.lock.refresh()
+            except AdharError as exc:
+                self.warnings.append("the lock was lost before the commit: %s" % exc.msg)
+            manifest = self.build_manifest(isotime(utcnow()))
+            if self._dek is not None:
+                manifest["mac"] = self._dek.manifest_mac(canonical_json(manifest))
+            self.storage.put(join_key(self.name, MANIFEST), dump_manifest(manifest))
+            self.storage.sync()
+        except BaseException:
+            with self._mutex:
+                self._state = "failed"
+            raise
+        self.finished = manifest["finished"]
+        self.manifest = manifest
+        with self._mutex:
+            self._state = "committed"
+        self._shutdown()
+        return manifest
+
+    def abort(self):
+        """Stop accepting items and leave the backup incomplete (no manifest); written items stay until retention."""
+        with self._mutex:
+            if self._state in ("committed", "aborted"):
+                return
+            self._state = "aborted"
+        self._shutdown(cancel=True)
+
+    def _shutdown(self, cancel=False):
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+        elif self._state in ("new", "open"):
+            self.commit()
+        return False

@@ -1,0 +1,298 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A directory as backup storage.
+
+Writes are atomic: the bytes go to a temporary file in the target's own
+directory (``.adhar-tmp-*``, mode 0600), which is fsynced and then renamed
+into place without replacing anything (``link`` + ``unlink``; ``rename``
+after an existence check where the file system has no hard links).  Readers
+therefore see either nothing or the whole object.
+
+``fsync="always"`` (default) fsyncs every object before its rename;
+``fsync="commit"`` leaves that to ``sync()``, which the archive writer
+calls before it writes the manifest (a single ``sync(2)`` for many files),
+so a backup is durable exactly when it is listed as complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import os
+import tempfile
+import threading
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
+    TEMP_PREFIX,
+    ObjectExists,
+    ObjectInfo,
+    ObjectMissing,
+    Storage,
+    check_key,
+    now_for_locks,
+)
+
+FSYNC_MODES = ("always", "commit")
+# Above this many pending files, sync() uses one sync(2) instead of one fsync per file.
+_SYNC_ALL_THRESHOLD = 64
+_NO_LINK_ERRNOS = frozenset((errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV, errno.ENOSYS))
+
+
+def _fsync_path(path, directory=False):
+    flags = os.O_RDONLY | (os.O_DIRECTORY if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class LocalStorage(Storage):
+    """Backups in directory ``root`` (created with mode 0700 on the first write)."""
+
+    kind = "local"
+
+    def __init__(self, root, fsync="always"):
+        if not root or not isinstance(root, str):
+            raise AdharError("storage path is required for a local storage", option="storage.path")
+        if fsync not in FSYNC_MODES:
+            raise AdharError("fsync must be one of %s" % ", ".join(FSYNC_MODES))
+        self.root = os.path.abspath(os.path.expanduser(root))
+        self.fsync = fsync
+        self._pending_files = set()
+        self._pending_dirs = set()
+        self._guard = threading.Lock()
+
+    @property
+    def location(self):
+        return "file://" + self.root
+
+    def describe(self):
+        return {"type": self.kind, "url": self.location, "path": self.root}
+
+    def _path(self, key):
+        return os.path.join(self.root, *check_key(key).split("/"))
+
+    def check(self, write=False):
+        if not os.path.isdir(self.root):
+            if write:
+                self._makedirs(self.root)
+                return
+            raise AdharError("the backup directory %s does not exist" % self.root, option="storage.path")
+        if not os.access(self.root, os.R_OK | os.X_OK | (os.W_OK if write else 0)):
+            raise AdharError("the backup directory %s is not %s by this user" % (self.root, "writable" if write else "readable"),
+                             option="storage.path")
+
+    def _makedirs(self, path):
+        """Create ``path`` and every missing parent with mode 0700 (``os.makedirs`` gives parents the umask's mode)."""
+        if os.path.isdir(path):
+            return
+        missing = []
+        while path and not os.path.isdir(path):
+            missing.append(path)
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        try:
+            for directory in reversed(missing):
+                try:
+                    os.mkdir(directory, 0o700)
+                except FileExistsError:
+                    if not os.path.isdir(directory):
+                        raise
+        except OSError as exc:
+            raise AdharError("cannot create directory %s: %s" % (missing[0], exc.strerror or exc),
+                             option="storage.path") from exc
+
+    def _write_temp(self, directory, chunks, durable):
+        self._makedirs(directory)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+                f.flush()
+                if durable:
+                    os.fsync(f.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return tmp
+
+    def _put(self, key, chunks, overwrite):
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        if not overwrite and os.path.lexists(path):
+            raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key)
+        tmp = self._write_temp(directory, chunks, self.fsync == "always")
+        try:
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                self._rename_noreplace(tmp, path, key)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        with self._guard:
+            if self.fsync == "always":
+                self._pending_dirs.add(directory)
+            else:
+                self._pending_files.add(path)
+                self._pending_dirs.add(directory)
+
+    def _rename_noreplace(self, tmp, path, key):
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key) from None
+        except OSError as exc:
+            if exc.errno not in _NO_LINK_ERRNOS:
+                raise
+            if os.path.lexists(path):
+                raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key) from None
+            os.rename(tmp, path)
+
+    def sync(self):
+        with self._guard:
+            files, self._pending_files = self._pending_files, set()
+            dirs, self._pending_dirs = self._pending_dirs, set()
+        if len(files) > _SYNC_ALL_THRESHOLD:
+            os.sync()
+        else:
+            for path in sorted(files):
+                _fsync_path(path)
+        for directory in sorted(dirs, key=len, reverse=True):
+            _fsync_path(directory, directory=True)
+
+    def _open(self, key):
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError:
+            raise ObjectMissing("%s is missing in %s" % (key, self.location), key=key) from None
+        except IsADirectoryError:
+            raise ObjectMissing("%s is a directory in %s, not an object" % (key, self.location), key=key) from None
+
+    def _exists(self, key):
+        return os.path.isfile(self._path(key))
+
+    def _list(self, prefix):
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        top = os.path.join(self.root, *base.split("/")) if base else self.root
+        if not os.path.isdir(top):
+            return
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, self.root)
+            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+            for name in sorted(filenames):
+                if name.startswith(TEMP_PREFIX):
+                    continue
+                key = rel_dir + "/" + name if rel_dir else name
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                yield ObjectInfo(key, st.st_size, datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc))
+
+    def _list_dirs(self, prefix):
+        top = os.path.join(self.root, *prefix.strip("/").split("/")) if prefix.strip("/") else self.root
+        try:
+            entries = sorted(os.scandir(top), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [e.name for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith(TEMP_PREFIX)]
+
+    def _delete(self, keys):
+        dirs = set()
+        for key in keys:
+            path = self._path(key)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            dirs.add(os.path.dirname(path))
+        # remove directories left empty, deepest first, never the root
+        for directory in sorted(dirs, key=len, reverse=True):
+            while directory.startswith(self.root + os.sep):
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    break
+                directory = os.path.dirname(directory)
+
+    # -- locks: the object itself is created with link(2) (atomic, never
+    # replaces); a conditional delete/replace compares (inode, mtime, size)
+    # under an flock on a guard file so that a stale lock is removed only by
+    # the one contender that judged it.
+
+    @contextlib.contextmanager
+    def _lock_guard(self, key):
+        path = self._path(key) + ".guard"
+        self._makedirs(os.path.dirname(path))
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _handle(path):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _lock_create(self, key, data):
+        path = self._path(key)
+        tmp = self._write_temp(os.path.dirname(path), [data], True)
+        try:
+            try:
+                self._rename_noreplace(tmp, path, key)
+            except ObjectExists:
+                return None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        _fsync_path(os.path.dirname(path), directory=True)
+        return self._handle(path)
+
+    def _lock_read(self, key):
+        path = self._path(key)
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                data = f.read(65536)
+        except FileNotFoundError:
+            return None
+        modified = datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc)
+        return data, (st.st_ino, st.st_mtime_ns, st.st_size), modified, now_for_locks()
+
+    def _lock_delete(self, key, handle):
+        path = self._path(key)
+        with self._lock_guard(key):
+            if self._handle(path) != handle:
+                return False
+            os.unlink(path)
+        return True
+
+    def _lock_replace(self, key, data, handle):
+        path = self._path(key)
+        with self._lock_guard(key):
+            if self._handle(path) != handle:
+                return None
+            tmp = self._write_temp(os.path.dirname(path), [data], True)
+            os.replace(tmp, path)
+            return self._handle(path)
