@@ -1,0 +1,362 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: apply
+short_description: Apply or delete many Kubernetes objects at once with server-side apply
+version_added: 0.2.0
+author:
+  - adhar.platform contributors (@adhar-io)
+description:
+  - Applies any number of Kubernetes objects in one task with server-side apply (one C(PATCH) per object, no read first),
+    in parallel with a bounded number of workers.
+  - Objects come from O(definitions) (a list of objects or YAML text), from O(src) files and directories, and from
+    Jinja O(template) files rendered on the controller. C(List) kinds are flattened; fields the server owns (C(status),
+    C(metadata.resourceVersion), C(metadata.uid), C(metadata.managedFields), ...) are dropped, so the output of
+    C(kubectl get -o yaml) can be applied.
+  - Order. Namespaces and CustomResourceDefinitions are applied first; the task waits until the CRDs are Established and
+    learns their resources, so custom resources of a CRD can be in the same task. Then PriorityClasses, ResourceQuotas,
+    LimitRanges, ServiceAccounts and StorageClasses; then everything else.
+  - Only the API group-versions the objects use are discovered, in parallel; a kind the server does not know is an
+    error before anything is written (unless a CRD of the same task defines it).
+  - With O(wait), everything is applied first and then waited for, with watches, under one O(wait_timeout). Deployments
+    (updated and available), StatefulSets, DaemonSets, Jobs (complete), CRDs (Established), Pods (ready), and the objects
+    O(wait_condition) selects, are waited for.
+  - With O(apply_set) and O(prune), objects applied earlier with the same O(apply_set) that are no longer in the input
+    are deleted.
+  - A task whose objects are all unchanged reports C(changed=false) and makes one request per object.
+extends_documentation_fragment:
+  - adhar.platform.k8s_auth
+  - adhar.platform.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Every write is sent with C(dryRun=All), so the API server validates and defaults it (admission included) without
+        storing anything; C(results) and C(changes) say what would be created, configured or deleted.
+      - Objects whose Namespace or CRD the same task would create cannot be validated by the server; they are reported
+        as V(created) with a C(message) saying so.
+  diff_mode:
+    support: full
+    details:
+      - Each object is read before it is applied; changed objects get C(diff) (before and after, without C(status),
+        C(metadata.managedFields) and C(metadata.resourceVersion)). Secret values are never shown.
+options:
+  definitions:
+    description:
+      - Objects to apply or delete.
+      - A list whose entries are objects (dictionaries) or YAML text (several documents allowed), a single object, or
+        YAML text.
+    type: raw
+  src:
+    description:
+      - Paths of YAML or JSON files, or of directories whose C(*.yaml), C(*.yml) and C(*.json) files are read (sorted by
+        name, not recursively).
+      - Relative paths are looked up on the controller like other C(files) (role C(files/), playbook directory).
+      - When the task runs on a remote host, the files are read on the controller and their content is sent.
+    type: list
+    elements: path
+  template:
+    description:
+      - Jinja templates rendered on the controller with the task's variables (like P(ansible.builtin.template#lookup)),
+        a path or a list of paths. Each rendered template may hold several YAML documents.
+      - Relative paths are looked up like other templates (role C(templates/), playbook directory).
+      - Used together with O(definitions) and O(src); handled by the action plugin, never by the module itself.
+    type: raw
+  namespace:
+    description:
+      - Namespace of namespaced objects that do not name one. Objects that name their namespace keep it.
+      - Also the namespace of the apply set record (see O(apply_set)).
+      - Defaults to V(default).
+    type: str
+  state:
+    description:
+      - V(present) applies the objects; V(absent) deletes them (in reverse order, so everything else goes before
+        Namespaces and CRDs). Objects already gone, and objects of kinds the server does not serve, count as V(unchanged).
+      - With V(absent), O(apply_set) and O(prune), every object of the apply set is deleted as well, and its record.
+    type: str
+    choices: [present, absent]
+    default: present
+  field_manager:
+    description:
+      - Field manager name of the server-side apply. Fields this manager set earlier and that are no longer in an
+        object are removed from it.
+    type: str
+    default: adhar
+  force_conflicts:
+    description:
+      - Take ownership of fields another field manager owns instead of failing with a conflict.
+    type: bool
+    default: false
+  apply_set:
+    description:
+      - Name of the set of objects this task owns, 1-47 lower-case letters, digits, V(-) and V(.).
+      - Every object gets the labels C(adhar.io/apply-set=<name>) and C(app.kubernetes.io/managed-by=adhar) (unless it
+        sets its own C(app.kubernetes.io/managed-by)).
+      - A ConfigMap C(adhar-apply-set-<name>) in O(namespace) records the kinds and namespaces the set has used, so
+        that O(prune) also finds kinds no longer in the input.
+    type: str
+  prune:
+    description:
+      - Delete objects of O(apply_set) that are not in the input. Needs O(apply_set).
+      - Skipped (with a warning) when any object failed to apply. Objects with a controller owner reference are never
+        pruned. In check mode the deletions are sent as dry runs and reported as V(pruned).
+    type: bool
+    default: false
+  wait:
+    description:
+      - After everything is applied, wait until the objects are ready (see the description), or, with V(absent),
+        until they are gone.
+      - Not done in check mode.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds for all the waiting of the task together. CRDs of the input are always waited for (up to this long)
+        before their custom resources are applied.
+    type: float
+    default: 300
+  wait_condition:
+    description:
+      - A status condition to wait for (with O(wait)).
+      - Applies to the kinds in O(wait_condition.kinds); without them, to custom resources (objects whose API group is
+        not Kubernetes' own).
+    type: dict
+    suboptions:
+      type:
+        description:
+          - The condition type, for example V(Ready).
+        type: str
+        required: true
+      status:
+        description:
+          - The status the condition must have.
+        type: str
+        choices: ["True", "False", "Unknown"]
+        default: "True"
+      reason:
+        description:
+          - The reason the condition must have, if any.
+        type: str
+      kinds:
+        description:
+          - Kinds the condition applies to; it replaces the built-in rule of a kind listed here.
+        type: list
+        elements: str
+  workers:
+    description:
+      - Objects applied (or deleted) at the same time.
+    type: int
+    default: 8
+  continue_on_error:
+    description:
+      - Apply every object and report each failure in its result, instead of starting nothing new after the first
+        failure. The task then succeeds with warnings; C(errors) lists the failures.
+      - Without it, the task fails at the first failure; objects already in flight finish, the others are reported
+        as V(skipped), and nothing is pruned.
+    type: bool
+    default: false
+notes:
+  - Secrets are applied like everything else; their values never appear in C(diff).
+  - The module itself makes no requests beyond the objects, the group-versions they need, one C(LIST namespaces?limit=1)
+    to detect changes (skipped in check and diff mode), and, for apply sets, the record and one labelled C(LIST) per kind.
+seealso:
+  - module: adhar.platform.cluster
+requirements:
+  - kubernetes >= 28.1.0 (Python)
+  - PyYAML
+"""
+
+EXAMPLES = r"""
+- name: Apply the manifests of a directory and wait for the workloads
+  adhar.platform.apply:
+    kubeconfig: ~/.kube/config
+    src:
+      - manifests/
+    wait: true
+    wait_timeout: 600
+
+- name: A CRD and a custom resource of it in one task
+  adhar.platform.apply:
+    definitions:
+      - apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata:
+          name: widgets.example.com
+        spec:
+          group: example.com
+          names: {kind: Widget, plural: widgets, singular: widget}
+          scope: Namespaced
+          versions:
+            - name: v1
+              served: true
+              storage: true
+              schema:
+                openAPIV3Schema:
+                  type: object
+                  x-kubernetes-preserve-unknown-fields: true
+      - apiVersion: example.com/v1
+        kind: Widget
+        metadata:
+          name: first
+        spec:
+          size: 3
+    namespace: apps
+
+- name: Render templates on the controller and own the result as an apply set (prune what was dropped)
+  adhar.platform.apply:
+    template:
+      - core-services.yaml.j2
+      - monitoring.yaml.j2
+    apply_set: platform-core
+    prune: true
+
+- name: Wait for a custom resource's Ready condition
+  adhar.platform.apply:
+    src: [databases.yaml]
+    wait: true
+    wait_condition:
+      type: Ready
+      kinds: [PostgresCluster]
+
+- name: Remove everything the apply set ever created, and wait until it is gone
+  adhar.platform.apply:
+    apply_set: platform-core
+    prune: true
+    state: absent
+    wait: true
+"""
+
+RETURN = r"""
+results:
+  description: One entry per object of the input (in input order), then one per pruned object.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Kind of the object.
+      type: str
+      sample: Deployment
+    apiVersion:
+      description: API version of the object.
+      type: str
+      sample: apps/v1
+    namespace:
+      description: Namespace of the object; null for cluster-scoped objects.
+      type: str
+      sample: apps
+    name:
+      description: Name of the object.
+      type: str
+      sample: web
+    action:
+      description:
+        - What happened (in check mode, what would happen).
+        - V(skipped) means the object was not attempted because another one failed first.
+      type: str
+      choices: [created, configured, unchanged, deleted, pruned, failed, skipped]
+      sample: configured
+    changed:
+      description: Whether the object was (or would be) changed.
+      type: bool
+      sample: true
+    error:
+      description: Why the object failed (or did not become ready); null otherwise.
+      type: str
+      sample: "HTTP 422 Invalid: ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value"
+    message:
+      description: A remark, for example why an object could not be validated in check mode.
+      returned: sometimes
+      type: str
+    diff:
+      description: The object before and after (diff mode, changed objects only).
+      returned: diff mode
+      type: dict
+    wait:
+      description: Outcome of the wait for this object (O(wait=true), objects with a readiness rule).
+      returned: when waited for
+      type: dict
+      sample: {ready: true, state: ready, message: 3 replicas available}
+counts:
+  description: Number of objects per action.
+  returned: always
+  type: dict
+  sample: {created: 3, configured: 1, unchanged: 50, deleted: 0, pruned: 1, failed: 0, skipped: 0}
+changes:
+  description: One line per object that changed (or would change, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["configured ConfigMap apps/settings", "pruned Secret apps/old-token"]
+errors:
+  description: One line per object that failed, did not become ready, or was not attempted.
+  returned: always
+  type: list
+  elements: str
+failed_count:
+  description: Objects that failed or did not become ready.
+  returned: always
+  type: int
+duration:
+  description: Seconds the module spent.
+  returned: always
+  type: float
+  sample: 1.42
+timings:
+  description: Seconds per phase (discovery, apply, crd_established, prune, wait).
+  returned: always
+  type: dict
+  sample: {discovery: 0.02, apply: 1.1, wait: 3.4}
+api_discovery_requests:
+  description: Discovery requests made (one per API group-version used).
+  returned: always
+  type: int
+  sample: 2
+apply_set:
+  description: The apply set and where its record is (namespace/name).
+  returned: when O(apply_set) is set
+  type: dict
+  sample: {name: platform-core, record: default/adhar-apply-set-platform-core}
+"""
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import run_apply
+
+
+def argument_spec():
+    return dict(
+        definitions=dict(type="raw"),
+        src=dict(type="list", elements="path"),
+        template=dict(type="raw"),
+        namespace=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        field_manager=dict(type="str", default="adhar"),
+        force_conflicts=dict(type="bool", default=False),
+        apply_set=dict(type="str"),
+        prune=dict(type="bool", default=False),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="float", default=300),
+        wait_condition=dict(type="dict", options=dict(
+            type=dict(type="str", required=True),
+            status=dict(type="str", choices=["True", "False", "Unknown"], default="True"),
+            reason=dict(type="str"),
+            kinds=dict(type="list", elements="str"),
+        )),
+        workers=dict(type="int", default=8),
+        continue_on_error=dict(type="bool", default=False),
+    )
+
+
+def main():
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+                         required_if=[("prune", True, ["apply_set"])])
+    module.run(run_apply)
+
+
+if __name__ == "__main__":
+    main()

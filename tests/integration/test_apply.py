@@ -1,0 +1,248 @@
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""adhar.platform.apply against a real local cluster (one, shared by this module's tests, in order).
+
+check mode creates nothing -> 50+ mixed objects (Namespaces, ConfigMaps,
+Secrets, Services, a CRD and custom resources of it, Deployments that
+become Available through kwok, a Job that completes) -> unchanged re-run ->
+one object modified (diff) -> prune -> templates and src through the action
+plugin -> continue_on_error -> wait timeout -> state absent.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client as kclient, config as kconfig  # noqa: E402
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures", "apply")
+NAMESPACES = ["apply-a", "apply-b", "apply-c"]
+SET = "itest"
+
+
+def crd():
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.itest.adhar.io"},
+            "spec": {"group": "itest.adhar.io", "scope": "Namespaced",
+                     "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def objects():
+    """55 objects: 3 Namespaces, 21 ConfigMaps, 15 Secrets, 3 Services, 6 Deployments, a Job, a CRD, 2 Widgets, 3 ServiceAccounts."""
+    out = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"team": "itest"}}} for n in NAMESPACES]
+    for i in range(21):
+        out.append({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "cm-%d" % i, "namespace": NAMESPACES[i % 3]}, "data": {"index": str(i)}})
+    for i in range(15):
+        out.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "secret-%d" % i, "namespace": NAMESPACES[i % 3]},
+                    "stringData": {"password": "pw-%d" % i}})
+    for i, n in enumerate(NAMESPACES):
+        out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot", "namespace": n}})
+        out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": n},
+                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    for i in range(6):
+        name = "web-%d" % i
+        out.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NAMESPACES[i % 3]},
+                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                             "template": {"metadata": {"labels": {"app": name}},
+                                          "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+    out.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once", "namespace": "apply-a"},
+                "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                               "containers": [{"name": "once", "image": "busybox", "command": ["true"]}]}}}})
+    out.append(crd())
+    # custom resources after their CRD in the same task, one without a namespace (takes the task's)
+    out.append({"apiVersion": "itest.adhar.io/v1", "kind": "Widget", "metadata": {"name": "w1", "namespace": "apply-b"},
+                "spec": {"size": 1}})
+    out.append({"apiVersion": "itest.adhar.io/v1", "kind": "Widget", "metadata": {"name": "w2"}, "spec": {"size": 2}})
+    return out
+
+
+def task_args(kubeconfig, defs, **extra):
+    args = {"kubeconfig": kubeconfig, "definitions": defs, "namespace": "apply-c", "apply_set": SET, "prune": True}
+    args.update(extra)
+    return args
+
+
+@pytest.fixture(scope="module")
+def apply(runner, state_dir):
+    """A single-member local cluster named ``apply``; removed at the end."""
+    r = runner.module("adhar.platform.cluster", {"name": "apply", "nodes": {"count": 2}})
+    assert r["cluster"]["running"] is True
+    kubeconfig = os.path.join(state_dir, "apply", "config", "admin.kubeconfig")
+    yield kubeconfig
+    runner.module("adhar.platform.cluster", {"name": "apply", "state": "absent"})
+
+
+@pytest.fixture(scope="module")
+def api(apply):
+    return kconfig.new_client_from_config(config_file=apply)
+
+
+def namespaces(api):
+    return {n.metadata.name for n in kclient.CoreV1Api(api).list_namespace().items}
+
+
+def test_check_mode_creates_nothing(runner, apply, api):
+    r = runner.module("adhar.platform.apply", task_args(apply, objects()), check=True)
+    assert r["changed"] is True and r["failed_count"] == 0
+    assert r["counts"]["created"] == len(objects()) == 55
+    assert len(r["changes"]) == 55
+    # objects in Namespaces / of a CRD the task would create cannot be validated, and say so
+    w2 = [x for x in r["results"] if x["name"] == "w2"][0]
+    assert "CustomResourceDefinition" in w2["message"] and w2["namespace"] == "apply-c"
+    assert not namespaces(api) & set(NAMESPACES)
+    with pytest.raises(ApiException):
+        kclient.ApiextensionsV1Api(api).read_custom_resource_definition("widgets.itest.adhar.io")
+    with pytest.raises(ApiException):
+        kclient.CoreV1Api(api).read_namespaced_config_map("adhar-apply-set-" + SET, "apply-c")
+
+
+def test_apply_mixed_objects_and_wait(runner, apply, api):
+    r = runner.module("adhar.platform.apply", task_args(apply, objects(), wait=True, wait_timeout=120))
+    assert r["changed"] is True and r["counts"]["created"] == 55, r["errors"]
+    assert r["failed_count"] == 0 and r["errors"] == []
+    waited = {(x["kind"], x["name"]): x["wait"] for x in r["results"] if "wait" in x}
+    assert len([k for k in waited if k[0] == "Deployment"]) == 6
+    assert all(w["ready"] for w in waited.values()), waited
+    assert waited[("Job", "once")]["message"] == "complete"
+    assert waited[("CustomResourceDefinition", "widgets.itest.adhar.io")]["ready"]
+    apps = kclient.AppsV1Api(api)
+    for i in range(6):
+        d = apps.read_namespaced_deployment("web-%d" % i, NAMESPACES[i % 3])
+        assert d.status.available_replicas == 2
+        assert d.metadata.labels == {"adhar.io/apply-set": SET, "app.kubernetes.io/managed-by": "adhar"}
+    w = kclient.CustomObjectsApi(api).get_namespaced_custom_object("itest.adhar.io", "v1", "apply-c", "widgets", "w2")
+    assert w["spec"] == {"size": 2}
+    secret = kclient.CoreV1Api(api).read_namespaced_secret("secret-0", "apply-a")
+    assert secret.data["password"] == "cHctMA=="  # base64 of pw-0
+    # one discovery request per group-version used, no more
+    assert r["api_discovery_requests"] <= 6, r["api_discovery_requests"]
+    assert set(r["timings"]) >= {"discovery", "apply", "crd_established", "prune", "wait"}
+
+
+def test_unchanged_rerun_and_check_mode(runner, apply):
+    r = runner.module("adhar.platform.apply", task_args(apply, objects(), wait=True))
+    assert r["changed"] is False, r["changes"]
+    assert r["counts"]["unchanged"] == 55 and r["changes"] == []
+    assert r["duration"] < 5, r["timings"]
+    r = runner.module("adhar.platform.apply", task_args(apply, objects()), check=True, diff=True)
+    assert r["changed"] is False, r["changes"]
+    assert r["diff"] == []
+
+
+def test_modify_one_only_it_changes_with_diff(runner, apply):
+    defs = objects()
+    target = [o for o in defs if o["metadata"]["name"] == "cm-4"][0]
+    target["data"]["index"] = "four"
+    secret = [o for o in defs if o["metadata"]["name"] == "secret-1"][0]
+    r = runner.module("adhar.platform.apply", task_args(apply, defs), check=True, diff=True)
+    assert r["changes"] == ["configured ConfigMap apply-b/cm-4"]
+    r = runner.module("adhar.platform.apply", task_args(apply, defs), diff=True)
+    assert r["changed"] is True and r["changes"] == ["configured ConfigMap apply-b/cm-4"]
+    assert r["counts"]["configured"] == 1 and r["counts"]["unchanged"] == 54
+    diff = [x for x in r["results"] if x["name"] == "cm-4"][0]["diff"]
+    assert diff["before"]["data"] == {"index": "4"} and diff["after"]["data"] == {"index": "four"}
+    assert len(r["diff"]) == 1 and "'4'" in r["diff"][0]["before"] and "four" in r["diff"][0]["after"]
+    # a Secret's values never show in a diff
+    secret["stringData"]["password"] = "rotated"
+    r = runner.module("adhar.platform.apply", task_args(apply, defs), diff=True)
+    assert r["changes"] == ["configured Secret apply-b/secret-1"]
+    text = json.dumps(r)
+    assert "rotated" not in text and "cm90YXRlZA==" not in text
+    assert [x for x in r["results"] if x["name"] == "secret-1"][0]["diff"]["after"]["data"] == {"password": "<hidden, changed>"}
+
+
+def test_prune_removes_objects_dropped_from_the_input(runner, apply, api):
+    defs = objects()
+    defs[[o["metadata"]["name"] for o in defs].index("cm-4")]["data"]["index"] = "four"
+    secret = [o for o in defs if o["metadata"]["name"] == "secret-1"][0]
+    secret["stringData"]["password"] = "rotated"
+    kept = [o for o in defs if o["metadata"]["name"] not in ("cm-20", "w1") and o["kind"] != "Job"]
+    r = runner.module("adhar.platform.apply", task_args(apply, kept), check=True)
+    assert sorted(r["changes"]) == ["pruned ConfigMap apply-c/cm-20", "pruned Job apply-a/once", "pruned Widget apply-b/w1"]
+    kclient.CoreV1Api(api).read_namespaced_config_map("cm-20", "apply-c")  # still there after check mode
+    r = runner.module("adhar.platform.apply", task_args(apply, kept))
+    assert sorted(r["changes"]) == ["pruned ConfigMap apply-c/cm-20", "pruned Job apply-a/once", "pruned Widget apply-b/w1"]
+    with pytest.raises(ApiException) as info:
+        kclient.CoreV1Api(api).read_namespaced_config_map("cm-20", "apply-c")
+    assert info.value.status == 404
+    record = kclient.CoreV1Api(api).read_namespaced_config_map("adhar-apply-set-" + SET, "apply-c")
+    assert "batch/v1 Job" not in json.loads(record.data["resources"])
+    assert runner.module("adhar.platform.apply", task_args(apply, kept))["changed"] is False
+
+
+def test_templates_and_src_through_the_action_plugin(runner, apply, api):
+    tasks = """
+    - name: templates and files
+      adhar.platform.apply:
+        kubeconfig: {kc}
+        template: {tpl}
+        src: [{src}]
+        definitions:
+          - {{apiVersion: v1, kind: Namespace, metadata: {{name: apply-tpl}}}}
+      vars:
+        app_name: rendered
+        app_namespace: apply-tpl
+        app_count: 3
+        greeting: "hello {{{{ app_name }}}}"
+    """.format(kc=apply, tpl=os.path.join(FIXTURES, "app.yaml.j2"), src=os.path.join(FIXTURES, "src"))
+    res = runner.play(tasks, expect_rc=0)
+    r = res[-1]["result"]
+    assert r["counts"]["created"] == 7, r
+    core = kclient.CoreV1Api(api)
+    cm = core.read_namespaced_config_map("rendered-2", "apply-tpl")
+    assert cm.data == {"index": "2", "greeting": "hello rendered"}
+    assert core.read_namespaced_service("from-src", "apply-tpl").spec.ports[0].port == 80
+    assert core.read_namespaced_config_map("from-src-list-1", "apply-tpl").data == {"a": "1"}
+    res = runner.play(tasks, expect_rc=0)
+    assert res[-1]["result"]["changed"] is False
+
+
+def test_continue_on_error_reports_each_failure(runner, apply, api):
+    defs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coe-1", "namespace": "apply-tpl"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Invalid_Name", "namespace": "apply-tpl"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coe-2", "namespace": "apply-tpl"}},
+    ]
+    r = runner.module("adhar.platform.apply", {"kubeconfig": apply, "definitions": defs, "continue_on_error": True})
+    assert r["counts"]["created"] == 2 and r["counts"]["failed"] == 1
+    bad = [x for x in r["results"] if x["action"] == "failed"][0]
+    assert bad["name"] == "Invalid_Name" and "HTTP 422" in bad["error"]
+    assert any("1 of 3 objects failed" in w for w in r["warnings"])
+    # without it: the task fails with the server's message; nothing after the failure is started (one worker)
+    defs2 = [dict(copy.deepcopy(d), metadata=dict(d["metadata"], name=d["metadata"]["name"].replace("coe", "stop"))) for d in defs]
+    r = runner.module("adhar.platform.apply", {"kubeconfig": apply, "definitions": defs2, "workers": 1}, expect_fail=True)
+    assert "1 of 3 objects failed: ConfigMap apply-tpl/Invalid_Name: HTTP 422" in r["msg"] and "(1 not attempted)" in r["msg"]
+    assert [x["action"] for x in r["results"]] == ["created", "failed", "skipped"]
+
+
+def test_wait_condition_times_out_clearly(runner, apply):
+    widget = {"apiVersion": "itest.adhar.io/v1", "kind": "Widget", "metadata": {"name": "never-ready", "namespace": "apply-tpl"}}
+    r = runner.module("adhar.platform.apply", {"kubeconfig": apply, "definitions": [widget], "wait": True, "wait_timeout": 2,
+                                               "wait_condition": {"type": "Ready"}}, expect_fail=True)
+    assert "Widget apply-tpl/never-ready: not ready: timed out: no Ready condition yet" in r["msg"]
+    assert r["results"][0]["action"] == "created" and r["results"][0]["wait"]["ready"] is False
+
+
+def test_state_absent(runner, apply, api):
+    r = runner.module("adhar.platform.apply", {"kubeconfig": apply, "namespace": "apply-c", "apply_set": SET, "prune": True,
+                                               "state": "absent", "wait": True, "wait_timeout": 120})
+    assert r["changed"] is True and r["failed_count"] == 0, r["errors"]
+    assert r["counts"]["pruned"] >= 50
+    assert not namespaces(api) & set(NAMESPACES)
+    with pytest.raises(ApiException):
+        kclient.ApiextensionsV1Api(api).read_custom_resource_definition("widgets.itest.adhar.io")
+    tpl = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apply-tpl"}}]
+    r = runner.module("adhar.platform.apply", {"kubeconfig": apply, "definitions": tpl, "state": "absent", "wait": True})
+    assert r["counts"]["deleted"] == 1 and r["results"][0]["wait"]["ready"] is True
+    r = runner.module("adhar.platform.apply", {"kubeconfig": apply, "definitions": tpl + [crd()], "state": "absent"})
+    assert r["changed"] is False
