@@ -205,3 +205,27 @@ class Discovery:
         """Allow one more refresh of these group-versions (after CRDs became Established)."""
         with self._lock:
             self._refreshed.difference_update(api_versions)
+
+
+def describe_api(client, api_versions=(), kinds=(), workers=8):
+    """What the server serves for the given group-versions and kinds (the ``api_info`` module's work).
+
+    ``kinds`` are ``{"api_version": ..., "kind": ...}`` dicts.  Returns ``{"served": {api_version: [kinds]},
+    "kinds": [{api_version, kind, served, plural, namespaced}]}``; a group-version the server does not serve
+    has an empty list.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    wanted = sorted({str(v) for v in api_versions} | {str(k["api_version"]) for k in kinds})
+    for v in wanted:
+        split_api_version(v)  # bad input fails before any request
+    discovery = Discovery(client)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted) or 1))) as pool:
+        discovery.prefetch(wanted, executor=pool)
+    served = {v: sorted(discovery._tables.get(v) or {}) for v in wanted}
+    out = []
+    for k in kinds:
+        res = (discovery._tables.get(str(k["api_version"])) or {}).get(k["kind"])
+        out.append({"api_version": k["api_version"], "kind": k["kind"], "served": res is not None,
+                    "plural": res.plural if res else None, "namespaced": res.namespaced if res else None})
+    return {"served": served, "kinds": out, "api_discovery_requests": discovery.requests}
