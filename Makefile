@@ -181,7 +181,9 @@ test: venv system-deps toolchain sanity lint unit integration ## everything: ven
 
 demo: venv system-deps toolchain collection ## deploy the local two-cluster platform (inventories/local) and print its health
 	@$(call stage,demo,ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml)
-	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml $(DEMO_ARGS)
+	@echo 'core services come from tests/fixtures/charts: TEST FIXTURE charts (no chart repository is reachable here)'
+	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml \
+		-e adhar_chart_dir='$(REPO)/tests/fixtures/charts' $(DEMO_ARGS)
 
 health: venv collection ## health table of every cluster in INVENTORY (default inventories/local/adhar.yml)
 	@$(call stage,health,ansible-playbook playbooks/health.yml)
