@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -175,3 +176,20 @@ def _kill_if_same(info):
 @pytest.fixture(scope="session")
 def runner(collections_path, state_dir, tmp_path_factory, bin_dir):
     return Runner(collections_path, state_dir, str(tmp_path_factory.mktemp("plays")))
+
+
+@contextlib.contextmanager
+def local_cluster(runner, state_dir, name, nodes=1):
+    """A single-member local cluster for one test module: yields its admin kubeconfig, removes it at the end."""
+    r = runner.module("adhar.platform.cluster", {"name": name, "nodes": {"count": nodes}})
+    assert r["cluster"]["running"] is True
+    try:
+        yield os.path.join(state_dir, name, "config", "admin.kubeconfig")
+    finally:
+        runner.module("adhar.platform.cluster", {"name": name, "state": "absent"})
+
+
+@pytest.fixture(scope="session")
+def make_local_cluster(runner, state_dir):
+    """``with make_local_cluster(name, nodes) as kubeconfig:`` — see local_cluster."""
+    return lambda name, nodes=1: local_cluster(runner, state_dir, name, nodes)

@@ -73,13 +73,10 @@ def task_args(kubeconfig, defs, **extra):
 
 
 @pytest.fixture(scope="module")
-def apply(runner, state_dir):
+def apply(make_local_cluster):
     """A single-member local cluster named ``apply``; removed at the end."""
-    r = runner.module("adhar.platform.cluster", {"name": "apply", "nodes": {"count": 2}})
-    assert r["cluster"]["running"] is True
-    kubeconfig = os.path.join(state_dir, "apply", "config", "admin.kubeconfig")
-    yield kubeconfig
-    runner.module("adhar.platform.cluster", {"name": "apply", "state": "absent"})
+    with make_local_cluster("apply", nodes=2) as kubeconfig:
+        yield kubeconfig
 
 
 @pytest.fixture(scope="module")

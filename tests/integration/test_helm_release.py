@@ -37,12 +37,10 @@ def args(kubeconfig, **extra):
 
 
 @pytest.fixture(scope="module")
-def cluster(runner, state_dir):
+def cluster(make_local_cluster):
     """A single-member local cluster named ``helmrel``; removed at the end."""
-    r = runner.module("adhar.platform.cluster", {"name": "helmrel", "nodes": {"count": 1}})
-    assert r["cluster"]["running"] is True
-    yield os.path.join(state_dir, "helmrel", "config", "admin.kubeconfig")
-    runner.module("adhar.platform.cluster", {"name": "helmrel", "state": "absent"})
+    with make_local_cluster("helmrel") as kubeconfig:
+        yield kubeconfig
 
 
 @pytest.fixture(scope="module")
