@@ -249,6 +249,14 @@ def test_stop_and_start(runner, state_dir):
     assert r["changed"] is False
     down = runner.module("adhar.platform.cluster_info", {"name": "single", "probes": 3, "timeout": 1})
     assert down["healthy"] is False and any("apiserver-0" in x for x in down["reasons"])
+    # playbooks/health.yml reports (rc 0) and fails only when asked
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "playbooks", "health.yml")) as f:
+        book = f.read()
+    inventory = "all:\n  children:\n    clusters:\n      hosts:\n        single:\n          ansible_connection: local\n" \
+                "          adhar_local_cluster: single\n"
+    runner.playbook(book, inventory, expect_rc=0)
+    runner.playbook(book.replace("adhar_health_fail | default(false)", "adhar_health_fail | default(true)"), inventory,
+                    expect_rc=2)
     r = runner.module("adhar.platform.cluster", {"name": "single"})
     assert r["changed"] is False and any("is stopped" in w for w in r.get("warnings", [])), r
     r = runner.module("adhar.platform.cluster", {"name": "single", "state": "started", "nodes": {"count": 3}})
