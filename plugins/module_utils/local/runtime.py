@@ -13,7 +13,6 @@ Running.  Processes detach from the module and are tracked by pidfiles.
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import shutil
@@ -503,16 +502,13 @@ LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/"
 
 
 def lease_is_fresh(spec, now=None):
-    """A lease whose holder renewed it within its duration (a stale holder is a dead leader)."""
-    holder, renew = spec.get("holderIdentity"), spec.get("renewTime")
-    if not holder or not renew:
-        return False
-    try:
-        renewed = datetime.datetime.strptime(renew[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return False
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    return (now - renewed).total_seconds() <= float(spec.get("leaseDurationSeconds") or 15)
+    """A lease whose holder renewed it within its duration (a stale holder is a dead leader).
+
+    The rule is health.lease_status's (cluster_info reports the same leases); imported here on use only, because
+    health pulls in the Kubernetes client, which the idempotent fast path never needs.
+    """
+    from ansible_collections.adhar.platform.plugins.module_utils.health import lease_status
+    return not lease_status({"spec": spec}, now=now)["stale"]
 
 
 def release_leader_leases(cluster):
