@@ -63,7 +63,6 @@ options:
           - AWS access key id (type V(s3)). When not set, boto3's credential chain applies (environment, O(storage.profile),
             shared credentials, instance or pod role).
         type: str
-        no_log: false
         aliases: [access_key]
       aws_secret_access_key:
         description:
@@ -96,7 +95,7 @@ options:
       - Give at most one of O(encryption.key), O(encryption.key_file), O(encryption.key_env) and O(encryption.kms_key_id).
       - A key is exactly 32 bytes, given as base64 text (for example from C(openssl rand -base64 32)); a key file may also
         hold the 32 raw bytes. Nothing is derived from passphrases; a key of another length is refused.
-      - Reading an encrypted backup with another key fails with C(cannot decrypt: wrong key or tampered data).
+      - "Reading an encrypted backup with another key fails with C(cannot decrypt: wrong key or tampered data)."
     type: dict
     suboptions:
       key:
