@@ -1,0 +1,356 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: backup
+short_description: Back up a Kubernetes cluster's objects (and its etcd, volumes, adhar config) to a local directory or S3
+version_added: 0.3.0
+author:
+  - adhar.platform contributors (@adhar-io)
+description:
+  - Captures every API resource the cluster serves (the preferred version of each group, found by discovery) that can be
+    listed, namespaced and cluster-scoped, selected with Velero's filter semantics, into one backup in the format of
+    docs/backup-format.md.
+  - Streaming and parallel. Each resource type is listed in pages (O(page_size), with C(continue) tokens; a list whose
+    token expires, C(410 Gone), is started again), several types at once, and every object is written as soon as it
+    arrives through a bounded queue; the cluster is never held in memory.
+  - Secrets are always stored encrypted (AES-256-GCM envelope encryption on this host). If Secrets are in scope and no
+    O(encryption) key is given, the task fails before anything is written.
+  - Write-once. C(started.json) first, the objects, then C(manifest.json) last, after everything is durable. A backup
+    interrupted at any point has no manifest, is listed as not complete by M(adhar.platform.backup_info) and is refused by
+    M(adhar.platform.restore).
+  - Only one backup of a cluster runs at a time, a lock C(.locks/<cluster>.lock) in the storage. A held lock fails the
+    task with who holds it; a lock whose holder is gone (same host) or whose ttl expired is taken over.
+  - Events are not captured unless O(include_events=true). Metrics (C(metrics.k8s.io)) are never captured.
+  - Objects labelled C(backup.adhar.io/exclude=true) or C(velero.io/exclude-from-backup=true) are never captured.
+extends_documentation_fragment:
+  - adhar.platform.k8s_auth
+  - adhar.platform.storage
+  - adhar.platform.storage.encryption
+  - adhar.platform.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Discovers and lists what would be captured and returns the counts per resource in RV(backup.counts); nothing is
+        written, no lock is taken and no VolumeSnapshot is created. Reports C(changed=true).
+  diff_mode:
+    support: none
+options:
+  name:
+    description:
+      - Name of the backup, 1-253 letters, digits, V(.), V(_), V(-), starting and ending with a letter or digit.
+      - Defaults to C(<cluster>-<UTC YYYYMMDDhhmmss>). An existing name is an error (backups are never overwritten).
+    type: str
+  cluster:
+    description:
+      - Name of the source cluster, recorded in the backup and used for listing, retention and the lock.
+      - Defaults to the name of the kubeconfig context in use (characters other than letters, digits, V(.), V(_) and
+        V(-) replaced by V(-)).
+    type: str
+  include_namespaces:
+    description:
+      - Namespaces to capture; globs (V(*), V(?), V([abc])) allowed. Defaults to all (V(*)).
+    type: list
+    elements: str
+  exclude_namespaces:
+    description:
+      - Namespaces not to capture; globs allowed. An exclude wins over an include. A wildcard V(*) is ignored.
+    type: list
+    elements: str
+  include_resources:
+    description:
+      - Resources to capture, as V(<resource>) or V(<resource>.<group>) (V(configmaps), V(deployments.apps)), the kind
+        (V(Deployment)), the singular or a short name (V(cm)). Defaults to all (V(*)); V(*) wins over specific entries.
+      - An entry that matches no served resource is an error.
+    type: list
+    elements: str
+  exclude_resources:
+    description:
+      - Resources not to capture, named like in O(include_resources). An exclude wins over an include. A wildcard V(*)
+        is ignored.
+    type: list
+    elements: str
+  label_selector:
+    description:
+      - Only objects matching this label selector (for example V(app=web,tier!=db)), applied by the API server.
+      - Related objects (see O(include_cluster_resources)) are captured whatever their labels.
+    type: str
+  include_cluster_resources:
+    description:
+      - V(true) captures every cluster-scoped resource; V(false) none.
+      - Not set (auto) captures all of them when no namespace filter is given, and otherwise only the related ones
+        CustomResourceDefinitions of the captured custom resources, PersistentVolumes bound to the captured PVCs,
+        and the Namespaces of captured objects.
+      - Namespace objects of the selected namespaces are captured in every mode.
+    type: bool
+  include_events:
+    description:
+      - Capture Events (C(events); C(events.k8s.io) serves the same objects). They are left out by default, being
+        short-lived records rather than state, and a restore never recreates them.
+    type: bool
+    default: false
+  etcd_snapshot:
+    description:
+      - Also take an etcd snapshot (C(etcdctl snapshot save) of one healthy member, leader preferred), check it with
+        C(etcdutl snapshot status) and store it encrypted as C(etcd/snapshot.db.enc). An etcd snapshot holds every
+        Secret, so O(encryption) is required.
+      - Its hash, revision, key count and size are returned in RV(backup.etcd) and recorded in the manifest.
+      - Give O(etcd_snapshot.local_cluster) for a local cluster made by M(adhar.platform.cluster), or
+        O(etcd_snapshot.endpoints) with the TLS files.
+    type: dict
+    suboptions:
+      local_cluster:
+        description:
+          - Name of a local cluster (provider C(local)) whose etcd is snapshotted; its state gives endpoints and certificates.
+        type: str
+      state_dir:
+        description:
+          - Directory holding local clusters. Defaults to C(ADHAR_STATE_DIR), else C(~/.local/state/adhar).
+        type: path
+      endpoints:
+        description:
+          - etcd client URLs (for example V(https://10.0.0.5:2379)); one healthy member is snapshotted.
+        type: list
+        elements: str
+      ca_file:
+        description: CA certificate to verify the etcd members.
+        type: path
+      cert_file:
+        description: Client certificate for etcd.
+        type: path
+      key_file:
+        description: Client key for etcd.
+        type: path
+  volume_snapshots:
+    description:
+      - V(auto) creates a C(snapshot.storage.k8s.io) VolumeSnapshot for every captured PersistentVolumeClaim when the API
+        serves VolumeSnapshots and a VolumeSnapshotClass exists (O(volume_snapshot_class), or the one annotated
+        C(snapshot.storage.kubernetes.io/is-default-class=true)); otherwise it reports why in RV(backup.volume_snapshots)
+        with the PVCs whose data is not in the backup.
+      - V(always) makes that an error, before anything is written. V(never) takes no snapshots.
+      - The VolumeSnapshots are labelled C(backup.adhar.io/backup=<name>), stored in the backup, and reported ready or
+        pending; a pending snapshot holds no data until a CSI driver takes it.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+  volume_snapshot_class:
+    description:
+      - The VolumeSnapshotClass to use instead of the default one.
+    type: str
+  adhar_config:
+    description:
+      - The platform's adhar config, a path (read on the host running the module) or a dict; stored as
+        C(config/adhar.yaml), encrypted when O(encryption) is given.
+    type: raw
+  retention:
+    description:
+      - Applied after the backup is committed, to the backups of the same O(cluster) in the same location. The newest
+        complete backup is never deleted; incomplete backups older than 24 hours are deleted.
+    type: dict
+    suboptions:
+      keep_last:
+        description: Keep at most this many complete backups (at least 1).
+        type: int
+      max_age:
+        description:
+          - Delete complete backups older than this; an integer is days, or a string like V(30d), V(72h), V(90m), V(4w).
+        type: raw
+  workers:
+    description:
+      - Resource types listed at the same time, and items written at the same time.
+    type: int
+    default: 8
+  page_size:
+    description:
+      - Objects per list request (C(limit)).
+    type: int
+    default: 500
+  lock_ttl:
+    description:
+      - Seconds after which the lock of this backup counts as stale for another host (the lock is refreshed while the
+        backup runs; a holder on the same host that is gone is detected at once).
+    type: int
+    default: 3600
+notes:
+  - The objects are stored as the API returns them (sanitising is the restore's job), one file per object.
+  - A backup is not a consistent point in time across types (like Velero's); the etcd snapshot is.
+seealso:
+  - module: adhar.platform.backup_info
+  - module: adhar.platform.restore
+requirements:
+  - kubernetes >= 28.1.0 (Python)
+  - cryptography (Python)
+  - boto3 (Python, for S3 storage)
+"""
+
+EXAMPLES = r"""
+- name: Back up the whole cluster, Secrets encrypted, keep the last 7
+  adhar.platform.backup:
+    kubeconfig: ~/.kube/config
+    storage:
+      url: s3://adhar-backups/prod
+      region: eu-west-1
+    encryption:
+      key_env: ADHAR_BACKUP_KEY
+    retention:
+      keep_last: 7
+  register: backup
+
+- name: One application's namespaces, without Secrets, to a local directory
+  adhar.platform.backup:
+    storage:
+      path: /var/backups/adhar
+    include_namespaces: ["shop-*"]
+    exclude_resources: [secrets]
+    label_selector: app.kubernetes.io/part-of=shop
+
+- name: A local cluster with its etcd snapshot and the adhar config
+  adhar.platform.backup:
+    kubeconfig: "{{ lookup('env', 'HOME') }}/.local/state/adhar/dev/config/admin.kubeconfig"
+    cluster: dev
+    storage:
+      path: /var/backups/adhar
+    encryption:
+      key_file: /etc/adhar/backup.key
+    etcd_snapshot:
+      local_cluster: dev
+    adhar_config: /etc/adhar/adhar.yaml
+    volume_snapshots: never
+
+- name: What would be captured
+  adhar.platform.backup:
+    storage:
+      path: /var/backups/adhar
+    encryption:
+      key_env: ADHAR_BACKUP_KEY
+  check_mode: true
+"""
+
+RETURN = r"""
+backup:
+  description: The backup written (in check mode, what would be written).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the backup.
+      type: str
+      sample: prod-20260601020000
+    cluster:
+      description: Source cluster.
+      type: str
+      sample: prod
+    complete:
+      description: Whether the manifest was committed (V(false) in check mode).
+      type: bool
+    counts:
+      description: Objects per resource (C(<resource>[.<group>])).
+      type: dict
+      sample: {configmaps: 12, deployments.apps: 3, secrets: 4}
+    item_count:
+      description: Items in the backup (objects, etcd snapshot, adhar config).
+      type: int
+    size:
+      description: Bytes stored.
+      type: int
+    encrypted:
+      description: Whether the backup has an encryption key (Secrets, etcd snapshot and adhar config are encrypted).
+      type: bool
+    seconds:
+      description: Seconds the whole task took.
+      type: float
+    objects_per_second:
+      description: Objects captured per second over the whole task.
+      type: float
+    etcd:
+      description: The etcd snapshot's status (hash, revision, total_keys, total_size, endpoint, seconds), or null.
+      type: dict
+    volume_snapshots:
+      description:
+        - C(supported) false with C(reason) and C(pvcs_without_data), or C(supported) true with C(class),
+          C(snapshots) (namespace, pvc, name, state V(ready)/V(pending)/V(failed), ready_to_use, message), the
+          numbers C(ready), C(pending), C(failed) and a C(message) when some are pending.
+      type: dict
+      sample: {supported: false, reason: the API server does not serve snapshot.storage.k8s.io VolumeSnapshot, pvcs_without_data: [db/data]}
+    storage:
+      description: Where the backup is (no credentials).
+      type: dict
+      sample: {type: local, url: file:///var/backups/adhar, path: /var/backups/adhar}
+    kubernetes_version:
+      description: The source API server's version.
+      type: str
+      returned: success, not in check mode
+    related:
+      description: Related objects captured because captured objects need them (CRD, PV and Namespace names).
+      type: dict
+      returned: success, not in check mode
+retention:
+  description: What retention deleted and kept (empty without O(retention)).
+  returned: always
+  type: dict
+  sample: {deleted: [prod-20260501020000], kept: [prod-20260601020000]}
+timings:
+  description: Seconds per phase (discovery, capture, volume_snapshots, etcd, commit, retention).
+  returned: always
+  type: dict
+"""
+
+import copy
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import (
+    ETCD_SNAPSHOT_ARG_SPEC,
+    ETCD_SNAPSHOT_MUTUALLY_EXCLUSIVE,
+    ETCD_SNAPSHOT_REQUIRED_ONE_OF,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import run_backup
+from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+
+
+def etcd_snapshot_options():
+    """``ETCD_SNAPSHOT_ARG_SPEC``; ``key_file`` is a path, not a secret (said explicitly for the no_log check)."""
+    options = copy.deepcopy(ETCD_SNAPSHOT_ARG_SPEC)
+    options["key_file"].setdefault("no_log", False)
+    return options
+
+
+def argument_spec():
+    spec = dict(
+        name=dict(type="str"),
+        cluster=dict(type="str"),
+        include_namespaces=dict(type="list", elements="str"),
+        exclude_namespaces=dict(type="list", elements="str"),
+        include_resources=dict(type="list", elements="str"),
+        exclude_resources=dict(type="list", elements="str"),
+        label_selector=dict(type="str"),
+        include_cluster_resources=dict(type="bool"),
+        include_events=dict(type="bool", default=False),
+        etcd_snapshot=dict(type="dict", options=etcd_snapshot_options(),
+                           required_one_of=ETCD_SNAPSHOT_REQUIRED_ONE_OF,
+                           mutually_exclusive=ETCD_SNAPSHOT_MUTUALLY_EXCLUSIVE),
+        volume_snapshots=dict(type="str", choices=["auto", "always", "never"], default="auto"),
+        volume_snapshot_class=dict(type="str"),
+        adhar_config=dict(type="raw"),
+        retention=dict(type="dict", options=dict(keep_last=dict(type="int", no_log=False), max_age=dict(type="raw"))),
+        workers=dict(type="int", default=8),
+        page_size=dict(type="int", default=500),
+        lock_ttl=dict(type="int", default=3600),
+    )
+    spec.update(STORAGE_ARG_SPEC)
+    spec.update(ENCRYPTION_ARG_SPEC)
+    return spec
+
+
+def main():
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module.run(run_backup)
+
+
+if __name__ == "__main__":
+    main()
