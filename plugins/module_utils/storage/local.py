@@ -12,7 +12,14 @@ therefore see either nothing or the whole object.
 ``fsync="always"`` (default) fsyncs every object before its rename;
 ``fsync="commit"`` leaves that to ``sync()``, which the archive writer
 calls before it writes the manifest (a single ``sync(2)`` for many files),
-so a backup is durable exactly when it is listed as complete.
+so a backup is durable exactly when it is listed as complete.  In that mode
+the items of a backup (keys at least two levels below the backup, such as
+``<backup>/resources/...``) are created directly under their final name with
+``O_CREAT | O_EXCL`` (still never replacing anything) instead of temporary
+file + link + unlink: a half-written item can then be seen until the
+manifest exists, but nothing reads an item the manifest does not vouch for
+(size and SHA-256), and a failed write removes its file.  Top-level objects
+(``started.json``, ``manifest.json``) and locks always take the atomic path.
 """
 
 from __future__ import annotations
@@ -130,11 +137,33 @@ class LocalStorage(Storage):
             raise
         return tmp
 
+    def _put_direct(self, path, key, chunks):
+        """Create ``path`` exclusively and write it in place (fsync="commit" items; see the module docstring)."""
+        self._makedirs(os.path.dirname(path))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except FileExistsError:
+            raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key) from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+
     def _put(self, key, chunks, overwrite):
         path = self._path(key)
         directory = os.path.dirname(path)
         if not overwrite and os.path.lexists(path):
             raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key)
+        if self.fsync == "commit" and not overwrite and key.count("/") >= 2:
+            self._put_direct(path, key, chunks)
+            with self._guard:
+                self._pending_files.add(path)
+                self._pending_dirs.add(directory)
+            return
         tmp = self._write_temp(directory, chunks, self.fsync == "always")
         try:
             if overwrite:

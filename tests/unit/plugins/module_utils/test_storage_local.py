@@ -170,6 +170,29 @@ def test_commit_fsync_mode_syncs_at_the_barrier(tmp_path, monkeypatch):
         LocalStorage(str(tmp_path), fsync="never")
 
 
+def test_commit_mode_writes_items_in_place_once(tmp_path, monkeypatch):
+    store = LocalStorage(str(tmp_path), fsync="commit")
+    linked = []
+    real_link = os.link
+    monkeypatch.setattr(os, "link", lambda a, b: linked.append(b) or real_link(a, b))
+    store.put("bk/resources/configmaps/namespaces/a/x.json", b"one")
+    assert linked == []  # items: created in place, no temp file + link
+    with pytest.raises(ObjectExists):
+        store.put("bk/resources/configmaps/namespaces/a/x.json", b"two")
+    assert store.read("bk/resources/configmaps/namespaces/a/x.json") == b"one"
+
+    def broken():
+        yield b"partial"
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        store.put("bk/resources/configmaps/namespaces/a/y.json", broken())
+    assert not os.path.exists(os.path.join(str(tmp_path), "bk", "resources", "configmaps", "namespaces", "a", "y.json"))
+    store.put("bk/manifest.json", b"{}")  # top-level objects keep the atomic temp + link path
+    assert linked == [os.path.join(str(tmp_path), "bk", "manifest.json")]
+    assert not [f for f in _files(str(tmp_path)) if os.path.basename(f).startswith(base.TEMP_PREFIX)]
+
+
 def test_always_fsync_mode_fsyncs_each_object(tmp_path, monkeypatch):
     store = LocalStorage(str(tmp_path))
     fsynced = []
