@@ -1,0 +1,282 @@
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/dr.yml and the backup_schedule role on real local clusters, through an adhar config inventory:
+an invalid action is refused before anything runs; backup; the scheduled job (the cron line itself) backs up
+and applies retention; verify; restore of one application; then the source cluster is destroyed and recovered
+into a new cluster (restored objects, etcd snapshot), each run writing its RTO/RPO report."""
+
+from __future__ import annotations
+
+import base64
+import glob
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PLAYBOOK = os.path.join(REPO, "playbooks", "dr.yml")
+SOURCE = "drsrc"
+
+CONFIG = """\
+plugin: adhar.platform.clusters
+globalSettings:
+  adharContext: adhar-dr
+  defaultHost: adhar.localtest.me
+  email: platform-team@example.com
+providers:
+  kind: {type: kind, region: local, primary: true}
+environmentTemplates:
+  small:
+    clusterConfig:
+      - {key: workerReplicas, value: "1"}
+    coreServices:
+      argocd:
+        values:
+          - {key: server.replicas, value: "1"}
+environments:
+  dev:
+    type: non-production
+    template: small
+    clusterConfig:
+      - {key: controlPlaneReplicas, value: "1"}
+backup:
+  enabled: true
+  schedule: "0 2 * * *"
+  retention: 30
+  storage: {type: local, path: %(backups)s}
+clusters:
+  - {name: %(name)s, provider: kind, region: local, role: primary, environment: dev, clusterId: 9,
+     podCidr: 10.251.0.0/16, serviceCidr: 10.98.0.0/16}
+"""
+
+APP = [
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "shop", "labels": {"app": "web"}},
+     "data": {"color": "blue"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other", "namespace": "shop", "labels": {"app": "db"}},
+     "data": {"x": "1"}},
+    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "shop", "labels": {"app": "web"}},
+     "stringData": {"password": "dr-test-s3cr3t"}},
+    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+     "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+              "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+]
+
+
+# the role runs on the controller; the host name is the cluster's, as in the adhar inventory (the job's --limit)
+ROLE_INVENTORY = "all:\n  children:\n    clusters:\n      hosts:\n        %s: {ansible_connection: local}\n" % SOURCE
+
+
+class DR:
+    def __init__(self, runner, tmp):
+        self.runner = runner
+        self.tmp = str(tmp)
+        self.backups = os.path.join(self.tmp, "backups")
+        self.reports = os.path.join(self.tmp, "reports")
+        self.key = os.path.join(self.tmp, "backup.key")
+        with open(self.key, "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(self.key, 0o600)
+        self.inventory = os.path.join(self.tmp, "adhar.yml")
+        with open(self.inventory, "w") as f:
+            f.write(CONFIG % {"backups": self.backups, "name": SOURCE})
+        self.n = 0
+
+    def run(self, action, *extra, check=False, expect_rc=0):
+        """ansible-playbook dr.yml; returns (task results by name, stdout)."""
+        self.n += 1
+        env = self.runner.env()
+        results = os.path.join(self.tmp, "dr-%d.jsonl" % self.n)
+        env["ADHAR_RESULTS_FILE"] = results
+        enc = json.dumps({"adhar_dr_encryption": {"key_file": self.key}, "adhar_dr_report_dir": self.reports})
+        cmd = [shutil.which("ansible-playbook", path=env["PATH"]), "-i", self.inventory, PLAYBOOK,
+               "-e", "adhar_dr_action=%s" % action, "-e", enc] + list(extra) + (["--check"] if check else [])
+        proc = subprocess.run(cmd, env=env, cwd=self.tmp, capture_output=True, text=True, timeout=900, check=False)
+        assert proc.returncode == expect_rc, "rc=%d\n%s\n%s" % (proc.returncode, proc.stdout[-8000:], proc.stderr[-3000:])
+        out = {}
+        if os.path.exists(results):
+            with open(results) as f:
+                for line in f:
+                    r = json.loads(line)
+                    out[r["task"]] = r
+        return out, proc.stdout
+
+    def report(self, action):
+        files = sorted(glob.glob(os.path.join(self.reports, "dr-report-%s-%s-*.json" % (SOURCE, action))))
+        assert files, "no %s report in %s" % (action, self.reports)
+        with open(files[-1]) as f:
+            data = json.load(f)
+        with open(files[-1][:-len(".json")] + ".md") as f:
+            return data, f.read()
+
+    def listing(self):
+        r = self.runner.module("adhar.platform.backup_info", {"storage": {"path": self.backups}})
+        return [b for b in r["backups"] if b["complete"]]
+
+
+def kubectl(bin_dir, kubeconfig, *args):
+    proc = subprocess.run([os.path.join(bin_dir, "kubectl"), "--kubeconfig", kubeconfig] + list(args),
+                          capture_output=True, text=True, timeout=60, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def app_state(bin_dir, kubeconfig):
+    """The application as the cluster has it: ConfigMap data, the Secret's value, the Deployment's spec."""
+    rc, out = kubectl(bin_dir, kubeconfig, "get", "configmaps,secrets,deployments", "-n", "shop", "-o", "json")
+    assert rc == 0, out
+    state = {}
+    for item in json.loads(out)["items"]:
+        meta = item["metadata"]
+        if item["kind"] == "ConfigMap" and meta["name"] != "kube-root-ca.crt":
+            state["cm/" + meta["name"]] = item["data"]
+        elif item["kind"] == "Secret":
+            state["secret/" + meta["name"]] = {k: base64.b64decode(v).decode() for k, v in item["data"].items()}
+        elif item["kind"] == "Deployment":
+            state["deploy/" + meta["name"]] = (item["spec"]["replicas"], item["spec"]["template"]["spec"]["containers"][0]["image"])
+    return state
+
+
+def schedule_job(runner, dr, name):
+    """Install the backup_schedule role's cron entry for the source cluster; return its command line."""
+    runner.playbook("""\
+        - hosts: clusters
+          gather_facts: false
+          roles:
+            - role: adhar.platform.backup_schedule
+              vars:
+                backup_schedule_name: %s
+                backup_schedule_inventory: %s
+                backup_schedule_playbook: %s
+                backup_schedule_keep_last: 1
+                backup_schedule_log_dir: %s
+                backup_schedule_config_dir: %s
+                backup_schedule_encryption: {key_file: %s}
+                backup_schedule_extra_vars: {adhar_dr_report_dir: %s}
+        """ % (name, dr.inventory, PLAYBOOK, dr.tmp, dr.tmp, dr.key, dr.reports), ROLE_INVENTORY)
+    crontab = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=True).stdout.splitlines()
+    marker = crontab.index("#Ansible: %s" % name)
+    return crontab[marker + 1]
+
+
+def unschedule(runner, dr, name):
+    runner.playbook(textwrap.dedent("""\
+        - hosts: clusters
+          gather_facts: false
+          roles:
+            - role: adhar.platform.backup_schedule
+              vars: {backup_schedule_name: %s, backup_schedule_state: absent, backup_schedule_config_dir: %s}
+        """) % (name, dr.tmp), ROLE_INVENTORY)
+
+
+def test_invalid_action_fails_before_anything_runs(runner, tmp_path):
+    dr = DR(runner, tmp_path)
+    results, out = dr.run("nuke", expect_rc=2)
+    assert "adhar_dr_action must be one of backup, verify, restore, recover" in out
+    assert [t for t, r in results.items() if r["status"] != "failed"] == []
+    assert not os.path.exists(dr.reports) and not os.path.exists(dr.backups)
+    results, out = dr.run("recover", "-e", "adhar_dr_method=zfs", expect_rc=2)
+    assert "adhar_dr_method one of resources, etcd" in out
+
+
+def test_backup_schedule_verify_restore_recover(runner, tmp_path, make_local_cluster, bin_dir, state_dir):
+    dr = DR(runner, tmp_path)
+    job = "adhar-dr-test-%d" % os.getpid()
+    recovery = os.path.join(state_dir, SOURCE + "-recovery", "config", "admin.kubeconfig")
+    try:
+        with make_local_cluster(SOURCE) as kubeconfig:
+            runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "definitions": APP})
+            before = app_state(bin_dir, kubeconfig)
+            assert before["secret/creds"] == {"password": "dr-test-s3cr3t"}
+
+            # --check: nothing written, no backup, no report
+            results, out = dr.run("backup", check=True)
+            assert results["Back up the cluster"]["result"]["backup"]["counts"]["configmaps"] >= 2
+            assert not os.path.exists(dr.backups) and not os.path.exists(dr.reports)
+
+            # backup: the whole cluster, its etcd snapshot and the adhar config; RPO measured, RTO not
+            results, out = dr.run("backup")
+            backup = results["Back up the cluster"]["result"]["backup"]
+            assert backup["complete"] and backup["encrypted"] and backup["etcd"]["revision"] > 0
+            report, md = dr.report("backup")
+            assert report["backup"] == backup["name"] and report["action"] == "backup"
+            rows = {r["component"]: r for r in report["assessment"]["components"]}
+            assert rows["Applications"]["rpo"]["status"] == "pass" and rows["Applications"]["rto"]["status"] == "not measured"
+            assert rows["Databases"]["status"] == "not measured" and report["assessment"]["passed"] is True
+            assert "| Databases | not measured |" in md and "# Disaster-recovery report: %s, backup" % SOURCE in md
+            assert "| Component | RTO (recovery time) |" in out  # the table is printed
+
+            # the scheduled job: the cron line itself, run by a shell as cron would; keep_last 1 prunes the first backup
+            line = schedule_job(runner, dr, job)
+            assert line.startswith("0 2 * * * ") and "flock -n -E 75" in line and "-e adhar_dr_action=backup" in line
+            assert "dr-test-s3cr3t" not in line and dr.key in open(os.path.join(dr.tmp, job + ".yml")).read()
+            proc = subprocess.run(["/bin/sh", "-c", line[len("0 2 * * * "):]], capture_output=True, text=True,
+                                  timeout=600, check=False)
+            log = open(os.path.join(dr.tmp, job + ".log")).read()
+            assert proc.returncode == 0 and "failed=0" in log, log[-4000:]
+            names = [b["name"] for b in dr.listing()]
+            assert len(names) == 1 and names[0] != backup["name"], names  # retention applied by the scheduled run
+            unschedule(runner, dr, job)
+            assert "#Ansible: %s" % job not in subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False).stdout
+
+            # verify: every checksum and decryption
+            results, out = dr.run("verify")
+            verification = results["Verify the backup (every checksum, decryption with the key)"]["result"]["verification"]
+            assert verification["ok"] and verification["decryption_checked"]
+            report, md = dr.report("verify")
+            assert report["backup"] == names[0] and report["details"]["verified_items"] == verification["items"]
+
+            # restore one application (the seed's `adhar apps restore web --namespace shop`) after losing its config
+            runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "state": "absent",
+                                                   "definitions": [APP[1], APP[2]]})
+            results, out = dr.run("restore", "-e", "adhar_dr_app=web", "-e", '{"adhar_dr_namespaces": ["shop"]}')
+            restore = results["Restore the backup's objects"]["result"]["restore"]
+            assert restore["counts"]["created"] == 1 and restore["counts"]["failed"] == 0
+            after = app_state(bin_dir, kubeconfig)
+            assert after["cm/settings"] == {"color": "blue"} and "cm/other" not in after  # only the app came back
+            report, md = dr.report("restore")
+            rows = {r["component"]: r for r in report["assessment"]["components"]}
+            assert rows["Applications"]["rto"]["status"] == "pass" and rows["Platform Services"]["status"] == "not measured"
+            assert report["details"]["restore_filter"] == {"app": "web", "namespaces": ["shop"]}
+        # the source cluster is gone (make_local_cluster removed it): full cluster recovery into a new one
+        assert not os.path.exists(kubeconfig)
+
+        results, out = dr.run("recover", check=True)  # --check: the recovery cluster is only announced
+        assert not os.path.exists(recovery) and len(glob.glob(os.path.join(dr.reports, "*recover*"))) == 0
+
+        results, out = dr.run("recover")
+        report, md = dr.report("recover")
+        assert report["target_cluster"] == SOURCE + "-recovery" and report["method"] == "resources"
+        rows = {r["component"]: r for r in report["assessment"]["components"]}
+        for component in ("Platform Services", "Applications"):
+            assert rows[component]["rto"]["status"] == "pass" and rows[component]["rpo"]["status"] == "pass", rows
+            assert 0 < rows[component]["rto"]["seconds"] < 600
+        assert report["details"]["recovered_healthy"] is True and report["details"]["objects_missing"] == []
+        assert report["details"]["objects_expected_present"] >= 5
+        assert "| Platform Services | " in md and "(PASS)" in md
+        recovered = app_state(bin_dir, recovery)
+        assert recovered["cm/settings"] == before["cm/settings"] and recovered["cm/other"] == before["cm/other"]
+        assert recovered["secret/creds"] == before["secret/creds"] and recovered["deploy/web"] == before["deploy/web"]
+        rc, labels = kubectl(bin_dir, recovery, "get", "configmap", "settings", "-n", "shop", "-o", "jsonpath={.metadata.labels}")
+        assert names[0] in labels  # backup.adhar.io/backup=<backup>
+        results, out = dr.run("recover", expect_rc=2)  # a second recovery never reuses the first one's cluster
+        assert "the recovery cluster %s-recovery already exists" % SOURCE in out
+        runner.module("adhar.platform.cluster", {"name": SOURCE + "-recovery", "state": "absent"})
+
+        # the same recovery from the backup's etcd snapshot, into another new cluster; a target of 1 s fails on demand
+        results, out = dr.run("recover", "-e", "adhar_dr_method=etcd", "-e", "adhar_dr_target=%s-etcd" % SOURCE,
+                              "-e", '{"adhar_dr_targets": {"Platform Services": {"rto_seconds": 1, "rpo_seconds": 86400}}}',
+                              "-e", "adhar_dr_fail_on_target=true", expect_rc=2)
+        assert "missed the RTO/RPO targets of Platform Services" in out, out[-6000:]
+        report, md = dr.report("recover")
+        assert report["method"] == "etcd" and report["details"]["recovered_from_etcd_revision"] > 0
+        assert report["assessment"]["failed"] == ["Platform Services"] and report["details"]["objects_missing"] == []
+        etcd_kubeconfig = os.path.join(state_dir, SOURCE + "-etcd", "config", "admin.kubeconfig")
+        assert app_state(bin_dir, etcd_kubeconfig) == before  # the snapshot predates the loss
+    finally:
+        for name in (SOURCE + "-recovery", SOURCE + "-etcd"):
+            runner.module("adhar.platform.cluster", {"name": name, "state": "absent"})
+        subprocess.run("crontab -l 2>/dev/null | grep -v -e '#Ansible: %s$' -e '/%s.lock ' | crontab -" % (job, job),
+                       shell=True, check=False)
