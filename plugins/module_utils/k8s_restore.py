@@ -1,0 +1,737 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restore Kubernetes objects from a backup (the ``adhar.platform.restore`` module's work).
+
+``run_restore(module)`` goes:
+
+1. Pick the backup (a name, or ``latest`` of a source cluster) and open it: the manifest is parsed and,
+   with a key, its MAC checked (a wrong key fails here).  A backup without a manifest is refused.
+2. Select items by what their paths say (namespaces, resources, cluster scope), then read every selected
+   item in parallel: each read checks size and SHA-256 and decrypts.  Any bad item stops the restore
+   here, before a single request is made to the target cluster.
+3. Select objects by labels / application, pull in what an application needs, drop what the cluster makes
+   itself or a restored controller recreates, sanitise (``restore_sanitize``), map namespaces, label.
+4. Stages in order (CRDs first and waited for until Established, Velero's priority list, the rest
+   alphabetically, webhooks and APIServices last): per stage one LIST of what exists, then one POST per
+   new object, in parallel; existing objects follow ``existing_resource_policy``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, list_backups
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import Target, error_text, rule_for, wait_for
+from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
+    CRD_KEY,
+    DEFAULT_APP_LABEL_KEYS,
+    NAMESPACES_KEY,
+    LabelSelector,
+    add_restore_labels,
+    check_namespace_mapping,
+    comparable,
+    controller_skip_reason,
+    glob_match,
+    map_namespaces,
+    plan_order,
+    resource_match,
+    sanitize,
+    select_app,
+    split_key,
+    system_skip_reason,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
+
+FIELD_MANAGER = "adhar-restore"
+COUNT_KEYS = ("created", "updated", "unchanged", "skipped", "recreated", "failed")
+CHANGED = frozenset(("created", "updated", "recreated"))
+FRESH_CRD_RETRY_SECONDS = 10.0
+RECREATE_TIMEOUT = 120.0
+NAMESPACE_TERMINATING_TIMEOUT = 600.0
+LIST_PAGE = 500
+
+
+def restore_name(backup, now=None):
+    now = now or datetime.now(timezone.utc)
+    return "%s-restore-%s" % (backup, now.strftime("%Y%m%d%H%M%S"))
+
+
+class Item:
+    """One object of the restore."""
+
+    __slots__ = ("key", "src_namespace", "name", "obj", "resource", "namespace", "action", "message", "live", "diff")
+
+    def __init__(self, key, src_namespace, name, obj):
+        self.key = key
+        self.src_namespace = src_namespace
+        self.name = name
+        self.obj = obj
+        self.resource = None
+        self.namespace = None
+        self.action = None
+        self.message = None
+        self.live = None
+        self.diff = None
+
+    def result(self):
+        out = {"resource": self.key, "namespace": self.namespace, "name": self.name, "action": self.action}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+    def label(self):
+        return "%s %s%s" % (self.key, self.namespace + "/" if self.namespace else "", self.name)
+
+
+# --------------------------------------------------------------------------- selection (no cluster access)
+
+def choose_backup(storage, backup, cluster):
+    if backup != "latest":
+        return backup
+    if not cluster:
+        raise AdharError("backup=latest needs cluster: the name of the source cluster whose newest complete backup "
+                         "to restore", option="cluster")
+    complete = [b for b in list_backups(storage, cluster=cluster) if b["complete"]]
+    if not complete:
+        raise AdharError("no complete backup of cluster %s in %s" % (cluster, storage.location), option="backup")
+    return complete[-1]["name"]
+
+
+class Selection:
+    """Which items of a backup a restore takes, from the filter options."""
+
+    def __init__(self, params):
+        self.include_ns = list(params.get("include_namespaces") or [])
+        if "*" in self.include_ns:
+            self.include_ns = []  # a wildcard include wins over specific ones
+        self.exclude_ns = [n for n in params.get("exclude_namespaces") or [] if n != "*"]  # wildcard excludes: ignored
+        self.include_res = [str(r).lower() for r in params.get("include_resources") or []]
+        self.exclude_res = [str(r).lower() for r in params.get("exclude_resources") or []]
+        self.selector = LabelSelector(params.get("label_selector"))
+        self.app = params.get("app")
+        self.app_keys = list(params.get("app_label_keys") or DEFAULT_APP_LABEL_KEYS)
+        self.cluster = params.get("include_cluster_resources")
+        self.ns_filtered = bool(self.include_ns or self.exclude_ns)
+
+    def namespace_ok(self, ns):
+        if self.include_ns and not glob_match(ns, self.include_ns):
+            return False
+        return not glob_match(ns, self.exclude_ns)
+
+    def resource_ok(self, key):
+        if self.include_res and "*" not in self.include_res and not resource_match(key, self.include_res):
+            return False
+        return not resource_match(key, [p for p in self.exclude_res if p != "*"])
+
+    def cluster_mode(self):
+        """``all``, ``none`` or ``related`` (CRDs of restored custom resources, PVs of restored claims)."""
+        if self.cluster is True:
+            return "all"
+        if self.cluster is False:
+            return "none"
+        return "related" if self.ns_filtered else "all"
+
+    def path_ok(self, record):
+        """Whether an archive item is read at all (its objects are filtered again once read)."""
+        key, ns = record.get("resource"), record.get("namespace")
+        if not key or not record.get("name"):
+            return False
+        if key == NAMESPACES_KEY:
+            return self.namespace_ok(record["name"])
+        if ns:
+            return self.namespace_ok(ns) and self.resource_ok(key)
+        if not self.resource_ok(key):
+            return False
+        return self.cluster_mode() == "all" or (self.cluster_mode() == "related" and key in (CRD_KEY, "persistentvolumes"))
+
+
+def select_objects(entries, selection):
+    """From ``{(key, ns, name): obj}`` (path-filtered), the entries restored and the reason each other one is not.
+
+    Returns ``(chosen, pulled_in)``: sets of entry keys.  Namespaces of chosen namespaced objects are chosen
+    too; with cluster mode ``related`` only the CRDs of chosen custom resources and the PVs of chosen claims.
+    """
+    plain = {k: v for k, v in entries.items() if k[0] != NAMESPACES_KEY}
+    pulled = set()
+    if selection.app:
+        chosen, pulled = select_app(plain, selection.app, selection.app_keys)
+    else:
+        chosen = set(plain)
+    if selection.selector:
+        chosen = {k for k in chosen if selection.selector.matches(((plain[k].get("metadata") or {}).get("labels")))}
+    mode = selection.cluster_mode()
+    if mode != "all":
+        crds = {}
+        for k, obj in plain.items():
+            if k[0] == CRD_KEY:
+                spec = obj.get("spec") or {}
+                crds[(spec.get("group"), (spec.get("names") or {}).get("plural"))] = k
+        namespaced = chosen | pulled
+        wanted = set()
+        for k in namespaced:
+            plural, group = split_key(k[0])
+            if (group, plural) in crds and mode == "related":
+                wanted.add(crds[(group, plural)])
+        claims = {(k[1], k[2]) for k in namespaced if k[0] == "persistentvolumeclaims"}
+        for k, obj in plain.items():
+            ref = (obj.get("spec") or {}).get("claimRef") or {}
+            if k[0] == "persistentvolumes" and mode == "related" and (ref.get("namespace"), ref.get("name")) in claims:
+                wanted.add(k)
+        pulled = {k for k in pulled if k[1]} | (wanted - chosen)
+        chosen = {k for k in chosen if k[1]} | (wanted & chosen)
+    namespaces = {k[1] for k in chosen | pulled if k[1]}
+    if not selection.app:  # empty namespaces too, when they match
+        namespaces |= {k[2] for k in entries if k[0] == NAMESPACES_KEY
+                       and selection.selector.matches(((entries[k].get("metadata") or {}).get("labels")))}
+    for ns in namespaces:
+        key = (NAMESPACES_KEY, None, ns)
+        if key not in entries:
+            entries[key] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        chosen.add(key)
+    return chosen, pulled
+
+
+# --------------------------------------------------------------------------- the restore
+
+class Restore:
+    """One restore run against one ``K8sClient``."""
+
+    def __init__(self, client, *, backup, name, policy="none", workers=8, check_mode=False, diff=False,
+                 crd_timeout=60.0, continue_on_error=False, wait=False, wait_timeout=300.0, planned_crds=(),
+                 clock=time.monotonic):
+        if workers < 1:
+            raise AdharError("workers must be at least 1", option="workers")
+        self.client = client
+        self.backup = backup
+        self.name = name
+        self.policy = policy
+        self.workers = int(workers)
+        self.check_mode = bool(check_mode)
+        self.diff = bool(diff)
+        self.crd_timeout = float(crd_timeout)
+        self.continue_on_error = bool(continue_on_error)
+        self.wait = bool(wait)
+        self.wait_timeout = float(wait_timeout)
+        self.clock = clock
+        self.planned_crds = list(planned_crds)  # specs of the CRDs this restore creates (check mode)
+        self.discovery = Discovery(client)
+        self.stages = []
+        self.warnings = []
+        self.created_namespaces = set()
+        self.fresh_api_versions = set()
+        self._pool = None
+
+    # -- requests
+
+    def _query(self, extra=None):
+        query = {"fieldManager": FIELD_MANAGER}
+        if self.check_mode:
+            query["dryRun"] = "All"
+        query.update(extra or {})
+        return query
+
+    @staticmethod
+    def _message(status, data):
+        msg = data.get("message") if isinstance(data, dict) else data
+        reason = data.get("reason") if isinstance(data, dict) else ""
+        return " ".join(("HTTP %s %s: %s" % (status, reason or "", msg)).split())
+
+    def _list_existing(self, resource, items):
+        """``{(namespace, name): obj}`` of the stage's objects that exist (one paginated LIST, or one per namespace
+        when listing across namespaces is forbidden).  Namespaces created by this restore are not listed."""
+        wanted = {(i.namespace, i.name) for i in items}
+        namespaces = sorted({i.namespace for i in items if i.namespace})
+        if resource.namespaced and namespaces and all(ns in self.created_namespaces for ns in namespaces):
+            return {}
+        scopes = [None]
+        if resource.namespaced and len(namespaces) <= 3:
+            scopes = namespaces
+        found = {}
+        for scope in scopes:
+            cont = None
+            while True:
+                query = {"limit": LIST_PAGE}
+                if cont:
+                    query["continue"] = cont
+                status, data = self.client.raw("GET", resource.path(scope), query=query, raise_for_status=False)
+                if status in (401, 403) and scope is None and resource.namespaced:
+                    return self._list_per_namespace(resource, namespaces, wanted)
+                if status == 404:
+                    break
+                if not 200 <= status <= 299:
+                    raise AdharError("listing %s failed: %s" % (resource.path(scope), self._message(status, data)))
+                for obj in (data or {}).get("items") or []:
+                    meta = obj.get("metadata") or {}
+                    k = (meta.get("namespace") if resource.namespaced else None, meta.get("name"))
+                    if k in wanted:
+                        obj.setdefault("apiVersion", resource.api_version)
+                        obj.setdefault("kind", resource.kind)
+                        found[k] = obj
+                cont = ((data or {}).get("metadata") or {}).get("continue")
+                if not cont:
+                    break
+        return found
+
+    def _list_per_namespace(self, resource, namespaces, wanted):
+        found = {}
+        for ns in namespaces:
+            status, data = self.client.raw("GET", resource.path(ns), raise_for_status=False)
+            if not 200 <= status <= 299:
+                continue
+            for obj in (data or {}).get("items") or []:
+                k = (ns, (obj.get("metadata") or {}).get("name"))
+                if k in wanted:
+                    found[k] = obj
+        return found
+
+    def _get(self, item):
+        status, data = self.client.raw("GET", item.resource.path(item.namespace, item.name), raise_for_status=False)
+        if status == 404:
+            return None
+        if not 200 <= status <= 299:
+            raise AdharError("GET failed: %s" % self._message(status, data))
+        return data
+
+    def _create(self, item):
+        """POST; returns True when created, False on 409 (it exists)."""
+        path = item.resource.path(item.namespace)
+        body = item.obj  # serialised by the client (application/json)
+        deadline = self.clock() + FRESH_CRD_RETRY_SECONDS
+        while True:
+            status, data = self.client.raw("POST", path, query=self._query(), body=body, raise_for_status=False)
+            if status == 404 and item.resource.api_version in self.fresh_api_versions and self.clock() < deadline:
+                time.sleep(0.2)  # a custom resource right after its CRD became Established
+                continue
+            break
+        if status == 409:
+            return False
+        if not 200 <= status <= 299:
+            raise AdharError(self._message(status, data))
+        if item.obj.get("status") and not self.check_mode and isinstance(data, dict):
+            self._restore_status(item, data)
+        return True
+
+    def _restore_status(self, item, created):
+        """``restore_status``: the API server ignores ``status`` on create; write it through the status subresource."""
+        body = dict(created, status=item.obj["status"])
+        status, data = self.client.raw("PUT", item.resource.path(item.namespace, item.name) + "/status",
+                                       query={"fieldManager": FIELD_MANAGER}, body=body, raise_for_status=False)
+        if status in (404, 405):
+            return  # no status subresource: the status was stored with the object
+        if not 200 <= status <= 299:
+            raise AdharError("created, but its status was not restored: %s" % self._message(status, data))
+
+    def _apply(self, item):
+        path = item.resource.path(item.namespace, item.name)
+        status, data = self.client.raw("PATCH", path, query=self._query({"force": "true"}), body=json.dumps(item.obj),
+                                       headers={"Content-Type": APPLY_CONTENT_TYPE}, raise_for_status=False)
+        if not 200 <= status <= 299:
+            raise AdharError(self._message(status, data))
+        return data
+
+    def _recreate(self, item):
+        path = item.resource.path(item.namespace, item.name)
+        old_uid = ((item.live or {}).get("metadata") or {}).get("uid")
+        status, data = self.client.raw("DELETE", path, query=self._query({"propagationPolicy": "Foreground"}),
+                                       raise_for_status=False)
+        if status not in (404,) and not 200 <= status <= 299:
+            raise AdharError("delete failed: %s" % self._message(status, data))
+        if self.check_mode:
+            return
+        deadline = self.clock() + RECREATE_TIMEOUT
+        while True:
+            live = self._get(item)
+            if live is None or (live.get("metadata") or {}).get("uid") != old_uid:
+                break
+            if self.clock() > deadline:
+                raise AdharError("still not deleted after %ds (finalizers: %s)"
+                                 % (RECREATE_TIMEOUT, (live.get("metadata") or {}).get("finalizers")))
+            time.sleep(0.2)
+        if not self._create(item):
+            raise AdharError("recreated by someone else while it was being deleted")
+
+    # -- one object
+
+    def _restore_one(self, item):
+        try:
+            if self._shortcut(item):
+                return
+            if item.live is None:
+                if self._create(item):
+                    item.action = "created"
+                    return
+                item.live = self._get(item)
+                if item.live is None:  # deleted in between
+                    if not self._create(item):
+                        raise AdharError("it keeps appearing and disappearing")
+                    item.action = "created"
+                    return
+            self._existing(item)
+        except Exception as exc:  # one object's failure is reported on it
+            item.action = "failed"
+            item.message = error_text(exc) if not isinstance(exc, AdharError) else exc.msg
+
+    def _shortcut(self, item):
+        """Check mode: objects in a namespace this restore would create are reported without a request."""
+        if self.check_mode and item.namespace and item.namespace in self.created_namespaces:
+            item.action = "created"
+            item.message = "not validated: its Namespace is created by this restore"
+            return True
+        if self.check_mode and item.resource is None:
+            item.action = "created"
+            item.message = "not validated: its CustomResourceDefinition is created by this restore"
+            return True
+        return False
+
+    def _existing(self, item):
+        if item.key == NAMESPACES_KEY and ((item.live or {}).get("metadata") or {}).get("deletionTimestamp"):
+            self._wait_terminated(item)
+            return
+        want = comparable(item.key, item.obj)
+        if comparable(item.key, item.live, like=want) == want:
+            item.action = "unchanged"
+            return
+        policy = self.policy
+        if policy == "recreate" and item.key == NAMESPACES_KEY:
+            policy = "update"  # deleting a Namespace would delete everything in it
+        if policy == "none":
+            item.action = "skipped"
+            item.message = "exists and differs (existing_resource_policy=none)"
+            return
+        if self.diff:
+            item.diff = diff_pair(item.live, item.obj)
+        if policy == "update":
+            self._apply(item)
+            item.action = "updated"
+        else:
+            self._recreate(item)
+            item.action = "recreated"
+
+    def _wait_terminated(self, item):
+        """A Namespace still being deleted (Terminating): wait until it is gone, then create it (velero waits too)."""
+        if self.check_mode:
+            item.action, item.message = "created", "not validated: the Namespace is still terminating"
+            return
+        deadline = self.clock() + NAMESPACE_TERMINATING_TIMEOUT
+        while self._get(item) is not None:
+            if self.clock() > deadline:
+                raise AdharError("the Namespace is still terminating after %ds" % NAMESPACE_TERMINATING_TIMEOUT)
+            time.sleep(0.5)
+        if not self._create(item):
+            raise AdharError("created by someone else while the old one was terminating")
+        item.action, item.message = "created", "waited for the old Namespace to finish terminating"
+
+    # -- stages
+
+    def run(self, items, order):
+        """Restore ``items`` (resolved later per stage) in ``order``; returns nothing, results are on the items."""
+        by_key = {}
+        for item in items:
+            by_key.setdefault(item.key, []).append(item)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="adhar-restore")
+        stopped = False
+        try:
+            for key in order:
+                batch = [i for i in by_key.get(key, []) if i.action is None]
+                if not batch:
+                    continue
+                if stopped:
+                    for i in batch:
+                        i.action, i.message = "skipped", "not attempted: an earlier stage failed"
+                    continue
+                self._stage(key, batch)
+                if any(i.action == "failed" for i in batch) and not self.continue_on_error:
+                    stopped = True
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _resolve(self, batch):
+        todo = {(i.obj.get("apiVersion"), i.obj.get("kind")) for i in batch}
+        self.discovery.prefetch({a for a, dummy in todo if a}, self._pool)
+        for item in batch:
+            try:
+                item.resource = self.discovery.lookup(item.obj.get("apiVersion"), item.obj.get("kind"))
+            except UnknownKind as exc:
+                if self.check_mode and self._crd_in_restore(item):
+                    continue
+                item.action, item.message = "failed", "the target cluster does not serve it: %s" % exc.msg
+            except AdharError as exc:
+                item.action, item.message = "failed", exc.msg
+
+    def _crd_in_restore(self, item):
+        group = split_api_version(item.obj.get("apiVersion"))[0]
+        return any(s.get("group") == group for s in self.planned_crds)
+
+    def _stage(self, key, batch):
+        start = self.clock()
+        self._resolve(batch)
+        live_items = [i for i in batch if i.action is None and i.resource is not None]
+        for item in live_items:
+            item.namespace = item.obj["metadata"].get("namespace") if item.resource.namespaced else None
+            if not item.resource.namespaced:
+                item.obj["metadata"].pop("namespace", None)
+        groups = {}
+        for item in live_items:
+            groups.setdefault(item.resource, []).append(item)
+        for resource, group in groups.items():
+            try:
+                existing = self._list_existing(resource, group)
+            except Exception as exc:  # the stage cannot tell what exists: every object of it fails
+                for item in group:
+                    item.action, item.message = "failed", error_text(exc)
+                continue
+            for item in group:
+                item.live = existing.get((item.namespace, item.name))
+        todo = [i for i in batch if i.action is None]
+        list(self._pool.map(self._restore_one, todo))
+        if key == NAMESPACES_KEY:
+            self.created_namespaces |= {i.name for i in batch if i.action == "created"}
+        if key == CRD_KEY:
+            self._settle_crds(batch)
+        counts = {}
+        for item in batch:
+            counts[item.action] = counts.get(item.action, 0) + 1
+        self.stages.append({"name": key, "resources": [key], "count": len(batch), "counts": counts,
+                            "seconds": round(self.clock() - start, 3)})
+
+    def _settle_crds(self, batch):
+        """Wait until the restored CRDs are Established (``crd_timeout``), then teach discovery their resources."""
+        ok = [i for i in batch if i.action in ("created", "updated", "recreated", "unchanged")]
+        for item in ok:
+            spec = item.obj.get("spec") or {}
+            self.discovery.seed_crd(item.obj)
+            for v in spec.get("versions") or []:
+                self.fresh_api_versions.add("%s/%s" % (spec.get("group"), v.get("name")))
+        if self.check_mode or not ok:
+            return
+        targets = [Target(i.resource, None, i.name, rule_for(i.resource)) for i in ok]
+        wait_for(self.client, targets, self.crd_timeout, clock=self.clock)
+        for item, target in zip(ok, targets):
+            if target.state != "ready":
+                item.action = "failed"
+                item.message = "not Established after %ss: %s" % (self.crd_timeout, target.message)
+        self.discovery.forget_refresh(self.fresh_api_versions)
+
+    def wait_ready(self, items):
+        targets = []
+        for item in items:
+            if item.action in CHANGED and item.resource is not None:
+                rule = rule_for(item.resource)
+                if rule is not None and item.key != CRD_KEY:
+                    targets.append((item, Target(item.resource, item.namespace, item.name, rule)))
+        if not targets:
+            return {"waited": 0, "ready": 0, "not_ready": []}
+        wait_for(self.client, [t for dummy, t in targets], self.wait_timeout, clock=self.clock)
+        bad = ["%s: %s" % (i.label(), t.message) for i, t in targets if t.state != "ready"]
+        return {"waited": len(targets), "ready": len(targets) - len(bad), "not_ready": bad}
+
+
+# --------------------------------------------------------------------------- module entry
+
+def _read_all(reader, records, workers):
+    """``{record path: obj}`` read in parallel; every read verifies the item.  Raises one error naming the bad ones."""
+    problems = []
+
+    def read(record):
+        try:
+            return record, reader.read_json(record["path"]), None
+        except AdharError as exc:
+            return record, None, exc
+
+    out = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for record, obj, exc in pool.map(read, records):
+            if exc is not None:
+                problems.append((record["path"], exc))
+            else:
+                out[record["path"]] = obj
+    if problems:
+        path, exc = problems[0]
+        raise AdharError("backup %s failed verification, nothing was restored: %d of %d selected items are bad; first: %s"
+                         % (reader.name, len(problems), len(records), exc.msg),
+                         backup=reader.name, item=path, bad_items=[p for p, dummy in problems[:50]])
+    return out
+
+
+def _skip_summary(skipped):
+    """``[{reason, count, examples}]`` for the skipped items, biggest first."""
+    groups = {}
+    for item in skipped:
+        groups.setdefault(item.message or "skipped", []).append(item.label())
+    return sorted(({"reason": r, "count": len(v), "examples": v[:3]} for r, v in groups.items()),
+                  key=lambda g: (-g["count"], g["reason"]))
+
+
+def plan_items(reader, params, workers, key_given=True):
+    """Read, select, skip, sanitise and map: ``(items, order, timings)`` with no cluster access."""
+    selection = Selection(params)
+    mapping = check_namespace_mapping(params.get("namespace_mapping"))
+    records = [r for r in reader.items("resources") if selection.path_ok(r)]
+    if reader.encrypted and not key_given and any(r.get("encrypted") for r in records):
+        raise AdharError("backup %s is encrypted: give encryption (the key it was made with)" % reader.name,
+                         option="encryption")
+    t = time.monotonic()
+    objects = _read_all(reader, records, workers)
+    read_seconds = time.monotonic() - t
+    entries = {}
+    for record in records:
+        obj = objects[record["path"]]
+        if not isinstance(obj, dict):
+            raise AdharError("item %s of backup %s is not an object" % (record["path"], reader.name), item=record["path"])
+        ns = record.get("namespace") if record["resource"] != NAMESPACES_KEY else None
+        entries[(record["resource"], ns, record["name"])] = obj
+    chosen, pulled = select_objects(entries, selection)
+    items = []
+    uids = {}
+    for k in sorted(chosen | pulled, key=lambda e: (e[0], e[1] or "", e[2])):
+        obj = entries[k]
+        item = Item(k[0], k[1], k[2], obj)
+        item.namespace = mapping.get(k[1], k[1]) if k[1] else None
+        items.append(item)
+        reason = system_skip_reason(k[0], obj)
+        if reason:
+            item.action, item.message = "skipped", reason
+        else:
+            uid = (obj.get("metadata") or {}).get("uid")
+            if uid:
+                uids[uid] = k
+    services = {(k[1], k[2]) for k in chosen | pulled if k[0] == "services" and (entries[k].get("spec") or {}).get("selector")}
+    seen = {}
+    for item in items:
+        if item.action is None:
+            reason = controller_skip_reason(item.key, item.obj, uids, services)
+            if reason:
+                item.action, item.message = "skipped", reason
+                continue
+            obj = sanitize(item.key, item.obj, params.get("restore_status") or False, params.get("preserve_node_ports"))
+            map_namespaces(item.key, obj, mapping)
+            add_restore_labels(obj, reader.name, params["name"])
+            if not obj.get("apiVersion") or not obj.get("kind"):
+                item.action, item.message = "failed", "the backed-up object has no apiVersion or kind"
+                continue
+            item.obj = obj
+            if item.key == NAMESPACES_KEY:
+                item.name = obj["metadata"]["name"]
+            target = (item.key, item.namespace, item.name)
+            if target in seen:
+                raise AdharError("namespace_mapping: %s and %s would both restore to %s"
+                                 % (seen[target], item.src_namespace, "/".join(x for x in target if x)),
+                                 option="namespace_mapping")
+            seen[target] = item.src_namespace
+    order = plan_order({i.key for i in items}, params.get("order_insert"))
+    return items, order, {"read": round(read_seconds, 3), "selected_items": len(records), "pulled_in": len(pulled)}
+
+
+def restore_status_option(value):
+    """``restore_status``: a bool, or a list of resources (a string is read as a bool or as one resource)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("true", "yes", "on", "1", "false", "no", "off", "0", ""):
+            return low in ("true", "yes", "on", "1")
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise AdharError("restore_status must be true, false or a list of resources", option="restore_status")
+
+
+def run_restore(module):
+    """``adhar.platform.restore``: module params in, result dict out."""
+    from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import CONNECTION_POOL_MAXSIZE, K8sClient
+
+    p = dict(module.params)
+    start = time.monotonic()
+    if p["workers"] < 1:
+        raise AdharError("workers must be at least 1", option="workers")
+    if p["workers"] > CONNECTION_POOL_MAXSIZE:
+        module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
+                    % (p["workers"], CONNECTION_POOL_MAXSIZE))
+    if p.get("report_items") not in (None, "all", "changed", "failed"):
+        raise AdharError("report_items must be all, changed or failed", option="report_items")
+    p["restore_status"] = restore_status_option(p.get("restore_status"))
+    plan_order((), p.get("order_insert"))  # shape errors before anything is read
+    LabelSelector(p.get("label_selector"))
+    check_namespace_mapping(p.get("namespace_mapping"))
+    module.require_k8s()
+    storage = storage_from_params(p["storage"])
+    wrapper = key_wrapper_from_params(p.get("encryption"), p["storage"])
+    backup = choose_backup(storage, p["backup"], p.get("cluster"))
+    p["name"] = p.get("name") or restore_name(backup)
+    reader = ArchiveReader(storage, backup, wrapper)
+    manifest = reader.manifest  # incomplete backups, wrong keys and a tampered manifest fail here
+    t = time.monotonic()
+    items, order, timings = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)
+    timings["verify_and_plan"] = round(time.monotonic() - t, 3)
+    client = K8sClient.from_params(p, check_mode=module.check_mode)
+    try:
+        engine = Restore(client, backup=backup, name=p["name"], policy=p["existing_resource_policy"], workers=p["workers"],
+                         check_mode=module.check_mode, diff=module.diff_mode, crd_timeout=p["crd_timeout"],
+                         continue_on_error=p["continue_on_error"], wait=p["wait"], wait_timeout=p["wait_timeout"],
+                         planned_crds=[(i.obj.get("spec") or {}) for i in items if i.key == CRD_KEY and i.action is None])
+        t = time.monotonic()
+        engine.run(items, order)
+        timings["apply"] = round(time.monotonic() - t, 3)
+        waited = None
+        if p["wait"] and not module.check_mode:
+            t = time.monotonic()
+            waited = engine.wait_ready(items)
+            timings["wait"] = round(time.monotonic() - t, 3)
+    finally:
+        client.close()
+    return build_result(p, manifest, items, engine, timings, time.monotonic() - start, waited, module)
+
+
+def build_result(p, manifest, items, engine, timings, seconds, waited, module):
+    counts = dict((k, 0) for k in COUNT_KEYS)
+    for item in items:
+        counts[item.action or "skipped"] = counts.get(item.action or "skipped", 0) + 1
+    failures = [item.result() for item in items if item.action == "failed"]
+    report = p.get("report_items") or "changed"
+    if report == "all":
+        shown = [i.result() for i in items]
+    elif report == "failed":
+        shown = failures
+    else:
+        shown = [i.result() for i in items if i.action in CHANGED or i.action == "failed"]
+    handled = sum(1 for i in items if i.action != "skipped" or (i.message or "").startswith("exists"))
+    restore = {
+        "name": p["name"], "backup": manifest["name"], "source_cluster": manifest.get("cluster"),
+        "counts": counts, "seconds": round(seconds, 3),
+        "objects_per_second": round(handled / timings["apply"], 1) if timings.get("apply") else None,
+        "stages": engine.stages, "failures": failures,
+        "skipped": _skip_summary([i for i in items if i.action == "skipped"]),
+        "timings": timings, "policy": p["existing_resource_policy"], "check_mode": engine.check_mode,
+    }
+    if waited is not None:
+        restore["wait"] = waited
+    result = {"changed": any(i.action in CHANGED for i in items), "restore": restore, "items": shown}
+    if engine.diff:
+        diffs = []
+        for item in items:
+            if item.diff:
+                entry = dict(item.diff)
+                diffs.append(ansible_diff({"kind": item.obj.get("kind"), "namespace": item.namespace, "name": item.name,
+                                           "diff": entry}))
+        if diffs:
+            result["diff"] = diffs
+    problems = len(failures) + len((waited or {}).get("not_ready") or [])
+    if problems:
+        shown_f = "; ".join("%s %s%s: %s" % (f["resource"], f["namespace"] + "/" if f["namespace"] else "", f["name"], f.get("message"))
+                            for f in failures[:5])
+        msg = "restore %s: %d of %d items failed%s" % (p["name"], len(failures), len(items), ": " + shown_f if shown_f else "")
+        if waited and waited["not_ready"]:
+            msg += "; %d restored workloads not ready: %s" % (len(waited["not_ready"]), "; ".join(waited["not_ready"][:3]))
+        if p["continue_on_error"]:
+            module.warn(msg)
+        else:
+            raise AdharError(msg, **result)
+    return result

@@ -1,0 +1,345 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: restore
+short_description: Restore Kubernetes objects from an adhar backup, verified first, in order and in parallel
+version_added: 0.5.0
+author:
+  - adhar.platform contributors (@adhar-io)
+description:
+  - Restores the objects of a backup written by M(adhar.platform.backup) into the same or another cluster, whole or
+    filtered (namespaces, resources, labels, one application), optionally into other namespaces.
+  - Verification first. The manifest is checked (and its MAC, with the key); then every selected item is read in
+    parallel, its size and SHA-256 checked and, if encrypted, decrypted. A corrupted or tampered item, a wrong key or
+    a backup without a manifest (incomplete) fails the task before a single request is made to the cluster.
+  - Order. CustomResourceDefinitions first, waited for until Established (O(crd_timeout)); then Namespaces,
+    StorageClasses, volume snapshot classes/contents/snapshots, PersistentVolumes, PersistentVolumeClaims, ClusterRoles,
+    Roles, ServiceAccounts, ClusterRoleBindings, RoleBindings, Secrets, ConfigMaps, LimitRanges, PriorityClasses,
+    Pods, ReplicaSets, Endpoints, Services; then every other resource alphabetically; then admission webhook
+    configurations, validating admission policies and their bindings, and APIServices. O(order_insert) moves
+    resources within this order without replacing it. Each resource is one stage; the objects of a stage are
+    restored in parallel by O(workers); stages run strictly one after another.
+  - Existing objects are found with one C(LIST) per resource (not one C(GET) per object); new objects are created
+    with one C(POST) each. An existing object equal to the backup (both sanitised) is V(unchanged), not a warning.
+  - Objects are sanitised like Velero does (server-owned metadata, status, Service cluster IPs and auto-assigned node
+    ports, Pod node names, Job controller-uid selectors, PVC and PV binding fields) and labelled
+    C(backup.adhar.io/backup=<backup>) and C(backup.adhar.io/restore=<restore name>). Objects the cluster makes itself
+    and objects a restored controller recreates are skipped with a reason (see docs/restore.md).
+extends_documentation_fragment:
+  - adhar.platform.k8s_auth
+  - adhar.platform.attributes
+  - adhar.platform.storage
+  - adhar.platform.storage.encryption
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Every write is sent with C(dryRun=All), so the API server validates (admission included) without storing;
+        objects in a Namespace, or of a CRD, that the same restore would create are reported as V(created) with a
+        C(message) saying they were not validated.
+  diff_mode:
+    support: partial
+    details:
+      - Objects replaced with O(existing_resource_policy=update) or V(recreate) get a diff (Secret values hidden).
+options:
+  backup:
+    description:
+      - Name of the backup to restore, or V(latest) for the newest complete backup of O(cluster).
+    type: str
+    required: true
+  cluster:
+    description:
+      - Source cluster name whose newest complete backup O(backup=latest) picks.
+    type: str
+  name:
+    description:
+      - Name of this restore (the value of the C(backup.adhar.io/restore) label).
+      - Defaults to C(<backup>-restore-<UTC YYYYMMDDhhmmss>). Label values longer than 63 characters are shortened
+        with a hash.
+    type: str
+  include_namespaces:
+    description:
+      - Restore only objects of these (source) namespaces; shell globs (C(*), C(?), C([abc])).
+    type: list
+    elements: str
+  exclude_namespaces:
+    description:
+      - Do not restore objects of these (source) namespaces; shell globs.
+    type: list
+    elements: str
+  include_resources:
+    description:
+      - Restore only these resources, as C(plural) or C(plural.group) (V(configmaps), V(deployments.apps)), globs allowed;
+        V(*) means all.
+    type: list
+    elements: str
+  exclude_resources:
+    description:
+      - Do not restore these resources (same form as O(include_resources)). A bare V(*) here is ignored, as in Velero.
+    type: list
+    elements: str
+  label_selector:
+    description:
+      - Restore only objects whose labels match (C(k=v), C(k!=v), C(k in (a,b)), C(k notin (a)), C(k), C(!k), comma
+        separated). Namespaces of the restored objects are restored too.
+    type: str
+  app:
+    description:
+      - Restore one application, the objects labelled with one of O(app_label_keys) equal to this name, plus what they
+        need in their namespace; see docs/restore.md for exactly what is pulled in.
+    type: str
+  app_label_keys:
+    description:
+      - Label keys O(app) is looked up in.
+    type: list
+    elements: str
+    default: [app.kubernetes.io/name, app.kubernetes.io/instance, app]
+  include_cluster_resources:
+    description:
+      - V(true) restores every cluster-scoped object of the backup, V(false) none (Namespaces of restored objects are
+        still created).
+      - Unset (the default) works like Velero. All of them when no namespace filter is given; with a namespace filter
+        only the CRDs of restored custom resources and the PersistentVolumes of restored claims.
+    type: bool
+  namespace_mapping:
+    description:
+      - Restore objects of namespace C(old) into namespace C(new) (a dictionary C(old) to C(new)). Rewritten are object
+        namespaces, the Namespace objects, subject namespaces of RoleBindings and ClusterRoleBindings, PV claim
+        references and the service namespaces of webhook configurations, APIServices and CRD conversion webhooks.
+    type: dict
+  existing_resource_policy:
+    description:
+      - What to do with an object that exists and differs from the backup (an equal one is always V(unchanged)).
+      - V(none) leaves it and reports it as V(skipped). V(update) makes it match the backup with a server-side apply
+        (field manager C(adhar-restore), conflicts forced). V(recreate) deletes it, waits until it is gone and creates
+        it again; Namespaces are updated instead (deleting one would delete its content).
+    type: str
+    choices: [none, update, recreate]
+    default: none
+  restore_status:
+    description:
+      - Keep the C(status) of restored objects, V(true) for all resources or a list of resources (as in
+        O(include_resources)).
+      - The API server ignores C(status) on create, so it is written right after the create through the C(status)
+        subresource (one more request per created object that has a status).
+    type: raw
+    default: false
+  preserve_node_ports:
+    description:
+      - Keep the node ports of Services. Without it only node ports a user set explicitly (seen in the
+        last-applied annotation or a field manager's C(managedFields)) are kept.
+    type: bool
+    default: false
+  order_insert:
+    description:
+      - Move resources in the restore order, each entry placing O(order_insert[].resource) right before or after
+        another resource. The rest of the order stays as it is.
+    type: list
+    elements: dict
+    suboptions:
+      resource:
+        description:
+          - The resource to move, C(plural) or C(plural.group).
+        type: str
+        required: true
+      before:
+        description:
+          - Place it right before this resource.
+        type: str
+      after:
+        description:
+          - Place it right after this resource.
+        type: str
+  workers:
+    description:
+      - Objects restored (and items read) at the same time within a stage.
+    type: int
+    default: 8
+  crd_timeout:
+    description:
+      - Seconds to wait for restored CRDs to become Established before their custom resources are restored.
+    type: float
+    default: 60
+  wait:
+    description:
+      - After the restore, wait until the created Deployments, StatefulSets, DaemonSets, Jobs and Pods are ready.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds for all of O(wait) together.
+    type: float
+    default: 300
+  report_items:
+    description:
+      - Which per-object results RV(items) lists. V(changed) lists created, updated, recreated and failed objects.
+    type: str
+    choices: [all, changed, failed]
+    default: changed
+  continue_on_error:
+    description:
+      - Go on with the later stages after an object failed, and succeed with a warning.
+      - Without it a failed object ends the restore after its stage (later stages depend on it); the task fails with
+        C(N of M items failed).
+    type: bool
+    default: false
+notes:
+  - Not restored, ever - nodes, events, CSINodes, VolumeAttachments, node leases, mirror pods, Velero's own objects.
+  - Skipped because the cluster makes them - C(kube-root-ca.crt) ConfigMaps, unmodified C(default) ServiceAccounts, the
+    C(kubernetes) Service and its Endpoints/EndpointSlices, service-account token Secrets, bootstrap RBAC and other
+    objects the API server maintains; and objects whose controller owner is restored too (Pods of ReplicaSets,
+    ReplicaSets of Deployments, EndpointSlices of Services, Jobs of CronJobs), and the Endpoints of restored Services
+    with a selector.
+seealso:
+  - module: adhar.platform.backup
+  - module: adhar.platform.backup_info
+requirements:
+  - kubernetes >= 28.1.0 (Python)
+  - cryptography (encrypted backups)
+  - boto3 (S3 storage)
+"""
+
+EXAMPLES = r"""
+- name: Restore the newest backup of cluster prod into a new cluster
+  adhar.platform.restore:
+    kubeconfig: ~/.kube/dr.kubeconfig
+    backup: latest
+    cluster: prod
+    storage: {url: s3://adhar-backups/prod, region: eu-west-1}
+    encryption: {key_env: ADHAR_BACKUP_KEY}
+
+- name: Restore one application into another namespace, overwriting what differs
+  adhar.platform.restore:
+    backup: prod-20260601020000
+    storage: {url: file:///var/backups/adhar}
+    encryption: {key_file: /etc/adhar/backup.key}
+    app: my-app
+    include_namespaces: [production]
+    namespace_mapping: {production: production-restored}
+    existing_resource_policy: update
+    wait: true
+
+- name: Restore webhooks' services before Ingresses (insert into the order)
+  adhar.platform.restore:
+    backup: prod-20260601020000
+    storage: {url: file:///var/backups/adhar}
+    encryption: {key_file: /etc/adhar/backup.key}
+    order_insert:
+      - {resource: ingresses.networking.k8s.io, after: services}
+    report_items: failed
+"""
+
+RETURN = r"""
+restore:
+  description: What the restore did.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the restore.
+      type: str
+      sample: prod-20260601020000-restore-20260601101500
+    backup:
+      description: The backup restored.
+      type: str
+      sample: prod-20260601020000
+    source_cluster:
+      description: The cluster the backup was taken of.
+      type: str
+    counts:
+      description: Objects per outcome.
+      type: dict
+      sample: {created: 120, updated: 0, unchanged: 3, skipped: 14, recreated: 0, failed: 0}
+    seconds:
+      description: Seconds for the whole task (verification included).
+      type: float
+    objects_per_second:
+      description: Objects handled (not counting those skipped before any request) per second of the apply phase.
+      type: float
+    stages:
+      description: One entry per stage in order, with C(name), C(resources), C(count), C(counts) and C(seconds).
+      type: list
+      elements: dict
+    failures:
+      description: Every failed object with C(resource), C(namespace), C(name), C(action) and C(message).
+      type: list
+      elements: dict
+    skipped:
+      description: Skipped objects grouped by reason, C(reason), C(count) and up to three C(examples).
+      type: list
+      elements: dict
+    timings:
+      description: Seconds per phase (C(read), C(verify_and_plan), C(apply), C(wait)) and item numbers.
+      type: dict
+    policy:
+      description: The O(existing_resource_policy) used.
+      type: str
+    check_mode:
+      description: Whether this was a dry run.
+      type: bool
+    wait:
+      description: With O(wait), how many workloads were waited for, how many became ready, and the others.
+      type: dict
+      returned: when O(wait=true)
+items:
+  description:
+    - Per-object results (C(resource), C(namespace), C(name), C(action), C(message)), as O(report_items) selects.
+    - C(action) is one of V(created), V(updated), V(unchanged), V(skipped), V(recreated), V(failed).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{resource: configmaps, namespace: shop, name: settings, action: created}]
+"""
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import run_restore
+from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+
+
+def argument_spec():
+    spec = dict(
+        backup=dict(type="str", required=True),
+        cluster=dict(type="str"),
+        name=dict(type="str"),
+        include_namespaces=dict(type="list", elements="str"),
+        exclude_namespaces=dict(type="list", elements="str"),
+        include_resources=dict(type="list", elements="str"),
+        exclude_resources=dict(type="list", elements="str"),
+        label_selector=dict(type="str"),
+        app=dict(type="str"),
+        app_label_keys=dict(type="list", elements="str", no_log=False, default=["app.kubernetes.io/name", "app.kubernetes.io/instance", "app"]),
+        include_cluster_resources=dict(type="bool"),
+        namespace_mapping=dict(type="dict"),
+        existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
+        restore_status=dict(type="raw", default=False),
+        preserve_node_ports=dict(type="bool", default=False),
+        order_insert=dict(type="list", elements="dict", options=dict(
+            resource=dict(type="str", required=True),
+            before=dict(type="str"),
+            after=dict(type="str"),
+        ), mutually_exclusive=[["before", "after"]], required_one_of=[["before", "after"]]),
+        workers=dict(type="int", default=8),
+        crd_timeout=dict(type="float", default=60),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="float", default=300),
+        report_items=dict(type="str", choices=["all", "changed", "failed"], default="changed"),
+        continue_on_error=dict(type="bool", default=False),
+    )
+    spec.update(STORAGE_ARG_SPEC)
+    spec.update(ENCRYPTION_ARG_SPEC)
+    return spec
+
+
+def main():
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module.run(run_restore)
+
+
+if __name__ == "__main__":
+    main()

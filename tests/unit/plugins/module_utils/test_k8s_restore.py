@@ -1,0 +1,509 @@
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the restore's pure parts: order, filters, skipping, sanitising, namespace mapping, selection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import (
+    Selection,
+    plan_items,
+    restore_status_option,
+    select_objects,
+)
+from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
+    BACKUP_LABEL,
+    CRD_KEY,
+    RESTORE_LABEL,
+    LabelSelector,
+    check_namespace_mapping,
+    comparable,
+    controller_skip_reason,
+    label_value,
+    map_namespaces,
+    plan_order,
+    resource_match,
+    sanitize,
+    select_app,
+    system_skip_reason,
+)
+
+
+# --------------------------------------------------------------------------- order
+
+def test_order_crds_first_priorities_then_alphabetical_then_webhooks():
+    keys = {"deployments.apps", "configmaps", "secrets", "namespaces", CRD_KEY, "widgets.example.com",
+            "validatingwebhookconfigurations.admissionregistration.k8s.io", "apiservices.apiregistration.k8s.io",
+            "services", "ingresses.networking.k8s.io", "serviceaccounts"}
+    order = plan_order(keys)
+    assert order == [CRD_KEY, "namespaces", "serviceaccounts", "secrets", "configmaps", "services",
+                     "deployments.apps", "ingresses.networking.k8s.io", "widgets.example.com",
+                     "validatingwebhookconfigurations.admissionregistration.k8s.io", "apiservices.apiregistration.k8s.io"]
+
+
+def test_order_insert_moves_without_replacing():
+    keys = {"configmaps", "secrets", "services", "ingresses.networking.k8s.io", "deployments.apps", "namespaces"}
+    order = plan_order(keys, [{"resource": "ingresses.networking.k8s.io", "after": "services"},
+                              {"resource": "configmaps", "before": "secrets"}])
+    assert order == ["namespaces", "configmaps", "secrets", "services", "ingresses.networking.k8s.io", "deployments.apps"]
+    # a bare plural resolves against the known keys; a type not in the backup may be an anchor
+    order = plan_order({"deployments.apps", "widgets.example.com"}, [{"resource": "widgets", "before": "deployments"}])
+    assert order == ["widgets.example.com", "deployments.apps"]
+    order = plan_order({"deployments.apps", "configmaps"}, [{"resource": "deployments", "before": "pods"}])
+    assert order == ["configmaps", "deployments.apps"]
+
+
+@pytest.mark.parametrize("entry,text", [
+    ({"resource": "a"}, "exactly one of before or after"),
+    ({"resource": "a", "before": "b", "after": "c"}, "exactly one"),
+    ({"before": "b"}, "give resource"),
+    ({"resource": "configmaps", "after": "nosuchthing.example.com"}, "not in the restore order"),
+    ({"resource": "configmaps", "after": "configmaps"}, "relative to itself"),
+])
+def test_order_insert_bad(entry, text):
+    with pytest.raises(AdharError, match=text):
+        plan_order({"configmaps"}, [entry])
+
+
+# --------------------------------------------------------------------------- filters
+
+def test_resource_match_and_selector():
+    assert resource_match("deployments.apps", ["deployments"])
+    assert resource_match("deployments.apps", ["deployments.apps"])
+    assert resource_match("deployments.apps", ["*.apps"])
+    assert not resource_match("deployments.apps", ["configmaps"])
+    sel = LabelSelector("app=web, tier in (front,back),!legacy,env!=dev")
+    assert sel.matches({"app": "web", "tier": "front"})
+    assert not sel.matches({"app": "web", "tier": "front", "legacy": "1"})
+    assert not sel.matches({"app": "web", "tier": "db"})
+    assert not sel.matches({"app": "web", "tier": "back", "env": "dev"})
+    assert LabelSelector("x notin (a)").matches({})
+    with pytest.raises(AdharError, match="label_selector"):
+        LabelSelector("a=b=c")
+
+
+def _cm(ns, name, labels=None, **extra):
+    return dict({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": labels or {}}},
+                **extra)
+
+
+def test_selection_namespaces_and_cluster_modes():
+    sel = Selection({"include_namespaces": ["shop-*"], "exclude_namespaces": ["shop-old"]})
+    assert sel.namespace_ok("shop-a") and not sel.namespace_ok("shop-old") and not sel.namespace_ok("other")
+    assert sel.cluster_mode() == "related"
+    assert sel.path_ok({"resource": CRD_KEY, "name": "x"})
+    assert not sel.path_ok({"resource": "clusterroles.rbac.authorization.k8s.io", "name": "x"})
+    assert sel.path_ok({"resource": "namespaces", "name": "shop-a"})
+    assert Selection({}).cluster_mode() == "all"
+    assert Selection({"include_namespaces": ["*", "a"], "exclude_namespaces": ["*"]}).cluster_mode() == "all"
+    assert Selection({"exclude_namespaces": ["*"]}).namespace_ok("x")
+    assert Selection({"include_cluster_resources": False}).cluster_mode() == "none"
+    sel = Selection({"include_resources": ["configmaps"], "exclude_resources": ["*"]})
+    assert sel.resource_ok("configmaps") and not sel.resource_ok("secrets")
+
+
+def test_select_objects_label_selector_adds_namespaces_and_crds():
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+           "spec": {"group": "example.com", "names": {"plural": "widgets", "kind": "Widget"}}}
+    entries = {
+        ("configmaps", "a", "keep"): _cm("a", "keep", {"tier": "x"}),
+        ("configmaps", "a", "drop"): _cm("a", "drop"),
+        ("widgets.example.com", "a", "w"): {
+            "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "a", "labels": {"tier": "x"}}},
+        (CRD_KEY, None, "widgets.example.com"): crd,
+        (CRD_KEY, None, "others.example.com"): dict(crd, metadata={"name": "others.example.com"},
+                                                    spec={"group": "example.com", "names": {"plural": "others"}}),
+    }
+    sel = Selection({"label_selector": "tier=x", "include_namespaces": ["a"]})
+    chosen, pulled = select_objects(entries, sel)
+    assert ("configmaps", "a", "keep") in chosen and ("configmaps", "a", "drop") not in chosen
+    assert ("namespaces", None, "a") in chosen and (CRD_KEY, None, "others.example.com") not in chosen
+    assert (CRD_KEY, None, "widgets.example.com") in chosen | pulled  # the CRD of a selected CR, whatever its labels
+    # the CRD of a selected custom resource comes along (it does not carry the label)
+    sel = Selection({"include_namespaces": ["a"]})
+    chosen, dummy = select_objects(dict(entries), sel)
+    assert (CRD_KEY, None, "widgets.example.com") in chosen and (CRD_KEY, None, "others.example.com") not in chosen
+    # an empty namespace of the backup is restored too (no selector, no app)
+    entries[("namespaces", None, "empty")] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "empty"}}
+    chosen, dummy = select_objects(dict(entries), Selection({}))
+    assert ("namespaces", None, "empty") in chosen
+    chosen, dummy = select_objects(dict(entries), Selection({"app": "x"}))
+    assert ("namespaces", None, "empty") not in chosen
+
+
+def test_select_app_pulls_in_what_it_needs():
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "web", "namespace": "p", "labels": {"app.kubernetes.io/name": "shop"}},
+           "spec": {"template": {"spec": {
+               "serviceAccountName": "web-sa", "imagePullSecrets": [{"name": "pull"}],
+               "volumes": [{"name": "c", "configMap": {"name": "web-conf"}}, {"name": "d", "persistentVolumeClaim": {"claimName": "data"}},
+                           {"name": "p", "projected": {"sources": [{"secret": {"name": "proj"}}]}}],
+               "containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "web-env"}}],
+                               "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "extra", "key": "k"}}}]}]}}}}
+    entries = {("deployments.apps", "p", "web"): dep}
+    for key, name in (("serviceaccounts", "web-sa"), ("secrets", "pull"), ("configmaps", "web-conf"),
+                      ("persistentvolumeclaims", "data"), ("secrets", "proj"), ("secrets", "web-env"),
+                      ("configmaps", "extra"), ("configmaps", "unrelated")):
+        entries[(key, "p", name)] = _cm("p", name)
+    entries[("configmaps", "other", "web-conf")] = _cm("other", "web-conf")
+    entries[("rolebindings.rbac.authorization.k8s.io", "p", "rb")] = {
+        "metadata": {"name": "rb", "namespace": "p"}, "roleRef": {"kind": "Role", "name": "reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "web-sa"}]}
+    entries[("roles.rbac.authorization.k8s.io", "p", "reader")] = {"metadata": {"name": "reader", "namespace": "p"}}
+    entries[("persistentvolumes", None, "pv-1")] = {"metadata": {"name": "pv-1"}, "spec": {"claimRef": {"namespace": "p", "name": "data"}}}
+    selected, pulled = select_app(entries, "shop")
+    assert selected == {("deployments.apps", "p", "web")}
+    names = {k[2] for k in pulled}
+    assert names == {"web-sa", "pull", "web-conf", "data", "proj", "web-env", "extra", "rb", "reader", "pv-1"}
+    assert ("configmaps", "other", "web-conf") not in pulled
+
+
+# --------------------------------------------------------------------------- skipping
+
+@pytest.mark.parametrize("key,obj,reason", [
+    ("nodes", {"metadata": {"name": "n1"}}, "never restored"),
+    ("events.events.k8s.io", {"metadata": {"name": "e", "namespace": "a"}}, "never restored"),
+    ("pods", {"metadata": {"name": "p", "namespace": "a", "annotations": {"kubernetes.io/config.mirror": "x"}}}, "mirror pod"),
+    ("leases.coordination.k8s.io", {"metadata": {"name": "n1", "namespace": "kube-node-lease"}}, "node heartbeat"),
+    ("configmaps", {"metadata": {"name": "kube-root-ca.crt", "namespace": "a"}}, "every namespace"),
+    ("serviceaccounts", {"metadata": {"name": "default", "namespace": "a"}}, "every namespace"),
+    ("services", {"metadata": {"name": "kubernetes", "namespace": "default"}}, "API server"),
+    ("endpointslices.discovery.k8s.io", {"metadata": {"name": "kubernetes", "namespace": "default"}}, "API server"),
+    ("secrets", {"metadata": {"name": "t", "namespace": "a"}, "type": "kubernetes.io/service-account-token"}, "token"),
+    ("clusterroles.rbac.authorization.k8s.io", {"metadata": {"name": "admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}},
+     "bootstrap RBAC"),
+    ("ipaddresses.networking.k8s.io", {"metadata": {"name": "10.96.0.7", "labels": {"ipaddress.kubernetes.io/managed-by": "ipallocator.k8s.io"}}},
+     "IP allocation"),
+])
+def test_system_skip(key, obj, reason):
+    assert reason in system_skip_reason(key, obj)
+
+
+def test_not_skipped():
+    assert system_skip_reason("configmaps", {"metadata": {"name": "x", "namespace": "a"}}) is None
+    custom_sa = {"metadata": {"name": "default", "namespace": "a"}, "imagePullSecrets": [{"name": "r"}]}
+    assert system_skip_reason("serviceaccounts", custom_sa) is None
+    assert system_skip_reason("services", {"metadata": {"name": "kubernetes", "namespace": "other"}}) is None
+
+
+def test_controller_skip():
+    rs = {"metadata": {"name": "web-1", "namespace": "a", "ownerReferences": [
+        {"kind": "Deployment", "name": "web", "uid": "u1", "controller": True}]}}
+    assert "Deployment web" in controller_skip_reason("replicasets.apps", rs, {"u1": 1}, set())
+    assert controller_skip_reason("replicasets.apps", rs, {"u2": 1}, set()) is None
+    assert "endpoints controller" in controller_skip_reason("endpoints", {"metadata": {"name": "s", "namespace": "a"}}, {}, {("a", "s")})
+    assert controller_skip_reason("endpoints", {"metadata": {"name": "s", "namespace": "a"}}, {}, set()) is None
+
+
+# --------------------------------------------------------------------------- sanitising
+
+def test_sanitize_metadata_and_status():
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "status": {"x": 1},
+           "metadata": {"name": "a", "namespace": "n", "uid": "u", "resourceVersion": "5", "generation": 2,
+                        "creationTimestamp": "t", "deletionTimestamp": "t", "deletionGracePeriodSeconds": 3, "selfLink": "/x",
+                        "generateName": "a-", "managedFields": [{}], "ownerReferences": [{}], "labels": {"k": "v"}}}
+    out = sanitize("configmaps", obj)
+    assert out["metadata"] == {"name": "a", "namespace": "n", "labels": {"k": "v"}}
+    assert "status" not in out and obj["metadata"]["uid"] == "u"  # the input is not changed
+    assert sanitize("configmaps", obj, restore_status=True)["status"] == {"x": 1}
+    assert sanitize("configmaps", obj, restore_status=["configmaps"])["status"] == {"x": 1}
+    assert "status" not in sanitize("configmaps", obj, restore_status=["secrets"])
+
+
+def test_sanitize_service_node_ports():
+    applied = {"spec": {"ports": [{"port": 81, "nodePort": 30081}]}}
+    svc = {"metadata": {"name": "s", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)},
+                        "managedFields": [{"manager": "me", "fieldsV1": {"f:spec": {"f:ports": {
+                            'k:{"port":82,"protocol":"TCP"}': {"f:nodePort": {}}}}}}]},
+           "spec": {"type": "NodePort", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "healthCheckNodePort": 31000,
+                    "ports": [{"port": 80, "nodePort": 30080}, {"port": 81, "nodePort": 30081}, {"port": 82, "nodePort": 30082}]}}
+    out = sanitize("services", svc)
+    assert "clusterIP" not in out["spec"] and "clusterIPs" not in out["spec"] and "healthCheckNodePort" not in out["spec"]
+    assert [p.get("nodePort") for p in out["spec"]["ports"]] == [None, 30081, 30082]
+    kept = sanitize("services", svc, preserve_node_ports=True)
+    assert [p.get("nodePort") for p in kept["spec"]["ports"]] == [30080, 30081, 30082] and kept["spec"]["healthCheckNodePort"] == 31000
+    headless = sanitize("services", {"metadata": {"name": "h"}, "spec": {"clusterIP": "None", "clusterIPs": ["None"]}})
+    assert headless["spec"]["clusterIP"] == "None"
+
+
+def test_sanitize_pod_job_pvc_pv_sa():
+    pod = sanitize("pods", {"metadata": {"name": "p"}, "spec": {"nodeName": "n1", "priority": 5, "containers": []}})
+    assert pod["spec"] == {"containers": []}
+    labels = {"controller-uid": "u", "batch.kubernetes.io/controller-uid": "u", "job-name": "j"}
+    job = {"metadata": {"name": "j"}, "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}},
+                                               "template": {"metadata": {"labels": labels}}}}
+    out = sanitize("jobs.batch", job)
+    assert "selector" not in out["spec"] and out["spec"]["template"]["metadata"]["labels"] == {"job-name": "j"}
+    manual = dict(job, spec=dict(job["spec"], manualSelector=True))
+    assert sanitize("jobs.batch", manual)["spec"]["selector"] == {"matchLabels": {}}
+    pvc = sanitize("persistentvolumeclaims", {"metadata": {"name": "c", "annotations": {
+        "pv.kubernetes.io/bind-completed": "yes", "volume.kubernetes.io/selected-node": "n1", "keep": "1"}},
+        "spec": {"volumeName": "pv-1", "resources": {}}})
+    assert pvc["metadata"]["annotations"] == {"keep": "1"} and "volumeName" not in pvc["spec"]
+    ref = {"name": "c", "namespace": "n", "uid": "u", "resourceVersion": "1"}
+    pv = sanitize("persistentvolumes", {"metadata": {"name": "pv"}, "spec": {"claimRef": ref}})
+    assert pv["spec"]["claimRef"] == {"name": "c", "namespace": "n"}
+    sa = sanitize("serviceaccounts", {"metadata": {"name": "web"}, "secrets": [{"name": "web-token-abc"}, {"name": "mine"}]})
+    assert sa["secrets"] == [{"name": "mine"}]
+
+
+def test_comparable_ignores_restore_labels_and_volatile_annotations():
+    live = {"metadata": {"name": "d", "namespace": "n", "uid": "x", "resourceVersion": "9",
+                         "labels": {"a": "b", BACKUP_LABEL: "old", RESTORE_LABEL: "old-r"},
+                         "annotations": {"deployment.kubernetes.io/revision": "3"}}, "spec": {"x": 1}, "status": {"y": 2}}
+    backup = {"metadata": {"name": "d", "namespace": "n", "labels": {"a": "b"}, "annotations": {"deployment.kubernetes.io/revision": "1"}},
+              "spec": {"x": 1}}
+    assert comparable("deployments.apps", live) == comparable("deployments.apps", backup)
+    backup["spec"]["x"] = 2
+    assert comparable("deployments.apps", live) != comparable("deployments.apps", backup)
+
+
+def test_comparable_service_node_ports():
+    want = comparable("services", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80, "nodePort": 30080}, {"port": 81}]}})
+    live = {"metadata": {"name": "s", "uid": "u"}, "spec": {"clusterIP": "10.0.0.9", "ports": [
+        {"port": 80, "nodePort": 30080}, {"port": 81, "nodePort": 31999}]}}
+    assert comparable("services", live, like=want) == want
+    live["spec"]["ports"][0]["nodePort"] = 30081
+    assert comparable("services", live, like=want) != want
+
+
+def test_label_value():
+    assert label_value("prod-20260601") == "prod-20260601"
+    long = "x" * 80
+    v = label_value(long)
+    assert len(v) <= 63 and v == label_value(long) and v.startswith("xxx")
+
+
+# --------------------------------------------------------------------------- namespace mapping
+
+def test_map_namespaces():
+    mapping = check_namespace_mapping({"prod": "prod-copy"})
+    ns = map_namespaces("namespaces", {"metadata": {"name": "prod", "labels": {"kubernetes.io/metadata.name": "prod"}}}, mapping)
+    assert ns["metadata"] == {"name": "prod-copy", "labels": {"kubernetes.io/metadata.name": "prod-copy"}}
+    rb = map_namespaces("clusterrolebindings.rbac.authorization.k8s.io", {"metadata": {"name": "x"}, "subjects": [
+        {"kind": "ServiceAccount", "name": "a", "namespace": "prod"}, {"kind": "User", "name": "u"},
+        {"kind": "ServiceAccount", "name": "b", "namespace": "other"}]}, mapping)
+    assert [s.get("namespace") for s in rb["subjects"]] == ["prod-copy", None, "other"]
+    cm = map_namespaces("configmaps", {"metadata": {"name": "c", "namespace": "prod"}}, mapping)
+    assert cm["metadata"]["namespace"] == "prod-copy"
+    wh = map_namespaces("validatingwebhookconfigurations.admissionregistration.k8s.io", {"metadata": {"name": "w"}, "webhooks": [
+        {"clientConfig": {"service": {"namespace": "prod", "name": "hook"}}}]}, mapping)
+    assert wh["webhooks"][0]["clientConfig"]["service"]["namespace"] == "prod-copy"
+    pv = map_namespaces("persistentvolumes", {"metadata": {"name": "pv"}, "spec": {"claimRef": {"namespace": "prod", "name": "c"}}}, mapping)
+    assert pv["spec"]["claimRef"]["namespace"] == "prod-copy"
+
+
+@pytest.mark.parametrize("mapping,text", [({"a": "Bad_Name"}, "DNS label"), ({"a": "x", "b": "x"}, "several namespaces")])
+def test_map_namespaces_bad(mapping, text):
+    with pytest.raises(AdharError, match=text):
+        check_namespace_mapping(mapping)
+
+
+def test_restore_status_option():
+    assert restore_status_option(None) is False and restore_status_option("yes") is True
+    assert restore_status_option("deployments.apps,configmaps") == ["deployments.apps", "configmaps"]
+    assert restore_status_option(["pods"]) == ["pods"]
+    with pytest.raises(AdharError):
+        restore_status_option(3)
+
+
+# --------------------------------------------------------------------------- planning against a real archive
+
+class _Reader:
+    """Just enough of ArchiveReader for plan_items."""
+
+    name = "src-1"
+    encrypted = False
+
+    def __init__(self, objects):
+        self.objects = objects
+
+    def items(self, section):
+        out = []
+        for (key, ns, name), obj in self.objects.items():
+            out.append({"path": "resources/%s/%s/%s.json" % (key, ns or "cluster", name), "resource": key, "namespace": ns, "name": name})
+        return out
+
+    def read_json(self, path):
+        for (key, ns, name), obj in self.objects.items():
+            if path == "resources/%s/%s/%s.json" % (key, ns or "cluster", name):
+                return obj
+        raise AdharError("missing")
+
+
+def test_plan_items_skips_controlled_and_maps():
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "a", "uid": "d1"}, "spec": {}}
+    owner = [{"kind": "Deployment", "name": "web", "uid": "d1", "controller": True}]
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-1", "namespace": "a", "uid": "r1", "ownerReferences": owner}}
+    objects = {("deployments.apps", "a", "web"): dep, ("replicasets.apps", "a", "web-1"): rs,
+               ("configmaps", "a", "kube-root-ca.crt"): _cm("a", "kube-root-ca.crt"),
+               ("configmaps", "a", "c"): _cm("a", "c"), ("events", "a", "e"): {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}}}
+    params = {"name": "r1", "namespace_mapping": {"a": "b"}}
+    items, order, timings = plan_items(_Reader(objects), params, 2)
+    by = {(i.key, i.name): i for i in items}
+    assert by[("replicasets.apps", "web-1")].action == "skipped"
+    assert by[("configmaps", "kube-root-ca.crt")].action == "skipped"
+    assert by[("events", "e")].action == "skipped"
+    assert by[("configmaps", "c")].action is None and by[("configmaps", "c")].obj["metadata"]["namespace"] == "b"
+    assert by[("configmaps", "c")].obj["metadata"]["labels"] == {BACKUP_LABEL: "src-1", RESTORE_LABEL: "r1"}
+    assert by[("namespaces", "b")].obj["metadata"]["name"] == "b"  # synthesised for the mapped namespace
+    assert order[0] == "namespaces" and timings["selected_items"] == 5
+
+
+# --------------------------------------------------------------------------- the engine against an in-memory API
+
+class FakeApi:
+    """A tiny API server for ConfigMaps and Namespaces: enough to drive Restore's requests."""
+
+    def __init__(self, objects=(), race=()):
+        self.store = {}
+        self.requests = []
+        self.race = set(race)  # names that appear between the LIST and the POST (409)
+        for obj in objects:
+            self.store[self._key(obj)] = obj
+
+    @staticmethod
+    def _key(obj):
+        meta = obj["metadata"]
+        return (obj["kind"], meta.get("namespace"), meta["name"])
+
+    def raw(self, method, path, query=None, body=None, headers=None, raise_for_status=True, timeout=None):
+        self.requests.append((method, path, dict(query or {})))
+        if path == "/api/v1":
+            return 200, {"resources": [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True},
+                                       {"name": "namespaces", "kind": "Namespace", "namespaced": False}]}
+        parts = path.strip("/").split("/")[2:]
+        kind = {"configmaps": "ConfigMap", "namespaces": "Namespace"}
+        ns = None
+        if parts[0] == "namespaces" and len(parts) > 2:
+            ns, parts = parts[1], parts[2:]
+        res, name = parts[0], (parts[1] if len(parts) > 1 else None)
+        if method != "PUT" and len(parts) > 2:
+            raise AssertionError(path)
+        dry = (query or {}).get("dryRun") == "All"
+        if method == "GET" and name is None:
+            return 200, {"items": [o for (k, n, dummy), o in self.store.items() if k == kind[res] and (ns is None or n == ns)],
+                         "metadata": {}}
+        if method == "GET":
+            obj = self.store.get((kind[res], ns, name))
+            return (200, obj) if obj else (404, {"message": "not found"})
+        if method == "POST":
+            key = self._key(body)
+            if body["metadata"]["name"] in self.race:
+                self.race.discard(body["metadata"]["name"])
+                self.store[key] = dict(body, data={"k": "theirs"}, metadata=dict(body["metadata"], uid="racer"))
+            if key in self.store:
+                return 409, {"reason": "AlreadyExists", "message": "exists"}
+            if not dry:
+                self.store[key] = dict(body, metadata=dict(body["metadata"], uid="new"))
+            return 201, body
+        if method == "PATCH":
+            obj = json.loads(body)
+            if not dry:
+                self.store[self._key(obj)] = obj
+            return 200, obj
+        if method == "PUT" and path.endswith("/status"):
+            self.store[self._key(body)] = body
+            return 200, body
+        if method == "DELETE":
+            if not dry:
+                self.store.pop((kind[res], ns, name), None)
+            return 200, {}
+        raise AssertionError(method)
+
+
+def _restore(api, items, **kw):
+    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item, Restore
+
+    objs = []
+    for obj in items:
+        meta = obj["metadata"]
+        key = "namespaces" if obj["kind"] == "Namespace" else "configmaps"
+        item = Item(key, meta.get("namespace"), meta["name"], json.loads(json.dumps(obj)))
+        item.namespace = meta.get("namespace")
+        objs.append(item)
+    engine = Restore(api, backup="b", name="r", workers=2, **kw)
+    engine.run(objs, plan_order({i.key for i in objs}))
+    return {(i.key, i.name): (i.action, i.message) for i in objs}, engine
+
+
+def test_engine_policies_and_409_fallback():
+    have = [_cm("a", "same", data={"k": "1"}), _cm("a", "diff", data={"k": "old"}),
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}]
+    want = [_cm("a", "same", data={"k": "1"}), _cm("a", "diff", data={"k": "new"}), _cm("a", "new", data={}),
+            _cm("a", "racer", data={"k": "x"}), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}]
+    api = FakeApi(have, race={"racer"})
+    out, engine = _restore(api, want)
+    assert out[("configmaps", "same")] == ("unchanged", None)
+    assert out[("configmaps", "diff")][0] == "skipped" and "exists and differs" in out[("configmaps", "diff")][1]
+    assert out[("configmaps", "new")] == ("created", None)
+    assert out[("configmaps", "racer")][0] == "skipped"  # 409 on create -> read -> policy none
+    assert out[("namespaces", "a")] == ("unchanged", None)
+    lists = [r for r in api.requests if r[0] == "GET" and r[1].endswith("/configmaps")]
+    assert len(lists) == 1  # one LIST for the stage, no GET per object
+    assert [s["name"] for s in engine.stages] == ["namespaces", "configmaps"]
+
+    api = FakeApi(have)
+    out, dummy = _restore(api, want, policy="update")
+    assert out[("configmaps", "diff")] == ("updated", None) and api.store[("ConfigMap", "a", "diff")]["data"] == {"k": "new"}
+    assert any(r[0] == "PATCH" and r[2].get("force") == "true" and r[2].get("fieldManager") == "adhar-restore" for r in api.requests)
+
+    api = FakeApi(have)
+    out, dummy = _restore(api, want, policy="recreate")
+    assert out[("configmaps", "diff")] == ("recreated", None)
+    assert api.store[("ConfigMap", "a", "diff")]["metadata"]["uid"] == "new"
+
+
+def test_engine_check_mode_changes_nothing_and_shortcuts_new_namespaces():
+    api = FakeApi()
+    out, dummy = _restore(api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh"}}, _cm("fresh", "c")],
+                          check_mode=True)
+    assert out[("namespaces", "fresh")] == ("created", None)
+    assert out[("configmaps", "c")] == ("created", "not validated: its Namespace is created by this restore")
+    assert api.store == {}
+    assert all(r[2].get("dryRun") == "All" for r in api.requests if r[0] == "POST")
+
+
+def test_engine_failure_stops_later_stages_unless_continue():
+    class Failing(FakeApi):
+        def raw(self, method, path, query=None, body=None, **kw):
+            if method == "POST" and body["kind"] == "Namespace":
+                return 422, {"reason": "Invalid", "message": "no"}
+            return super().raw(method, path, query, body, **kw)
+
+    want = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}, _cm("x", "c")]
+    out, dummy = _restore(Failing(), want)
+    assert out[("namespaces", "x")] == ("failed", "HTTP 422 Invalid: no")
+    assert out[("configmaps", "c")] == ("skipped", "not attempted: an earlier stage failed")
+    out, dummy = _restore(Failing(), want, continue_on_error=True)
+    assert out[("configmaps", "c")][0] == "created"
+
+
+def test_engine_waits_for_a_terminating_namespace():
+    class Terminating(FakeApi):
+        gets = 0
+
+        def raw(self, method, path, query=None, body=None, **kw):
+            if method == "GET" and path == "/api/v1/namespaces/x":
+                self.gets += 1
+                if self.gets >= 3:
+                    self.store.pop(("Namespace", None, "x"), None)
+            return super().raw(method, path, query, body, **kw)
+
+    api = Terminating([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "deletionTimestamp": "2026-01-01T00:00:00Z"}}])
+    out, dummy = _restore(api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}])
+    assert out[("namespaces", "x")] == ("created", "waited for the old Namespace to finish terminating")
+    assert api.store[("Namespace", None, "x")]["metadata"]["uid"] == "new"
+
+
+def test_engine_restores_status_through_the_subresource():
+    api = FakeApi()
+    cm = _cm("a", "s", status={"phase": "Done"})
+    out, dummy = _restore(api, [cm])
+    assert out[("configmaps", "s")] == ("created", None)
+    assert api.store[("ConfigMap", "a", "s")]["status"] == {"phase": "Done"}
+    assert [r[1] for r in api.requests if r[0] == "PUT"] == ["/api/v1/namespaces/a/configmaps/s/status"]
