@@ -81,13 +81,11 @@ def _collections_path():
 
 
 def _client(kubeconfig, workers):
-    """The collection's own K8sClient (the one client factory), with a pool as large as the worker count."""
+    """The collection's own K8sClient (the one client factory; its connection pool holds 16 connections)."""
     sys.path.insert(0, _collections_path())
     from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
 
-    client = K8sClient.from_params({"kubeconfig": kubeconfig})
-    client.configuration.connection_pool_maxsize = max(4, workers)
-    return client
+    return K8sClient.from_params({"kubeconfig": kubeconfig})
 
 
 def _post(api, path, obj):
