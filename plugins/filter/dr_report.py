@@ -10,6 +10,7 @@ Filters (documented in the ``<filter>.yml`` files next to this one):
 * ``dr_elapsed(start, end)``: seconds between two ISO 8601 timestamps (or epoch seconds);
 * ``dr_missing(present, expected)``: resources with fewer objects present than expected (the proof of a recovery);
 * ``dr_restored_counts(restore)``: objects a restore applied per resource (from its stages);
+* ``dr_db_unproven(imported, archived)``: databases of an archive an import did not bring back with every table;
 * ``cron_problem(expr)``: why a cron schedule is invalid, empty when it is valid (the adhar config validator's rules).
 """
 
@@ -135,7 +136,9 @@ def dr_markdown(report):
     for key, label in (("backup", "Backup"), ("backup_started", "Backup started (newest captured data)"),
                        ("failure_time", "Failure time (RPO reference)"), ("recovery_started", "Recovery started"),
                        ("recovery_finished", "Recovery finished (proven: healthy, objects present)"),
-                       ("target_cluster", "Target cluster"), ("method", "Method"), ("check_mode", "Check mode")):
+                       ("target_cluster", "Target cluster"), ("method", "Method"), ("db_archive", "Database archive"),
+                       ("db_started", "Database dump started"),
+                       ("db_imported", "Databases imported (proven: every table back)"), ("check_mode", "Check mode")):
         if report.get(key) not in (None, ""):
             lines.append("- **%s**: %s" % (label, report[key]))
     overall = "PASS" if assessment.get("passed") else "FAIL (%s)" % ", ".join(assessment.get("failed") or [])
@@ -232,6 +235,37 @@ def dr_restored_counts(restore):
     return out
 
 
+def dr_db_unproven(imported, archived):
+    """Databases of a ``db`` archive that an import did not prove restored, sorted by source name.
+
+    ``imported``: the ``db`` result of ``adhar.platform.db`` with ``operation: import``; ``archived``: the archive's
+    ``metadata.db.databases`` (``{name: {"tables": n, ...}}``). A database is proven when it was imported
+    (``create``/``replace``) with as many tables as it had when dumped, or left alone on purpose (``skip``: it existed).
+    Each entry: ``{"source", "target", "action", "expected_tables", "tables", "problem"}``.
+    """
+    if not isinstance(imported, dict) or not isinstance(imported.get("databases"), list):
+        raise AnsibleFilterError("dr_db_unproven: expects the 'db' result of adhar.platform.db operation=import (with 'databases')")
+    if not isinstance(archived, dict):
+        raise AnsibleFilterError("dr_db_unproven: expects the archive's metadata.db.databases dict, got %s" % type(archived).__name__)
+    done = {d.get("source"): d for d in imported["databases"] if isinstance(d, dict)}
+    out = []
+    for source in sorted(archived):
+        expected = (archived[source] or {}).get("tables")
+        entry = done.get(source)
+        row = {"source": source, "target": (entry or {}).get("target"), "action": (entry or {}).get("action"),
+               "expected_tables": expected, "tables": (entry or {}).get("tables")}
+        if entry is None:
+            row["problem"] = "not imported"
+        elif entry.get("action") == "skip":
+            continue
+        elif expected is not None and row["tables"] != expected:
+            row["problem"] = "%s tables imported, %s dumped" % (row["tables"], expected)
+        else:
+            continue
+        out.append(row)
+    return out
+
+
 def cron_problem(expr):
     """Why ``expr`` is not a valid cron schedule, or an empty string when it is valid."""
     if not isinstance(expr, str) or not expr.strip():
@@ -242,5 +276,5 @@ def cron_problem(expr):
 class FilterModule:
     def filters(self):
         return {"dr_assess": dr_assess, "dr_markdown": dr_markdown, "dr_elapsed": dr_elapsed, "dr_missing": dr_missing,
-                "dr_restored_counts": dr_restored_counts,
+                "dr_restored_counts": dr_restored_counts, "dr_db_unproven": dr_db_unproven,
                 "cron_problem": cron_problem}

@@ -12,6 +12,7 @@ from ansible_collections.adhar.platform.plugins.filter.dr_report import (
     FilterModule,
     cron_problem,
     dr_assess,
+    dr_db_unproven,
     dr_elapsed,
     dr_markdown,
     dr_missing,
@@ -158,3 +159,23 @@ def test_registered():
     assert filters["dr_assess"] is dr_assess and filters["dr_markdown"] is dr_markdown
     assert filters["dr_elapsed"] is dr_elapsed and filters["cron_problem"] is cron_problem
     assert filters["dr_missing"] is dr_missing and filters["dr_restored_counts"] is dr_restored_counts
+
+
+def test_dr_db_unproven():
+    archived = {"shop": {"tables": 2, "bytes": 10}, "crm": {"tables": 1}, "old": {"tables": 3}, "gone": {"tables": 1}}
+    imported = {"databases": [
+        {"source": "shop", "target": "shop", "action": "create", "tables": 2},
+        {"source": "crm", "target": "crm2", "action": "replace", "tables": 0},
+        {"source": "old", "target": "old", "action": "skip", "changed": False},
+    ]}
+    assert dr_db_unproven(imported, archived) == [
+        {"source": "crm", "target": "crm2", "action": "replace", "expected_tables": 1, "tables": 0,
+         "problem": "0 tables imported, 1 dumped"},
+        {"source": "gone", "target": None, "action": None, "expected_tables": 1, "tables": None, "problem": "not imported"},
+    ]
+    assert dr_db_unproven({"databases": imported["databases"][:1]}, {"shop": {"tables": 2}}) == []
+    assert FilterModule().filters()["dr_db_unproven"] is dr_db_unproven
+    with pytest.raises(AnsibleFilterError, match="operation=import"):
+        dr_db_unproven({"db": {}}, archived)
+    with pytest.raises(AnsibleFilterError, match="metadata.db.databases"):
+        dr_db_unproven(imported, None)
