@@ -35,11 +35,11 @@ LABEL = "bench.adhar.io/set"
 def plan(total, namespaces, prefix="bench"):
     """[(resource, namespace, name, index)] for `total` objects, deterministic."""
     out = []
-    counts = [int(total * share) for _, share in MIX]
+    counts = [int(total * share) for dummy, share in MIX]
     counts[0] += total - sum(counts)
     i = 0
-    for (resource, _), n in zip(MIX, counts):
-        for _ in range(n):
+    for (resource, dummy), n in zip(MIX, counts):
+        for dummy in range(n):
             ns = "%s-ns-%d" % (prefix, i % namespaces)
             out.append((resource, ns, "%s-%s-%d" % (prefix, resource[:-1], i), i))
             i += 1
@@ -106,7 +106,7 @@ def seed_objects(kubeconfig, total=20000, namespaces=200, workers=16, prefix="be
     api = _client(kubeconfig, workers)
     started = time.monotonic()
     items = plan(total, namespaces, prefix)
-    ns_names = sorted({ns for _, ns, _, _ in items}, key=lambda n: int(n.rsplit("-", 1)[1]))
+    ns_names = sorted({item[1] for item in items}, key=lambda n: int(n.rsplit("-", 1)[1]))
     counts = {"namespaces": len(ns_names)}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda ns: _post(api, "/api/v1/namespaces", {

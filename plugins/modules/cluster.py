@@ -172,6 +172,56 @@ options:
       - Seconds to wait for the control plane, nodes and leaders to become ready.
     type: float
     default: 180
+  restore_from:
+    description:
+      - Recover a local cluster from the etcd snapshot in a backup taken by M(adhar.platform.backup) with its
+        C(etcd_snapshot) option. Provider C(local), O(state=present) or O(state=started) only.
+      - When the cluster does not exist, it is created as usual, but its etcd members start from the snapshot
+        (C(etcdutl snapshot restore) as a new etcd cluster, revisions bumped and compacted so every watcher re-lists);
+        the source's encryption-at-rest configuration is installed so its Secrets stay readable. O(pod_cidr),
+        O(service_cidr) and O(encryption_at_rest) are the source's (giving other values is an error); O(cluster_id),
+        O(nodes.count) and O(control_plane.count) default to the source's.
+      - When the cluster exists, nothing is restored unless O(restore_from.force=true) (a warning says so), so a play
+        stays idempotent.
+      - The snapshot is read into a private temporary file, its checksum, decryption and C(etcdutl snapshot status)
+        are checked before anything changes, and it is removed afterwards. A missing, incomplete or corrupted backup
+        fails the task with the cluster untouched.
+      - See C(docs/etcd-recovery.md) for what a recovered cluster keeps from its source.
+    type: dict
+    suboptions:
+      backup:
+        description:
+          - Name of the backup, or V(latest) for the newest complete backup of O(restore_from.source_cluster) that has
+            an etcd snapshot.
+        type: str
+        default: latest
+      source_cluster:
+        description:
+          - The cluster the backup was taken from, used to find the V(latest) backup. Defaults to O(name).
+        type: str
+      storage:
+        description:
+          - Where the backup is, as for the C(storage) option of M(adhar.platform.backup) - a URL (V(file:///path),
+            V(s3://bucket/prefix)) or a dict with the same keys.
+          - Its C(aws_secret_access_key) and C(aws_session_token) are hidden from results; better give S3 credentials
+            through the environment or a profile.
+        type: raw
+        required: true
+      encryption:
+        description:
+          - The key that opens the backup, as for the C(encryption) option of M(adhar.platform.backup) (C(key),
+            C(key_file), C(key_env) or C(kms_key_id) with C(kms_region), C(kms_endpoint_url), C(kms_profile)).
+            Required, since etcd snapshots are only ever stored encrypted.
+        type: dict
+      force:
+        description:
+          - Restore an existing cluster in place - stop its API servers, controllers and kwok, restore every etcd
+            member into new data directories, start it again and wait until it is healthy. Objects created after the
+            snapshot are gone afterwards.
+          - The previous data directories are kept until the restored cluster is healthy and put back when anything
+            fails. Not idempotent - every run restores again.
+        type: bool
+        default: false
   kubeconfig:
     type: raw
     description:
@@ -219,6 +269,29 @@ EXAMPLES = r"""
   adhar.platform.cluster:
     name: demo
     state: absent
+
+- name: Recover a lost cluster into a new one from the latest etcd snapshot of "demo"
+  adhar.platform.cluster:
+    name: demo-recovered
+    restore_from:
+      source_cluster: demo
+      storage: file:///var/backups/adhar
+      encryption:
+        key_file: /etc/adhar/backup.key
+  register: recovered
+
+- name: Roll an existing cluster back to a given backup, in place
+  adhar.platform.cluster:
+    name: demo
+    restore_from:
+      backup: demo-20260101120000
+      storage:
+        type: s3
+        bucket: backups
+        prefix: clusters
+      encryption:
+        key_env: ADHAR_BACKUP_KEY
+      force: true
 
 - name: Register an existing cluster from a kubeconfig context
   adhar.platform.cluster:
@@ -298,9 +371,39 @@ timings:
   returned: when a cluster was created
   type: dict
   sample: {control_plane_ready: 2.4, nodes_and_leaders_ready: 8.9}
+restored_from:
+  description: The etcd snapshot a cluster was recovered from (O(restore_from)); in check mode, the one that would be used.
+  returned: when O(restore_from) was applied
+  type: dict
+  contains:
+    backup:
+      description: Backup name.
+      type: str
+    source_cluster:
+      description: The cluster the snapshot was taken from.
+      type: str
+    revision:
+      description: etcd revision of the snapshot.
+      type: int
+    total_keys:
+      description: Keys in the snapshot.
+      type: int
+    total_size:
+      description: Snapshot size in bytes.
+      type: int
+    hash:
+      description: Hash of the snapshot as C(etcdutl snapshot status) reports it.
+      type: int
+    seconds:
+      description: Seconds from the start of the task until the recovered cluster was healthy (until the snapshot was
+        verified in check mode).
+      type: float
+  sample: {backup: demo-20260101120000, source_cluster: demo, revision: 5312, total_keys: 10412, total_size: 25362432,
+           hash: 1977245612, seconds: 14.2}
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils.local.recover import RESTORE_FROM_ARG_SPEC, check_options
 from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
 
 
@@ -333,12 +436,18 @@ def argument_spec():
         etcd_unsafe_no_fsync=dict(type="bool"),
         bin_dir=dict(type="path"),
         wait_timeout=dict(type="float", default=180),
+        **RESTORE_FROM_ARG_SPEC
     )
 
 
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
-    module.run(lambda m: get_provider(m.params["provider"], m).run())
+
+    def run(m):
+        check_options(m)
+        return get_provider(m.params["provider"], m).run()
+
+    module.run(run)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,14 @@ class Cluster:
         first = [n for n in names if n.startswith(("etcd-", "apiserver-")) or n == "haproxy"]
         return first, [n for n in names if n not in first]
 
+    def etcd_bootstrap(self, i):
+        """How member ``i`` joins the etcd cluster: ``name``, ``peer_url``, ``initial_cluster``, ``token`` (the flags
+        of its first start, and of ``etcdutl snapshot restore`` when it is recovered from a snapshot)."""
+        members = self.ports["members"]
+        return {"name": "etcd-%d" % i, "peer_url": "https://127.0.0.1:%d" % members[i]["etcd_peer"],
+                "initial_cluster": ",".join("etcd-%d=https://127.0.0.1:%d" % (j, x["etcd_peer"]) for j, x in enumerate(members)),
+                "token": "adhar-%s-%s" % (self.layout.name, self.data["token"])}
+
     def command(self, name):
 
         def b(binary):
@@ -133,14 +141,14 @@ class Cluster:
         i = int(idx)
         m = members[i]
         if kind == "etcd":
-            peers = ",".join("etcd-%d=https://127.0.0.1:%d" % (j, x["etcd_peer"]) for j, x in enumerate(members))
-            cmd = [b("etcd"), "--name=etcd-%d" % i, "--data-dir=" + self.layout.sub("data", "etcd-%d" % i),
+            boot = self.etcd_bootstrap(i)
+            cmd = [b("etcd"), "--name=" + boot["name"], "--data-dir=" + self.layout.sub("data", "etcd-%d" % i),
                    "--listen-client-urls=https://127.0.0.1:%d" % m["etcd_client"],
                    "--advertise-client-urls=https://127.0.0.1:%d" % m["etcd_client"],
-                   "--listen-peer-urls=https://127.0.0.1:%d" % m["etcd_peer"],
-                   "--initial-advertise-peer-urls=https://127.0.0.1:%d" % m["etcd_peer"],
-                   "--initial-cluster=" + peers, "--initial-cluster-state=new",
-                   "--initial-cluster-token=adhar-%s-%s" % (self.layout.name, self.data["token"]),
+                   "--listen-peer-urls=" + boot["peer_url"],
+                   "--initial-advertise-peer-urls=" + boot["peer_url"],
+                   "--initial-cluster=" + boot["initial_cluster"], "--initial-cluster-state=new",
+                   "--initial-cluster-token=" + boot["token"],
                    "--client-cert-auth", "--trusted-ca-file=" + p("etcd-ca.crt"),
                    "--cert-file=" + p("etcd-%d.crt" % i), "--key-file=" + p("etcd-%d.key" % i),
                    "--peer-client-cert-auth", "--peer-trusted-ca-file=" + p("etcd-ca.crt"),
@@ -168,6 +176,8 @@ class Cluster:
                    "--requestheader-group-headers=X-Remote-Group", "--requestheader-username-headers=X-Remote-User",
                    "--proxy-client-cert-file=" + p("front-proxy-client.crt"), "--proxy-client-key-file=" + p("front-proxy-client.key"),
                    "--profiling=false"]
+            # a cluster recovered from another's etcd snapshot also accepts the tokens its source issued
+            cmd += ["--service-account-key-file=" + p(k) for k in self.data.get("extra_sa_public_keys") or []]
             if spec.get("encryption_at_rest"):
                 cmd.append("--encryption-provider-config=" + c("encryption-config.yaml"))
             if spec.get("audit_policy"):
@@ -580,6 +590,11 @@ def allocate_ports(root, name, members, api_port=None):
     return out
 
 
+def new_token():
+    """A fresh random part of the etcd ``--initial-cluster-token`` (a new one makes a new logical etcd cluster)."""
+    return base64.b32encode(os.urandom(5)).decode().lower()
+
+
 def new_state(layout, spec, bin_dir, haproxy, kubeconfig_out):
     return {
         "provider": "local",
@@ -589,7 +604,7 @@ def new_state(layout, spec, bin_dir, haproxy, kubeconfig_out):
         "haproxy": haproxy,
         "kubeconfig": kubeconfig_out,
         "kubeconfigs": [kubeconfig_out] if kubeconfig_out else [],
-        "token": base64.b32encode(os.urandom(5)).decode().lower(),
+        "token": new_token(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "owner_pid": os.getpid(),
     }

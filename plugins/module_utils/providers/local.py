@@ -12,6 +12,7 @@ import time
 
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.local import recover
 from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import (
@@ -32,6 +33,7 @@ class LocalProvider(Provider):
         self.root = os.path.abspath(os.path.expanduser(p["state_dir"])) if p.get("state_dir") else default_state_root()
         self.actions = []
         self.timings = {}
+        self.restored_from = None
         self.t0 = time.monotonic()
 
     # ------------------------------------------------------------------ validation (before any change)
@@ -171,6 +173,8 @@ class LocalProvider(Provider):
                "duration": round(time.monotonic() - self.t0, 2)}
         if self.timings:
             out["timings"] = self.timings
+        if self.restored_from:
+            out["restored_from"] = self.restored_from
         if self.module.diff_mode:
             out["diff"] = {"before": before, "after": self._summary(cluster_dict) if cluster_dict else {"exists": False}}
         return out
@@ -198,7 +202,7 @@ class LocalProvider(Provider):
         shutil.rmtree(layout.dir, ignore_errors=False)
         self.actions.append("removed %s" % layout.dir)
 
-    def _create(self, layout, spec):
+    def _create(self, layout, spec, plan=None):
         bin_dir, haproxy = self._binaries(spec["control_plane_count"] > 1)
         have = rt.binary_version(bin_dir)
         if have != spec["kubernetes_version"]:
@@ -215,21 +219,16 @@ class LocalProvider(Provider):
         cluster = rt.Cluster(layout, data)
         try:
             rt.write_configs(cluster)
-            deadline = self._deadline()
-            first, second = cluster.phases()
-            t = time.monotonic()
-            for name in first:
-                cluster.start(name)
-            rt.wait_control_plane(cluster, deadline, names=first)
-            self.timings["control_plane_ready"] = round(time.monotonic() - t, 2)
-            for name in second:
-                cluster.start(name)
-            self.actions.append("started %d processes" % len(cluster.process_names()))
-            created = rt.reconcile_nodes(lambda: self._client(cluster), cluster, spec["nodes_count"])[0]
-            if created:
-                self.actions.append("created nodes %s" % ", ".join(created))
-            rt.wait_workloads_ready(cluster, deadline)
-            self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
+            if plan is not None:
+                t = time.monotonic()
+                recover.install_encryption_config(cluster, plan)
+                if recover.install_service_account_key(cluster, plan):
+                    st.save(layout, data)
+                    self.actions.append("accepting service-account tokens signed by the source cluster's key")
+                recover.restore_members(cluster, plan)
+                self.timings["etcd_restored"] = round(time.monotonic() - t, 2)
+                self.actions.append("restored etcd from %s" % recover.describe_source(plan))
+            self._start_all(cluster, restored=plan is not None)
             if kubeconfig_out:
                 self._ensure_kubeconfig(cluster, kubeconfig_out)
             data["phase"] = "ready"
@@ -247,6 +246,30 @@ class LocalProvider(Provider):
             raise
         self.actions.append("cluster ready")
         return cluster
+
+    def _start_all(self, cluster, restored=False):
+        """Start every process of a cluster whose processes are all stopped and wait until it is ready.
+
+        ``restored``: its etcd data comes from a snapshot; what the old data carries over is fixed once the API
+        servers answer, before the controllers start (``recover.reset_after_restore``).
+        """
+        deadline = self._deadline()
+        first, second = cluster.phases()
+        t = time.monotonic()
+        for name in first:
+            cluster.start(name)
+        rt.wait_control_plane(cluster, deadline, names=first)
+        self.timings["control_plane_ready"] = round(time.monotonic() - t, 2)
+        if restored:
+            self.actions += recover.reset_after_restore(cluster)
+        for name in second:
+            cluster.start(name)
+        self.actions.append("started %d processes" % len(cluster.process_names()))
+        created = rt.reconcile_nodes(lambda: self._client(cluster), cluster, cluster.spec["nodes_count"])[0]
+        if created:
+            self.actions.append("created nodes %s" % ", ".join(created))
+        rt.wait_workloads_ready(cluster, deadline)
+        self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
 
     def _ensure_kubeconfig(self, cluster, path):
         """Our context in the user's kubeconfig ``path``; returns True when it had to be written."""
@@ -315,6 +338,26 @@ class LocalProvider(Provider):
 
     def _converge(self, start):
         layout, spec, data = self._open(need_spec=True)
+        options = self.params.get("restore_from")
+        if not options:
+            return self._converge_spec(start, layout, spec, data, None)
+        if data is not None and data.get("phase") == "ready" and not options.get("force"):
+            self.module.warn("cluster %s exists: restore_from only applies when it is created (set restore_from.force "
+                             "to restore it in place)" % layout.name)
+            return self._converge_spec(start, layout, spec, data, None)
+        bin_dir = data["bin_dir"] if data and data.get("phase") == "ready" else \
+            toolchain.resolve_bin_dir(self.params.get("bin_dir"), names=NEEDED)[0]
+        plan = recover.prepare(options, layout.name, bin_dir=bin_dir)
+        try:
+            self.restored_from = plan.summary()
+            if data is not None and data.get("phase") == "ready":
+                return self._restore_in_place(rt.Cluster(layout, data), plan)
+            spec = recover.merge_source_spec(spec, given_fields(self.params), plan)
+            return self._converge_spec(start, layout, spec, data, plan)
+        finally:
+            plan.cleanup()
+
+    def _converge_spec(self, start, layout, spec, data, plan):
         if data is None or data.get("phase") != "ready":
             before = {"exists": data is not None, "phase": data.get("phase") if data else None}
             if data is not None:
@@ -330,6 +373,8 @@ class LocalProvider(Provider):
             if self.check_mode:
                 self.actions.append("would create cluster %s (%d control-plane member(s), %d node(s))"
                                     % (spec["name"], spec["control_plane_count"], spec["nodes_count"]))
+                if plan is not None:
+                    self.actions.append("would restore etcd from %s" % recover.describe_source(plan))
                 return self._result(True, self._planned(spec), before)
             with st.cluster_lock(layout):
                 data = st.load(layout)
@@ -337,7 +382,9 @@ class LocalProvider(Provider):
                     self._remove(layout)
                     data = None
                 if data is None:
-                    cluster = self._create(layout, spec)
+                    cluster = self._create(layout, spec, plan)
+                    if plan is not None:
+                        self.restored_from = plan.summary(time.monotonic() - self.t0)
                     return self._result(True, self._describe(cluster), before)
         cluster = rt.Cluster(layout, data)
         spec = merge_saved(spec, given_fields(self.params), cluster.spec)
@@ -385,6 +432,58 @@ class LocalProvider(Provider):
                 self.module.warn("cluster %s is degraded (not running: %s); state=started restarts them"
                                  % (layout.name, ", ".join(down)))
         return self._result(changed or nodes_changed, self._describe(cluster, running), before)
+
+    def _restore_in_place(self, cluster, plan):
+        """Stop the cluster, restore every member into new data directories, start it again; the old directories
+        (and encryption config) come back when anything fails before the restored cluster is healthy."""
+        layout = cluster.layout
+        recover.check_in_place(cluster, plan)
+        running = cluster.running()
+        before = self._summary(self._describe(cluster, running, probe=False))
+        if self.check_mode:
+            self.actions.append("would stop cluster %s, restore every etcd member from %s and start it again"
+                                % (layout.name, recover.describe_source(plan)))
+            return self._result(True, self._describe(cluster, running), before)
+        with st.cluster_lock(layout):
+            t = time.monotonic()
+            stopped = cluster.stop()
+            if stopped:
+                self.actions.append("stopped %s" % ", ".join(stopped))
+            saved_token, saved_keys = cluster.data["token"], cluster.data.get("extra_sa_public_keys")
+            previous_config = swapped = None
+            try:
+                cluster.data["token"] = rt.new_token()
+                recover.restore_members(cluster, plan, suffix=".restore")
+                previous_config = recover.install_encryption_config(cluster, plan)
+                if recover.install_service_account_key(cluster, plan):
+                    self.actions.append("accepting service-account tokens signed by the source cluster's key")
+                recover.swap_data_dirs(cluster, ".restore", ".pre-restore")
+                swapped = True
+                st.save(layout, cluster.data)
+                self.timings["etcd_restored"] = round(time.monotonic() - t, 2)
+                self.actions.append("restored etcd from %s" % recover.describe_source(plan))
+                self._start_all(cluster, restored=True)
+            except BaseException as e:
+                detail = str(e)
+                try:
+                    cluster.stop(force=True)
+                    recover.remove_data_dirs(cluster, ".restore")
+                    if swapped:
+                        recover.roll_back_data_dirs(cluster, ".pre-restore")
+                    if previous_config is not None:
+                        rt.write_private(layout.config("encryption-config.yaml"), previous_config.decode("utf-8"))
+                    cluster.data["token"] = saved_token
+                    cluster.data["extra_sa_public_keys"] = saved_keys
+                    st.save(layout, cluster.data)
+                    self._heal(cluster)
+                except Exception as cleanup:  # report both; the original error matters most
+                    detail += " (putting the old data back also failed: %s)" % cleanup
+                raise AdharError("restoring cluster %s from backup %s failed; its previous etcd data was put back: %s"
+                                 % (layout.name, plan.backup, detail), **getattr(e, "details", {})) from None
+            recover.remove_data_dirs(cluster, ".pre-restore")
+        self.restored_from = plan.summary(time.monotonic() - self.t0)
+        self.actions.append("cluster ready")
+        return self._result(True, self._describe(cluster), before)
 
     def ensure_present(self):
         return self._converge(start=False)
