@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Backup throughput and peak memory: adhar.platform.backup against a `kubectl get -A -o json` loop.
 
-    .venv/bin/python benchmarks/backup_vs_kubectl.py [--total 20000] [--namespaces 200] [--runs 1]
+    .venv/bin/python benchmarks/backup_vs_kubectl.py [--total 20000] [--namespaces 200] [--runs 1] [--kubeconfig PATH]
 
 One fresh local cluster (adhar.platform.cluster, 1 member) is created for the run and removed at the end.
 benchmarks/_seed.py creates --total objects (40 % ConfigMaps, 30 % Secrets, 15 % Deployments, 15 % Services)
@@ -16,6 +16,9 @@ across --namespaces Namespaces.  Then, in the same run, --runs times each:
   kubectl  `kubectl get <type> -A -o json > file` for every resource type the backup captured objects of,
            one after the other (what a shell script does): total seconds, objects/s, and the peak RSS of the
            largest kubectl process (`os.wait4` per process).
+
+--kubeconfig PATH uses an existing cluster instead (seeded by benchmarks/_seed.py with the same --total,
+--namespaces and prefix `bench`; a re-seed only tops up) and leaves it alone at the end.
 
 Goals (issue 4): backup >= 3,000 objects/s with a peak below 300 MB.
 Results: a Markdown table on stdout, JSON in benchmarks/results/ (gitignored).
@@ -42,7 +45,7 @@ sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
 import toolchain  # noqa: E402  (stdlib-only pins)
 
 sys.path.insert(0, HERE)
-from _seed import seed_objects  # noqa: E402
+from _seed import count_objects, seed_objects  # noqa: E402
 
 CALLBACKS = os.path.join(REPO, "tests", "integration", "callback_plugins")
 PLAY = """- hosts: localhost
@@ -163,6 +166,7 @@ def main():
     parser.add_argument("--namespaces", type=int, default=200)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work directory and the cluster")
+    parser.add_argument("--kubeconfig", help="an existing cluster to seed (top up) and measure; not created nor removed")
     args = parser.parse_args()
 
     bin_dir, dummy, missing = toolchain.resolve_bin_dir()
@@ -191,9 +195,14 @@ def main():
     key = base64.b64encode(os.urandom(32)).decode()
     runs = {"adhar": [], "kubectl": []}
     try:
-        subprocess.run(["ansible-playbook", "-i", "localhost,", cluster_book], env=env, check=True, capture_output=True)
-        kubeconfig = os.path.join(work, "state", "bench-backup", "config", "admin.kubeconfig")
-        seeded = seed_objects(kubeconfig, total=args.total, namespaces=args.namespaces, workers=16, prefix="bench")
+        if args.kubeconfig:
+            kubeconfig = os.path.abspath(args.kubeconfig)
+        else:
+            subprocess.run(["ansible-playbook", "-i", "localhost,", cluster_book], env=env, check=True, capture_output=True)
+            kubeconfig = os.path.join(work, "state", "bench-backup", "config", "admin.kubeconfig")
+        seeded = count_objects(kubeconfig, prefix="bench") if args.kubeconfig else {}
+        if seeded.get("total") != args.total:
+            seeded = seed_objects(kubeconfig, total=args.total, namespaces=args.namespaces, workers=16, prefix="bench")
         print("seeded %s" % json.dumps(seeded, sort_keys=True), file=sys.stderr, flush=True)
         for r in range(args.runs):
             a = adhar_backup(work, env, kubeconfig, key, "r%d" % r)
@@ -209,8 +218,9 @@ def main():
                   file=sys.stderr, flush=True)
     finally:
         if not args.keep:
-            subprocess.run(["ansible-playbook", "-i", "localhost,", cluster_book, "-e", "cluster_state=absent"], env=env,
-                           capture_output=True, check=False)
+            if not args.kubeconfig:
+                subprocess.run(["ansible-playbook", "-i", "localhost,", cluster_book, "-e", "cluster_state=absent"], env=env,
+                               capture_output=True, check=False)
             shutil.rmtree(work, ignore_errors=True)
 
     def med(name, field):
@@ -224,6 +234,7 @@ def main():
         "goals": {"objects_per_second": 3000, "peak_rss_mb": 300},
         "adhar": runs["adhar"], "kubectl": runs["kubectl"],
     }
+    report["load_average"] = os.getloadavg()
     out_dir = os.path.join(REPO, "benchmarks", "results")
     os.makedirs(out_dir, exist_ok=True)
     out = os.path.join(out_dir, "backup_vs_kubectl-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
@@ -241,6 +252,7 @@ def main():
     print("| kubectl get <type> -A -o json loop (%d types) | %d | %.2f | %.1f | %.1f (largest kubectl) |"
           % (runs["kubectl"][0]["types"], med("kubectl", "objects"), med("kubectl", "wall"),
              med("kubectl", "objects_per_second"), med("kubectl", "peak_rss_mb")))
+    print("\nload average at the end (1, 5, 15 min): %.2f %.2f %.2f on %d CPUs" % (report["load_average"] + (os.cpu_count(),)))
     print("\nJSON: %s" % os.path.relpath(out, REPO))
 
 

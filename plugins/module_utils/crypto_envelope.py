@@ -405,19 +405,31 @@ class DataKey:
 
     # -- items
 
-    def encrypt_chunks(self, chunks, aad):
-        """Yield the stored form (header, then sealed segments) of the plaintext ``chunks``."""
+    def _item_cipher(self, aad):
+        """A fresh item's ``(header, AESGCM, associated data, nonce prefix)``: its own salt, so its own key."""
         salt = os.urandom(SALT_SIZE)
         prefix = os.urandom(PREFIX_SIZE)
         header = MAGIC + struct.pack(">I", self.segment_size) + salt + prefix
-        aead = AESGCM(_hkdf(self._key, _ITEM_INFO, salt))
-        full_aad = header + aad
+        return header, AESGCM(_hkdf(self._key, _ITEM_INFO, salt)), header + aad, prefix
+
+    def encrypt_chunks(self, chunks, aad):
+        """Yield the stored form (header, then sealed segments) of the plaintext ``chunks``."""
+        header, aead, full_aad, prefix = self._item_cipher(aad)
         yield header
         for counter, (segment, last) in enumerate(_lookahead(_segments(chunks, self.segment_size))):
             yield aead.encrypt(_nonce(prefix, counter, last), segment, full_aad)
 
     def encrypt(self, data, aad):
-        return b"".join(self.encrypt_chunks([data], aad))
+        """The stored form of the bytes ``data`` (the same layout as ``encrypt_chunks``, without its generators)."""
+        data = bytes(data)
+        header, aead, full_aad, prefix = self._item_cipher(aad)
+        size = self.segment_size
+        count = max(1, -(-len(data) // size))  # an empty item is one empty sealed segment
+        parts = [header]
+        for counter in range(count):
+            parts.append(aead.encrypt(_nonce(prefix, counter, counter == count - 1), data[counter * size:(counter + 1) * size],
+                                      full_aad))
+        return b"".join(parts)
 
     def decrypt_chunks(self, chunks, aad, item=None):
         """Yield the plaintext of stored ``chunks``; each segment is authenticated before it is yielded."""

@@ -13,8 +13,9 @@ Steps of ``run_backup``; nothing is written before step 5:
 4. the rules that must hold before anything is written: Secrets in scope need a key, an etcd
    snapshot needs a key, ``volume_snapshots: always`` needs the snapshot API and a class;
 5. the per-cluster lock, then an ``ArchiveWriter``: every listing task pages through its resource
-   (``limit``/``continue``; a ``410 Gone`` restarts the type) on a bounded pool and hands each object
-   to ``writer.submit`` (bounded too), so the cluster is never held in memory;
+   (``limit``/``continue``; a ``410 Gone`` restarts the type) on a bounded pool and hands the objects
+   of each page to ``writer.submit_many`` in batches of ``WRITE_BATCH`` (bounded too: one thread
+   hand-off per batch, not per object), so the cluster is never held in memory;
 6. related cluster-scoped objects (CRDs of captured custom resources, PVs of captured PVCs, the
    Namespaces of captured objects), VolumeSnapshots, the etcd snapshot, the adhar config;
 7. commit (manifest last), retention, lock released whatever happens.
@@ -62,6 +63,8 @@ COMPUTED_RESOURCES = frozenset((("", "componentstatuses"),))
 EVENT_RESOURCES = frozenset((("", "events"), ("events.k8s.io", "events")))
 AGGREGATED_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
                      "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+# Objects handed to the archive writer at once (its threads encode, hash, encrypt and store them).
+WRITE_BATCH = 100
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -425,10 +428,13 @@ class Capture:
         self.restarts = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()  # set when a task failed: the others stop at their next page
+        self._namespaces_ok = {}  # namespace -> the filters' verdict (globs matched once per namespace)
 
     # -- one object
 
     def _emit(self, res, obj):
+        """Record ``obj`` (counts, PVCs, namespaces...); returns its writer entry ``(path, obj, encrypt, labels)``,
+        or ``None`` without a writer (check mode)."""
         obj.setdefault("apiVersion", res.api_version)
         obj.setdefault("kind", res.kind)
         meta = obj.get("metadata") or {}
@@ -446,13 +452,27 @@ class Capture:
             elif res.group and "." in res.group and not res.group.endswith(".k8s.io"):
                 self.custom_types.add((res.plural, res.group))
         if self.writer is None:
-            return
+            return None
         path = resource_path(res.plural, res.group, meta.get("namespace"), meta.get("name"))
         info = describe_path(path)
         real = {"resource": key, "namespace": meta.get("namespace"), "name": meta.get("name")}
         labels = {k: v for k, v in real.items() if v and info.get(k) != v}
         encrypt = res.group == "" and res.plural == "secrets"
-        self.writer.submit(path, obj, encrypt=encrypt or None, **labels)
+        return path, obj, encrypt or None, labels
+
+    def _submit_many(self, entries):
+        submit_many = getattr(self.writer, "submit_many", None)
+        if submit_many is not None:
+            submit_many(entries)
+            return
+        for path, obj, encrypt, labels in entries:  # a writer without batches (ArchiveWriter has them)
+            self.writer.submit(path, obj, encrypt, **labels)
+
+    def _namespace_ok(self, namespace):
+        ok = self._namespaces_ok.get(namespace)
+        if ok is None:
+            ok = self._namespaces_ok[namespace] = self.filters.namespace_ok(namespace)
+        return ok
 
     # -- one listing task
 
@@ -488,10 +508,11 @@ class Capture:
                 raise
             if not isinstance(data, dict):
                 raise AdharError("listing %s returned no list" % path, resource=key)
+            batch = []
             for obj in data.get("items") or []:
                 meta = obj.get("metadata") or {}
                 ns = meta.get("namespace")
-                if ns and not self.filters.namespace_ok(ns):
+                if ns and not self._namespace_ok(ns):
                     continue
                 if is_namespaces and not self.filters.namespace_ok(meta.get("name") or ""):
                     continue
@@ -501,8 +522,13 @@ class Capture:
                 if ident in seen:
                     continue
                 seen.add(ident)
-                self._emit(res, obj)
+                entry = self._emit(res, obj)
+                if entry is not None:
+                    batch.append(entry)
             cont = (data.get("metadata") or {}).get("continue")
+            for start in range(0, len(batch), WRITE_BATCH):  # one hand-off per batch, not per object
+                self._submit_many(batch[start:start + WRITE_BATCH])
+            del data, batch  # the page is the writer's now
             if not cont:
                 return
 
@@ -537,7 +563,10 @@ class Capture:
     def _add_related(self, res, obj):
         if obj is None or is_excluded(obj):
             return False
-        self._emit(res, obj)
+        entry = self._emit(res, obj)
+        if entry is not None:
+            path, obj, encrypt, labels = entry
+            self.writer.submit(path, obj, encrypt, **labels)
         return True
 
     def capture_related(self, discovered):
