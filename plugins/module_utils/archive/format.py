@@ -131,7 +131,21 @@ def canonical_json(obj):
 
 
 def dump_manifest(manifest):
-    return (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=True) + "\n").encode("ascii")
+    """The stored manifest: ASCII, sorted keys, ``items`` last with one record per line.
+
+    Only the content is the contract (the ``mac`` covers a canonical form), so
+    the layout is chosen for speed: every part goes through the C encoder
+    (an indented dump takes the pure-Python one, ~0.5 s for 30,000 items).
+    """
+    rest = dict(manifest)
+    items = rest.pop("items", None)
+    encode = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(", ", ": ")).encode
+    if items is None:
+        return (encode(rest) + "\n").encode("ascii")
+    head = encode(rest)[1:-1]
+    lines = ",\n  ".join(encode(item) for item in items)
+    body = '"items": [\n  %s\n]' % lines if items else '"items": []'
+    return ("{%s%s}\n" % (head + ",\n" if head else "", body)).encode("ascii")
 
 
 def parse_manifest(data, name):

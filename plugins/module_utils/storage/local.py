@@ -77,6 +77,7 @@ class LocalStorage(Storage):
         self.fsync = fsync
         self._pending_files = set()
         self._pending_dirs = set()
+        self._made_dirs = set()  # directories this instance created or found (direct writes skip the isdir check)
         self._guard = threading.Lock()
 
     @property
@@ -139,9 +140,17 @@ class LocalStorage(Storage):
 
     def _put_direct(self, path, key, chunks):
         """Create ``path`` exclusively and write it in place (fsync="commit" items; see the module docstring)."""
-        self._makedirs(os.path.dirname(path))
+        directory = os.path.dirname(path)
+        if directory not in self._made_dirs:
+            self._makedirs(directory)
+            self._made_dirs.add(directory)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+            try:
+                fd = os.open(path, flags, 0o600)
+            except FileNotFoundError:  # the directory went away since it was remembered (deleted by retention)
+                self._makedirs(directory)
+                fd = os.open(path, flags, 0o600)
         except FileExistsError:
             raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key) from None
         try:
@@ -156,14 +165,14 @@ class LocalStorage(Storage):
     def _put(self, key, chunks, overwrite):
         path = self._path(key)
         directory = os.path.dirname(path)
-        if not overwrite and os.path.lexists(path):
-            raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key)
         if self.fsync == "commit" and not overwrite and key.count("/") >= 2:
-            self._put_direct(path, key, chunks)
+            self._put_direct(path, key, chunks)  # O_EXCL refuses an existing object
             with self._guard:
                 self._pending_files.add(path)
                 self._pending_dirs.add(directory)
             return
+        if not overwrite and os.path.lexists(path):
+            raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key)
         tmp = self._write_temp(directory, chunks, self.fsync == "always")
         try:
             if overwrite:
@@ -197,10 +206,10 @@ class LocalStorage(Storage):
             files, self._pending_files = self._pending_files, set()
             dirs, self._pending_dirs = self._pending_dirs, set()
         if len(files) > _SYNC_ALL_THRESHOLD:
-            os.sync()
-        else:
-            for path in sorted(files):
-                _fsync_path(path)
+            os.sync()  # data and metadata of every file system, directories included
+            return
+        for path in sorted(files):
+            _fsync_path(path)
         for directory in sorted(dirs, key=len, reverse=True):
             _fsync_path(directory, directory=True)
 

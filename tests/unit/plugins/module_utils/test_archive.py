@@ -546,3 +546,21 @@ def test_commit_waits_for_items_being_added(store):
     t.join(5)
     c.join(5)
     assert [i["path"] for i in result["m"]["items"]] == ["resources/x/cluster/slow.json"]
+
+
+def test_submit_many_writes_a_batch_and_counts_each_failure(store, key):
+    w = ArchiveWriter(store, "batched", cluster="c", key_wrapper=key, workers=2)
+    good = [("resources/configmaps/namespaces/a/c%d.json" % i, {"i": i}, None, {}) for i in range(5)]
+    w.submit_many(good + [("resources/secrets/namespaces/a/s.json", {"data": {"k": "dg=="}}, True, {})])
+    assert w.submit_many([]) is None
+    manifest = w.commit()
+    assert manifest["item_count"] == 6
+    assert ArchiveReader(store, "batched", key).read_json("resources/configmaps/namespaces/a/c3.json") == {"i": 3}
+
+    bad = ArchiveWriter(store, "batched-bad", cluster="c", workers=2)
+    bad.submit_many([("resources/configmaps/namespaces/a/x.json", b"1", None, {}),
+                     ("resources/configmaps/namespaces/a/x.json", b"2", None, {}),  # the same item twice
+                     ("resources/secrets/namespaces/a/s.json", b"3", True, {})])  # encrypted but no key
+    with pytest.raises(AdharError, match="2 item"):
+        bad.commit()
+    assert not store.exists("batched-bad/manifest.json")
