@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Restore speed: adhar.platform.restore against `kubectl apply --server-side` of the same objects.
 
-    .venv/bin/python benchmarks/restore_vs_kubectl.py [--objects 20000] [--namespaces 200] [--workers 8]
+    .venv/bin/python benchmarks/restore_vs_kubectl.py [--objects 20000] [--namespaces 200] [--workers 16[,32,...]] [--no-kubectl]
                                                       [--single-file]
 
 1. A source local cluster (adhar.platform.cluster, 1 member) is seeded with --objects objects
@@ -98,9 +98,9 @@ def export_sanitised(bench, store, backup, include, directory, single_file):
     from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
 
     reader = ArchiveReader(storage_from_params({"url": "file://" + store}), backup, KeyWrapper(KEY, "bench"))
-    items, order, dummy = plan_items(reader, {"name": "kubectl", "include_namespaces": include}, 8)
+    items, tiers, dummy = plan_items(reader, {"name": "kubectl", "include_namespaces": include}, 8)
     todo = [i for i in items if i.action is None]
-    rank = {k: n for n, k in enumerate(order)}
+    rank = {k: n for n, (dummy, keys) in enumerate(tiers) for k in keys}
     todo.sort(key=lambda i: (rank[i.key], i.namespace or "", i.name))
     os.makedirs(directory)
     files = {}
@@ -113,11 +113,30 @@ def export_sanitised(bench, store, backup, include, directory, single_file):
     return len(todo), len(files)
 
 
+def restore_once(bench, kc, store, include, workers):
+    """One restore of the benchmark backup into the fresh cluster ``kc``: its figures."""
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    wall, res = bench.task("restore-w%d" % workers, "adhar.platform.restore", {
+        "kubeconfig": kc, "backup": "bench-1", "storage": {"url": "file://" + store}, "encryption": {"key": KEY},
+        "include_namespaces": include, "workers": workers, "report_items": "failed"})
+    r = res["restore"]
+    return {"workers": workers, "wall": round(wall, 2), "module_seconds": r["seconds"], "apply_seconds": r["timings"]["apply"],
+            "verify_and_plan_seconds": r["timings"]["verify_and_plan"], "apply_cpu_seconds": r["timings"].get("apply_cpu"),
+            "counts": r["counts"],
+            "objects_per_second_module": r["objects_per_second"],
+            "objects_per_second_wall": round(r["counts"]["created"] / wall, 1),
+            "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+            "stages": [{k: s.get(k) for k in ("name", "resources", "count", "list_seconds", "seconds")} for s in r["stages"]]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=20000)
     parser.add_argument("--namespaces", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[16],
+                        help="restore workers; a comma-separated list restores once per count, each into a fresh cluster "
+                             "(the first is compared with kubectl)")
+    parser.add_argument("--no-kubectl", action="store_true", help="only the restore (e.g. to compare worker counts)")
     parser.add_argument("--single-file", action="store_true", help="also time kubectl with one big file (a third cluster)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (backup, exported YAML)")
     args = parser.parse_args()
@@ -141,20 +160,18 @@ def main():
                          "objects_per_second": res["backup"].get("objects_per_second")}
         bench.cluster("bench-rsrc", "absent")
 
-        kc = bench.cluster("bench-rdst")
-        wall, res = bench.task("restore", "adhar.platform.restore", {
-            "kubeconfig": kc, "backup": "bench-1", "storage": {"url": "file://" + store}, "encryption": {"key": KEY},
-            "include_namespaces": include, "workers": args.workers, "report_items": "failed"})
-        r = res["restore"]
-        created = r["counts"]["created"]
-        out["restore"] = {"wall": round(wall, 2), "module_seconds": r["seconds"], "apply_seconds": r["timings"]["apply"],
-                          "verify_and_plan_seconds": r["timings"]["verify_and_plan"], "counts": r["counts"],
-                          "objects_per_second_module": r["objects_per_second"],
-                          "objects_per_second_wall": round(created / wall, 1),
-                          "stages": [{k: s[k] for k in ("name", "count", "seconds")} for s in r["stages"]]}
-        bench.cluster("bench-rdst", "absent")
+        for n, workers in enumerate(args.workers):  # one fresh target cluster per worker count
+            kc = bench.cluster("bench-rdst")
+            entry = restore_once(bench, kc, store, include, workers)
+            bench.cluster("bench-rdst", "absent")
+            out.setdefault("restore_by_workers", {})[str(workers)] = entry
+            if n == 0:
+                out["restore"] = entry
+                out["load_before_restore"], out["load_after_restore"] = entry["load_before"], entry["load_after"]
+        created = out["restore"]["counts"]["created"]
 
-        variants = [("kubectl_per_namespace", False)] + ([("kubectl_single_file", True)] if args.single_file else [])
+        variants = [] if args.no_kubectl else [("kubectl_per_namespace", False)]
+        variants += [("kubectl_single_file", True)] if args.single_file else []
         for label, single in variants:
             directory = os.path.join(work, label)
             count, nfiles = export_sanitised(bench, store, "bench-1", include, directory, single)
@@ -171,9 +188,12 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
     base = out["restore"]["objects_per_second_wall"]
-    rows = [("adhar.platform.restore (ansible-playbook wall)", out["restore"]["wall"], created, base),
-            ("adhar.platform.restore (module apply phase)", out["restore"]["apply_seconds"], created,
-             out["restore"]["objects_per_second_module"])]
+    rows = []
+    for entry in out["restore_by_workers"].values():
+        rows.append(("adhar.platform.restore, %d workers (ansible-playbook wall)" % entry["workers"], entry["wall"], created,
+                     entry["objects_per_second_wall"]))
+        rows.append(("adhar.platform.restore, %d workers (module apply phase)" % entry["workers"], entry["apply_seconds"], created,
+                     entry["objects_per_second_module"]))
     for label, dummy in variants:
         v = out[label]
         rows.append(("kubectl apply --server-side (%s, %d files)" % (label.split("_", 1)[1].replace("_", " "), v["files"]),
@@ -181,9 +201,12 @@ def main():
     print("\n| tool | seconds | objects | objects/s |\n|---|---:|---:|---:|")
     for name, secs, n, rate in rows:
         print("| %s | %.2f | %d | %s |" % (name, secs, n, rate))
-    kubectl_rate = out["kubectl_per_namespace"]["objects_per_second"]
-    out["speedup_vs_kubectl_wall"] = round(base / kubectl_rate, 2) if kubectl_rate else None
-    print("\nrestore (wall) / kubectl (per namespace): %sx" % out["speedup_vs_kubectl_wall"])
+    if "kubectl_per_namespace" in out:
+        kubectl_rate = out["kubectl_per_namespace"]["objects_per_second"]
+        out["speedup_vs_kubectl_wall"] = round(base / kubectl_rate, 2) if kubectl_rate else None
+        print("\nrestore (wall, %d workers) / kubectl (per namespace): %sx" % (out["restore"]["workers"], out["speedup_vs_kubectl_wall"]))
+    for entry in out["restore_by_workers"].values():
+        print("load average before / after the %d-worker restore: %s / %s" % (entry["workers"], entry["load_before"], entry["load_after"]))
     results = os.path.join(REPO, "benchmarks", "results")
     os.makedirs(results, exist_ok=True)
     path = os.path.join(results, "restore_vs_kubectl-%s.json" % time.strftime("%Y%m%d-%H%M%S", time.gmtime()))

@@ -228,10 +228,13 @@ def dr_restored_counts(restore):
         raise AnsibleFilterError("dr_restored_counts: expects the 'restore' result of adhar.platform.restore (with 'stages')")
     out = {}
     for stage in restore["stages"]:
-        counts = stage.get("counts") or {}
-        ok = sum(int(counts.get(action) or 0) for action in RESTORED_ACTIONS)
-        if ok:
-            out[stage.get("name")] = out.get(stage.get("name"), 0) + ok
+        per = stage.get("resource_counts")  # one stage per tier: the counts of each of its resources
+        if not isinstance(per, dict):
+            per = {stage.get("name"): stage.get("counts") or {}}
+        for name, counts in per.items():
+            ok = sum(int((counts or {}).get(action) or 0) for action in RESTORED_ACTIONS)
+            if ok:
+                out[name] = out.get(name, 0) + ok
     return out
 
 

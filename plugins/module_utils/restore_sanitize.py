@@ -10,7 +10,6 @@ Velero: ``configmaps``, ``deployments.apps``.
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import hashlib
 import json
@@ -32,37 +31,32 @@ NEVER_RESTORE = frozenset((
     "selfsubjectrulesreviews.authorization.k8s.io", "subjectaccessreviews.authorization.k8s.io",
 ))
 
-# Velero's defaultRestorePriorities (high part, the CRDs are our own first stage).
-HIGH_PRIORITY = (
-    NAMESPACES_KEY,
-    "storageclasses.storage.k8s.io",
-    "volumesnapshotclasses.snapshot.storage.k8s.io",
-    "volumesnapshotcontents.snapshot.storage.k8s.io",
-    "volumesnapshots.snapshot.storage.k8s.io",
-    "persistentvolumes",
-    "persistentvolumeclaims",
-    "clusterroles.rbac.authorization.k8s.io",
-    "roles.rbac.authorization.k8s.io",
-    "serviceaccounts",
-    "clusterrolebindings.rbac.authorization.k8s.io",
-    "rolebindings.rbac.authorization.k8s.io",
-    "secrets",
-    "configmaps",
-    "limitranges",
-    "priorityclasses.scheduling.k8s.io",
-    "pods",
-    "replicasets.apps",
-    "endpoints",
-    "services",
+# Dependency tiers (docs/restore.md, "Order"): tiers run strictly one after another; the resources of one tier
+# need nothing from each other, so their objects are restored together.  The CRDs are tier 0, alone.
+# Resources in no tier join "workloads"; LAST ones can reject or intercept everything else.
+TIERS = (
+    ("cluster", (NAMESPACES_KEY, "storageclasses.storage.k8s.io", "volumesnapshotclasses.snapshot.storage.k8s.io",
+                 "priorityclasses.scheduling.k8s.io", "clusterroles.rbac.authorization.k8s.io",
+                 "ingressclasses.networking.k8s.io", "runtimeclasses.node.k8s.io")),
+    ("prerequisites", ("persistentvolumes", "volumesnapshotcontents.snapshot.storage.k8s.io", "serviceaccounts",
+                       "roles.rbac.authorization.k8s.io", "limitranges", "resourcequotas", "endpoints")),
+    ("bindings", ("volumesnapshots.snapshot.storage.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io",
+                  "rolebindings.rbac.authorization.k8s.io")),
+    ("data", ("persistentvolumeclaims", "secrets", "configmaps", "services")),
+    ("workloads", ("pods", "replicasets.apps")),
+    ("admission", ("mutatingwebhookconfigurations.admissionregistration.k8s.io",
+                   "validatingwebhookconfigurations.admissionregistration.k8s.io",
+                   "validatingadmissionpolicies.admissionregistration.k8s.io",
+                   "mutatingadmissionpolicies.admissionregistration.k8s.io",
+                   "apiservices.apiregistration.k8s.io")),
+    ("admission-bindings", ("validatingadmissionpolicybindings.admissionregistration.k8s.io",
+                            "mutatingadmissionpolicybindings.admissionregistration.k8s.io")),
 )
+REST_TIER = "workloads"
+# The strict order of the tiers up to the workloads (Velero's defaultRestorePriorities, regrouped).
+HIGH_PRIORITY = tuple(k for dummy, members in TIERS[:5] for k in members)
 # Restored last: they can reject or intercept everything else.
-LAST = (
-    "mutatingwebhookconfigurations.admissionregistration.k8s.io",
-    "validatingwebhookconfigurations.admissionregistration.k8s.io",
-    "validatingadmissionpolicies.admissionregistration.k8s.io",
-    "validatingadmissionpolicybindings.admissionregistration.k8s.io",
-    "apiservices.apiregistration.k8s.io",
-)
+LAST = tuple(k for dummy, members in TIERS[5:] for k in members)
 
 JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
 PVC_BIND_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller",
@@ -82,6 +76,11 @@ SYSTEM_PRIORITY_CLASSES = ("system-node-critical", "system-cluster-critical")
 
 _LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def json_copy(obj):
+    """A deep copy of a JSON document (several times faster than ``copy.deepcopy``, which matters for 20,000 objects)."""
+    return json.loads(json.dumps(obj))
 
 
 def split_key(key):
@@ -113,17 +112,20 @@ def canonical_resource(name, known=()):
     return matches[0] if len(matches) == 1 else name
 
 
-def plan_order(keys, order_insert=None):
-    """Stage order of the resource ``keys`` present in a restore.
+def plan_tiers(keys, order_insert=None):
+    """Tiers of the resource ``keys`` present in a restore: ``[(tier name, [keys])]``, empty tiers left out.
 
-    CRDs, then ``HIGH_PRIORITY``, then the rest alphabetically, then ``LAST``.
-    ``order_insert``: ``[{"resource": x, "before": y} | {"resource": x, "after": y}]`` moves ``x`` next to
-    ``y`` (entries applied in turn); the rest of the order stays.  An anchor not in the order is an error.
+    CRDs alone, then ``TIERS`` (resources in none join the workloads tier, alphabetically).
+    ``order_insert``: ``[{"resource": x, "before": y} | {"resource": x, "after": y}]`` (entries applied in
+    turn) takes ``x`` out of its tier and puts it in a tier of its own right before or after ``y``'s tier, so
+    ``x`` is restored strictly before or after ``y``; the rest stays.  An anchor in no tier is an error.
     """
     keys = set(keys)
-    rest = sorted(k for k in keys if k != CRD_KEY and k not in HIGH_PRIORITY and k not in LAST)
-    order = [CRD_KEY] + list(HIGH_PRIORITY) + rest + list(LAST)
-    known = set(order)
+    tiers = [["crds", [CRD_KEY]]] + [[name, list(members)] for name, members in TIERS]
+    placed = {k for dummy, members in tiers for k in members}
+    rest = sorted(k for k in keys if k not in placed)
+    next(t for t in tiers if t[0] == REST_TIER)[1].extend(rest)
+    known = placed | set(rest)
     for index, entry in enumerate(order_insert or []):
         where = "order_insert[%d]" % index
         if not isinstance(entry, dict) or not entry.get("resource"):
@@ -133,17 +135,25 @@ def plan_order(keys, order_insert=None):
             raise AdharError("%s: give exactly one of before or after" % where, option="order_insert")
         resource = canonical_resource(entry["resource"], known)
         anchor = canonical_resource(entry[anchors[0]], known)
-        if anchor not in order:
-            raise AdharError("%s: %s is not in the restore order (known: %s)" % (where, anchor, ", ".join(order)),
+        if anchor not in known:
+            raise AdharError("%s: %s is not in the restore order (known: %s)"
+                             % (where, anchor, ", ".join(k for dummy, members in tiers for k in members)),
                              option="order_insert")
         if resource == anchor:
             raise AdharError("%s: a resource cannot be placed relative to itself" % where, option="order_insert")
-        if resource in order:
-            order.remove(resource)
-        pos = order.index(anchor) + (1 if anchors[0] == "after" else 0)
-        order.insert(pos, resource)
+        for tier in tiers:
+            if resource in tier[1]:
+                tier[1].remove(resource)
+        tiers = [t for t in tiers if t[1] or not t[0].startswith("order_insert")]  # an emptied tier of its own goes
+        pos = next(n for n, t in enumerate(tiers) if anchor in t[1]) + (1 if anchors[0] == "after" else 0)
+        tiers.insert(pos, ["order_insert: %s %s %s" % (resource, anchors[0], anchor), [resource]])
         known.add(resource)
-    return [k for k in order if k in keys]
+    return [(name, [k for k in members if k in keys]) for name, members in tiers if any(k in keys for k in members)]
+
+
+def plan_order(keys, order_insert=None):
+    """The resource ``keys`` in restore order (``plan_tiers`` flattened)."""
+    return [k for dummy, members in plan_tiers(keys, order_insert) for k in members]
 
 
 # --------------------------------------------------------------------------- filters
@@ -409,7 +419,7 @@ def _status_wanted(key, restore_status):
 
 def sanitize(key, obj, restore_status=False, preserve_node_ports=False):
     """A copy of ``obj`` ready to be created in another cluster (Velero's rules, see docs/restore.md)."""
-    obj = copy.deepcopy(obj)
+    obj = json_copy(obj)
     meta = obj.setdefault("metadata", {})
     explicit, health_explicit = _explicit_node_ports(obj) if key == "services" else (set(), False)
     for field in STRIPPED_METADATA:

@@ -17,13 +17,16 @@ description:
   - Verification first. The manifest is checked (and its MAC, with the key); then every selected item is read in
     parallel, its size and SHA-256 checked and, if encrypted, decrypted. A corrupted or tampered item, a wrong key or
     a backup without a manifest (incomplete) fails the task before a single request is made to the cluster.
-  - Order. CustomResourceDefinitions first, waited for until Established (O(crd_timeout)); then Namespaces,
-    StorageClasses, volume snapshot classes/contents/snapshots, PersistentVolumes, PersistentVolumeClaims, ClusterRoles,
-    Roles, ServiceAccounts, ClusterRoleBindings, RoleBindings, Secrets, ConfigMaps, LimitRanges, PriorityClasses,
-    Pods, ReplicaSets, Endpoints, Services; then every other resource alphabetically; then admission webhook
-    configurations, validating admission policies and their bindings, and APIServices. O(order_insert) moves
-    resources within this order without replacing it. Each resource is one stage; the objects of a stage are
-    restored in parallel by O(workers); stages run strictly one after another.
+  - Order, in dependency tiers run strictly one after another; the resources of one tier need nothing from each
+    other and their objects are restored together by one pool of O(workers), the resources interleaved.
+    1. CustomResourceDefinitions alone, waited for until Established (O(crd_timeout)).
+    2. Namespaces, StorageClasses, VolumeSnapshotClasses, PriorityClasses, ClusterRoles, IngressClasses, RuntimeClasses.
+    3. PersistentVolumes, VolumeSnapshotContents, ServiceAccounts, Roles, LimitRanges, ResourceQuotas, Endpoints.
+    4. VolumeSnapshots, ClusterRoleBindings, RoleBindings.
+    5. PersistentVolumeClaims, Secrets, ConfigMaps, Services.
+    6. Pods, ReplicaSets and every other resource (Deployments, Ingresses, custom resources, ...).
+    7. Admission webhook configurations, admission policies, APIServices; 8. admission policy bindings.
+    See docs/restore.md for why each tier comes where it does.
   - Existing objects are found with one C(LIST) per resource (not one C(GET) per object); new objects are created
     with one C(POST) each. An existing object equal to the backup (both sanitised) is V(unchanged), not a warning.
   - Objects are sanitised like Velero does (server-owned metadata, status, Service cluster IPs and auto-assigned node
@@ -137,8 +140,9 @@ options:
     default: false
   order_insert:
     description:
-      - Move resources in the restore order, each entry placing O(order_insert[].resource) right before or after
-        another resource. The rest of the order stays as it is.
+      - Move resources in the restore order, each entry taking O(order_insert[].resource) out of its tier and putting it
+        in a tier of its own right before or after the tier of another resource, so it is restored strictly before or
+        after that resource. The rest of the order stays as it is; entries are applied in turn.
     type: list
     elements: dict
     suboptions:
@@ -157,9 +161,10 @@ options:
         type: str
   workers:
     description:
-      - Objects restored (and items read) at the same time within a stage.
+      - Objects restored (and items read) at the same time within a tier, all the tier's resources sharing them.
+      - The default matches the client's 16 connections; more workers than that wait for a connection.
     type: int
-    default: 8
+    default: 16
   crd_timeout:
     description:
       - Seconds to wait for restored CRDs to become Established before their custom resources are restored.
@@ -183,8 +188,8 @@ options:
     default: changed
   continue_on_error:
     description:
-      - Go on with the later stages after an object failed, and succeed with a warning.
-      - Without it a failed object ends the restore after its stage (later stages depend on it); the task fails with
+      - Go on with the later tiers after an object failed, and succeed with a warning.
+      - Without it a failed object ends the restore after its tier (later tiers depend on it); the task fails with
         C(N of M items failed).
     type: bool
     default: false
@@ -224,13 +229,13 @@ EXAMPLES = r"""
     existing_resource_policy: update
     wait: true
 
-- name: Restore webhooks' services before Ingresses (insert into the order)
+- name: Restore Ingresses strictly after Deployments (a tier of their own, inserted into the order)
   adhar.platform.restore:
     backup: prod-20260601020000
     storage: {url: file:///var/backups/adhar}
     encryption: {key_file: /etc/adhar/backup.key}
     order_insert:
-      - {resource: ingresses.networking.k8s.io, after: services}
+      - {resource: ingresses.networking.k8s.io, after: deployments.apps}
     report_items: failed
 """
 
@@ -262,7 +267,10 @@ restore:
       description: Objects handled (not counting those skipped before any request) per second of the apply phase.
       type: float
     stages:
-      description: One entry per stage in order, with C(name), C(resources), C(count), C(counts) and C(seconds).
+      description:
+        - One entry per tier in order, with C(name) (the tier), C(resources) (restored in it), C(count), C(counts)
+          (objects per outcome), C(resource_counts) (objects per outcome of each resource), C(list_seconds) (finding
+          what exists) and C(seconds).
       type: list
       elements: dict
     failures:
@@ -274,7 +282,9 @@ restore:
       type: list
       elements: dict
     timings:
-      description: Seconds per phase (C(read), C(verify_and_plan), C(apply), C(wait)) and item numbers.
+      description:
+        - Seconds per phase (C(read), C(verify_and_plan), C(apply), C(wait)), C(apply_cpu) (CPU seconds of the module
+          during the apply phase) and item numbers.
       type: dict
     policy:
       description: The O(existing_resource_policy) used.
@@ -324,7 +334,7 @@ def argument_spec():
             before=dict(type="str"),
             after=dict(type="str"),
         ), mutually_exclusive=[["before", "after"]], required_one_of=[["before", "after"]]),
-        workers=dict(type="int", default=8),
+        workers=dict(type="int", default=16),
         crd_timeout=dict(type="float", default=60),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="float", default=300),

@@ -208,9 +208,13 @@ def test_round_trip_then_rerun_is_unchanged(runner, target, backup, bin_dir):
     r = runner.module("adhar.platform.restore", restore_args(target, backup, name="full-1", report_items="all"))
     restore = r["restore"]
     assert r["changed"] is True and restore["counts"]["failed"] == 0, restore["failures"]
-    names = [s["name"] for s in restore["stages"]]
-    assert names[0] == "customresourcedefinitions.apiextensions.k8s.io"
-    assert names.index("namespaces") < names.index("secrets") < names.index("deployments.apps") < names.index("widgets.example.com")
+    assert restore["stages"][0]["name"] == "crds" and restore["stages"][0]["resources"] == ["customresourcedefinitions.apiextensions.k8s.io"]
+    tier = {k: n for n, s in enumerate(restore["stages"]) for k in s["resources"]}
+    assert tier["namespaces"] < tier["serviceaccounts"] < tier["secrets"] == tier["configmaps"] == tier["services"]
+    assert tier["secrets"] < tier["deployments.apps"] == tier["widgets.example.com"]
+    for stage in restore["stages"]:  # one entry per tier; its counts add up per resource
+        assert sorted(stage["resource_counts"]) == sorted(stage["resources"])
+        assert sum(sum(c.values()) for c in stage["resource_counts"].values()) == stage["count"] == sum(stage["counts"].values())
     reasons = {g["reason"] for g in restore["skipped"]}
     assert any(x.startswith("recreated by its controller") for x in reasons), reasons
     assert "made by Kubernetes in every namespace" in reasons

@@ -154,6 +154,14 @@ def test_restored_counts():
         dr_restored_counts({"counts": {}})
 
 
+def test_restored_counts_of_tiers():
+    restore = {"stages": [{"name": "cluster", "counts": {"created": 2},
+                           "resource_counts": {"namespaces": {"created": 2}}},
+                          {"name": "data", "counts": {"created": 7, "skipped": 2},
+                           "resource_counts": {"configmaps": {"created": 4, "skipped": 2}, "secrets": {"created": 3}}}]}
+    assert dr_restored_counts(restore) == {"namespaces": 2, "configmaps": 4, "secrets": 3}
+
+
 def test_registered():
     filters = FilterModule().filters()
     assert filters["dr_assess"] is dr_assess and filters["dr_markdown"] is dr_markdown

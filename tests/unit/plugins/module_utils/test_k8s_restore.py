@@ -26,6 +26,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize im
     label_value,
     map_namespaces,
     plan_order,
+    plan_tiers,
     resource_match,
     sanitize,
     select_app,
@@ -55,6 +56,50 @@ def test_order_insert_moves_without_replacing():
     assert order == ["widgets.example.com", "deployments.apps"]
     order = plan_order({"deployments.apps", "configmaps"}, [{"resource": "deployments", "before": "pods"}])
     assert order == ["configmaps", "deployments.apps"]
+
+
+def test_tiers_group_independent_types_and_keep_dependencies():
+    keys = {CRD_KEY, "namespaces", "clusterroles.rbac.authorization.k8s.io", "serviceaccounts", "roles.rbac.authorization.k8s.io",
+            "rolebindings.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io", "limitranges",
+            "persistentvolumes", "persistentvolumeclaims", "endpoints", "secrets", "configmaps", "services",
+            "deployments.apps", "pods", "ingresses.networking.k8s.io", "widgets.example.com",
+            "validatingadmissionpolicies.admissionregistration.k8s.io",
+            "validatingadmissionpolicybindings.admissionregistration.k8s.io", "apiservices.apiregistration.k8s.io"}
+    tiers = plan_tiers(keys)
+    assert [name for name, dummy in tiers] == ["crds", "cluster", "prerequisites", "bindings", "data", "workloads",
+                                               "admission", "admission-bindings"]
+    assert tiers[0] == ("crds", [CRD_KEY])  # alone
+    assert tiers[4] == ("data", ["persistentvolumeclaims", "secrets", "configmaps", "services"])
+    assert tiers[5] == ("workloads", ["pods", "deployments.apps", "ingresses.networking.k8s.io", "widgets.example.com"])
+    tier_of = {k: n for n, (dummy, members) in enumerate(tiers) for k in members}
+    for first, then in (("namespaces", "serviceaccounts"), ("serviceaccounts", "secrets"), ("persistentvolumes", "persistentvolumeclaims"),
+                        ("roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io"),
+                        ("clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io"),
+                        ("limitranges", "pods"), ("limitranges", "persistentvolumeclaims"), ("endpoints", "services"),
+                        ("services", "ingresses.networking.k8s.io"), ("configmaps", "deployments.apps"),
+                        (CRD_KEY, "widgets.example.com"), ("widgets.example.com", "apiservices.apiregistration.k8s.io"),
+                        ("validatingadmissionpolicies.admissionregistration.k8s.io",
+                         "validatingadmissionpolicybindings.admissionregistration.k8s.io")):
+        assert tier_of[first] < tier_of[then], (first, then)
+    assert plan_order(keys) == [k for dummy, members in tiers for k in members]
+
+
+def test_order_insert_makes_a_tier_of_its_own():
+    keys = {"namespaces", "secrets", "configmaps", "services", "ingresses.networking.k8s.io", "deployments.apps"}
+    tiers = plan_tiers(keys, [{"resource": "configmaps", "before": "secrets"}, {"resource": "Deployments", "after": "services"}])
+    assert tiers == [("cluster", ["namespaces"]), ("order_insert: configmaps before secrets", ["configmaps"]),
+                     ("data", ["secrets", "services"]), ("order_insert: deployments.apps after services", ["deployments.apps"]),
+                     ("workloads", ["ingresses.networking.k8s.io"])]
+    # moved twice: the first tier of its own goes away
+    tiers = plan_tiers(keys, [{"resource": "configmaps", "before": "secrets"}, {"resource": "configmaps", "after": "deployments"}])
+    assert [n for n, dummy in tiers] == ["cluster", "data", "workloads", "order_insert: configmaps after deployments.apps"]
+
+
+def test_interleave_takes_types_in_turn():
+    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item, interleave
+
+    items = [Item("configmaps", "a", "c%d" % n, {}) for n in range(3)] + [Item("services", "a", "s%d" % n, {}) for n in range(2)]
+    assert [i.name for i in interleave(["services", "configmaps"], items)] == ["s0", "c0", "s1", "c1", "c2"]
 
 
 @pytest.mark.parametrize("entry,text", [
@@ -343,7 +388,7 @@ def test_plan_items_skips_controlled_and_maps():
                ("configmaps", "a", "kube-root-ca.crt"): _cm("a", "kube-root-ca.crt"),
                ("configmaps", "a", "c"): _cm("a", "c"), ("events", "a", "e"): {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}}}
     params = {"name": "r1", "namespace_mapping": {"a": "b"}}
-    items, order, timings = plan_items(_Reader(objects), params, 2)
+    items, tiers, timings = plan_items(_Reader(objects), params, 2)
     by = {(i.key, i.name): i for i in items}
     assert by[("replicasets.apps", "web-1")].action == "skipped"
     assert by[("configmaps", "kube-root-ca.crt")].action == "skipped"
@@ -351,7 +396,7 @@ def test_plan_items_skips_controlled_and_maps():
     assert by[("configmaps", "c")].action is None and by[("configmaps", "c")].obj["metadata"]["namespace"] == "b"
     assert by[("configmaps", "c")].obj["metadata"]["labels"] == {BACKUP_LABEL: "src-1", RESTORE_LABEL: "r1"}
     assert by[("namespaces", "b")].obj["metadata"]["name"] == "b"  # synthesised for the mapped namespace
-    assert order[0] == "namespaces" and timings["selected_items"] == 5
+    assert tiers[0] == ("cluster", ["namespaces"]) and timings["selected_items"] == 5
 
 
 # --------------------------------------------------------------------------- the engine against an in-memory API
@@ -427,7 +472,7 @@ def _restore(api, items, **kw):
         item.namespace = meta.get("namespace")
         objs.append(item)
     engine = Restore(api, backup="b", name="r", workers=2, **kw)
-    engine.run(objs, plan_order({i.key for i in objs}))
+    engine.run(objs, plan_tiers({i.key for i in objs}))
     return {(i.key, i.name): (i.action, i.message) for i in objs}, engine
 
 
@@ -445,7 +490,9 @@ def test_engine_policies_and_409_fallback():
     assert out[("namespaces", "a")] == ("unchanged", None)
     lists = [r for r in api.requests if r[0] == "GET" and r[1].endswith("/configmaps")]
     assert len(lists) == 1  # one LIST for the stage, no GET per object
-    assert [s["name"] for s in engine.stages] == ["namespaces", "configmaps"]
+    assert [(s["name"], s["resources"]) for s in engine.stages] == [("cluster", ["namespaces"]), ("data", ["configmaps"])]
+    assert engine.stages[1]["resource_counts"] == {"configmaps": {"unchanged": 1, "skipped": 2, "created": 1}}
+    assert engine.stages[1]["counts"] == {"unchanged": 1, "skipped": 2, "created": 1}
 
     api = FakeApi(have)
     out, dummy = _restore(api, want, policy="update")
