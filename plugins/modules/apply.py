@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: apply
 short_description: Apply or delete many Kubernetes objects at once with server-side apply
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
 description:

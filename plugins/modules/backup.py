@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: backup
 short_description: Back up a Kubernetes cluster's objects (and its etcd, volumes, adhar config) to a local directory or S3
-version_added: 0.3.0
+version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
 description:

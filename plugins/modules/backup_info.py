@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: backup_info
 short_description: List, show and verify the backups in a local directory or S3 location
-version_added: 0.3.0
+version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
 description:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: db
 short_description: Export and import PostgreSQL databases to and from encrypted backup storage
-version_added: 0.3.0
+version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
 description:

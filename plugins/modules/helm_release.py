@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: helm_release
 short_description: Install, upgrade and remove Helm releases with the toolchain's helm
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
 description:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: restore
 short_description: Restore Kubernetes objects from an adhar backup, verified first, in order and in parallel
-version_added: 0.5.0
+version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
 description:
