@@ -29,6 +29,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import Arch
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import Target, error_text, rule_for, wait_for
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
@@ -40,7 +41,6 @@ from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize im
     check_namespace_mapping,
     comparable,
     controller_skip_reason,
-    glob_match,
     map_namespaces,
     plan_order,
     plan_tiers,
@@ -111,35 +111,28 @@ class Selection:
     """Which items of a backup a restore takes, from the filter options."""
 
     def __init__(self, params):
-        self.include_ns = list(params.get("include_namespaces") or [])
-        if "*" in self.include_ns:
-            self.include_ns = []  # a wildcard include wins over specific ones
-        self.exclude_ns = [n for n in params.get("exclude_namespaces") or [] if n != "*"]  # wildcard excludes: ignored
-        self.include_res = [str(r).lower() for r in params.get("include_resources") or []]
-        self.exclude_res = [str(r).lower() for r in params.get("exclude_resources") or []]
+        # Velero's namespace, resource and cluster-scope rules are the backup's (one Filters for both modules)
+        self.filters = Filters(include_namespaces=params.get("include_namespaces"),
+                               exclude_namespaces=params.get("exclude_namespaces"),
+                               include_resources=params.get("include_resources"),
+                               exclude_resources=params.get("exclude_resources"),
+                               include_cluster_resources=params.get("include_cluster_resources"))
         self.selector = LabelSelector(params.get("label_selector"))
         self.app = params.get("app")
         self.app_keys = list(params.get("app_label_keys") or DEFAULT_APP_LABEL_KEYS)
-        self.cluster = params.get("include_cluster_resources")
-        self.ns_filtered = bool(self.include_ns or self.exclude_ns)
 
     def namespace_ok(self, ns):
-        if self.include_ns and not glob_match(ns, self.include_ns):
-            return False
-        return not glob_match(ns, self.exclude_ns)
+        return self.filters.namespace_ok(ns)
 
     def resource_ok(self, key):
-        if self.include_res and "*" not in self.include_res and not resource_match(key, self.include_res):
+        """Like ``Filters.resource_included``, for the ``<resource>[.<group>]`` keys of archive items."""
+        if self.filters.include_resources != ["*"] and not resource_match(key, self.filters.include_resources):
             return False
-        return not resource_match(key, [p for p in self.exclude_res if p != "*"])
+        return not resource_match(key, self.filters.exclude_resources)
 
     def cluster_mode(self):
         """``all``, ``none`` or ``related`` (CRDs of restored custom resources, PVs of restored claims)."""
-        if self.cluster is True:
-            return "all"
-        if self.cluster is False:
-            return "none"
-        return "related" if self.ns_filtered else "all"
+        return self.filters.cluster_mode()
 
     def path_ok(self, record):
         """Whether an archive item is read at all (its objects are filtered again once read)."""

@@ -158,10 +158,6 @@ def plan_order(keys, order_insert=None):
 
 # --------------------------------------------------------------------------- filters
 
-def glob_match(value, patterns):
-    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
-
-
 def resource_match(key, patterns):
     """``key`` (``plural[.group]``) matches a pattern given as ``plural``, ``plural.group`` or a glob of them."""
     plural = split_key(key)[0]
