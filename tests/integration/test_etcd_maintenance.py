@@ -163,3 +163,17 @@ def test_check_perf(runner, ha_cluster):
     print("\ncheck perf (%s s): %s" % (perf["seconds"], "; ".join("%s %s" % (c["result"], c["check"]) for c in perf["checks"])))
     assert perf["checks"] and any("Throughput" in c["check"] for c in perf["checks"])
     assert perf["seconds"] >= 55
+
+
+def test_cluster_info_request_metrics(runner, ha_cluster):
+    """cluster_info reads every API server's /metrics: request counts, 5xx share and latency percentiles."""
+    r = runner.module("adhar.platform.cluster_info", {"name": NAME, "probes": 5})
+    metrics = r["request_metrics"]
+    assert len(metrics) == 3 and all(not m.get("error") for m in metrics), metrics
+    for m in metrics:
+        assert m["requests"] > 0 and m["latency_requests"] > 0
+        assert m["p50_ms"] is not None and m["p99_ms"] >= m["p50_ms"]
+        assert 0 <= m["error_rate_percent"] <= 100
+    assert sum(1 for line in r["table"].splitlines() if line.startswith("requests")) == 3
+    r = runner.module("adhar.platform.cluster_info", {"name": NAME, "probes": 0, "request_metrics": False})
+    assert "request_metrics" not in r
