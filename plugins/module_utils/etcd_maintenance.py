@@ -463,7 +463,7 @@ def run(module):
         changed, result["alarms"] = disarm_alarms(target, params, module.check_mode)
     elif action == "check_perf":
         if module.check_mode:
-            result["skipped"] = "check_perf writes a load into etcd; not run in check mode"
+            result["perf_not_run"] = "check_perf writes a load into etcd; not run in check mode"
         else:
             result["perf"] = check_perf(target, params, module.ansible.run_command)
     status = collect_status(target)

@@ -231,6 +231,10 @@ perf:
     as etcdctl printed it).
   returned: when O(action=check_perf) outside check mode
   type: dict
+perf_not_run:
+  description: Why O(action=check_perf) did not run (check mode).
+  returned: when O(action=check_perf) in check mode
+  type: str
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule

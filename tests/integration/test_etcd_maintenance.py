@@ -32,7 +32,7 @@ def _core(kubeconfig):
     return kclient.CoreV1Api(kconfig.new_client_from_config(config_file=kubeconfig))
 
 
-def _churn(kubeconfig, count=400, size=20000):
+def _churn(kubeconfig, count=400, size=60000):
     """Create then delete ``count`` ConfigMaps of ``size`` bytes: the DB file grows, then has free pages."""
     core = _core(kubeconfig)
     try:
@@ -96,7 +96,8 @@ def test_bad_input_refused_before_anything(runner, ha_cluster):
         r = runner.module("adhar.platform.etcd", args, expect_fail=True)
         assert message in r["msg"], (args, r["msg"])
     after = {m["name"]: m["db_size"] for m in runner.module("adhar.platform.etcd", {"local_cluster": NAME})["etcd"]["members"]}
-    assert before == after
+    # nothing was defragmented: no member's database file shrank (it only grows with the cluster's own writes)
+    assert all(after[name] >= size for name, size in before.items()), (before, after)
 
 
 def test_compact_then_defragment_under_write_load(runner, ha_cluster):
@@ -157,7 +158,7 @@ def test_alarms_and_endpoints_form(runner, ha_cluster, state_dir):
 
 def test_check_perf(runner, ha_cluster):
     r = runner.module("adhar.platform.etcd", {"local_cluster": NAME, "action": "check_perf"}, check=True)
-    assert "perf" not in r and "not run in check mode" in r["skipped"]
+    assert "perf" not in r and "not run in check mode" in r["perf_not_run"]
     r = runner.module("adhar.platform.etcd", {"local_cluster": NAME, "action": "check_perf"})
     perf = r["perf"]
     print("\ncheck perf (%s s): %s" % (perf["seconds"], "; ".join("%s %s" % (c["result"], c["check"]) for c in perf["checks"])))
