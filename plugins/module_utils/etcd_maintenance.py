@@ -407,9 +407,8 @@ def disarm_alarms(target, params, check_mode=False):
     ids = {m["member_id"]: m for m in status["members"]}
     for alarm in alarms:
         member = ids.get(alarm["member_id"]) or {}
-        target.call(endpoint, "/v3/maintenance/alarm", {"action": "DEACTIVATE",
-                                                         "memberID": str(int(alarm["member_id"], 16)) if alarm["member_id"] else "0",
-                                                         "alarm": alarm["alarm"]})
+        member_id = str(int(alarm["member_id"], 16)) if alarm["member_id"] else "0"
+        target.call(endpoint, "/v3/maintenance/alarm", {"action": "DEACTIVATE", "memberID": member_id, "alarm": alarm["alarm"]})
         alarm["member"] = member.get("name") or alarm.get("member")
     after = collect_status(target)
     return True, {"disarmed": alarms, "active": after["alarms"] or []}
@@ -472,4 +471,3 @@ def run(module):
         reasons += ["check perf: %s" % c["check"] for c in result["perf"]["checks"] if c["result"] == "FAIL"]
     result.update(changed=changed, etcd=status, healthy=not reasons, reasons=reasons, table=status_table(status))
     return result
-

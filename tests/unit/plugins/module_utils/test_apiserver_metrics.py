@@ -13,20 +13,20 @@ from ansible_collections.adhar.platform.plugins.module_utils import apiserver_me
 BODY = """\
 # HELP apiserver_request_duration_seconds [STABLE] Response latency distribution in seconds
 # TYPE apiserver_request_duration_seconds histogram
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="GET",version="v1",le="0.005"} 50
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="GET",version="v1",le="0.01"} 90
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="GET",version="v1",le="0.1"} 100
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="GET",version="v1",le="+Inf"} 100
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1",le="0.005"} 0
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1",le="0.01"} 0
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1",le="0.1"} 10
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1",le="+Inf"} 10
-apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="pods",scope="cluster",subresource="",verb="WATCH",version="v1",le="+Inf"} 99999
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="GET",version="v1",le="0.005"} 50
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="GET",version="v1",le="0.01"} 90
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="GET",version="v1",le="0.1"} 100
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="GET",version="v1",le="+Inf"} 100
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="POST",version="v1",le="0.005"} 0
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="POST",version="v1",le="0.01"} 0
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="POST",version="v1",le="0.1"} 10
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="configmaps",scope="namespace",verb="POST",version="v1",le="+Inf"} 10
+apiserver_request_duration_seconds_bucket{component="apiserver",group="",resource="pods",scope="cluster",verb="WATCH",version="v1",le="+Inf"} 99999
 apiserver_request_duration_seconds_sum{component="apiserver",verb="GET"} 0.4
-apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="GET",version="v1"} 100
-apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1"} 8
-apiserver_request_total{code="503",component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1"} 1
-apiserver_request_total{code="429",component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1"} 1
+apiserver_request_total{code="200",component="apiserver",group="",resource="configmaps",scope="namespace",verb="GET",version="v1"} 100
+apiserver_request_total{code="201",component="apiserver",group="",resource="configmaps",scope="namespace",verb="POST",version="v1"} 8
+apiserver_request_total{code="503",component="apiserver",group="",resource="configmaps",scope="namespace",verb="POST",version="v1"} 1
+apiserver_request_total{code="429",component="apiserver",group="",resource="configmaps",scope="namespace",verb="POST",version="v1"} 1
 apiserver_request_total_other{code="500"} 1000
 """
 
