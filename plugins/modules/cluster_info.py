@@ -475,6 +475,13 @@ latency:
       description: Why no probe was sent although O(probes) > 0.
       type: str
       returned: sometimes
+  sample:
+    probes: 20
+    path: /readyz
+    p50_ms: 3.21
+    p99_ms: 9.87
+    max_ms: 10.02
+    errors: 0
 request_metrics:
   description:
     - Per API server, its own request metrics since it started (from C(/metrics)).
@@ -486,13 +493,6 @@ request_metrics:
   elements: dict
   sample: [{name: apiserver-0, url: "https://127.0.0.1:20011", requests: 48211, errors_5xx: 3, throttled_429: 0,
             error_rate_percent: 0.006, p50_ms: 4.1, p90_ms: 18.7, p99_ms: 92.3, read_p99_ms: 60.2, write_p99_ms: 98.0}]
-  sample:
-    probes: 20
-    path: /readyz
-    p50_ms: 3.21
-    p99_ms: 9.87
-    max_ms: 10.02
-    errors: 0
 server_version:
   description: C(gitVersion) of the API server behind the endpoint.
   returned: always

@@ -11,7 +11,7 @@ module: etcd
 short_description: etcd maintenance - status, alarms, defragmentation, compaction and performance check
 version_added: 0.1.0
 author:
-  - adhar.platform contributors
+  - adhar.platform contributors (@adhar-io)
 description:
   - The etcd part of the troubleshooting section of the adhar Advanced Topics guide (C(etcdctl endpoint status),
     C(etcdctl defrag), alarms, the disk performance check) for the etcd of a local cluster made by
