@@ -63,6 +63,15 @@ def json_type(value):
     return type(value).__name__
 
 
+def _actual(value, actual):
+    """``a list``, ``a string 'x'``, ``the boolean true``: what a value of the wrong type is, without saying it twice."""
+    if actual in ("object", "array"):
+        return describe(value)
+    if actual == "boolean":
+        return "the boolean %s" % describe(value)
+    return "%s %s" % (_TYPE_NAMES.get(actual, actual), describe(value))
+
+
 def _is_type(value, name):
     actual = json_type(value)
     return actual == name or (name == "number" and actual == "integer")
@@ -166,7 +175,7 @@ class Checker:
         if actual == "null":
             msg = "is empty; expected %s" % wanted
         else:
-            msg = "must be %s, not %s %s" % (wanted, _TYPE_NAMES.get(actual, actual), describe(value))
+            msg = "must be %s, not %s" % (wanted, _actual(value, actual))
         if types == ["string"] and actual in ("integer", "number"):
             msg += " (quote it: \"%s\")" % value
         elif types == ["string"] and actual == "boolean":
