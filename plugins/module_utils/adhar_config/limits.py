@@ -31,13 +31,14 @@ MIB = 1024 * 1024
 
 
 class Limits:
-    """The limits in force; ``hint(key)`` says how to raise one."""
+    """The limits in force; ``hint(key)`` says how to raise one (``how``: that sentence, with the key and its maximum)."""
 
-    def __init__(self, option="limits", **values):
+    def __init__(self, option="limits", how=None, **values):
         unknown = sorted(set(values) - set(DEFAULTS))
         if unknown:
             raise AdharError("%s: unknown limit %s; known: %s" % (option, ", ".join(unknown), ", ".join(DEFAULTS)), option=option)
         self.option = option
+        self.how = how
         for key, default in DEFAULTS.items():
             value = values.get(key)
             if value is None:
@@ -62,10 +63,10 @@ class Limits:
 
     def hint(self, key):
         """``the limit of 64 levels (raise it with limits.depth, at most 100)``."""
-        if self.option:
-            how = "raise it with %s.%s, at most %d" % (self.option, key, MAXIMUM[key])
+        if self.how:
+            how = self.how % (key, MAXIMUM[key])
         else:
-            how = "this limit is fixed for this file"
+            how = "raise it with %s.%s, at most %d" % (self.option, key, MAXIMUM[key])
         return "the limit of %d %s (%s)" % (getattr(self, key), UNITS[key], how)
 
     def as_dict(self):

@@ -25,6 +25,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import schema as S
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import tables
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.checker import Checker, suggest
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import data_size
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, Source, from_data
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import describe, format_path
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import NAME_RE as LOCAL_NAME_RE
@@ -46,20 +47,27 @@ _UPSTREAM_NO_MANAGED = ("aws", "gcp", "azure")
 
 
 class Report:
-    """Errors and warnings of one validation; ``valid`` is true when there is no error."""
+    """Errors and warnings of one validation; ``valid`` is true when there is no error.
+
+    At most ``source.limits.errors`` of each are kept (the first ones in file order); ``errors_truncated`` and
+    ``warnings_truncated`` count the others.
+    """
 
     def __init__(self, source):
         self.source = source
+        self.limit = source.limits.errors
         self.errors = []
         self.warnings = []
+        self.errors_truncated = 0
+        self.warnings_truncated = 0
         self._seen = set()
 
     @property
     def valid(self):
         return not self.errors
 
-    def _add(self, bucket, path, message, line=None):
-        key = (tuple(path), message)
+    def _add(self, kind, path, message, line=None):
+        key = hash((tuple(path), message))
         if key in self._seen:
             return
         self._seen.add(key)
@@ -67,38 +75,51 @@ class Report:
         line = line if line is not None else self.source.line_of(path)
         if line is not None:
             out["line"] = line
-        bucket.append(out)
+        self._append(kind, out)
+
+    def _append(self, kind, entry):
+        bucket = getattr(self, kind)
+        bucket.append(entry)
+        if len(bucket) > 4 * self.limit:
+            self._trim(kind)
+
+    def _trim(self, kind):
+        bucket = getattr(self, kind)
+        bucket.sort(key=lambda e: e.get("line", 1 << 30))
+        if len(bucket) > self.limit:
+            setattr(self, kind + "_truncated", getattr(self, kind + "_truncated") + len(bucket) - self.limit)
+            del bucket[self.limit:]
 
     def error(self, path, message, line=None):
-        self._add(self.errors, path, message, line)
+        self._add("errors", path, message, line)
 
     def warn(self, path, message):
-        self._add(self.warnings, path, message)
+        self._add("warnings", path, message)
 
     def sort(self):
-        for bucket in (self.errors, self.warnings):
-            bucket.sort(key=lambda e: e.get("line", 1 << 30))
+        for kind in ("errors", "warnings"):
+            self._trim(kind)
 
     def summary(self, limit=5):
         """One line: ``N error(s) in NAME: path: message; ...``."""
-        n = len(self.errors)
+        n = len(self.errors) + self.errors_truncated
         shown = "; ".join("%s: %s" % (e["path"], e["message"]) for e in self.errors[:limit])
         more = " ... and %d more (see errors)" % (n - limit) if n > limit else ""
         return "%d error%s in %s: %s%s" % (n, "" if n == 1 else "s", self.source.name, shown, more)
 
     def raise_if_invalid(self):
         if self.errors:
-            raise ConfigInvalid(self.summary(), self.errors, self.warnings)
+            raise ConfigInvalid(self.summary(), self.errors, self.warnings, self.errors_truncated, self.warnings_truncated)
 
 
-def validate(source):
-    """Validate a ``Source`` (or plain data); returns a ``Report``."""
+def validate(source, limits=None):
+    """Validate a ``Source`` (or plain data, checked against ``limits``); returns a ``Report``."""
     if not isinstance(source, Source):
-        source = from_data(source)
+        source = from_data(source, limits=limits)
     report = Report(source)
     for err in source.errors:
-        report.errors.append(err)
-        report._seen.add((err["path"], err["message"]))
+        report._seen.add(hash((err["path"], err["message"])))
+        report._append("errors", err)
     foreign = foreign_document(source.data)
     if foreign:
         report.error((), foreign)
@@ -106,9 +127,63 @@ def validate(source):
         for path, message in _CHECKER.errors(source.data):
             report.error(path, message)
         if isinstance(source.data, dict):
-            _Rules(source.data, report).run()
+            too_big = views_problem(source.data, source.limits)
+            if too_big:
+                report.error(*too_big)
+            else:
+                _Rules(source.data, report).run()
     report.sort()
     return report
+
+
+# What a resolved view holds besides the copied blocks (fixed keys, HA default values), as (values, characters).
+VIEW_BASE = (200, 4000)
+
+
+def views_problem(cfg, limits):
+    """``(path, message)`` when the resolved views of every environment and cluster would exceed ``limits``, else ``None``.
+
+    Each view copies its environment's template, the environment, the cluster entry, the provider's ``config``,
+    ``backup`` and ``globalSettings``, so a big template shared by many clusters grows the views (and the module's
+    result and the inventory's hostvars) far beyond the file; this is checked before any view is built.
+    """
+    envs = R.as_map(cfg.get("environments"))
+    templates = R.as_map(cfg.get("environmentTemplates"))
+    providers = R.as_map(cfg.get("providers"))
+    memo = {}
+
+    def size(block):
+        if block is None:
+            return 0, 0
+        key = id(block)
+        if key not in memo:
+            memo[key] = data_size(block)
+        return memo[key]
+
+    shared = [size(cfg.get("globalSettings")), size(cfg.get("backup")), VIEW_BASE]
+    names = iter(envs)
+    default_provider = R.default_provider(cfg)
+    clusters = R.as_list(cfg.get("clusters"))
+    only_env = next(iter(envs)) if len(envs) == 1 else None
+    nodes = chars = 0
+    for cluster in [None] * len(envs) + clusters:
+        env_name = next(names) if cluster is None else (R.as_str(R.as_map(cluster).get("environment")) or only_env)
+        env = R.as_map(envs.get(env_name))
+        provider = R.as_str(R.as_map(cluster).get("provider")) or R.as_str(env.get("provider")) or default_provider
+        parts = shared + [size(cluster), size(envs.get(env_name)), size(templates.get(R.as_str(env.get("template")))),
+                          size(R.as_map(providers.get(provider)).get("config"))]
+        nodes += sum(p[0] for p in parts)
+        chars += sum(p[1] for p in parts)
+        if nodes > limits.nodes or chars > limits.size_bytes:
+            break
+    path = ("clusters",) if clusters else ("environments",)
+    what = "the resolved views of the %d environments and clusters (each with a copy of its environment's template, core " \
+           "services, addons and provider config) would hold" % (len(envs) + len(clusters))
+    if nodes > limits.nodes:
+        return path, "%s more than %s" % (what, limits.hint("nodes"))
+    if chars > limits.size_bytes:
+        return path, "%s more text than the size limit, %s" % (what, limits.hint("size_mib"))
+    return None
 
 
 def foreign_document(data):
