@@ -32,7 +32,7 @@ def argument_spec():
         to_provider=dict(type="str", choices=list(tables.CONVERTIBLE)),
         from_provider=dict(type="str"),
         dest=dict(type="path"),
-        limits=dict(type="dict", options={key: dict(type="int") for key in LIMIT_DEFAULTS}),
+        limits=dict(type="dict", options={key: dict(type="int", default=value) for key, value in LIMIT_DEFAULTS.items()}),
     )
 
 

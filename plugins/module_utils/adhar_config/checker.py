@@ -103,17 +103,28 @@ def _why(schema):
     return ": %s" % why if why else ""
 
 
+# "Did you mean" hints computed per validation at most (each costs a fuzzy match; a hostile file could ask for many).
+MAX_HINTS = 1000
+
+
 class Checker:
     """Validates instances against one root schema; ``errors(instance)`` -> ``[(path_tuple, message)]``."""
 
     def __init__(self, schema):
         self.root = schema
         self._patterns = {}
+        self._hints = 0
 
-    def errors(self, instance):
-        out = []
+    def errors(self, instance, out=None):
+        """Every ``(path, message)``, appended to ``out`` (anything with ``append``; a new list by default)."""
+        out = [] if out is None else out
+        self._hints = 0
         self._check(self.root, instance, (), out, None)
         return out
+
+    def _suggest(self, word, choices):
+        self._hints += 1
+        return suggest(word, choices) if self._hints <= MAX_HINTS else ""
 
     def is_valid(self, schema, instance):
         out = []
@@ -189,7 +200,7 @@ class Checker:
 
     def _check_value(self, schema, value, path, out):
         if "enum" in schema and not _same_as_any(value, schema["enum"]):
-            default = "must be one of: %s (got %s)%s" % (_choices(schema["enum"]), describe(value), suggest(value, schema["enum"]))
+            default = "must be one of: %s (got %s)%s" % (_choices(schema["enum"]), describe(value), self._suggest(value, schema["enum"]))
             out.append((path, self._bad_value(schema, value, default)))
         if "const" in schema and not _same_as_any(value, [schema["const"]]):
             out.append((path, "must be %s (got %s)" % (describe(schema["const"]), describe(value))))
@@ -232,7 +243,7 @@ class Checker:
                 if key in hints:
                     msg = "unknown key %s: %s" % (describe(key), hints[key])
                 else:
-                    msg = "unknown key %s%s; allowed keys: %s" % (describe(key), suggest(key, list(props)), ", ".join(props))
+                    msg = "unknown key %s%s; allowed keys: %s" % (describe(key), self._suggest(key, list(props)), ", ".join(props))
                 out.append((path + (key,), msg))
             elif extra is not True:
                 self._check(extra, sub_value, path + (key,), out, None)

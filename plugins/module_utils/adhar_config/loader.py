@@ -48,6 +48,7 @@ INVENTORY_KEYS = frozenset((
 ))
 CHUNK = 64 * 1024
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
 
 
 class ConfigInvalid(AdharError):
@@ -185,10 +186,11 @@ class _Composer:
         for node in self.stack:
             if node.kind == SEQ:
                 out.append(len(node.value))
-            else:
-                n = len(node.value)
-                key = node.value[-1] if n % 2 else None
-                out.append(str(key.value) if key is not None and key.kind == SCALAR else "(key %d)" % (n // 2))
+            elif len(node.value) % 2:  # composing the value of the last key
+                key = node.value[-1]
+                out.append(str(key.value) if key.kind == SCALAR else "(key)")
+            else:  # composing a key: the mapping's path
+                break
         return tuple(out)
 
     def fail(self, message, event):
@@ -241,7 +243,9 @@ class _Composer:
         tag = event.tag
         if tag is None or tag == "!":
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        if tag == MERGE_TAG:
+        if tag == STR_TAG:
+            node = _Node(SCALAR, event.value, event.start_mark, 1, 0)
+        elif tag == MERGE_TAG:
             node = _Node(SCALAR, event.value, event.start_mark, 1, 0, merge=True)
         else:
             constructor = type(loader).yaml_constructors.get(tag)

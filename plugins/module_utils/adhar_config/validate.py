@@ -18,6 +18,7 @@ dropped core services) and at values that are probably mistakes.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 
@@ -124,8 +125,7 @@ def validate(source, limits=None):
     if foreign:
         report.error((), foreign)
     else:
-        for path, message in _CHECKER.errors(source.data):
-            report.error(path, message)
+        _CHECKER.errors(source.data, _Sink(report))
         if isinstance(source.data, dict):
             too_big = views_problem(source.data, source.limits)
             if too_big:
@@ -134,6 +134,16 @@ def validate(source, limits=None):
                 _Rules(source.data, report).run()
     report.sort()
     return report
+
+
+class _Sink:
+    """The checker's output going straight into a report (never a list of every error)."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def append(self, item):
+        self.report.error(*item)
 
 
 # What a resolved view holds besides the copied blocks (fixed keys, HA default values), as (values, characters).
@@ -259,6 +269,38 @@ def _network(text):
         except ValueError:
             return None, "%s is not a valid IPv4 network" % describe(text)
         return None, "%s has host bits set; the network is %s" % (describe(text), net)
+
+
+class _Networks:
+    """Networks of the clusters seen so far: one overlapping a new network is found in O(log n), not by comparing every pair.
+
+    Two CIDR blocks overlap exactly when one contains the other: a containing block is one of the new block's supernets
+    (looked up by address and prefix), a contained one starts inside the new block (found by bisection on start addresses).
+    """
+
+    def __init__(self):
+        self.exact = {}
+        self.starts = []
+
+    def add(self, net, owner):
+        if net is None:
+            return
+        key = (int(net.network_address), net.prefixlen)
+        self.exact.setdefault(key, (net, owner))
+        bisect.insort(self.starts, (key[0], len(self.starts), net, owner))
+
+    def overlapping(self, net):
+        """``(network, owner)`` of an earlier network overlapping ``net``, else ``None``."""
+        start = int(net.network_address)
+        for prefix in range(net.prefixlen, -1, -1):
+            mask = ((1 << prefix) - 1) << (32 - prefix) if prefix else 0
+            hit = self.exact.get((start & mask, prefix))
+            if hit:
+                return hit
+        i = bisect.bisect_left(self.starts, (start,))
+        if i < len(self.starts) and self.starts[i][0] <= int(net.broadcast_address):
+            return self.starts[i][2], self.starts[i][3]
+        return None
 
 
 class _Rules:
@@ -459,14 +501,18 @@ class _Rules:
                              % (cid, default, describe(ids[cid])))
             else:
                 ids[cid] = t["name"]
-        for j, (t, (pod, svc)) in enumerate(meshed):
-            for other, (opod, osvc) in meshed[:j]:
-                pairs = ((pod, "podCidr", opod, "podCidr"), (pod, "podCidr", osvc, "serviceCidr"), (svc, "serviceCidr", opod, "podCidr"))
-                for mine, mine_key, theirs, their_key in pairs:
-                    if mine is not None and theirs is not None and mine.overlaps(theirs):
-                        self.r.error(t["sources"][mine_key] or t["source"] + (mine_key,),
-                                     "%s %s of %s overlaps %s %s of %s; clusters in the mesh need distinct pod networks"
-                                     % (mine_key, mine, describe(t["name"]), their_key, theirs, describe(other["name"])))
+        pods, services = _Networks(), _Networks()
+        for t, (pod, svc) in meshed:
+            checks = ((pod, "podCidr", pods, "podCidr"), (pod, "podCidr", services, "serviceCidr"), (svc, "serviceCidr", pods, "podCidr"))
+            for mine, mine_key, earlier, their_key in checks:
+                hit = earlier.overlapping(mine) if mine is not None else None
+                if hit:
+                    theirs, other = hit
+                    self.r.error(t["sources"][mine_key] or t["source"] + (mine_key,),
+                                 "%s %s of %s overlaps %s %s of %s; clusters in the mesh need distinct pod networks"
+                                 % (mine_key, mine, describe(t["name"]), their_key, theirs, describe(other["name"])))
+            pods.add(pod, t)
+            services.add(svc, t)
 
     def managed(self, provider):
         block = R.as_map(self.providers.get(provider))
