@@ -14,6 +14,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import tables
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.convert import Unmappable, convert
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import DEFAULTS as LIMIT_DEFAULTS, Limits
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import names
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import (
     YAML_IMPORT_ERROR, ConfigInvalid, from_data, load_file, yaml,
 )
@@ -120,7 +121,7 @@ def _load(params, limits):
 def _environment_filter(cfg, name):
     envs = R.as_map(cfg.get("environments"))
     if name is not None and name not in envs:
-        raise AdharError("environment: unknown environment %r; defined environments: %s" % (name, ", ".join(envs) or "none"),
+        raise AdharError("environment: unknown environment %r; defined environments: %s" % (name, names(envs) or "none"),
                          option="environment")
 
 

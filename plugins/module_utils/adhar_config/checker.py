@@ -77,14 +77,21 @@ def _is_type(value, name):
     return actual == name or (name == "number" and actual == "integer")
 
 
+# Fuzzy "did you mean" matching only among this many names at most (it compares the word with each).
+MAX_FUZZY_CHOICES = 100
+
+
 def suggest(word, choices):
     """`` (did you mean 'x'?)`` for a near miss among ``choices``, else ``''``."""
     choices = [c for c in choices if isinstance(c, str)]
     if not isinstance(word, str):
         return ""
+    lower = word.lower()
     for c in choices:
-        if c.lower() == word.lower():
+        if c.lower() == lower:
             return " (did you mean %r?)" % c
+    if len(choices) > MAX_FUZZY_CHOICES or len(word) > 100:
+        return ""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return " (did you mean %r?)" % close[0] if close else ""
 

@@ -29,6 +29,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.checke
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import data_size
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, Source, from_data
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import describe, format_path
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import names as list_names
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import NAME_RE as LOCAL_NAME_RE
 
 _CHECKER = Checker(S.SCHEMA)
@@ -81,7 +82,7 @@ class Report:
     def _append(self, kind, entry):
         bucket = getattr(self, kind)
         bucket.append(entry)
-        if len(bucket) > 4 * self.limit:
+        if len(bucket) > 2 * self.limit:
             self._trim(kind)
 
     def _trim(self, kind):
@@ -207,7 +208,7 @@ def foreign_document(data):
     for key in data:
         if key in S.ROOT_HINTS:
             return "not an adhar config: it %s" % S.ROOT_HINTS[key]
-    return "not an adhar config: none of its keys (%s) is an adhar key (%s)" % (", ".join(map(str, data)), ", ".join(S.SCHEMA["properties"]))
+    return "not an adhar config: none of its keys (%s) is an adhar key (%s)" % (list_names(data), ", ".join(S.SCHEMA["properties"]))
 
 
 def cron_problem(expr):
@@ -326,7 +327,7 @@ class _Rules:
         names = list(self.providers)
         primaries = [n for n in names if R.as_map(self.providers[n]).get("primary") is True]
         if len(names) > 2:
-            self.r.error(("providers",), "at most 2 providers are allowed (upstream rule), found %d: %s" % (len(names), ", ".join(names)))
+            self.r.error(("providers",), "at most 2 providers are allowed (upstream rule), found %d: %s" % (len(names), list_names(names)))
         elif len(names) == 2 and not primaries:
             self.r.error(("providers",), "with 2 providers, exactly one must have primary: true (the management cluster's "
                                          "provider); neither %s nor %s has it" % tuple(names))
@@ -355,11 +356,11 @@ class _Rules:
             value = settings.get(key)
             if isinstance(value, str) and value and value not in self.providers:
                 self.r.warn(("globalSettings", key), "%s is not a defined provider (%s); upstream only stores it"
-                            % (describe(value), ", ".join(names) or "none defined"))
+                            % (describe(value), list_names(names) or "none defined"))
 
     def _provider_ref(self, path, name):
         if name not in self.providers:
-            self.r.error(path, "unknown provider %s; defined providers: %s" % (describe(name), ", ".join(self.providers) or "none"))
+            self.r.error(path, "unknown provider %s; defined providers: %s" % (describe(name), list_names(self.providers) or "none"))
 
     # -- templates and environments -----------------------------------------------------------
 
@@ -431,7 +432,7 @@ class _Rules:
             template = env.get("template")
             if isinstance(template, str) and template and template not in self.templates:
                 self.r.error(path + ("template",), "unknown template %s%s; defined templates: %s" % (
-                    describe(template), _suggest(template, self.templates), ", ".join(self.templates) or "none"))
+                    describe(template), _suggest(template, self.templates), list_names(self.templates) or "none"))
             if isinstance(env.get("provider"), str) and env["provider"]:
                 self._provider_ref(path + ("provider",), env["provider"])
             self.template_like(env, path)
@@ -473,10 +474,10 @@ class _Rules:
             env = cluster.get("environment")
             if isinstance(env, str) and env and env not in self.envs:
                 self.r.error(path + ("environment",), "unknown environment %s%s; defined environments: %s" % (
-                    describe(env), _suggest(env, self.envs), ", ".join(self.envs) or "none"))
+                    describe(env), _suggest(env, self.envs), list_names(self.envs) or "none"))
             elif env is None and len(self.envs) > 1:
                 self.r.error(path + ("environment",), "is required when several environments are defined (choose from: %s)"
-                             % ", ".join(self.envs))
+                             % list_names(self.envs))
         clusters = self.cfg.get("clusters")
         if isinstance(clusters, list) and clusters and not primaries:
             self.r.error(("clusters",), "exactly one cluster must have role: primary; none has")
