@@ -371,10 +371,12 @@ class _Builder:
         return sources
 
 
-def _yaml_error(name, e):
+def _yaml_error(name, e, limits):
     if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         problem = " ".join(p for p in (e.context, e.problem) if p) or "invalid YAML"
+        if "maximum nesting depth" in problem and mark:  # libyaml's own bound (1000 flow levels), met while scanning ahead
+            return _stopped(name, _stop((), "nested deeper than %s" % limits.hint("depth"), mark.line + 1, mark.column + 1))
         where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else "unknown position"
         err = error((), "YAML syntax error at %s: %s" % (where, problem), mark.line + 1 if mark else None)
         if mark:
@@ -406,7 +408,7 @@ def parse_stream(stream, name="content", limits=None):
     except _Stop as exc:
         raise _stopped(name, exc)
     except yaml.YAMLError as e:
-        raise _yaml_error(name, e)
+        raise _yaml_error(name, e, limits)
     finally:
         loader.dispose()
     if root is None:
@@ -462,6 +464,8 @@ def load_file(path, option="src", limits=None):
     path = os.path.abspath(os.path.expanduser(path))
     try:
         f = open(path, "rb")
+    except IsADirectoryError:
+        raise AdharError("%s: %s is a directory, not a config file" % (option, path), option=option, path=path)
     except OSError as e:
         raise AdharError("%s: cannot read %s: %s" % (option, path, e.strerror or e), option=option, path=path)
     with f:
@@ -469,8 +473,6 @@ def load_file(path, option="src", limits=None):
             info = os.fstat(f.fileno())
         except OSError as e:
             raise AdharError("%s: cannot read %s: %s" % (option, path, e.strerror or e), option=option, path=path)
-        if stat.S_ISDIR(info.st_mode):
-            raise AdharError("%s: %s is a directory, not a config file" % (option, path), option=option, path=path)
         if stat.S_ISREG(info.st_mode) and info.st_size > limits.size_bytes:
             raise _stopped(path, _stop((), "the file is %.1f MiB, more than %s" % (info.st_size / 1048576.0, limits.hint("size_mib"))))
         try:
