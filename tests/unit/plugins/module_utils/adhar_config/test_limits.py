@@ -233,3 +233,25 @@ def test_messages_stay_short():
 
 def test_seed_fixture_still_loads_with_the_c_parser():
     assert loader.load_file(fixture("base.yaml")).data["providers"]["kind"]["type"] == "kind"
+
+
+@pytest.fixture
+def pure_python_parser(monkeypatch):
+    """The loader without libyaml (PyYAML's pure-Python parser), as on a host whose PyYAML lacks the C extension."""
+    import yaml
+
+    class Pure(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+        pass
+
+    Pure.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+    monkeypatch.setattr(loader, "_LOADER", [Pure])
+
+
+def test_same_bounds_without_libyaml(pure_python_parser):
+    assert "expands through aliases" in refused(laughs()).errors[0]["message"]
+    assert refused("a: &x [*x]\n").errors[0]["message"].startswith("recursive anchor")
+    assert refused("a: " + "[" * 5000 + "]" * 5000 + "\n").errors[0]["message"].startswith("nested deeper than the limit of 64")
+    assert refused("a: &a 1\nb: [%s]\n" % ", ".join(["*a"] * 1001)).errors[0]["message"].startswith("the document uses more")
+    src = loader.parse("version: 2026-01-02\nbase: &b {a: 1}\nother: {<<: *b, c: 2}\n")
+    assert src.data == {"version": "2026-01-02", "base": {"a": 1}, "other": {"a": 1, "c": 2}}
+    assert refused("a: [1, 2\n").errors[0]["message"].startswith("YAML syntax error at line 2")
