@@ -79,10 +79,11 @@ def fullest_valid(nodes, size_mib, clusters=50):
     entries = max(1, (nodes // views - 260) // 5)
     width = max(1, (size_mib * 1048576 // views - 5000) // entries - 12)
     values = "".join('          - {key: k%d, value: "%s"}\n' % (i, "v" * width) for i in range(entries))
-    return BASE.replace("    coreServices:", "    addons:\n      - name: big\n        chart: {repoURL: 'https://charts.example.org', "
-                                            "name: big, version: 1.0.0}\n        values:\n" + values + "    coreServices:") + \
-        "clusters:\n" + "".join("  - {name: c%d, role: %s, environment: dev, clusterId: %d}\n"
-                                % (i, "primary" if i == 0 else "replica", i + 1) for i in range(clusters))
+    addon = ("    addons:\n      - name: big\n        chart: {repoURL: 'https://charts.example.org', name: big, version: 1.0.0}\n"
+             "        values:\n" + values)
+    members = ["  - {name: c%d, role: %s, environment: dev, clusterId: %d}\n" % (i, "primary" if i == 0 else "replica", i + 1)
+               for i in range(clusters)]
+    return BASE.replace("    coreServices:", addon + "    coreServices:") + "clusters:\n" + "".join(members)
 
 
 def meshed(count):
@@ -99,8 +100,9 @@ def run_module(tmp_path, text, **args):
                           check=False)
     measured = json.loads(proc.stderr.rsplit("MEASURED ", 1)[1])
     result = json.loads(proc.stdout)
-    print("%s: rc=%s rss=%.1f MiB time=%.2f s result=%d bytes" % (args.get("action", "validate"), measured["rc"], measured["rss_mib"],
-                                                                 measured["seconds"], len(proc.stdout)))
+    print("%s: rc=%s rss=%.1f MiB time=%.2f s result=%d bytes, %s errors listed, %s more" % (
+        args.get("action", "validate"), measured["rc"], measured["rss_mib"], measured["seconds"], len(proc.stdout),
+        len(result.get("errors", [])), result.get("errors_truncated")))
     assert measured["rss_mib"] < MAX_RSS_MIB, measured
     assert measured["seconds"] < MAX_SECONDS, measured
     assert len(proc.stdout) < 64 * 1024 * 1024
