@@ -19,6 +19,7 @@ import pytest
 
 import ansible_collections.adhar.platform as collection
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import MAXIMUM
+from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import fixture
 
 COLLECTIONS_BASE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(list(collection.__path__)[0]))))
 MAX_RSS_MIB = 200
@@ -43,15 +44,8 @@ with open("/proc/self/status") as f:
 sys.stderr.write("\nMEASURED " + json.dumps({"rc": code, "rss_mib": hwm / 1024.0, "seconds": seconds}) + "\n")
 """
 
-BASE = """providers:
-  kind: {type: kind, region: local, primary: true}
-environmentTemplates:
-  dev:
-    clusterConfig: [{key: kubeVersion, value: v1.36.3}]
-    coreServices: {argocd: {values: [{key: server.replicas, value: "1"}]}}
-environments:
-  dev: {type: non-production, template: dev, clusterConfig: [{key: workerReplicas, value: "1"}]}
-"""
+with open(fixture("base.yaml")) as _f:
+    BASE = _f.read()  # the minimal valid config: one local provider, template, environment ("dev")
 
 
 def laughs(levels=12, width=9):
@@ -150,12 +144,15 @@ def test_many_errors(tmp_path, limits, size):
                                                    pytest.param(AT_MAX, MAXIMUM["nodes"], MAXIMUM["size_mib"], id="maximum")])
 @pytest.mark.parametrize("action", ["validate", "resolve", "convert"])
 def test_fullest_valid_config(tmp_path, limits, nodes, size_mib, action):
-    extra = {"to_provider": "gcp"} if action == "convert" else {}
-    rc, res = run_module(tmp_path, fullest_valid(nodes, size_mib), action=action, **dict(limits, **extra))
-    if action == "convert":  # nothing to convert: a clear error after a full validation
-        assert rc == 1 and res["msg"].startswith("nothing to convert to gcp")
-    else:
-        assert rc == 0 and res["valid"] is True
+    text = fullest_valid(nodes, size_mib)
+    extra = {}
+    if action == "convert":  # the same config on aws, converted to gcp
+        extra = {"to_provider": "gcp"}
+        text = text.replace("  kind:\n    type: kind\n    region: local\n", "  aws:\n    type: aws\n    region: us-east-1\n")
+    rc, res = run_module(tmp_path, text, action=action, **dict(limits, **extra))
+    assert rc == 0 and res["valid"] is True
+    if action == "convert":
+        assert res["config"]["providers"]["gcp"]["region"] == "us-east4"
     if action == "resolve":
         assert len(res["clusters"]) == 50
 
