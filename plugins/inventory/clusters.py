@@ -112,7 +112,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.hosts import inventory_hosts
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import Limits
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, load_file
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, load_file, local_tag_error
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import validate
 
 try:
@@ -156,9 +156,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         base = os.path.basename(path)
         return base in NAMES or base.endswith(SUFFIXES)
 
-    def _load(self, path, option, limits):
+    def _load(self, path, option, limits, keep_local_tags=False):
         try:
-            return load_file(path, option=option, limits=limits)
+            return load_file(path, option=option, limits=limits, keep_local_tags=keep_local_tags)
         except ConfigInvalid as exc:
             raise AnsibleParserError(format_errors(path, exc.errors, exc.errors_truncated))
         except Exception as exc:
@@ -168,7 +168,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         path = os.path.abspath(path)
         # Bounded read first: Ansible's own loader below then only ever sees a file within the limits.
-        source = self._load(path, "inventory", Limits(option=None, how=OWN_FILE_HINT))
+        # Ansible's local tags (!vault, !unsafe) are fine in inventory options, not in the adhar config (checked below).
+        source = self._load(path, "inventory", Limits(option=None, how=OWN_FILE_HINT), keep_local_tags=True)
         self._read_config_data(path)
         try:
             limits = Limits.from_option(self.get_option("limits"))
@@ -180,6 +181,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             source = self._load(config_file, "config_file", limits)
         else:
             config_file = path
+            if source.local_tags:
+                exc = local_tag_error(source)
+                raise AnsibleParserError(format_errors(config_file, exc.errors))
             source.limits = limits
         try:
             report = validate(source)

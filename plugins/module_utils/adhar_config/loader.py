@@ -75,6 +75,7 @@ class Source:
         self.errors = list(errors or [])
         self.inventory = inventory or {}
         self.limits = limits or Limits()
+        self.local_tags = []
 
     def line_of(self, path):
         """Line of ``path``, or of its nearest ancestor that has one (``None`` for dict content)."""
@@ -172,9 +173,11 @@ SCALAR, SEQ, MAP = "scalar", "list", "mapping"
 class _Composer:
     """YAML events -> ``_Node`` graph, enforcing depth, alias and expanded-size limits as it goes."""
 
-    def __init__(self, loader, limits):
+    def __init__(self, loader, limits, keep_local_tags=False):
         self.loader = loader
         self.limits = limits
+        self.keep_local_tags = keep_local_tags
+        self.local_tags = []
         self.anchors = {}
         self.stack = []
         self.values = 0
@@ -249,10 +252,14 @@ class _Composer:
             node = _Node(SCALAR, event.value, event.start_mark, 1, 0, merge=True)
         else:
             constructor = type(loader).yaml_constructors.get(tag)
-            if constructor is None:
+            if constructor is None and self.keep_local_tags and tag.startswith("!"):
+                self.local_tags.append((tag, event.start_mark))
+                value = event.value
+            elif constructor is None:
                 raise yaml.constructor.ConstructorError(None, None, "could not determine a constructor for the tag %r" % tag,
                                                         event.start_mark)
-            value = constructor(loader, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+            else:
+                value = constructor(loader, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
             node = _Node(SCALAR, value, event.start_mark, 1, 0)
         self._anchor(event, node)
         return node
@@ -396,15 +403,18 @@ def _stopped(name, exc):
     return ConfigInvalid("%s%s%s: %s" % (name, path, where, err["message"]), [err])
 
 
-def parse_stream(stream, name="content", limits=None):
+def parse_stream(stream, name="content", limits=None, keep_local_tags=False):
     """Parse YAML from a binary ``stream`` within ``limits``; returns a ``Source``.
 
     Raises ``ConfigInvalid`` for a syntax error, a limit reached, text that is not UTF-8 or an empty document.
+    With ``keep_local_tags``, a scalar with a local tag (``!vault``, ``!unsafe``: Ansible's, in an inventory file) keeps
+    its text and ``Source.local_tags`` lists them; otherwise such a tag is an error.
     """
     limits = limits or Limits()
     loader = _loader_class()(_BoundedReader(stream, limits, name))
+    composer = _Composer(loader, limits, keep_local_tags)
     try:
-        root = _Composer(loader, limits).compose()
+        root = composer.compose()
     except _Stop as exc:
         raise _stopped(name, exc)
     except yaml.YAMLError as e:
@@ -416,7 +426,16 @@ def parse_stream(stream, name="content", limits=None):
     builder = _Builder()
     data = builder.build(root, ())
     root = None
-    return from_data(data, name=name, lines=builder.lines, errors=builder.errors, limits=limits, checked=True)
+    source = from_data(data, name=name, lines=builder.lines, errors=builder.errors, limits=limits, checked=True)
+    source.local_tags = composer.local_tags
+    return source
+
+
+def local_tag_error(source):
+    """The error a local tag of ``source`` (read with ``keep_local_tags``) is when the file is read as a config."""
+    tag, mark = source.local_tags[0]
+    return _yaml_error(source.name, yaml.constructor.ConstructorError(
+        None, None, "could not determine a constructor for the tag %r" % tag, mark), source.limits)
 
 
 def parse(text, name="content", limits=None):
@@ -458,7 +477,7 @@ def from_data(data, name="content", lines=None, errors=None, limits=None, checke
     return Source(data, name=name, lines=lines, errors=errors, inventory=inventory, limits=limits)
 
 
-def load_file(path, option="src", limits=None):
+def load_file(path, option="src", limits=None, keep_local_tags=False):
     """Read and parse the config file at ``path`` within ``limits`` (the size is checked before reading)."""
     limits = limits or Limits()
     path = os.path.abspath(os.path.expanduser(path))
@@ -476,10 +495,10 @@ def load_file(path, option="src", limits=None):
         if stat.S_ISREG(info.st_mode) and info.st_size > limits.size_bytes:
             raise _stopped(path, _stop((), "the file is %.1f MiB, more than %s" % (info.st_size / 1048576.0, limits.hint("size_mib"))))
         try:
-            return parse_stream(f, name=path, limits=limits)
+            return parse_stream(f, name=path, limits=limits, keep_local_tags=keep_local_tags)
         except OSError as e:
             raise AdharError("%s: cannot read %s: %s" % (option, path, e.strerror or e), option=option, path=path)
 
 
 __all__ = ["ConfigInvalid", "Source", "INVENTORY_KEYS", "ROOT", "YAML_IMPORT_ERROR", "error", "parse", "parse_stream", "from_data",
-           "check_data", "load_file"]
+           "check_data", "load_file", "local_tag_error"]

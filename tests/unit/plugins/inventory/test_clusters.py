@@ -178,3 +178,14 @@ def test_error_list_is_capped(tmp_path):
     text = parse(path)["error"]
     assert "is not a valid adhar config (130 errors):" in text
     assert text.count("unknown key 'bogus") == 100 and text.endswith("... and 30 more errors not listed (limits.errors)")
+
+
+def test_ansible_tags_in_the_inventory_options_only(tmp_path):
+    shutil.copy(LOCAL, tmp_path / "platform.yaml")
+    source = tmp_path / "x.adhar.yml"
+    source.write_text("plugin: adhar.platform.clusters\nconfig_file: platform.yaml\ncompose:\n  note: !unsafe '{{ raw }}'\n")
+    assert sorted(parse(source)["hosts"]) == ["prod", "staging"]
+    path = tmp_path / "adhar.yml"
+    with open(LOCAL) as f:
+        path.write_text(f.read() + "globalSettingsNote: !unsafe '{{ raw }}'\n")
+    assert "could not determine a constructor for the tag '!unsafe'" in parse(path)["error"]
