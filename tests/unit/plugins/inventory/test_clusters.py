@@ -18,6 +18,7 @@ import sys
 import pytest
 
 import ansible_collections.adhar.platform as collection
+from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import laughs
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 LOCAL = os.path.join(REPO, "inventories", "local", "adhar.yml")
@@ -137,13 +138,6 @@ def test_yaml_error_and_missing_config_file(tmp_path):
     assert "error" in parse(path)  # Ansible's own loader refuses the file first
     path.write_text("plugin: adhar.platform.clusters\nconfig_file: missing.yaml\n")
     assert "config_file: cannot read" in parse(path)["error"]
-
-
-def laughs(levels=10, width=9):
-    text = "a: &a [%s]\n" % ", ".join(['"lol"'] * width)
-    for i in range(1, levels):
-        text += "l%d: &l%d [%s]\n" % (i, i, ", ".join(["*" + ("a" if i == 1 else "l%d" % (i - 1))] * width))
-    return text
 
 
 def test_alias_bomb_in_the_inventory_file_is_one_error(tmp_path):

@@ -9,24 +9,14 @@ import random
 import time
 
 import pytest
+import yaml
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import loader
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import validate as V
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import DEFAULTS, MAXIMUM, Limits
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import format_path, names
-from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import base, fixture
-
-
-def laughs(levels=10, width=9):
-    """The billion-laughs document: ``width ** levels`` strings once its aliases are expanded."""
-    text = "a: &a [%s]\n" % ", ".join(['"lol"'] * width)
-    prev = "a"
-    for i in range(1, levels):
-        name = "l%d" % i
-        text += "%s: &%s [%s]\n" % (name, name, ", ".join(["*" + prev] * width))
-        prev = name
-    return text
+from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import base, fixture, laughs
 
 
 def refused(text, **limits):
@@ -175,7 +165,6 @@ def test_error_list_is_capped_with_a_count_of_the_rest():
 
 
 def _dump(cfg):
-    import yaml
     return yaml.safe_dump(cfg, sort_keys=False)
 
 
@@ -238,7 +227,6 @@ def test_seed_fixture_still_loads_with_the_c_parser():
 @pytest.fixture
 def pure_python_parser(monkeypatch):
     """The loader without libyaml (PyYAML's pure-Python parser), as on a host whose PyYAML lacks the C extension."""
-    import yaml
 
     class Pure(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
         pass

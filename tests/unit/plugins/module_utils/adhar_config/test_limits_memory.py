@@ -19,7 +19,7 @@ import pytest
 
 import ansible_collections.adhar.platform as collection
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import MAXIMUM
-from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import fixture
+from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import fixture, laughs
 
 COLLECTIONS_BASE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(list(collection.__path__)[0]))))
 MAX_RSS_MIB = 200
@@ -46,13 +46,6 @@ sys.stderr.write("\nMEASURED " + json.dumps({"rc": code, "rss_mib": hwm / 1024.0
 
 with open(fixture("base.yaml")) as _f:
     BASE = _f.read()  # the minimal valid config: one local provider, template, environment ("dev")
-
-
-def laughs(levels=12, width=9):
-    text = "a: &a [%s]\n" % ", ".join(['"lol"'] * width)
-    for i in range(1, levels):
-        text += "l%d: &l%d [%s]\n" % (i, i, ", ".join(["*" + ("a" if i == 1 else "l%d" % (i - 1))] * width))
-    return text
 
 
 def cluster_file(size, bad=False):
@@ -109,7 +102,7 @@ SCALES = [pytest.param({}, id="defaults"), pytest.param(AT_MAX, id="maximum")]
 
 @pytest.mark.parametrize("limits", SCALES)
 def test_billion_laughs(tmp_path, limits):
-    rc, res = run_module(tmp_path, laughs(), **limits)
+    rc, res = run_module(tmp_path, laughs(levels=12), **limits)
     assert rc == 1 and len(res["errors"]) == 1
     assert "expands through aliases to more than the limit of" in res["errors"][0]["message"]
 
