@@ -28,7 +28,11 @@ description:
   - "Groups: C(clusters) (all hosts), C(primary) and C(replica) (role), C(provider_<type>), C(region_<region>),
     C(type_production) / C(type_non_production), C(environment_<name>) and C(local) (clusters run by the local runtime,
     provider type C(kind)). Characters other than letters, digits and C(_) become C(_)."
-  - An invalid config fails with every error, each with its path and message, as M(adhar.platform.config) reports them.
+  - An invalid config fails with its errors, each with its path and message, as M(adhar.platform.config) reports them (the first
+    O(limits.errors), then how many more there are).
+  - Reading is bounded as in M(adhar.platform.config) (file size, values once YAML aliases are expanded, aliases, nesting depth);
+    a file past a limit (a YAML alias bomb, for instance) fails at once with one error naming the line, the limit and how to
+    raise it. The inventory file itself is always read within the default limits; O(limits) raises them for O(config_file).
 options:
   plugin:
     description: The name of this plugin; it makes the file an inventory source of this plugin.
@@ -46,6 +50,36 @@ options:
         C(adhar_state_dir) of local clusters.
       - Defaults to E(ADHAR_STATE_DIR) when set, else C($XDG_STATE_HOME/adhar), else C(~/.local/state/adhar).
     type: path
+  limits:
+    description:
+      - Bounds on reading the adhar config named by O(config_file); each defaults as below and can be raised up to its maximum.
+      - The inventory file itself is always read within the defaults (its options are not known before it is read); O(limits.errors)
+        and O(limits.nodes) (for the resolved hosts) apply to both.
+    type: dict
+    suboptions:
+      size_mib:
+        description: Largest file, in MiB (at most 32).
+        type: int
+        default: 4
+      nodes:
+        description:
+          - Most values (scalars, lists and mappings) once YAML aliases are expanded (at most 500000).
+          - Also bounds the resolved hosts, each of which holds a copy of its environment's template, services, addons and provider
+            config.
+        type: int
+        default: 100000
+      aliases:
+        description: Most YAML alias uses (C(*name)) (at most 100000).
+        type: int
+        default: 1000
+      depth:
+        description: Deepest nesting of lists and mappings, through aliases too (at most 100).
+        type: int
+        default: 64
+      errors:
+        description: Most errors listed in the failure message; the others are counted (at most 10000).
+        type: int
+        default: 100
 extends_documentation_fragment:
   - constructed
 """
@@ -77,7 +111,8 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.hosts import inventory_hosts
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, load_file
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import Limits
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, load_file, local_tag_error
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import validate
 
 try:
@@ -93,11 +128,21 @@ NAMES = ("adhar.yml", "adhar.yaml")
 INTERPRETER = "{{ ansible_playbook_python }}"
 
 
-def format_errors(name, errors):
-    lines = ["%s is not a valid adhar config (%d error%s):" % (name, len(errors), "" if len(errors) == 1 else "s")]
+# How to raise a limit met by the inventory file itself (read before its options are known).
+OWN_FILE_HINT = "the inventory file itself is read within the default limits; move the adhar config to its own file named by " \
+                "config_file and raise limits.%s in the inventory file, at most %d"
+
+
+def format_errors(name, errors, truncated=0):
+    total = len(errors) + truncated
+    lines = ["%s is not a valid adhar config (%d error%s):" % (name, total, "" if total == 1 else "s")]
     for err in errors:
-        where = " (line %d)" % err["line"] if "line" in err else ""
+        where = ""
+        if "line" in err:
+            where = " (line %d%s)" % (err["line"], ", column %d" % err["column"] if "column" in err else "")
         lines.append("  %s%s: %s" % (err["path"], where, err["message"]))
+    if truncated:
+        lines.append("  ... and %d more error%s not listed (limits.errors)" % (truncated, "" if truncated == 1 else "s"))
     return "\n".join(lines)
 
 
@@ -111,20 +156,40 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         base = os.path.basename(path)
         return base in NAMES or base.endswith(SUFFIXES)
 
+    def _load(self, path, option, limits, keep_local_tags=False):
+        try:
+            return load_file(path, option=option, limits=limits, keep_local_tags=keep_local_tags)
+        except ConfigInvalid as exc:
+            raise AnsibleParserError(format_errors(path, exc.errors, exc.errors_truncated))
+        except Exception as exc:
+            raise AnsibleParserError("%s: %s" % (path, exc))
+
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
+        path = os.path.abspath(path)
+        # Bounded read first: Ansible's own loader below then only ever sees a file within the limits.
+        # Ansible's local tags (!vault, !unsafe) are fine in inventory options, not in the adhar config (checked below).
+        source = self._load(path, "inventory", Limits(option=None, how=OWN_FILE_HINT), keep_local_tags=True)
         self._read_config_data(path)
+        try:
+            limits = Limits.from_option(self.get_option("limits"))
+        except Exception as exc:
+            raise AnsibleParserError("%s: %s" % (path, exc))
         config_file = self.get_option("config_file")
         if config_file:
-            config_file = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), os.path.expanduser(config_file)))
+            config_file = os.path.normpath(os.path.join(os.path.dirname(path), os.path.expanduser(config_file)))
+            source = self._load(config_file, "config_file", limits)
         else:
-            config_file = os.path.abspath(path)
+            config_file = path
+            if source.local_tags:
+                exc = local_tag_error(source)
+                raise AnsibleParserError(format_errors(config_file, exc.errors))
+            source.limits = limits
         try:
-            source = load_file(config_file, option="config_file")
             report = validate(source)
             report.raise_if_invalid()
         except ConfigInvalid as exc:
-            raise AnsibleParserError(format_errors(config_file, exc.errors))
+            raise AnsibleParserError(format_errors(config_file, exc.errors, exc.errors_truncated))
         except Exception as exc:
             raise AnsibleParserError("%s: %s" % (config_file, exc))
         strict = self.get_option("strict")

@@ -30,6 +30,9 @@ description:
     is written there (only when it differs).
   - An inventory source of the P(adhar.platform.clusters#inventory) plugin (a file with a C(plugin) key) is accepted too; its
     inventory options are ignored.
+  - Reading is bounded by O(limits) (file size, values once YAML aliases are expanded, alias uses, nesting depth, errors listed), so
+    a YAML alias bomb, a deeply nested or an oversized file fails at once with one error naming the line, the limit and how to
+    raise it; a YAML alias inside the node it names fails as a recursive anchor.
 options:
   action:
     description:
@@ -67,6 +70,36 @@ options:
       - The file is only written when its content would change. A new file gets mode C(0600) (it can hold credentials); an
         existing file keeps its mode.
     type: path
+  limits:
+    description:
+      - Bounds on reading the config (every action); each defaults as below and can be raised up to its maximum.
+      - With the defaults, the module stays well under 200 MB of memory on any input (see C(docs/config.md)).
+    type: dict
+    suboptions:
+      size_mib:
+        description: Largest O(src) file, in MiB (at most 32).
+        type: int
+        default: 4
+      nodes:
+        description:
+          - Most values (scalars, lists and mappings) once YAML aliases are expanded (at most 500000). Also applies to O(content).
+          - Also bounds the resolved views of all environments and clusters, each of which holds a copy of its environment's
+            template, services, addons and provider config (their text is bounded by O(limits.size_mib) too).
+        type: int
+        default: 100000
+      aliases:
+        description: Most YAML alias uses (C(*name)) in O(src) (at most 100000).
+        type: int
+        default: 1000
+      depth:
+        description: Deepest nesting of lists and mappings, through aliases too (at most 100). Also applies to O(content).
+        type: int
+        default: 64
+      errors:
+        description: Most entries in RV(errors) and in RV(config_warnings); the others are counted in RV(errors_truncated) and
+          RV(warnings_truncated) (at most 10000).
+        type: int
+        default: 100
 extends_documentation_fragment:
   - adhar.platform.attributes
 attributes:
@@ -123,6 +156,13 @@ EXAMPLES = r"""
     to_provider: gcp
     dest: gcp-config.yaml
 
+- name: Validate a big generated config (raise the default limits of 4 MiB and 100000 values)
+  adhar.platform.config:
+    src: generated/adhar.yaml
+    limits:
+      size_mib: 16
+      nodes: 300000
+
 - name: Validate a config given inline
   adhar.platform.config:
     content:
@@ -146,7 +186,8 @@ valid:
   sample: true
 errors:
   description:
-    - Every error found, in file order. Empty when the config is valid.
+    - The errors found, in file order (the first O(limits.errors); RV(errors_truncated) counts the others). Empty when the config
+      is valid.
     - A YAML syntax error gives one entry with path C((root)), O(src)'s line and column.
   returned: always
   type: list
@@ -175,6 +216,12 @@ errors:
     - path: clusters[1].name
       message: duplicate cluster name 'prod' (also clusters[0]); cluster names must be unique
       line: 40
+errors_truncated:
+  description:
+    - How many errors were found beyond the first O(limits.errors) listed in RV(errors) (the first ones in file order).
+  returned: always
+  type: int
+  sample: 0
 config_warnings:
   description:
     - Things that are valid but probably not what was meant, or that upstream adhar would treat differently (same keys as RV(errors)).
@@ -184,6 +231,11 @@ config_warnings:
   sample:
     - path: providers
       message: "upstream adhar adds a hidden 'kind' provider and then rejects this file with 'maximum of 2 providers allowed'; adhar.platform accepts it"
+warnings_truncated:
+  description: How many warnings were found beyond the first O(limits.errors) listed in RV(config_warnings).
+  returned: always
+  type: int
+  sample: 0
 source:
   description: Absolute path of O(src), or V(content).
   returned: success

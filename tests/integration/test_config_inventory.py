@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -94,6 +95,39 @@ def test_invalid_inventory_reports_every_error(runner, tmp_path):
     assert "is not a valid adhar config (2 errors)" in text
     assert "clusters[1].clusterId (line 13): clusterId 1 is also used by 'east'" in text
     assert "clusters[1].podCidr (line 13): podCidr 10.244.0.0/16 of 'west' overlaps podCidr 10.244.0.0/16 of 'east'" in text
+
+
+def laughs(levels=10, width=9):
+    """The billion-laughs document: ``width ** levels`` strings once its aliases are expanded."""
+    text = "a: &a [%s]\n" % ", ".join(['"lol"'] * width)
+    for i in range(1, levels):
+        text += "l%d: &l%d [%s]\n" % (i, i, ", ".join(["*" + ("a" if i == 1 else "l%d" % (i - 1))] * width))
+    return text
+
+
+def test_inventory_refuses_an_alias_bomb_at_once(runner, tmp_path):
+    path = tmp_path / "adhar.yml"
+    path.write_text("plugin: adhar.platform.clusters\n" + laughs())
+    start = time.monotonic()
+    proc = ansible(runner, "ansible-inventory", "-i", str(path), "--list", env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True"})
+    elapsed = time.monotonic() - start
+    assert proc.returncode != 0 and elapsed < 30, (elapsed, proc.stderr[-2000:])
+    text = " ".join((proc.stdout + proc.stderr).split())
+    assert "%s is not a valid adhar config (1 error)" % path in text
+    assert "l5 (line 7, column 5): the list at line 7 expands through aliases to more than the limit of 100000 values" in text
+
+
+def test_config_module_refuses_an_alias_bomb_and_caps_errors(runner, tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(laughs())
+    res = runner.module("adhar.platform.config", {"src": str(bomb)}, expect_fail=True)
+    assert res["valid"] is False and res["errors_truncated"] == 0 and len(res["errors"]) == 1
+    assert res["errors"][0]["message"].startswith("the list at line 6 expands through aliases to more than the limit of 100000")
+    many = tmp_path / "many.yaml"
+    with open(LOCAL) as f:
+        many.write_text(f.read() + "".join("bogus%d: 1\n" % i for i in range(300)))
+    res = runner.module("adhar.platform.config", {"src": str(many), "limits": {"errors": 10}}, expect_fail=True)
+    assert len(res["errors"]) == 10 and res["errors_truncated"] == 290 and res["msg"].startswith("300 errors in ")
 
 
 def test_config_module_validate_and_resolve(runner):

@@ -9,7 +9,8 @@ library); the ``jsonschema`` package is not needed on the target.
 * ``schema``    -- ``SCHEMA`` (JSON Schema draft 2020-12, also written to docs/adhar-config.schema.json)
                    and the shared constants (provider types, core services, defaults).
 * ``checker``   -- the small validator for the JSON Schema subset ``SCHEMA`` uses.
-* ``loader``    -- YAML text -> data, with line numbers per path and no traceback for bad YAML.
+* ``limits``    -- ``Limits``: file size, values once aliases are expanded, aliases, depth, errors listed.
+* ``loader``    -- YAML text -> data within those limits, with line numbers per path and no traceback for bad YAML.
 * ``validate``  -- ``validate()``: every error at once, each ``{path, message[, line]}``.
 * ``resolve``   -- ``resolve()`` and ``targets()``: the merged view per environment / cluster.
 * ``convert``   -- ``convert()`` between providers (aws <-> gcp) with documented tables.

@@ -13,6 +13,8 @@ from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import schema as S
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import tables
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.convert import Unmappable, convert
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import DEFAULTS as LIMIT_DEFAULTS, Limits
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import names
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import (
     YAML_IMPORT_ERROR, ConfigInvalid, from_data, load_file, yaml,
 )
@@ -31,6 +33,7 @@ def argument_spec():
         to_provider=dict(type="str", choices=list(tables.CONVERTIBLE)),
         from_provider=dict(type="str"),
         dest=dict(type="path"),
+        limits=dict(type="dict", options={key: dict(type="int", default=value) for key, value in LIMIT_DEFAULTS.items()}),
     )
 
 
@@ -62,22 +65,33 @@ def _secrets(cfg):
     return found
 
 
-def write_file(module, dest, text):
-    """Write ``text`` to ``dest`` when it differs (atomic; check mode and diff aware); returns the result keys."""
+def _read_existing(dest, size_limit):
+    """``(exists, text)`` of ``dest``; ``text`` is ``None`` when the file is larger than ``size_limit`` bytes (not read)."""
+    if not os.path.exists(dest):
+        return False, None
+    if not os.path.isfile(dest):
+        raise AdharError("dest: %s exists and is not a regular file" % dest, option="dest")
+    try:
+        if os.path.getsize(dest) > size_limit:
+            return True, None
+        with open(dest, encoding="utf-8") as f:
+            return True, f.read(size_limit + 1)
+    except (OSError, UnicodeDecodeError) as e:
+        raise AdharError("dest: cannot read %s: %s" % (dest, e), option="dest")
+
+
+def write_file(module, dest, text, size_limit=None):
+    """Write ``text`` to ``dest`` when it differs (atomic; check mode and diff aware); returns the result keys.
+
+    An existing ``dest`` larger than ``size_limit`` bytes (default: twice the new text) is not read: it differs.
+    """
     dest = os.path.abspath(os.path.expanduser(dest))
-    before = None
-    if os.path.exists(dest):
-        if not os.path.isfile(dest):
-            raise AdharError("dest: %s exists and is not a regular file" % dest, option="dest")
-        try:
-            with open(dest, encoding="utf-8") as f:
-                before = f.read()
-        except (OSError, UnicodeDecodeError) as e:
-            raise AdharError("dest: cannot read %s: %s" % (dest, e), option="dest")
+    exists, before = _read_existing(dest, size_limit or 2 * len(text) + 1)
     changed = before != text
     result = {"dest": dest, "changed": changed}
     if module.diff_mode:
-        result["diff"] = {"before": before or "", "after": text, "before_header": dest, "after_header": dest}
+        shown = before if before is not None else ("(%d bytes, not shown)\n" % os.path.getsize(dest) if exists else "")
+        result["diff"] = {"before": shown, "after": text, "before_header": dest, "after_header": dest}
     if not changed or module.check_mode:
         return result
     parent = os.path.dirname(dest)
@@ -87,10 +101,10 @@ def write_file(module, dest, text):
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        if before is None:
+        if not exists:
             os.chmod(tmp, NEW_FILE_MODE)
         module.ansible.atomic_move(tmp, dest)
-        if before is None:
+        if not exists:
             os.chmod(dest, NEW_FILE_MODE)
     finally:
         if os.path.exists(tmp):
@@ -98,16 +112,16 @@ def write_file(module, dest, text):
     return result
 
 
-def _load(params):
+def _load(params, limits):
     if params.get("src"):
-        return load_file(params["src"])
-    return from_data(params.get("content"), name="content")
+        return load_file(params["src"], limits=limits)
+    return from_data(params.get("content"), name="content", limits=limits)
 
 
 def _environment_filter(cfg, name):
     envs = R.as_map(cfg.get("environments"))
     if name is not None and name not in envs:
-        raise AdharError("environment: unknown environment %r; defined environments: %s" % (name, ", ".join(envs) or "none"),
+        raise AdharError("environment: unknown environment %r; defined environments: %s" % (name, names(envs) or "none"),
                          option="environment")
 
 
@@ -120,14 +134,16 @@ def run(module):
         raise AdharError("dest: only used with action=convert (got action=%s)" % p["action"], option="dest")
     if p.get("from_provider") and p["action"] != "convert":
         raise AdharError("from_provider: only used with action=convert", option="from_provider")
-    source = _load(p)
+    limits = Limits.from_option(p.get("limits"))
+    source = _load(p, limits)
     if isinstance(source.data, dict):
         module.no_log_values.update(_secrets(source.data))
     report = validate(source)
     report.raise_if_invalid()
     cfg = source.data
     _environment_filter(cfg, p.get("environment"))
-    result = {"changed": False, "valid": True, "errors": [], "config_warnings": report.warnings, "source": source.name}
+    result = {"changed": False, "valid": True, "errors": [], "errors_truncated": 0, "config_warnings": report.warnings,
+              "warnings_truncated": report.warnings_truncated, "source": source.name}
     if p["action"] == "validate":
         hosts = [t["name"] for t in R.targets(cfg)]
         result["summary"] = {
@@ -139,12 +155,12 @@ def run(module):
     elif p["action"] == "resolve":
         result.update(R.resolve(cfg, p.get("environment")))
     else:
-        converted, changes, notes = convert(cfg, p["to_provider"], p.get("from_provider"))
+        converted, changes, notes = convert(cfg, p["to_provider"], p.get("from_provider"), limits)
         result.update({"config": converted, "changes": changes, "notes": notes})
         if p.get("dest"):
             out = dict(source.inventory, **converted)
             header = ["adhar config converted to %s by adhar.platform.config from %s" % (p["to_provider"], source.name)]
-            result.update(write_file(module, p["dest"], dump(out, header)))
+            result.update(write_file(module, p["dest"], dump(out, header), limits.size_bytes))
     return result
 
 
@@ -153,7 +169,8 @@ def main(module):
     try:
         result = run(module)
     except ConfigInvalid as exc:
-        module.fail_json(exc.msg, valid=isinstance(exc, Unmappable), errors=exc.errors, config_warnings=exc.warnings)
+        module.fail_json(exc.msg, valid=isinstance(exc, Unmappable), errors=exc.errors, errors_truncated=exc.errors_truncated,
+                         config_warnings=exc.warnings, warnings_truncated=exc.warnings_truncated)
         return
     except Exception as exc:
         module.fail_from_exception(exc)

@@ -63,9 +63,22 @@ def json_type(value):
     return type(value).__name__
 
 
+def _actual(value, actual):
+    """``a list``, ``a string 'x'``, ``the boolean true``: what a value of the wrong type is, without saying it twice."""
+    if actual in ("object", "array"):
+        return describe(value)
+    if actual == "boolean":
+        return "the boolean %s" % describe(value)
+    return "%s %s" % (_TYPE_NAMES.get(actual, actual), describe(value))
+
+
 def _is_type(value, name):
     actual = json_type(value)
     return actual == name or (name == "number" and actual == "integer")
+
+
+# Fuzzy "did you mean" matching only among this many names at most (it compares the word with each).
+MAX_FUZZY_CHOICES = 100
 
 
 def suggest(word, choices):
@@ -73,9 +86,12 @@ def suggest(word, choices):
     choices = [c for c in choices if isinstance(c, str)]
     if not isinstance(word, str):
         return ""
+    lower = word.lower()
     for c in choices:
-        if c.lower() == word.lower():
+        if c.lower() == lower:
             return " (did you mean %r?)" % c
+    if len(choices) > MAX_FUZZY_CHOICES or len(word) > 100:
+        return ""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return " (did you mean %r?)" % close[0] if close else ""
 
@@ -94,17 +110,28 @@ def _why(schema):
     return ": %s" % why if why else ""
 
 
+# "Did you mean" hints computed per validation at most (each costs a fuzzy match; a hostile file could ask for many).
+MAX_HINTS = 1000
+
+
 class Checker:
     """Validates instances against one root schema; ``errors(instance)`` -> ``[(path_tuple, message)]``."""
 
     def __init__(self, schema):
         self.root = schema
         self._patterns = {}
+        self._hints = 0
 
-    def errors(self, instance):
-        out = []
+    def errors(self, instance, out=None):
+        """Every ``(path, message)``, appended to ``out`` (anything with ``append``; a new list by default)."""
+        out = [] if out is None else out
+        self._hints = 0
         self._check(self.root, instance, (), out, None)
         return out
+
+    def _suggest(self, word, choices):
+        self._hints += 1
+        return suggest(word, choices) if self._hints <= MAX_HINTS else ""
 
     def is_valid(self, schema, instance):
         out = []
@@ -166,7 +193,7 @@ class Checker:
         if actual == "null":
             msg = "is empty; expected %s" % wanted
         else:
-            msg = "must be %s, not %s %s" % (wanted, _TYPE_NAMES.get(actual, actual), describe(value))
+            msg = "must be %s, not %s" % (wanted, _actual(value, actual))
         if types == ["string"] and actual in ("integer", "number"):
             msg += " (quote it: \"%s\")" % value
         elif types == ["string"] and actual == "boolean":
@@ -180,7 +207,7 @@ class Checker:
 
     def _check_value(self, schema, value, path, out):
         if "enum" in schema and not _same_as_any(value, schema["enum"]):
-            default = "must be one of: %s (got %s)%s" % (_choices(schema["enum"]), describe(value), suggest(value, schema["enum"]))
+            default = "must be one of: %s (got %s)%s" % (_choices(schema["enum"]), describe(value), self._suggest(value, schema["enum"]))
             out.append((path, self._bad_value(schema, value, default)))
         if "const" in schema and not _same_as_any(value, [schema["const"]]):
             out.append((path, "must be %s (got %s)" % (describe(schema["const"]), describe(value))))
@@ -223,7 +250,7 @@ class Checker:
                 if key in hints:
                     msg = "unknown key %s: %s" % (describe(key), hints[key])
                 else:
-                    msg = "unknown key %s%s; allowed keys: %s" % (describe(key), suggest(key, list(props)), ", ".join(props))
+                    msg = "unknown key %s%s; allowed keys: %s" % (describe(key), self._suggest(key, list(props)), ", ".join(props))
                 out.append((path + (key,), msg))
             elif extra is not True:
                 self._check(extra, sub_value, path + (key,), out, None)

@@ -31,6 +31,7 @@ import copy
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import resolve as R
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import tables
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import Limits
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, error
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import describe, format_path
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import validate
@@ -182,12 +183,13 @@ class _Conversion:
         return self.out
 
 
-def convert(cfg, to_provider, from_provider=None):
-    """``(converted config, changes, notes)``; raises ``AdharError`` / ``ConfigInvalid``."""
+def convert(cfg, to_provider, from_provider=None, limits=None):
+    """``(converted config, changes, notes)``; raises ``AdharError`` / ``ConfigInvalid`` (``limits``: see ``limits.Limits``)."""
+    limits = limits or Limits()
     if to_provider not in tables.CONVERTIBLE:
         raise AdharError("to_provider: %s cannot be converted to; supported: %s" % (describe(to_provider), ", ".join(tables.CONVERTIBLE)),
                          option="to_provider")
-    report = validate(cfg)
+    report = validate(cfg, limits)
     report.raise_if_invalid()
     providers = R.as_map(cfg.get("providers"))
     candidates = [n for n in providers if R.provider_type(cfg, n) in tables.CONVERTIBLE and R.provider_type(cfg, n) != to_provider]
@@ -210,10 +212,12 @@ def convert(cfg, to_provider, from_provider=None):
         conv = _Conversion(out, source, to_provider, names)
         out = conv.run()
         if conv.errors:
-            listed = "; ".join("%s: %s" % (e["path"], e["message"]) for e in conv.errors)
-            raise Unmappable("cannot convert to %s: %s" % (to_provider, listed), conv.errors)
+            shown, rest = conv.errors[:limits.errors], max(0, len(conv.errors) - limits.errors)
+            listed = "; ".join("%s: %s" % (e["path"], e["message"]) for e in shown[:5])
+            more = " ... and %d more (see errors)" % (len(conv.errors) - 5) if len(conv.errors) > 5 else ""
+            raise Unmappable("cannot convert to %s: %s%s" % (to_provider, listed, more), shown, errors_truncated=rest)
         changes += conv.changes
         notes += conv.notes
-    result = validate(out)
+    result = validate(out, limits)
     result.raise_if_invalid()
     return out, changes, notes

@@ -18,6 +18,7 @@ dropped core services) and at values that are probably mistakes.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 
@@ -25,8 +26,10 @@ from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import schema as S
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import tables
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.checker import Checker, suggest
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import data_size
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, Source, from_data
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import describe, format_path
+from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.paths import names as list_names
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import NAME_RE as LOCAL_NAME_RE
 
 _CHECKER = Checker(S.SCHEMA)
@@ -46,20 +49,27 @@ _UPSTREAM_NO_MANAGED = ("aws", "gcp", "azure")
 
 
 class Report:
-    """Errors and warnings of one validation; ``valid`` is true when there is no error."""
+    """Errors and warnings of one validation; ``valid`` is true when there is no error.
+
+    At most ``source.limits.errors`` of each are kept (the first ones in file order); ``errors_truncated`` and
+    ``warnings_truncated`` count the others.
+    """
 
     def __init__(self, source):
         self.source = source
+        self.limit = source.limits.errors
         self.errors = []
         self.warnings = []
+        self.errors_truncated = 0
+        self.warnings_truncated = 0
         self._seen = set()
 
     @property
     def valid(self):
         return not self.errors
 
-    def _add(self, bucket, path, message, line=None):
-        key = (tuple(path), message)
+    def _add(self, kind, path, message, line=None):
+        key = hash((tuple(path), message))
         if key in self._seen:
             return
         self._seen.add(key)
@@ -67,48 +77,124 @@ class Report:
         line = line if line is not None else self.source.line_of(path)
         if line is not None:
             out["line"] = line
-        bucket.append(out)
+        self._append(kind, out)
+
+    def _append(self, kind, entry):
+        bucket = getattr(self, kind)
+        bucket.append(entry)
+        if len(bucket) > 2 * self.limit:
+            self._trim(kind)
+
+    def _trim(self, kind):
+        bucket = getattr(self, kind)
+        bucket.sort(key=lambda e: e.get("line", 1 << 30))
+        if len(bucket) > self.limit:
+            setattr(self, kind + "_truncated", getattr(self, kind + "_truncated") + len(bucket) - self.limit)
+            del bucket[self.limit:]
 
     def error(self, path, message, line=None):
-        self._add(self.errors, path, message, line)
+        self._add("errors", path, message, line)
 
     def warn(self, path, message):
-        self._add(self.warnings, path, message)
+        self._add("warnings", path, message)
 
     def sort(self):
-        for bucket in (self.errors, self.warnings):
-            bucket.sort(key=lambda e: e.get("line", 1 << 30))
+        for kind in ("errors", "warnings"):
+            self._trim(kind)
 
     def summary(self, limit=5):
         """One line: ``N error(s) in NAME: path: message; ...``."""
-        n = len(self.errors)
+        n = len(self.errors) + self.errors_truncated
         shown = "; ".join("%s: %s" % (e["path"], e["message"]) for e in self.errors[:limit])
         more = " ... and %d more (see errors)" % (n - limit) if n > limit else ""
         return "%d error%s in %s: %s%s" % (n, "" if n == 1 else "s", self.source.name, shown, more)
 
     def raise_if_invalid(self):
         if self.errors:
-            raise ConfigInvalid(self.summary(), self.errors, self.warnings)
+            raise ConfigInvalid(self.summary(), self.errors, self.warnings, self.errors_truncated, self.warnings_truncated)
 
 
-def validate(source):
-    """Validate a ``Source`` (or plain data); returns a ``Report``."""
+def validate(source, limits=None):
+    """Validate a ``Source`` (or plain data, checked against ``limits``); returns a ``Report``."""
     if not isinstance(source, Source):
-        source = from_data(source)
+        source = from_data(source, limits=limits)
     report = Report(source)
     for err in source.errors:
-        report.errors.append(err)
-        report._seen.add((err["path"], err["message"]))
+        report._seen.add(hash((err["path"], err["message"])))
+        report._append("errors", err)
     foreign = foreign_document(source.data)
     if foreign:
         report.error((), foreign)
     else:
-        for path, message in _CHECKER.errors(source.data):
-            report.error(path, message)
+        _CHECKER.errors(source.data, _Sink(report))
         if isinstance(source.data, dict):
-            _Rules(source.data, report).run()
+            too_big = views_problem(source.data, source.limits)
+            if too_big:
+                report.error(*too_big)
+            else:
+                _Rules(source.data, report).run()
     report.sort()
     return report
+
+
+class _Sink:
+    """The checker's output going straight into a report (never a list of every error)."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def append(self, item):
+        self.report.error(*item)
+
+
+# What a resolved view holds besides the copied blocks (fixed keys, HA default values), as (values, characters).
+VIEW_BASE = (200, 4000)
+
+
+def views_problem(cfg, limits):
+    """``(path, message)`` when the resolved views of every environment and cluster would exceed ``limits``, else ``None``.
+
+    Each view copies its environment's template, the environment, the cluster entry, the provider's ``config``,
+    ``backup`` and ``globalSettings``, so a big template shared by many clusters grows the views (and the module's
+    result and the inventory's hostvars) far beyond the file; this is checked before any view is built.
+    """
+    envs = R.as_map(cfg.get("environments"))
+    templates = R.as_map(cfg.get("environmentTemplates"))
+    providers = R.as_map(cfg.get("providers"))
+    memo = {}
+
+    def size(block):
+        if block is None:
+            return 0, 0
+        key = id(block)
+        if key not in memo:
+            memo[key] = data_size(block)
+        return memo[key]
+
+    shared = [size(cfg.get("globalSettings")), size(cfg.get("backup")), VIEW_BASE]
+    names = iter(envs)
+    default_provider = R.default_provider(cfg)
+    clusters = R.as_list(cfg.get("clusters"))
+    only_env = next(iter(envs)) if len(envs) == 1 else None
+    nodes = chars = 0
+    for cluster in [None] * len(envs) + clusters:
+        env_name = next(names) if cluster is None else (R.as_str(R.as_map(cluster).get("environment")) or only_env)
+        env = R.as_map(envs.get(env_name))
+        provider = R.as_str(R.as_map(cluster).get("provider")) or R.as_str(env.get("provider")) or default_provider
+        parts = shared + [size(cluster), size(envs.get(env_name)), size(templates.get(R.as_str(env.get("template")))),
+                          size(R.as_map(providers.get(provider)).get("config"))]
+        nodes += sum(p[0] for p in parts)
+        chars += sum(p[1] for p in parts)
+        if nodes > limits.nodes or chars > limits.size_bytes:
+            break
+    path = ("clusters",) if clusters else ("environments",)
+    what = "the resolved views of the %d environments and clusters (each with a copy of its environment's template, core " \
+           "services, addons and provider config) would hold" % (len(envs) + len(clusters))
+    if nodes > limits.nodes:
+        return path, "%s more than %s" % (what, limits.hint("nodes"))
+    if chars > limits.size_bytes:
+        return path, "%s more text than the size limit, %s" % (what, limits.hint("size_mib"))
+    return None
 
 
 def foreign_document(data):
@@ -122,7 +208,7 @@ def foreign_document(data):
     for key in data:
         if key in S.ROOT_HINTS:
             return "not an adhar config: it %s" % S.ROOT_HINTS[key]
-    return "not an adhar config: none of its keys (%s) is an adhar key (%s)" % (", ".join(map(str, data)), ", ".join(S.SCHEMA["properties"]))
+    return "not an adhar config: none of its keys (%s) is an adhar key (%s)" % (list_names(data), ", ".join(S.SCHEMA["properties"]))
 
 
 def cron_problem(expr):
@@ -186,6 +272,38 @@ def _network(text):
         return None, "%s has host bits set; the network is %s" % (describe(text), net)
 
 
+class _Networks:
+    """Networks of the clusters seen so far: one overlapping a new network is found in O(log n), not by comparing every pair.
+
+    Two CIDR blocks overlap exactly when one contains the other: a containing block is one of the new block's supernets
+    (looked up by address and prefix), a contained one starts inside the new block (found by bisection on start addresses).
+    """
+
+    def __init__(self):
+        self.exact = {}
+        self.starts = []
+
+    def add(self, net, owner):
+        if net is None:
+            return
+        key = (int(net.network_address), net.prefixlen)
+        self.exact.setdefault(key, (net, owner))
+        bisect.insort(self.starts, (key[0], len(self.starts), net, owner))
+
+    def overlapping(self, net):
+        """``(network, owner)`` of an earlier network overlapping ``net``, else ``None``."""
+        start = int(net.network_address)
+        for prefix in range(net.prefixlen, -1, -1):
+            mask = ((1 << prefix) - 1) << (32 - prefix) if prefix else 0
+            hit = self.exact.get((start & mask, prefix))
+            if hit:
+                return hit
+        i = bisect.bisect_left(self.starts, (start,))
+        if i < len(self.starts) and self.starts[i][0] <= int(net.broadcast_address):
+            return self.starts[i][2], self.starts[i][3]
+        return None
+
+
 class _Rules:
     def __init__(self, cfg, report):
         self.cfg = cfg
@@ -209,7 +327,7 @@ class _Rules:
         names = list(self.providers)
         primaries = [n for n in names if R.as_map(self.providers[n]).get("primary") is True]
         if len(names) > 2:
-            self.r.error(("providers",), "at most 2 providers are allowed (upstream rule), found %d: %s" % (len(names), ", ".join(names)))
+            self.r.error(("providers",), "at most 2 providers are allowed (upstream rule), found %d: %s" % (len(names), list_names(names)))
         elif len(names) == 2 and not primaries:
             self.r.error(("providers",), "with 2 providers, exactly one must have primary: true (the management cluster's "
                                          "provider); neither %s nor %s has it" % tuple(names))
@@ -238,11 +356,11 @@ class _Rules:
             value = settings.get(key)
             if isinstance(value, str) and value and value not in self.providers:
                 self.r.warn(("globalSettings", key), "%s is not a defined provider (%s); upstream only stores it"
-                            % (describe(value), ", ".join(names) or "none defined"))
+                            % (describe(value), list_names(names) or "none defined"))
 
     def _provider_ref(self, path, name):
         if name not in self.providers:
-            self.r.error(path, "unknown provider %s; defined providers: %s" % (describe(name), ", ".join(self.providers) or "none"))
+            self.r.error(path, "unknown provider %s; defined providers: %s" % (describe(name), list_names(self.providers) or "none"))
 
     # -- templates and environments -----------------------------------------------------------
 
@@ -314,7 +432,7 @@ class _Rules:
             template = env.get("template")
             if isinstance(template, str) and template and template not in self.templates:
                 self.r.error(path + ("template",), "unknown template %s%s; defined templates: %s" % (
-                    describe(template), _suggest(template, self.templates), ", ".join(self.templates) or "none"))
+                    describe(template), _suggest(template, self.templates), list_names(self.templates) or "none"))
             if isinstance(env.get("provider"), str) and env["provider"]:
                 self._provider_ref(path + ("provider",), env["provider"])
             self.template_like(env, path)
@@ -356,10 +474,10 @@ class _Rules:
             env = cluster.get("environment")
             if isinstance(env, str) and env and env not in self.envs:
                 self.r.error(path + ("environment",), "unknown environment %s%s; defined environments: %s" % (
-                    describe(env), _suggest(env, self.envs), ", ".join(self.envs) or "none"))
+                    describe(env), _suggest(env, self.envs), list_names(self.envs) or "none"))
             elif env is None and len(self.envs) > 1:
                 self.r.error(path + ("environment",), "is required when several environments are defined (choose from: %s)"
-                             % ", ".join(self.envs))
+                             % list_names(self.envs))
         clusters = self.cfg.get("clusters")
         if isinstance(clusters, list) and clusters and not primaries:
             self.r.error(("clusters",), "exactly one cluster must have role: primary; none has")
@@ -384,14 +502,18 @@ class _Rules:
                              % (cid, default, describe(ids[cid])))
             else:
                 ids[cid] = t["name"]
-        for j, (t, (pod, svc)) in enumerate(meshed):
-            for other, (opod, osvc) in meshed[:j]:
-                pairs = ((pod, "podCidr", opod, "podCidr"), (pod, "podCidr", osvc, "serviceCidr"), (svc, "serviceCidr", opod, "podCidr"))
-                for mine, mine_key, theirs, their_key in pairs:
-                    if mine is not None and theirs is not None and mine.overlaps(theirs):
-                        self.r.error(t["sources"][mine_key] or t["source"] + (mine_key,),
-                                     "%s %s of %s overlaps %s %s of %s; clusters in the mesh need distinct pod networks"
-                                     % (mine_key, mine, describe(t["name"]), their_key, theirs, describe(other["name"])))
+        pods, services = _Networks(), _Networks()
+        for t, (pod, svc) in meshed:
+            checks = ((pod, "podCidr", pods, "podCidr"), (pod, "podCidr", services, "serviceCidr"), (svc, "serviceCidr", pods, "podCidr"))
+            for mine, mine_key, earlier, their_key in checks:
+                hit = earlier.overlapping(mine) if mine is not None else None
+                if hit:
+                    theirs, other = hit
+                    self.r.error(t["sources"][mine_key] or t["source"] + (mine_key,),
+                                 "%s %s of %s overlaps %s %s of %s; clusters in the mesh need distinct pod networks"
+                                 % (mine_key, mine, describe(t["name"]), their_key, theirs, describe(other["name"])))
+            pods.add(pod, t)
+            services.add(svc, t)
 
     def managed(self, provider):
         block = R.as_map(self.providers.get(provider))

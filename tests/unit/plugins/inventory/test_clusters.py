@@ -18,6 +18,7 @@ import sys
 import pytest
 
 import ansible_collections.adhar.platform as collection
+from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import laughs
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 LOCAL = os.path.join(REPO, "inventories", "local", "adhar.yml")
@@ -137,3 +138,48 @@ def test_yaml_error_and_missing_config_file(tmp_path):
     assert "error" in parse(path)  # Ansible's own loader refuses the file first
     path.write_text("plugin: adhar.platform.clusters\nconfig_file: missing.yaml\n")
     assert "config_file: cannot read" in parse(path)["error"]
+
+
+def test_alias_bomb_in_the_inventory_file_is_one_error(tmp_path):
+    path = tmp_path / "adhar.yml"
+    path.write_text("plugin: adhar.platform.clusters\n" + laughs())
+    text = parse(path)["error"]
+    assert "%s is not a valid adhar config (1 error):" % path in text
+    assert ("l5 (line 7, column 5): the list at line 7 expands through aliases to more than the limit of 100000 values (the "
+            "inventory file itself is read within the default limits; move the adhar config to its own file named by "
+            "config_file and raise limits.nodes in the inventory file, at most 500000)") in text
+
+
+def test_limits_apply_to_the_config_file(tmp_path):
+    config = tmp_path / "platform.yaml"
+    with open(LOCAL) as f:
+        config.write_text(f.read() + "x-anchors: [&one 1, %s]\n" % ", ".join(["*one"] * 1200))
+    source = tmp_path / "x.adhar.yml"
+    source.write_text("plugin: adhar.platform.clusters\nconfig_file: platform.yaml\n")
+    assert "more than the limit of 1000 aliases (raise it with limits.aliases, at most 100000)" in parse(source)["error"]
+    source.write_text("plugin: adhar.platform.clusters\nconfig_file: platform.yaml\nlimits: {aliases: 2000, errors: 1}\n")
+    text = parse(source)["error"]  # now read: the extra key is the only error
+    assert "is not a valid adhar config (1 error):" in text and "x-anchors" in text
+    source.write_text("plugin: adhar.platform.clusters\nconfig_file: platform.yaml\nlimits: {aliases: 0}\n")
+    assert "limits.aliases: must be a whole number from 1 to 100000 (got 0)" in parse(source)["error"]
+
+
+def test_error_list_is_capped(tmp_path):
+    path = tmp_path / "adhar.yml"
+    with open(LOCAL) as f:
+        body = f.read()
+    path.write_text(body + "".join("bogus%d: 1\n" % i for i in range(130)))
+    text = parse(path)["error"]
+    assert "is not a valid adhar config (130 errors):" in text
+    assert text.count("unknown key 'bogus") == 100 and text.endswith("... and 30 more errors not listed (limits.errors)")
+
+
+def test_ansible_tags_in_the_inventory_options_only(tmp_path):
+    shutil.copy(LOCAL, tmp_path / "platform.yaml")
+    source = tmp_path / "x.adhar.yml"
+    source.write_text("plugin: adhar.platform.clusters\nconfig_file: platform.yaml\ncompose:\n  note: !unsafe '{{ raw }}'\n")
+    assert sorted(parse(source)["hosts"]) == ["prod", "staging"]
+    path = tmp_path / "adhar.yml"
+    with open(LOCAL) as f:
+        path.write_text(f.read() + "globalSettingsNote: !unsafe '{{ raw }}'\n")
+    assert "could not determine a constructor for the tag '!unsafe'" in parse(path)["error"]

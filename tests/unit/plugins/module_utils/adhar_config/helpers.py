@@ -65,3 +65,11 @@ def deep_merge(into, extra):
         else:
             into[key] = copy.deepcopy(value)
     return into
+
+
+def laughs(levels=10, width=9):
+    """The billion-laughs document: ``width ** levels`` strings once its YAML aliases are expanded."""
+    text = "a: &a [%s]\n" % ", ".join(['"lol"'] * width)
+    for i in range(1, levels):
+        text += "l%d: &l%d [%s]\n" % (i, i, ", ".join(["*" + ("a" if i == 1 else "l%d" % (i - 1))] * width))
+    return text

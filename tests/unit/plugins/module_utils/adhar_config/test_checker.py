@@ -60,14 +60,14 @@ def test_required_and_minitems_with_why():
 def test_type_messages():
     assert errs(ok(count="3")) == [("count", "must be an integer, not a string '3'")]
     assert errs(ok(text=3)) == [("text", 'must be a string, not an integer 3 (quote it: "3")')]
-    assert errs(ok(text=True)) == [("text", 'must be a string, not true or false true (quote it: "true"; unquoted, upstream turns it into "1")')]
+    assert errs(ok(text=True)) == [("text", 'must be a string, not the boolean true (quote it: "true"; unquoted, upstream turns it into "1")')]
     assert errs(ok(flag="yes")) == [("flag", "must be true or false, not a string 'yes'")]
     assert errs(ok(items=None)) == [("items", "is empty; expected a list: give one")]
-    assert errs([1]) == [("(root)", "must be a mapping, not a list a list")]
+    assert errs([1]) == [("(root)", "must be a mapping, not a list")]
 
 
 def test_bool_is_not_an_integer():
-    assert errs(ok(count=True)) == [("count", "must be an integer, not true or false true")]
+    assert errs(ok(count=True)) == [("count", "must be an integer, not the boolean true")]
     assert errs(ok(fixed=1)) == [("fixed", "must be true (got 1)")]
 
 

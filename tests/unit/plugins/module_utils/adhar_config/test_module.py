@@ -113,3 +113,41 @@ def test_convert_unmappable_fails_listing_choices(run):
 def test_dest_must_be_writable(run, tmp_path):
     rc, res = run(src=fixture("aws-production.yaml"), action="convert", to_provider="gcp", dest=str(tmp_path / "no" / "x.yaml"))
     assert rc == 1 and res["msg"].startswith("dest: directory ")
+
+
+def test_limits_option_and_capped_errors(run, tmp_path):
+    src = tmp_path / "many.yaml"
+    src.write_text(open(LOCAL_INVENTORY).read() + "".join("bogus%d: 1\n" % i for i in range(130)))
+    rc, res = run(src=str(src))
+    assert rc == 1 and len(res["errors"]) == 100 and res["errors_truncated"] == 30 and res["warnings_truncated"] == 0
+    assert res["msg"].startswith("130 errors in %s: bogus0: unknown key 'bogus0'" % src) and "exception" not in res
+    rc, res = run(src=str(src), limits={"errors": 200})
+    assert rc == 1 and len(res["errors"]) == 130 and res["errors_truncated"] == 0
+    rc, res = run(src=str(src), limits={"depth": 500})
+    assert rc == 1 and res["msg"] == "limits.depth: must be a whole number from 1 to 100 (got 500)"
+    rc, res = run(src=LOCAL_INVENTORY, limits={"size_mib": 1, "nodes": 100})
+    assert rc == 1 and res["errors"][0]["message"].startswith("the document has more than the limit of 100 values")
+    rc, res = run(src=LOCAL_INVENTORY)
+    assert rc == 0 and res["errors_truncated"] == 0 and res["warnings_truncated"] == 0
+
+
+def test_content_is_bounded(run):
+    deep = {"providers": {}}
+    node = deep["providers"]
+    for dummy in range(80):
+        node["x"] = {}
+        node = node["x"]
+    rc, res = run(content=deep)
+    assert rc == 1 and "nested deeper than the limit of 64 levels" in res["errors"][0]["message"]
+
+
+def test_a_huge_existing_dest_is_not_read(run, tmp_path):
+    dest = tmp_path / "gcp.yaml"
+    dest.write_bytes(b"#" * (5 * 1024 * 1024))
+    mode = stat.S_IMODE(dest.stat().st_mode)
+    args = dict(src=fixture("aws-production.yaml"), action="convert", to_provider="gcp", dest=str(dest))
+    rc, res = run(_ansible_check_mode=True, _ansible_diff=True, **args)
+    assert rc == 0 and res["changed"] is True and res["diff"]["before"] == "(5242880 bytes, not shown)\n"
+    rc, res = run(**args)
+    assert rc == 0 and res["changed"] is True and dest.stat().st_size < 100000
+    assert stat.S_IMODE(dest.stat().st_mode) == mode  # an existing file keeps its mode
