@@ -119,6 +119,12 @@ ENCRYPTION_ARG_SPEC = {
     },
 }
 
+# How a reader checks a backup it may not hold the data key of (mirrored by doc fragment storage.VERIFICATION).
+VERIFY_ARG_SPEC = {
+    "verify_key": {"type": "str", "no_log": False},
+    "require_signature": {"type": "bool", "default": False},
+}
+
 
 def require_cryptography():
     """Raise a clear ``AdharError`` when ``cryptography`` cannot be imported."""
@@ -242,6 +248,14 @@ def verify_key_from_kek(kek):
     """``(base64 verify key, key id)`` of the manifests a KEK signs."""
     raw = public_bytes(signing_key_from_kek(parse_key(kek, "encryption.key")))
     return _b64(raw), verify_key_id(raw)
+
+
+def verify_key_info(key_wrapper):
+    """``{"verify_key": base64, "verify_key_id": ...}`` of the manifests ``key_wrapper`` signs (both None: no local KEK)."""
+    raw = getattr(key_wrapper, "verify_key", None)
+    if raw is None:
+        return {"verify_key": None, "verify_key_id": None}
+    return {"verify_key": _b64(raw), "verify_key_id": verify_key_id(raw)}
 
 
 def parse_verify_key(value, option="verify_key"):
@@ -618,6 +632,7 @@ __all__ = [
     "DECRYPT_ERROR",
     "ENCRYPTION_ARG_SPEC",
     "SIGNATURE_ALGORITHM",
+    "VERIFY_ARG_SPEC",
     "DataKey",
     "KeyWrapper",
     "KmsKeyWrapper",
@@ -638,4 +653,5 @@ __all__ = [
     "signing_key_from_kek",
     "verify_key_from_kek",
     "verify_key_id",
+    "verify_key_info",
 ]

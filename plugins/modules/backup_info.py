@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - adhar.platform.storage
   - adhar.platform.storage.encryption
+  - adhar.platform.storage.verification
   - adhar.platform.attributes.info_module
 options:
   cluster:
@@ -96,7 +97,7 @@ storage:
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import run_backup_info
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
@@ -110,6 +111,7 @@ def argument_spec():
     )
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
+    spec.update(VERIFY_ARG_SPEC)
     return spec
 
 

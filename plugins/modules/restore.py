@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - adhar.platform.attributes
   - adhar.platform.storage
   - adhar.platform.storage.encryption
+  - adhar.platform.storage.verification
 attributes:
   check_mode:
     support: full
@@ -307,7 +308,7 @@ items:
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import run_restore
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
@@ -343,6 +344,7 @@ def argument_spec():
     )
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
+    spec.update(VERIFY_ARG_SPEC)
     return spec
 
 

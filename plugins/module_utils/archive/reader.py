@@ -52,6 +52,15 @@ from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope imp
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import CHUNK_SIZE, ObjectMissing, join_key
 
 
+def check_verification(key_wrapper, verify_key, require_signature):
+    """The raw verify key of ``verify_key`` (None when not given); errors for options that cannot work together."""
+    raw = None if verify_key in (None, "") else parse_verify_key(verify_key)
+    if require_signature and key_wrapper is None and raw is None:
+        raise AdharError("require_signature needs a key to check the backup with: give verify_key (or encryption)",
+                         option="require_signature")
+    return raw
+
+
 class ArchiveReader:
     """Reads backup ``name`` from ``storage``.
 
@@ -74,11 +83,8 @@ class ArchiveReader:
         self.storage = storage
         self.name = check_backup_name(name)
         self._wrapper = key_wrapper
-        self._verify_key = None if verify_key is None else parse_verify_key(verify_key)
+        self._verify_key = check_verification(key_wrapper, verify_key, require_signature)
         self.require_signature = bool(require_signature)
-        if self.require_signature and key_wrapper is None and self._verify_key is None:
-            raise AdharError("require_signature needs a key to check the signature with: give verify_key (or encryption)",
-                             option="require_signature")
         self._parsed = None
         self._manifest = None
         self._index = None

@@ -118,11 +118,9 @@ class ArchiveWriter:
 
     @property
     def verify_key(self):
-        """``{"verify_key": base64, "verify_key_id": ...}`` of the signature this writer puts on the manifest, or None."""
-        signature = (self.manifest or {}).get("signature")
-        if signature:
-            return {"verify_key": signature["public_key"], "verify_key_id": signature["key_id"]}
-        return None
+        """``{"verify_key": base64, "verify_key_id": ...}`` of the committed manifest's signature (None values: unsigned)."""
+        signature = (self.manifest or {}).get("signature") or {}
+        return {"verify_key": signature.get("public_key"), "verify_key_id": signature.get("key_id")}
 
     @property
     def committed(self):
