@@ -130,14 +130,22 @@ def canonical_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
-def signed_payload(manifest):
-    """What the Ed25519 ``signature`` covers: the canonical manifest without ``signature`` and ``mac``."""
-    return canonical_json({k: v for k, v in manifest.items() if k not in ("signature", "mac")})
-
-
 def mac_payload(manifest):
-    """What the ``mac`` covers: the canonical manifest without ``mac`` (so the signature too)."""
-    return canonical_json({k: v for k, v in manifest.items() if k != "mac"})
+    """What the ``mac`` covers: the canonical manifest without ``mac`` and ``signature`` (as in format 1.0)."""
+    return canonical_json({k: v for k, v in manifest.items() if k not in ("mac", "signature")})
+
+
+def signed_payload(manifest):
+    """What the Ed25519 ``signature`` covers: the canonical manifest without ``signature`` (so the ``mac`` too)."""
+    return canonical_json({k: v for k, v in manifest.items() if k != "signature"})
+
+
+def format_minor(manifest):
+    """The minor format version of a parsed manifest (0 for 1.0.x)."""
+    try:
+        return int(str(manifest.get("format_version")).split(".")[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 def holds_encrypted_items(manifest):

@@ -35,6 +35,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.format impo
     STARTED,
     check_backup_name,
     describe_path,
+    format_minor,
     holds_encrypted_items,
     mac_payload,
     parse_manifest,
@@ -139,17 +140,22 @@ class ArchiveReader:
         integrity = None
         if self._wrapper is not None:
             if not manifest.get("encryption"):
-                raise AdharError("a key was given but backup %s carries no signature: it is not the encrypted backup you "
-                                 "expect, or its encryption header was removed" % self.name, backup=self.name,
+                raise AdharError("a key was given but backup %s carries no signature (no encryption header, no MAC): it is "
+                                 "not the encrypted backup you expect, or its encryption header was removed" % self.name,
+                                 backup=self.name,
                                  item=MANIFEST, option="encryption")
             dek = open_envelope(manifest["encryption"], self._wrapper, self.name)
             dek.check_manifest_mac(mac_payload(manifest), manifest.get("mac"))
             self._dek = dek
             integrity = "authenticated"
-            own = getattr(self._wrapper, "verify_key", None)
+            own = getattr(self._wrapper, "verify_key", None)  # None: AWS KMS, nothing to derive a signing key from
             if own is not None and signature is not None:
                 check_manifest_signature(signature, signed_payload(manifest), own, self.name, source="the key")
                 integrity = "signed"
+            elif own is not None and format_minor(manifest) >= 1:
+                raise AdharError("backup %s (format %s) was made with a local key, so it must be signed, and its "
+                                 "signature was removed" % (self.name, manifest.get("format_version")),
+                                 backup=self.name, item=MANIFEST)
         if self._verify_key is not None:
             if signature is None:
                 raise AdharError("verify_key was given but backup %s carries no signature (backups encrypted with AWS KMS "
@@ -168,6 +174,11 @@ class ArchiveReader:
         if isinstance(started, dict) and started.get("encrypted") is True:
             raise AdharError("backup %s was started as an encrypted backup but its manifest has no encryption: its "
                              "encryption header was removed; refused" % self.name, backup=self.name, item=MANIFEST)
+
+    @property
+    def can_decrypt(self):
+        """Whether an encryption key was given (encrypted items can be read)."""
+        return self._wrapper is not None
 
     @property
     def encrypted(self):

@@ -342,11 +342,11 @@ class ArchiveWriter:
             except AdharError as exc:
                 self.warnings.append("the lock was lost before the commit: %s" % exc.msg)
             manifest = self.build_manifest(isotime(utcnow()))
-            signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
-            if signing_key is not None:
-                manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
             if self._dek is not None:
                 manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
+            signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
+            if signing_key is not None:  # last: the signature covers everything else, the mac included
+                manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
             self.storage.put(join_key(self.name, MANIFEST), dump_manifest(manifest))
             self.storage.sync()
         except BaseException:
