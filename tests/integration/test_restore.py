@@ -378,6 +378,11 @@ class CountingProxy:
         self._thread.join(timeout=5)
 
 
+def _named(entries, name):
+    """The kubeconfig entry (context, cluster) called ``name``."""
+    return [e for e in entries if e["name"] == name][0]
+
+
 @pytest.fixture
 def counted(target, tmp_path):
     """``(kubeconfig through a CountingProxy, the proxy)`` for the target cluster."""
@@ -385,8 +390,8 @@ def counted(target, tmp_path):
     import yaml
     with open(target) as f:
         config = yaml.safe_load(f)
-    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])["context"]
-    cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])["cluster"]
+    context = _named(config["contexts"], config["current-context"])["context"]
+    cluster = _named(config["clusters"], context["cluster"])["cluster"]
     url = urllib.parse.urlsplit(cluster["server"])
     proxy = CountingProxy(url.hostname, url.port)
     cluster["server"] = "https://127.0.0.1:%d" % proxy.port
