@@ -601,5 +601,8 @@ def test_unsigned_backup_is_checksums_only_and_require_signature_refuses_it(runn
                                                      "verify": True, "verify_key": backup["verify_key"]})
     assert r["verification"]["ok"] and r["verification"]["integrity"] == "signed"
     assert r["verification"]["decryption_checked"] is False
+    r = runner.module("adhar.platform.backup_info", {"storage": {"url": "file://" + backup["store"]}, "name": backup["name"],
+                                                     "verify": True}, expect_fail=True)
+    assert "is encrypted with the key hmac-sha256:" in r["msg"] and "nothing was read" in r["msg"], r["msg"]
     r = runner.module("adhar.platform.backup_info", {"storage": {"url": "file://" + backup["store"]}, "encryption": {"key": KEY}})
     assert r["verify_key"]["verify_key"] == backup["verify_key"]
