@@ -75,7 +75,9 @@ class ArchiveReader:
       signature when it has one and the KEK is local); a backup without
       ``encryption`` read with a key is refused (its header may have been removed);
     * with ``verify_key`` the manifest must carry a valid signature by that key;
-    * ``require_signature`` refuses what could only be checked by checksums.
+    * ``require_signature`` refuses what could only be checked by checksums: it
+      needs ``key_wrapper`` or ``verify_key`` (checked at once, before any
+      read), and with either every backup accepted is signed or authenticated.
 
     ``stored_manifest`` is the parsed manifest before these checks (listing only).
     """
@@ -142,8 +144,7 @@ class ArchiveReader:
             if not manifest.get("encryption"):
                 raise AdharError("a key was given but backup %s carries no signature (no encryption header, no MAC): it is "
                                  "not the encrypted backup you expect, or its encryption header was removed" % self.name,
-                                 backup=self.name,
-                                 item=MANIFEST, option="encryption")
+                                 backup=self.name, item=MANIFEST, option="encryption")
             dek = open_envelope(manifest["encryption"], self._wrapper, self.name)
             dek.check_manifest_mac(mac_payload(manifest), manifest.get("mac"))
             self._dek = dek
