@@ -244,12 +244,6 @@ def verify_key_id(public_key):
     return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:16]
 
 
-def verify_key_from_kek(kek):
-    """``(base64 verify key, key id)`` of the manifests a KEK signs."""
-    raw = public_bytes(signing_key_from_kek(parse_key(kek, "encryption.key")))
-    return _b64(raw), verify_key_id(raw)
-
-
 def verify_key_info(key_wrapper):
     """``{"verify_key": base64, "verify_key_id": ...}`` of the manifests ``key_wrapper`` signs (both None: no local KEK)."""
     raw = getattr(key_wrapper, "verify_key", None)
@@ -278,7 +272,7 @@ def parse_verify_key(value, option="verify_key"):
 
 
 def sign_manifest(private_key, payload):
-    """The ``signature`` record of a manifest: Ed25519 over ``payload`` (the canonical manifest without signature and mac)."""
+    """The ``signature`` record of a manifest: Ed25519 over ``payload`` (the canonical manifest without ``signature``)."""
     raw = public_bytes(private_key)
     return {"algorithm": SIGNATURE_ALGORITHM, "key_id": verify_key_id(raw), "public_key": _b64(raw),
             "value": _b64(private_key.sign(payload))}
@@ -651,7 +645,6 @@ __all__ = [
     "read_key_file",
     "sign_manifest",
     "signing_key_from_kek",
-    "verify_key_from_kek",
     "verify_key_id",
     "verify_key_info",
 ]
