@@ -47,7 +47,8 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     resource_path,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params, verify_key_info
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
 from ansible_collections.adhar.platform.plugins.module_utils.storage import normalize_storage_params, storage_from_params
 
@@ -727,7 +728,7 @@ def run_backup(module):
                                 "item_count": total, "size": 0, "encrypted": key_wrapper is not None,
                                 "seconds": round(time.monotonic() - t0, 3), "objects_per_second": None, "etcd": None,
                                 "volume_snapshots": _vs_report(supported, reason, class_name, capture.pvcs, None, True),
-                                "storage": storage.describe()}
+                                "storage": storage.describe(), **verify_key_info(key_wrapper)}
             result["retention"] = {"deleted": [], "kept": []}
             result["timings"] = timings
             for warning in warnings:
@@ -839,7 +840,7 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
             "item_count": manifest["item_count"], "size": manifest["total_bytes"], "encrypted": writer.encrypted,
             "seconds": seconds, "objects_per_second": round(objects / seconds, 1) if seconds else None, "etcd": etcd,
             "volume_snapshots": vs_report, "storage": storage.describe(), "kubernetes_version": manifest["kubernetes_version"],
-            "related": related}
+            "related": related, **writer.verify_key}
 
 
 # ----------------------------------------------------------------------------- backup_info
@@ -858,16 +859,22 @@ def _summary(manifest):
                                             "kms_key_id": (enc.get("data_key") or {}).get("kms_key_id"),
                                             "encrypted_items": enc.get("encrypted_items")},
         "metadata": manifest.get("metadata") or {},
+        "signature": None if not isinstance(manifest.get("signature"), dict) else {
+            k: manifest["signature"].get(k) for k in ("algorithm", "key_id", "public_key")},
     }
 
 
 def run_backup_info(module):
     """``adhar.platform.backup_info``: list backups, show one, verify one."""
     p = module.params
+    key_wrapper = key_wrapper_from_params(p.get("encryption"), p.get("storage"))
+    check_verification(key_wrapper, p.get("verify_key"), p.get("require_signature"))
     storage = storage_from_params(p["storage"])
     storage.check(write=False)
     backups = list_backups(storage, cluster=p.get("cluster"))
     result = {"changed": False, "backups": backups, "storage": storage.describe()}
+    if getattr(key_wrapper, "verify_key", None) is not None:  # a local KEK: the verify key of what it signs
+        result["verify_key"] = verify_key_info(key_wrapper)
     name = p.get("name")
     if not name:
         if p.get("verify"):
@@ -887,9 +894,9 @@ def run_backup_info(module):
             raise AdharError("backup %s is not complete (%s): nothing to verify" % (name, entry.get("problem")),
                              backup=name, backups=[entry])
         return result
-    key_wrapper = key_wrapper_from_params(p.get("encryption"), p.get("storage")) if p.get("verify") else None
-    reader = ArchiveReader(storage, name, key_wrapper)
-    result["backup"] = _summary(reader.manifest)
+    reader = ArchiveReader(storage, name, key_wrapper, verify_key=p.get("verify_key"),
+                           require_signature=p.get("require_signature"))
+    result["backup"] = _summary(reader.stored_manifest)  # shown as stored; verify=true authenticates it
     if p.get("verify"):
         report = reader.verify(workers=p.get("workers") or 4, raise_on_error=False)
         result["verification"] = report

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, list_backups
+from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
@@ -595,9 +596,12 @@ def plan_items(reader, params, workers, key_given=True):
     selection = Selection(params)
     mapping = check_namespace_mapping(params.get("namespace_mapping"))
     records = [r for r in reader.items("resources") if selection.path_ok(r)]
-    if reader.encrypted and not key_given and any(r.get("encrypted") for r in records):
-        raise AdharError("backup %s is encrypted: give encryption (the key it was made with)" % reader.name,
-                         option="encryption")
+    encrypted = [r for r in records if r.get("encrypted")]
+    if encrypted and not key_given:
+        raise AdharError("backup %s: %d of the %d selected items are encrypted (first: %s) and only verify_key was given: "
+                         "give encryption to restore them, or leave them out (exclude_resources); nothing was restored"
+                         % (reader.name, len(encrypted), len(records), encrypted[0]["path"]), option="encryption",
+                         backup=reader.name, item=encrypted[0]["path"])
     t = time.monotonic()
     objects = _read_all(reader, records, workers)
     read_seconds = time.monotonic() - t
@@ -684,10 +688,15 @@ def run_restore(module):
     module.require_k8s()
     storage = storage_from_params(p["storage"])
     wrapper = key_wrapper_from_params(p.get("encryption"), p["storage"])
+    check_verification(wrapper, p.get("verify_key"), p.get("require_signature"))
     backup = choose_backup(storage, p["backup"], p.get("cluster"))
     p["name"] = p.get("name") or restore_name(backup)
-    reader = ArchiveReader(storage, backup, wrapper)
-    manifest = reader.manifest  # incomplete backups, wrong keys and a tampered manifest fail here
+    reader = ArchiveReader(storage, backup, wrapper, verify_key=p.get("verify_key"),
+                           require_signature=p.get("require_signature"))
+    # incomplete backups, a missing or wrong key, a tampered or unsigned manifest fail here, before any item is read
+    manifest = reader.manifest
+    for warning in reader.warnings:
+        module.warn(warning)
     t = time.monotonic()
     items, tiers, timings = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)
     timings["verify_and_plan"] = round(time.monotonic() - t, 3)
@@ -708,6 +717,7 @@ def run_restore(module):
             timings["wait"] = round(time.monotonic() - t, 3)
     finally:
         client.close()
+    p["integrity"] = reader.integrity
     return build_result(p, manifest, items, engine, timings, time.monotonic() - start, waited, module)
 
 
@@ -731,6 +741,7 @@ def build_result(p, manifest, items, engine, timings, seconds, waited, module):
         "stages": engine.stages, "failures": failures,
         "skipped": _skip_summary([i for i in items if i.action == "skipped"]),
         "timings": timings, "policy": p["existing_resource_policy"], "check_mode": engine.check_mode,
+        "integrity": p.get("integrity"),
     }
     if waited is not None:
         restore["wait"] = waited

@@ -561,7 +561,7 @@ def resolve_archive(storage, backup, cluster, key_wrapper):
         if not entry["complete"]:
             continue
         reader = ArchiveReader(storage, entry["name"], key_wrapper)
-        if (reader.manifest.get("metadata") or {}).get("db"):
+        if (reader.stored_manifest.get("metadata") or {}).get("db"):  # picks only: the one picked is authenticated
             return reader
     raise AdharError("no complete database archive of cluster %s in %s" % (cluster, storage.location), option="backup")
 

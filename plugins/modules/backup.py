@@ -261,6 +261,18 @@ backup:
     encrypted:
       description: Whether the backup has an encryption key (Secrets, etcd snapshot and adhar config are encrypted).
       type: bool
+    verify_key:
+      description:
+        - With a local encryption key, the base64 Ed25519 public key that checks this backup's manifest signature
+          (O(adhar.platform.restore#module:verify_key), O(adhar.platform.backup_info#module:verify_key)). It is derived
+          from the key, the same for every backup made with it, and not secret. Null without a key and with AWS KMS
+          (KMS backups are not signed).
+      type: str
+      sample: vEU6xhf2dJjXRB+8T7qPSKiiVXIuYTuFa2kwK4DNZvc=
+    verify_key_id:
+      description: Fingerprint of RV(backup.verify_key) (C(ed25519:) and 16 hex digits of its SHA-256), or null.
+      type: str
+      sample: ed25519:b5cdf511cb2bd7bb
     seconds:
       description: Seconds the whole task took.
       type: float

@@ -14,9 +14,14 @@ author:
 description:
   - Restores the objects of a backup written by M(adhar.platform.backup) into the same or another cluster, whole or
     filtered (namespaces, resources, labels, one application), optionally into other namespaces.
-  - Verification first. The manifest is checked (and its MAC, with the key); then every selected item is read in
-    parallel, its size and SHA-256 checked and, if encrypted, decrypted. A corrupted or tampered item, a wrong key or
-    a backup without a manifest (incomplete) fails the task before a single request is made to the cluster.
+  - Verification first. The manifest is checked and authenticated - with O(encryption) its MAC and Ed25519 signature,
+    with O(verify_key) its signature. An encrypted backup restored with neither is refused, naming the key it needs;
+    a key given for a backup that carries no signature (not encrypted, or its header removed) is refused too. Then
+    every selected item is read in parallel, its size and SHA-256 checked and, if encrypted, decrypted. A corrupted
+    or tampered item or manifest, a missing or wrong key or a backup without a manifest (incomplete) fails the task
+    before a single request is made to the cluster.
+  - An unencrypted, unsigned backup restored without a key is accepted on its checksums alone, with a warning
+    (RV(restore.integrity=checksums-only)); O(require_signature) refuses it.
   - Order, in dependency tiers run strictly one after another; the resources of one tier need nothing from each
     other and their objects are restored together by one pool of O(workers), the resources interleaved.
     1. CustomResourceDefinitions alone, waited for until Established (O(crd_timeout)).
@@ -38,6 +43,7 @@ extends_documentation_fragment:
   - adhar.platform.attributes
   - adhar.platform.storage
   - adhar.platform.storage.encryption
+  - adhar.platform.storage.verification
 attributes:
   check_mode:
     support: full
@@ -229,6 +235,14 @@ EXAMPLES = r"""
     existing_resource_policy: update
     wait: true
 
+- name: Restore the ConfigMaps without the encryption key, checked by the verify key the backup returned
+  adhar.platform.restore:
+    backup: prod-20260601020000
+    storage: {url: file:///var/backups/adhar}
+    verify_key: "{{ adhar_backup_verify_key }}"
+    require_signature: true
+    include_resources: [configmaps]
+
 - name: Restore Ingresses strictly after Deployments (a tier of their own, inserted into the order)
   adhar.platform.restore:
     backup: prod-20260601020000
@@ -292,6 +306,13 @@ restore:
     check_mode:
       description: Whether this was a dry run.
       type: bool
+    integrity:
+      description:
+        - How the backup was authenticated. V(signed) - its Ed25519 signature checked with O(verify_key) or the key;
+          V(authenticated) - its MAC checked with the key (AWS KMS backups and format 1.0 carry no signature);
+          V(checksums-only) - no key and an unencrypted, unsigned backup, so only accidents are detected.
+      type: str
+      sample: signed
     wait:
       description: With O(wait), how many workloads were waited for, how many became ready, and the others.
       type: dict
@@ -307,7 +328,7 @@ items:
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import run_restore
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
@@ -343,6 +364,7 @@ def argument_spec():
     )
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
+    spec.update(VERIFY_ARG_SPEC)
     return spec
 
 

@@ -111,6 +111,7 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert r["backup"]["counts"]["configmaps"] >= 5
     assert r["backup"]["counts"]["secrets"] >= 1
     assert not os.path.exists(root), "check mode wrote something"
+    check_verify_key = r["backup"]["verify_key"]
 
     r = backup(runner, cluster, storage, encryption=ENC, name="bk-one")
     b = r["backup"]
@@ -137,6 +138,14 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert shown["backup"]["metadata"]["etcd"] is None
     verified = info(runner, storage, name="bk-one", verify=True, encryption=ENC)
     assert verified["verification"]["ok"] is True and verified["verification"]["decryption_checked"] is True
+    assert verified["verification"]["integrity"] == "signed"
+    # the signed manifest checks out with the verify key alone (the same in check mode: it comes from the key)
+    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "1.1.0"
+    signed = info(runner, storage, name="bk-one", verify=True, verify_key=b["verify_key"])
+    assert signed["verification"]["ok"] is True and signed["verification"]["decryption_checked"] is False
+    assert signed["verification"]["integrity"] == "signed"
+    nokey = info(runner, storage, name="bk-one", verify=True, expect_fail=True)
+    assert "backup bk-one is encrypted with the key hmac-sha256:" in nokey["msg"], nokey["msg"]
 
     wrong = info(runner, storage, name="bk-one", verify=True, encryption={"key": OTHER_KEY}, expect_fail=True)
     assert "cannot decrypt: wrong key or tampered data" in wrong["msg"]

@@ -146,10 +146,11 @@ def _open_backup(storage, name, source_cluster, wrapper):
     # the backup's cluster name may be a kubeconfig context (adhar-<name>): the snapshot's own record counts too
     backups = [b for b in archive.list_backups(storage) if b.get("complete")]
     for entry in sorted(backups, key=lambda b: b.get("time") or "", reverse=True):
-        reader = archive.ArchiveReader(storage, entry["name"])
-        etcd_meta = (reader.manifest.get("metadata") or {}).get("etcd") or {}
-        if source_cluster in (reader.manifest.get("cluster"), etcd_meta.get("source_cluster")) \
-                and _has_item(reader, archive.ETCD_SNAPSHOT):
+        stored = archive.ArchiveReader(storage, entry["name"]).stored_manifest  # picks only; the one picked is checked
+        etcd_meta = (stored.get("metadata") or {}).get("etcd") or {}
+        paths = {i["path"] for i in stored["items"]}
+        if source_cluster in (stored.get("cluster"), etcd_meta.get("source_cluster")) \
+                and (archive.ETCD_SNAPSHOT in paths or archive.ETCD_SNAPSHOT + archive.ENC_SUFFIX in paths):
             return archive.ArchiveReader(storage, entry["name"], wrapper)
     raise AdharError("no complete backup of cluster %s with an etcd snapshot in %s" % (source_cluster, storage.location),
                      option="restore_from.backup")

@@ -9,7 +9,7 @@ import yaml
 
 from ansible_collections.adhar.platform.plugins.doc_fragments import storage as storage_fragment
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.storage import (
     STORAGE_ARG_SPEC,
     LocalStorage,
@@ -42,7 +42,8 @@ def _assert_mirrors(spec, doc):
 @pytest.mark.parametrize("spec, doc", [
     (STORAGE_ARG_SPEC, storage_fragment.ModuleDocFragment.DOCUMENTATION),
     (ENCRYPTION_ARG_SPEC, storage_fragment.ModuleDocFragment.ENCRYPTION),
-], ids=["storage", "encryption"])
+    (VERIFY_ARG_SPEC, storage_fragment.ModuleDocFragment.VERIFICATION),
+], ids=["storage", "encryption", "verification"])
 def test_fragment_mirrors_spec(spec, doc):
     _assert_mirrors(spec, _options(doc))
 
