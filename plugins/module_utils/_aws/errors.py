@@ -41,8 +41,14 @@ def aws_error_message(exc):
     if isinstance(response, dict):
         message = (response.get("Error") or {}).get("Message")
         if message:
-            return str(message)
-    return str(exc)
+            return _compact(message)
+    return _compact(exc)
+
+
+def _compact(text, limit=500):
+    """One line of at most ``limit`` characters (some endpoints answer errors with an HTML page)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def aws_retryable(exc):

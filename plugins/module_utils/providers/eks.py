@@ -134,6 +134,9 @@ class EksProvider(Provider):
             except ValueError as exc:
                 raise AdharError("eks.public_access_cidrs: %r is not a CIDR: %s" % (cidr, exc),
                                  option="eks.public_access_cidrs")
+        if e.get("endpoint_public_access") is False and e.get("endpoint_private_access") is False:
+            raise AdharError("eks.endpoint_public_access: the API endpoint needs public or private access (both would be "
+                             "off)", option="eks.endpoint_public_access")
         key = e.get("kms_key_arn")
         if key is not None and not KMS_ARN_RE.match(key):
             raise AdharError("eks.kms_key_arn: %r is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)" % key,
@@ -385,7 +388,7 @@ class EksProvider(Provider):
         if access:
             steps.append(("update_endpoint", access))
             after.update(access)
-        if not (after["endpoint_public_access"] or after["endpoint_private_access"]):
+        if after["endpoint_public_access"] is False and after["endpoint_private_access"] is False:
             raise AdharError("eks.endpoint_public_access: the API endpoint needs public or private access (both would be "
                              "off)", option="eks.endpoint_public_access")
         if e.get("tags") is not None:
@@ -530,13 +533,13 @@ class EksProvider(Provider):
         self._follow_update(resp.get("update"), "the logging update")
         self.actions.append("set control-plane logging to %s" % (", ".join(enabled) or "none"))
 
-    def _do_update_endpoint(self, access, dummy):
-        vpc = {}
-        for opt, key in (("endpoint_public_access", "endpointPublicAccess"),
-                         ("endpoint_private_access", "endpointPrivateAccess"),
-                         ("public_access_cidrs", "publicAccessCidrs")):
-            if opt in access:
-                vpc[key] = access[opt]
+    def _do_update_endpoint(self, access, after):
+        # The whole endpoint setting goes in one request, so nothing is left to the API's idea of "unchanged".
+        vpc = {"endpointPublicAccess": after["endpoint_public_access"],
+               "endpointPrivateAccess": after["endpoint_private_access"]}
+        if after["endpoint_public_access"] and after["public_access_cidrs"]:
+            vpc["publicAccessCidrs"] = after["public_access_cidrs"]
+        vpc = {k: v for k, v in vpc.items() if v is not None}
         resp = self.call("eks", "update_cluster_config", name=self.cluster_name, resourcesVpcConfig=vpc)
         self._follow_update(resp.get("update"), "the endpoint access update")
         self.actions.append("updated endpoint access (%s)" % ", ".join(sorted(access)))
