@@ -20,6 +20,7 @@ update to follow) under one ``wait_timeout`` for the whole task.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -440,8 +441,8 @@ class EksProvider(Provider):
                                      "create a node group with another name instead" % (where, opt, name, have, want_v),
                                      option="%s.%s" % (where, opt))
             want = self._merged_scaling(current, given, where)
-            if (want["min"], want["max"], want["desired"]) != (current["min_nodes"], current["max_nodes"],
-                                                                current["desired_nodes"]):
+            have = (current["min_nodes"], current["max_nodes"], current["desired_nodes"])
+            if (want["min"], want["max"], want["desired"]) != have:
                 model = dict(current, min_nodes=want["min"], max_nodes=want["max"], desired_nodes=want["desired"])
                 steps.append(("scale_node_group", (name, model)))
                 after["node_groups"][name] = model
@@ -616,8 +617,8 @@ class EksProvider(Provider):
         def done(g):
             if g.get("status") in NODEGROUP_FAILED:
                 issues = [i.get("message") for i in (g.get("health") or {}).get("issues") or []]
-                raise AdharError("%s: node group %s is %s after %s it: %s" % (self.what, name, g["status"], doing,
-                                                                          "; ".join(issues) or "no detail"),
+                detail = "; ".join(issues) or "no detail"
+                raise AdharError("%s: node group %s is %s after %s it: %s" % (self.what, name, g["status"], doing, detail),
                                  status=g["status"])
             return g.get("status") == "ACTIVE"
         self._poll(read, done, "node group %s to become ACTIVE" % name)
@@ -760,8 +761,8 @@ class EksProvider(Provider):
                 self.call("eks", "delete_nodegroup", clusterName=self.cluster_name, nodegroupName=name)
                 self.actions.append("deleted node group %s" % name)
         for name in sorted(groups):
-            self._poll(lambda n=name: self._missing("eks", "describe_nodegroup", ("ResourceNotFoundException",),
-                                                     clusterName=self.cluster_name, nodegroupName=n),
+            self._poll(functools.partial(self._missing, "eks", "describe_nodegroup", ("ResourceNotFoundException",),
+                                         clusterName=self.cluster_name, nodegroupName=name),
                        lambda g: g is None, "node group %s to be deleted" % name)
         if cluster.get("status") != "DELETING":
             self.call("eks", "delete_cluster", name=self.cluster_name)

@@ -24,11 +24,6 @@ import uuid
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local.procs import is_running, _proc_stat
-from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import (  # noqa: F401 - re-exported
-    AWS_RETRYABLE_CODES,
-    aws_error_code,
-    aws_retryable,
-)
 
 CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".adhar-tmp-"

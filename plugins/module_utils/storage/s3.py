@@ -32,12 +32,8 @@ import email.utils
 import hashlib
 import io
 
-from ansible_collections.adhar.platform.plugins.module_utils._aws.client import (  # noqa: F401 - aws_client re-exported
-    BOTO3_IMPORT_ERROR,
-    BotoCoreError,
-    ClientError,
-    aws_client,
-)
+from ansible_collections.adhar.platform.plugins.module_utils._aws.client import BotoCoreError, ClientError, aws_client
+from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_error_code, aws_retryable
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
@@ -46,8 +42,6 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage.base import
     ObjectInfo,
     ObjectMissing,
     Storage,
-    aws_error_code,
-    aws_retryable,
     join_key,
     parse_time,
     utcnow,
