@@ -73,8 +73,9 @@ options:
   ha:
     description:
       - Shortcut for O(control_plane.count=3). Conflicts with a different O(control_plane.count).
-      - For provider C(eks), the cluster's subnets must span at least two Availability Zones (checked with
-        DescribeSubnets before anything is written), and control-plane logging defaults to V(audit) on creation.
+      - For provider C(eks), when the cluster is created its subnets (and those given to a new node group) must span at
+        least two Availability Zones (checked with DescribeSubnets before anything is written), and control-plane
+        logging defaults to V(audit).
     type: bool
   control_plane:
     description:
