@@ -715,6 +715,14 @@ class EksProvider(Provider):
     def ensure_present(self):
         self._check_input()
         cluster, groups = self._read()
+        if cluster is not None and cluster.get("status") == "DELETING":
+            raise AdharError("%s: the EKS cluster is being deleted; run the task again once it is gone" % self.what,
+                             status="DELETING")
+        if cluster is not None and cluster.get("status") in ("CREATING", "UPDATING") and not self.check_mode:
+            # An earlier run that timed out, or someone else's update: plan against the settled cluster.
+            self.actions.append("waited for the cluster to leave %s" % cluster["status"])
+            self._wait_cluster_active("waiting on")
+            cluster, groups = self._read()
         steps, before, after = self._plan(cluster, groups)
         result = {"changed": bool(steps), "actions": self.actions, "diff": {"before": before, "after": after}}
         if self.check_mode:

@@ -199,3 +199,24 @@ def test_new_group_defaults_and_merge_with_current():
         {"min": 1, "max": 3, "desired": 3}
     assert provider._merged_scaling(current, {"min": None, "max": None, "desired": None}, "x") == \
         {"min": 1, "max": 5, "desired": 4}
+
+
+def test_a_cluster_still_creating_is_awaited_before_planning():
+    provider, stubs, calls, dummy = make()
+    stubs["eks"].add_response("describe_cluster", cluster(status="CREATING"), {"name": "demo"})
+    stubs["eks"].add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "demo"})
+    stubs["eks"].add_response("describe_cluster", cluster(status="CREATING"), {"name": "demo"})
+    stubs["eks"].add_response("describe_cluster", cluster(status="ACTIVE"), {"name": "demo"})
+    expect_read(stubs)
+    result = provider.run()
+    stubs["eks"].assert_no_pending_responses()
+    assert result["changed"] is False and result["cluster"]["status"] == "ACTIVE"
+    assert result["actions"] == ["waited for the cluster to leave CREATING"]
+
+
+def test_a_cluster_being_deleted_is_an_error():
+    provider, stubs, calls, dummy = make()
+    stubs["eks"].add_response("describe_cluster", cluster(status="DELETING"), {"name": "demo"})
+    stubs["eks"].add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "demo"})
+    with pytest.raises(AdharError, match="is being deleted"):
+        provider.run()
