@@ -215,9 +215,17 @@ def test_bad_input_fails_before_any_write(runner, proxy, infra):
     assert infra.eks.list_clusters()["clusters"] == [] or "bad-input" not in infra.eks.list_clusters()["clusters"]
 
 
-def test_lifecycle(runner, proxy, infra, tmp_path):
+def test_lifecycle(runner, proxy, infra, tmp_path, monkeypatch):
     name = "prod-aws"
     kubeconfig_out = str(tmp_path / "kube" / "config")
+    # the file already holds another cluster: ours is merged in and taken out again, the other stays
+    os.makedirs(os.path.dirname(kubeconfig_out))
+    other = {"apiVersion": "v1", "kind": "Config", "current-context": "other",
+             "clusters": [{"name": "other", "cluster": {"server": "https://10.0.0.1:6443"}}],
+             "users": [{"name": "other", "user": {"token": "abc"}}],
+             "contexts": [{"name": "other", "context": {"cluster": "other", "user": "other"}}]}
+    with open(kubeconfig_out, "w") as f:
+        yaml.safe_dump(other, f)
     spec = cluster_spec(infra)
 
     # check mode: what would be created, no write
@@ -247,16 +255,26 @@ def test_lifecycle(runner, proxy, infra, tmp_path):
     _check_kubeconfig(result["kubeconfig"], name, described)
     assert stat.S_IMODE(os.stat(kubeconfig_out).st_mode) == 0o600
     with open(kubeconfig_out) as f:
-        assert yaml.safe_load(f)["current-context"] == "adhar-" + name
+        merged = yaml.safe_load(f)
+    assert merged["current-context"] == "other"
+    assert sorted(c["name"] for c in merged["contexts"]) == ["adhar-" + name, "other"]
 
     # unchanged re-run: zero writes, not changed (the token in the file is refreshed without counting as a change)
     result, writes = run(runner, proxy, task(proxy, name, spec, ha=True, kubernetes_version="1.31",
                                              kubeconfig_out=kubeconfig_out), diff=True)
     assert result["changed"] is False and writes == []
     assert result["diff"]["before"] == result["diff"]["after"]
-    # a task naming only the cluster does not ask to change it
-    result, writes = run(runner, proxy, task(proxy, name))
-    assert result["changed"] is False and writes == []
+    # a task naming only the cluster does not ask to change it; the connection comes from the AWS_* environment
+    for var, value in (("AWS_ENDPOINT_URL", proxy.url), ("AWS_DEFAULT_REGION", REGION), ("AWS_ACCESS_KEY_ID", "testing"),
+                       ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    result, writes = run(runner, proxy, {"name": name, "provider": "eks"})
+    assert result["changed"] is False and writes == [] and result["cluster"]["arn"].endswith(":cluster/" + name)
+    assert proxy.calls, "the task did not go through the endpoint from AWS_ENDPOINT_URL"
+    for var in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
 
     # scale: check mode first, then for real - one UpdateNodegroupConfig
     scale = dict(spec, node_groups=[{"name": "workers", "min_nodes": 3, "max_nodes": 6, "desired_nodes": 4}])
@@ -318,7 +336,8 @@ def test_lifecycle(runner, proxy, infra, tmp_path):
     assert result["changed"] is True
     assert writes == [("eks", "DELETE /clusters/%s/node-groups/workers" % name), ("eks", "DELETE /clusters/%s" % name)]
     assert name not in infra.eks.list_clusters()["clusters"]
-    assert not os.path.exists(kubeconfig_out)
+    with open(kubeconfig_out) as f:
+        assert yaml.safe_load(f)["contexts"] == other["contexts"]
     result, writes = run(runner, proxy, task(proxy, name, state="absent"))
     assert result["changed"] is False and writes == []
 
