@@ -124,9 +124,9 @@ class AwsConnection:
         except AdharError as exc:
             cause = exc.cause
             if isinstance(cause, (ClientError, BotoCoreError)):
-                err = aws_error(cause, _SERVICE_TITLES.get(service, service), _pascal(operation), what,
-                                attempts=exc.details.get("attempts"))
-                err.msg = "%s (gave up after %s attempts)" % (err.msg, exc.details.get("attempts"))
+                attempts = exc.details.get("attempts")
+                err = aws_error(cause, _SERVICE_TITLES.get(service, service), _pascal(operation), what, attempts=attempts)
+                err.msg = "%s (gave up after %s attempt%s)" % (err.msg, attempts, "" if attempts == 1 else "s")
                 raise err from cause
             raise
 
