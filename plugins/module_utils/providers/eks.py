@@ -363,8 +363,8 @@ class EksProvider(Provider):
         after = dict(before, node_groups=dict(before["node_groups"]))
         for opt, field in (("role_arn", "role_arn"), ("kms_key_arn", "kms_key_arn")):
             if e.get(opt) is not None and e[opt] != before[field]:
-                raise AdharError("eks.%s: cannot change on an existing cluster (it is %s, the task asks for %s)"
-                                 % (opt, before[field], e[opt]), option="eks." + opt)
+                raise AdharError("eks.%s: cannot change on an existing cluster (it has %s, the task asks for %s)"
+                                 % (opt, before[field] or "none", e[opt]), option="eks." + opt)
         # An EKS cluster always has subnets; an answer without them tells nothing to compare with.
         if e.get("subnets") is not None and before["subnets"] and _sorted(e["subnets"]) != before["subnets"]:
             raise AdharError("eks.subnets: cannot change on an existing cluster (it uses %s, the task asks for %s)"
