@@ -52,13 +52,13 @@ import struct
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
-from ansible_collections.adhar.platform.plugins.module_utils.storage.base import aws_retryable
-from ansible_collections.adhar.platform.plugins.module_utils.storage.s3 import (
+from ansible_collections.adhar.platform.plugins.module_utils._aws.client import (
     BOTO3_IMPORT_ERROR,
     BotoCoreError,
     ClientError,
     aws_client,
 )
+from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_retryable
 
 try:
     from cryptography.exceptions import InvalidTag

@@ -24,7 +24,6 @@ import uuid
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local.procs import is_running, _proc_stat
-from ansible_collections.adhar.platform.plugins.module_utils.retries import default_is_retryable
 
 CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".adhar-tmp-"
@@ -47,42 +46,6 @@ class ObjectMissing(AdharError):
 
 class ObjectExists(AdharError):
     """A write-once key already exists (an ``AdharError``)."""
-
-
-# -- S3 / AWS errors worth another attempt (botocore is not imported here) ----
-
-AWS_RETRYABLE_CODES = frozenset((
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "SlowDown",
-    "TooManyRequestsException", "RequestLimitExceeded", "ProvisionedThroughputExceededException",
-    "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable",
-    "KMSInternalException", "KeyUnavailableException", "PriorRequestNotComplete",
-))
-_AWS_TRANSPORT_ERRORS = frozenset((
-    "EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError",
-    "ProxyConnectionError", "ResponseStreamingError", "IncompleteReadError", "HTTPClientError",
-))
-
-
-def aws_error_code(exc):
-    """``(code, http status)`` of a botocore ``ClientError``, else ``(None, None)``."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None, None
-    code = (response.get("Error") or {}).get("Code")
-    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return code, status
-
-
-def aws_retryable(exc):
-    """True for AWS throttling, 5xx (not 501) and transport errors; falls back to ``default_is_retryable``."""
-    code, status = aws_error_code(exc)
-    if code is not None or status is not None:
-        if code in AWS_RETRYABLE_CODES:
-            return True
-        return isinstance(status, int) and (status == 429 or (status >= 500 and status != 501))
-    if any(cls.__name__ in _AWS_TRANSPORT_ERRORS for cls in type(exc).__mro__):
-        return True
-    return default_is_retryable(exc)
 
 
 # -- keys and inputs ------------------------------------------------------------

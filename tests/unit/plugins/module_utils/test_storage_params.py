@@ -18,7 +18,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage import (
     parse_url,
     storage_from_params,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.storage.base import aws_retryable
+from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_retryable
 
 
 def _options(doc):
