@@ -193,6 +193,15 @@ def complete(env):
     return {"result": r, "size": os.path.getsize(os.path.join(env["store"], "full", "etcd", "snapshot.db.enc"))}
 
 
+def test_bad_etcd_snapshot_fails_before_any_object_is_captured(env):
+    for etcd, match in (({"local_cluster": "nope"}, "no ready local cluster 'nope'"),
+                        ({"endpoints": ["https://127.0.0.1:1"]}, "no etcd member answered")):
+        args = dict(_backup_args(env, "bad-etcd"), etcd_snapshot=etcd)
+        r = _result(_start(env, "backup", args))
+        assert r.get("failed") and match in r["msg"], r
+        assert not os.path.exists(os.path.join(env["store"], "bad-etcd"))
+
+
 def test_normal_backup_snapshot_is_valid_and_holds_the_marker(env, complete, tmp_path):
     """The positive control: the stored snapshot, decrypted, passes etcd's own check and does hold the marker."""
     store = env["storage"].storage_from_params({"path": env["store"]})

@@ -95,6 +95,14 @@ def test_unknown_local_cluster(tmp_path):
         capture_etcd(writer, {"local_cluster": "nope", "state_dir": str(tmp_path / "state")})
 
 
+def test_unusable_tls_files_are_refused_before_any_request(tmp_path):
+    cert, key = tmp_path / "c.crt", tmp_path / "c.key"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
+    with pytest.raises(AdharError, match="etcd_snapshot: cannot load TLS files"):
+        resolve_target({"endpoints": ["https://127.0.0.1:1"], "cert_file": str(cert), "key_file": str(key)})
+
+
 def test_refused_without_encryption_key_before_anything_runs(tmp_path):
     # the check comes first: even bad endpoints are not contacted
     with pytest.raises(AdharError, match="needs an encryption key"):
