@@ -120,7 +120,6 @@ def snapshot_status(etcdutl, path):
                          % (os.path.basename(path), proc.stdout[:300])) from None
 
 
-
 def _check_params(params):
     params = dict(params or {})
     local, endpoints = params.get("local_cluster"), params.get("endpoints")

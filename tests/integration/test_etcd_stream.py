@@ -134,8 +134,8 @@ def env(runner, state_dir, collections_path, tmp_path_factory, bin_dir):
                  {"metadata": {"name": "marked"}, "stringData": {"value": MARKER}})
         for i in range(BIG_CONFIGMAPS):
             blob = base64.b64encode(os.urandom(BIG_VALUE * 3 // 4)).decode()
-            api.call("POST", "/api/v1/namespaces/kill-test/configmaps", {"metadata": {"name": "big-%03d" % i},
-                                                                        "data": {"blob": blob}})
+            api.call("POST", "/api/v1/namespaces/kill-test/configmaps",
+                     {"metadata": {"name": "big-%03d" % i}, "data": {"blob": blob}})
         yield {"work": work, "tmpdir": tmpdir, "key_file": key_file, "store": os.path.join(work, "store"),
                "cluster_dir": os.path.join(state_dir, CLUSTER), "state_dir": state_dir, "collections": collections_path,
                "archive": _mu(collections_path, "archive"), "storage": _mu(collections_path, "storage"), "crypto": crypto,
