@@ -187,7 +187,8 @@ def member_status(endpoint, ctx, timeout=STATUS_TIMEOUT):
     finally:
         conn.close()
     if resp.status != 200:
-        raise AdharError("etcd member %s refused the status request: HTTP %d %s" % (endpoint, resp.status, body[:300]),
+        hint = " (is etcd's gRPC gateway off? it is on by default, --enable-grpc-gateway)" if resp.status == 404 else ""
+        raise AdharError("etcd member %s refused the status request: HTTP %d %s%s" % (endpoint, resp.status, body[:300], hint),
                          endpoint=endpoint)
     try:
         raw = json.loads(body)
@@ -207,7 +208,7 @@ def endpoint_status(endpoints, ctx):
     for endpoint in endpoints:
         try:
             out.append(member_status(endpoint, ctx))
-        except OSError as e:
+        except (OSError, AdharError) as e:
             errors.append("%s: %s" % (endpoint, e))
     if not out:
         raise AdharError("no etcd member answered at %s: %s" % (", ".join(endpoints), "; ".join(errors)),

@@ -253,6 +253,15 @@ def test_a_corrupted_stream_stores_nothing(tmp_path):
     assert not any("manifest" in p for p in leftovers)
 
 
+def test_a_member_that_refuses_status_is_named_and_skipped():
+    with fake_gateway(b"404 page not found", status=404) as url:
+        port = _free_port()
+        with pytest.raises(AdharError) as exc:
+            endpoint_status([url, "http://127.0.0.1:%d" % port], None)
+    assert "refused the status request: HTTP 404" in exc.value.msg and "--enable-grpc-gateway" in exc.value.msg
+    assert "127.0.0.1:%d" % port in exc.value.msg
+
+
 def test_refused_stream(tmp_path):
     with fake_gateway(b"{}", status=503) as url:
         with pytest.raises(AdharError, match="was refused: HTTP 503"):
