@@ -50,8 +50,10 @@ def _killed_owner(tmp_path):
             "sd.file('snapshot.db').write(b'x')\n"
             "print(sd.path, flush=True)\n"
             "time.sleep(60)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, env=dict(os.environ))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # the collection as this process sees it
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, env=env)
     path = proc.stdout.readline().decode().strip()
+    assert path, "the child did not start"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
