@@ -139,7 +139,7 @@ def _check_params(params):
 
 
 def local_target(name, state_dir=None):
-    """Endpoints, client TLS files and recovery extras of local cluster ``name`` (from its saved state)."""
+    """Endpoints, client TLS files, binaries directory and recovery extras of local cluster ``name`` (its saved state)."""
     # imported here: the local runtime is only needed for local clusters
     from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
     from ansible_collections.adhar.platform.plugins.module_utils.local.spec import NAME_RE, default_state_root
@@ -159,7 +159,7 @@ def local_target(name, state_dir=None):
     enc = layout.config("encryption-config.yaml") if spec.get("encryption_at_rest") else None
     source = {"cluster": name, "members": len(members), "spec": {k: spec.get(k) for k in SOURCE_SPEC_FIELDS}}
     return {"endpoints": ["https://127.0.0.1:%d" % m["etcd_client"] for m in members], "tls": tls,
-            "encryption_config": enc, "sa_public_key": layout.pki("sa.pub"), "source": source}
+            "bin_dir": data.get("bin_dir"), "encryption_config": enc, "sa_public_key": layout.pki("sa.pub"), "source": source}
 
 
 def _connection(endpoint, ctx, timeout):
