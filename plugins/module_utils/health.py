@@ -42,6 +42,7 @@ import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.adhar.platform.plugins.module_utils import apiserver_metrics
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
 from ansible_collections.adhar.platform.plugins.module_utils.local.state import health_targets
@@ -692,6 +693,9 @@ def _table_rows(health, cert_warn_days):
         detail = "p50 %s ms, p99 %s ms, max %s ms, %s errors (GET %s)" % (
             latency.get("p50_ms"), latency.get("p99_ms"), latency.get("max_ms"), latency.get("errors", 0), latency.get("path") or "")
         rows.append(("latency", "%s probes" % latency["probes"], "FAIL" if latency.get("errors") else "ok", detail))
+    for metrics in health.get("request_metrics") or []:
+        rows.append(("requests", metrics.get("name") or "-", "n/a" if metrics.get("error") else "ok",
+                     apiserver_metrics.table_detail(metrics)))
     return rows
 
 
@@ -1006,7 +1010,7 @@ def _version_string(value):
 
 
 def collect_health(client, *, apiservers=None, tls=None, etcd=None, cert_files=None, probes=20, timeout=5.0, parallel=8,
-                   cert_warn_days=DEFAULT_CERT_WARN_DAYS):
+                   cert_warn_days=DEFAULT_CERT_WARN_DAYS, request_metrics=True):
     """Collect the health of one cluster. Never raises because the cluster is unhealthy.
 
     client       -- a K8sClient (its host is the cluster's API endpoint, e.g. the load balancer).
@@ -1021,6 +1025,7 @@ def collect_health(client, *, apiservers=None, tls=None, etcd=None, cert_files=N
                     for at most API_RETRY_TIMEOUTS x timeout (both restored on the client afterwards).
     parallel     -- worker threads for the direct probes.
     cert_warn_days -- a certificate expiring sooner is a reason.
+    request_metrics -- read each API server's ``/metrics`` (request latency percentiles and error rates).
 
     Raises AdharError for bad input (bad TLS files, bad numbers), or when nothing at all answers and no etcd
     members were given (a cluster known only by its endpoint); with members (a local cluster), everything down
@@ -1074,13 +1079,24 @@ def collect_health(client, *, apiservers=None, tls=None, etcd=None, cert_files=N
             client.request_timeout = min(saved[0], timeout) if saved[0] else timeout
         if saved[1] is not None:
             client.deadline = min(saved[1], API_RETRY_TIMEOUTS * timeout)
-        return _collect(client, api_targets, api_ctx, api_headers, etcd, etcd_members, etcd_ctx, cert_files,
-                        int(probes), timeout, parallel, int(cert_warn_days), endpoint_url, started)
+        health = _collect(client, api_targets, api_ctx, api_headers, etcd, etcd_members, etcd_ctx, cert_files,
+                          int(probes), timeout, parallel, int(cert_warn_days), endpoint_url, started)
+        if request_metrics:
+            health["request_metrics"] = _request_metrics(api_targets, api_ctx, api_headers, timeout, parallel)
+            health["duration"] = round(time.monotonic() - started, 3)
+        return health
     finally:
         if saved[0] is not None:
             client.request_timeout = saved[0]
         if saved[1] is not None:
             client.deadline = saved[1]
+
+
+def _request_metrics(api_targets, ctx, headers, timeout, parallel):
+    """``[{"name", "url", ...apiserver_metrics summary}]``: each API server's own request metrics, read in parallel."""
+    with ThreadPoolExecutor(max_workers=min(parallel, max(1, len(api_targets)))) as pool:
+        summaries = list(pool.map(lambda m: apiserver_metrics.scrape(m["url"], ctx, timeout * 2, headers), api_targets))
+    return [dict(s, name=m.get("name") or m["url"], url=m["url"]) for m, s in zip(api_targets, summaries)]
 
 
 def _collect(client, api_targets, api_ctx, api_headers, etcd, etcd_members, etcd_ctx, cert_files, probes, timeout, parallel,
@@ -1227,6 +1243,7 @@ def run_cluster_info(module):
             timeout=params["timeout"],
             parallel=_PARALLEL_PROBES,
             cert_warn_days=params["cert_warn_days"],
+            request_metrics=params["request_metrics"],
         )
     finally:
         client.close()

@@ -59,6 +59,14 @@ options:
       - Seconds each probe request may take (direct API server and etcd probes, and requests through the API endpoint).
     type: float
     default: 5
+  request_metrics:
+    description:
+      - Read each API server's own C(/metrics) (as C(kubectl get --raw /metrics) does) and return its request count, share
+        of 5xx and 429 answers, and request latency percentiles (p50, p90, p99; reads and writes apart) computed from the
+        C(apiserver_request_duration_seconds) histogram, long-running WATCH and CONNECT requests left out.
+      - The figures are cumulative since each API server started; they are reported, not judged (no reason is added).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.attributes.info_module
@@ -474,6 +482,17 @@ latency:
     p99_ms: 9.87
     max_ms: 10.02
     errors: 0
+request_metrics:
+  description:
+    - Per API server, its own request metrics since it started (from C(/metrics)).
+    - C(name), C(url), C(requests), C(errors_5xx), C(throttled_429), C(error_rate_percent) (5xx share), C(codes) (requests
+      per status class), C(p50_ms), C(p90_ms), C(p99_ms), C(latency_requests), the same with C(read_) (GET, LIST) and
+      C(write_) prefixes; or C(error) when C(/metrics) could not be read (for example not allowed for the credentials).
+  returned: when O(request_metrics=true)
+  type: list
+  elements: dict
+  sample: [{name: apiserver-0, url: "https://127.0.0.1:20011", requests: 48211, errors_5xx: 3, throttled_429: 0,
+            error_rate_percent: 0.006, p50_ms: 4.1, p90_ms: 18.7, p99_ms: 92.3, read_p99_ms: 60.2, write_p99_ms: 98.0}]
 server_version:
   description: C(gitVersion) of the API server behind the endpoint.
   returned: always
@@ -505,6 +524,7 @@ def argument_spec():
         probes=dict(type="int", default=20),
         cert_warn_days=dict(type="int", default=30),
         timeout=dict(type="float", default=5.0),
+        request_metrics=dict(type="bool", default=True),
     )
 
 
