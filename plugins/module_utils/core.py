@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
 import sys
 import traceback
 
@@ -65,6 +66,29 @@ class AdharError(Exception):
 
     def __str__(self):
         return self.msg
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP turned into an exception (like SIGINT's KeyboardInterrupt) by ``AdharModule.run``.
+
+    It is not an ``Exception``, so ``except Exception`` handlers do not swallow it; ``finally`` blocks and context
+    managers run (scratch files removed, a backup left without its manifest, locks released).
+    """
+
+    def __init__(self, signum):
+        self.signal_name = signal.Signals(signum).name
+        super().__init__("interrupted by %s" % self.signal_name)
+
+
+# Signals that end a module run cleanly (SIGINT already raises KeyboardInterrupt).
+INTERRUPT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_interrupted(signum, frame):
+    # the unwind runs once: a second signal while cleaning up is ignored, so the cleanup completes
+    for sig in INTERRUPT_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
 
 
 def _api_exception_types():
@@ -267,13 +291,28 @@ class AdharModule:
 
         ``changed`` defaults to ``False``.  Any exception fails the module
         through ``fail_from_exception`` (AdharError and ApiException give a
-        clean message; anything else also names its type).
+        clean message; anything else also names its type).  SIGTERM and SIGHUP
+        raise ``Interrupted`` in the main thread, so every ``finally`` runs,
+        and the module fails with "interrupted by SIGTERM" (SIGINT alike).
         """
+        previous = {}
+        for sig in INTERRUPT_SIGNALS:
+            try:
+                previous[sig] = signal.signal(sig, _raise_interrupted)
+            except (ValueError, OSError):  # not the main thread: leave the default
+                pass
         try:
             result = fn(self)
+        except KeyboardInterrupt as exc:
+            name = getattr(exc, "signal_name", "SIGINT")
+            self._module.fail_json(msg="interrupted by %s" % name, signal=name, exception=_format_traceback(exc))
+            return
         except Exception as exc:
             self.fail_from_exception(exc)
             return
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         result = dict(result or {})
         result.setdefault("changed", False)
         self._module.exit_json(**result)

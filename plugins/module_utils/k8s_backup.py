@@ -697,6 +697,10 @@ def run_backup(module):
     if _etcd_requested(p) and key_wrapper is None:
         raise AdharError("etcd_snapshot: an etcd snapshot holds every Secret of the cluster; give encryption",
                          option="encryption")
+    etcd_target = None
+    if _etcd_requested(p):  # checked (cluster, TLS files, a member answering) before any object is captured
+        from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import resolve_target
+        etcd_target = resolve_target(p["etcd_snapshot"])
     storage = open_storage(p["storage"], check_mode=module.check_mode)
     module.require_k8s()
     client = K8sClient.from_params(p, check_mode=module.check_mode)
@@ -744,7 +748,7 @@ def run_backup(module):
             try:
                 result["backup"] = _write_backup(module, client, storage, writer, filters, plan, discovered, timings,
                                                  warnings, config_bytes, (supported, reason, vs_res, class_name), t0,
-                                                 requests)
+                                                 requests, etcd_target)
             except BaseException:
                 writer.abort()
                 raise
@@ -787,7 +791,7 @@ def _vs_report(supported, reason, class_name, pvcs, snapshots, check_mode=False)
 
 
 def _write_backup(module, client, storage, writer, filters, plan, discovered, timings, warnings, config_bytes, vs_info, t0,
-                  requests):
+                  requests, etcd_target=None):
     supported, reason, vs_res, class_name = vs_info
     p = module.params
     writer.start()
@@ -809,11 +813,11 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
     if vs_report.get("message"):
         warnings.append(vs_report["message"])
     etcd = None
-    if _etcd_requested(p):
+    if etcd_target is not None:
         from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import capture_etcd
 
         t = time.monotonic()
-        etcd = capture_etcd(writer, p["etcd_snapshot"])
+        etcd = capture_etcd(writer, etcd_target)
         writer.metadata["etcd"] = etcd
         timings["etcd"] = round(time.monotonic() - t, 3)
     if config_bytes is not None:

@@ -49,6 +49,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
+from ansible_collections.adhar.platform.plugins.module_utils.scratch import memfd_path, memfd_supported
 
 try:
     import yaml
@@ -151,8 +152,20 @@ def _contexts_of(source):
     return names, current
 
 
+def _memory_file(content, temp_file_path=None, force_recreate=False):  # pylint: disable=unused-argument
+    return memfd_path(content, "adhar-kubeconfig-data")
+
+
+def _keep_inline_credentials_in_memory():
+    """The SDK writes a kubeconfig's inline ``*-data`` (client keys!) to temp files it removes only at a clean exit; on
+    Linux they go into memory-only files instead, so a killed run leaves no key on disk."""
+    if memfd_supported() and hasattr(kube_config, "_create_temp_file_with_content"):
+        kube_config._create_temp_file_with_content = _memory_file  # pylint: disable=protected-access
+
+
 def _load_kubeconfig(configuration, source, context, label):
     """Load a kubeconfig (dict, or list of existing files) into ``configuration``."""
+    _keep_inline_credentials_in_memory()
     try:
         if isinstance(source, dict):
             kube_config.load_kube_config_from_dict(

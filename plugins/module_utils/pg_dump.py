@@ -50,6 +50,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir
 from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
 
 GLOBALS_ITEM = "db/globals.sql"
@@ -658,17 +659,12 @@ def _feed(reader, path, stdin, box):
 def _restore_into(client, reader, path, dbname, params, jobs):
     """Stream item ``path`` into ``pg_restore`` connected to ``dbname``; returns the plaintext byte count."""
     box = {"bytes": 0}
-    if jobs > 1:  # parallel restore needs a seekable file: a 0600 file in a private directory, removed after
-        tmpdir = tempfile.mkdtemp(prefix="adhar-pg-restore-")
-        try:
-            file_path = os.path.join(tmpdir, "dump")
-            fd = os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
+    if jobs > 1:  # parallel restore needs a seekable file: 0600 in the private scratch directory, removed on every exit
+        with ScratchDir("pg-restore") as scratch:
+            with scratch.file("dump") as handle:
                 box["bytes"] = reader.copy_to(path, handle)
-            client.run(client.restore_command(dbname, jobs, file_path, params.get("no_owner"), params.get("no_privileges")),
-                       what="pg_restore into %s" % dbname)
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            client.run(client.restore_command(dbname, jobs, os.path.join(scratch.path, "dump"), params.get("no_owner"),
+                                              params.get("no_privileges")), what="pg_restore into %s" % dbname)
         return box["bytes"]
     argv = client.restore_command(dbname, 1, None, params.get("no_owner"), params.get("no_privileges"))
     with tempfile.TemporaryFile() as errfile:

@@ -96,10 +96,13 @@ options:
     default: false
   etcd_snapshot:
     description:
-      - Also take an etcd snapshot (C(etcdctl snapshot save) of one healthy member, leader preferred), check it with
-        C(etcdutl snapshot status) and store it encrypted as C(etcd/snapshot.db.enc). An etcd snapshot holds every
-        Secret, so O(encryption) is required.
-      - Its hash, revision, key count and size are returned in RV(backup.etcd) and recorded in the manifest.
+      - Also take an etcd snapshot of one healthy member (leader preferred), streamed from etcd's gRPC gateway
+        (C(POST /v3/maintenance/snapshot)) straight into the encrypted item C(etcd/snapshot.db.enc); it is never
+        written to a file. An etcd snapshot holds every Secret, so O(encryption) is required.
+      - The stream is checked on the way (bbolt meta page, announced size, etcd's trailing SHA-256); a snapshot that
+        fails a check is not stored and the backup fails, incomplete.
+      - The local cluster, the TLS files and a member answering are checked before any object is captured.
+      - Its SHA-256, revision and size are returned in RV(backup.etcd) and recorded in the manifest.
       - Give O(etcd_snapshot.local_cluster) for a local cluster made by M(adhar.platform.cluster), or
         O(etcd_snapshot.endpoints) with the TLS files.
     type: dict
@@ -280,7 +283,11 @@ backup:
       description: Objects captured per second over the whole task.
       type: float
     etcd:
-      description: The etcd snapshot's status (hash, revision, total_keys, total_size, endpoint, seconds), or null.
+      description:
+        - The etcd snapshot's record, or null. C(sha256) (the snapshot's own trailing hash, hex), C(revision) (the
+          member's revision just before the snapshot; the snapshot holds at least that), C(total_size) (database
+          bytes), C(storage_version), C(etcd_version), C(endpoint), C(seconds); for a local cluster also C(members),
+          C(source_cluster), C(encryption_config).
       type: dict
     volume_snapshots:
       description:

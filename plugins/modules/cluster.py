@@ -200,9 +200,10 @@ options:
         O(nodes.count) and O(control_plane.count) default to the source's.
       - When the cluster exists, nothing is restored unless O(restore_from.force=true) (a warning says so), so a play
         stays idempotent.
-      - The snapshot is read into a private temporary file, its checksum, decryption and C(etcdutl snapshot status)
-        are checked before anything changes, and it is removed afterwards. A missing, incomplete or corrupted backup
-        fails the task with the cluster untouched.
+      - The snapshot is read into a 0600 file in a private scratch directory (C($TMPDIR/.adhar-scratch/), 0700), its
+        checksum, decryption and C(etcdutl snapshot status) are checked before anything changes, and it is removed
+        afterwards, also when the task is interrupted (SIGTERM); the next run removes what a kill -9 left. A missing,
+        incomplete or corrupted backup fails the task with the cluster untouched.
       - See C(docs/etcd-recovery.md) for what a recovered cluster keeps from its source.
     type: dict
     suboptions:

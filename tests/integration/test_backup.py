@@ -331,13 +331,13 @@ def test_etcd_snapshot_and_adhar_config(runner, cluster, tmp_path, state_dir):
     r = backup(runner, cluster, {"path": root}, name="bk-etcd", encryption=ENC, include_namespaces=["app-one"],
                etcd_snapshot={"local_cluster": "bk-it", "state_dir": state_dir}, adhar_config=config)
     etcd = r["backup"]["etcd"]
-    assert etcd["revision"] > 0 and etcd["total_keys"] > 0 and etcd["hash"]
+    assert etcd["revision"] > 0 and etcd["total_size"] > 0 and len(etcd["sha256"]) == 64
     m = manifest(root, "bk-etcd")
     got = {i["path"]: i for i in m["items"]}
     assert got["etcd/snapshot.db.enc"]["encrypted"] is True and got["config/adhar.yaml.enc"]["encrypted"] is True
     assert m["metadata"]["etcd"]["revision"] == etcd["revision"] and m["metadata"]["adhar_config"] is True
     shown = info(runner, {"path": root}, name="bk-etcd", verify=True, encryption=ENC)
-    assert shown["backup"]["metadata"]["etcd"]["hash"] == etcd["hash"] and shown["verification"]["ok"] is True
+    assert shown["backup"]["metadata"]["etcd"]["sha256"] == etcd["sha256"] and shown["verification"]["ok"] is True
     # without a key, an etcd snapshot is refused before anything is written
     r = backup(runner, cluster, {"path": root}, name="bk-etcd-nokey", exclude_resources=["secrets"],
                etcd_snapshot={"local_cluster": "bk-it", "state_dir": state_dir}, expect_fail=True)

@@ -172,6 +172,42 @@ def test_run_turns_api_exception_into_failure(module_args, module_result):
     assert result["status"] == 404
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_run_turns_sigterm_into_a_clean_unwind(module_args, module_result, signame):
+    import os
+    import signal
+    module_args({})
+    module = AdharModule({})
+    before = signal.getsignal(getattr(signal, signame))
+    events = []
+
+    def body(m):
+        try:
+            os.kill(os.getpid(), getattr(signal, signame))  # the handler raises right after this returns
+            events.append("not interrupted")
+        except Exception:  # an ordinary handler does not swallow it
+            events.append("swallowed")
+        finally:
+            events.append("finally ran")
+
+    rc, result = module_result(lambda: module.run(body))
+    assert rc == 1
+    assert result["msg"] == "interrupted by %s" % signame and result["signal"] == signame
+    assert events == ["finally ran"]
+    assert signal.getsignal(getattr(signal, signame)) == before  # the handler is only installed while the module runs
+
+
+def test_run_reports_sigint_too(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+
+    def body(m):
+        raise KeyboardInterrupt()
+
+    rc, result = module_result(lambda: module.run(body))
+    assert rc == 1 and result["msg"] == "interrupted by SIGINT"
+
+
 # -- libraries -------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,6 +82,21 @@ def test_kubeconfig_dict_gives_host_and_client_cert():
     assert cfg.verify_ssl is True
     assert bearer(cfg) is None
     assert cfg.connection_pool_maxsize == CONNECTION_POOL_MAXSIZE
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memory-only files are Linux only")
+def test_inline_client_key_is_never_written_to_a_temp_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # recomputed from TMPDIR
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(kubeconfig()))
+    for source in (kubeconfig(), str(path)):
+        cfg = build_configuration({"kubeconfig": source})
+        for name in ("cert_file", "key_file", "ssl_ca_cert"):
+            assert getattr(cfg, name).startswith("/proc/self/fd/") and os.readlink(getattr(cfg, name)).startswith("/memfd:")
+        assert read(cfg.key_file) == KEY_PEM
+    written = [os.path.join(d, f) for d, dummy, files in os.walk(str(tmp_path)) for f in files]
+    assert written == [str(path)] and KEY_PEM not in read(str(path))
 
 
 def test_kubeconfig_dict_with_context_gives_token_and_insecure():
