@@ -60,6 +60,9 @@ FRESH_CRD_RETRY_SECONDS = 10.0
 RECREATE_TIMEOUT = 120.0
 NAMESPACE_TERMINATING_TIMEOUT = 600.0
 LIST_PAGE = 500
+REPORT_ITEMS = ("summary", "changed", "all", "failed")
+SAMPLE = 5  # example names per skip reason
+LISTED = 20  # failures (and workloads not ready) listed in full with report_items=summary
 
 
 def restore_name(backup, now=None):
@@ -583,12 +586,25 @@ def _read_all(reader, records, workers):
 
 
 def _skip_summary(skipped):
-    """``[{reason, count, examples}]`` for the skipped items, biggest first."""
+    """``[{reason, count, examples}]`` for the skipped items, biggest first, at most ``SAMPLE`` examples each."""
     groups = {}
     for item in skipped:
-        groups.setdefault(item.message or "skipped", []).append(item.label())
-    return sorted(({"reason": r, "count": len(v), "examples": v[:3]} for r, v in groups.items()),
+        group = groups.setdefault(item.message or "skipped", [0, []])
+        group[0] += 1
+        if len(group[1]) < SAMPLE:
+            group[1].append(item.label())
+    return sorted(({"reason": r, "count": n, "examples": examples} for r, (n, examples) in groups.items()),
                   key=lambda g: (-g["count"], g["reason"]))
+
+
+def _resource_counts(items):
+    """``{resource: {outcome: objects}}`` over every item (those skipped before any request included)."""
+    out = {}
+    for item in items:
+        mine = out.setdefault(item.key, {})
+        action = item.action or "skipped"
+        mine[action] = mine.get(action, 0) + 1
+    return out
 
 
 def plan_items(reader, params, workers, key_given=True):
@@ -679,8 +695,8 @@ def run_restore(module):
     if p["workers"] > CONNECTION_POOL_MAXSIZE:
         module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
                     % (p["workers"], CONNECTION_POOL_MAXSIZE))
-    if p.get("report_items") not in (None, "all", "changed", "failed"):
-        raise AdharError("report_items must be all, changed or failed", option="report_items")
+    if p.get("report_items") not in (None,) + REPORT_ITEMS:
+        raise AdharError("report_items must be one of %s" % ", ".join(REPORT_ITEMS), option="report_items")
     p["restore_status"] = restore_status_option(p.get("restore_status"))
     plan_order((), p.get("order_insert"))  # shape errors before anything is read
     LabelSelector(p.get("label_selector"))
@@ -725,26 +741,32 @@ def build_result(p, manifest, items, engine, timings, seconds, waited, module):
     counts = dict((k, 0) for k in COUNT_KEYS)
     for item in items:
         counts[item.action or "skipped"] = counts.get(item.action or "skipped", 0) + 1
-    failures = [item.result() for item in items if item.action == "failed"]
-    report = p.get("report_items") or "changed"
+    failed = [item for item in items if item.action == "failed"]
+    report = p.get("report_items") or "summary"
+    # summary (the default): a result of a few kilobytes however many objects; the other modes list objects
+    cap = LISTED if report == "summary" else None
+    failures = [item.result() for item in failed[:cap]]
     if report == "all":
         shown = [i.result() for i in items]
     elif report == "failed":
-        shown = failures
-    else:
+        shown = [item.result() for item in failed]
+    elif report == "changed":
         shown = [i.result() for i in items if i.action in CHANGED or i.action == "failed"]
+    else:
+        shown = []
     handled = sum(1 for i in items if i.action != "skipped" or (i.message or "").startswith("exists"))
     restore = {
         "name": p["name"], "backup": manifest["name"], "source_cluster": manifest.get("cluster"),
         "counts": counts, "seconds": round(seconds, 3),
         "objects_per_second": round(handled / timings["apply"], 1) if timings.get("apply") else None,
-        "stages": engine.stages, "failures": failures,
+        "resource_counts": _resource_counts(items), "stages": engine.stages,
+        "failures": failures, "failures_not_listed": len(failed) - len(failures),
         "skipped": _skip_summary([i for i in items if i.action == "skipped"]),
         "timings": timings, "policy": p["existing_resource_policy"], "check_mode": engine.check_mode,
         "integrity": p.get("integrity"),
     }
     if waited is not None:
-        restore["wait"] = waited
+        restore["wait"] = dict(waited, not_ready=waited["not_ready"][:cap])
     result = {"changed": any(i.action in CHANGED for i in items), "restore": restore, "items": shown}
     if engine.diff:
         diffs = []
@@ -755,11 +777,11 @@ def build_result(p, manifest, items, engine, timings, seconds, waited, module):
                                            "diff": entry}))
         if diffs:
             result["diff"] = diffs
-    problems = len(failures) + len((waited or {}).get("not_ready") or [])
+    problems = len(failed) + len((waited or {}).get("not_ready") or [])
     if problems:
         shown_f = "; ".join("%s %s%s: %s" % (f["resource"], f["namespace"] + "/" if f["namespace"] else "", f["name"], f.get("message"))
                             for f in failures[:5])
-        msg = "restore %s: %d of %d items failed%s" % (p["name"], len(failures), len(items), ": " + shown_f if shown_f else "")
+        msg = "restore %s: %d of %d items failed%s" % (p["name"], len(failed), len(items), ": " + shown_f if shown_f else "")
         if waited and waited["not_ready"]:
             msg += "; %d restored workloads not ready: %s" % (len(waited["not_ready"]), "; ".join(waited["not_ready"][:3]))
         if p["continue_on_error"]:
