@@ -188,10 +188,14 @@ options:
     default: 300
   report_items:
     description:
-      - Which per-object results RV(items) lists. V(changed) lists created, updated, recreated and failed objects.
+      - Which per-object results RV(items) lists.
+      - V(summary) lists none, so the result stays a few kilobytes however many objects are restored; the numbers per
+        resource and outcome are in RV(restore.resource_counts), failures in RV(restore.failures) (at most 20).
+      - V(changed) lists created, updated, recreated and failed objects, V(failed) the failed ones, V(all) every object;
+        with these RV(restore.failures) lists every failure.
     type: str
-    choices: [all, changed, failed]
-    default: changed
+    choices: [summary, changed, failed, all]
+    default: summary
   continue_on_error:
     description:
       - Go on with the later tiers after an object failed, and succeed with a warning.
@@ -287,14 +291,28 @@ restore:
           what exists) and C(seconds).
       type: list
       elements: dict
+    resource_counts:
+      description: Objects per outcome of each resource, every object counted (those skipped before any request too).
+      type: dict
+      sample: {configmaps: {created: 17253, unchanged: 8627, skipped: 10}, pods: {skipped: 20000}}
     failures:
-      description: Every failed object with C(resource), C(namespace), C(name), C(action) and C(message).
+      description:
+        - Failed objects with C(resource), C(namespace), C(name), C(action) and C(message); with O(report_items=summary)
+          the first 20, the others counted in RV(restore.failures_not_listed); otherwise every one.
       type: list
       elements: dict
+    failures_not_listed:
+      description: Failed objects beyond those in RV(restore.failures) (their number is in RV(restore.counts) too).
+      type: int
+      sample: 0
     skipped:
-      description: Skipped objects grouped by reason, C(reason), C(count) and up to three C(examples).
+      description:
+        - Skipped objects grouped by reason, C(reason), C(count) and up to five C(examples).
+        - Reasons name no object (C(recreated by its controller (owner kind Deployment))), so a group holds every object
+          skipped for it.
       type: list
       elements: dict
+      sample: [{reason: recreated by its controller (owner kind ReplicaSet), count: 20000, examples: [pods shop/web-7d9c-x2k4]}]
     timings:
       description:
         - Seconds per phase (C(read), C(verify_and_plan), C(apply), C(wait)), C(apply_cpu) (CPU seconds of the module
@@ -314,12 +332,15 @@ restore:
       type: str
       sample: signed
     wait:
-      description: With O(wait), how many workloads were waited for, how many became ready, and the others.
+      description:
+        - With O(wait), how many workloads were waited for, how many became ready, and the others (C(not_ready), at most
+          20 with O(report_items=summary); C(waited) minus C(ready) is their number).
       type: dict
       returned: when O(wait=true)
 items:
   description:
-    - Per-object results (C(resource), C(namespace), C(name), C(action), C(message)), as O(report_items) selects.
+    - Per-object results (C(resource), C(namespace), C(name), C(action), C(message)), as O(report_items) selects; empty
+      with the default O(report_items=summary).
     - C(action) is one of V(created), V(updated), V(unchanged), V(skipped), V(recreated), V(failed).
   returned: always
   type: list
@@ -359,7 +380,7 @@ def argument_spec():
         crd_timeout=dict(type="float", default=60),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="float", default=300),
-        report_items=dict(type="str", choices=["all", "changed", "failed"], default="changed"),
+        report_items=dict(type="str", choices=["summary", "changed", "failed", "all"], default="summary"),
         continue_on_error=dict(type="bool", default=False),
     )
     spec.update(STORAGE_ARG_SPEC)

@@ -199,7 +199,7 @@ def test_bad_archives_are_refused_before_anything_is_applied(runner, target, bac
 
 def test_check_mode_creates_nothing(runner, target, backup, bin_dir):
     before = namespaces(bin_dir, target)
-    r = runner.module("adhar.platform.restore", restore_args(target, backup), check=True)
+    r = runner.module("adhar.platform.restore", restore_args(target, backup, report_items="changed"), check=True)
     assert r["changed"] is True and r["restore"]["check_mode"] is True
     assert r["restore"]["counts"]["created"] > 10 and r["restore"]["counts"]["failed"] == 0
     notes = {i.get("message") for i in r["items"]}
@@ -219,7 +219,12 @@ def test_round_trip_then_rerun_is_unchanged(runner, target, backup, bin_dir):
         assert sorted(stage["resource_counts"]) == sorted(stage["resources"])
         assert sum(sum(c.values()) for c in stage["resource_counts"].values()) == stage["count"] == sum(stage["counts"].values())
     reasons = {g["reason"] for g in restore["skipped"]}
-    assert any(x.startswith("recreated by its controller") for x in reasons), reasons
+    # grouped by a reason that names no object: one group per owner kind, with its count and at most five examples
+    assert "recreated by its controller (owner kind Deployment)" in reasons, reasons
+    assert all(0 < len(g["examples"]) <= min(5, g["count"]) for g in restore["skipped"]), restore["skipped"]
+    assert sum(g["count"] for g in restore["skipped"]) == restore["counts"]["skipped"]
+    assert len(r["items"]) == sum(restore["counts"].values())  # report_items=all: every object
+    assert restore["failures"] == [] and restore["failures_not_listed"] == 0
     assert "made by Kubernetes in every namespace" in reasons
     by = {(i["resource"], i["namespace"], i["name"]): i for i in r["items"]}
     assert by[("replicasets.apps", "shop", [n for (k, ns, n) in by if k == "replicasets.apps"][0])]["action"] == "skipped"
@@ -234,7 +239,12 @@ def test_round_trip_then_rerun_is_unchanged(runner, target, backup, bin_dir):
     # again, policy none: nothing changes and nothing is noisy
     r = runner.module("adhar.platform.restore", restore_args(target, backup, name="full-2"))
     counts = r["restore"]["counts"]
-    assert r["changed"] is False, r["items"]
+    assert r["changed"] is False, r["restore"]
+    # the default report is a summary: no per-object entries, the numbers per resource and outcome add up
+    assert r["items"] == [] and len(json.dumps(r)) < 16384, len(json.dumps(r))
+    per = r["restore"]["resource_counts"]
+    assert sum(sum(c.values()) for c in per.values()) == sum(counts.values())
+    assert per["configmaps"].get("unchanged", 0) > 0 and "created" not in per["configmaps"], per["configmaps"]
     assert counts["created"] == counts["updated"] == counts["failed"] == 0 and counts["unchanged"] > 10
     assert not [g for g in r["restore"]["skipped"] if g["reason"].startswith("exists and differs")], r["restore"]["skipped"]
 
@@ -244,7 +254,7 @@ def test_app_with_namespace_mapping(runner, target, backup, bin_dir):
     # web-np's explicit node port is taken by the copy in shop: a partial failure, reported, never hidden
     r = runner.module("adhar.platform.restore", args, expect_fail=True)
     assert "1 of " in r["msg"] and "web-np" in r["msg"] and "items failed" in r["msg"], r["msg"]
-    assert r["restore"]["failures"][0]["name"] == "web-np"
+    assert r["restore"]["failures"][0]["name"] == "web-np" and r["restore"]["failures_not_listed"] == 0
     assert any(i["message"] == "not attempted: an earlier stage failed" for i in r["items"] if i.get("message")) or \
         r["restore"]["counts"]["skipped"] > 0
     r = runner.module("adhar.platform.restore", dict(args, continue_on_error=True, report_items="all", wait=True, wait_timeout=120))
@@ -270,7 +280,7 @@ def test_policies_update_and_recreate(runner, target, backup, bin_dir):
     assert r["changed"] is False
     assert [g for g in r["restore"]["skipped"] if g["reason"].startswith("exists and differs")][0]["count"] == 1
     r = runner.module("adhar.platform.restore", restore_args(target, backup, include_namespaces=["shop"], include_resources=["configmaps"],
-                                                             existing_resource_policy="update"), diff=True)
+                                                             existing_resource_policy="update", report_items="changed"), diff=True)
     assert r["restore"]["counts"]["updated"] == 1 and r["items"][0]["name"] == "web-conf"
     cm = json.loads(kubectl(bin_dir, target, "get", "configmap", "web-conf", "-n", "shop", "-o", "json"))
     assert cm["data"] == {"setting": "value-of-web"}
