@@ -663,8 +663,8 @@ def test_result_failure_carries_the_summary_and_the_true_count():
     assert len(restore["failures"]) == 20 and restore["failures_not_listed"] == 10
 
 
-@pytest.mark.parametrize("mode, listed, failures", [("summary", 0, 20), ("failed", 100, 100), ("changed", 19263 + 100, 100),
-                                                     ("all", 50000, 100)])
+@pytest.mark.parametrize("mode, listed, failures", [
+    ("summary", 0, 20), ("failed", 100, 100), ("changed", 19263 + 100, 100), ("all", 50000, 100)])
 def test_report_items_asks_for_per_object_results(mode, listed, failures):
     result, dummy = _result(_big_plan(), report_items=mode)
     assert len(result["items"]) == listed and len(result["restore"]["failures"]) == failures
