@@ -71,6 +71,17 @@ def _esc(value):
     return str(value).replace("%", "%%")
 
 
+def shell_command(argv, log):
+    """``argv`` with its output appended straight to ``log``: ``/bin/sh -c 'exec argv >>log 2>&1'``.
+
+    The program writes its log itself rather than through a pipe to supervisord, so a program outlives a killed
+    supervisord (no SIGPIPE on its next log line) and keeps serving until the next start stops it by its pid; after
+    ``exec`` the pid supervisord tracks and signals is the program's own.
+    """
+    inner = " ".join(shlex.quote(a) for a in argv) + " >>" + shlex.quote(log) + " 2>&1"
+    return "/bin/sh -c " + shlex.quote("exec " + inner)
+
+
 class _UnixConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout):
         super().__init__("localhost", timeout=timeout)
@@ -161,6 +172,9 @@ class Supervisor:
             "[unix_http_server]",
             "file=" + _esc(self.socket_path), "chmod=0700",
             "",
+            "[supervisorctl]",
+            "serverurl=unix://" + _esc(self.socket_path),
+            "",
             "[rpcinterface:supervisor]",
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
             "",
@@ -168,17 +182,17 @@ class Supervisor:
         extra_env = ",".join('%s="%s"' % (k, v) for k, v in sorted(env.items()))
         for priority, (name, argv) in enumerate(programs.items()):
             startsecs, stopwait = _POLICY[_kind(name)]
+            log = os.path.join(lay.log_dir, name + ".log")
             lines += [
                 "[program:%s]" % name,
-                "command=" + _esc(" ".join(shlex.quote(a) for a in argv)),
+                "command=" + _esc(shell_command(argv, log)),
                 "directory=" + _esc(lay.dir),
                 "priority=%d" % (100 + priority),
                 "autostart=false", "autorestart=true",
                 "startsecs=%d" % startsecs, "startretries=%d" % STARTRETRIES,
                 "stopsignal=TERM", "stopwaitsecs=%d" % stopwait, "stopasgroup=true", "killasgroup=true",
                 "redirect_stderr=true",
-                "stdout_logfile=" + _esc(os.path.join(lay.log_dir, name + ".log")),
-                "stdout_logfile_maxbytes=50MB", "stdout_logfile_backups=2",
+                "stdout_logfile=" + _esc(log), "stdout_logfile_maxbytes=0",
                 'environment=%s="%s",%s="%s"%s' % (MARKER, self.marker, PROGRAM_MARKER, name,
                                                    ("," + extra_env) if extra_env else ""),
                 "",

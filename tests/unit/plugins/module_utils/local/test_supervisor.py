@@ -56,8 +56,11 @@ def test_render_quotes_and_escapes(tmp_path):
     text = supervisor.Supervisor(layout).render({"etcd-0": ["/bin/echo", "a b", "50%"], "haproxy": ["/bin/true"]}, {})
     assert "[program:etcd-0]" in text and "[program:haproxy]" in text
     line = next(x for x in text.splitlines() if x.startswith("command=") and "echo" in x)
-    # supervisord %-expands values, then splits the command with shlex
-    assert shlex.split(line[len("command="):].replace("%%", "%")) == ["/bin/echo", "a b", "50%"]
+    # supervisord %-expands values, then splits the command with shlex; the shell execs the program with its output
+    # appended to its log
+    sh = shlex.split(line[len("command="):].replace("%%", "%"))
+    assert sh[:2] == ["/bin/sh", "-c"] and shlex.split(sh[2])[:4] == ["exec", "/bin/echo", "a b", "50%"]
+    assert shlex.split(sh[2])[4:] == [">>" + os.path.join(layout.log_dir, "etcd-0.log"), "2>&1"]
     assert "autorestart=true" in text and "stopsignal=TERM" in text and "autostart=false" in text
     assert "dir%%x" in text and "dir%x" not in text.replace("%%", "")
 
