@@ -147,7 +147,8 @@ def _cleanup(root):
         run = os.path.join(root, name, "run")
         if not os.path.isdir(run):
             continue
-        for f in os.listdir(run):
+        # supervisord first, so it cannot start again what is killed after it
+        for f in sorted(os.listdir(run), key=lambda f: f != "supervisord.pid"):
             if f.endswith(".pid"):
                 try:
                     with open(os.path.join(run, f)) as fh:

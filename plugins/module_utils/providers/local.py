@@ -23,6 +23,37 @@ from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import htt
 NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
+def check_output_file(path):
+    """The admin kubeconfig can be written (merged) at ``path``: checked before anything starts or is written."""
+    if os.path.isdir(path):
+        raise AdharError("kubeconfig: %s is a directory; give the path of a file to write the admin kubeconfig to"
+                         % path, option="kubeconfig")
+    if os.path.lexists(path):
+        if not os.path.isfile(path):
+            raise AdharError("kubeconfig: %s exists and is not a regular file" % path, option="kubeconfig")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise AdharError("kubeconfig: %s is not readable and writable by this user" % path, option="kubeconfig")
+        import yaml
+        try:
+            with open(path) as f:
+                yaml.safe_load(f)
+        except (OSError, yaml.YAMLError) as e:
+            raise AdharError("kubeconfig: cannot merge into %s: it is not a readable YAML file (%s)"
+                             % (path, str(e).splitlines()[0] if str(e) else type(e).__name__), option="kubeconfig")
+        return
+    parent = os.path.dirname(path)
+    probe = parent
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise AdharError("kubeconfig: cannot create %s: %s is a %s, not a directory"
+                         % (path, probe, "regular file" if os.path.isfile(probe) else "special file"),
+                         option="kubeconfig")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise AdharError("kubeconfig: cannot create %s: %s is not writable by this user" % (path, probe),
+                         option="kubeconfig")
+
+
 class LocalProvider(Provider):
     name = "local"
     states = ("present", "started", "stopped", "absent")
@@ -51,7 +82,11 @@ class LocalProvider(Provider):
         if not isinstance(kc, str):
             raise AdharError("kubeconfig: for provider local this is the path the admin kubeconfig is written to, "
                              "not a kubeconfig dict", option="kubeconfig")
-        return os.path.abspath(os.path.expanduser(kc))
+        if not kc.strip():
+            raise AdharError("kubeconfig: an empty path; give the file to write the admin kubeconfig to", option="kubeconfig")
+        path = os.path.abspath(os.path.expanduser(kc))
+        check_output_file(path)
+        return path
 
     def _binaries(self, need_haproxy):
         bin_dir, source, missing = toolchain.resolve_bin_dir(self.params.get("bin_dir"), names=NEEDED)
