@@ -29,6 +29,9 @@ def proc_stat(pid):
     return rest[0], int(rest[19])
 
 
+_proc_stat = proc_stat  # the name other modules import
+
+
 def read_pidfile(path):
     try:
         with open(path) as f:
