@@ -59,7 +59,7 @@ options:
     description:
       - V(present) makes sure the cluster exists (a new one is started); an existing cluster's processes are left as they are.
       - V(started) also (re)starts every process that is not running, from the saved configuration, and waits until
-        the control plane is ready. Use it to heal a degraded cluster: a process stopped through supervisord, one that
+        the control plane is ready. Use it to heal a degraded cluster, that is a process stopped through supervisord, one that
         supervisord gave up on (FATAL), or supervisord itself when it was killed (the processes it left running are
         stopped first and started again under a new supervisord).
       - V(stopped) stops every process and keeps the cluster's state for a later V(started).

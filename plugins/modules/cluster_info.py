@@ -20,9 +20,10 @@ description:
     every certificate of the cluster PKI and on the serving certificate each API server presents, and the API latency
     (p50/p99/max) over O(probes) sequential C(GET /readyz) requests.
   - For a local cluster made by M(adhar.platform.cluster), give its O(name); its saved state names every API server, etcd member
-    and PKI file. Its supervisord is asked for the state of every process: a process that is not V(RUNNING) (for example
+    and PKI file. Its supervisord is asked for the state of every process; a process that is not V(RUNNING) (for example
     V(BACKOFF) or V(FATAL), with the last line of its log) and a supervisord that is not running are reasons, and the load
-    balancer of an HA cluster is named when it is down (C(load balancer (haproxy\) on port N is down)). For any other cluster, give the connection options (O(kubeconfig), O(context), O(host) and so on); the API endpoint
+    balancer of an HA cluster is named when it is down (C(load balancer (haproxy\) on port N is down)).
+    For any other cluster, give the connection options (O(kubeconfig), O(context), O(host) and so on); the API endpoint
     is then probed as the only API server, and etcd, usually out of reach, is reported as not available without making the cluster unhealthy.
   - The module fails only when it cannot run at all (bad options, unknown local cluster, unreadable TLS files, nothing answering);
     an unhealthy cluster is a successful result with RV(healthy=false). Use M(ansible.builtin.assert) to fail a play on it.

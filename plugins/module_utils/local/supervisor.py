@@ -411,4 +411,3 @@ def state_report(layout, timeout=3.0):
             entry["log_tail"] = procs.log_tail(os.path.join(layout.log_dir, name + ".log"), 5)
         report["programs"][name] = entry
     return report
-
