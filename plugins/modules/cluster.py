@@ -63,7 +63,7 @@ options:
         supervisord gave up on (FATAL), or supervisord itself when it was killed (the processes it left running are
         stopped first and started again under a new supervisord).
       - V(stopped) stops every process and keeps the cluster's state for a later V(started).
-      - V(absent) stops every process by its recorded pid and removes the state directory.
+      - V(absent) kills supervisord and every process through its recorded pid (never by name) and removes the state directory.
       - Provider C(existing) supports V(present) and V(absent) (which never deletes anything).
     type: str
     choices: [present, started, stopped, absent]
