@@ -222,7 +222,9 @@ class Supervisor:
         sock = self.socket_path
         if os.path.exists(sock):
             os.unlink(sock)  # left by a killed supervisord; nothing listens on it (its pid is gone)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": site}
+        # supervisord carries the cluster's marker too: one whose pidfile was lost is still found and stopped first
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": site,
+               MARKER: self.marker, PROGRAM_MARKER: DAEMON}
         cmd = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", self.config_path]
         info = procs.spawn(DAEMON, cmd, run_dir=self.layout.run_dir, log_dir=self.layout.log_dir, cwd=self.layout.dir,
                            env=env)
@@ -360,7 +362,8 @@ class Supervisor:
             return []
         stopped = []
         placed = set()
-        for group in stop_order:
+        # a supervisord found by its marker goes first, so it cannot start again what is stopped after it
+        for group in [[DAEMON]] + list(stop_order):
             infos = [o for o in orphans if o["name"] in group]
             placed.update(o["pid"] for o in infos)
             stopped += procs.stop_many(infos, timeout=15.0)
@@ -368,8 +371,12 @@ class Supervisor:
         return stopped
 
     def sweep(self, force=False):
-        """Stop every child of this cluster still alive once supervisord is gone; returns their names."""
-        return procs.stop_many(self.children(), timeout=10.0, force=force)
+        """Stop every process of this cluster still alive once supervisord is gone (a supervisord found by its marker
+        first); returns their names."""
+        found = self.children()
+        daemons = [c for c in found if c["name"] == DAEMON]
+        procs.stop_many(daemons, timeout=10.0, force=force)
+        return procs.stop_many([c for c in found if c["name"] != DAEMON], timeout=10.0, force=force)
 
 
 def marked_processes(marker):

@@ -147,3 +147,23 @@ def test_program_that_cannot_start_goes_backoff_then_is_reported(sup):
     assert report["running"] is True and report["programs"]["kwok"]["state"] in ("BACKOFF", "FATAL", "STARTING")
     _wait(lambda: "bad flag" in (supervisor.state_report(sup.layout)["programs"]["kwok"].get("log_tail") or ""),
           what="log tail")
+
+
+def test_a_supervisord_whose_pidfile_was_lost_is_stopped_before_a_new_one(sup):
+    programs = {"kwok": SLEEPER}
+    sup.start_daemon(programs, time.monotonic() + 30, [["kwok"]])
+    sup.start(["kwok"])
+    states = _wait(lambda: _all_running(sup, ["kwok"]), what="RUNNING")
+    old_daemon = sup.record()
+    os.unlink(sup.layout.pidfile("supervisord"))
+    assert not sup.daemon_running()
+    found = {c["name"]: c["pid"] for c in sup.children()}
+    assert found == {"supervisord": old_daemon["pid"], "kwok": states["kwok"]["pid"]}
+    stopped = sup.start_daemon(programs, time.monotonic() + 30, [["kwok"]])
+    # SIGTERM to the old supervisord stops its programs too; whatever it left is stopped after it
+    assert stopped[0] == "supervisord" and set(stopped) <= {"supervisord", "kwok"}
+    assert not procs.is_running(old_daemon) and procs.proc_stat(states["kwok"]["pid"]) is None
+    sup.start(["kwok"])
+    new = _wait(lambda: _all_running(sup, ["kwok"]), what="RUNNING under the new supervisord")
+    assert new["kwok"]["pid"] != states["kwok"]["pid"]
+    assert sorted(c["name"] for c in sup.children()) == ["kwok", "supervisord"]  # the running ones, both marked
