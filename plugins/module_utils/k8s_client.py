@@ -204,6 +204,10 @@ def build_configuration(params=None, environ=None):
             paths = _split_paths(kubeconfig)
             found = [p for p in paths if os.path.isfile(p)]
             if not found:
+                dirs = [p for p in paths if os.path.isdir(p)]
+                if dirs:
+                    raise AdharError("kubeconfig: {0} is a directory, not a kubeconfig file".format(", ".join(dirs)),
+                                     kubeconfig=kubeconfig)
                 raise AdharError("kubeconfig file not found: {0}".format(", ".join(paths) or kubeconfig), kubeconfig=kubeconfig)
             _load_kubeconfig(configuration, found, context, "kubeconfig {0}".format(", ".join(found)))
         else:

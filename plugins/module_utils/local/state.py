@@ -10,7 +10,9 @@
       <name>/config/                    kubeconfigs, haproxy.cfg, kwok.yaml, encryption/audit configs
       <name>/data/etcd-<i>/             etcd data dirs
       <name>/logs/<process>.log         process logs (and audit logs)
-      <name>/run/<process>.pid          pid + start time of every detached process
+      <name>/config/supervisord.conf    the cluster's supervisord: one program per process
+      <name>/run/<process>.pid          pid + start time of supervisord and of each of its children (orphan sweep)
+      <name>/run/supervisor.sock        supervisord's XML-RPC socket (0700)
 """
 
 from __future__ import annotations
@@ -196,4 +198,8 @@ def health_targets(name, state_dir=None):
             "quota_bytes": data["spec"]["etcd_quota_bytes"],
         },
         "cert_files": sorted(os.path.join(pki_dir, f) for f in os.listdir(pki_dir) if f.endswith(".crt")) if os.path.isdir(pki_dir) else [],
+        # the supervisor's programs are reported too (cluster_info); HAProxy by name when the cluster has one
+        "layout": layout,
+        "load_balancer": {"name": "haproxy", "port": ports["api"], "url": "https://127.0.0.1:%d" % ports["api"]}
+        if len(members) > 1 else None,
     }
