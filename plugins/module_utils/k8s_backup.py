@@ -46,7 +46,8 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     resource_key,
     resource_path,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
 from ansible_collections.adhar.platform.plugins.module_utils.storage import normalize_storage_params, storage_from_params
@@ -65,6 +66,11 @@ AGGREGATED_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDis
                      "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
 # Objects handed to the archive writer at once (its threads encode, hash, encrypt and store them).
 WRITE_BATCH = 100
+# The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
+# A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
+BACKUP_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
+                 "retention.keep_last": at_least(1)}
+BACKUP_INFO_BOUNDS = {"workers": at_least(1, MAX_WORKERS)}
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -685,9 +691,7 @@ def run_backup(module):
                       p.get("exclude_resources"), p.get("label_selector"), p.get("include_cluster_resources"),
                       p.get("include_events"))
     warnings.extend(filters.warnings)
-    for option in ("workers", "page_size", "lock_ttl"):
-        if p.get(option) is not None and int(p[option]) < 1:
-            raise AdharError("%s must be at least 1" % option, option=option)
+    check_bounds(p, BACKUP_BOUNDS)
     retention = check_retention(p.get("retention"))
     cluster = check_cluster_name(p.get("cluster") or default_cluster_name(p))
     name = check_backup_name(p.get("name") or _now_name(cluster))

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, list_backups
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters
@@ -58,6 +59,8 @@ CHANGED = frozenset(("created", "updated", "recreated"))
 FRESH_CRD_RETRY_SECONDS = 10.0
 RECREATE_TIMEOUT = 120.0
 NAMESPACE_TERMINATING_TIMEOUT = 600.0
+# The allowed range of each numeric option (AdharModule checks them before anything runs; run_restore again).
+RESTORE_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "crd_timeout": above(0), "wait_timeout": above(0)}
 LIST_PAGE = 500
 
 
@@ -670,8 +673,7 @@ def run_restore(module):
 
     p = dict(module.params)
     start = time.monotonic()
-    if p["workers"] < 1:
-        raise AdharError("workers must be at least 1", option="workers")
+    check_bounds(p, RESTORE_BOUNDS)
     if p["workers"] > CONNECTION_POOL_MAXSIZE:
         module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
                     % (p["workers"], CONNECTION_POOL_MAXSIZE))

@@ -324,6 +324,7 @@ apply_set:
   sample: {name: platform-core, record: default/adhar-apply-set-platform-core}
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import run_apply
 
@@ -354,6 +355,7 @@ def argument_spec():
 
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+                         bounds={"workers": at_least(1, MAX_WORKERS), "wait_timeout": above(0)},
                          required_if=[("prune", True, ["apply_set"])])
     module.run(run_apply)
 

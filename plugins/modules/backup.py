@@ -309,7 +309,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot impor
     ETCD_SNAPSHOT_MUTUALLY_EXCLUSIVE,
     ETCD_SNAPSHOT_REQUIRED_ONE_OF,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import run_backup
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_BOUNDS, run_backup
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -348,7 +348,7 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=BACKUP_BOUNDS)
     module.run(run_backup)
 
 

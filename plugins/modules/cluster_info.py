@@ -494,6 +494,7 @@ table:
     apiserver    apiserver-0              ok       https://127.0.0.1:40124
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import above, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.health import CRYPTOGRAPHY_IMPORT_ERROR, run_cluster_info
 
@@ -509,7 +510,8 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+                         bounds={"probes": at_least(0, 1000), "cert_warn_days": at_least(0), "timeout": above(0)})
     module.require_k8s()
     module.require("cryptography", CRYPTOGRAPHY_IMPORT_ERROR, reason="to read certificate expiry dates")
     module.run(run_cluster_info)

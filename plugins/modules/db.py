@@ -346,7 +346,7 @@ import copy
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import DB_ARG_SPEC, run_db
+from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import DB_ARG_SPEC, DB_BOUNDS, run_db
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -358,7 +358,8 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("operation", "import", ["backup"])])
+    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("operation", "import", ["backup"])],
+                         bounds=DB_BOUNDS)
     module.run(run_db)
 
 

@@ -244,6 +244,7 @@ duration:
   type: float
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import above
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.helm import run_release
 
@@ -269,7 +270,7 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds={"wait_timeout": above(0)},
                          required_if=[("state", "present", ("chart",))])
     module.run(run_release)
 

@@ -308,7 +308,7 @@ items:
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import run_restore
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import RESTORE_BOUNDS, run_restore
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -347,7 +347,7 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=RESTORE_BOUNDS)
     module.run(run_restore)
 
 

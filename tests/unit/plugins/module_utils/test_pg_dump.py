@@ -61,8 +61,8 @@ def test_default_cluster(given, env, want):
 
 
 @pytest.mark.parametrize("kw, fragment", [
-    ({"operation": "export", "jobs": 0}, "jobs must be between"),
-    ({"operation": "export", "jobs": 99}, "jobs must be between"),
+    ({"operation": "export", "jobs": 0}, "jobs must be at least 1, got 0"),
+    ({"operation": "export", "jobs": 99}, "jobs must be at most 16, got 99"),
     ({"operation": "export", "databases": []}, "databases is empty"),
     ({"operation": "export", "databases": ["x" * 64]}, "not a PostgreSQL database name"),
     ({"operation": "export", "backup": "b1"}, "only applies to operation=import"),
