@@ -393,16 +393,14 @@ def check_retention(retention):
     return {"keep_last": keep_last, "max_age": max_age} if (keep_last or max_age) else None
 
 
-def open_storage(storage_params, check_mode=False):
+def open_storage(storage_params):
     """The storage backend (local storage with ``fsync="commit"``: the manifest still lands after every item is durable)."""
     normalized = normalize_storage_params(storage_params)
     if normalized["type"] == "local":
         storage = storage_from_params(normalized, fsync="commit")
     else:
         storage = storage_from_params(normalized)
-    if check_mode and normalized["type"] == "local" and not os.path.isdir(storage.root):
-        return storage  # created by the real run
-    storage.check(write=not check_mode)
+    storage.check(write=True, create=False)  # writable or creatable; created by the first write (the lock)
     return storage
 
 
@@ -700,7 +698,7 @@ def run_backup(module):
     if _etcd_requested(p) and key_wrapper is None:
         raise AdharError("etcd_snapshot: an etcd snapshot holds every Secret of the cluster; give encryption",
                          option="encryption")
-    storage = open_storage(p["storage"], check_mode=module.check_mode)
+    storage = open_storage(p["storage"])
     module.require_k8s()
     client = K8sClient.from_params(p, check_mode=module.check_mode)
     try:

@@ -685,6 +685,7 @@ def run_restore(module):
     check_namespace_mapping(p.get("namespace_mapping"))
     module.require_k8s()
     storage = storage_from_params(p["storage"])
+    storage.check(write=False)
     wrapper = key_wrapper_from_params(p.get("encryption"), p["storage"])
     backup = choose_backup(storage, p["backup"], p.get("cluster"))
     p["name"] = p.get("name") or restore_name(backup)

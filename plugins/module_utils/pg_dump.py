@@ -477,6 +477,8 @@ def run_export(params, check_mode=False):
     """Export the selected databases into a new archive; returns the module result."""
     opts = validate_params(params)
     wrapper = _key_wrapper(params, "export")
+    storage = storage_from_params(params["storage"])
+    storage.check(write=True, create=False)  # writable or creatable; created by the first write (the lock)
     client = PgClient(params)
     server = client.check_versions("pg_dump")
     available = client.list_databases()
@@ -491,7 +493,6 @@ def run_export(params, check_mode=False):
             "databases": [{"name": d["name"], "size_on_server": d["size"]} for d in selected], "globals": want_globals}
     if check_mode:
         return {"changed": True, "db": dict(plan, operation="export", complete=False, check_mode=True)}
-    storage = storage_from_params(params["storage"])
     started = time.monotonic()
     warnings = []
     if want_globals and not server["superuser"]:
@@ -743,9 +744,10 @@ def run_import(params, check_mode=False):
     """Import databases from an archive; returns the module result."""
     opts = validate_params(params)
     wrapper = _key_wrapper(params, "import")
+    storage = storage_from_params(params["storage"])
+    storage.check(write=False)
     client = PgClient(params)
     server = client.check_versions("pg_restore")
-    storage = storage_from_params(params["storage"])
     reader = resolve_archive(storage, params["backup"], opts["cluster"], wrapper)
     manifest = reader.manifest  # a wrong key or a tampered manifest fails here
     meta = (manifest.get("metadata") or {}).get("db") or {}
