@@ -50,6 +50,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
+from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import LabelSelector
 from ansible_collections.adhar.platform.plugins.module_utils.storage import normalize_storage_params, storage_from_params
 
 EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-backup", "true"))
@@ -78,17 +79,64 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 # ----------------------------------------------------------------------------- filters
 
 
+# The filter options of backup and restore, mirrored 1:1 by plugins/doc_fragments/filters.py (a unit test checks it).
+# Entries are ``raw`` so that a number (``include_namespaces: [5]``) reaches Filters, which refuses it by index,
+# instead of becoming the string "5" that matches nothing.
+FILTER_ARG_SPEC = {
+    "include_namespaces": {"type": "list", "elements": "raw"},
+    "exclude_namespaces": {"type": "list", "elements": "raw"},
+    "include_resources": {"type": "list", "elements": "raw"},
+    "exclude_resources": {"type": "list", "elements": "raw"},
+    "label_selector": {"type": "raw"},
+    "include_cluster_resources": {"type": "bool"},
+    "strict": {"type": "bool", "default": False},
+}
+
+
 def _str_list(value, option):
+    """The entries of a filter option: each must be a non-empty string (errors name the option and the index)."""
     if value is None:
         return []
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise AdharError("%s must be a list of strings, got %s" % (option, type(value).__name__), option=option)
     out = []
-    for entry in value:
-        if not isinstance(entry, str) or not entry.strip():
-            raise AdharError("%s: every entry must be a non-empty string, got %r" % (option, entry), option=option)
+    for index, entry in enumerate(value):
+        if not isinstance(entry, str):
+            raise AdharError("%s[%d] must be a string, got %s %r" % (option, index, type(entry).__name__, entry),
+                             option=option, index=index)
+        if not entry.strip():
+            raise AdharError("%s[%d] is empty" % (option, index), option=option, index=index)
         out.append(entry.strip())
     return out
+
+
+def selector_text(value, option="label_selector"):
+    """``label_selector`` as a stripped string or ``None``; anything but a string is refused, the syntax checked."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AdharError("%s must be a string like 'app=web,tier!=db', got %s %r" % (option, type(value).__name__, value),
+                         option=option)
+    text = value.strip() or None
+    LabelSelector(text)  # a term the API server would refuse fails here, before any work
+    return text
+
+
+def report_unmatched(unmatched, where, strict):
+    """Warnings for include filter entries that match nothing in ``where``; with ``strict`` one ``AdharError``.
+
+    ``unmatched`` maps an option name to its entries that matched nothing.
+    """
+    entries = ["%s %r" % (option, entry) for option in sorted(unmatched) for entry in unmatched[option]]
+    if not entries:
+        return []
+    if strict:
+        raise AdharError("strict: these include filters match nothing in %s: %s" % (where, ", ".join(entries)),
+                         option=sorted(unmatched)[0], unmatched=dict(unmatched))
+    return ["%s matches nothing in %s (a misspelling? strict: true makes this an error)" % (entry, where)
+            for entry in entries]
 
 
 class Filters:
@@ -112,9 +160,7 @@ class Filters:
             self.include_resources = ["*"]  # a wildcard include wins over specific ones
         if "*" in self.include_namespaces:
             self.include_namespaces = ["*"]
-        if label_selector is not None and not isinstance(label_selector, str):
-            raise AdharError("label_selector must be a string like 'app=web,tier!=db'", option="label_selector")
-        self.label_selector = (label_selector or "").strip() or None
+        self.label_selector = selector_text(label_selector)
         if include_cluster_resources not in (None, True, False):
             raise AdharError("include_cluster_resources must be true, false or null (auto)", option="include_cluster_resources")
         self.include_cluster_resources = include_cluster_resources
@@ -137,6 +183,12 @@ class Filters:
         if self.all_namespaces or any(_GLOB_CHARS.search(n) for n in self.include_namespaces):
             return None
         return sorted(n for n in set(self.include_namespaces) if self.namespace_ok(n))
+
+    def unmatched_namespaces(self, namespaces):
+        """The ``include_namespaces`` entries (names or globs) that match none of ``namespaces``."""
+        if self.all_namespaces:
+            return []
+        return [p for p in self.include_namespaces if not any(fnmatch.fnmatchcase(n, p) for n in namespaces)]
 
     def namespace_ok(self, namespace):
         if any(fnmatch.fnmatchcase(namespace, p) for p in self.exclude_namespaces):
@@ -321,6 +373,46 @@ def plan_capture(discovered, filters):
     tasks.extend((res, None) for res in cluster)
     return {"tasks": tasks, "namespaced": namespaced, "cluster": cluster, "skipped": skipped, "aliases": aliases,
             "unmatched_includes": unmatched}
+
+
+def namespace_names(client, page_size=500):
+    """Names of every Namespace of the cluster (paged), or ``None`` when this user may not list them."""
+    names, cont = [], None
+    while True:
+        query = {"limit": page_size}
+        if cont:
+            query["continue"] = cont
+        try:
+            dummy, data = client.raw("GET", "/api/v1/namespaces", query)
+        except Exception as exc:
+            if _api_exception_status(exc) in (401, 403):
+                return None
+            raise
+        data = data if isinstance(data, dict) else {}
+        names.extend((item.get("metadata") or {}).get("name") or "" for item in data.get("items") or [])
+        cont = (data.get("metadata") or {}).get("continue")
+        if not cont:
+            return names
+
+
+def unmatched_includes(client, filters, plan, strict):
+    """Warnings (or, with ``strict``, an error) for include filters that match nothing in the cluster, before capture."""
+    unmatched = {}
+    if plan["unmatched_includes"]:
+        unmatched["include_resources"] = list(plan["unmatched_includes"])
+    warnings = []
+    if not filters.all_namespaces:
+        names = namespace_names(client)
+        if names is None:
+            if strict:
+                raise AdharError("strict: include_namespaces cannot be checked: this user may not list namespaces",
+                                 option="include_namespaces")
+            warnings.append("include_namespaces were not checked: this user may not list namespaces")
+        else:
+            missing = filters.unmatched_namespaces(names)
+            if missing:
+                unmatched["include_namespaces"] = missing
+    return report_unmatched(unmatched, "the cluster", strict) + warnings
 
 
 def secrets_in_scope(plan):
@@ -706,9 +798,7 @@ def run_backup(module):
         discovered, discovery_warnings, requests = discover(client, p["workers"])
         warnings.extend(discovery_warnings)
         plan = plan_capture(discovered, filters)
-        if plan["unmatched_includes"]:
-            raise AdharError("include_resources: %s match no resource the server serves"
-                             % ", ".join(repr(e) for e in plan["unmatched_includes"]), option="include_resources")
+        warnings.extend(unmatched_includes(client, filters, plan, p.get("strict")))
         if secrets_in_scope(plan) and key_wrapper is None:
             raise AdharError("Secrets would be stored in plaintext: give `encryption` or exclude secrets "
                              "(exclude_resources: [secrets])", option="encryption")

@@ -30,7 +30,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters, report_unmatched, selector_text
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import Target, error_text, rule_for, wait_for
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
@@ -593,6 +593,22 @@ def _skip_summary(skipped):
                   key=lambda g: (-g["count"], g["reason"]))
 
 
+def unmatched_in_backup(records, selection, backup, strict):
+    """Warnings (or, with ``strict``, an error) for include filters that match nothing in the backup's items."""
+    namespaces = {r["namespace"] for r in records if r.get("namespace")}
+    namespaces |= {r["name"] for r in records if r.get("resource") == NAMESPACES_KEY and r.get("name")}
+    keys = {r["resource"] for r in records if r.get("resource")}
+    unmatched = {}
+    missing = selection.filters.unmatched_namespaces(namespaces)
+    if missing:
+        unmatched["include_namespaces"] = missing
+    if selection.filters.include_resources != ["*"]:
+        missing = [e for e in selection.filters.include_resources if not any(resource_match(k, [e]) for k in keys)]
+        if missing:
+            unmatched["include_resources"] = missing
+    return report_unmatched(unmatched, "backup %s" % backup, strict)
+
+
 def plan_items(reader, params, workers, key_given=True):
     """Read, select, skip, sanitise and map: ``(items, tiers, timings)`` with no cluster access."""
     selection = Selection(params)
@@ -681,7 +697,7 @@ def run_restore(module):
         raise AdharError("report_items must be all, changed or failed", option="report_items")
     p["restore_status"] = restore_status_option(p.get("restore_status"))
     plan_order((), p.get("order_insert"))  # shape errors before anything is read
-    LabelSelector(p.get("label_selector"))
+    p["label_selector"] = selector_text(p.get("label_selector"))
     check_namespace_mapping(p.get("namespace_mapping"))
     module.require_k8s()
     storage = storage_from_params(p["storage"])
@@ -691,6 +707,8 @@ def run_restore(module):
     p["name"] = p.get("name") or restore_name(backup)
     reader = ArchiveReader(storage, backup, wrapper)
     manifest = reader.manifest  # incomplete backups, wrong keys and a tampered manifest fail here
+    for warning in unmatched_in_backup(reader.items("resources"), Selection(p), backup, p.get("strict")):
+        module.warn(warning)
     t = time.monotonic()
     items, tiers, timings = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)
     timings["verify_and_plan"] = round(time.monotonic() - t, 3)

@@ -35,6 +35,7 @@ description:
     and objects a restored controller recreates are skipped with a reason (see docs/restore.md).
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
+  - adhar.platform.filters
   - adhar.platform.attributes
   - adhar.platform.storage
   - adhar.platform.storage.encryption
@@ -65,32 +66,6 @@ options:
       - Defaults to C(<backup>-restore-<UTC YYYYMMDDhhmmss>). Label values longer than 63 characters are shortened
         with a hash.
     type: str
-  include_namespaces:
-    description:
-      - Restore only objects of these (source) namespaces; shell globs (C(*), C(?), C([abc])).
-    type: list
-    elements: str
-  exclude_namespaces:
-    description:
-      - Do not restore objects of these (source) namespaces; shell globs.
-    type: list
-    elements: str
-  include_resources:
-    description:
-      - Restore only these resources, as C(plural) or C(plural.group) (V(configmaps), V(deployments.apps)), globs allowed;
-        V(*) means all.
-    type: list
-    elements: str
-  exclude_resources:
-    description:
-      - Do not restore these resources (same form as O(include_resources)). A bare V(*) here is ignored, as in Velero.
-    type: list
-    elements: str
-  label_selector:
-    description:
-      - Restore only objects whose labels match (C(k=v), C(k!=v), C(k in (a,b)), C(k notin (a)), C(k), C(!k), comma
-        separated). Namespaces of the restored objects are restored too.
-    type: str
   app:
     description:
       - Restore one application, the objects labelled with one of O(app_label_keys) equal to this name, plus what they
@@ -102,13 +77,6 @@ options:
     type: list
     elements: str
     default: [app.kubernetes.io/name, app.kubernetes.io/instance, app]
-  include_cluster_resources:
-    description:
-      - V(true) restores every cluster-scoped object of the backup, V(false) none (Namespaces of restored objects are
-        still created).
-      - Unset (the default) works like Velero. All of them when no namespace filter is given; with a namespace filter
-        only the CRDs of restored custom resources and the PersistentVolumes of restored claims.
-    type: bool
   namespace_mapping:
     description:
       - Restore objects of namespace C(old) into namespace C(new) (a dictionary C(old) to C(new)). Rewritten are object
@@ -308,6 +276,7 @@ items:
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import RESTORE_BOUNDS, run_restore
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
@@ -317,14 +286,8 @@ def argument_spec():
         backup=dict(type="str", required=True),
         cluster=dict(type="str"),
         name=dict(type="str"),
-        include_namespaces=dict(type="list", elements="str"),
-        exclude_namespaces=dict(type="list", elements="str"),
-        include_resources=dict(type="list", elements="str"),
-        exclude_resources=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
         app=dict(type="str"),
         app_label_keys=dict(type="list", elements="str", no_log=False, default=["app.kubernetes.io/name", "app.kubernetes.io/instance", "app"]),
-        include_cluster_resources=dict(type="bool"),
         namespace_mapping=dict(type="dict"),
         existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
         restore_status=dict(type="raw", default=False),
@@ -341,6 +304,7 @@ def argument_spec():
         report_items=dict(type="str", choices=["all", "changed", "failed"], default="changed"),
         continue_on_error=dict(type="bool", default=False),
     )
+    spec.update(FILTER_ARG_SPEC)
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
     return spec
