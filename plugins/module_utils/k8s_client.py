@@ -151,6 +151,34 @@ def _contexts_of(source):
     return names, current
 
 
+def file_problem(path):
+    """Why ``path`` cannot be read as a file (``"is a directory"``, ``"does not exist"``, ...), or ``None``."""
+    if os.path.isfile(path):
+        return None if os.access(path, os.R_OK) else "is not readable by this user"
+    if os.path.isdir(path):
+        return "is a directory, not a file"
+    if os.path.lexists(path):
+        return "is a broken symbolic link" if not os.path.exists(path) else "is not a regular file"
+    parent = os.path.dirname(path)
+    while parent and not os.path.lexists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if parent and os.path.lexists(parent) and not os.path.isdir(parent):
+        return "cannot exist: {0} is not a directory".format(parent)
+    return "does not exist"
+
+
+def _kubeconfig_files(paths, what):
+    """The files of a kubeconfig path list; a path that exists but cannot be read as a file is an error naming it."""
+    found = []
+    for path in paths:
+        problem = file_problem(path)
+        if problem is None:
+            found.append(path)
+        elif problem != "does not exist":
+            raise AdharError("{0} {1} {2}".format(what, path, problem), kubeconfig=path, option="kubeconfig")
+    return found
+
+
 def _load_kubeconfig(configuration, source, context, label):
     """Load a kubeconfig (dict, or list of existing files) into ``configuration``."""
     try:
@@ -189,7 +217,7 @@ def build_configuration(params=None, environ=None):
             _load_kubeconfig(configuration, kubeconfig, context, "the kubeconfig given as a dict")
         elif isinstance(kubeconfig, str):
             paths = _split_paths(kubeconfig)
-            found = [p for p in paths if os.path.isfile(p)]
+            found = _kubeconfig_files(paths, "kubeconfig")
             if not found:
                 raise AdharError("kubeconfig file not found: {0}".format(", ".join(paths) or kubeconfig), kubeconfig=kubeconfig)
             _load_kubeconfig(configuration, found, context, "kubeconfig {0}".format(", ".join(found)))
@@ -199,7 +227,7 @@ def build_configuration(params=None, environ=None):
         pass  # explicit connection, no kubeconfig
     else:
         paths = _split_paths(environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG)
-        found = [p for p in paths if os.path.isfile(p)]
+        found = _kubeconfig_files(paths, "kubeconfig (KUBECONFIG)" if environ.get("KUBECONFIG") else "kubeconfig")
         if found:
             _load_kubeconfig(configuration, found, context, "kubeconfig {0}".format(", ".join(found)))
         elif context is not None:
@@ -229,8 +257,11 @@ def build_configuration(params=None, environ=None):
 def _apply_overrides(configuration, auth):
     for name in _PATH_OPTIONS:
         path = auth[name]
-        if path and not os.path.isfile(path):
-            raise AdharError("{0}: file not found: {1}".format(name, path), **{name: path})
+        problem = file_problem(path) if path else None
+        if problem == "does not exist":
+            raise AdharError("{0}: file not found: {1}".format(name, path), option=name, **{name: path})
+        if problem:
+            raise AdharError("{0}: {1} {2}".format(name, path, problem), option=name, **{name: path})
     if auth["host"]:
         host = str(auth["host"]).strip().rstrip("/")
         if "://" not in host:
