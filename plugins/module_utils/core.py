@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import sys
 import traceback
 
@@ -157,6 +158,22 @@ def kubeconfig_secrets(kubeconfig):
                 if isinstance(env, dict) and isinstance(env.get("value"), str) and env["value"]:
                     found.add(env["value"])
     return found
+
+
+def file_problem(path):
+    """Why ``path`` cannot be read as a file (``"is a directory"``, ``"does not exist"``, ...), or ``None``."""
+    if os.path.isfile(path):
+        return None if os.access(path, os.R_OK) else "is not readable by this user"
+    if os.path.isdir(path):
+        return "is a directory, not a file"
+    if os.path.lexists(path):
+        return "is a broken symbolic link" if not os.path.exists(path) else "is not a regular file"
+    parent = os.path.dirname(path)
+    while parent and not os.path.lexists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if parent and os.path.lexists(parent) and not os.path.isdir(parent):
+        return "cannot exist: {0} is not a directory".format(parent)
+    return "does not exist"
 
 
 def _option_value(params, option):

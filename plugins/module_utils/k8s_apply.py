@@ -978,6 +978,9 @@ def run_apply(module):
     if p.get("template") is not None:
         raise AdharError("template: templates are rendered on the controller by the adhar.platform.apply action plugin; "
                          "this module was called without it (use the task name adhar.platform.apply)", option="template")
+    if p.get("wait_condition") and not p.get("wait"):
+        raise AdharError("wait_condition applies with wait: true (nothing is waited for without it)",
+                         option="wait_condition")
     module.require_k8s()
     objects = load_objects(p.get("definitions"), p.get("src"))
     if not objects and p["state"] == "present" and p["prune"]:

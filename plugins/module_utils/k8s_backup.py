@@ -782,6 +782,9 @@ def run_backup(module):
                       p.get("include_events"))
     warnings.extend(filters.warnings)
     check_bounds(p, BACKUP_BOUNDS)
+    if p.get("volume_snapshot_class") and p.get("volume_snapshots") == "never":
+        raise AdharError("volume_snapshot_class is given but volume_snapshots is never: drop one of them",
+                         option="volume_snapshot_class")
     retention = check_retention(p.get("retention"))
     cluster = check_cluster_name(p.get("cluster") or default_cluster_name(p))
     name = check_backup_name(p.get("name") or _now_name(cluster))

@@ -47,7 +47,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
     K8S_AUTH_ENV,
     k8s_auth_params,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
 
 try:
@@ -149,22 +149,6 @@ def _contexts_of(source):
         if current is None and doc.get("current-context"):
             current = doc["current-context"]
     return names, current
-
-
-def file_problem(path):
-    """Why ``path`` cannot be read as a file (``"is a directory"``, ``"does not exist"``, ...), or ``None``."""
-    if os.path.isfile(path):
-        return None if os.access(path, os.R_OK) else "is not readable by this user"
-    if os.path.isdir(path):
-        return "is a directory, not a file"
-    if os.path.lexists(path):
-        return "is a broken symbolic link" if not os.path.exists(path) else "is not a regular file"
-    parent = os.path.dirname(path)
-    while parent and not os.path.lexists(parent) and os.path.dirname(parent) != parent:
-        parent = os.path.dirname(parent)
-    if parent and os.path.lexists(parent) and not os.path.isdir(parent):
-        return "cannot exist: {0} is not a directory".format(parent)
-    return "does not exist"
 
 
 def _kubeconfig_files(paths, what):

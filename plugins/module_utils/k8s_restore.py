@@ -690,6 +690,9 @@ def run_restore(module):
     p = dict(module.params)
     start = time.monotonic()
     check_bounds(p, RESTORE_BOUNDS)
+    if p.get("app") and p.get("app_label_keys") is not None and not [k for k in p["app_label_keys"] if k]:
+        raise AdharError("app_label_keys is empty: app %s needs at least one label key to look it up in" % p["app"],
+                         option="app_label_keys")
     if p["workers"] > CONNECTION_POOL_MAXSIZE:
         module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
                     % (p["workers"], CONNECTION_POOL_MAXSIZE))

@@ -49,7 +49,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     parse_duration,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import at_least
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
 
@@ -159,10 +159,24 @@ def default_archive_name(cluster, now=None):
     return "%s-db-%s" % (cluster, now.strftime("%Y%m%d%H%M%S"))
 
 
+def check_paths(params):
+    """``ca_cert`` and ``passfile`` must be readable files, ``pg_bin_dir`` a directory (before any program runs)."""
+    for option in ("ca_cert", "passfile"):
+        path = params.get(option)
+        problem = file_problem(path) if path else None
+        if problem:
+            raise AdharError("%s: %s %s" % (option, path, problem), option=option)
+    bin_dir = params.get("pg_bin_dir")
+    if bin_dir and not os.path.isdir(bin_dir):
+        raise AdharError("pg_bin_dir: %s %s" % (bin_dir, "is not a directory" if os.path.lexists(bin_dir) else "does not exist"),
+                         option="pg_bin_dir")
+
+
 def validate_params(params):
     """Check the options together (before anything runs); returns normalised values."""
     op = params["operation"]
     check_bounds(params, DB_BOUNDS)
+    check_paths(params)
     jobs = DEFAULT_JOBS if params.get("jobs") is None else params["jobs"]
     for opt in ("databases", "exclude_databases"):
         for name in params.get(opt) or []:

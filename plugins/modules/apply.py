@@ -118,6 +118,7 @@ options:
     description:
       - Seconds for all the waiting of the task together. CRDs of the input are always waited for (up to this long)
         before their custom resources are applied.
+      - Greater than 0.
     type: float
     default: 300
   wait_condition:
@@ -125,6 +126,7 @@ options:
       - A status condition to wait for (with O(wait)).
       - Applies to the kinds in O(wait_condition.kinds); without them, to custom resources (objects whose API group is
         not Kubernetes' own).
+      - Given without O(wait=true) it is an error (nothing would be waited for).
     type: dict
     suboptions:
       type:
@@ -150,6 +152,7 @@ options:
   workers:
     description:
       - Objects applied (or deleted) at the same time.
+      - From 1 to 256.
     type: int
     default: 8
   continue_on_error:

@@ -106,6 +106,7 @@ options:
   volume_snapshot_class:
     description:
       - The VolumeSnapshotClass to use instead of the default one.
+      - Giving it with O(volume_snapshots=never) is an error.
     type: str
   adhar_config:
     description:
@@ -128,17 +129,20 @@ options:
   workers:
     description:
       - Resource types listed at the same time, and items written at the same time.
+      - From 1 to 256; another value fails the task before anything runs.
     type: int
     default: 8
   page_size:
     description:
       - Objects per list request (C(limit)).
+      - From 1 to 10000.
     type: int
     default: 500
   lock_ttl:
     description:
       - Seconds after which the lock of this backup counts as stale for another host (the lock is refreshed while the
         backup runs; a holder on the same host that is gone is detected at once).
+      - At least 60 (the lock is refreshed every 30 seconds at the soonest).
     type: int
     default: 3600
 notes:

@@ -39,6 +39,7 @@ options:
   workers:
     description:
       - Items verified at the same time.
+      - From 1 to 256.
     type: int
     default: 4
 seealso:

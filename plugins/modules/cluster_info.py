@@ -47,16 +47,19 @@ options:
     description:
       - Number of sequential C(GET /readyz) requests through the API endpoint used to measure latency (p50, p99, max).
       - V(0) disables the latency measurement.
+      - From 0 to 1000.
     type: int
     default: 20
   cert_warn_days:
     description:
       - A certificate that expires in fewer days than this (or has expired) makes the cluster unhealthy, with a reason naming it.
+      - V(0) or more.
     type: int
     default: 30
   timeout:
     description:
       - Seconds each probe request may take (direct API server and etcd probes, and requests through the API endpoint).
+      - Greater than 0.
     type: float
     default: 5
 extends_documentation_fragment:

@@ -98,6 +98,7 @@ options:
       - Import, the number of parallel C(pg_restore) jobs per database. With more than one, the dump is decrypted to a
         private C(0600) temporary file (C(pg_restore --jobs) needs a seekable file) that is removed afterwards, and the
         restore is not a single transaction; the scratch database still makes the import all-or-nothing.
+      - From 1 to 16.
     type: int
     default: 2
   create:
@@ -135,6 +136,7 @@ options:
       keep_last:
         description:
           - Keep at most this many complete archives of O(cluster).
+          - At least 1.
         type: int
       max_age:
         description:
@@ -148,6 +150,7 @@ options:
   login_port:
     description:
       - Port of the PostgreSQL server. Default E(PGPORT), else 5432.
+      - From 1 to 65535.
     type: int
     aliases: [port]
   login_user:
@@ -188,6 +191,7 @@ options:
   connect_timeout:
     description:
       - Seconds to wait for a connection.
+      - V(0) waits without a limit (libpq's meaning); a negative value is an error.
     type: int
     default: 10
   pg_bin_dir:

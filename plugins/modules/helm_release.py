@@ -120,6 +120,7 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for readiness; also the C(--timeout) of helm (hooks).
+      - Greater than 0.
     type: int
     default: 300
   atomic:

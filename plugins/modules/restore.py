@@ -74,6 +74,7 @@ options:
   app_label_keys:
     description:
       - Label keys O(app) is looked up in.
+      - With O(app), an empty list is an error.
     type: list
     elements: str
     default: [app.kubernetes.io/name, app.kubernetes.io/instance, app]
@@ -131,11 +132,13 @@ options:
     description:
       - Objects restored (and items read) at the same time within a tier, all the tier's resources sharing them.
       - The default matches the client's 16 connections; more workers than that wait for a connection.
+      - From 1 to 256; another value fails the task before anything is read.
     type: int
     default: 16
   crd_timeout:
     description:
       - Seconds to wait for restored CRDs to become Established before their custom resources are restored.
+      - Greater than 0.
     type: float
     default: 60
   wait:
@@ -146,6 +149,7 @@ options:
   wait_timeout:
     description:
       - Seconds for all of O(wait) together.
+      - Greater than 0; another value fails the task before anything is read.
     type: float
     default: 300
   report_items:

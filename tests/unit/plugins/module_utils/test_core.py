@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from ansible_collections.adhar.platform.plugins.module_utils import core, k8s_client
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_BOUNDS, above, at_least
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule, check_bounds, kubeconfig_secrets
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule, check_bounds, file_problem, kubeconfig_secrets
 
 pytestmark = pytest.mark.usefixtures("clean_k8s_env")
 
@@ -366,3 +367,13 @@ def test_no_numeric_option_without_a_bound(name):
             if entry.get("type") == "dict" and sub_entry.get("type") in ("int", "float"):
                 numeric.add("%s.%s" % (option, sub))
     assert numeric <= declared, sorted(numeric - declared)
+
+
+def test_file_problem_says_what_is_wrong(tmp_path):
+    (tmp_path / "f").write_text("x")
+    os.symlink(str(tmp_path / "gone"), str(tmp_path / "link"))
+    assert file_problem(str(tmp_path / "f")) is None
+    assert file_problem(str(tmp_path)) == "is a directory, not a file"
+    assert file_problem(str(tmp_path / "nope")) == "does not exist"
+    assert file_problem(str(tmp_path / "link")) == "is a broken symbolic link"
+    assert file_problem(str(tmp_path / "f" / "x" / "y")) == "cannot exist: %s is not a directory" % (tmp_path / "f")
