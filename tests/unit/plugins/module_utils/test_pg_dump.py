@@ -97,7 +97,6 @@ def test_paths_are_checked_before_any_program_runs(tmp_path):
         assert info.value.msg == message
 
 
-
 def test_import_latest_is_accepted():
     assert pg_dump.validate_params(params(operation="import", backup="latest", cluster="c"))["cluster"] == "c"
 
