@@ -160,16 +160,18 @@ def default_archive_name(cluster, now=None):
 
 
 def check_paths(params):
-    """``ca_cert`` and ``passfile`` must be readable files, ``pg_bin_dir`` a directory (before any program runs)."""
+    """``ca_cert`` and ``passfile`` must be readable files, ``pg_bin_dir`` and ``login_unix_socket`` directories
+    (before any program runs)."""
     for option in ("ca_cert", "passfile"):
         path = params.get(option)
         problem = file_problem(path) if path else None
         if problem:
             raise AdharError("%s: %s %s" % (option, path, problem), option=option)
-    bin_dir = params.get("pg_bin_dir")
-    if bin_dir and not os.path.isdir(bin_dir):
-        raise AdharError("pg_bin_dir: %s %s" % (bin_dir, "is not a directory" if os.path.lexists(bin_dir) else "does not exist"),
-                         option="pg_bin_dir")
+    for option in ("pg_bin_dir", "login_unix_socket"):
+        directory = params.get(option)
+        if directory and not os.path.isdir(directory):
+            raise AdharError("%s: %s %s" % (option, directory, "is not a directory" if os.path.lexists(directory)
+                                             else "does not exist"), option=option)
 
 
 def validate_params(params):

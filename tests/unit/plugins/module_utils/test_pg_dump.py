@@ -90,6 +90,7 @@ def test_paths_are_checked_before_any_program_runs(tmp_path):
         ({"passfile": str(tmp_path / "nope")}, "passfile: %s does not exist" % (tmp_path / "nope")),
         ({"pg_bin_dir": str(tmp_path / "file")}, "pg_bin_dir: %s is not a directory" % (tmp_path / "file")),
         ({"pg_bin_dir": str(tmp_path / "nope")}, "pg_bin_dir: %s does not exist" % (tmp_path / "nope")),
+        ({"login_unix_socket": str(tmp_path / "file")}, "login_unix_socket: %s is not a directory" % (tmp_path / "file")),
     ]
     for extra, message in cases:
         with pytest.raises(AdharError) as info:
