@@ -170,8 +170,8 @@ def check_paths(params):
     for option in ("pg_bin_dir", "login_unix_socket"):
         directory = params.get(option)
         if directory and not os.path.isdir(directory):
-            raise AdharError("%s: %s %s" % (option, directory, "is not a directory" if os.path.lexists(directory)
-                                             else "does not exist"), option=option)
+            problem = "is not a directory" if os.path.lexists(directory) else "does not exist"
+            raise AdharError("%s: %s %s" % (option, directory, problem), option=option)
 
 
 def validate_params(params):
