@@ -50,16 +50,19 @@ options:
     description:
       - Number of sequential C(GET /readyz) requests through the API endpoint used to measure latency (p50, p99, max).
       - V(0) disables the latency measurement.
+      - From 0 to 1000.
     type: int
     default: 20
   cert_warn_days:
     description:
       - A certificate that expires in fewer days than this (or has expired) makes the cluster unhealthy, with a reason naming it.
+      - V(0) or more.
     type: int
     default: 30
   timeout:
     description:
       - Seconds each probe request may take (direct API server and etcd probes, and requests through the API endpoint).
+      - Greater than 0.
     type: float
     default: 5
   request_metrics:
@@ -565,6 +568,7 @@ table:
     apiserver    apiserver-0              ok       https://127.0.0.1:40124
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import above, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.health import CRYPTOGRAPHY_IMPORT_ERROR, run_cluster_info
 
@@ -581,7 +585,8 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+                         bounds={"probes": at_least(0, 1000), "cert_warn_days": at_least(0), "timeout": above(0)})
     module.require_k8s()
     module.require("cryptography", CRYPTOGRAPHY_IMPORT_ERROR, reason="to read certificate expiry dates")
     module.run(run_cluster_info)

@@ -117,17 +117,20 @@ def save(layout, data):
 
 @contextlib.contextmanager
 def locked(path, what):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a") as f:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:  # out of space or inodes, read-only, ...: the real cause, before anything is done
+        raise AdharError("cannot write the lock of %s %s: %s" % (what, path, exc.strerror or exc), lock=path) from exc
+    try:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             # someone else works on it; wait for them rather than fail
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def cluster_lock(layout):
