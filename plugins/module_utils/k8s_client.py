@@ -215,11 +215,7 @@ def build_configuration(params=None, environ=None):
         elif isinstance(kubeconfig, str):
             paths = _split_paths(kubeconfig)
             found = _kubeconfig_files(paths, "kubeconfig")
-            if not found:
-                dirs = [p for p in paths if os.path.isdir(p)]
-                if dirs:
-                    raise AdharError("kubeconfig: {0} is a directory, not a kubeconfig file".format(", ".join(dirs)),
-                                     kubeconfig=kubeconfig)
+            if not found:  # a directory or an unreadable path was refused by _kubeconfig_files, naming it
                 raise AdharError("kubeconfig file not found: {0}".format(", ".join(paths) or kubeconfig), kubeconfig=kubeconfig)
             _load_kubeconfig(configuration, found, context, "kubeconfig {0}".format(", ".join(found)))
         else:

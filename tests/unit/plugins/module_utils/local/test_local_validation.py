@@ -118,6 +118,6 @@ def test_reasons_when_supervisord_is_down():
 def test_kubeconfig_that_is_a_directory_is_named_as_such(tmp_path):
     from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import build_configuration
     e = _error(build_configuration, {"kubeconfig": str(tmp_path)}, {})
-    assert str(e) == "kubeconfig: %s is a directory, not a kubeconfig file" % tmp_path
+    assert str(e) == "kubeconfig %s is a directory, not a file" % tmp_path
     e = _error(build_configuration, {"kubeconfig": str(tmp_path / "missing")}, {})
     assert "not found" in str(e)
