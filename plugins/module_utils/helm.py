@@ -204,6 +204,19 @@ def normalize(values):
     return json.loads(json.dumps(values if values is not None else {}, sort_keys=True, default=str))
 
 
+def _yaml_kind(value):
+    """What a parsed YAML document is, with its article (``a list``, ``a string``, ``a number``)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a {0}".format(type(value).__name__)
+
+
 def load_values_file(path):
     """Parse one values file (YAML or JSON); an empty file is ``{}``."""
     _require_yaml()
@@ -219,7 +232,8 @@ def load_values_file(path):
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise AdharError("values_files: {0} must hold a mapping, not a {1}".format(path, type(doc).__name__), option="values_files")
+        raise AdharError("values_files: {0} must hold a mapping (key: value), not {1}".format(path, _yaml_kind(doc)),
+                         option="values_files")
     return doc
 
 

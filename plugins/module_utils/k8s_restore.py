@@ -27,10 +27,11 @@ from datetime import datetime, timezone
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, list_backups
 from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters, report_unmatched, selector_text
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import Target, error_text, rule_for, wait_for
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
@@ -59,6 +60,8 @@ CHANGED = frozenset(("created", "updated", "recreated"))
 FRESH_CRD_RETRY_SECONDS = 10.0
 RECREATE_TIMEOUT = 120.0
 NAMESPACE_TERMINATING_TIMEOUT = 600.0
+# The allowed range of each numeric option (AdharModule checks them before anything runs; run_restore again).
+RESTORE_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "crd_timeout": above(0), "wait_timeout": above(0)}
 LIST_PAGE = 500
 REPORT_ITEMS = ("summary", "changed", "all", "failed")
 SAMPLE = 5  # example names per skip reason
@@ -607,6 +610,22 @@ def _resource_counts(items):
     return out
 
 
+def unmatched_in_backup(records, selection, backup, strict):
+    """Warnings (or, with ``strict``, an error) for include filters that match nothing in the backup's items."""
+    namespaces = {r["namespace"] for r in records if r.get("namespace")}
+    namespaces |= {r["name"] for r in records if r.get("resource") == NAMESPACES_KEY and r.get("name")}
+    keys = {r["resource"] for r in records if r.get("resource")}
+    unmatched = {}
+    missing = selection.filters.unmatched_namespaces(namespaces)
+    if missing:
+        unmatched["include_namespaces"] = missing
+    if selection.filters.include_resources != ["*"]:
+        missing = [e for e in selection.filters.include_resources if not any(resource_match(k, [e]) for k in keys)]
+        if missing:
+            unmatched["include_resources"] = missing
+    return report_unmatched(unmatched, "backup %s" % backup, strict)
+
+
 def plan_items(reader, params, workers, key_given=True):
     """Read, select, skip, sanitise and map: ``(items, tiers, timings)`` with no cluster access."""
     selection = Selection(params)
@@ -690,8 +709,10 @@ def run_restore(module):
 
     p = dict(module.params)
     start = time.monotonic()
-    if p["workers"] < 1:
-        raise AdharError("workers must be at least 1", option="workers")
+    check_bounds(p, RESTORE_BOUNDS)
+    if p.get("app") and p.get("app_label_keys") is not None and not [k for k in p["app_label_keys"] if k]:
+        raise AdharError("app_label_keys is empty: app %s needs at least one label key to look it up in" % p["app"],
+                         option="app_label_keys")
     if p["workers"] > CONNECTION_POOL_MAXSIZE:
         module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
                     % (p["workers"], CONNECTION_POOL_MAXSIZE))
@@ -699,10 +720,11 @@ def run_restore(module):
         raise AdharError("report_items must be one of %s" % ", ".join(REPORT_ITEMS), option="report_items")
     p["restore_status"] = restore_status_option(p.get("restore_status"))
     plan_order((), p.get("order_insert"))  # shape errors before anything is read
-    LabelSelector(p.get("label_selector"))
+    p["label_selector"] = selector_text(p.get("label_selector"))
     check_namespace_mapping(p.get("namespace_mapping"))
     module.require_k8s()
     storage = storage_from_params(p["storage"])
+    storage.check(write=False)
     wrapper = key_wrapper_from_params(p.get("encryption"), p["storage"])
     check_verification(wrapper, p.get("verify_key"), p.get("require_signature"))
     backup = choose_backup(storage, p["backup"], p.get("cluster"))
@@ -711,7 +733,8 @@ def run_restore(module):
                            require_signature=p.get("require_signature"))
     # incomplete backups, a missing or wrong key, a tampered or unsigned manifest fail here, before any item is read
     manifest = reader.manifest
-    for warning in reader.warnings:
+    for warning in list(reader.warnings) + unmatched_in_backup(reader.items("resources"), Selection(p), backup,
+                                                               p.get("strict")):
         module.warn(warning)
     t = time.monotonic()
     items, tiers, timings = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)

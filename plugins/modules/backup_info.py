@@ -45,6 +45,7 @@ options:
   workers:
     description:
       - Items verified at the same time.
+      - From 1 to 256.
     type: int
     default: 4
 seealso:
@@ -122,7 +123,7 @@ storage:
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import run_backup_info
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_INFO_BOUNDS, run_backup_info
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -140,7 +141,8 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("verify", True, ["name"])])
+    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("verify", True, ["name"])],
+                         bounds=BACKUP_INFO_BOUNDS)
     module.run(run_backup_info)
 
 

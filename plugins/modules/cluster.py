@@ -15,10 +15,14 @@ description:
   - Manages a Kubernetes cluster through a provider.
   - Provider C(local) runs a real control plane as local processes, no containers needed. Each control-plane member runs
     etcd (TLS for clients and peers) and kube-apiserver; kube-controller-manager and kube-scheduler run on every member
-    with leader election; with more than one member HAProxy balances the API servers; kwok simulates O(nodes.count)
-    nodes so Pods become Running and Deployments Available.
-  - Processes detach from the task and write logs and pidfiles under the cluster's state directory. They are only ever
-    stopped through their recorded pid (and start time), never by name.
+    with leader election, each talking to the API server of its own member (as kubeadm does); with more than one member
+    HAProxy balances the API servers for clients; kwok simulates O(nodes.count) nodes so Pods become Running and
+    Deployments Available.
+  - Every process of a local cluster runs under the cluster's own supervisord (Python package C(supervisor) on the host
+    that runs the module), which restarts a process that dies (etcd, an API server, HAProxy, a controller, kwok) within
+    seconds, with no task run. supervisord detaches from the task; it and the processes write logs and pidfiles under
+    the cluster's state directory. Processes are only ever stopped through supervisord or their recorded pid (and start
+    time), never by name.
   - Provider C(existing) registers a cluster reached through O(kubeconfig)/O(context) (or O(host)), checks that it
     answers, and returns its facts. It never changes or deletes that cluster.
   - Provider C(eks) manages an Amazon EKS cluster and its managed node groups through boto3 (options O(eks), O(ha),
@@ -61,9 +65,11 @@ options:
     description:
       - V(present) makes sure the cluster exists (a new one is started); an existing cluster's processes are left as they are.
       - V(started) also (re)starts every process that is not running, from the saved configuration, and waits until
-        the control plane is ready. Use it to heal a degraded cluster.
+        the control plane is ready. Use it to heal a degraded cluster, that is a process stopped through supervisord, one that
+        supervisord gave up on (FATAL), or supervisord itself when it was killed (the processes it left running are
+        stopped first and started again under a new supervisord).
       - V(stopped) stops every process and keeps the cluster's state for a later V(started).
-      - V(absent) stops every process by its recorded pid and removes the state directory.
+      - V(absent) kills supervisord and every process through its recorded pid (never by name) and removes the state directory.
       - Provider C(existing) supports V(present) and V(absent) (which never deletes anything).
       - Provider C(eks) supports V(present) (create, or update what the task asks to change) and V(absent) (delete
         every node group, then the cluster, and wait until they are gone).
@@ -184,7 +190,7 @@ options:
     type: path
   wait_timeout:
     description:
-      - Seconds to wait for the control plane, nodes and leaders to become ready.
+      - Seconds to wait for the control plane, nodes and leaders to become ready. Must be greater than 0.
       - For provider C(eks), the bound on all waiting of the task (cluster and node groups ACTIVE, updates done,
         deletion). Creating an EKS cluster takes 10 to 15 minutes, so give V(1800) or so there.
     type: float
@@ -528,6 +534,34 @@ cluster:
     state_dir:
       description: Directory with the cluster's state, logs and pidfiles (local provider).
       type: str
+    processes:
+      description: Whether each process of a local cluster runs (V(STARTING) or V(RUNNING) under supervisord).
+      type: dict
+      sample: {etcd-0: true, apiserver-0: true, controller-manager-0: true, scheduler-0: true, kwok: true}
+    supervisor:
+      description:
+        - The cluster's supervisord (local provider) and the state and pid of each program it runs.
+        - O(state=started) starts a supervisord that is not running.
+      type: dict
+      contains:
+        running:
+          description: Whether supervisord runs and answers on its socket.
+          type: bool
+        pid:
+          description: Its pid (null when not running).
+          type: int
+        config:
+          description: Its configuration file (also usable with C(supervisorctl -c <config> status)).
+          type: str
+        programs:
+          description: Per process, its supervisord state (V(RUNNING), V(STARTING), V(BACKOFF), V(STOPPED),
+            V(FATAL), ...) and pid; null when supervisord is not running.
+          type: dict
+      sample:
+        running: true
+        pid: 41877
+        config: /home/me/.local/state/adhar/demo/config/supervisord.conf
+        programs: {etcd-0: {state: RUNNING, pid: 41878}, haproxy: {state: RUNNING, pid: 41903}}
     bin_dir:
       description: Directory of the binaries the cluster runs, C(kubectl) and C(etcdctl) of the same release among them (local provider).
       type: str
@@ -550,7 +584,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["started 11 processes", "created nodes kwok-node-0, kwok-node-1", "cluster ready"]
+  sample: ["started 14 processes under supervisord", "created nodes kwok-node-0, kwok-node-1", "cluster ready"]
 duration:
   description: Seconds the task took.
   returned: always
@@ -594,9 +628,10 @@ restored_from:
 """
 
 import copy
+import math
 
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.local.recover import RESTORE_FROM_ARG_SPEC, check_options
 from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
 from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import EKS_ARG_SPEC
@@ -638,10 +673,18 @@ def argument_spec():
     )
 
 
+def check_numbers(params):
+    """Numbers that no provider can use are refused before anything else happens."""
+    timeout = params.get("wait_timeout")
+    if timeout is None or not math.isfinite(timeout) or timeout <= 0:
+        raise AdharError("wait_timeout: %s is not a positive number of seconds" % (timeout,), option="wait_timeout")
+
+
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
 
     def run(m):
+        check_numbers(m.params)
         check_options(m)
         return get_provider(m.params["provider"], m).run()
 

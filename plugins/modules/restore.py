@@ -40,6 +40,7 @@ description:
     and objects a restored controller recreates are skipped with a reason (see docs/restore.md).
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
+  - adhar.platform.filters
   - adhar.platform.attributes
   - adhar.platform.storage
   - adhar.platform.storage.encryption
@@ -71,32 +72,6 @@ options:
       - Defaults to C(<backup>-restore-<UTC YYYYMMDDhhmmss>). Label values longer than 63 characters are shortened
         with a hash.
     type: str
-  include_namespaces:
-    description:
-      - Restore only objects of these (source) namespaces; shell globs (C(*), C(?), C([abc])).
-    type: list
-    elements: str
-  exclude_namespaces:
-    description:
-      - Do not restore objects of these (source) namespaces; shell globs.
-    type: list
-    elements: str
-  include_resources:
-    description:
-      - Restore only these resources, as C(plural) or C(plural.group) (V(configmaps), V(deployments.apps)), globs allowed;
-        V(*) means all.
-    type: list
-    elements: str
-  exclude_resources:
-    description:
-      - Do not restore these resources (same form as O(include_resources)). A bare V(*) here is ignored, as in Velero.
-    type: list
-    elements: str
-  label_selector:
-    description:
-      - Restore only objects whose labels match (C(k=v), C(k!=v), C(k in (a,b)), C(k notin (a)), C(k), C(!k), comma
-        separated). Namespaces of the restored objects are restored too.
-    type: str
   app:
     description:
       - Restore one application, the objects labelled with one of O(app_label_keys) equal to this name, plus what they
@@ -105,16 +80,10 @@ options:
   app_label_keys:
     description:
       - Label keys O(app) is looked up in.
+      - With O(app), an empty list is an error.
     type: list
     elements: str
     default: [app.kubernetes.io/name, app.kubernetes.io/instance, app]
-  include_cluster_resources:
-    description:
-      - V(true) restores every cluster-scoped object of the backup, V(false) none (Namespaces of restored objects are
-        still created).
-      - Unset (the default) works like Velero. All of them when no namespace filter is given; with a namespace filter
-        only the CRDs of restored custom resources and the PersistentVolumes of restored claims.
-    type: bool
   namespace_mapping:
     description:
       - Restore objects of namespace C(old) into namespace C(new) (a dictionary C(old) to C(new)). Rewritten are object
@@ -169,11 +138,13 @@ options:
     description:
       - Objects restored (and items read) at the same time within a tier, all the tier's resources sharing them.
       - The default matches the client's 16 connections; more workers than that wait for a connection.
+      - From 1 to 256; another value fails the task before anything is read.
     type: int
     default: 16
   crd_timeout:
     description:
       - Seconds to wait for restored CRDs to become Established before their custom resources are restored.
+      - Greater than 0.
     type: float
     default: 60
   wait:
@@ -184,6 +155,7 @@ options:
   wait_timeout:
     description:
       - Seconds for all of O(wait) together.
+      - Greater than 0; another value fails the task before anything is read.
     type: float
     default: 300
   report_items:
@@ -350,7 +322,8 @@ items:
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import run_restore
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import RESTORE_BOUNDS, run_restore
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -359,14 +332,8 @@ def argument_spec():
         backup=dict(type="str", required=True),
         cluster=dict(type="str"),
         name=dict(type="str"),
-        include_namespaces=dict(type="list", elements="str"),
-        exclude_namespaces=dict(type="list", elements="str"),
-        include_resources=dict(type="list", elements="str"),
-        exclude_resources=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
         app=dict(type="str"),
         app_label_keys=dict(type="list", elements="str", no_log=False, default=["app.kubernetes.io/name", "app.kubernetes.io/instance", "app"]),
-        include_cluster_resources=dict(type="bool"),
         namespace_mapping=dict(type="dict"),
         existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
         restore_status=dict(type="raw", default=False),
@@ -383,6 +350,7 @@ def argument_spec():
         report_items=dict(type="str", choices=["summary", "changed", "failed", "all"], default="summary"),
         continue_on_error=dict(type="bool", default=False),
     )
+    spec.update(FILTER_ARG_SPEC)
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
     spec.update(VERIFY_ARG_SPEC)
@@ -390,7 +358,7 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=RESTORE_BOUNDS)
     module.run(run_restore)
 
 

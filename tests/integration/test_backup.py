@@ -202,8 +202,10 @@ def test_filters(runner, cluster, tmp_path):
     names = {p.rsplit("/", 1)[-1] for p in got if p.startswith("resources/configmaps/")}
     assert names == {"web-settings.json", "two-settings.json"}
 
-    r = backup(runner, cluster, storage, name="bk-typo", include_resources=["configmapz"], expect_fail=True)
+    r = backup(runner, cluster, storage, name="bk-typo", include_resources=["configmapz"], strict=True, expect_fail=True)
     assert "configmapz" in r["msg"] and not os.path.exists(os.path.join(root, "bk-typo"))
+    r = backup(runner, cluster, storage, name="bk-typo", include_resources=["configmaps", "configmapz"])
+    assert any("include_resources 'configmapz' matches nothing" in w for w in r.get("warnings") or [])
 
 
 def _adhar_module_utils(collections_path):

@@ -218,7 +218,7 @@ class S3Storage(Storage):
         cause = getattr(exc, "cause", None) or exc.__cause__
         return aws_error_code(cause)[0] if cause is not None else None
 
-    def check(self, write=False):
+    def check(self, write=False, create=True):
         self._call("head_bucket", Bucket=self.bucket)
 
     # -- objects

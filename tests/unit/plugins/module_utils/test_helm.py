@@ -104,7 +104,10 @@ def test_load_values_file(tmp_path):
     assert H.load_values_file(str(empty)) == {}
     with pytest.raises(AdharError, match="not valid YAML"):
         H.load_values_file(str(bad))
-    with pytest.raises(AdharError, match="must hold a mapping"):
+    with pytest.raises(AdharError, match=r"must hold a mapping \(key: value\), not a list$"):
+        H.load_values_file(str(scalar))
+    scalar.write_text("5\n")
+    with pytest.raises(AdharError, match=r"not a number$"):
         H.load_values_file(str(scalar))
     with pytest.raises(AdharError, match="cannot read"):
         H.load_values_file(str(tmp_path / "missing.yaml"))

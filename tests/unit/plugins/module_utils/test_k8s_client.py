@@ -147,6 +147,28 @@ def test_missing_kubeconfig_file_is_named(tmp_path):
     assert info.value.msg == "kubeconfig file not found: {0}".format(missing)
 
 
+def test_kubeconfig_that_is_a_directory_is_said_so(tmp_path, monkeypatch):
+    with pytest.raises(AdharError) as info:
+        build_configuration({"kubeconfig": str(tmp_path)})
+    assert info.value.msg == "kubeconfig {0} is a directory, not a file".format(tmp_path)
+    assert "not found" not in info.value.msg
+    # the same through KUBECONFIG (no kubeconfig option)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path))
+    with pytest.raises(AdharError, match="^kubeconfig \\(KUBECONFIG\\) .* is a directory, not a file$"):
+        build_configuration({})
+
+
+def test_kubeconfig_under_a_regular_file_is_said_so(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(AdharError, match="cannot exist: .*/f is not a directory"):
+        build_configuration({"kubeconfig": str(tmp_path / "f" / "config")})
+
+
+def test_cert_option_that_is_a_directory_is_said_so(tmp_path):
+    with pytest.raises(AdharError, match="^ca_cert: .* is a directory, not a file$"):
+        build_configuration({"host": "https://h:6443", "ca_cert": str(tmp_path)})
+
+
 def test_empty_and_broken_kubeconfig_files(tmp_path):
     empty = tmp_path / "empty"
     empty.write_text("")

@@ -14,6 +14,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import 
     plan_items,
     restore_status_option,
     select_objects,
+    unmatched_in_backup,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
     BACKUP_LABEL,
@@ -669,3 +670,26 @@ def test_report_items_asks_for_per_object_results(mode, listed, failures):
     result, dummy = _result(_big_plan(), report_items=mode)
     assert len(result["items"]) == listed and len(result["restore"]["failures"]) == failures
     assert result["restore"]["failures_not_listed"] == 100 - failures
+
+
+def test_include_filters_are_checked_against_the_backup_contents():
+    records = [
+        {"resource": "namespaces", "namespace": None, "name": "shop"},
+        {"resource": "namespaces", "namespace": None, "name": "empty"},
+        {"resource": "configmaps", "namespace": "shop", "name": "a"},
+        {"resource": "deployments.apps", "namespace": "shop", "name": "web"},
+        {"resource": "clusterroles.rbac.authorization.k8s.io", "namespace": None, "name": "r"},
+    ]
+    sel = Selection({"include_namespaces": ["shop", "empty", "shpo", "sh*"],
+                     "include_resources": ["configmaps", "deployments.apps", "deploy*", "secrets", "widgets.example.com"]})
+    warnings = unmatched_in_backup(records, sel, "b1", strict=False)
+    assert warnings == [
+        "include_namespaces 'shpo' matches nothing in backup b1 (a misspelling? strict: true makes this an error)",
+        "include_resources 'secrets' matches nothing in backup b1 (a misspelling? strict: true makes this an error)",
+        "include_resources 'widgets.example.com' matches nothing in backup b1 (a misspelling? strict: true makes this an "
+        "error)",
+    ]
+    with pytest.raises(AdharError, match="^strict: these include filters match nothing in backup b1: include_namespaces "
+                                         "'shpo', include_resources 'secrets', include_resources 'widgets.example.com'$"):
+        unmatched_in_backup(records, sel, "b1", strict=True)
+    assert unmatched_in_backup(records, Selection({}), "b1", strict=True) == []

@@ -162,3 +162,27 @@ class EndpointConnectionError(Exception):
 ])
 def test_aws_retryable(exc, retry):
     assert aws_retryable(exc) is retry
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"type": "s3", "bucket": "b"}, "storage.bucket 'b' is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "My_Bucket"}, "is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "a..b"}, "is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "192.168.1.10"}, "not an IP address"),
+    ({"url": "s3://-bucket"}, "is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "bucket", "prefix": "a/../b"}, "storage.prefix 'a/../b': every part"),
+    ({"type": "s3", "bucket": "bucket", "prefix": "a//b"}, "storage.prefix"),
+    ({"type": "s3", "bucket": "bucket", "region": "EU West"}, "storage.region 'EU West' is not a region name"),
+    ({"type": "s3", "bucket": "bucket", "endpoint_url": "minio.local:9000"}, "must be an http:// or https:// URL"),
+    ({"type": "s3", "bucket": "bucket", "endpoint_url": "ftp://minio.local"}, "must be an http:// or https:// URL"),
+])
+def test_s3_parameters_are_checked_for_shape(params, words):
+    with pytest.raises(AdharError, match=words.replace(".", r"\.").replace("'", "'")) as info:
+        normalize_storage_params(params)
+    assert info.value.details["option"].startswith("storage.")
+
+
+def test_s3_parameters_of_good_shape_pass():
+    out = normalize_storage_params({"type": "s3", "bucket": "adhar-backups.eu", "prefix": "/team/prod/", "region": "eu-west-1",
+                                    "endpoint_url": "https://127.0.0.1:9000"})
+    assert out["bucket"] == "adhar-backups.eu"
