@@ -361,7 +361,7 @@ options:
       - Provider C(local) refuses it, before anything changes, unless it is the cluster's own
         C(<state_dir>/<name>/config/admin.kubeconfig) (what a play passes as the connection of a local cluster
         through C(module_defaults)). To write the admin kubeconfig to a file, use O(kubeconfig_out).
-        C(K8S_AUTH_KUBECONFIG) is ignored by provider C(local): only a value given to the task counts.
+        Provider C(local) ignores C(K8S_AUTH_KUBECONFIG); only a value given to the task counts.
       - Not used by provider C(eks) (see O(kubeconfig_out)).
 notes:
   - The local provider needs the toolchain binaries (C(make toolchain)) and, for more than one member, the Debian package haproxy.
