@@ -31,7 +31,7 @@ description:
   - Providers C(kind) and C(gke) are planned and not implemented in this release.
   - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
   - For a cluster that exists, options left out keep the values it was created with (a play that only names the
-    cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig), which
+    cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig_out), which
     change in place.
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
@@ -342,17 +342,26 @@ options:
             elements: str
   kubeconfig_out:
     description:
-      - For provider C(eks), a path the cluster's kubeconfig (context C(adhar-<name>), with an EKS token) is merged into,
-        mode 0600, like the local provider does with O(kubeconfig); V(absent) removes the context again.
-      - The token is refreshed on every run (that alone is not reported as a change); it expires after 15 minutes.
+      - A path the cluster's kubeconfig (context C(adhar-<name>)) is written to, mode 0600; when the file has other
+        entries, ours are merged in and the others are kept. V(absent) removes the context again. This is the output
+        kubeconfig; O(kubeconfig) is always an input.
+      - For provider C(local), the admin kubeconfig. The file is checked (a writable regular file of YAML, or a path
+        that can be created) before anything is created or started. The cluster's own copy is always at
+        C(<state_dir>/<name>/config/admin.kubeconfig).
+      - For provider C(eks), a kubeconfig with an EKS token. The token is refreshed on every run (that alone is not
+        reported as a change); it expires after 15 minutes.
+      - Not used by provider C(existing).
     type: path
   kubeconfig:
     type: raw
     description:
-      - For provider C(local), a path the admin kubeconfig is written to (merged into the file when it has other
-        entries; context C(adhar-<name>)), and cleaned up again by V(absent). The cluster's own copy is always at
-        C(<state_dir>/<name>/config/admin.kubeconfig).
-      - For provider C(existing), the kubeconfig to connect with (a path or a dict), as for every module of the collection.
+      - The kubeconfig to connect with (a path or a dict), as for every module of the collection; never written.
+      - For provider C(existing), the cluster is reached through it (default C(K8S_AUTH_KUBECONFIG), then
+        C(~/.kube/config)).
+      - Provider C(local) refuses it, before anything changes, unless it is the cluster's own
+        C(<state_dir>/<name>/config/admin.kubeconfig) (what a play passes as the connection of a local cluster
+        through C(module_defaults)). To write the admin kubeconfig to a file, use O(kubeconfig_out).
+        Provider C(local) ignores C(K8S_AUTH_KUBECONFIG); only a value given to the task counts.
       - Not used by provider C(eks) (see O(kubeconfig_out)).
 notes:
   - The local provider needs the toolchain binaries (C(make toolchain)) and, for more than one member, the Debian package haproxy.
@@ -370,7 +379,7 @@ EXAMPLES = r"""
     ha: true
     nodes:
       count: 3
-    kubeconfig: ~/.kube/adhar-demo.yaml
+    kubeconfig_out: ~/.kube/adhar-demo.yaml
   register: demo
 
 - name: Create a single-member cluster with encrypted Secrets and audit logging
@@ -480,7 +489,10 @@ cluster:
       type: str
       sample: https://127.0.0.1:24117
     kubeconfig:
-      description: Kubeconfig path to use (for provider C(eks), O(kubeconfig_out) when given, else null).
+      description:
+        - Kubeconfig path to use. Provider C(local) gives O(kubeconfig_out) when it was given (or was given when the
+          cluster was created), else the cluster's own admin kubeconfig; provider C(eks) gives O(kubeconfig_out) when
+          given, else null; provider C(existing) the path it connected with.
       type: str
     arn:
       description: ARN of the EKS cluster (provider eks).
@@ -668,6 +680,10 @@ def argument_spec():
         wait_timeout=dict(type="float", default=180),
         eks=copy.deepcopy(EKS_ARG_SPEC),
         kubeconfig_out=dict(type="path"),
+        # A connection input, as for every module, but without the K8S_AUTH_KUBECONFIG fallback in the spec: provider
+        # local refuses an explicitly given kubeconfig, and an environment variable must not trigger that. Provider
+        # existing still reads K8S_AUTH_KUBECONFIG, through K8sClient (resolve_auth).
+        kubeconfig=dict(type="raw"),
         **RESTORE_FROM_ARG_SPEC,
         **copy.deepcopy(AWS_ARG_SPEC)
     )

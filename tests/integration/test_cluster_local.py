@@ -86,9 +86,11 @@ def _bad_paths(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("clusters: [unclosed\n")
     return [
-        ({"kubeconfig": str(regular / "sub" / "kc.yaml")}, "kubeconfig: cannot create %s" % (regular / "sub" / "kc.yaml")),
-        ({"kubeconfig": str(folder)}, "kubeconfig: %s is a directory" % folder),
-        ({"kubeconfig": str(broken)}, "kubeconfig: cannot merge into %s" % broken),
+        ({"kubeconfig_out": str(regular / "sub" / "kc.yaml")}, "kubeconfig_out: cannot create %s" % (regular / "sub" / "kc.yaml")),
+        ({"kubeconfig_out": str(folder)}, "kubeconfig_out: %s is a directory" % folder),
+        ({"kubeconfig_out": str(broken)}, "kubeconfig_out: cannot merge into %s" % broken),
+        # kubeconfig is an input: the old way of asking for an output file is refused, naming the new option
+        ({"kubeconfig": str(tmp_path / "out.yaml")}, "use kubeconfig_out instead"),
         ({"wait_timeout": -1}, "wait_timeout: -1"),
         ({"wait_timeout": 0}, "wait_timeout: 0"),
         ({"audit_policy": {"enabled": True, "max_backups": -1}}, "audit_policy.max_backups: -1"),
@@ -156,7 +158,7 @@ def test_check_mode_creates_nothing(runner, state_dir):
 
 def test_single_create_and_workload(runner, state_dir, tmp_path):
     out_kc = str(tmp_path / "kubeconfig")
-    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": out_kc})
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig_out": out_kc})
     c = r["cluster"]
     assert r["changed"] is True
     assert c["server_version"] == "v1.36.3"
@@ -186,14 +188,33 @@ def test_single_idempotent_and_fast(runner):
 
 def test_kubeconfig_output_is_part_of_the_desired_state(runner, tmp_path):
     kc = str(tmp_path / "kc.yaml")
-    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": kc}, check=True)
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig_out": kc}, check=True)
     assert r["changed"] is True and not os.path.exists(kc)
-    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": kc})
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig_out": kc})
     assert r["changed"] is True and any("wrote context adhar-single" in a for a in r["actions"])
     assert oct(os.stat(kc).st_mode & 0o777) == "0o600"
-    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig": kc})
+    assert r["cluster"]["kubeconfig"] == kc
+    r = runner.module("adhar.platform.cluster", {"name": "single", "nodes": {"count": 2}, "kubeconfig_out": kc})
     assert r["changed"] is False
     assert kclient.CoreV1Api(api(kc)).list_node().items
+
+
+def test_kubeconfig_is_an_input_for_a_local_cluster(runner, state_dir, tmp_path):
+    other = tmp_path / "meant-as-output.yaml"
+    before = pids_of(state_dir, "single")
+    r = runner.module("adhar.platform.cluster", {"name": "single", "kubeconfig": str(other)}, expect_fail=True)
+    assert r["msg"].startswith("kubeconfig: provider local does not take a kubeconfig"), r["msg"]
+    assert "use kubeconfig_out instead" in r["msg"] and r["option"] == "kubeconfig"
+    assert not other.exists() and pids_of(state_dir, "single") == before
+    # the cluster's own admin kubeconfig, as a play passes a local host's connection, is accepted and changes nothing
+    own = os.path.join(state_dir, "single", "config", "admin.kubeconfig")
+    r = runner.module("adhar.platform.cluster", {"name": "single", "kubeconfig": own})
+    assert r["changed"] is False, r["actions"]
+    # K8S_AUTH_KUBECONFIG in the environment is not a kubeconfig given to the task
+    res = runner.play("- adhar.platform.cluster:\n    name: single\n  environment:\n    K8S_AUTH_KUBECONFIG: %s\n"
+                      % json.dumps(str(other)), expect_rc=0)
+    assert res[-1]["status"] == "ok" and res[-1]["result"]["changed"] is False, res[-1]
+    assert not other.exists() and pids_of(state_dir, "single") == before
 
 
 def test_single_check_mode_on_existing_changes_nothing(runner, state_dir):

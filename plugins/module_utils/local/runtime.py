@@ -331,7 +331,7 @@ def merge_kubeconfig(path, ours):
             with open(path) as f:
                 existing = yaml.safe_load(f)
         except (OSError, yaml.YAMLError) as e:
-            raise AdharError("kubeconfig: cannot merge into %s: %s" % (path, e), option="kubeconfig")
+            raise AdharError("kubeconfig_out: cannot merge into %s: %s" % (path, e), option="kubeconfig_out")
     if not isinstance(existing, dict) or not existing:
         write_private(path, _dump(ours))
         return

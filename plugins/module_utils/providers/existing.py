@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import os
+
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ENV
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
 from ansible_collections.adhar.platform.plugins.module_utils.providers.base import Provider
@@ -13,6 +16,14 @@ from ansible_collections.adhar.platform.plugins.module_utils.providers.base impo
 class ExistingProvider(Provider):
     name = "existing"
     states = ("present", "absent")
+
+    def _kubeconfig_path(self):
+        """The kubeconfig path connected with: the option, else K8S_AUTH_KUBECONFIG (the cluster module reads that
+        environment variable itself, see its ``kubeconfig`` option); None for a dict."""
+        kubeconfig = self.params.get("kubeconfig")
+        if kubeconfig is None:
+            kubeconfig = os.environ.get(K8S_AUTH_ENV["kubeconfig"]) or None
+        return kubeconfig if isinstance(kubeconfig, str) else None
 
     def _facts(self):
         self.module.require_k8s()
@@ -30,7 +41,7 @@ class ExistingProvider(Provider):
             "name": self.params["name"],
             "provider": "existing",
             "api_endpoint": client.host,
-            "kubeconfig": self.params.get("kubeconfig") if isinstance(self.params.get("kubeconfig"), str) else None,
+            "kubeconfig": self._kubeconfig_path(),
             "context": self.params.get("context"),
             "server_version": version.get("gitVersion"),
             "control_plane": [],

@@ -23,35 +23,35 @@ from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import htt
 NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
-def check_output_file(path):
+def check_output_file(path, option="kubeconfig_out"):
     """The admin kubeconfig can be written (merged) at ``path``: checked before anything starts or is written."""
     if os.path.isdir(path):
-        raise AdharError("kubeconfig: %s is a directory; give the path of a file to write the admin kubeconfig to"
-                         % path, option="kubeconfig")
+        raise AdharError("%s: %s is a directory; give the path of a file to write the kubeconfig to"
+                         % (option, path), option=option)
     if os.path.lexists(path):
         if not os.path.isfile(path):
-            raise AdharError("kubeconfig: %s exists and is not a regular file" % path, option="kubeconfig")
+            raise AdharError("%s: %s exists and is not a regular file" % (option, path), option=option)
         if not os.access(path, os.R_OK | os.W_OK):
-            raise AdharError("kubeconfig: %s is not readable and writable by this user" % path, option="kubeconfig")
+            raise AdharError("%s: %s is not readable and writable by this user" % (option, path), option=option)
         import yaml
         try:
             with open(path) as f:
                 yaml.safe_load(f)
         except (OSError, yaml.YAMLError) as e:
-            raise AdharError("kubeconfig: cannot merge into %s: it is not a readable YAML file (%s)"
-                             % (path, str(e).splitlines()[0] if str(e) else type(e).__name__), option="kubeconfig")
+            raise AdharError("%s: cannot merge into %s: it is not a readable YAML file (%s)"
+                             % (option, path, str(e).splitlines()[0] if str(e) else type(e).__name__), option=option)
         return
     parent = os.path.dirname(path)
     probe = parent
     while not os.path.lexists(probe):
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe):
-        raise AdharError("kubeconfig: cannot create %s: %s is a %s, not a directory"
-                         % (path, probe, "regular file" if os.path.isfile(probe) else "special file"),
-                         option="kubeconfig")
+        raise AdharError("%s: cannot create %s: %s is a %s, not a directory"
+                         % (option, path, probe, "regular file" if os.path.isfile(probe) else "special file"),
+                         option=option)
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise AdharError("kubeconfig: cannot create %s: %s is not writable by this user" % (path, probe),
-                         option="kubeconfig")
+        raise AdharError("%s: cannot create %s: %s is not writable by this user" % (option, path, probe),
+                         option=option)
 
 
 class LocalProvider(Provider):
@@ -75,15 +75,34 @@ class LocalProvider(Provider):
             raise AdharError("name: %r is not a valid cluster name: use 1-32 lower-case letters, digits and '-', "
                              "starting and ending with a letter or digit" % (name,), option="name")
 
-    def _kubeconfig_out(self):
+    def _check_kubeconfig_input(self):
+        """``kubeconfig`` is a connection input; for provider local it can only name the cluster's own kubeconfig.
+
+        Its output file is ``kubeconfig_out``. A play that passes a local host's connection through
+        ``module_defaults`` gives the cluster's own admin kubeconfig (``<state_dir>/<name>/config/admin.kubeconfig``):
+        that is accepted and changes nothing. Any other value is refused, so an old task that meant it as the output
+        file fails before anything is created instead of silently not writing it. ``K8S_AUTH_KUBECONFIG`` does not
+        count: the module reads it only for the providers that connect through it.
+        """
         kc = self.params.get("kubeconfig")
         if kc is None:
+            return
+        if isinstance(kc, str) and kc.strip():
+            given = os.path.realpath(os.path.abspath(os.path.expanduser(kc)))
+            if given == os.path.realpath(os.path.join(self.root, self.params["name"], "config", "admin.kubeconfig")):
+                return
+        raise AdharError("kubeconfig: provider local does not take a kubeconfig to connect with (only the cluster's own, "
+                         "%s); to write or merge its admin context into a file, use kubeconfig_out instead"
+                         % os.path.join(self.root, self.params["name"], "config", "admin.kubeconfig"),
+                         option="kubeconfig")
+
+    def _kubeconfig_out(self):
+        kc = self.params.get("kubeconfig_out")
+        if kc is None:
             return None
-        if not isinstance(kc, str):
-            raise AdharError("kubeconfig: for provider local this is the path the admin kubeconfig is written to, "
-                             "not a kubeconfig dict", option="kubeconfig")
         if not kc.strip():
-            raise AdharError("kubeconfig: an empty path; give the file to write the admin kubeconfig to", option="kubeconfig")
+            raise AdharError("kubeconfig_out: an empty path; give the file to write the admin kubeconfig to",
+                             option="kubeconfig_out")
         path = os.path.abspath(os.path.expanduser(kc))
         check_output_file(path)
         return path
@@ -383,6 +402,7 @@ class LocalProvider(Provider):
         self._validate_name()
         st.check_root(self.root)
         spec = self._desired() if need_spec else None
+        self._check_kubeconfig_input()
         self._kubeconfig_out()
         layout = self._layout()
         return layout, spec, st.load(layout)
@@ -567,6 +587,7 @@ class LocalProvider(Provider):
 
     def ensure_absent(self):
         self._validate_name()
+        self._check_kubeconfig_input()
         st.check_root(self.root)
         layout = self._layout()
         if not os.path.exists(layout.dir):

@@ -26,8 +26,8 @@ def test_kubeconfig_output_path(tmp_path):
     regular = tmp_path / "file"
     regular.write_text("x: 1\n")
     e = _error(check_output_file, str(regular / "deeper" / "kc"))
-    assert str(e).startswith("kubeconfig: cannot create") and "%s is a regular file" % regular in str(e)
-    assert e.details.get("option") == "kubeconfig"
+    assert str(e).startswith("kubeconfig_out: cannot create") and "%s is a regular file" % regular in str(e)
+    assert e.details.get("option") == "kubeconfig_out"
     e = _error(check_output_file, str(tmp_path))
     assert "%s is a directory" % tmp_path in str(e)
     broken = tmp_path / "broken"
