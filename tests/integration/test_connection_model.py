@@ -143,7 +143,7 @@ def test_playbooks_on_existing_clusters(runner, state_dir, make_local_cluster, t
         assert backup["backup"]["counts"] and "etcd" not in (backup["backup"].get("etcd") or {})
 
         # delete what the backup holds, then restore it through the same connection
-        deleted = runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "state": "absent", "definitions": [{
+        deleted = runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "state": "absent", "wait": True, "definitions": [{
             "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}]})
         assert deleted["changed"]
         results, out = _playbook(runner, work, str(inventory), "dr.yml", "-e", "adhar_dr_action=restore", "-e", dr,
