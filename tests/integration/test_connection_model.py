@@ -28,6 +28,7 @@ def _k8s_auth_options():
     spec.loader.exec_module(mod)
     return set(mod.K8S_AUTH_ARG_SPEC)
 
+
 CHARTS = os.path.join(REPO, "tests", "fixtures", "charts")
 
 # a value of the right type for every option of a family (nothing is reached: the connection fails or check mode stops)
@@ -40,7 +41,6 @@ FAMILY_VALUES = {
     },
     "local": {"state_dir": "/nonexistent/adhar-state"},
 }
-
 
 # the required options of each member (nothing else), so the defaults are what argument validation looks at
 STORAGE = {"type": "local", "path": "/nonexistent/adhar-backups"}
