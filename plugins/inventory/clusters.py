@@ -24,7 +24,12 @@ description:
     C(adhar_ha), C(adhar_control_plane_count), C(adhar_nodes_count), C(adhar_kubernetes_version), C(adhar_instance_type),
     C(adhar_pod_cidr), C(adhar_service_cidr), C(adhar_cluster_id), C(adhar_mesh), C(adhar_core_services),
     C(adhar_addons), C(adhar_cluster_config), C(adhar_global_settings), C(adhar_backup), C(adhar_config_file),
-    C(adhar_local_cluster), C(adhar_kubeconfig), C(adhar_context), C(adhar_state_dir)."
+    C(adhar_local_cluster), C(adhar_kubeconfig), C(adhar_context), C(adhar_state_dir), C(adhar_connection)."
+  - "C(adhar_connection) is the host's Kubernetes connection, resolved once here: a dict of the C(kubeconfig) and C(context)
+    options of the C(group/adhar.platform.k8s) action group (only those with a value), ready for
+    C(module_defaults: {group/adhar.platform.k8s: '{{ adhar_connection }}'})."
+  - "C(adhar_local_cluster), C(adhar_state_dir), C(adhar_kubeconfig) and C(adhar_context) are set only when they have a
+    value (never null), so C(adhar_local_cluster is defined) means the host is a local cluster."
   - "Groups: C(clusters) (all hosts), C(primary) and C(replica) (role), C(provider_<type>), C(region_<region>),
     C(type_production) / C(type_non_production), C(environment_<name>) and C(local) (clusters run by the local runtime,
     provider type C(kind)). Characters other than letters, digits and C(_) become C(_)."

@@ -87,7 +87,7 @@ DB_ARG_SPEC = {
             "max_age": {"type": "str"},
         },
     },
-    "login_host": {"type": "str", "aliases": ["host"]},
+    "login_host": {"type": "str"},
     "login_port": {"type": "int", "aliases": ["port"]},
     "login_user": {"type": "str", "aliases": ["login"]},
     "login_password": {"type": "str", "no_log": True},

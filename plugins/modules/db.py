@@ -145,8 +145,9 @@ options:
   login_host:
     description:
       - Host name or address of the PostgreSQL server. Default E(PGHOST), else the local unix socket.
+      - There is no C(host) alias, so that C(host) always means the Kubernetes API server (O(adhar.platform.apply#module:host))
+        to every module of the collection.
     type: str
-    aliases: [host]
   login_port:
     description:
       - Port of the PostgreSQL server. Default E(PGPORT), else 5432.

@@ -23,7 +23,7 @@ PLAYBOOK = """
   hosts: all
   gather_facts: false
   module_defaults:
-    group/adhar.platform.platform:
+    group/adhar.platform.local:
       state_dir: "{{ lookup('ansible.builtin.env', 'ADHAR_STATE_DIR') }}"
   tasks:
     - name: Cluster

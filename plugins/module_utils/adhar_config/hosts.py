@@ -28,8 +28,12 @@ HOSTVARS = (
     "adhar_nodes_count", "adhar_kubernetes_version", "adhar_instance_type", "adhar_pod_cidr", "adhar_service_cidr",
     "adhar_cluster_id", "adhar_mesh", "adhar_core_services", "adhar_addons", "adhar_cluster_config",
     "adhar_global_settings", "adhar_backup", "adhar_config_file", "adhar_local_cluster", "adhar_kubeconfig",
-    "adhar_context", "adhar_state_dir",
+    "adhar_context", "adhar_state_dir", "adhar_connection",
 )
+
+# Set only when they have a value, so that ``is defined`` means "has one": a host without a local cluster has no
+# ``adhar_local_cluster`` at all (never a null one).
+OPTIONAL_HOSTVARS = ("adhar_local_cluster", "adhar_kubeconfig", "adhar_context", "adhar_state_dir")
 
 
 def group_name(prefix, value):
@@ -37,20 +41,33 @@ def group_name(prefix, value):
     return "%s_%s" % (prefix, _UNSAFE.sub("_", str(value)))
 
 
-def hostvars(target, config_file=None, state_dir=None):
-    """The ``adhar_*`` hostvars of one resolved target."""
-    local = target["localCluster"] is not None
-    root = state_dir or default_state_root()
+def connection(target, state_dir=None):
+    """The Kubernetes connection of one resolved target, resolved here and nowhere else.
+
+    Returns the ``adhar_connection`` dict: the options of the ``group/adhar.platform.k8s`` action group that
+    reach the cluster (``kubeconfig``, ``context``), only those that have a value. A local cluster is reached
+    through the admin kubeconfig under its state directory; any other cluster through its ``kubeconfig`` /
+    ``context`` settings (an empty dict leaves the modules' own defaults).
+    """
     kubeconfig = target["kubeconfig"]
-    if kubeconfig is None and local:
-        kubeconfig = os.path.join(root, target["name"], "config", "admin.kubeconfig")
+    if kubeconfig is None and target["localCluster"] is not None:
+        kubeconfig = os.path.join(state_dir or default_state_root(), target["name"], "config", "admin.kubeconfig")
     elif kubeconfig is not None:
         kubeconfig = os.path.expanduser(kubeconfig)
+    conn = {"kubeconfig": kubeconfig, "context": target["context"]}
+    return {key: value for key, value in conn.items() if value is not None}
+
+
+def hostvars(target, config_file=None, state_dir=None):
+    """The ``adhar_*`` hostvars of one resolved target (the ``OPTIONAL_HOSTVARS`` only when they have a value)."""
+    local = target["localCluster"] is not None
+    root = state_dir or default_state_root()
+    conn = connection(target, root)
     services = {
         name: {"chart": svc["chart"], "helm_values": {kv["key"]: kv["value"] for kv in svc["values"]}, "configured": svc["configured"]}
         for name, svc in target["coreServices"].items()
     }
-    return {
+    out = {
         "adhar_cluster_name": target["name"],
         "adhar_environment": target["environment"],
         "adhar_environment_type": target["type"],
@@ -75,10 +92,12 @@ def hostvars(target, config_file=None, state_dir=None):
         "adhar_backup": target["backup"],
         "adhar_config_file": config_file,
         "adhar_local_cluster": target["localCluster"],
-        "adhar_kubeconfig": kubeconfig,
-        "adhar_context": target["context"],
+        "adhar_kubeconfig": conn.get("kubeconfig"),
+        "adhar_context": conn.get("context"),
         "adhar_state_dir": root if local else None,
+        "adhar_connection": conn,
     }
+    return {key: value for key, value in out.items() if value is not None or key not in OPTIONAL_HOSTVARS}
 
 
 def groups(target):

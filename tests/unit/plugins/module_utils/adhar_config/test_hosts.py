@@ -18,7 +18,8 @@ def by_name(cfg, **kw):
 
 def test_hostvar_names_are_stable_and_documented():
     hv, dummy = by_name(base())["dev"]
-    assert tuple(hv) == hosts.HOSTVARS
+    # a local host without a context setting: every variable but adhar_context, in the documented order
+    assert list(hv) == [name for name in hosts.HOSTVARS if name != "adhar_context"]
     with open(os.path.join(REPO, "docs", "config.md")) as f:
         doc = f.read()
     missing = [name for name in hosts.HOSTVARS if "`%s`" % name not in doc]
@@ -33,6 +34,7 @@ def test_local_inventory_hosts(tmp_path):
     assert prod_groups == ["clusters", "primary", "provider_kind", "region_local", "type_production", "environment_prod", "local"]
     assert prod["adhar_local_cluster"] == "prod" and prod["adhar_kubeconfig"] == str(tmp_path / "prod" / "config" / "admin.kubeconfig")
     assert prod["adhar_state_dir"] == str(tmp_path) and prod["adhar_config_file"] == "/x/adhar.yml"
+    assert prod["adhar_connection"] == {"kubeconfig": prod["adhar_kubeconfig"]}
     assert (prod["adhar_ha"], prod["adhar_control_plane_count"], prod["adhar_nodes_count"]) == (True, 3, 3)
     assert prod["adhar_core_services"]["argocd"]["helm_values"]["server.replicas"] == "3"
     assert prod["adhar_core_services"]["nginx"] == {"chart": None, "helm_values": {"controller.replicaCount": "3"}, "configured": False}
@@ -53,8 +55,11 @@ def test_cloud_hosts_have_no_local_cluster(monkeypatch):
     found = by_name(loader.load_file(MULTICLOUD_INVENTORY).data)
     eu, groups = found["prod-eu"]
     assert groups == ["clusters", "replica", "provider_gcp", "region_europe_west1", "type_production", "environment_production"]
-    assert eu["adhar_local_cluster"] is None and eu["adhar_state_dir"] is None
+    # never null: `adhar_local_cluster is defined` must mean "a local cluster"
+    assert "adhar_local_cluster" not in eu and "adhar_state_dir" not in eu
+    assert set(eu) == set(hosts.HOSTVARS) - {"adhar_local_cluster", "adhar_state_dir", "adhar_context"}
     assert eu["adhar_kubeconfig"] == "/home/u/.kube/config-prod-eu"
+    assert eu["adhar_connection"] == {"kubeconfig": "/home/u/.kube/config-prod-eu"}
     assert eu["adhar_backup"]["ttl"] == "720h" and eu["adhar_global_settings"]["enableHAMode"] is True
 
 
@@ -69,3 +74,12 @@ def test_environment_hosts_when_there_are_no_clusters():
 def test_group_names_are_safe():
     assert hosts.group_name("region", "us-east-1") == "region_us_east_1"
     assert hosts.group_name("type", "non-production") == "type_non_production"
+
+
+def test_connection_of_an_existing_cluster(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/u")
+    target = {"kubeconfig": "~/.kube/prod", "context": "prod-eu", "localCluster": None, "name": "prod"}
+    assert hosts.connection(target) == {"kubeconfig": "/home/u/.kube/prod", "context": "prod-eu"}
+    assert hosts.connection(dict(target, kubeconfig=None, context=None)) == {}
+    local = dict(target, kubeconfig=None, context=None, localCluster="prod")
+    assert hosts.connection(local, "/s") == {"kubeconfig": "/s/prod/config/admin.kubeconfig"}
