@@ -101,8 +101,8 @@ class DiscoveryValidator:
             candidates.append((api, mid, params, method))
         if not candidates:
             if verb_mismatch:
-                return None, None, {}, ["%s %s: no method for this verb (the path is %s)" % (verb, path,
-                                                                                          ", ".join(verb_mismatch))]
+                return None, None, {}, ["%s %s: no method for this verb (the path is %s)"
+                                        % (verb, path, ", ".join(verb_mismatch))]
             return None, None, {}, ["%s %s: no method of %s has this path" % (verb, path, ", ".join(sorted(self.docs)))]
         api, mid, params, method = candidates[0]
         errors = self._query(api, method, query) + self._body(api, method, body)
@@ -350,8 +350,8 @@ class FakeGke:
         for zone in cluster["locations"]:
             igm = "projects/%s/zones/%s/instanceGroupManagers/gke-%s-%s-grp" % (project, zone, cluster["name"], pool["name"])
             self.igms[igm] = pool["initialNodeCount"]
-            pool["instanceGroupUrls"].append(self.base_url + "compute/v1/" + igm.replace("instanceGroupManagers",
-                                                                                          "instanceGroups"))
+            group = igm.replace("instanceGroupManagers", "instanceGroups")
+            pool["instanceGroupUrls"].append(self.base_url + "compute/v1/" + group)
         return pool
 
     def _count_nodes(self, cluster):

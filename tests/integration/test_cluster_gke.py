@@ -161,8 +161,8 @@ def test_lifecycle(runner, gcp, tmp_path):
     assert result["actions"] == ["would autoscale node pool workers between 2 and 6 nodes per zone"]
     result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools), ha=True))
     assert result["changed"] is True and writes == [AUTOSCALING]
-    assert gcp.state()["clusters"][key]["nodePools"][0]["autoscaling"] == {"enabled": True, "minNodeCount": 2,
-                                                                          "maxNodeCount": 6}
+    scaled = gcp.state()["clusters"][key]["nodePools"][0]["autoscaling"]
+    assert scaled == {"enabled": True, "minNodeCount": 2, "maxNodeCount": 6}
 
     # a fixed-size pool, then a resize read back from its instance groups
     fixed = {"name": "system", "machine_type": "e2-standard-2", "auto_scale": False, "node_count": 1}
@@ -190,13 +190,12 @@ def test_lifecycle(runner, gcp, tmp_path):
     assert result["changed"] is False and writes == []
 
     # labels with the fingerprint; Workload Identity off; release channel
-    result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools, labels={"team": "data"}, workload_identity=False,
-                                                          release_channel="stable")), diff=True)
+    relabelled = spec(node_pools=pools, labels={"team": "data"}, workload_identity=False, release_channel="stable")
+    result, writes = run(runner, gcp, task(gcp, name, relabelled), diff=True)
     assert writes == [UPDATE, UPDATE, LABELS]
     assert result["diff"]["after"]["labels"] == {"team": "data"} and result["cluster"]["labels"] == {"team": "data"}
     assert result["cluster"]["workload_pool"] is None and result["cluster"]["release_channel"] == "STABLE"
-    result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools, labels={"team": "data"}, workload_identity=False,
-                                                          release_channel="stable")))
+    result, writes = run(runner, gcp, task(gcp, name, relabelled))
     assert result["changed"] is False and writes == []
 
     # create-only settings are refused, not silently ignored

@@ -178,8 +178,8 @@ class GcpConnection:
 
 
 def _error(exc, label, what):
-    msg = "Google Cloud %s failed: %s%s" % (label, (exc.gcp_status + ": ") if exc.gcp_status else "HTTP %s: " % exc.status,
-                                           exc.message)
+    code = exc.gcp_status or "HTTP %s" % exc.status
+    msg = "Google Cloud %s failed: %s: %s" % (label, code, exc.message)
     if what:
         msg = "%s: %s" % (what, msg)
     return AdharError(msg, cause=exc, gcp_status=exc.gcp_status, status=exc.status)

@@ -245,8 +245,8 @@ class GkeProvider(Provider):
             "private_endpoint": bool(private.get("enablePrivateEndpoint")),
             "workload_pool": (c.get("workloadIdentityConfig") or {}).get("workloadPool") or None,
             "labels": dict(c.get("resourceLabels") or {}),
-            "node_pools": {p["name"]: self._pool_model(p) for p in sorted(c.get("nodePools") or [],
-                                                                         key=lambda x: x["name"])},
+            "node_pools": {p["name"]: self._pool_model(p)
+                           for p in sorted(c.get("nodePools") or [], key=lambda x: x["name"])},
         }
 
     # ------------------------------------------------------------------ plan
