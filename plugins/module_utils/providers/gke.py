@@ -23,13 +23,11 @@ step), release channel and Workload Identity (``clusters.update``), labels
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.providers.base import Provider
-from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import LOCAL_ONLY, _has_user, _status_of
+from ansible_collections.adhar.platform.plugins.module_utils.providers.cloud import CloudProvider
+from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import LOCAL_ONLY
 
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED")
 NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$")
@@ -41,8 +39,6 @@ LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
 MACHINE_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 NETWORK_RE = re.compile(r"^(?:projects/[^/]+/(?:global|regions/[^/]+)/(?:networks|subnetworks)/)?[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 
-POLL_FIRST = 1.0
-POLL_CAP = 10.0
 DEFAULT_MACHINE_TYPE = "e2-standard-4"
 DEFAULT_NODE_COUNT = 1
 
@@ -82,17 +78,17 @@ def _basename(value):
     return value.rsplit("/", 1)[-1] if value else value
 
 
-class GkeProvider(Provider):
+class GkeProvider(CloudProvider):
     name = "gke"
     states = ("present", "absent")
+    poll_first = 1.0
+    poll_cap = 10.0
+    wait_hint = "GKE operations take minutes, raise wait_timeout"
+    user_suffix = "-gcp"
 
     def __init__(self, module, connection=None):
         super().__init__(module)
         self.gke = dict(self.params.get("gke") or {})
-        self.cluster_name = self.params["name"]
-        self.what = "cluster %s" % self.cluster_name
-        self.actions = []
-        self.deadline = time.monotonic() + float(self.params.get("wait_timeout") or 0)
         self._gcp = connection
         self.location = self.gke.get("location")
 
@@ -452,23 +448,6 @@ class GkeProvider(Provider):
 
     # ------------------------------------------------------------------ waiting
 
-    def _remaining(self):
-        return self.deadline - time.monotonic()
-
-    def _poll(self, read, done, what):
-        delay = POLL_FIRST
-        while True:
-            value = read()
-            if done(value):
-                return value
-            remaining = self._remaining()
-            if remaining <= 0:
-                raise AdharError("%s: timed out waiting for %s (last seen: %s); GKE operations take minutes, raise "
-                                 "wait_timeout" % (self.what, what, _status_of(value)),
-                                 wait_timeout=self.params.get("wait_timeout"))
-            time.sleep(min(delay, remaining))
-            delay = min(POLL_CAP, delay * 2)
-
     def _wait_operation(self, op, what):
         name = _basename(op.get("name") or "")
         if not name:
@@ -505,38 +484,9 @@ class GkeProvider(Provider):
 
     def _kubeconfig(self, cluster):
         token, expiry = self.gcp.token()
-        ctx = "adhar-" + self.cluster_name
-        user = ctx + "-gcp"
-        private = cluster.get("privateClusterConfig") or {}
-        host = private.get("privateEndpoint") if private.get("enablePrivateEndpoint") else cluster.get("endpoint")
-        entry = {"server": "https://%s" % host if host and not host.startswith("https://") else host}
-        ca = (cluster.get("masterAuth") or {}).get("clusterCaCertificate")
-        if ca:
-            entry["certificate-authority-data"] = ca
-        config = {
-            "apiVersion": "v1", "kind": "Config", "preferences": {},
-            "clusters": [{"name": ctx, "cluster": entry}],
-            "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": user}}],
-            "current-context": ctx,
-        }
+        config = self._token_kubeconfig(self._kubeconfig_server(cluster),
+                                        (cluster.get("masterAuth") or {}).get("clusterCaCertificate"), token)
         return config, expiry.strftime("%Y-%m-%dT%H:%M:%SZ") if expiry else None
-
-    def _write_kubeconfig(self, config):
-        path = self.params.get("kubeconfig_out")
-        if not path:
-            return None
-        from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
-        path = os.path.abspath(os.path.expanduser(path))
-        same = rt.kubeconfig_has(path, dict(config, users=[])) and _has_user(path, config["users"][0]["name"])
-        if self.check_mode:
-            if not same:
-                self.actions.append("would write context adhar-%s to %s" % (self.cluster_name, path))
-            return path, not same
-        rt.merge_kubeconfig(path, config)
-        self.actions.append("%s context adhar-%s in %s" % ("refreshed the token of" if same else "wrote",
-                                                           self.cluster_name, path))
-        return path, not same
 
     def _facts(self, cluster, kubeconfig_path=None):
         pools = []
@@ -628,15 +578,6 @@ class GkeProvider(Provider):
             self.actions.append("deleted GKE cluster %s" % self.cluster_name)
         self._unmerge()
         return result
-
-    def _unmerge(self):
-        path = self.params.get("kubeconfig_out")
-        if not path or self.check_mode:
-            return
-        from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
-        if rt.unmerge_kubeconfig(os.path.abspath(os.path.expanduser(path)), self.cluster_name):
-            self.actions.append("removed context adhar-%s from %s" % (self.cluster_name, path))
-
 
 def _describe_step(step):
     kind, arg = step
