@@ -660,16 +660,18 @@ def main(argv=None):
 
 # ---------------------------------------------------------------------------------------------- the fixture
 
-class FakeServer:
-    """The fake as its own process; ``stop()`` signals only the pid it started."""
+def _server_base():
+    from moto_server import MotoServer
+    return MotoServer
+
+
+class FakeServer(_server_base()):
+    """The fake as its own process; port choice, ``log_tail()`` and ``stop()`` (by its pid only) are moto_server's."""
 
     def __init__(self, log_path, op_delay=0.5):
-        from moto_server import free_port
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d/" % self.port
-        self.log_path = log_path
+        super().__init__(log_path)
+        self.url += "/"
         self.op_delay = op_delay
-        self.proc = None
 
     def start(self, timeout=30.0):
         import pytest
@@ -708,24 +710,6 @@ class FakeServer:
 
     def rejected(self):
         return [c for c in self.calls() if c["errors"]]
-
-    def log_tail(self, lines=30):
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def serve(tmp_path_factory):

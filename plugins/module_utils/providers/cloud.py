@@ -84,6 +84,17 @@ class CloudProvider(Provider):
                                                            self.cluster_name, path))
         return path, not same
 
+    def _add_kubeconfig(self, result, config, expiration):
+        """Put ``config`` and its token's expiry into ``result`` and merge it into ``kubeconfig_out``; the path or None."""
+        written = self._write_kubeconfig(config)
+        path = None
+        if written:
+            path, wrote = written
+            result["changed"] = result["changed"] or wrote
+        result["kubeconfig"] = config
+        result["token_expiration"] = expiration
+        return path
+
     def _unmerge(self):
         path = self.params.get("kubeconfig_out")
         if not path or self.check_mode:

@@ -682,15 +682,8 @@ class EksProvider(CloudProvider):
             self._execute(steps, after)
             if steps:
                 cluster, groups = self._read()
-        config, expiration = self._kubeconfig(cluster)
-        written = self._write_kubeconfig(config)
-        path = None
-        if written:
-            path, wrote = written
-            result["changed"] = result["changed"] or wrote
+        path = self._add_kubeconfig(result, *self._kubeconfig(cluster))
         result["cluster"] = self._facts(cluster, groups, path)
-        result["kubeconfig"] = config
-        result["token_expiration"] = expiration
         for name, g in sorted(groups.items()):
             if g.get("version") and cluster.get("version") and g["version"] != cluster["version"]:
                 self.module.warn("node group %s runs Kubernetes %s, the control plane %s; update the node group's "

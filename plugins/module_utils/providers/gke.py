@@ -549,15 +549,8 @@ class GkeProvider(CloudProvider):
                 getattr(self, "_do_" + kind)(arg, after)
             if steps:
                 cluster = self._read()
-        config, expiration = self._kubeconfig(cluster)
-        written = self._write_kubeconfig(config)
-        path = None
-        if written:
-            path, wrote = written
-            result["changed"] = result["changed"] or wrote
+        path = self._add_kubeconfig(result, *self._kubeconfig(cluster))
         result["cluster"] = self._facts(cluster, path)
-        result["kubeconfig"] = config
-        result["token_expiration"] = expiration
         return result
 
     def ensure_absent(self):
