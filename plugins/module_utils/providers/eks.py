@@ -721,6 +721,7 @@ class EksProvider(CloudProvider):
         self._unmerge()
         return result
 
+
 def _describe_step(step):
     kind, arg = step
     if kind == "create_cluster":

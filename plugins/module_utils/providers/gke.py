@@ -572,6 +572,7 @@ class GkeProvider(CloudProvider):
         self._unmerge()
         return result
 
+
 def _describe_step(step):
     kind, arg = step
     if kind == "create_cluster":
