@@ -117,6 +117,8 @@ class EksProvider(CloudProvider):
             raise AdharError("%s: only provider local uses %s; leave %s out for provider eks"
                              % (given_local[0], ", ".join(given_local), "it" if len(given_local) == 1 else "them"),
                              option=given_local[0])
+        if p.get("gke"):
+            raise AdharError("gke: only provider gke uses it; give the EKS settings in eks", option="gke")
         if p.get("kubernetes_version") is not None:
             version = "%d.%d" % parse_version(p["kubernetes_version"])
             if version not in EKS_VERSIONS:

@@ -137,6 +137,8 @@ class GkeProvider(CloudProvider):
             raise AdharError("%s: only provider local uses %s; leave %s out for provider gke"
                              % (given_local[0], ", ".join(given_local), "it" if len(given_local) == 1 else "them"),
                              option=given_local[0])
+        if p.get("eks"):
+            raise AdharError("eks: only provider eks uses it; give the GKE settings in gke", option="eks")
         self._check_location()
         if p.get("kubernetes_version") is not None:
             parse_version(p["kubernetes_version"])

@@ -92,5 +92,13 @@ def test_input_errors_name_the_option(opts, option, message):
     assert message in err.value.msg and err.value.details["option"] == option
 
 
+def test_eks_settings_are_refused():
+    p = provider(location="europe-west1")
+    p.params["eks"] = {"role_arn": "arn:aws:iam::123456789012:role/x"}
+    with pytest.raises(AdharError) as err:
+        p._check_input()
+    assert err.value.details["option"] == "eks"
+
+
 def test_release_channels_match_the_discovery_enum():
     assert set(gke.RELEASE_CHANNELS) == {"UNSPECIFIED", "RAPID", "REGULAR", "STABLE", "EXTENDED"}
