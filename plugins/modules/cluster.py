@@ -28,7 +28,11 @@ description:
   - Provider C(eks) manages an Amazon EKS cluster and its managed node groups through boto3 (options O(eks), O(ha),
     O(kubernetes_version), O(wait_timeout), O(kubeconfig_out) and the AWS connection options). It returns the cluster's
     facts and a kubeconfig that authenticates with an EKS token. See C(docs/eks.md).
-  - Providers C(kind) and C(gke) are planned and not implemented in this release.
+  - Provider C(gke) manages a Google Kubernetes Engine cluster and its node pools through the GKE REST API with
+    google-auth (options O(gke), O(ha), O(kubernetes_version), O(wait_timeout), O(kubeconfig_out) and the GCP connection
+    options). It returns the cluster's facts and a kubeconfig that authenticates with a Google access token. See
+    C(docs/gke.md).
+  - Provider C(kind) is planned and not implemented in this release.
   - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
   - For a cluster that exists, options left out keep the values it was created with (a play that only names the
     cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig_out), which
@@ -36,6 +40,7 @@ description:
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.aws
+  - adhar.platform.gcp
   - adhar.platform.attributes
 attributes:
   check_mode:
@@ -48,6 +53,8 @@ attributes:
       - Returns a summary of the cluster (exists, running, members, nodes) before and after.
       - For provider C(eks), the managed fields (version, role, subnets, endpoint access, logging, KMS key, tags and
         node group scaling) before and after.
+      - For provider C(gke), the managed fields (location, master version, release channel, network, private endpoint,
+        Workload Identity pool, labels and node pool machine type and autoscaling) before and after.
 options:
   name:
     description:
@@ -59,7 +66,7 @@ options:
     description:
       - Where the cluster lives.
     type: str
-    choices: [local, existing, eks]
+    choices: [local, existing, eks, gke]
     default: local
   state:
     description:
@@ -73,6 +80,8 @@ options:
       - Provider C(existing) supports V(present) and V(absent) (which never deletes anything).
       - Provider C(eks) supports V(present) (create, or update what the task asks to change) and V(absent) (delete
         every node group, then the cluster, and wait until they are gone).
+      - Provider C(gke) supports V(present) (create, or update what the task asks to change) and V(absent) (delete the
+        cluster with its node pools and wait until it is gone).
     type: str
     choices: [present, started, stopped, absent]
     default: present
@@ -82,6 +91,8 @@ options:
       - For provider C(eks), when the cluster is created its subnets (and those given to a new node group) must span at
         least two Availability Zones (checked with DescribeSubnets before anything is written), and control-plane
         logging defaults to V(audit).
+      - For provider C(gke), V(true) asks for a regional cluster (O(gke.location) must be a region), V(false) for a zonal
+        one (O(gke.location) must be a zone); left out, the kind of O(gke.location) decides.
     type: bool
   control_plane:
     description:
@@ -111,6 +122,11 @@ options:
         C(EKS_VERSIONS) of C(plugins/module_utils/providers/eks.py)); EKS's default when left out on creation. An
         existing cluster is upgraded one minor version at a time with UpdateClusterVersion; skipping a minor version
         or downgrading is refused before any call.
+      - For provider C(gke), V(latest), a minor version such as V(1.31), a patch version V(1.31.4) or a full GKE version
+        V(1.31.4-gke.1000); the release channel's default when left out on creation. An existing cluster's master is
+        upgraded with C(clusters.update) (C(desiredMasterVersion)), one minor version at a time; a version the master
+        already runs (V(1.31) for V(1.31.4-gke.1000)) changes nothing, and skipping a minor version or downgrading is
+        refused before any call.
     type: str
   pod_cidr:
     description:
@@ -193,6 +209,8 @@ options:
       - Seconds to wait for the control plane, nodes and leaders to become ready. Must be greater than 0.
       - For provider C(eks), the bound on all waiting of the task (cluster and node groups ACTIVE, updates done,
         deletion). Creating an EKS cluster takes 10 to 15 minutes, so give V(1800) or so there.
+      - For provider C(gke), the bound on all waiting of the task for GKE's long-running operations (polled with backoff
+        from 1 to 10 seconds). Creating a GKE cluster takes 5 to 10 minutes.
     type: float
     default: 180
   restore_from:
@@ -340,6 +358,81 @@ options:
             description: Subnets of the nodes. Defaults to the cluster's subnets; cannot change later.
             type: list
             elements: str
+  gke:
+    description:
+      - The GKE cluster for O(provider=gke). On an existing cluster, suboptions left out keep their current values.
+    type: dict
+    suboptions:
+      location:
+        description:
+          - Region (V(europe-west1), a regional cluster over three zones) or zone (V(europe-west1-b), a zonal cluster).
+            Required. Must be a region when O(ha=true) and a zone when O(ha=false).
+        type: str
+      network:
+        description: VPC network (name or path). GKE's default (V(default)) when left out on creation; cannot change later.
+        type: str
+      subnetwork:
+        description: Subnetwork (name or path) of the nodes. Set on creation only.
+        type: str
+      release_channel:
+        description:
+          - Release channel, one of V(rapid), V(regular), V(stable), V(extended) or V(unspecified) (no channel; case does
+            not matter). V(regular) when left out on creation; a change goes through C(clusters.update).
+        type: str
+      private_endpoint:
+        description:
+          - Private nodes and a private control-plane endpoint (the kubeconfig then points at the private endpoint).
+            Set on creation only.
+        type: bool
+      master_ipv4_cidr:
+        description: IPv4 /28 of the control plane's private network; only with O(gke.private_endpoint=true).
+        type: str
+      workload_identity:
+        description:
+          - Workload Identity with the pool C(<project>.svc.id.goog); node pools created by the task then use the GKE
+            metadata server. Can be turned on or off later (C(clusters.update)).
+        type: bool
+      labels:
+        description:
+          - Resource labels of the cluster, exactly (labels not listed are removed). Changes go through
+            C(setResourceLabels) with the current label fingerprint.
+        type: dict
+      node_pools:
+        description:
+          - Node pools. At least one is required to create a cluster. Pools not listed are left alone (never deleted by
+            V(present)).
+          - The adhar config's C(autoScale), C(minNodes) and C(maxNodes) map onto O(gke.node_pools[].auto_scale),
+            O(gke.node_pools[].min_nodes) and O(gke.node_pools[].max_nodes). Counts are per zone, as in GKE.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Node pool name (1-40 lower-case letters, digits and C(-)).
+            type: str
+            required: true
+          machine_type:
+            description: Compute Engine machine type. V(e2-standard-4) when left out on creation; cannot change later.
+            type: str
+          auto_scale:
+            description:
+              - V(true) lets the cluster autoscaler move the pool between O(gke.node_pools[].min_nodes) and
+                O(gke.node_pools[].max_nodes) (O(gke.node_pools[].max_nodes) is then required on creation).
+              - Giving O(gke.node_pools[].min_nodes) or O(gke.node_pools[].max_nodes) implies V(true). Changes go
+                through C(setAutoscaling).
+            type: bool
+          min_nodes:
+            description: Autoscaling minimum per zone. Defaults on creation to the smaller of O(gke.node_pools[].node_count) and the maximum.
+            type: int
+          max_nodes:
+            description: Autoscaling maximum per zone; not less than O(gke.node_pools[].min_nodes).
+            type: int
+          node_count:
+            description:
+              - Nodes per zone. On creation the initial count (default O(gke.node_pools[].min_nodes), else 1).
+              - On an existing pool without autoscaling, the pool is resized with C(setSize) when any of its zones
+                has another size (read from the pool's Compute Engine instance group managers). Ignored on an existing
+                autoscaled pool (the autoscaler owns its size).
+            type: int
   kubeconfig_out:
     description:
       - A path the cluster's kubeconfig (context C(adhar-<name>)) is written to, mode 0600; when the file has other
@@ -348,8 +441,9 @@ options:
       - For provider C(local), the admin kubeconfig. The file is checked (a writable regular file of YAML, or a path
         that can be created) before anything is created or started. The cluster's own copy is always at
         C(<state_dir>/<name>/config/admin.kubeconfig).
-      - For provider C(eks), a kubeconfig with an EKS token. The token is refreshed on every run (that alone is not
-        reported as a change); it expires after 15 minutes.
+      - For providers C(eks) and C(gke), a kubeconfig with an EKS token or a Google access token. The token is
+        refreshed on every run (that alone is not reported as a change); an EKS token expires after 15 minutes, a
+        Google access token usually after an hour.
       - Not used by provider C(existing).
     type: path
   kubeconfig:
@@ -362,12 +456,15 @@ options:
         C(<state_dir>/<name>/config/admin.kubeconfig) (what a play passes as the connection of a local cluster
         through C(module_defaults)). To write the admin kubeconfig to a file, use O(kubeconfig_out).
         Provider C(local) ignores C(K8S_AUTH_KUBECONFIG); only a value given to the task counts.
-      - Not used by provider C(eks) (see O(kubeconfig_out)).
+      - Not used by providers C(eks) and C(gke) (see O(kubeconfig_out)).
 notes:
   - The local provider needs the toolchain binaries (C(make toolchain)) and, for more than one member, the Debian package haproxy.
   - Several local clusters can run side by side; ports are allocated below the ephemeral range without collisions.
   - Provider C(eks) needs boto3. Its tests run against moto in server mode, which has no UpdateClusterVersion and no
     DescribeUpdate; see C(docs/eks.md) for what is and is not covered.
+  - Provider C(gke) needs google-auth and requests (no Google API client library). Its tests run against a local fake
+    of the GKE REST API that validates every request against Google's discovery document for container v1; see
+    C(docs/gke.md) for what is and is not covered.
 seealso:
   - module: adhar.platform.cluster_info
 """
@@ -462,6 +559,39 @@ EXAMPLES = r"""
     state: absent
     wait_timeout: 1800
 
+- name: Create a regional GKE cluster with Workload Identity and an autoscaled node pool
+  adhar.platform.cluster:
+    name: prod-gcp
+    provider: gke
+    project: my-project
+    credentials_file: ~/.config/gcloud/prod-sa.json
+    ha: true
+    kubernetes_version: "1.31"
+    wait_timeout: 1800
+    gke:
+      location: europe-west1
+      release_channel: regular
+      workload_identity: true
+      labels:
+        team: platform
+      node_pools:
+        - name: workers
+          machine_type: e2-standard-8
+          auto_scale: true
+          min_nodes: 1
+          max_nodes: 5
+    kubeconfig_out: ~/.kube/prod-gcp.yaml
+
+- name: Delete the GKE cluster
+  adhar.platform.cluster:
+    name: prod-gcp
+    provider: gke
+    project: my-project
+    gke:
+      location: europe-west1
+    state: absent
+    wait_timeout: 1800
+
 - name: Register an existing cluster from a kubeconfig context
   adhar.platform.cluster:
     name: prod-eu
@@ -491,8 +621,8 @@ cluster:
     kubeconfig:
       description:
         - Kubeconfig path to use. Provider C(local) gives O(kubeconfig_out) when it was given (or was given when the
-          cluster was created), else the cluster's own admin kubeconfig; provider C(eks) gives O(kubeconfig_out) when
-          given, else null; provider C(existing) the path it connected with.
+          cluster was created), else the cluster's own admin kubeconfig; providers C(eks) and C(gke) give O(kubeconfig_out)
+          when given, else null; provider C(existing) the path it connected with.
       type: str
     arn:
       description: ARN of the EKS cluster (provider eks).
@@ -501,15 +631,53 @@ cluster:
       description: AWS region (provider eks).
       type: str
     version:
-      description: Kubernetes minor version of the EKS control plane (provider eks).
+      description: Kubernetes minor version of the EKS control plane (provider eks); the GKE master version (provider gke).
       type: str
       sample: "1.31"
     platform_version:
       description: EKS platform version (provider eks).
       type: str
     status:
-      description: EKS cluster status, such as C(ACTIVE) (provider eks).
+      description: EKS cluster status, such as C(ACTIVE) (provider eks); GKE cluster status, such as C(RUNNING) (provider gke).
       type: str
+    project:
+      description: Google Cloud project (provider gke).
+      type: str
+    location:
+      description: Region or zone of the GKE cluster (provider gke).
+      type: str
+    locations:
+      description: Zones of the GKE cluster's nodes (provider gke).
+      type: list
+      elements: str
+    self_link:
+      description: URL of the GKE cluster resource (provider gke).
+      type: str
+    release_channel:
+      description: GKE release channel, such as C(REGULAR) (provider gke).
+      type: str
+    workload_pool:
+      description: Workload Identity pool, or null when it is off (provider gke).
+      type: str
+    private_endpoint:
+      description: Whether the control plane has a private endpoint only (provider gke).
+      type: bool
+    network:
+      description: VPC network of the GKE cluster (provider gke).
+      type: str
+    subnetwork:
+      description: Subnetwork of the GKE cluster (provider gke).
+      type: str
+    labels:
+      description: Resource labels of the GKE cluster (provider gke).
+      type: dict
+    node_pools:
+      description: Node pools with status, version, machine type, autoscaling, initial count and zones (provider gke).
+      type: list
+      elements: dict
+      sample:
+        - {name: workers, status: RUNNING, version: "1.31.4-gke.1000", machine_type: e2-standard-8, auto_scale: true,
+           min_nodes: 1, max_nodes: 5, initial_node_count: 1, locations: [europe-west1-b, europe-west1-c, europe-west1-d]}
     node_groups:
       description: Managed node groups with status, version, instance types, scaling and subnets (provider eks).
       type: list
@@ -584,11 +752,13 @@ kubeconfig:
       makes it).
     - The token is a credential - anyone holding it acts as the AWS identity that ran the task until it expires. Do not
       print or store it unencrypted; use O(kubeconfig_out) for a 0600 file.
-  returned: provider eks, O(state=present), when the cluster exists
+    - For provider C(gke), a kubeconfig for the cluster (context C(adhar-<name>)) whose user authenticates with a
+      Google OAuth 2.0 access token from google-auth, with the cluster's endpoint and CA certificate.
+  returned: providers eks and gke, O(state=present), when the cluster exists
   type: dict
 token_expiration:
-  description: When the EKS token in RV(kubeconfig) stops working (UTC, ISO 8601).
-  returned: provider eks, O(state=present), when the cluster exists
+  description: When the token in RV(kubeconfig) stops working (UTC, ISO 8601); null for a given O(access_token).
+  returned: providers eks and gke, O(state=present), when the cluster exists
   type: str
   sample: "2026-01-01T12:14:00Z"
 actions:
@@ -643,16 +813,18 @@ import copy
 import math
 
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.local.recover import RESTORE_FROM_ARG_SPEC, check_options
 from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
 from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import EKS_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.providers.gke import GKE_ARG_SPEC
 
 
 def argument_spec():
     return dict(
         name=dict(type="str", required=True),
-        provider=dict(type="str", choices=["local", "existing", "eks"], default="local"),
+        provider=dict(type="str", choices=["local", "existing", "eks", "gke"], default="local"),
         state=dict(type="str", choices=["present", "started", "stopped", "absent"], default="present"),
         ha=dict(type="bool"),
         control_plane=dict(type="dict", options=dict(count=dict(type="int"))),
@@ -679,13 +851,15 @@ def argument_spec():
         bin_dir=dict(type="path"),
         wait_timeout=dict(type="float", default=180),
         eks=copy.deepcopy(EKS_ARG_SPEC),
+        gke=copy.deepcopy(GKE_ARG_SPEC),
         kubeconfig_out=dict(type="path"),
         # A connection input, as for every module, but without the K8S_AUTH_KUBECONFIG fallback in the spec: provider
         # local refuses an explicitly given kubeconfig, and an environment variable must not trigger that. Provider
         # existing still reads K8S_AUTH_KUBECONFIG, through K8sClient (resolve_auth).
         kubeconfig=dict(type="raw"),
         **RESTORE_FROM_ARG_SPEC,
-        **copy.deepcopy(AWS_ARG_SPEC)
+        **copy.deepcopy(AWS_ARG_SPEC),
+        **copy.deepcopy(GCP_ARG_SPEC)
     )
 
 

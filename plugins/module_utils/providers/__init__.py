@@ -4,16 +4,16 @@
 """Cluster providers behind ``adhar.platform.cluster``.
 
 A provider turns the module's params into a cluster and reports it back in
-one shape (see ``base.Provider``).  ``local``, ``existing`` and ``eks`` are
-here; ``kind`` and ``gke`` are planned and register the same way.
+one shape (see ``base.Provider``).  ``local``, ``existing``, ``eks`` and
+``gke`` are here; ``kind`` is planned and registers the same way.
 """
 
 from __future__ import annotations
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 
-IMPLEMENTED = ("local", "existing", "eks")
-PLANNED = ("kind", "gke")
+IMPLEMENTED = ("local", "existing", "eks", "gke")
+PLANNED = ("kind",)
 
 
 def get_provider(name, module):
@@ -26,6 +26,9 @@ def get_provider(name, module):
     if name == "eks":
         from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import EksProvider
         return EksProvider(module)
+    if name == "gke":
+        from ansible_collections.adhar.platform.plugins.module_utils.providers.gke import GkeProvider
+        return GkeProvider(module)
     if name in PLANNED:
         raise AdharError("provider: %r is planned but not implemented in this release (implemented: %s)"
                          % (name, ", ".join(IMPLEMENTED)), option="provider")

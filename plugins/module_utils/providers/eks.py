@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import os
 import re
-import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.providers.base import Provider
+from ansible_collections.adhar.platform.plugins.module_utils.providers.cloud import CloudProvider
 
 # Kubernetes minor versions EKS runs (standard or extended support) that this release knows.  The one place
 # the list lives; docs/eks.md and the module documentation point here.
@@ -47,8 +45,6 @@ LOCAL_ONLY = ("control_plane", "nodes", "pod_cidr", "service_cidr", "cluster_id"
 
 CLUSTER_FAILED = ("FAILED",)
 NODEGROUP_FAILED = ("CREATE_FAILED", "DELETE_FAILED")
-POLL_FIRST = 2.0
-POLL_CAP = 20.0
 
 
 def parse_version(value, option="kubernetes_version"):
@@ -75,17 +71,17 @@ def _sorted(values):
     return sorted(values or [])
 
 
-class EksProvider(Provider):
+class EksProvider(CloudProvider):
     name = "eks"
     states = ("present", "absent")
+    poll_first = 2.0
+    poll_cap = 20.0
+    wait_hint = "creating or updating EKS resources takes minutes, raise wait_timeout"
+    user_suffix = "-aws"
 
     def __init__(self, module, connection=None):
         super().__init__(module)
         self.eks = dict(self.params.get("eks") or {})
-        self.cluster_name = self.params["name"]
-        self.what = "cluster %s" % self.cluster_name
-        self.actions = []
-        self.deadline = time.monotonic() + float(self.params.get("wait_timeout") or 0)
         self._aws = connection
 
     # ------------------------------------------------------------------ plumbing
@@ -121,6 +117,8 @@ class EksProvider(Provider):
             raise AdharError("%s: only provider local uses %s; leave %s out for provider eks"
                              % (given_local[0], ", ".join(given_local), "it" if len(given_local) == 1 else "them"),
                              option=given_local[0])
+        if p.get("gke"):
+            raise AdharError("gke: only provider gke uses it; give the EKS settings in eks", option="gke")
         if p.get("kubernetes_version") is not None:
             version = "%d.%d" % parse_version(p["kubernetes_version"])
             if version not in EKS_VERSIONS:
@@ -580,26 +578,6 @@ class EksProvider(Provider):
 
     # ------------------------------------------------------------------ waiting
 
-    def _remaining(self):
-        return self.deadline - time.monotonic()
-
-    def _poll(self, read, done, what):
-        """Call ``read()`` until ``done(value)`` is true (returns value) or the task's ``wait_timeout`` is used up."""
-        delay = POLL_FIRST
-        last = None
-        while True:
-            value = read()
-            if done(value):
-                return value
-            last = value
-            remaining = self._remaining()
-            if remaining <= 0:
-                raise AdharError("%s: timed out waiting for %s (last seen: %s); creating or updating EKS resources "
-                                 "takes minutes, raise wait_timeout" % (self.what, what, _status_of(last)),
-                                 wait_timeout=self.params.get("wait_timeout"))
-            time.sleep(min(delay, remaining))
-            delay = min(POLL_CAP, delay * 2)
-
     def _wait_cluster_active(self, doing):
         def read():
             return self.call("eks", "describe_cluster", name=self.cluster_name)["cluster"]
@@ -653,37 +631,9 @@ class EksProvider(Provider):
     def _kubeconfig(self, cluster):
         from ansible_collections.adhar.platform.plugins.module_utils._aws.eks_token import eks_token
         token = eks_token(self.aws.session, self.cluster_name, endpoint_url=self.aws.endpoint_url)
-        ctx = "adhar-" + self.cluster_name
-        user = ctx + "-aws"
-        entry = {"server": cluster.get("endpoint")}
-        ca = (cluster.get("certificateAuthority") or {}).get("data")
-        if ca:
-            entry["certificate-authority-data"] = ca
-        config = {
-            "apiVersion": "v1", "kind": "Config", "preferences": {},
-            "clusters": [{"name": ctx, "cluster": entry}],
-            "users": [{"name": user, "user": {"token": token["token"]}}],
-            "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": user}}],
-            "current-context": ctx,
-        }
+        config = self._token_kubeconfig(cluster.get("endpoint"), (cluster.get("certificateAuthority") or {}).get("data"),
+                                        token["token"])
         return config, token["expiration"]
-
-    def _write_kubeconfig(self, config):
-        path = self.params.get("kubeconfig_out")
-        if not path:
-            return None
-        from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
-        path = os.path.abspath(os.path.expanduser(path))
-        # The token changes on every run; only a change of the cluster or context entries counts as a change.
-        same = rt.kubeconfig_has(path, dict(config, users=[])) and _has_user(path, config["users"][0]["name"])
-        if self.check_mode:
-            if not same:
-                self.actions.append("would write context adhar-%s to %s" % (self.cluster_name, path))
-            return path, not same
-        rt.merge_kubeconfig(path, config)
-        self.actions.append("%s context adhar-%s in %s" % ("refreshed the token of" if same else "wrote",
-                                                           self.cluster_name, path))
-        return path, not same
 
     def _facts(self, cluster, groups, kubeconfig_path=None):
         ng_facts = []
@@ -734,15 +684,8 @@ class EksProvider(Provider):
             self._execute(steps, after)
             if steps:
                 cluster, groups = self._read()
-        config, expiration = self._kubeconfig(cluster)
-        written = self._write_kubeconfig(config)
-        path = None
-        if written:
-            path, wrote = written
-            result["changed"] = result["changed"] or wrote
+        path = self._add_kubeconfig(result, *self._kubeconfig(cluster))
         result["cluster"] = self._facts(cluster, groups, path)
-        result["kubeconfig"] = config
-        result["token_expiration"] = expiration
         for name, g in sorted(groups.items()):
             if g.get("version") and cluster.get("version") and g["version"] != cluster["version"]:
                 self.module.warn("node group %s runs Kubernetes %s, the control plane %s; update the node group's "
@@ -779,31 +722,6 @@ class EksProvider(Provider):
                    lambda c: c is None, "the cluster to be deleted")
         self._unmerge()
         return result
-
-    def _unmerge(self):
-        path = self.params.get("kubeconfig_out")
-        if not path or self.check_mode:
-            return
-        from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
-        if rt.unmerge_kubeconfig(os.path.abspath(os.path.expanduser(path)), self.cluster_name):
-            self.actions.append("removed context adhar-%s from %s" % (self.cluster_name, path))
-
-
-def _has_user(path, name):
-    import yaml
-    try:
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-    except (OSError, ValueError):
-        return False
-    return any(isinstance(u, dict) and u.get("name") == name and (u.get("user") or {}).get("token")
-               for u in (data.get("users") or []) if isinstance(data, dict))
-
-
-def _status_of(value):
-    if isinstance(value, dict):
-        return value.get("status") or "unknown"
-    return "unknown" if value is None else str(value)
 
 
 def _describe_step(step):

@@ -14,7 +14,7 @@ import types
 import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.providers import eks as eks_mod
+from ansible_collections.adhar.platform.plugins.module_utils.providers import cloud
 from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import EksProvider, version_step_error
 
 boto3 = pytest.importorskip("boto3")
@@ -26,7 +26,7 @@ ROLE = "arn:aws:iam::123456789012:role/eks"
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(eks_mod.time, "sleep", lambda s: None)
+    monkeypatch.setattr(cloud.time, "sleep", lambda s: None)
 
 
 def make(params=None, check_mode=False, eks=None, services=("eks",)):
