@@ -40,6 +40,10 @@ FAMILY_VALUES = {
         "api_retry_deadline": 0,
     },
     "local": {"state_dir": "/nonexistent/adhar-state"},
+    "aws": {"profile": "nowhere", "region": "us-east-1", "access_key": "AKIDEXAMPLE", "secret_key": "not-a-secret",
+            "session_token": "not-a-token", "endpoint_url": "http://127.0.0.1:1"},
+    "gcp": {"project": "nowhere", "credentials_file": "/nonexistent/sa.json", "service_account_contents": "{}",
+            "access_token": "not-a-token", "gcp_endpoint_url": "http://127.0.0.1:1"},
 }
 
 # the required options of each member (nothing else), so the defaults are what argument validation looks at
@@ -56,8 +60,19 @@ def action_groups():
         return yaml.safe_load(f)["action_groups"]
 
 
+def _spec_options(module, name):
+    """The option names of an arg spec dict in a module_utils file that imports nothing of the collection."""
+    path = os.path.join(REPO, "plugins", "module_utils", *module.split("/")) + ".py"
+    spec = importlib.util.spec_from_file_location("adhar_" + module.replace("/", "_"), path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return set(getattr(mod, name))
+
+
 def test_family_values_cover_every_option():
     assert set(FAMILY_VALUES["k8s"]) == _k8s_auth_options()
+    assert set(FAMILY_VALUES["aws"]) == _spec_options("_aws/args", "AWS_ARG_SPEC")
+    assert set(FAMILY_VALUES["gcp"]) == _spec_options("_gcp/args", "GCP_ARG_SPEC")
     assert set(action_groups()) == set(FAMILY_VALUES)
 
 
