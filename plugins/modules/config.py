@@ -29,8 +29,8 @@ description:
     instance-type and region tables; a value the tables do not know is an error listing the known ones. With O(dest) the result
     is written there (only when it differs).
   - O(action=export) builds the config of a live cluster (upstream's C(adhar config export --cluster)). Its shape comes from the
-    cluster (provider C(local): the saved spec of the local cluster O(cluster) under O(state_dir); provider C(existing): the
-    API server reached through the Kubernetes connection options), its core services from Helm. The config holds the provider,
+    cluster (with provider C(local), the saved spec of the local cluster O(cluster) under O(state_dir); with provider
+    C(existing), the API server reached through the Kubernetes connection options), its core services from Helm. The config holds the provider,
     an environment template (Kubernetes version, worker nodes, core services), an environment (type, HA, control-plane size)
     and the C(clusters) entry (control plane, nodes, networks, cluster id; kubeconfig and context for an existing cluster).
     For every release the C(adhar.platform.core_services) role manages (its release names and namespaces) that exists, the
