@@ -24,7 +24,8 @@
 
 ``local`` reads the saved spec of a local cluster (``local/state.py``), ``existing`` asks the API server. Cloud
 providers (``eks``, ``gke``) plug in by giving their provider class (``providers/``) a ``describe()`` method that
-returns this dict from the cloud's own description of the cluster; until then they fail with a clear error.
+returns this dict (built with ``provider_facts()``) from the cloud's own description of the cluster; until then they
+fail with a clear error.
 """
 
 from __future__ import annotations
@@ -36,6 +37,19 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 
 DESCRIBED = ("local", "existing")
+FACT_KEYS = ("name", "provider", "provider_type", "region", "kubernetes_version", "control_plane_count", "ha", "nodes_count",
+             "pod_cidr", "service_cidr", "cluster_id", "encryption_at_rest", "kubeconfig", "context", "connection", "notes")
+
+
+def provider_facts(**facts):
+    """The facts dict with every key (``None`` for what is not given; ``connection`` {} and ``notes`` [] by default)."""
+    unknown = sorted(set(facts) - set(FACT_KEYS))
+    if unknown:
+        raise AdharError("provider facts: unknown keys %s" % ", ".join(unknown))
+    out = dict.fromkeys(FACT_KEYS)
+    out.update(connection={}, notes=[])
+    out.update(facts)
+    return out
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
 
@@ -60,24 +74,13 @@ def describe_local(name, state_dir=None):
                          % (name, data.get("phase")), option="cluster")
     spec = data.get("spec") or {}
     count = spec.get("control_plane_count")
-    return {
-        "name": name,
-        "provider": "local",
-        "provider_type": "kind",
-        "region": "local",
-        "kubernetes_version": spec.get("kubernetes_version"),
-        "control_plane_count": count,
-        "ha": bool(count and count > 1),
-        "nodes_count": spec.get("nodes_count"),
-        "pod_cidr": spec.get("pod_cidr"),
-        "service_cidr": spec.get("service_cidr"),
-        "cluster_id": spec.get("cluster_id"),
-        "encryption_at_rest": bool(spec.get("encryption_at_rest")),
-        "kubeconfig": None,
-        "context": None,
-        "connection": {"kubeconfig": layout.admin_kubeconfig},
-        "notes": [],
-    }
+    return provider_facts(
+        name=name, provider="local", provider_type="kind", region="local",
+        kubernetes_version=spec.get("kubernetes_version"), control_plane_count=count, ha=bool(count and count > 1),
+        nodes_count=spec.get("nodes_count"), pod_cidr=spec.get("pod_cidr"), service_cidr=spec.get("service_cidr"),
+        cluster_id=spec.get("cluster_id"), encryption_at_rest=bool(spec.get("encryption_at_rest")),
+        connection={"kubeconfig": layout.admin_kubeconfig},
+    )
 
 
 def _count_control_plane(client, nodes):
@@ -125,24 +128,13 @@ def describe_existing(module, name):
     if service_cidr is None:
         notes.append("the service network is not visible (no ServiceCIDR object 'kubernetes'); it is left out")
     kubeconfig = params.get("kubeconfig")
-    return {
-        "name": name,
-        "provider": "existing",
-        "provider_type": "custom",
-        "region": "existing",
-        "kubernetes_version": _version(version.get("gitVersion")),
-        "control_plane_count": control_plane,
-        "ha": None if control_plane is None else control_plane > 1,
-        "nodes_count": len(workers),
-        "pod_cidr": None,
-        "service_cidr": service_cidr,
-        "cluster_id": None,
-        "encryption_at_rest": None,
-        "kubeconfig": kubeconfig if isinstance(kubeconfig, str) else None,
-        "context": params.get("context"),
-        "connection": {k: params.get(k) for k in K8S_AUTH_ARG_SPEC if params.get(k) is not None},
-        "notes": notes,
-    }
+    return provider_facts(
+        name=name, provider="existing", provider_type="custom", region="existing",
+        kubernetes_version=_version(version.get("gitVersion")), control_plane_count=control_plane,
+        ha=None if control_plane is None else control_plane > 1, nodes_count=len(workers), service_cidr=service_cidr,
+        kubeconfig=kubeconfig if isinstance(kubeconfig, str) else None, context=params.get("context"),
+        connection={k: params.get(k) for k in K8S_AUTH_ARG_SPEC if params.get(k) is not None}, notes=notes,
+    )
 
 
 def describe(provider, module, name):

@@ -90,6 +90,15 @@ def test_export_and_deploy_a_second_cluster_from_it(runner, state_dir, bin_dir, 
         assert runner.module("adhar.platform.config", {"action": "validate", "src": dest})["valid"] is True
         exported = res["config"]
 
+        # the same cluster seen as an existing one, through its kubeconfig only: what the API server shows
+        seen = runner.module("adhar.platform.config", {"action": "export", "provider": "existing", "cluster": NAME,
+                                                       "kubeconfig": first_kc})
+        assert {k: seen["cluster"][k] for k in ("control_plane_count", "nodes_count", "kubernetes_version", "service_cidr")} == \
+            {"control_plane_count": 1, "nodes_count": 2, "kubernetes_version": "v1.36.3", "service_cidr": "10.100.0.0/16"}
+        assert seen["config"]["clusters"][0]["kubeconfig"] == first_kc
+        assert seen["config"]["environmentTemplates"][NAME]["coreServices"] == \
+            exported["environmentTemplates"][NAME]["coreServices"]
+
         # the second cluster: same name, its own state directory, built only from the exported config
         inventory = str(tmp_path / "adhar.yml")
         with open(inventory, "w") as f:

@@ -14,8 +14,9 @@ import yaml
 
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import export as E
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import resolve as R
-from ansible_collections.adhar.platform.plugins.modules import config as config_module
+from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import provider_facts
 from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import REPO, check
+from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.test_module import run  # noqa: F401 pylint: disable=unused-import
 
 NESTED = {
     "operator": {"replicas": 3, "enabled": True, "image": {"tag": "v1.2"}},
@@ -119,6 +120,13 @@ def test_build_config_of_an_existing_cluster_keeps_its_connection_and_leaves_out
     assert target["kubeconfig"] == "/tmp/kc" and target["localCluster"] is None and target["type"] == "non-production"
 
 
+def test_provider_facts_fill_every_key_and_refuse_unknown_ones():
+    facts = provider_facts(name="x", provider="eks")
+    assert facts["control_plane_count"] is None and facts["notes"] == [] and set(facts) == set(LOCAL_FACTS)
+    with pytest.raises(E.AdharError, match="unknown keys nodes"):
+        provider_facts(name="x", nodes=3)
+
+
 def test_check_valid_refuses_an_invalid_config():
     cfg = E.build_config(LOCAL_FACTS, {"cilium": []})
     cfg["clusters"][0]["controlPlane"]["count"] = 2
@@ -165,14 +173,6 @@ def _fake_helm(bindir, releases, log):
 
 
 @pytest.fixture
-def run(module_args, module_result):
-    def call(**args):
-        module_args(args)
-        return module_result(config_module.main)
-    return call
-
-
-@pytest.fixture
 def setup(tmp_path):
     root = str(tmp_path / "state")
     _local_cluster(root)
@@ -213,7 +213,7 @@ def test_module_exports_writes_once_and_validates(run, setup):
     assert rc == 0 and res3["changed"] is False
 
 
-def test_module_check_and_diff(run, setup, monkeypatch):
+def test_module_check_and_diff(run, setup):
     dest = str(setup["tmp"] / "exported.yaml")
     rc, res = run(**_args(setup, dest=dest, _ansible_check_mode=True, _ansible_diff=True))
     assert rc == 0 and res["changed"] is True and not os.path.exists(dest)
