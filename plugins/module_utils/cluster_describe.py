@@ -30,6 +30,7 @@ fail with a clear error.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 
@@ -83,8 +84,31 @@ def describe_local(name, state_dir=None):
     )
 
 
+def _fresh_identity_leases(items, now=None):
+    """API server identity Leases renewed within their own duration (a stopped API server's Lease goes stale)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    count = 0
+    for lease in items:
+        spec = lease.get("spec") or {}
+        try:
+            renewed = datetime.datetime.fromisoformat(spec["renewTime"].replace("Z", "+00:00"))
+            age = (now - renewed).total_seconds()
+        except (KeyError, AttributeError, TypeError, ValueError):
+            continue
+        if age <= int(spec.get("leaseDurationSeconds") or 0):
+            count += 1
+    return count
+
+
 def _count_control_plane(client, nodes):
-    """API servers behind the ``kubernetes`` Service (one endpoint each), else control-plane labelled nodes."""
+    """API servers: their identity Leases in kube-system, else the ``kubernetes`` Service's endpoints (one per API
+    server; empty when they advertise a loopback address), else control-plane labelled Nodes."""
+    status, data = client.raw("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases",
+                              query={"labelSelector": "apiserver.kubernetes.io/identity=kube-apiserver"}, raise_for_status=False)
+    if status == 200 and isinstance(data, dict):
+        fresh = _fresh_identity_leases(data.get("items") or [])
+        if fresh:
+            return fresh
     status, data = client.raw("GET", "/api/v1/namespaces/default/endpoints/kubernetes", raise_for_status=False)
     if status == 200 and isinstance(data, dict):
         addresses = [a for s in data.get("subsets") or [] for a in s.get("addresses") or []]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import stat
@@ -14,7 +15,7 @@ import yaml
 
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import export as E
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import resolve as R
-from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import provider_facts
+from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import _fresh_identity_leases, provider_facts
 from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import REPO, check
 from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.test_module import run  # noqa: F401 pylint: disable=unused-import
 
@@ -125,6 +126,14 @@ def test_provider_facts_fill_every_key_and_refuse_unknown_ones():
     assert facts["control_plane_count"] is None and facts["notes"] == [] and set(facts) == set(LOCAL_FACTS)
     with pytest.raises(E.AdharError, match="unknown keys nodes"):
         provider_facts(name="x", nodes=3)
+
+
+def test_only_fresh_api_server_leases_count():
+    now = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    leases = [{"spec": {"renewTime": "2026-01-01T11:59:50.000000Z", "leaseDurationSeconds": 3600}},
+              {"spec": {"renewTime": "2026-01-01T10:00:00.000000Z", "leaseDurationSeconds": 3600}},   # stopped an hour ago
+              {"spec": {"leaseDurationSeconds": 3600}}, {}]
+    assert _fresh_identity_leases(leases, now) == 1
 
 
 def test_check_valid_refuses_an_invalid_config():
