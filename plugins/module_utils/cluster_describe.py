@@ -51,6 +51,8 @@ def provider_facts(**facts):
     out.update(connection={}, notes=[])
     out.update(facts)
     return out
+
+
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
 
