@@ -68,6 +68,7 @@ options:
     description:
       - Seconds one HTTP request to the API server may take before it is abandoned (and retried, see O(api_retry_deadline)).
       - V(0) means no limit.
+      - A negative value is an error.
     type: float
     default: 30
   api_retry_deadline:
@@ -76,6 +77,7 @@ options:
         etcd leader changes), with jittered exponential backoff.
       - Errors that retrying cannot fix (such as V(403) or V(404)) are never retried.
       - V(0) disables retries.
+      - A negative value is an error.
     type: float
     default: 120
 notes:

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # DOCUMENTATION mirrors STORAGE_ARG_SPEC (plugins/module_utils/storage/params.py) and
-# ENCRYPTION mirrors ENCRYPTION_ARG_SPEC (plugins/module_utils/crypto_envelope.py),
+# ENCRYPTION mirrors ENCRYPTION_ARG_SPEC and VERIFICATION mirrors VERIFY_ARG_SPEC (plugins/module_utils/crypto_envelope.py),
 # option for option (tests/unit/plugins/module_utils/test_storage_params.py checks it).
-# Use as adhar.platform.storage and adhar.platform.storage.encryption.
+# Use as adhar.platform.storage, adhar.platform.storage.encryption and adhar.platform.storage.verification.
 
 from __future__ import annotations
 
@@ -129,4 +129,27 @@ options:
         description:
           - AWS profile for KMS; defaults to O(storage.profile).
         type: str
+"""
+
+    VERIFICATION = r"""
+options:
+  verify_key:
+    description:
+      - The Ed25519 public key (base64) that checks the signature of a backup's manifest, as M(adhar.platform.backup)
+        returns it (RV(adhar.platform.backup#module:backup.verify_key)). It is not secret and cannot decrypt anything.
+      - With it the manifest, and through its checksums every unencrypted item, is checked without the encryption key,
+        so the unencrypted items of an encrypted backup can be verified and restored; its encrypted items need
+        O(encryption).
+      - A backup not signed by this key (another key, an edited manifest, a removed signature, a backup wrapped by AWS
+        KMS, which carries no signature) is refused before any item is read. The public key recorded in a backup is
+        never trusted by itself.
+    type: str
+  require_signature:
+    description:
+      - Refuse a backup whose manifest is not authenticated with a key given here (checked by O(verify_key), or by the
+        MAC and signature with O(encryption)); without this, an unencrypted, unsigned backup read with no key is
+        accepted on its checksums alone, with a warning (C(integrity=checksums-only)).
+      - Needs O(verify_key) or O(encryption).
+    type: bool
+    default: false
 """

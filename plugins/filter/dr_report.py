@@ -58,13 +58,16 @@ def dr_assess(measurements, targets=None):
     ``measurements``: ``{component: {"rto_seconds": float|None, "rpo_seconds": float|None}}``; a component that is
     absent, or a metric that is None, is "not measured". ``targets``: the same shape (default: the seed's table).
     A measurement passes when it is strictly below its target (the seed says "< 1 hour").
+
+    The overall ``verdict`` is ``fail`` when any measured metric misses its target, else ``partial`` when any metric
+    was not measured (``unmeasured`` names them), else ``pass``; ``passed`` is ``verdict == "pass"``.
     """
     if targets is None:
         targets = DEFAULT_TARGETS
     if not isinstance(measurements, dict) or not isinstance(targets, dict):
         raise AnsibleFilterError("dr_assess: measurements and targets must be dicts keyed by component, got %s and %s"
                                  % (type(measurements).__name__, type(targets).__name__))
-    components, failed, measured, not_measured = [], [], [], []
+    components, failed, measured, not_measured, unmeasured = [], [], [], [], []
     for name in _components(measurements, targets):
         got = measurements.get(name) or {}
         want = targets.get(name) or {}
@@ -83,17 +86,26 @@ def dr_assess(measurements, targets=None):
                 status = "pass" if value < target else "fail"
             row[key] = {"seconds": value, "target_seconds": target, "status": status}
             results.append(status)
+        # a metric counts as missing when it has a target (nobody asked for one without)
+        missing = [label for key, label in METRICS
+                   if row[key]["status"] == "not measured" and row[key]["target_seconds"] is not None]
         if "fail" in results:
             row["status"] = "fail"
             failed.append(name)
-        elif "pass" in results or "no target" in results:
-            row["status"] = "pass"
-        else:
+        elif results.count("not measured") == len(results):
             row["status"] = "not measured"
+        elif missing:
+            row["status"] = "partial"
+        else:
+            row["status"] = "pass"
+        if missing:
+            targeted = [key for key, dummy in METRICS if row[key]["target_seconds"] is not None]
+            unmeasured.append(name if len(missing) == len(targeted) else "%s %s" % (name, " and ".join(missing)))
         (not_measured if row["status"] == "not measured" else measured).append(name)
         components.append(row)
-    return {"components": components, "passed": not failed, "failed": failed, "measured": measured,
-            "not_measured": not_measured}
+    verdict = "fail" if failed else "partial" if unmeasured else "pass"
+    return {"components": components, "verdict": verdict, "passed": verdict == "pass", "failed": failed,
+            "measured": measured, "not_measured": not_measured, "unmeasured": unmeasured}
 
 
 def _duration(seconds):
@@ -127,6 +139,18 @@ def _cell(metric):
     return "%s (%s)" % (_duration(metric.get("seconds")), mark)
 
 
+def _verdict(assessment):
+    """The report's **Result** line: PASS, PARTIAL (what was not measured) or FAIL (what missed its target)."""
+    verdict = assessment.get("verdict")
+    if verdict is None:  # an assessment without a verdict: work it out the same way
+        verdict = "fail" if assessment.get("failed") else "partial" if assessment.get("unmeasured") else "pass"
+    if verdict == "fail":
+        return "FAIL (%s)" % ", ".join(assessment.get("failed") or [])
+    if verdict == "partial":
+        return "PARTIAL (not measured: %s)" % ", ".join(assessment.get("unmeasured") or [])
+    return "PASS"
+
+
 def dr_markdown(report):
     """``report`` as Markdown: a header (cluster, action, backup, times, details) and the per-component table."""
     if not isinstance(report, dict) or not isinstance(report.get("assessment"), dict):
@@ -141,7 +165,7 @@ def dr_markdown(report):
                        ("db_imported", "Databases imported (proven: every table back)"), ("check_mode", "Check mode")):
         if report.get(key) not in (None, ""):
             lines.append("- **%s**: %s" % (label, report[key]))
-    overall = "PASS" if assessment.get("passed") else "FAIL (%s)" % ", ".join(assessment.get("failed") or [])
+    overall = _verdict(assessment)
     lines += ["- **Result**: %s" % overall, "",
               "| Component | RTO (recovery time) | RTO target | RPO (data loss) | RPO target | Status |",
               "|---|---|---|---|---|---|"]
@@ -149,8 +173,8 @@ def dr_markdown(report):
         rto, rpo = row.get("rto") or {}, row.get("rpo") or {}
         lines.append("| %s | %s | %s | %s | %s | %s |" % (
             row.get("component"), _cell(rto), _target(rto.get("target_seconds")), _cell(rpo),
-            _target(rpo.get("target_seconds")), row.get("status", "").upper() if row.get("status") != "not measured"
-            else "not measured"))
+            _target(rpo.get("target_seconds")), row.get("status", "").upper() if row.get("status") in ("pass", "fail")
+            else row.get("status", "")))
     details = report.get("details") or {}
     if details:
         lines += ["", "## Details", ""]

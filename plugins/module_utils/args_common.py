@@ -33,6 +33,26 @@ K8S_AUTH_ENV = {
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_API_RETRY_DEADLINE = 120.0
 
+# Most parallel workers any option takes (threads of one task).
+MAX_WORKERS = 256
+
+
+def at_least(minimum, maximum=None):
+    """Bound of a numeric option: ``minimum <= value`` (and ``<= maximum``); for ``AdharModule(bounds=...)``."""
+    return {"min": minimum, "max": maximum, "exclusive": False}
+
+
+def above(minimum, maximum=None):
+    """Bound of a numeric option: ``minimum < value`` (and ``<= maximum``); for ``AdharModule(bounds=...)``."""
+    return {"min": minimum, "max": maximum, "exclusive": True}
+
+
+# The numeric K8S_AUTH_ARG_SPEC options: 0 means "no limit" and "no retries" (see the doc fragment).
+K8S_AUTH_BOUNDS = {
+    "request_timeout": at_least(0),
+    "api_retry_deadline": at_least(0),
+}
+
 K8S_AUTH_ARG_SPEC = {
     "kubeconfig": {
         "type": "raw",

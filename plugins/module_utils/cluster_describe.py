@@ -23,14 +23,15 @@
     }
 
 ``local`` reads the saved spec of a local cluster (``local/state.py``), ``existing`` asks the API server. Cloud
-providers (``eks``, ``gke``) plug in by giving their provider class (``providers/``) a ``describe()`` method that
-returns this dict (built with ``provider_facts()``) from the cloud's own description of the cluster; until then they
-fail with a clear error.
+providers (``eks``, ``gke``) plug in with a function ``describe(module, name)`` in their provider module
+(``providers/<provider>.py``) that returns this dict (built with ``provider_facts()``) from the cloud's own description
+of the cluster; until then they fail with a clear error.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
 import re
 
@@ -169,10 +170,12 @@ def describe(provider, module, name):
         return describe_local(name, module.params.get("state_dir"))
     if provider == "existing":
         return describe_existing(module, name)
-    from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
-    implementation = get_provider(provider, module)  # a provider that does not exist yet fails here, clearly
-    method = getattr(implementation, "describe", None)
-    if method is None:
+    from ansible_collections.adhar.platform.plugins.module_utils import providers
+    if provider not in providers.IMPLEMENTED:
+        providers.get_provider(provider, module)  # a provider that does not exist yet fails here, clearly
+    implementation = importlib.import_module(providers.__name__ + "." + provider)
+    function = getattr(implementation, "describe", None)
+    if function is None:
         raise AdharError("provider: export from %s clusters is not available yet (available: %s)"
                          % (provider, ", ".join(DESCRIBED)), option="provider")
-    return method()
+    return function(module, name)

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import os
+import signal
 import sys
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC, K8S_AUTH_BOUNDS
 
 # Keys of fail_json that AdharError details must not overwrite.
 _RESERVED_RESULT_KEYS = frozenset(("msg", "failed", "exception", "invocation"))
@@ -65,6 +68,29 @@ class AdharError(Exception):
 
     def __str__(self):
         return self.msg
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP turned into an exception (like SIGINT's KeyboardInterrupt) by ``AdharModule.run``.
+
+    It is not an ``Exception``, so ``except Exception`` handlers do not swallow it; ``finally`` blocks and context
+    managers run (scratch files removed, a backup left without its manifest, locks released).
+    """
+
+    def __init__(self, signum):
+        self.signal_name = signal.Signals(signum).name
+        super().__init__("interrupted by %s" % self.signal_name)
+
+
+# Signals that end a module run cleanly (SIGINT already raises KeyboardInterrupt).
+INTERRUPT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_interrupted(signum, frame):
+    # the unwind runs once: a second signal while cleaning up is ignored, so the cleanup completes
+    for sig in INTERRUPT_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
 
 
 def _api_exception_types():
@@ -158,16 +184,74 @@ def kubeconfig_secrets(kubeconfig):
     return found
 
 
+def file_problem(path):
+    """Why ``path`` cannot be read as a file (``"is a directory"``, ``"does not exist"``, ...), or ``None``."""
+    if os.path.isfile(path):
+        return None if os.access(path, os.R_OK) else "is not readable by this user"
+    if os.path.isdir(path):
+        return "is a directory, not a file"
+    if os.path.lexists(path):
+        return "is a broken symbolic link" if not os.path.exists(path) else "is not a regular file"
+    parent = os.path.dirname(path)
+    while parent and not os.path.lexists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if parent and os.path.lexists(parent) and not os.path.isdir(parent):
+        return "cannot exist: {0} is not a directory".format(parent)
+    return "does not exist"
+
+
+def _option_value(params, option):
+    """The value of ``option`` in ``params``; dotted names reach into dict suboptions (``retention.keep_last``)."""
+    value = params
+    for part in option.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _number_text(value):
+    return "{0:g}".format(value) if isinstance(value, float) else str(value)
+
+
+def check_bounds(params, bounds):
+    """Raise ``AdharError`` naming the option and the value for the first number outside its bound.
+
+    ``bounds`` maps option names (dotted for suboptions) to ``args_common.at_least``/``above`` bounds;
+    unset options (``None``) are not checked.  Non-finite numbers (NaN, infinity) are refused too.
+    """
+    for option in sorted(bounds):
+        bound = bounds[option]
+        value = _option_value(params, option)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AdharError("{0} must be a number, got {1!r}".format(option, value), option=option, value=value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise AdharError("{0} must be a finite number, got {1}".format(option, value), option=option, value=value)
+        minimum, maximum = bound.get("min"), bound.get("max")
+        if minimum is not None and (value <= minimum if bound.get("exclusive") else value < minimum):
+            raise AdharError("{0} must be {1} {2}, got {3}".format(
+                option, "greater than" if bound.get("exclusive") else "at least", _number_text(minimum),
+                _number_text(value)), option=option, value=value)
+        if maximum is not None and value > maximum:
+            raise AdharError("{0} must be at most {1}, got {2}".format(option, _number_text(maximum), _number_text(value)),
+                             option=option, value=value)
+
+
 class AdharModule:
     """``AnsibleModule`` plus the shared behaviour of adhar.platform modules.
 
     ``k8s_auth=True`` adds the Kubernetes connection options
     (``K8S_AUTH_ARG_SPEC``); the module's own spec wins on a name clash.
+    ``bounds`` declares the allowed range of numeric options (``check_bounds``;
+    the connection options' bounds come with ``k8s_auth``); a value outside
+    fails the module before it does anything.
     Other keyword arguments (``mutually_exclusive``, ``required_if``, ...)
     go to ``AnsibleModule`` unchanged.
     """
 
-    def __init__(self, argument_spec, *, k8s_auth=False, supports_check_mode=True, **ansible_module_kwargs):
+    def __init__(self, argument_spec, *, k8s_auth=False, supports_check_mode=True, bounds=None, **ansible_module_kwargs):
         spec = {}
         if k8s_auth:
             spec.update(copy.deepcopy(K8S_AUTH_ARG_SPEC))
@@ -179,6 +263,12 @@ class AdharModule:
             **ansible_module_kwargs
         )
         self._redact_secrets()
+        self.bounds = dict(K8S_AUTH_BOUNDS) if k8s_auth else {}
+        self.bounds.update(bounds or {})
+        try:
+            check_bounds(self._module.params, self.bounds)
+        except AdharError as exc:
+            self.fail_from_exception(exc)
 
     # -- proxies ------------------------------------------------------------
 
@@ -267,13 +357,28 @@ class AdharModule:
 
         ``changed`` defaults to ``False``.  Any exception fails the module
         through ``fail_from_exception`` (AdharError and ApiException give a
-        clean message; anything else also names its type).
+        clean message; anything else also names its type).  SIGTERM and SIGHUP
+        raise ``Interrupted`` in the main thread, so every ``finally`` runs,
+        and the module fails with "interrupted by SIGTERM" (SIGINT alike).
         """
+        previous = {}
+        for sig in INTERRUPT_SIGNALS:
+            try:
+                previous[sig] = signal.signal(sig, _raise_interrupted)
+            except (ValueError, OSError):  # not the main thread: leave the default
+                pass
         try:
             result = fn(self)
+        except KeyboardInterrupt as exc:
+            name = getattr(exc, "signal_name", "SIGINT")
+            self._module.fail_json(msg="interrupted by %s" % name, signal=name, exception=_format_traceback(exc))
+            return
         except Exception as exc:
             self.fail_from_exception(exc)
             return
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         result = dict(result or {})
         result.setdefault("changed", False)
         self._module.exit_json(**result)

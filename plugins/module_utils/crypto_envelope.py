@@ -26,6 +26,12 @@
 * A key derived from the DEK (``"adhar manifest mac v1"``) authenticates the
   manifest (HMAC-SHA256), so unencrypted items of an encrypted backup cannot
   be changed together with their checksums either.
+* With a local KEK the manifest is also **signed** (Ed25519).  The signing
+  key is derived from the KEK (``HKDF-SHA256(KEK, info "adhar manifest
+  signing v1")`` is the 32-byte seed), so its public half — the *verify key* —
+  is the same for every backup made with that KEK.  Whoever holds only the
+  verify key can check the manifest, and through its checksums every
+  unencrypted item, without being able to decrypt anything.
 
 Any authentication failure (wrong KEK, wrong KMS key, changed byte, swapped
 item) raises one ``AdharError``: ``cannot decrypt: wrong key or tampered data``.
@@ -46,21 +52,25 @@ import struct
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
-from ansible_collections.adhar.platform.plugins.module_utils.storage.base import aws_retryable
-from ansible_collections.adhar.platform.plugins.module_utils.storage.s3 import (
+from ansible_collections.adhar.platform.plugins.module_utils._aws.client import (
     BOTO3_IMPORT_ERROR,
     BotoCoreError,
     ClientError,
     aws_client,
 )
+from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_retryable
 
 try:
     from cryptography.exceptions import InvalidTag
+    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 except ImportError as exc:  # pragma: no cover - exercised by sanity's import test
-    InvalidTag = AESGCM = HKDF = hashes = None
+    InvalidTag = InvalidSignature = AESGCM = HKDF = hashes = None
+    Ed25519PrivateKey = Ed25519PublicKey = Encoding = PublicFormat = None
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 else:
     CRYPTOGRAPHY_IMPORT_ERROR = None
@@ -84,6 +94,9 @@ DECRYPT_ERROR = "cannot decrypt: wrong key or tampered data"
 _ITEM_INFO = b"adhar item v1"
 _MANIFEST_INFO = b"adhar manifest mac v1"
 _KEK_ID_INFO = b"adhar kek id v1"
+_SIGNING_INFO = b"adhar manifest signing v1"
+SIGNATURE_ALGORITHM = "ed25519"
+PUBLIC_KEY_SIZE = 32
 _DEK_AAD = b"adhar-data-key-v1\x00"
 _ITEM_AAD = b"adhar-backup-item\x00"
 
@@ -104,6 +117,12 @@ ENCRYPTION_ARG_SPEC = {
         },
         "mutually_exclusive": [list(KEY_SOURCES)],
     },
+}
+
+# How a reader checks a backup it may not hold the data key of (mirrored by doc fragment storage.VERIFICATION).
+VERIFY_ARG_SPEC = {
+    "verify_key": {"type": "str", "no_log": False},
+    "require_signature": {"type": "bool", "default": False},
 }
 
 
@@ -207,6 +226,84 @@ def kek_id(kek):
     return "hmac-sha256:" + hmac.new(kek, _KEK_ID_INFO, hashlib.sha256).hexdigest()[:16]
 
 
+# -- manifest signatures (Ed25519) --------------------------------------------
+
+def signing_key_from_kek(kek):
+    """The Ed25519 private key a KEK signs manifests with (its seed derived from the KEK; deterministic)."""
+    require_cryptography()
+    return Ed25519PrivateKey.from_private_bytes(_hkdf(kek, _SIGNING_INFO))
+
+
+def public_bytes(private_key):
+    """The raw 32-byte public half of an Ed25519 private key."""
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def verify_key_id(public_key):
+    """A short fingerprint of a raw Ed25519 public key (``ed25519:`` + 16 hex digits of its SHA-256)."""
+    return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def verify_key_info(key_wrapper):
+    """``{"verify_key": base64, "verify_key_id": ...}`` of the manifests ``key_wrapper`` signs (both None: no local KEK)."""
+    raw = getattr(key_wrapper, "verify_key", None)
+    if raw is None:
+        return {"verify_key": None, "verify_key_id": None}
+    return {"verify_key": _b64(raw), "verify_key_id": verify_key_id(raw)}
+
+
+def parse_verify_key(value, option="verify_key"):
+    """The raw 32-byte Ed25519 public key in ``value`` (base64 text), or an ``AdharError`` saying what is wrong."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    text = str(value or "").strip()
+    if not text:
+        raise AdharError("%s is empty; give the base64 verify key that the backup module returned (verify_key)"
+                         % option, option=option)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise AdharError("%s is not valid base64; give the base64 verify key that the backup module returned" % option,
+                         option=option) from None
+    if len(raw) != PUBLIC_KEY_SIZE:
+        raise AdharError("%s decodes to %d bytes; an Ed25519 verify key has exactly %d" % (option, len(raw), PUBLIC_KEY_SIZE),
+                         option=option)
+    return raw
+
+
+def sign_manifest(private_key, payload):
+    """The ``signature`` record of a manifest: Ed25519 over ``payload`` (the canonical manifest without ``signature``)."""
+    raw = public_bytes(private_key)
+    return {"algorithm": SIGNATURE_ALGORITHM, "key_id": verify_key_id(raw), "public_key": _b64(raw),
+            "value": _b64(private_key.sign(payload))}
+
+
+def check_manifest_signature(signature, payload, public_key, backup, source="verify_key"):
+    """Raise unless ``signature`` (a manifest's record) is a valid Ed25519 signature of ``payload`` by ``public_key``.
+
+    Only ``public_key`` (what the reader was given, or derived from its KEK) is
+    trusted; the public key recorded in the manifest is used for the message.
+    """
+    require_cryptography()
+    given_id = verify_key_id(public_key)
+    if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
+        raise AdharError("backup %s carries no %s signature it can be checked with: it is not the backup you expect, or "
+                         "its signature was removed" % (backup, SIGNATURE_ALGORITHM), backup=backup, item="manifest.json",
+                         verify_key_id=given_id)
+    recorded = signature.get("key_id")
+    try:
+        value = base64.b64decode(str(signature.get("value") or ""), validate=True)
+        Ed25519PublicKey.from_public_bytes(public_key).verify(value, payload)
+    except (binascii.Error, ValueError, InvalidSignature):
+        if recorded != given_id:
+            raise AdharError("the manifest of backup %s is not signed by the key you gave (%s %s; the manifest says %s): "
+                             "it was made with another key, or tampered with" % (backup, source, given_id, recorded),
+                             backup=backup, item="manifest.json", verify_key_id=given_id, signature_key_id=recorded) from None
+        raise AdharError("the manifest of backup %s does not match its signature (%s %s): it was tampered with"
+                         % (backup, source, given_id), backup=backup, item="manifest.json", verify_key_id=given_id) from None
+    return given_id
+
+
 class KeyWrapper:
     """Wraps data keys with a local 32-byte key-encryption key (AES-256-GCM)."""
 
@@ -217,9 +314,21 @@ class KeyWrapper:
         self._kek = parse_key(kek, source)
         self.source = source
         self.key_id = kek_id(self._kek)
+        self._signing_key = None
 
     def describe(self):
         return {"wrapper": self.kind, "kek_id": self.key_id}
+
+    def signing_key(self):
+        """The Ed25519 key this KEK signs manifests with (derived, never stored)."""
+        if self._signing_key is None:
+            self._signing_key = signing_key_from_kek(self._kek)
+        return self._signing_key
+
+    @property
+    def verify_key(self):
+        """The raw public key of ``signing_key()``: what checks the manifests this KEK signs."""
+        return public_bytes(self.signing_key())
 
     def wrap(self, dek, backup):
         nonce = os.urandom(12)
@@ -266,6 +375,13 @@ class KmsKeyWrapper:
 
     def describe(self):
         return {"wrapper": self.kind, "kms_key_id": self.key_id, "kms_region": self.region}
+
+    @staticmethod
+    def signing_key():
+        """KMS backups are not signed: there is no local key to derive a signing key from."""
+        return None
+
+    verify_key = None
 
     def _call(self, op, backup, **kwargs):
         kwargs["EncryptionContext"] = {"adhar-backup": backup}
@@ -476,13 +592,27 @@ def new_envelope(wrapper, backup, segment_size=SEGMENT_SIZE):
     return dek, meta
 
 
+def key_required_error(meta, backup):
+    """The one ``AdharError`` for an encrypted backup read without its key: which key it needs, which option to pass."""
+    data_key = (meta or {}).get("data_key") if isinstance(meta, dict) else None
+    data_key = data_key if isinstance(data_key, dict) else {}
+    if data_key.get("wrapper") == KmsKeyWrapper.kind:
+        needs = "the AWS KMS key %s" % (data_key.get("kms_key_id") or "it was made with")
+        option = "encryption.kms_key_id (or kms_region, with access to that key)"
+    else:
+        needs = "the key %s" % (data_key.get("kek_id") or "it was made with")
+        option = "encryption.key, key_file or key_env (or verify_key to check it and read only its unencrypted items)"
+    return AdharError("backup %s is encrypted with %s: give %s; nothing was read" % (backup, needs, option),
+                      option="encryption", backup=backup, kek_id=data_key.get("kek_id"),
+                      kms_key_id=data_key.get("kms_key_id"))
+
+
 def open_envelope(meta, wrapper, backup):
     """The ``DataKey`` of a backup from its encryption metadata (wrong key -> ``DECRYPT_ERROR``)."""
     if not isinstance(meta, dict) or meta.get("scheme") != SCHEME or meta.get("algorithm") != ALGORITHM:
         raise AdharError("backup %s uses an unknown encryption scheme %r" % (backup, (meta or {}).get("scheme")))
     if wrapper is None:
-        raise AdharError("backup %s is encrypted; give the encryption key (encryption.key, key_file, key_env or "
-                         "kms_key_id)" % backup, option="encryption", backup=backup)
+        raise key_required_error(meta, backup)
     segment_size = meta.get("segment_size")
     if not isinstance(segment_size, int) or not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE:
         raise AdharError(DECRYPT_ERROR, item="encryption metadata")
@@ -495,16 +625,26 @@ __all__ = [
     "CRYPTOGRAPHY_IMPORT_ERROR",
     "DECRYPT_ERROR",
     "ENCRYPTION_ARG_SPEC",
+    "SIGNATURE_ALGORITHM",
+    "VERIFY_ARG_SPEC",
     "DataKey",
     "KeyWrapper",
     "KmsKeyWrapper",
     "generate_key",
+    "check_manifest_signature",
     "item_aad",
+    "key_required_error",
     "kek_id",
     "key_wrapper_from_params",
     "new_envelope",
     "open_envelope",
     "parse_key",
+    "parse_verify_key",
+    "public_bytes",
     "read_key_env",
     "read_key_file",
+    "sign_manifest",
+    "signing_key_from_kek",
+    "verify_key_id",
+    "verify_key_info",
 ]

@@ -522,8 +522,16 @@ def evaluate_reasons(health, cert_warn_days=DEFAULT_CERT_WARN_DAYS, db_warn_perc
     reasons = []
 
     endpoint = health.get("endpoint") or {}
+    lb = health.get("load_balancer")
     if endpoint.get("error"):
-        reasons.append("API endpoint %s unreachable: %s" % (endpoint.get("url") or "?", endpoint["error"]))
+        if lb and lb.get("running") is not True:
+            reasons.append("load balancer (%s) on port %s is down: %s" % (lb.get("name"), lb.get("port"), endpoint["error"]))
+        elif lb:
+            reasons.append("API endpoint %s (load balancer %s, running) unreachable: %s"
+                           % (endpoint.get("url") or "?", lb.get("name"), endpoint["error"]))
+        else:
+            reasons.append("API endpoint %s unreachable: %s" % (endpoint.get("url") or "?", endpoint["error"]))
+    reasons += _process_reasons(health.get("processes"), lb, bool(endpoint.get("error")))
 
     for api in health.get("apiservers") or []:
         if api.get("ready"):
@@ -602,6 +610,43 @@ def evaluate_reasons(health, cert_warn_days=DEFAULT_CERT_WARN_DAYS, db_warn_perc
     return reasons
 
 
+def _process_reasons(processes, lb, endpoint_down):
+    """Reasons from the supervisor of a local cluster: supervisord not running, any program not RUNNING (with the last
+    line of its log when it keeps failing)."""
+    if not processes:
+        return []
+    if not processes.get("running"):
+        return ["supervisord of this cluster is not running: processes that die are not restarted "
+                "(state=started of adhar.platform.cluster starts it again)"]
+    out = []
+    for name, prog in sorted((processes.get("programs") or {}).items()):
+        state = prog.get("state")
+        if state == "RUNNING":
+            continue
+        if lb and name == lb.get("name") and endpoint_down:
+            continue  # already said: the load balancer is down
+        label = "%s (load balancer)" % name if lb and name == lb.get("name") else name
+        text = "%s is %s under supervisord" % (label, state)
+        tail = [line for line in (prog.get("log_tail") or "").splitlines() if line.strip()]
+        if state in ("BACKOFF", "FATAL", "EXITED") and tail:
+            text += "; last log line: %s" % tail[-1].strip()[:300]
+        out.append(text)
+    return out
+
+
+def add_local_processes(health, processes, load_balancer, cert_warn_days=DEFAULT_CERT_WARN_DAYS):
+    """Put a local cluster's supervisor report and load balancer into ``health`` and judge again."""
+    health["processes"] = processes
+    if load_balancer:
+        prog = (processes.get("programs") or {}).get(load_balancer["name"]) if processes.get("running") else None
+        load_balancer = dict(load_balancer, running=(prog or {}).get("state") == "RUNNING" if prog else None,
+                             state=(prog or {}).get("state"), pid=(prog or {}).get("pid"))
+    health["load_balancer"] = load_balancer
+    health["reasons"] = evaluate_reasons(health, cert_warn_days=cert_warn_days)
+    health["healthy"] = not health["reasons"]
+    return health
+
+
 def _human_bytes(value):
     if value is None:
         return "?"
@@ -627,6 +672,20 @@ def _table_rows(health, cert_warn_days):
             if api.get("checks_failed"):
                 detail += " [%s]" % ", ".join(api["checks_failed"])
         rows.append(("apiserver", api.get("name") or "-", "ok" if api.get("ready") else "FAIL", detail))
+
+    lb = health.get("load_balancer")
+    if lb:
+        rows.append(("loadbalancer", lb.get("name") or "-", "ok" if lb.get("running") else "FAIL",
+                     "port %s, %s" % (lb.get("port"), (lb.get("state") or "state unknown").lower())))
+    processes = health.get("processes")
+    if processes:
+        if not processes.get("running"):
+            rows.append(("supervisord", "-", "FAIL", "not running: processes that die are not restarted"))
+        else:
+            programs = processes.get("programs") or {}
+            bad = ["%s %s" % (n, p.get("state")) for n, p in sorted(programs.items()) if p.get("state") != "RUNNING"]
+            rows.append(("supervisord", "pid %s" % processes.get("pid"), "FAIL" if bad else "ok",
+                         ", ".join(bad) if bad else "%d programs RUNNING" % len(programs)))
 
     etcd = health.get("etcd") or {}
     if not etcd.get("available"):
@@ -1247,6 +1306,10 @@ def run_cluster_info(module):
         )
     finally:
         client.close()
+    if targets.get("layout") is not None:
+        from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import state_report
+        add_local_processes(health, state_report(targets["layout"], timeout=params["timeout"]),
+                            targets.get("load_balancer"), cert_warn_days=params["cert_warn_days"])
 
     result = dict(health)
     result["changed"] = False

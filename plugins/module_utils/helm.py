@@ -35,10 +35,8 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import tarfile
-import tempfile
 import time
 
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load, yaml_load_all
@@ -46,6 +44,7 @@ from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load, yam
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import k8s_auth_params
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir, memfd_path, memfd_supported
 
 PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
 # Marks the chart digest of a local chart in a release's description (``helm history`` shows it).
@@ -205,6 +204,19 @@ def normalize(values):
     return json.loads(json.dumps(values if values is not None else {}, sort_keys=True, default=str))
 
 
+def _yaml_kind(value):
+    """What a parsed YAML document is, with its article (``a list``, ``a string``, ``a number``)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a {0}".format(type(value).__name__)
+
+
 def load_values_file(path):
     """Parse one values file (YAML or JSON); an empty file is ``{}``."""
     _require_yaml()
@@ -220,7 +232,8 @@ def load_values_file(path):
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise AdharError("values_files: {0} must hold a mapping, not a {1}".format(path, type(doc).__name__), option="values_files")
+        raise AdharError("values_files: {0} must hold a mapping (key: value), not {1}".format(path, _yaml_kind(doc)),
+                         option="values_files")
     return doc
 
 
@@ -445,8 +458,9 @@ def values_diff(name, before, after, before_chart, after_chart):
 def kube_settings(params, workdir):
     """``(args, env)`` for helm from the shared connection options.
 
-    ``kubeconfig`` as a path -> ``--kubeconfig``; as a dict -> written to a
-    0600 file in ``workdir``; ``host`` without ``context`` and without a
+    ``kubeconfig`` as a path -> ``--kubeconfig``; as a dict -> a memory-only
+    file (``scratch.memfd_path``; on systems without memfd a 0600 file in the
+    private ``workdir``), so its credentials never reach a disk; ``host`` without ``context`` and without a
     kubeconfig -> a kubeconfig built from ``host``, ``api_key``, ``ca_cert``,
     ``client_cert``, ``client_key``, ``validate_certs`` (as the Kubernetes
     client does).  Otherwise those options override the kubeconfig through
@@ -460,9 +474,7 @@ def kube_settings(params, workdir):
         context = "adhar"
         auth = dict(auth, host=None, api_key=None, ca_cert=None, client_cert=None, client_key=None, validate_certs=None)
     if isinstance(kubeconfig, dict):
-        path = os.path.join(workdir, "kubeconfig")
-        _write_private(path, json.dumps(kubeconfig))
-        args += ["--kubeconfig", path]
+        args += ["--kubeconfig", _secret_file(workdir, "kubeconfig", json.dumps(kubeconfig))]
     elif isinstance(kubeconfig, str) and kubeconfig.strip():
         args += ["--kubeconfig", os.path.expanduser(kubeconfig.strip())]
     elif kubeconfig is not None:
@@ -517,6 +529,28 @@ def _write_private(path, text):
         f.write(text)
 
 
+MEMFD_PREFIX = "/proc/self/fd/"
+
+
+def _secret_file(workdir, name, text):
+    """Path of a file holding ``text`` for helm: memory-only where the system allows, else 0600 in ``workdir``."""
+    if memfd_supported():
+        return memfd_path(text, "adhar-helm-" + name)
+    path = os.path.join(workdir, name)
+    _write_private(path, text)
+    return path
+
+
+def _inherited_fds(argv):
+    """Descriptors of the memory-only files named in ``argv`` (helm opens them as /proc/self/fd/<n>)."""
+    return tuple(sorted({int(a[len(MEMFD_PREFIX):]) for a in argv if a.startswith(MEMFD_PREFIX) and a[len(MEMFD_PREFIX):].isdigit()}))
+
+
+def kube_settings_wrote(path, workdir):
+    """Whether ``path`` (given to ``--kubeconfig``) is a file ``kube_settings`` made, not the user's."""
+    return path.startswith(MEMFD_PREFIX) or os.path.dirname(path) == workdir
+
+
 def find_helm(bin_dir=None, environ=None):
     """Path of the helm binary: ``bin_dir`` -> ``ADHAR_BIN_DIR`` -> the toolchain cache (``toolchain.resolve_bin_dir``)."""
     directory, source, missing = toolchain.resolve_bin_dir(bin_dir, environ=environ, names=("helm",))
@@ -559,7 +593,9 @@ class Helm:
         if record:
             self.commands.append(self.shown(list(args) + self.kube_args))
         try:
-            proc = self.runner(argv, capture_output=True, text=True, env=self.env, timeout=self.timeout, check=False)
+            fds = _inherited_fds(argv)
+            extra = {"pass_fds": fds} if fds else {}
+            proc = self.runner(argv, capture_output=True, text=True, env=self.env, timeout=self.timeout, check=False, **extra)
         except subprocess.TimeoutExpired as exc:
             raise HelmError("helm {0} did not finish in {1:.0f} s".format(args[0], self.timeout), command=self.shown(args)) from exc
         except OSError as exc:
@@ -698,8 +734,7 @@ class ReleaseTask:
         return self.finish(result)
 
     def upgrade(self, chart, values, history):
-        values_path = os.path.join(self.workdir, "values.json")
-        _write_private(values_path, json.dumps(values))
+        values_path = _secret_file(self.workdir, "values.json", json.dumps(values))  # secret_values are in it
         self.helm.placeholders[values_path] = "<values>"
         args = ["upgrade", "--install", self.name] + chart.args() + [
             "--namespace", self.namespace, "--values", values_path, "--reset-values", "-o", "json",
@@ -814,10 +849,13 @@ def run_release(module):
     params = module.params
     start = time.monotonic()
     binary = find_helm(params.get("bin_dir"))
-    workdir = tempfile.mkdtemp(prefix="adhar-helm-")
+    scratch = ScratchDir("helm")
+    workdir = scratch.path
     try:
         kube_args, kube_env = kube_settings(params, workdir)
-        placeholders = {os.path.join(workdir, "kubeconfig"): "<kubeconfig>"}
+        placeholders = {}
+        if "--kubeconfig" in kube_args and kube_settings_wrote(kube_args[kube_args.index("--kubeconfig") + 1], workdir):
+            placeholders[kube_args[kube_args.index("--kubeconfig") + 1]] = "<kubeconfig>"
         helm = Helm(binary, kube_args, kube_env, placeholders=placeholders,
                     timeout=float(params.get("wait_timeout") or 300) + 120)
         task = ReleaseTask(params, helm, workdir, check_mode=module.check_mode, diff_mode=module.diff_mode, warn=module.warn)
@@ -825,6 +863,6 @@ def run_release(module):
             module.require_k8s("to wait for the release's workloads (or set wait=false)")
         result = task.present() if params["state"] == "present" else task.absent()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        scratch.remove()
     result["duration"] = round(time.monotonic() - start, 2)
     return result

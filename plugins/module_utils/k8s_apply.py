@@ -324,8 +324,20 @@ def ansible_diff(result):
 
 
 def object_label(result):
+    """``Kind namespace/name``; a missing kind or name is said, never printed as ``None``."""
     ns = result.get("namespace")
-    return "{0} {1}{2}".format(result.get("kind"), ns + "/" if ns else "", result.get("name"))
+    kind = result.get("kind") if isinstance(result.get("kind"), str) and result.get("kind") else "object"
+    name = result.get("name") if isinstance(result.get("name"), str) and result.get("name") else "(no name)"
+    return "{0} {1}{2}".format(kind, ns + "/" if isinstance(ns, str) and ns else "", name)
+
+
+def error_line(result):
+    """One line for a failed object: its label and the error; an object that is not one (no kind or no name) is
+    named by its error, which says where it came from (``definitions[2]``, a file) and what is wrong."""
+    if isinstance(result.get("kind"), str) and result.get("kind") and isinstance(result.get("name"), str) \
+            and result.get("name"):
+        return "{0}: {1}".format(object_label(result), result["error"])
+    return str(result["error"])
 
 
 # --------------------------------------------------------------------------- prune selection and results
@@ -930,7 +942,7 @@ class ApplyEngine:
             out["apply_set"] = {"name": self.apply_set, "record": "{0}/{1}{2}".format(self.namespace, RECORD_PREFIX, self.apply_set)}
         if self.diff:
             out["diff"] = [ansible_diff(r) for r in results if r.get("diff")]
-        out["errors"] = ["{0}: {1}".format(object_label(r), r["error"]) for r in results if r["error"]]
+        out["errors"] = [error_line(r) for r in results if r["error"]]
         out["failed_count"] = sum(1 for r in results if r["action"] == "failed" or (r.get("wait") and not r["wait"]["ready"]))
         return out
 
@@ -943,7 +955,7 @@ def finish(result, continue_on_error, warn=None):
     if not failed:
         return result
     total = len(result["results"])
-    first = [e for e in result["errors"] if ": not attempted:" not in e]
+    first = [e for e in result["errors"] if ": not attempted:" not in e and not e.startswith("not attempted:")]
     shown = "; ".join(first[:5]) + ("; ..." if len(first) > 5 else "")
     msg = "{0} of {1} object{2} failed: {3}".format(failed, total, "" if total == 1 else "s", shown)
     skipped = result["counts"].get("skipped", 0)
@@ -966,6 +978,9 @@ def run_apply(module):
     if p.get("template") is not None:
         raise AdharError("template: templates are rendered on the controller by the adhar.platform.apply action plugin; "
                          "this module was called without it (use the task name adhar.platform.apply)", option="template")
+    if p.get("wait_condition") and not p.get("wait"):
+        raise AdharError("wait_condition applies with wait: true (nothing is waited for without it)",
+                         option="wait_condition")
     module.require_k8s()
     objects = load_objects(p.get("definitions"), p.get("src"))
     if not objects and p["state"] == "present" and p["prune"]:

@@ -46,9 +46,12 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     resource_key,
     resource_path,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params, verify_key_info
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
+from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import LabelSelector
 from ansible_collections.adhar.platform.plugins.module_utils.storage import normalize_storage_params, storage_from_params
 
 EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-backup", "true"))
@@ -65,6 +68,11 @@ AGGREGATED_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDis
                      "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
 # Objects handed to the archive writer at once (its threads encode, hash, encrypt and store them).
 WRITE_BATCH = 100
+# The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
+# A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
+BACKUP_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
+                 "retention.keep_last": at_least(1)}
+BACKUP_INFO_BOUNDS = {"workers": at_least(1, MAX_WORKERS)}
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -72,17 +80,64 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 # ----------------------------------------------------------------------------- filters
 
 
+# The filter options of backup and restore, mirrored 1:1 by plugins/doc_fragments/filters.py (a unit test checks it).
+# Entries are ``raw`` so that a number (``include_namespaces: [5]``) reaches Filters, which refuses it by index,
+# instead of becoming the string "5" that matches nothing.
+FILTER_ARG_SPEC = {
+    "include_namespaces": {"type": "list", "elements": "raw"},
+    "exclude_namespaces": {"type": "list", "elements": "raw"},
+    "include_resources": {"type": "list", "elements": "raw"},
+    "exclude_resources": {"type": "list", "elements": "raw"},
+    "label_selector": {"type": "raw"},
+    "include_cluster_resources": {"type": "bool"},
+    "strict": {"type": "bool", "default": False},
+}
+
+
 def _str_list(value, option):
+    """The entries of a filter option: each must be a non-empty string (errors name the option and the index)."""
     if value is None:
         return []
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise AdharError("%s must be a list of strings, got %s" % (option, type(value).__name__), option=option)
     out = []
-    for entry in value:
-        if not isinstance(entry, str) or not entry.strip():
-            raise AdharError("%s: every entry must be a non-empty string, got %r" % (option, entry), option=option)
+    for index, entry in enumerate(value):
+        if not isinstance(entry, str):
+            raise AdharError("%s[%d] must be a string, got %s %r" % (option, index, type(entry).__name__, entry),
+                             option=option, index=index)
+        if not entry.strip():
+            raise AdharError("%s[%d] is empty" % (option, index), option=option, index=index)
         out.append(entry.strip())
     return out
+
+
+def selector_text(value, option="label_selector"):
+    """``label_selector`` as a stripped string or ``None``; anything but a string is refused, the syntax checked."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AdharError("%s must be a string like 'app=web,tier!=db', got %s %r" % (option, type(value).__name__, value),
+                         option=option)
+    text = value.strip() or None
+    LabelSelector(text)  # a term the API server would refuse fails here, before any work
+    return text
+
+
+def report_unmatched(unmatched, where, strict):
+    """Warnings for include filter entries that match nothing in ``where``; with ``strict`` one ``AdharError``.
+
+    ``unmatched`` maps an option name to its entries that matched nothing.
+    """
+    entries = ["%s %r" % (option, entry) for option in sorted(unmatched) for entry in unmatched[option]]
+    if not entries:
+        return []
+    if strict:
+        raise AdharError("strict: these include filters match nothing in %s: %s" % (where, ", ".join(entries)),
+                         option=sorted(unmatched)[0], unmatched=dict(unmatched))
+    return ["%s matches nothing in %s (a misspelling? strict: true makes this an error)" % (entry, where)
+            for entry in entries]
 
 
 class Filters:
@@ -106,9 +161,7 @@ class Filters:
             self.include_resources = ["*"]  # a wildcard include wins over specific ones
         if "*" in self.include_namespaces:
             self.include_namespaces = ["*"]
-        if label_selector is not None and not isinstance(label_selector, str):
-            raise AdharError("label_selector must be a string like 'app=web,tier!=db'", option="label_selector")
-        self.label_selector = (label_selector or "").strip() or None
+        self.label_selector = selector_text(label_selector)
         if include_cluster_resources not in (None, True, False):
             raise AdharError("include_cluster_resources must be true, false or null (auto)", option="include_cluster_resources")
         self.include_cluster_resources = include_cluster_resources
@@ -131,6 +184,12 @@ class Filters:
         if self.all_namespaces or any(_GLOB_CHARS.search(n) for n in self.include_namespaces):
             return None
         return sorted(n for n in set(self.include_namespaces) if self.namespace_ok(n))
+
+    def unmatched_namespaces(self, namespaces):
+        """The ``include_namespaces`` entries (names or globs) that match none of ``namespaces``."""
+        if self.all_namespaces:
+            return []
+        return [p for p in self.include_namespaces if not any(fnmatch.fnmatchcase(n, p) for n in namespaces)]
 
     def namespace_ok(self, namespace):
         if any(fnmatch.fnmatchcase(namespace, p) for p in self.exclude_namespaces):
@@ -317,6 +376,46 @@ def plan_capture(discovered, filters):
             "unmatched_includes": unmatched}
 
 
+def namespace_names(client, page_size=500):
+    """Names of every Namespace of the cluster (paged), or ``None`` when this user may not list them."""
+    names, cont = [], None
+    while True:
+        query = {"limit": page_size}
+        if cont:
+            query["continue"] = cont
+        try:
+            dummy, data = client.raw("GET", "/api/v1/namespaces", query)
+        except Exception as exc:
+            if _api_exception_status(exc) in (401, 403):
+                return None
+            raise
+        data = data if isinstance(data, dict) else {}
+        names.extend((item.get("metadata") or {}).get("name") or "" for item in data.get("items") or [])
+        cont = (data.get("metadata") or {}).get("continue")
+        if not cont:
+            return names
+
+
+def unmatched_includes(client, filters, plan, strict):
+    """Warnings (or, with ``strict``, an error) for include filters that match nothing in the cluster, before capture."""
+    unmatched = {}
+    if plan["unmatched_includes"]:
+        unmatched["include_resources"] = list(plan["unmatched_includes"])
+    warnings = []
+    if not filters.all_namespaces:
+        names = namespace_names(client)
+        if names is None:
+            if strict:
+                raise AdharError("strict: include_namespaces cannot be checked: this user may not list namespaces",
+                                 option="include_namespaces")
+            warnings.append("include_namespaces were not checked: this user may not list namespaces")
+        else:
+            missing = filters.unmatched_namespaces(names)
+            if missing:
+                unmatched["include_namespaces"] = missing
+    return report_unmatched(unmatched, "the cluster", strict) + warnings
+
+
 def secrets_in_scope(plan):
     return any(res.group == "" and res.plural == "secrets" for res in plan["namespaced"])
 
@@ -387,16 +486,14 @@ def check_retention(retention):
     return {"keep_last": keep_last, "max_age": max_age} if (keep_last or max_age) else None
 
 
-def open_storage(storage_params, check_mode=False):
+def open_storage(storage_params):
     """The storage backend (local storage with ``fsync="commit"``: the manifest still lands after every item is durable)."""
     normalized = normalize_storage_params(storage_params)
     if normalized["type"] == "local":
         storage = storage_from_params(normalized, fsync="commit")
     else:
         storage = storage_from_params(normalized)
-    if check_mode and normalized["type"] == "local" and not os.path.isdir(storage.root):
-        return storage  # created by the real run
-    storage.check(write=not check_mode)
+    storage.check(write=True, create=False)  # writable or creatable; created by the first write (the lock)
     return storage
 
 
@@ -685,9 +782,10 @@ def run_backup(module):
                       p.get("exclude_resources"), p.get("label_selector"), p.get("include_cluster_resources"),
                       p.get("include_events"))
     warnings.extend(filters.warnings)
-    for option in ("workers", "page_size", "lock_ttl"):
-        if p.get(option) is not None and int(p[option]) < 1:
-            raise AdharError("%s must be at least 1" % option, option=option)
+    check_bounds(p, BACKUP_BOUNDS)
+    if p.get("volume_snapshot_class") and p.get("volume_snapshots") == "never":
+        raise AdharError("volume_snapshot_class is given but volume_snapshots is never: drop one of them",
+                         option="volume_snapshot_class")
     retention = check_retention(p.get("retention"))
     cluster = check_cluster_name(p.get("cluster") or default_cluster_name(p))
     name = check_backup_name(p.get("name") or _now_name(cluster))
@@ -696,7 +794,11 @@ def run_backup(module):
     if _etcd_requested(p) and key_wrapper is None:
         raise AdharError("etcd_snapshot: an etcd snapshot holds every Secret of the cluster; give encryption",
                          option="encryption")
-    storage = open_storage(p["storage"], check_mode=module.check_mode)
+    etcd_target = None
+    if _etcd_requested(p):  # checked (cluster, TLS files, a member answering) before any object is captured
+        from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import resolve_target
+        etcd_target = resolve_target(p["etcd_snapshot"])
+    storage = open_storage(p["storage"])
     module.require_k8s()
     client = K8sClient.from_params(p, check_mode=module.check_mode)
     try:
@@ -704,9 +806,7 @@ def run_backup(module):
         discovered, discovery_warnings, requests = discover(client, p["workers"])
         warnings.extend(discovery_warnings)
         plan = plan_capture(discovered, filters)
-        if plan["unmatched_includes"]:
-            raise AdharError("include_resources: %s match no resource the server serves"
-                             % ", ".join(repr(e) for e in plan["unmatched_includes"]), option="include_resources")
+        warnings.extend(unmatched_includes(client, filters, plan, p.get("strict")))
         if secrets_in_scope(plan) and key_wrapper is None:
             raise AdharError("Secrets would be stored in plaintext: give `encryption` or exclude secrets "
                              "(exclude_resources: [secrets])", option="encryption")
@@ -727,7 +827,7 @@ def run_backup(module):
                                 "item_count": total, "size": 0, "encrypted": key_wrapper is not None,
                                 "seconds": round(time.monotonic() - t0, 3), "objects_per_second": None, "etcd": None,
                                 "volume_snapshots": _vs_report(supported, reason, class_name, capture.pvcs, None, True),
-                                "storage": storage.describe()}
+                                "storage": storage.describe(), **verify_key_info(key_wrapper)}
             result["retention"] = {"deleted": [], "kept": []}
             result["timings"] = timings
             for warning in warnings:
@@ -743,7 +843,7 @@ def run_backup(module):
             try:
                 result["backup"] = _write_backup(module, client, storage, writer, filters, plan, discovered, timings,
                                                  warnings, config_bytes, (supported, reason, vs_res, class_name), t0,
-                                                 requests)
+                                                 requests, etcd_target)
             except BaseException:
                 writer.abort()
                 raise
@@ -786,7 +886,7 @@ def _vs_report(supported, reason, class_name, pvcs, snapshots, check_mode=False)
 
 
 def _write_backup(module, client, storage, writer, filters, plan, discovered, timings, warnings, config_bytes, vs_info, t0,
-                  requests):
+                  requests, etcd_target=None):
     supported, reason, vs_res, class_name = vs_info
     p = module.params
     writer.start()
@@ -808,11 +908,11 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
     if vs_report.get("message"):
         warnings.append(vs_report["message"])
     etcd = None
-    if _etcd_requested(p):
+    if etcd_target is not None:
         from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import capture_etcd
 
         t = time.monotonic()
-        etcd = capture_etcd(writer, p["etcd_snapshot"])
+        etcd = capture_etcd(writer, etcd_target)
         writer.metadata["etcd"] = etcd
         timings["etcd"] = round(time.monotonic() - t, 3)
     if config_bytes is not None:
@@ -839,7 +939,7 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
             "item_count": manifest["item_count"], "size": manifest["total_bytes"], "encrypted": writer.encrypted,
             "seconds": seconds, "objects_per_second": round(objects / seconds, 1) if seconds else None, "etcd": etcd,
             "volume_snapshots": vs_report, "storage": storage.describe(), "kubernetes_version": manifest["kubernetes_version"],
-            "related": related}
+            "related": related, **writer.verify_key}
 
 
 # ----------------------------------------------------------------------------- backup_info
@@ -858,16 +958,22 @@ def _summary(manifest):
                                             "kms_key_id": (enc.get("data_key") or {}).get("kms_key_id"),
                                             "encrypted_items": enc.get("encrypted_items")},
         "metadata": manifest.get("metadata") or {},
+        "signature": None if not isinstance(manifest.get("signature"), dict) else {
+            k: manifest["signature"].get(k) for k in ("algorithm", "key_id", "public_key")},
     }
 
 
 def run_backup_info(module):
     """``adhar.platform.backup_info``: list backups, show one, verify one."""
     p = module.params
+    key_wrapper = key_wrapper_from_params(p.get("encryption"), p.get("storage"))
+    check_verification(key_wrapper, p.get("verify_key"), p.get("require_signature"))
     storage = storage_from_params(p["storage"])
     storage.check(write=False)
     backups = list_backups(storage, cluster=p.get("cluster"))
     result = {"changed": False, "backups": backups, "storage": storage.describe()}
+    if getattr(key_wrapper, "verify_key", None) is not None:  # a local KEK: the verify key of what it signs
+        result["verify_key"] = verify_key_info(key_wrapper)
     name = p.get("name")
     if not name:
         if p.get("verify"):
@@ -887,9 +993,9 @@ def run_backup_info(module):
             raise AdharError("backup %s is not complete (%s): nothing to verify" % (name, entry.get("problem")),
                              backup=name, backups=[entry])
         return result
-    key_wrapper = key_wrapper_from_params(p.get("encryption"), p.get("storage")) if p.get("verify") else None
-    reader = ArchiveReader(storage, name, key_wrapper)
-    result["backup"] = _summary(reader.manifest)
+    reader = ArchiveReader(storage, name, key_wrapper, verify_key=p.get("verify_key"),
+                           require_signature=p.get("require_signature"))
+    result["backup"] = _summary(reader.stored_manifest)  # shown as stored; verify=true authenticates it
     if p.get("verify"):
         report = reader.verify(workers=p.get("workers") or 4, raise_on_error=False)
         result["verification"] = report

@@ -47,8 +47,9 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
     K8S_AUTH_ENV,
     k8s_auth_params,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
+from ansible_collections.adhar.platform.plugins.module_utils.scratch import memfd_path, memfd_supported
 
 try:
     import yaml
@@ -151,8 +152,32 @@ def _contexts_of(source):
     return names, current
 
 
+def _memory_file(content, temp_file_path=None, force_recreate=False):  # pylint: disable=unused-argument
+    return memfd_path(content, "adhar-kubeconfig-data")
+
+
+def _keep_inline_credentials_in_memory():
+    """The SDK writes a kubeconfig's inline ``*-data`` (client keys!) to temp files it removes only at a clean exit; on
+    Linux they go into memory-only files instead, so a killed run leaves no key on disk."""
+    if memfd_supported() and hasattr(kube_config, "_create_temp_file_with_content"):
+        kube_config._create_temp_file_with_content = _memory_file  # pylint: disable=protected-access
+
+
+def _kubeconfig_files(paths, what):
+    """The files of a kubeconfig path list; a path that exists but cannot be read as a file is an error naming it."""
+    found = []
+    for path in paths:
+        problem = file_problem(path)
+        if problem is None:
+            found.append(path)
+        elif problem != "does not exist":
+            raise AdharError("{0} {1} {2}".format(what, path, problem), kubeconfig=path, option="kubeconfig")
+    return found
+
+
 def _load_kubeconfig(configuration, source, context, label):
     """Load a kubeconfig (dict, or list of existing files) into ``configuration``."""
+    _keep_inline_credentials_in_memory()
     try:
         if isinstance(source, dict):
             kube_config.load_kube_config_from_dict(
@@ -189,8 +214,8 @@ def build_configuration(params=None, environ=None):
             _load_kubeconfig(configuration, kubeconfig, context, "the kubeconfig given as a dict")
         elif isinstance(kubeconfig, str):
             paths = _split_paths(kubeconfig)
-            found = [p for p in paths if os.path.isfile(p)]
-            if not found:
+            found = _kubeconfig_files(paths, "kubeconfig")
+            if not found:  # a directory or an unreadable path was refused by _kubeconfig_files, naming it
                 raise AdharError("kubeconfig file not found: {0}".format(", ".join(paths) or kubeconfig), kubeconfig=kubeconfig)
             _load_kubeconfig(configuration, found, context, "kubeconfig {0}".format(", ".join(found)))
         else:
@@ -199,7 +224,7 @@ def build_configuration(params=None, environ=None):
         pass  # explicit connection, no kubeconfig
     else:
         paths = _split_paths(environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG)
-        found = [p for p in paths if os.path.isfile(p)]
+        found = _kubeconfig_files(paths, "kubeconfig (KUBECONFIG)" if environ.get("KUBECONFIG") else "kubeconfig")
         if found:
             _load_kubeconfig(configuration, found, context, "kubeconfig {0}".format(", ".join(found)))
         elif context is not None:
@@ -229,8 +254,11 @@ def build_configuration(params=None, environ=None):
 def _apply_overrides(configuration, auth):
     for name in _PATH_OPTIONS:
         path = auth[name]
-        if path and not os.path.isfile(path):
-            raise AdharError("{0}: file not found: {1}".format(name, path), **{name: path})
+        problem = file_problem(path) if path else None
+        if problem == "does not exist":
+            raise AdharError("{0}: file not found: {1}".format(name, path), option=name, **{name: path})
+        if problem:
+            raise AdharError("{0}: {1} {2}".format(name, path, problem), option=name, **{name: path})
     if auth["host"]:
         host = str(auth["host"]).strip().rstrip("/")
         if "://" not in host:

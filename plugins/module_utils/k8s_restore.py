@@ -26,10 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, list_backups
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters, report_unmatched, selector_text
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import Target, error_text, rule_for, wait_for
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
@@ -58,7 +60,12 @@ CHANGED = frozenset(("created", "updated", "recreated"))
 FRESH_CRD_RETRY_SECONDS = 10.0
 RECREATE_TIMEOUT = 120.0
 NAMESPACE_TERMINATING_TIMEOUT = 600.0
+# The allowed range of each numeric option (AdharModule checks them before anything runs; run_restore again).
+RESTORE_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "crd_timeout": above(0), "wait_timeout": above(0)}
 LIST_PAGE = 500
+REPORT_ITEMS = ("summary", "changed", "all", "failed")
+SAMPLE = 5  # example names per skip reason
+LISTED = 20  # failures (and workloads not ready) listed in full with report_items=summary
 
 
 def restore_name(backup, now=None):
@@ -582,12 +589,41 @@ def _read_all(reader, records, workers):
 
 
 def _skip_summary(skipped):
-    """``[{reason, count, examples}]`` for the skipped items, biggest first."""
+    """``[{reason, count, examples}]`` for the skipped items, biggest first, at most ``SAMPLE`` examples each."""
     groups = {}
     for item in skipped:
-        groups.setdefault(item.message or "skipped", []).append(item.label())
-    return sorted(({"reason": r, "count": len(v), "examples": v[:3]} for r, v in groups.items()),
+        group = groups.setdefault(item.message or "skipped", [0, []])
+        group[0] += 1
+        if len(group[1]) < SAMPLE:
+            group[1].append(item.label())
+    return sorted(({"reason": r, "count": n, "examples": examples} for r, (n, examples) in groups.items()),
                   key=lambda g: (-g["count"], g["reason"]))
+
+
+def _resource_counts(items):
+    """``{resource: {outcome: objects}}`` over every item (those skipped before any request included)."""
+    out = {}
+    for item in items:
+        mine = out.setdefault(item.key, {})
+        action = item.action or "skipped"
+        mine[action] = mine.get(action, 0) + 1
+    return out
+
+
+def unmatched_in_backup(records, selection, backup, strict):
+    """Warnings (or, with ``strict``, an error) for include filters that match nothing in the backup's items."""
+    namespaces = {r["namespace"] for r in records if r.get("namespace")}
+    namespaces |= {r["name"] for r in records if r.get("resource") == NAMESPACES_KEY and r.get("name")}
+    keys = {r["resource"] for r in records if r.get("resource")}
+    unmatched = {}
+    missing = selection.filters.unmatched_namespaces(namespaces)
+    if missing:
+        unmatched["include_namespaces"] = missing
+    if selection.filters.include_resources != ["*"]:
+        missing = [e for e in selection.filters.include_resources if not any(resource_match(k, [e]) for k in keys)]
+        if missing:
+            unmatched["include_resources"] = missing
+    return report_unmatched(unmatched, "backup %s" % backup, strict)
 
 
 def plan_items(reader, params, workers, key_given=True):
@@ -595,9 +631,12 @@ def plan_items(reader, params, workers, key_given=True):
     selection = Selection(params)
     mapping = check_namespace_mapping(params.get("namespace_mapping"))
     records = [r for r in reader.items("resources") if selection.path_ok(r)]
-    if reader.encrypted and not key_given and any(r.get("encrypted") for r in records):
-        raise AdharError("backup %s is encrypted: give encryption (the key it was made with)" % reader.name,
-                         option="encryption")
+    encrypted = [r for r in records if r.get("encrypted")]
+    if encrypted and not key_given:
+        raise AdharError("backup %s: %d of the %d selected items are encrypted (first: %s) and only verify_key was given: "
+                         "give encryption to restore them, or leave them out (exclude_resources); nothing was restored"
+                         % (reader.name, len(encrypted), len(records), encrypted[0]["path"]), option="encryption",
+                         backup=reader.name, item=encrypted[0]["path"])
     t = time.monotonic()
     objects = _read_all(reader, records, workers)
     read_seconds = time.monotonic() - t
@@ -670,24 +709,33 @@ def run_restore(module):
 
     p = dict(module.params)
     start = time.monotonic()
-    if p["workers"] < 1:
-        raise AdharError("workers must be at least 1", option="workers")
+    check_bounds(p, RESTORE_BOUNDS)
+    if p.get("app") and p.get("app_label_keys") is not None and not [k for k in p["app_label_keys"] if k]:
+        raise AdharError("app_label_keys is empty: app %s needs at least one label key to look it up in" % p["app"],
+                         option="app_label_keys")
     if p["workers"] > CONNECTION_POOL_MAXSIZE:
         module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
                     % (p["workers"], CONNECTION_POOL_MAXSIZE))
-    if p.get("report_items") not in (None, "all", "changed", "failed"):
-        raise AdharError("report_items must be all, changed or failed", option="report_items")
+    if p.get("report_items") not in (None,) + REPORT_ITEMS:
+        raise AdharError("report_items must be one of %s" % ", ".join(REPORT_ITEMS), option="report_items")
     p["restore_status"] = restore_status_option(p.get("restore_status"))
     plan_order((), p.get("order_insert"))  # shape errors before anything is read
-    LabelSelector(p.get("label_selector"))
+    p["label_selector"] = selector_text(p.get("label_selector"))
     check_namespace_mapping(p.get("namespace_mapping"))
     module.require_k8s()
     storage = storage_from_params(p["storage"])
+    storage.check(write=False)
     wrapper = key_wrapper_from_params(p.get("encryption"), p["storage"])
+    check_verification(wrapper, p.get("verify_key"), p.get("require_signature"))
     backup = choose_backup(storage, p["backup"], p.get("cluster"))
     p["name"] = p.get("name") or restore_name(backup)
-    reader = ArchiveReader(storage, backup, wrapper)
-    manifest = reader.manifest  # incomplete backups, wrong keys and a tampered manifest fail here
+    reader = ArchiveReader(storage, backup, wrapper, verify_key=p.get("verify_key"),
+                           require_signature=p.get("require_signature"))
+    # incomplete backups, a missing or wrong key, a tampered or unsigned manifest fail here, before any item is read
+    manifest = reader.manifest
+    for warning in list(reader.warnings) + unmatched_in_backup(reader.items("resources"), Selection(p), backup,
+                                                               p.get("strict")):
+        module.warn(warning)
     t = time.monotonic()
     items, tiers, timings = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)
     timings["verify_and_plan"] = round(time.monotonic() - t, 3)
@@ -708,6 +756,7 @@ def run_restore(module):
             timings["wait"] = round(time.monotonic() - t, 3)
     finally:
         client.close()
+    p["integrity"] = reader.integrity
     return build_result(p, manifest, items, engine, timings, time.monotonic() - start, waited, module)
 
 
@@ -715,25 +764,32 @@ def build_result(p, manifest, items, engine, timings, seconds, waited, module):
     counts = dict((k, 0) for k in COUNT_KEYS)
     for item in items:
         counts[item.action or "skipped"] = counts.get(item.action or "skipped", 0) + 1
-    failures = [item.result() for item in items if item.action == "failed"]
-    report = p.get("report_items") or "changed"
+    failed = [item for item in items if item.action == "failed"]
+    report = p.get("report_items") or "summary"
+    # summary (the default): a result of a few kilobytes however many objects; the other modes list objects
+    cap = LISTED if report == "summary" else None
+    failures = [item.result() for item in failed[:cap]]
     if report == "all":
         shown = [i.result() for i in items]
     elif report == "failed":
-        shown = failures
-    else:
+        shown = [item.result() for item in failed]
+    elif report == "changed":
         shown = [i.result() for i in items if i.action in CHANGED or i.action == "failed"]
+    else:
+        shown = []
     handled = sum(1 for i in items if i.action != "skipped" or (i.message or "").startswith("exists"))
     restore = {
         "name": p["name"], "backup": manifest["name"], "source_cluster": manifest.get("cluster"),
         "counts": counts, "seconds": round(seconds, 3),
         "objects_per_second": round(handled / timings["apply"], 1) if timings.get("apply") else None,
-        "stages": engine.stages, "failures": failures,
+        "resource_counts": _resource_counts(items), "stages": engine.stages,
+        "failures": failures, "failures_not_listed": len(failed) - len(failures),
         "skipped": _skip_summary([i for i in items if i.action == "skipped"]),
         "timings": timings, "policy": p["existing_resource_policy"], "check_mode": engine.check_mode,
+        "integrity": p.get("integrity"),
     }
     if waited is not None:
-        restore["wait"] = waited
+        restore["wait"] = dict(waited, not_ready=waited["not_ready"][:cap])
     result = {"changed": any(i.action in CHANGED for i in items), "restore": restore, "items": shown}
     if engine.diff:
         diffs = []
@@ -744,11 +800,11 @@ def build_result(p, manifest, items, engine, timings, seconds, waited, module):
                                            "diff": entry}))
         if diffs:
             result["diff"] = diffs
-    problems = len(failures) + len((waited or {}).get("not_ready") or [])
+    problems = len(failed) + len((waited or {}).get("not_ready") or [])
     if problems:
         shown_f = "; ".join("%s %s%s: %s" % (f["resource"], f["namespace"] + "/" if f["namespace"] else "", f["name"], f.get("message"))
                             for f in failures[:5])
-        msg = "restore %s: %d of %d items failed%s" % (p["name"], len(failures), len(items), ": " + shown_f if shown_f else "")
+        msg = "restore %s: %d of %d items failed%s" % (p["name"], len(failed), len(items), ": " + shown_f if shown_f else "")
         if waited and waited["not_ready"]:
             msg += "; %d restored workloads not ready: %s" % (len(waited["not_ready"]), "; ".join(waited["not_ready"][:3]))
         if p["continue_on_error"]:

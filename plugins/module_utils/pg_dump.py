@@ -48,8 +48,10 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     list_backups,
     parse_duration,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir
 from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
 
 GLOBALS_ITEM = "db/globals.sql"
@@ -96,6 +98,13 @@ DB_ARG_SPEC = {
     "passfile": {"type": "path", "no_log": False},
     "connect_timeout": {"type": "int", "default": 10},
     "pg_bin_dir": {"type": "path"},
+}
+# The allowed range of each numeric option (AdharModule checks them before anything runs; validate_params again).
+DB_BOUNDS = {
+    "jobs": at_least(1, MAX_JOBS),
+    "login_port": at_least(1, 65535),
+    "connect_timeout": at_least(0),
+    "retention.keep_last": at_least(1),
 }
 
 
@@ -151,19 +160,32 @@ def default_archive_name(cluster, now=None):
     return "%s-db-%s" % (cluster, now.strftime("%Y%m%d%H%M%S"))
 
 
+def check_paths(params):
+    """``ca_cert`` and ``passfile`` must be readable files, ``pg_bin_dir`` and ``login_unix_socket`` directories
+    (before any program runs)."""
+    for option in ("ca_cert", "passfile"):
+        path = params.get(option)
+        problem = file_problem(path) if path else None
+        if problem:
+            raise AdharError("%s: %s %s" % (option, path, problem), option=option)
+    for option in ("pg_bin_dir", "login_unix_socket"):
+        directory = params.get(option)
+        if directory and not os.path.isdir(directory):
+            problem = "is not a directory" if os.path.lexists(directory) else "does not exist"
+            raise AdharError("%s: %s %s" % (option, directory, problem), option=option)
+
+
 def validate_params(params):
     """Check the options together (before anything runs); returns normalised values."""
     op = params["operation"]
+    check_bounds(params, DB_BOUNDS)
+    check_paths(params)
     jobs = DEFAULT_JOBS if params.get("jobs") is None else params["jobs"]
-    if jobs < 1 or jobs > MAX_JOBS:
-        raise AdharError("jobs must be between 1 and %d, got %d" % (MAX_JOBS, jobs), option="jobs")
     for opt in ("databases", "exclude_databases"):
         for name in params.get(opt) or []:
             check_db_name(name, opt)
     if params.get("databases") is not None and not params["databases"]:
         raise AdharError("databases is empty: leave it out to select every database", option="databases")
-    if params.get("login_port") is not None and not 0 < params["login_port"] < 65536:
-        raise AdharError("login_port must be between 1 and 65535, got %d" % params["login_port"], option="login_port")
     cluster = params.get("cluster") or default_cluster(params)
     if op == "export":
         wrong = [o for o in ("backup",) if params.get(o)]
@@ -172,9 +194,6 @@ def validate_params(params):
             raise AdharError("%s only applies to operation=import" % ", ".join(wrong), option=wrong[0])
         name = check_backup_name(params.get("name") or default_archive_name(cluster))
         retention = params.get("retention") or {}
-        if retention.get("keep_last") is not None and retention["keep_last"] < 1:
-            raise AdharError("retention.keep_last must be at least 1, got %d" % retention["keep_last"],
-                             option="retention.keep_last")
         if retention.get("max_age") is not None:
             parse_duration(retention["max_age"], "retention.max_age")
         return {"cluster": cluster, "name": name, "jobs": jobs}
@@ -475,6 +494,8 @@ def run_export(params, check_mode=False):
     """Export the selected databases into a new archive; returns the module result."""
     opts = validate_params(params)
     wrapper = _key_wrapper(params, "export")
+    storage = storage_from_params(params["storage"])
+    storage.check(write=True, create=False)  # writable or creatable; created by the first write (the lock)
     client = PgClient(params)
     server = client.check_versions("pg_dump")
     available = client.list_databases()
@@ -489,7 +510,6 @@ def run_export(params, check_mode=False):
             "databases": [{"name": d["name"], "size_on_server": d["size"]} for d in selected], "globals": want_globals}
     if check_mode:
         return {"changed": True, "db": dict(plan, operation="export", complete=False, check_mode=True)}
-    storage = storage_from_params(params["storage"])
     started = time.monotonic()
     warnings = []
     if want_globals and not server["superuser"]:
@@ -561,7 +581,7 @@ def resolve_archive(storage, backup, cluster, key_wrapper):
         if not entry["complete"]:
             continue
         reader = ArchiveReader(storage, entry["name"], key_wrapper)
-        if (reader.manifest.get("metadata") or {}).get("db"):
+        if (reader.stored_manifest.get("metadata") or {}).get("db"):  # picks only: the one picked is authenticated
             return reader
     raise AdharError("no complete database archive of cluster %s in %s" % (cluster, storage.location), option="backup")
 
@@ -658,17 +678,12 @@ def _feed(reader, path, stdin, box):
 def _restore_into(client, reader, path, dbname, params, jobs):
     """Stream item ``path`` into ``pg_restore`` connected to ``dbname``; returns the plaintext byte count."""
     box = {"bytes": 0}
-    if jobs > 1:  # parallel restore needs a seekable file: a 0600 file in a private directory, removed after
-        tmpdir = tempfile.mkdtemp(prefix="adhar-pg-restore-")
-        try:
-            file_path = os.path.join(tmpdir, "dump")
-            fd = os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
+    if jobs > 1:  # parallel restore needs a seekable file: 0600 in the private scratch directory, removed on every exit
+        with ScratchDir("pg-restore") as scratch:
+            with scratch.file("dump") as handle:
                 box["bytes"] = reader.copy_to(path, handle)
-            client.run(client.restore_command(dbname, jobs, file_path, params.get("no_owner"), params.get("no_privileges")),
-                       what="pg_restore into %s" % dbname)
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            client.run(client.restore_command(dbname, jobs, os.path.join(scratch.path, "dump"), params.get("no_owner"),
+                                              params.get("no_privileges")), what="pg_restore into %s" % dbname)
         return box["bytes"]
     argv = client.restore_command(dbname, 1, None, params.get("no_owner"), params.get("no_privileges"))
     with tempfile.TemporaryFile() as errfile:
@@ -741,9 +756,10 @@ def run_import(params, check_mode=False):
     """Import databases from an archive; returns the module result."""
     opts = validate_params(params)
     wrapper = _key_wrapper(params, "import")
+    storage = storage_from_params(params["storage"])
+    storage.check(write=False)
     client = PgClient(params)
     server = client.check_versions("pg_restore")
-    storage = storage_from_params(params["storage"])
     reader = resolve_archive(storage, params["backup"], opts["cluster"], wrapper)
     manifest = reader.manifest  # a wrong key or a tampered manifest fails here
     meta = (manifest.get("metadata") or {}).get("db") or {}

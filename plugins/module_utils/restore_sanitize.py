@@ -365,13 +365,15 @@ def _customised_default_sa(obj):
 def controller_skip_reason(key, obj, selected_uids, services):
     """Why an object is left to its controller (its controller owner, or its Service, is restored too), or None.
 
+    The reason names the owner's kind, never its name, so that skips group by reason in the result.
+
     ``selected_uids``: ``{uid: "Kind name"}`` of the objects restored; ``services``: ``{(namespace, name)}``
     of restored Services that have a selector (their Endpoints are kept by the endpoints controller).
     """
     meta = (obj or {}).get("metadata") or {}
     for ref in meta.get("ownerReferences") or []:
         if ref.get("controller") and ref.get("uid") in selected_uids:
-            return "recreated by its controller %s %s" % (ref.get("kind"), ref.get("name"))
+            return "recreated by its controller (owner kind %s)" % (ref.get("kind") or "unknown")
     if key == "endpoints" and (meta.get("namespace"), meta.get("name")) in services:
         return "kept by the endpoints controller for its Service"
     return None

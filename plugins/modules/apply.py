@@ -118,6 +118,7 @@ options:
     description:
       - Seconds for all the waiting of the task together. CRDs of the input are always waited for (up to this long)
         before their custom resources are applied.
+      - Greater than 0.
     type: float
     default: 300
   wait_condition:
@@ -125,6 +126,7 @@ options:
       - A status condition to wait for (with O(wait)).
       - Applies to the kinds in O(wait_condition.kinds); without them, to custom resources (objects whose API group is
         not Kubernetes' own).
+      - Given without O(wait=true) it is an error (nothing would be waited for).
     type: dict
     suboptions:
       type:
@@ -150,6 +152,7 @@ options:
   workers:
     description:
       - Objects applied (or deleted) at the same time.
+      - From 1 to 256.
     type: int
     default: 8
   continue_on_error:
@@ -324,6 +327,7 @@ apply_set:
   sample: {name: platform-core, record: default/adhar-apply-set-platform-core}
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import run_apply
 
@@ -354,6 +358,7 @@ def argument_spec():
 
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+                         bounds={"workers": at_least(1, MAX_WORKERS), "wait_timeout": above(0)},
                          required_if=[("prune", True, ["apply_set"])])
     module.run(run_apply)
 

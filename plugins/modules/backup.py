@@ -29,6 +29,7 @@ description:
   - Objects labelled C(backup.adhar.io/exclude=true) or C(velero.io/exclude-from-backup=true) are never captured.
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
+  - adhar.platform.filters
   - adhar.platform.storage
   - adhar.platform.storage.encryption
   - adhar.platform.attributes
@@ -52,42 +53,6 @@ options:
       - Defaults to the name of the kubeconfig context in use (characters other than letters, digits, V(.), V(_) and
         V(-) replaced by V(-)).
     type: str
-  include_namespaces:
-    description:
-      - Namespaces to capture; globs (V(*), V(?), V([abc])) allowed. Defaults to all (V(*)).
-    type: list
-    elements: str
-  exclude_namespaces:
-    description:
-      - Namespaces not to capture; globs allowed. An exclude wins over an include. A wildcard V(*) is ignored.
-    type: list
-    elements: str
-  include_resources:
-    description:
-      - Resources to capture, as V(<resource>) or V(<resource>.<group>) (V(configmaps), V(deployments.apps)), the kind
-        (V(Deployment)), the singular or a short name (V(cm)). Defaults to all (V(*)); V(*) wins over specific entries.
-      - An entry that matches no served resource is an error.
-    type: list
-    elements: str
-  exclude_resources:
-    description:
-      - Resources not to capture, named like in O(include_resources). An exclude wins over an include. A wildcard V(*)
-        is ignored.
-    type: list
-    elements: str
-  label_selector:
-    description:
-      - Only objects matching this label selector (for example V(app=web,tier!=db)), applied by the API server.
-      - Related objects (see O(include_cluster_resources)) are captured whatever their labels.
-    type: str
-  include_cluster_resources:
-    description:
-      - V(true) captures every cluster-scoped resource; V(false) none.
-      - Not set (auto) captures all of them when no namespace filter is given, and otherwise only the related ones
-        CustomResourceDefinitions of the captured custom resources, PersistentVolumes bound to the captured PVCs,
-        and the Namespaces of captured objects.
-      - Namespace objects of the selected namespaces are captured in every mode.
-    type: bool
   include_events:
     description:
       - Capture Events (C(events); C(events.k8s.io) serves the same objects). They are left out by default, being
@@ -96,10 +61,13 @@ options:
     default: false
   etcd_snapshot:
     description:
-      - Also take an etcd snapshot (C(etcdctl snapshot save) of one healthy member, leader preferred), check it with
-        C(etcdutl snapshot status) and store it encrypted as C(etcd/snapshot.db.enc). An etcd snapshot holds every
-        Secret, so O(encryption) is required.
-      - Its hash, revision, key count and size are returned in RV(backup.etcd) and recorded in the manifest.
+      - Also take an etcd snapshot of one healthy member (leader preferred), streamed from etcd's gRPC gateway
+        (C(POST /v3/maintenance/snapshot)) straight into the encrypted item C(etcd/snapshot.db.enc); it is never
+        written to a file. An etcd snapshot holds every Secret, so O(encryption) is required.
+      - The stream is checked on the way (bbolt meta page, announced size, etcd's trailing SHA-256); a snapshot that
+        fails a check is not stored and the backup fails, incomplete.
+      - The local cluster, the TLS files and a member answering are checked before any object is captured.
+      - Its SHA-256, revision and size are returned in RV(backup.etcd) and recorded in the manifest.
       - Give O(etcd_snapshot.local_cluster) for a local cluster made by M(adhar.platform.cluster), or
         O(etcd_snapshot.endpoints) with the TLS files.
     type: dict
@@ -141,6 +109,7 @@ options:
   volume_snapshot_class:
     description:
       - The VolumeSnapshotClass to use instead of the default one.
+      - Giving it with O(volume_snapshots=never) is an error.
     type: str
   adhar_config:
     description:
@@ -163,17 +132,20 @@ options:
   workers:
     description:
       - Resource types listed at the same time, and items written at the same time.
+      - From 1 to 256; another value fails the task before anything runs.
     type: int
     default: 8
   page_size:
     description:
       - Objects per list request (C(limit)).
+      - From 1 to 10000.
     type: int
     default: 500
   lock_ttl:
     description:
       - Seconds after which the lock of this backup counts as stale for another host (the lock is refreshed while the
         backup runs; a holder on the same host that is gone is detected at once).
+      - At least 60 (the lock is refreshed every 30 seconds at the soonest).
     type: int
     default: 3600
 notes:
@@ -261,6 +233,18 @@ backup:
     encrypted:
       description: Whether the backup has an encryption key (Secrets, etcd snapshot and adhar config are encrypted).
       type: bool
+    verify_key:
+      description:
+        - With a local encryption key, the base64 Ed25519 public key that checks this backup's manifest signature
+          (O(adhar.platform.restore#module:verify_key), O(adhar.platform.backup_info#module:verify_key)). It is derived
+          from the key, the same for every backup made with it, and not secret. Null without a key and with AWS KMS
+          (KMS backups are not signed).
+      type: str
+      sample: vEU6xhf2dJjXRB+8T7qPSKiiVXIuYTuFa2kwK4DNZvc=
+    verify_key_id:
+      description: Fingerprint of RV(backup.verify_key) (C(ed25519:) and 16 hex digits of its SHA-256), or null.
+      type: str
+      sample: ed25519:b5cdf511cb2bd7bb
     seconds:
       description: Seconds the whole task took.
       type: float
@@ -268,7 +252,11 @@ backup:
       description: Objects captured per second over the whole task.
       type: float
     etcd:
-      description: The etcd snapshot's status (hash, revision, total_keys, total_size, endpoint, seconds), or null.
+      description:
+        - The etcd snapshot's record, or null. C(sha256) (the snapshot's own trailing hash, hex), C(revision) (the
+          member's revision just before the snapshot; the snapshot holds at least that), C(total_size) (database
+          bytes), C(storage_version), C(etcd_version), C(endpoint), C(seconds); for a local cluster also C(members),
+          C(source_cluster), C(encryption_config).
       type: dict
     volume_snapshots:
       description:
@@ -309,7 +297,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot impor
     ETCD_SNAPSHOT_MUTUALLY_EXCLUSIVE,
     ETCD_SNAPSHOT_REQUIRED_ONE_OF,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import run_backup
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_BOUNDS, FILTER_ARG_SPEC, run_backup
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -324,12 +312,6 @@ def argument_spec():
     spec = dict(
         name=dict(type="str"),
         cluster=dict(type="str"),
-        include_namespaces=dict(type="list", elements="str"),
-        exclude_namespaces=dict(type="list", elements="str"),
-        include_resources=dict(type="list", elements="str"),
-        exclude_resources=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
-        include_cluster_resources=dict(type="bool"),
         include_events=dict(type="bool", default=False),
         etcd_snapshot=dict(type="dict", options=etcd_snapshot_options(),
                            required_one_of=ETCD_SNAPSHOT_REQUIRED_ONE_OF,
@@ -342,13 +324,14 @@ def argument_spec():
         page_size=dict(type="int", default=500),
         lock_ttl=dict(type="int", default=3600),
     )
+    spec.update(FILTER_ARG_SPEC)
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
     return spec
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=BACKUP_BOUNDS)
     module.run(run_backup)
 
 

@@ -15,12 +15,17 @@ description:
   - Lists every backup in O(storage) (optionally only those of O(cluster)), oldest first, complete or not.
   - With O(name), shows that backup's manifest summary (counts, sections, encryption, metadata such as the filters
     used, the etcd snapshot status and the volume snapshot report).
-  - With O(verify=true), checks every item of that backup (present, size, SHA-256, and with O(encryption) that it
-    decrypts). A bad backup fails the task naming the first bad item; the full report is in RV(verification). A wrong
-    key fails with the message C(cannot decrypt - wrong key or tampered data) (with a colon after C(decrypt)).
+  - With O(verify=true), first authenticates the manifest like M(adhar.platform.restore) does (see docs/restore.md) -
+    with O(encryption) its MAC and signature, with O(verify_key) its signature; an encrypted backup verified with
+    neither is refused, naming the key it needs - then checks every item of that backup (present, size, SHA-256, and
+    with O(encryption) that it decrypts). A bad backup fails the task naming the first bad item; the full report is
+    in RV(verification). A wrong key fails with the message C(cannot decrypt - wrong key or tampered data) (with a
+    colon after C(decrypt)).
+  - With O(encryption) holding a local key, returns the verify key of the backups that key signs (RV(verify_key)).
 extends_documentation_fragment:
   - adhar.platform.storage
   - adhar.platform.storage.encryption
+  - adhar.platform.storage.verification
   - adhar.platform.attributes.info_module
 options:
   cluster:
@@ -33,12 +38,14 @@ options:
     type: str
   verify:
     description:
-      - Verify the backup O(name) (see the description). Without O(encryption), checksums are checked but not decryption.
+      - Verify the backup O(name) (see the description). With only O(verify_key), encrypted items are checked by their
+        signed checksums but not decrypted.
     type: bool
     default: false
   workers:
     description:
       - Items verified at the same time.
+      - From 1 to 256.
     type: int
     default: 4
 seealso:
@@ -65,6 +72,15 @@ EXAMPLES = r"""
     verify: true
     encryption:
       key_env: ADHAR_BACKUP_KEY
+
+- name: Verify it where the key is not available, with the verify key the backup returned
+  adhar.platform.backup_info:
+    storage:
+      url: s3://adhar-backups/prod
+    name: prod-20260601020000
+    verify: true
+    verify_key: "{{ adhar_backup_verify_key }}"
+    require_signature: true
 """
 
 RETURN = r"""
@@ -79,16 +95,26 @@ backups:
   elements: dict
   sample: [{name: prod-20260601020000, cluster: prod, complete: true, encrypted: true, counts: {configmaps: 12}, size: 48211}]
 backup:
-  description: Summary of backup O(name) (its manifest without the item list; the listing entry when it is incomplete).
+  description:
+    - Summary of backup O(name) (its manifest without the item list; the listing entry when it is incomplete), as
+      stored; C(signature) (C(algorithm), C(key_id), C(public_key)) is what the manifest claims, checked only by
+      O(verify=true) with O(verify_key) or O(encryption).
   returned: when O(name) is given
   type: dict
   sample: {name: prod-20260601020000, cluster: prod, item_count: 17, total_bytes: 48211, encrypted: true,
-           counts: {configmaps: 12}, metadata: {etcd: null}}
+           counts: {configmaps: 12}, metadata: {etcd: null}, signature: {algorithm: ed25519, key_id: "ed25519:b5cdf511cb2bd7bb"}}
 verification:
-  description: The verification report, C(ok), C(items), C(bytes), C(encrypted_items), C(decryption_checked), C(problems)
-    (path, problem, msg), C(warnings).
+  description:
+    - The verification report, C(ok), C(items), C(bytes), C(encrypted_items), C(decryption_checked), C(integrity)
+      (V(signed), V(authenticated) or V(checksums-only), see docs/restore.md), C(problems) (path, problem, msg),
+      C(warnings).
   returned: when O(verify=true) and the backup is complete
   type: dict
+verify_key:
+  description: The verify key (C(verify_key), base64) and its C(verify_key_id) of the backups the local key in O(encryption) signs.
+  returned: when O(encryption) gives a local key
+  type: dict
+  sample: {verify_key: vEU6xhf2dJjXRB+8T7qPSKiiVXIuYTuFa2kwK4DNZvc=, verify_key_id: "ed25519:b5cdf511cb2bd7bb"}
 storage:
   description: The location (no credentials).
   returned: always
@@ -96,8 +122,8 @@ storage:
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import run_backup_info
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_INFO_BOUNDS, run_backup_info
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -110,11 +136,13 @@ def argument_spec():
     )
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
+    spec.update(VERIFY_ARG_SPEC)
     return spec
 
 
 def main():
-    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("verify", True, ["name"])])
+    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("verify", True, ["name"])],
+                         bounds=BACKUP_INFO_BOUNDS)
     module.run(run_backup_info)
 
 

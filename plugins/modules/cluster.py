@@ -15,19 +15,27 @@ description:
   - Manages a Kubernetes cluster through a provider.
   - Provider C(local) runs a real control plane as local processes, no containers needed. Each control-plane member runs
     etcd (TLS for clients and peers) and kube-apiserver; kube-controller-manager and kube-scheduler run on every member
-    with leader election; with more than one member HAProxy balances the API servers; kwok simulates O(nodes.count)
-    nodes so Pods become Running and Deployments Available.
-  - Processes detach from the task and write logs and pidfiles under the cluster's state directory. They are only ever
-    stopped through their recorded pid (and start time), never by name.
+    with leader election, each talking to the API server of its own member (as kubeadm does); with more than one member
+    HAProxy balances the API servers for clients; kwok simulates O(nodes.count) nodes so Pods become Running and
+    Deployments Available.
+  - Every process of a local cluster runs under the cluster's own supervisord (Python package C(supervisor) on the host
+    that runs the module), which restarts a process that dies (etcd, an API server, HAProxy, a controller, kwok) within
+    seconds, with no task run. supervisord detaches from the task; it and the processes write logs and pidfiles under
+    the cluster's state directory. Processes are only ever stopped through supervisord or their recorded pid (and start
+    time), never by name.
   - Provider C(existing) registers a cluster reached through O(kubeconfig)/O(context) (or O(host)), checks that it
     answers, and returns its facts. It never changes or deletes that cluster.
-  - Providers C(kind), C(eks) and C(gke) are planned and not implemented in this release.
+  - Provider C(eks) manages an Amazon EKS cluster and its managed node groups through boto3 (options O(eks), O(ha),
+    O(kubernetes_version), O(wait_timeout), O(kubeconfig_out) and the AWS connection options). It returns the cluster's
+    facts and a kubeconfig that authenticates with an EKS token. See C(docs/eks.md).
+  - Providers C(kind) and C(gke) are planned and not implemented in this release.
   - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
   - For a cluster that exists, options left out keep the values it was created with (a play that only names the
     cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig), which
     change in place.
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
+  - adhar.platform.aws
   - adhar.platform.attributes
 attributes:
   check_mode:
@@ -38,6 +46,8 @@ attributes:
     support: full
     details:
       - Returns a summary of the cluster (exists, running, members, nodes) before and after.
+      - For provider C(eks), the managed fields (version, role, subnets, endpoint access, logging, KMS key, tags and
+        node group scaling) before and after.
 options:
   name:
     description:
@@ -49,22 +59,29 @@ options:
     description:
       - Where the cluster lives.
     type: str
-    choices: [local, existing]
+    choices: [local, existing, eks]
     default: local
   state:
     description:
       - V(present) makes sure the cluster exists (a new one is started); an existing cluster's processes are left as they are.
       - V(started) also (re)starts every process that is not running, from the saved configuration, and waits until
-        the control plane is ready. Use it to heal a degraded cluster.
+        the control plane is ready. Use it to heal a degraded cluster, that is a process stopped through supervisord, one that
+        supervisord gave up on (FATAL), or supervisord itself when it was killed (the processes it left running are
+        stopped first and started again under a new supervisord).
       - V(stopped) stops every process and keeps the cluster's state for a later V(started).
-      - V(absent) stops every process by its recorded pid and removes the state directory.
+      - V(absent) kills supervisord and every process through its recorded pid (never by name) and removes the state directory.
       - Provider C(existing) supports V(present) and V(absent) (which never deletes anything).
+      - Provider C(eks) supports V(present) (create, or update what the task asks to change) and V(absent) (delete
+        every node group, then the cluster, and wait until they are gone).
     type: str
     choices: [present, started, stopped, absent]
     default: present
   ha:
     description:
       - Shortcut for O(control_plane.count=3). Conflicts with a different O(control_plane.count).
+      - For provider C(eks), when the cluster is created its subnets (and those given to a new node group) must span at
+        least two Availability Zones (checked with DescribeSubnets before anything is written), and control-plane
+        logging defaults to V(audit).
     type: bool
   control_plane:
     description:
@@ -90,6 +107,10 @@ options:
     description:
       - Kubernetes release of the control plane. It must match the binaries found in O(bin_dir), C(ADHAR_BIN_DIR)
         or the toolchain cache. Defaults to the release pinned by the toolchain.
+      - For provider C(eks), a minor version such as V(1.31), one of the versions listed in C(docs/eks.md) (kept in
+        C(EKS_VERSIONS) of C(plugins/module_utils/providers/eks.py)); EKS's default when left out on creation. An
+        existing cluster is upgraded one minor version at a time with UpdateClusterVersion; skipping a minor version
+        or downgrading is refused before any call.
     type: str
   pod_cidr:
     description:
@@ -169,7 +190,9 @@ options:
     type: path
   wait_timeout:
     description:
-      - Seconds to wait for the control plane, nodes and leaders to become ready.
+      - Seconds to wait for the control plane, nodes and leaders to become ready. Must be greater than 0.
+      - For provider C(eks), the bound on all waiting of the task (cluster and node groups ACTIVE, updates done,
+        deletion). Creating an EKS cluster takes 10 to 15 minutes, so give V(1800) or so there.
     type: float
     default: 180
   restore_from:
@@ -183,9 +206,10 @@ options:
         O(nodes.count) and O(control_plane.count) default to the source's.
       - When the cluster exists, nothing is restored unless O(restore_from.force=true) (a warning says so), so a play
         stays idempotent.
-      - The snapshot is read into a private temporary file, its checksum, decryption and C(etcdutl snapshot status)
-        are checked before anything changes, and it is removed afterwards. A missing, incomplete or corrupted backup
-        fails the task with the cluster untouched.
+      - The snapshot is read into a 0600 file in a private scratch directory (C($TMPDIR/.adhar-scratch/), 0700), its
+        checksum, decryption and C(etcdutl snapshot status) are checked before anything changes, and it is removed
+        afterwards, also when the task is interrupted (SIGTERM); the next run removes what a kill -9 left. A missing,
+        incomplete or corrupted backup fails the task with the cluster untouched.
       - See C(docs/etcd-recovery.md) for what a recovered cluster keeps from its source.
     type: dict
     suboptions:
@@ -222,6 +246,106 @@ options:
             fails. Not idempotent - every run restores again.
         type: bool
         default: false
+  eks:
+    description:
+      - The EKS cluster for O(provider=eks). On an existing cluster, suboptions left out keep their current values.
+    type: dict
+    suboptions:
+      role_arn:
+        description:
+          - ARN of the IAM role the EKS control plane uses. Required to create a cluster; cannot change later.
+          - Must be an IAM role ARN; when IAM answers, the role must exist (GetRole), checked before any write.
+        type: str
+      subnets:
+        description:
+          - IDs of the subnets of the cluster (one VPC). Required to create a cluster; cannot change later.
+          - Every subnet must exist (DescribeSubnets); with O(ha=true) they must span at least two Availability Zones.
+        type: list
+        elements: str
+      endpoint_public_access:
+        description:
+          - Whether the API endpoint is reachable from the internet. EKS's default (V(true)) when left out on creation.
+        type: bool
+      endpoint_private_access:
+        description:
+          - Whether the API endpoint is reachable from inside the VPC. EKS's default (V(false)) when left out on creation.
+        type: bool
+      public_access_cidrs:
+        description:
+          - CIDR blocks allowed to reach the public endpoint. EKS's default (V(0.0.0.0/0)) when left out on creation.
+        type: list
+        elements: str
+      logging:
+        description:
+          - Control-plane log types sent to CloudWatch Logs; the others are turned off.
+          - Defaults on creation to V([audit]) when O(ha=true), else none.
+        type: list
+        elements: str
+        choices: [api, audit, authenticator, controllerManager, scheduler]
+      kms_key_arn:
+        description:
+          - ARN of the KMS key that encrypts Kubernetes Secrets (envelope encryption). The key must exist
+            (DescribeKey, when KMS answers) and be enabled.
+          - Set on creation only; a different key for an existing cluster is an error.
+        type: str
+      tags:
+        description:
+          - Tags of the cluster (TagResource / UntagResource). Node groups get them when they are created.
+        type: dict
+      purge_tags:
+        description:
+          - Remove tags of the cluster that O(eks.tags) does not list (never C(aws:) tags). Only when O(eks.tags) is given.
+        type: bool
+        default: true
+      node_groups:
+        description:
+          - Managed node groups. Groups not listed are left alone (never deleted by V(present)).
+          - The adhar config's C(instance_types), C(autoScale), C(minNodes) and C(maxNodes) map onto O(eks.node_groups[].instance_types),
+            O(eks.node_groups[].auto_scale), O(eks.node_groups[].min_nodes) and O(eks.node_groups[].max_nodes).
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Node group name (1-63 letters, digits, C(-) and C(_)).
+            type: str
+            required: true
+          instance_types:
+            description: EC2 instance types. Defaults to V([t3.medium]) on creation; cannot change later.
+            type: list
+            elements: str
+          auto_scale:
+            description:
+              - V(true) lets the node count move between O(eks.node_groups[].min_nodes) and
+                O(eks.node_groups[].max_nodes) (an autoscaler changes the desired size; a task that leaves
+                O(eks.node_groups[].desired_nodes) out keeps it). O(eks.node_groups[].max_nodes) is then required on creation.
+              - V(false) fixes the group at O(eks.node_groups[].desired_nodes) nodes (minimum and maximum equal to it).
+            type: bool
+          min_nodes:
+            description: Minimum size (EKS C(scalingConfig.minSize)). Defaults on creation to the desired size.
+            type: int
+          max_nodes:
+            description:
+              - Maximum size (EKS C(scalingConfig.maxSize)). Defaults on creation to the larger of the minimum and the
+                desired size. Must not be less than O(eks.node_groups[].min_nodes).
+            type: int
+          desired_nodes:
+            description:
+              - Desired size (EKS C(scalingConfig.desiredSize)), within [min_nodes, max_nodes]. Defaults on creation
+                to O(eks.node_groups[].min_nodes), else 2. Changes go through UpdateNodegroupConfig.
+            type: int
+          node_role_arn:
+            description: ARN of the IAM role of the nodes. Required on creation (checked like O(eks.role_arn)); cannot change later.
+            type: str
+          subnets:
+            description: Subnets of the nodes. Defaults to the cluster's subnets; cannot change later.
+            type: list
+            elements: str
+  kubeconfig_out:
+    description:
+      - For provider C(eks), a path the cluster's kubeconfig (context C(adhar-<name>), with an EKS token) is merged into,
+        mode 0600, like the local provider does with O(kubeconfig); V(absent) removes the context again.
+      - The token is refreshed on every run (that alone is not reported as a change); it expires after 15 minutes.
+    type: path
   kubeconfig:
     type: raw
     description:
@@ -229,9 +353,12 @@ options:
         entries; context C(adhar-<name>)), and cleaned up again by V(absent). The cluster's own copy is always at
         C(<state_dir>/<name>/config/admin.kubeconfig).
       - For provider C(existing), the kubeconfig to connect with (a path or a dict), as for every module of the collection.
+      - Not used by provider C(eks) (see O(kubeconfig_out)).
 notes:
   - The local provider needs the toolchain binaries (C(make toolchain)) and, for more than one member, the Debian package haproxy.
   - Several local clusters can run side by side; ports are allocated below the ephemeral range without collisions.
+  - Provider C(eks) needs boto3. Its tests run against moto in server mode, which has no UpdateClusterVersion and no
+    DescribeUpdate; see C(docs/eks.md) for what is and is not covered.
 seealso:
   - module: adhar.platform.cluster_info
 """
@@ -293,6 +420,39 @@ EXAMPLES = r"""
         key_env: ADHAR_BACKUP_KEY
       force: true
 
+- name: Create an EKS cluster across two Availability Zones with an autoscaled managed node group
+  adhar.platform.cluster:
+    name: prod-aws
+    provider: eks
+    region: eu-west-1
+    ha: true
+    kubernetes_version: "1.31"
+    wait_timeout: 1800
+    eks:
+      role_arn: arn:aws:iam::123456789012:role/eks-control-plane
+      subnets: [subnet-0a1b2c3d4e5f60718, subnet-0f1e2d3c4b5a69788]
+      endpoint_private_access: true
+      kms_key_arn: arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+      tags:
+        team: platform
+      node_groups:
+        - name: workers
+          instance_types: [m6i.large]
+          auto_scale: true
+          min_nodes: 3
+          max_nodes: 10
+          node_role_arn: arn:aws:iam::123456789012:role/eks-nodes
+    kubeconfig_out: ~/.kube/prod-aws.yaml
+  register: prod
+
+- name: Delete the EKS cluster and its node groups
+  adhar.platform.cluster:
+    name: prod-aws
+    provider: eks
+    region: eu-west-1
+    state: absent
+    wait_timeout: 1800
+
 - name: Register an existing cluster from a kubeconfig context
   adhar.platform.cluster:
     name: prod-eu
@@ -320,8 +480,31 @@ cluster:
       type: str
       sample: https://127.0.0.1:24117
     kubeconfig:
-      description: Kubeconfig path to use.
+      description: Kubeconfig path to use (for provider C(eks), O(kubeconfig_out) when given, else null).
       type: str
+    arn:
+      description: ARN of the EKS cluster (provider eks).
+      type: str
+    region:
+      description: AWS region (provider eks).
+      type: str
+    version:
+      description: Kubernetes minor version of the EKS control plane (provider eks).
+      type: str
+      sample: "1.31"
+    platform_version:
+      description: EKS platform version (provider eks).
+      type: str
+    status:
+      description: EKS cluster status, such as C(ACTIVE) (provider eks).
+      type: str
+    node_groups:
+      description: Managed node groups with status, version, instance types, scaling and subnets (provider eks).
+      type: list
+      elements: dict
+      sample:
+        - {name: workers, status: ACTIVE, version: "1.31", instance_types: [m6i.large], min_nodes: 3, max_nodes: 10,
+           desired_nodes: 3, subnets: [subnet-0a1b2c3d4e5f60718], arn: "arn:aws:eks:eu-west-1:123456789012:nodegroup/prod-aws/workers/..."}
     context:
       description: Kubeconfig context name.
       type: str
@@ -351,15 +534,57 @@ cluster:
     state_dir:
       description: Directory with the cluster's state, logs and pidfiles (local provider).
       type: str
+    processes:
+      description: Whether each process of a local cluster runs (V(STARTING) or V(RUNNING) under supervisord).
+      type: dict
+      sample: {etcd-0: true, apiserver-0: true, controller-manager-0: true, scheduler-0: true, kwok: true}
+    supervisor:
+      description:
+        - The cluster's supervisord (local provider) and the state and pid of each program it runs.
+        - O(state=started) starts a supervisord that is not running.
+      type: dict
+      contains:
+        running:
+          description: Whether supervisord runs and answers on its socket.
+          type: bool
+        pid:
+          description: Its pid (null when not running).
+          type: int
+        config:
+          description: Its configuration file (also usable with C(supervisorctl -c <config> status)).
+          type: str
+        programs:
+          description: Per process, its supervisord state (V(RUNNING), V(STARTING), V(BACKOFF), V(STOPPED),
+            V(FATAL), ...) and pid; null when supervisord is not running.
+          type: dict
+      sample:
+        running: true
+        pid: 41877
+        config: /home/me/.local/state/adhar/demo/config/supervisord.conf
+        programs: {etcd-0: {state: RUNNING, pid: 41878}, haproxy: {state: RUNNING, pid: 41903}}
     bin_dir:
       description: Directory of the binaries the cluster runs, C(kubectl) and C(etcdctl) of the same release among them (local provider).
       type: str
+kubeconfig:
+  description:
+    - For provider C(eks), a kubeconfig for the cluster as a dictionary (context C(adhar-<name>)) whose user
+      authenticates with an EKS token (C(k8s-aws-v1.) + a presigned STS GetCallerIdentity URL, as C(aws eks get-token)
+      makes it).
+    - The token is a credential - anyone holding it acts as the AWS identity that ran the task until it expires. Do not
+      print or store it unencrypted; use O(kubeconfig_out) for a 0600 file.
+  returned: provider eks, O(state=present), when the cluster exists
+  type: dict
+token_expiration:
+  description: When the EKS token in RV(kubeconfig) stops working (UTC, ISO 8601).
+  returned: provider eks, O(state=present), when the cluster exists
+  type: str
+  sample: "2026-01-01T12:14:00Z"
 actions:
   description: What the task did (or would do in check mode), in order.
   returned: always
   type: list
   elements: str
-  sample: ["started 11 processes", "created nodes kwok-node-0, kwok-node-1", "cluster ready"]
+  sample: ["started 14 processes under supervisord", "created nodes kwok-node-0, kwok-node-1", "cluster ready"]
 duration:
   description: Seconds the task took.
   returned: always
@@ -402,15 +627,20 @@ restored_from:
            hash: 1977245612, seconds: 14.2}
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+import copy
+import math
+
+from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.local.recover import RESTORE_FROM_ARG_SPEC, check_options
 from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
+from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import EKS_ARG_SPEC
 
 
 def argument_spec():
     return dict(
         name=dict(type="str", required=True),
-        provider=dict(type="str", choices=["local", "existing"], default="local"),
+        provider=dict(type="str", choices=["local", "existing", "eks"], default="local"),
         state=dict(type="str", choices=["present", "started", "stopped", "absent"], default="present"),
         ha=dict(type="bool"),
         control_plane=dict(type="dict", options=dict(count=dict(type="int"))),
@@ -436,14 +666,25 @@ def argument_spec():
         etcd_unsafe_no_fsync=dict(type="bool"),
         bin_dir=dict(type="path"),
         wait_timeout=dict(type="float", default=180),
-        **RESTORE_FROM_ARG_SPEC
+        eks=copy.deepcopy(EKS_ARG_SPEC),
+        kubeconfig_out=dict(type="path"),
+        **RESTORE_FROM_ARG_SPEC,
+        **copy.deepcopy(AWS_ARG_SPEC)
     )
+
+
+def check_numbers(params):
+    """Numbers that no provider can use are refused before anything else happens."""
+    timeout = params.get("wait_timeout")
+    if timeout is None or not math.isfinite(timeout) or timeout <= 0:
+        raise AdharError("wait_timeout: %s is not a positive number of seconds" % (timeout,), option="wait_timeout")
 
 
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
 
     def run(m):
+        check_numbers(m.params)
         check_options(m)
         return get_provider(m.params["provider"], m).run()
 

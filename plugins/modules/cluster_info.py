@@ -20,7 +20,10 @@ description:
     every certificate of the cluster PKI and on the serving certificate each API server presents, and the API latency
     (p50/p99/max) over O(probes) sequential C(GET /readyz) requests.
   - For a local cluster made by M(adhar.platform.cluster), give its O(name); its saved state names every API server, etcd member
-    and PKI file. For any other cluster, give the connection options (O(kubeconfig), O(context), O(host) and so on); the API endpoint
+    and PKI file. Its supervisord is asked for the state of every process; a process that is not V(RUNNING) (for example
+    V(BACKOFF) or V(FATAL), with the last line of its log) and a supervisord that is not running are reasons, and the load
+    balancer of an HA cluster is named when it is down (C(load balancer (haproxy\) on port N is down)).
+    For any other cluster, give the connection options (O(kubeconfig), O(context), O(host) and so on); the API endpoint
     is then probed as the only API server, and etcd, usually out of reach, is reported as not available without making the cluster unhealthy.
   - The module fails only when it cannot run at all (bad options, unknown local cluster, unreadable TLS files, nothing answering);
     an unhealthy cluster is a successful result with RV(healthy=false). Use M(ansible.builtin.assert) to fail a play on it.
@@ -47,16 +50,19 @@ options:
     description:
       - Number of sequential C(GET /readyz) requests through the API endpoint used to measure latency (p50, p99, max).
       - V(0) disables the latency measurement.
+      - From 0 to 1000.
     type: int
     default: 20
   cert_warn_days:
     description:
       - A certificate that expires in fewer days than this (or has expired) makes the cluster unhealthy, with a reason naming it.
+      - V(0) or more.
     type: int
     default: 30
   timeout:
     description:
       - Seconds each probe request may take (direct API server and etcd probes, and requests through the API endpoint).
+      - Greater than 0.
     type: float
     default: 5
   request_metrics:
@@ -169,6 +175,55 @@ reasons:
     - "apiserver-1 (https://127.0.0.1:40125) not ready: connection refused"
     - "etcd-2 unreachable: connection refused"
     - "1/4 nodes not Ready: kwok-node-3"
+    - "load balancer (haproxy) on port 40123 is down: connection refused"
+    - "kwok is BACKOFF under supervisord; last log line: error: unknown flag"
+load_balancer:
+  description: The load balancer of a local cluster with several members (null otherwise).
+  returned: when O(name) is given
+  type: dict
+  contains:
+    name:
+      description: The program that balances the API servers.
+      type: str
+      sample: haproxy
+    port:
+      description: Its port (the API endpoint's).
+      type: int
+    url:
+      description: The API endpoint it serves.
+      type: str
+    running:
+      description: Whether supervisord reports it V(RUNNING) (null when supervisord does not answer).
+      type: bool
+    state:
+      description: Its supervisord state.
+      type: str
+    pid:
+      description: Its pid.
+      type: int
+  sample: {name: haproxy, port: 40123, url: "https://127.0.0.1:40123", running: false, state: STOPPED, pid: null}
+processes:
+  description: The supervisord of a local cluster and the state of every program it runs.
+  returned: when O(name) is given
+  type: dict
+  contains:
+    running:
+      description: Whether supervisord runs and answers.
+      type: bool
+    pid:
+      description: Its pid.
+      type: int
+    socket:
+      description: Its XML-RPC unix socket.
+      type: str
+    programs:
+      description: Per program its state, pid and, when it is not V(RUNNING), the last lines of its log (C(log_tail)).
+      type: dict
+  sample:
+    running: true
+    pid: 41877
+    socket: /home/me/.local/state/adhar/demo/run/supervisor.sock
+    programs: {etcd-0: {state: RUNNING, pid: 41878}, haproxy: {state: STOPPED, pid: null, log_tail: "..."}}
 endpoint:
   description: The API endpoint used for the Kubernetes API reads and latency probes.
   returned: always
@@ -513,6 +568,7 @@ table:
     apiserver    apiserver-0              ok       https://127.0.0.1:40124
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import above, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.health import CRYPTOGRAPHY_IMPORT_ERROR, run_cluster_info
 
@@ -529,7 +585,8 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+                         bounds={"probes": at_least(0, 1000), "cert_warn_days": at_least(0), "timeout": above(0)})
     module.require_k8s()
     module.require("cryptography", CRYPTOGRAPHY_IMPORT_ERROR, reason="to read certificate expiry dates")
     module.run(run_cluster_info)

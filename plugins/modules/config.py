@@ -84,8 +84,8 @@ options:
         server given by the Kubernetes connection options (version from C(/version), worker nodes, the API servers' identity
         Leases (else the C(kubernetes) Service endpoints) as the control-plane size when it is 1, 3 or 5,
         the service network from the ServiceCIDR object C(kubernetes)).
-      - V(eks) and V(gke) export through their providers' description of the cluster once those providers are available;
-        until then they fail with a clear error.
+      - V(eks) and V(gke) will export through their providers' description of the cluster; they do not describe clusters
+        yet and fail with a clear error.
     type: str
     choices: [local, existing, eks, gke]
     default: local

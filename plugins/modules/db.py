@@ -98,6 +98,7 @@ options:
       - Import, the number of parallel C(pg_restore) jobs per database. With more than one, the dump is decrypted to a
         private C(0600) temporary file (C(pg_restore --jobs) needs a seekable file) that is removed afterwards, and the
         restore is not a single transaction; the scratch database still makes the import all-or-nothing.
+      - From 1 to 16.
     type: int
     default: 2
   create:
@@ -135,6 +136,7 @@ options:
       keep_last:
         description:
           - Keep at most this many complete archives of O(cluster).
+          - At least 1.
         type: int
       max_age:
         description:
@@ -148,6 +150,7 @@ options:
   login_port:
     description:
       - Port of the PostgreSQL server. Default E(PGPORT), else 5432.
+      - From 1 to 65535.
     type: int
     aliases: [port]
   login_user:
@@ -188,6 +191,7 @@ options:
   connect_timeout:
     description:
       - Seconds to wait for a connection.
+      - V(0) waits without a limit (libpq's meaning); a negative value is an error.
     type: int
     default: 10
   pg_bin_dir:
@@ -346,7 +350,7 @@ import copy
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import DB_ARG_SPEC, run_db
+from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import DB_ARG_SPEC, DB_BOUNDS, run_db
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -358,7 +362,8 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("operation", "import", ["backup"])])
+    module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("operation", "import", ["backup"])],
+                         bounds=DB_BOUNDS)
     module.run(run_db)
 
 

@@ -120,6 +120,7 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for readiness; also the C(--timeout) of helm (hooks).
+      - Greater than 0.
     type: int
     default: 300
   atomic:
@@ -244,6 +245,7 @@ duration:
   type: float
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import above
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.helm import run_release
 
@@ -269,7 +271,7 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds={"wait_timeout": above(0)},
                          required_if=[("state", "present", ("chart",))])
     module.run(run_release)
 

@@ -14,9 +14,14 @@ author:
 description:
   - Restores the objects of a backup written by M(adhar.platform.backup) into the same or another cluster, whole or
     filtered (namespaces, resources, labels, one application), optionally into other namespaces.
-  - Verification first. The manifest is checked (and its MAC, with the key); then every selected item is read in
-    parallel, its size and SHA-256 checked and, if encrypted, decrypted. A corrupted or tampered item, a wrong key or
-    a backup without a manifest (incomplete) fails the task before a single request is made to the cluster.
+  - Verification first. The manifest is checked and authenticated - with O(encryption) its MAC and Ed25519 signature,
+    with O(verify_key) its signature. An encrypted backup restored with neither is refused, naming the key it needs;
+    a key given for a backup that carries no signature (not encrypted, or its header removed) is refused too. Then
+    every selected item is read in parallel, its size and SHA-256 checked and, if encrypted, decrypted. A corrupted
+    or tampered item or manifest, a missing or wrong key or a backup without a manifest (incomplete) fails the task
+    before a single request is made to the cluster.
+  - An unencrypted, unsigned backup restored without a key is accepted on its checksums alone, with a warning
+    (RV(restore.integrity=checksums-only)); O(require_signature) refuses it.
   - Order, in dependency tiers run strictly one after another; the resources of one tier need nothing from each
     other and their objects are restored together by one pool of O(workers), the resources interleaved.
     1. CustomResourceDefinitions alone, waited for until Established (O(crd_timeout)).
@@ -35,9 +40,11 @@ description:
     and objects a restored controller recreates are skipped with a reason (see docs/restore.md).
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
+  - adhar.platform.filters
   - adhar.platform.attributes
   - adhar.platform.storage
   - adhar.platform.storage.encryption
+  - adhar.platform.storage.verification
 attributes:
   check_mode:
     support: full
@@ -65,32 +72,6 @@ options:
       - Defaults to C(<backup>-restore-<UTC YYYYMMDDhhmmss>). Label values longer than 63 characters are shortened
         with a hash.
     type: str
-  include_namespaces:
-    description:
-      - Restore only objects of these (source) namespaces; shell globs (C(*), C(?), C([abc])).
-    type: list
-    elements: str
-  exclude_namespaces:
-    description:
-      - Do not restore objects of these (source) namespaces; shell globs.
-    type: list
-    elements: str
-  include_resources:
-    description:
-      - Restore only these resources, as C(plural) or C(plural.group) (V(configmaps), V(deployments.apps)), globs allowed;
-        V(*) means all.
-    type: list
-    elements: str
-  exclude_resources:
-    description:
-      - Do not restore these resources (same form as O(include_resources)). A bare V(*) here is ignored, as in Velero.
-    type: list
-    elements: str
-  label_selector:
-    description:
-      - Restore only objects whose labels match (C(k=v), C(k!=v), C(k in (a,b)), C(k notin (a)), C(k), C(!k), comma
-        separated). Namespaces of the restored objects are restored too.
-    type: str
   app:
     description:
       - Restore one application, the objects labelled with one of O(app_label_keys) equal to this name, plus what they
@@ -99,16 +80,10 @@ options:
   app_label_keys:
     description:
       - Label keys O(app) is looked up in.
+      - With O(app), an empty list is an error.
     type: list
     elements: str
     default: [app.kubernetes.io/name, app.kubernetes.io/instance, app]
-  include_cluster_resources:
-    description:
-      - V(true) restores every cluster-scoped object of the backup, V(false) none (Namespaces of restored objects are
-        still created).
-      - Unset (the default) works like Velero. All of them when no namespace filter is given; with a namespace filter
-        only the CRDs of restored custom resources and the PersistentVolumes of restored claims.
-    type: bool
   namespace_mapping:
     description:
       - Restore objects of namespace C(old) into namespace C(new) (a dictionary C(old) to C(new)). Rewritten are object
@@ -163,11 +138,13 @@ options:
     description:
       - Objects restored (and items read) at the same time within a tier, all the tier's resources sharing them.
       - The default matches the client's 16 connections; more workers than that wait for a connection.
+      - From 1 to 256; another value fails the task before anything is read.
     type: int
     default: 16
   crd_timeout:
     description:
       - Seconds to wait for restored CRDs to become Established before their custom resources are restored.
+      - Greater than 0.
     type: float
     default: 60
   wait:
@@ -178,14 +155,19 @@ options:
   wait_timeout:
     description:
       - Seconds for all of O(wait) together.
+      - Greater than 0; another value fails the task before anything is read.
     type: float
     default: 300
   report_items:
     description:
-      - Which per-object results RV(items) lists. V(changed) lists created, updated, recreated and failed objects.
+      - Which per-object results RV(items) lists.
+      - V(summary) lists none, so the result stays a few kilobytes however many objects are restored; the numbers per
+        resource and outcome are in RV(restore.resource_counts), failures in RV(restore.failures) (at most 20).
+      - V(changed) lists created, updated, recreated and failed objects, V(failed) the failed ones, V(all) every object;
+        with these RV(restore.failures) lists every failure.
     type: str
-    choices: [all, changed, failed]
-    default: changed
+    choices: [summary, changed, failed, all]
+    default: summary
   continue_on_error:
     description:
       - Go on with the later tiers after an object failed, and succeed with a warning.
@@ -228,6 +210,14 @@ EXAMPLES = r"""
     namespace_mapping: {production: production-restored}
     existing_resource_policy: update
     wait: true
+
+- name: Restore the ConfigMaps without the encryption key, checked by the verify key the backup returned
+  adhar.platform.restore:
+    backup: prod-20260601020000
+    storage: {url: file:///var/backups/adhar}
+    verify_key: "{{ adhar_backup_verify_key }}"
+    require_signature: true
+    include_resources: [configmaps]
 
 - name: Restore Ingresses strictly after Deployments (a tier of their own, inserted into the order)
   adhar.platform.restore:
@@ -273,14 +263,28 @@ restore:
           what exists) and C(seconds).
       type: list
       elements: dict
+    resource_counts:
+      description: Objects per outcome of each resource, every object counted (those skipped before any request too).
+      type: dict
+      sample: {configmaps: {created: 17253, unchanged: 8627, skipped: 10}, pods: {skipped: 20000}}
     failures:
-      description: Every failed object with C(resource), C(namespace), C(name), C(action) and C(message).
+      description:
+        - Failed objects with C(resource), C(namespace), C(name), C(action) and C(message); with O(report_items=summary)
+          the first 20, the others counted in RV(restore.failures_not_listed); otherwise every one.
       type: list
       elements: dict
+    failures_not_listed:
+      description: Failed objects beyond those in RV(restore.failures) (their number is in RV(restore.counts) too).
+      type: int
+      sample: 0
     skipped:
-      description: Skipped objects grouped by reason, C(reason), C(count) and up to three C(examples).
+      description:
+        - Skipped objects grouped by reason, C(reason), C(count) and up to five C(examples).
+        - Reasons name no object (C(recreated by its controller (owner kind Deployment))), so a group holds every object
+          skipped for it.
       type: list
       elements: dict
+      sample: [{reason: recreated by its controller (owner kind ReplicaSet), count: 20000, examples: [pods shop/web-7d9c-x2k4]}]
     timings:
       description:
         - Seconds per phase (C(read), C(verify_and_plan), C(apply), C(wait)), C(apply_cpu) (CPU seconds of the module
@@ -292,13 +296,23 @@ restore:
     check_mode:
       description: Whether this was a dry run.
       type: bool
+    integrity:
+      description:
+        - How the backup was authenticated. V(signed) - its Ed25519 signature checked with O(verify_key) or the key;
+          V(authenticated) - its MAC checked with the key (AWS KMS backups and format 1.0 carry no signature);
+          V(checksums-only) - no key and an unencrypted, unsigned backup, so only accidents are detected.
+      type: str
+      sample: signed
     wait:
-      description: With O(wait), how many workloads were waited for, how many became ready, and the others.
+      description:
+        - With O(wait), how many workloads were waited for, how many became ready, and the others (C(not_ready), at most
+          20 with O(report_items=summary); C(waited) minus C(ready) is their number).
       type: dict
       returned: when O(wait=true)
 items:
   description:
-    - Per-object results (C(resource), C(namespace), C(name), C(action), C(message)), as O(report_items) selects.
+    - Per-object results (C(resource), C(namespace), C(name), C(action), C(message)), as O(report_items) selects; empty
+      with the default O(report_items=summary).
     - C(action) is one of V(created), V(updated), V(unchanged), V(skipped), V(recreated), V(failed).
   returned: always
   type: list
@@ -307,8 +321,9 @@ items:
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import run_restore
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import RESTORE_BOUNDS, run_restore
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
@@ -317,14 +332,8 @@ def argument_spec():
         backup=dict(type="str", required=True),
         cluster=dict(type="str"),
         name=dict(type="str"),
-        include_namespaces=dict(type="list", elements="str"),
-        exclude_namespaces=dict(type="list", elements="str"),
-        include_resources=dict(type="list", elements="str"),
-        exclude_resources=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
         app=dict(type="str"),
         app_label_keys=dict(type="list", elements="str", no_log=False, default=["app.kubernetes.io/name", "app.kubernetes.io/instance", "app"]),
-        include_cluster_resources=dict(type="bool"),
         namespace_mapping=dict(type="dict"),
         existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
         restore_status=dict(type="raw", default=False),
@@ -338,16 +347,18 @@ def argument_spec():
         crd_timeout=dict(type="float", default=60),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="float", default=300),
-        report_items=dict(type="str", choices=["all", "changed", "failed"], default="changed"),
+        report_items=dict(type="str", choices=["summary", "changed", "failed", "all"], default="summary"),
         continue_on_error=dict(type="bool", default=False),
     )
+    spec.update(FILTER_ARG_SPEC)
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)
+    spec.update(VERIFY_ARG_SPEC)
     return spec
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=RESTORE_BOUNDS)
     module.run(run_restore)
 
 

@@ -147,7 +147,8 @@ def _cleanup(root):
         run = os.path.join(root, name, "run")
         if not os.path.isdir(run):
             continue
-        for f in os.listdir(run):
+        # supervisord first, so it cannot start again what is killed after it
+        for f in sorted(os.listdir(run), key=lambda f: f != "supervisord.pid"):
             if f.endswith(".pid"):
                 try:
                     with open(os.path.join(run, f)) as fh:
@@ -155,6 +156,23 @@ def _cleanup(root):
                     _kill_if_same(info)
                 except (OSError, ValueError):
                     pass
+        _kill_marked(os.path.join(root, name))
+
+
+def _kill_marked(cluster_dir):
+    """Processes a cluster's supervisord restarted after the pids were recorded carry the cluster's environment marker
+    (local/supervisor.py)."""
+    import hashlib
+    import signal
+    marker = ("ADHAR_LOCAL_CLUSTER=" + hashlib.sha256(os.path.abspath(cluster_dir).encode()).hexdigest()[:32]).encode()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/environ" % entry, "rb") as f:
+                    if marker in f.read().split(b"\0"):
+                        os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _kill_if_same(info):

@@ -111,6 +111,7 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert r["backup"]["counts"]["configmaps"] >= 5
     assert r["backup"]["counts"]["secrets"] >= 1
     assert not os.path.exists(root), "check mode wrote something"
+    check_verify_key = r["backup"]["verify_key"]
 
     r = backup(runner, cluster, storage, encryption=ENC, name="bk-one")
     b = r["backup"]
@@ -137,6 +138,14 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert shown["backup"]["metadata"]["etcd"] is None
     verified = info(runner, storage, name="bk-one", verify=True, encryption=ENC)
     assert verified["verification"]["ok"] is True and verified["verification"]["decryption_checked"] is True
+    assert verified["verification"]["integrity"] == "signed"
+    # the signed manifest checks out with the verify key alone (the same in check mode: it comes from the key)
+    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "1.1.0"
+    signed = info(runner, storage, name="bk-one", verify=True, verify_key=b["verify_key"])
+    assert signed["verification"]["ok"] is True and signed["verification"]["decryption_checked"] is False
+    assert signed["verification"]["integrity"] == "signed"
+    nokey = info(runner, storage, name="bk-one", verify=True, expect_fail=True)
+    assert "backup bk-one is encrypted with the key hmac-sha256:" in nokey["msg"], nokey["msg"]
 
     wrong = info(runner, storage, name="bk-one", verify=True, encryption={"key": OTHER_KEY}, expect_fail=True)
     assert "cannot decrypt: wrong key or tampered data" in wrong["msg"]
@@ -193,8 +202,10 @@ def test_filters(runner, cluster, tmp_path):
     names = {p.rsplit("/", 1)[-1] for p in got if p.startswith("resources/configmaps/")}
     assert names == {"web-settings.json", "two-settings.json"}
 
-    r = backup(runner, cluster, storage, name="bk-typo", include_resources=["configmapz"], expect_fail=True)
+    r = backup(runner, cluster, storage, name="bk-typo", include_resources=["configmapz"], strict=True, expect_fail=True)
     assert "configmapz" in r["msg"] and not os.path.exists(os.path.join(root, "bk-typo"))
+    r = backup(runner, cluster, storage, name="bk-typo", include_resources=["configmaps", "configmapz"])
+    assert any("include_resources 'configmapz' matches nothing" in w for w in r.get("warnings") or [])
 
 
 def _adhar_module_utils(collections_path):
@@ -322,13 +333,13 @@ def test_etcd_snapshot_and_adhar_config(runner, cluster, tmp_path, state_dir):
     r = backup(runner, cluster, {"path": root}, name="bk-etcd", encryption=ENC, include_namespaces=["app-one"],
                etcd_snapshot={"local_cluster": "bk-it", "state_dir": state_dir}, adhar_config=config)
     etcd = r["backup"]["etcd"]
-    assert etcd["revision"] > 0 and etcd["total_keys"] > 0 and etcd["hash"]
+    assert etcd["revision"] > 0 and etcd["total_size"] > 0 and len(etcd["sha256"]) == 64
     m = manifest(root, "bk-etcd")
     got = {i["path"]: i for i in m["items"]}
     assert got["etcd/snapshot.db.enc"]["encrypted"] is True and got["config/adhar.yaml.enc"]["encrypted"] is True
     assert m["metadata"]["etcd"]["revision"] == etcd["revision"] and m["metadata"]["adhar_config"] is True
     shown = info(runner, {"path": root}, name="bk-etcd", verify=True, encryption=ENC)
-    assert shown["backup"]["metadata"]["etcd"]["hash"] == etcd["hash"] and shown["verification"]["ok"] is True
+    assert shown["backup"]["metadata"]["etcd"]["sha256"] == etcd["sha256"] and shown["verification"]["ok"] is True
     # without a key, an etcd snapshot is refused before anything is written
     r = backup(runner, cluster, {"path": root}, name="bk-etcd-nokey", exclude_resources=["secrets"],
                etcd_snapshot={"local_cluster": "bk-it", "state_dir": state_dir}, expect_fail=True)

@@ -12,6 +12,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -74,6 +76,38 @@ def test_bad_input_is_one_clear_error_and_leaves_nothing(runner, state_dir, args
     r = runner.module("adhar.platform.cluster", args, expect_fail=True)
     assert needle in r["msg"], r["msg"]
     assert sorted(os.listdir(state_dir)) == before
+
+
+def _bad_paths(tmp_path):
+    regular = tmp_path / "a-file"
+    regular.write_text("not a directory\n")
+    folder = tmp_path / "a-dir"
+    folder.mkdir()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("clusters: [unclosed\n")
+    return [
+        ({"kubeconfig": str(regular / "sub" / "kc.yaml")}, "kubeconfig: cannot create %s" % (regular / "sub" / "kc.yaml")),
+        ({"kubeconfig": str(folder)}, "kubeconfig: %s is a directory" % folder),
+        ({"kubeconfig": str(broken)}, "kubeconfig: cannot merge into %s" % broken),
+        ({"wait_timeout": -1}, "wait_timeout: -1"),
+        ({"wait_timeout": 0}, "wait_timeout: 0"),
+        ({"audit_policy": {"enabled": True, "max_backups": -1}}, "audit_policy.max_backups: -1"),
+        ({"audit_policy": {"enabled": True, "max_size_mb": 0}}, "audit_policy.max_size_mb: 0"),
+    ]
+
+
+def test_bad_paths_and_numbers_are_refused_before_anything_starts(runner, state_dir, tmp_path):
+    for args, needle in _bad_paths(tmp_path):
+        before = sorted(os.listdir(state_dir))
+        t = time.monotonic()
+        r = runner.module("adhar.platform.cluster", dict(args, name="early"), expect_fail=True)
+        assert needle in r["msg"], (args, r["msg"])
+        assert "rolled back" not in r["msg"] and time.monotonic() - t < 30
+        assert sorted(os.listdir(state_dir)) == before
+    folder = tmp_path / "a-dir"
+    r = runner.module("adhar.platform.cluster", {"name": "reg", "provider": "existing", "kubeconfig": str(folder)},
+                      expect_fail=True)
+    assert "is a directory, not a kubeconfig file" in r["msg"], r["msg"]
 
 
 def test_port_in_use_is_refused_before_anything(runner, state_dir):
@@ -207,12 +241,29 @@ def test_ha_create_side_by_side(runner, state_dir):
     assert len(info["etcd"]["members"]) == 3 and info["etcd"]["leader"]
 
 
+def supervisorctl(state_dir, name, *args):
+    conf = os.path.join(state_dir, name, "config", "supervisord.conf")
+    return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", conf] + list(args), capture_output=True,
+                          text=True, timeout=60, check=False).stdout
+
+
 def test_ha_survives_member_loss_and_heals(runner, state_dir):
     pids = pids_of(state_dir, "ha")
     kc = os.path.join(state_dir, "ha", "config", "admin.kubeconfig")
+    # kill -9: supervisord starts them again by itself
     os.kill(pids["apiserver-1"]["pid"], signal.SIGKILL)
     os.kill(pids["etcd-2"]["pid"], signal.SIGKILL)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = supervisorctl(state_dir, "ha", "status", "apiserver-1", "etcd-2")
+        if status.count("RUNNING") == 2 and "pid %d," % pids["apiserver-1"]["pid"] not in status \
+                and "pid %d," % pids["etcd-2"]["pid"] not in status:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("not restarted by supervisord: %s" % status)
+    # stopped through supervisord they stay down until state=started
+    supervisorctl(state_dir, "ha", "stop", "apiserver-1", "etcd-2")
     core = kclient.CoreV1Api(api(kc))
     for i in range(10):
         ok = False

@@ -217,7 +217,8 @@ def test_backup_schedule_verify_restore_recover(runner, tmp_path, make_local_clu
             assert report["backup"] == backup["name"] and report["action"] == "backup"
             rows = {r["component"]: r for r in report["assessment"]["components"]}
             assert rows["Applications"]["rpo"]["status"] == "pass" and rows["Applications"]["rto"]["status"] == "not measured"
-            assert rows["Databases"]["status"] == "not measured" and report["assessment"]["passed"] is True
+            assert rows["Databases"]["status"] == "not measured" and report["assessment"]["verdict"] == "partial"
+            assert report["assessment"]["passed"] is False and "Persistent Volumes" in report["assessment"]["unmeasured"]
             assert "| Databases | not measured |" in md and "# Disaster-recovery report: %s, backup" % SOURCE in md
             assert "| Component | RTO (recovery time) |" in out  # the table is printed
 
@@ -269,6 +270,9 @@ def test_backup_schedule_verify_restore_recover(runner, tmp_path, make_local_clu
         assert report["details"]["recovered_healthy"] is True and report["details"]["objects_missing"] == []
         assert report["details"]["objects_expected_present"] >= 5
         assert "| Platform Services | " in md and "(PASS)" in md
+        # volume data is never measured here: every measured row passes, so the verdict is partial, not pass
+        assert report["assessment"]["verdict"] == "partial" and report["assessment"]["failed"] == []
+        assert "- **Result**: PARTIAL (not measured: " in md and "Persistent Volumes" in md.split("**Result**")[1].splitlines()[0]
         recovered = app_state(bin_dir, recovery)
         assert recovered["cm/settings"] == before["cm/settings"] and recovered["cm/other"] == before["cm/other"]
         assert recovered["secret/creds"] == before["secret/creds"] and recovered["deploy/web"] == before["deploy/web"]

@@ -9,6 +9,7 @@ fixture), then one recovered cluster is shared by the tests that follow.
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import json
 import os
@@ -150,9 +151,10 @@ def source(runner, state_dir, collections_path, bin_dir, tmp_path_factory):
 
 def test_capture_metadata(source):
     meta = source["meta"]
-    assert set(meta) >= {"hash", "revision", "total_keys", "total_size", "endpoint", "seconds"}
+    assert set(meta) >= {"sha256", "revision", "total_size", "storage_version", "etcd_version", "endpoint", "seconds"}
     assert meta["members"] == 1 and meta["source_cluster"] == SOURCE and meta["encryption_config"] is True
-    assert meta["total_keys"] > 2 * PER_NAMESPACE * len(NAMESPACES)
+    assert meta["etcd_version"] == "3.6.16" and meta["endpoint"].startswith("https://127.0.0.1:")
+    assert meta["total_size"] > 0 and meta["total_size"] % 4096 == 0 and len(meta["sha256"]) == 64
 
 
 def test_stored_snapshot_is_encrypted_and_passes_status(source, bin_dir, tmp_path):
@@ -168,8 +170,12 @@ def test_stored_snapshot_is_encrypted_and_passes_status(source, bin_dir, tmp_pat
         reader.copy_to("etcd/snapshot.db", f)
     status = json.loads(subprocess.run([os.path.join(bin_dir, "etcdutl"), "snapshot", "status", out, "-w", "json"],
                                        capture_output=True, text=True, check=True).stdout)
-    assert status["hash"] == source["meta"]["hash"] and status["revision"] == source["meta"]["revision"]
-    assert status["totalKey"] == source["meta"]["total_keys"]
+    # the revision recorded is etcd's just before the snapshot was taken: the snapshot holds at least that
+    assert status["revision"] >= source["meta"]["revision"] and status["totalSize"] == source["meta"]["total_size"]
+    assert status["totalKey"] > 2 * PER_NAMESPACE * len(NAMESPACES)
+    with open(out, "rb") as f:
+        data = f.read()
+    assert hashlib.sha256(data[:-32]).hexdigest() == data[-32:].hex() == source["meta"]["sha256"]
     assert reader.read("etcd/encryption-config.yaml") == source["enc_config"]
     # what is stored is ciphertext, not a snapshot
     raw = os.path.join(source["store"], source["backup"], "etcd", "snapshot.db.enc")
@@ -199,8 +205,8 @@ def test_recover_into_new_cluster(runner, state_dir, source):
     r = runner.module("adhar.platform.cluster", {"name": RECOVERED, "restore_from": _restore_from(source["store"], source["key_file"])})
     assert r["changed"] is True and r["cluster"]["running"] is True
     rf = r["restored_from"]
-    assert rf["backup"] == source["backup"] and rf["revision"] == source["meta"]["revision"]
-    assert rf["hash"] == source["meta"]["hash"] and rf["total_keys"] == source["meta"]["total_keys"] and rf["seconds"] > 0
+    assert rf["backup"] == source["backup"] and rf["revision"] >= source["meta"]["revision"]
+    assert rf["total_size"] == source["meta"]["total_size"] and rf["total_keys"] > 0 and rf["seconds"] > 0
     assert r["cluster"]["encryption_at_rest"] is True  # taken from the source
     kubeconfig = os.path.join(state_dir, RECOVERED, "config", "admin.kubeconfig")
     assert _objects(kubeconfig) == source["expected"]

@@ -9,6 +9,7 @@ receives the restores.  Only one local cluster of this module is alive at a time
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -144,8 +145,10 @@ def backup(runner, make_local_cluster, bin_dir, tmp_path_factory):
         r = runner.module("adhar.platform.backup", {"kubeconfig": kc, "cluster": "rsrc", "name": "rsrc-1",
                                                     "storage": {"url": "file://" + store}, "encryption": {"key": KEY}})
         assert r["backup"]["complete"] is True
+        assert r["backup"]["verify_key_id"].startswith("ed25519:"), r["backup"]
         nodeport = json.loads(kubectl(bin_dir, kc, "get", "service", "web-np", "-n", "shop", "-o", "json"))
-    return {"store": store, "name": "rsrc-1", "expected": expected, "nodeport": nodeport}
+    return {"store": store, "name": "rsrc-1", "expected": expected, "nodeport": nodeport,
+            "verify_key": r["backup"]["verify_key"]}
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +189,7 @@ def test_bad_archives_are_refused_before_anything_is_applied(runner, target, bac
     args = restore_args(target, backup)
     args.pop("encryption")
     r = runner.module("adhar.platform.restore", args, expect_fail=True)
-    assert "is encrypted: give encryption" in r["msg"], r["msg"]
+    assert "is encrypted with the key hmac-sha256:" in r["msg"] and "give encryption.key" in r["msg"], r["msg"]
     # incomplete: no manifest
     os.remove(os.path.join(bad, backup["name"], "manifest.json"))
     r = runner.module("adhar.platform.restore", restore_args(target, backup, storage={"url": "file://" + bad}), expect_fail=True)
@@ -196,7 +199,7 @@ def test_bad_archives_are_refused_before_anything_is_applied(runner, target, bac
 
 def test_check_mode_creates_nothing(runner, target, backup, bin_dir):
     before = namespaces(bin_dir, target)
-    r = runner.module("adhar.platform.restore", restore_args(target, backup), check=True)
+    r = runner.module("adhar.platform.restore", restore_args(target, backup, report_items="changed"), check=True)
     assert r["changed"] is True and r["restore"]["check_mode"] is True
     assert r["restore"]["counts"]["created"] > 10 and r["restore"]["counts"]["failed"] == 0
     notes = {i.get("message") for i in r["items"]}
@@ -216,7 +219,12 @@ def test_round_trip_then_rerun_is_unchanged(runner, target, backup, bin_dir):
         assert sorted(stage["resource_counts"]) == sorted(stage["resources"])
         assert sum(sum(c.values()) for c in stage["resource_counts"].values()) == stage["count"] == sum(stage["counts"].values())
     reasons = {g["reason"] for g in restore["skipped"]}
-    assert any(x.startswith("recreated by its controller") for x in reasons), reasons
+    # grouped by a reason that names no object: one group per owner kind, with its count and at most five examples
+    assert "recreated by its controller (owner kind Deployment)" in reasons, reasons
+    assert all(0 < len(g["examples"]) <= min(5, g["count"]) for g in restore["skipped"]), restore["skipped"]
+    assert sum(g["count"] for g in restore["skipped"]) == restore["counts"]["skipped"]
+    assert len(r["items"]) == sum(restore["counts"].values())  # report_items=all: every object
+    assert restore["failures"] == [] and restore["failures_not_listed"] == 0
     assert "made by Kubernetes in every namespace" in reasons
     by = {(i["resource"], i["namespace"], i["name"]): i for i in r["items"]}
     assert by[("replicasets.apps", "shop", [n for (k, ns, n) in by if k == "replicasets.apps"][0])]["action"] == "skipped"
@@ -231,7 +239,12 @@ def test_round_trip_then_rerun_is_unchanged(runner, target, backup, bin_dir):
     # again, policy none: nothing changes and nothing is noisy
     r = runner.module("adhar.platform.restore", restore_args(target, backup, name="full-2"))
     counts = r["restore"]["counts"]
-    assert r["changed"] is False, r["items"]
+    assert r["changed"] is False, r["restore"]
+    # the default report is a summary: no per-object entries, the numbers per resource and outcome add up
+    assert r["items"] == [] and len(json.dumps(r)) < 16384, len(json.dumps(r))
+    per = r["restore"]["resource_counts"]
+    assert sum(sum(c.values()) for c in per.values()) == sum(counts.values())
+    assert per["configmaps"].get("unchanged", 0) > 0 and "created" not in per["configmaps"], per["configmaps"]
     assert counts["created"] == counts["updated"] == counts["failed"] == 0 and counts["unchanged"] > 10
     assert not [g for g in r["restore"]["skipped"] if g["reason"].startswith("exists and differs")], r["restore"]["skipped"]
 
@@ -241,7 +254,7 @@ def test_app_with_namespace_mapping(runner, target, backup, bin_dir):
     # web-np's explicit node port is taken by the copy in shop: a partial failure, reported, never hidden
     r = runner.module("adhar.platform.restore", args, expect_fail=True)
     assert "1 of " in r["msg"] and "web-np" in r["msg"] and "items failed" in r["msg"], r["msg"]
-    assert r["restore"]["failures"][0]["name"] == "web-np"
+    assert r["restore"]["failures"][0]["name"] == "web-np" and r["restore"]["failures_not_listed"] == 0
     assert any(i["message"] == "not attempted: an earlier stage failed" for i in r["items"] if i.get("message")) or \
         r["restore"]["counts"]["skipped"] > 0
     r = runner.module("adhar.platform.restore", dict(args, continue_on_error=True, report_items="all", wait=True, wait_timeout=120))
@@ -267,7 +280,7 @@ def test_policies_update_and_recreate(runner, target, backup, bin_dir):
     assert r["changed"] is False
     assert [g for g in r["restore"]["skipped"] if g["reason"].startswith("exists and differs")][0]["count"] == 1
     r = runner.module("adhar.platform.restore", restore_args(target, backup, include_namespaces=["shop"], include_resources=["configmaps"],
-                                                             existing_resource_policy="update"), diff=True)
+                                                             existing_resource_policy="update", report_items="changed"), diff=True)
     assert r["restore"]["counts"]["updated"] == 1 and r["items"][0]["name"] == "web-conf"
     cm = json.loads(kubectl(bin_dir, target, "get", "configmap", "web-conf", "-n", "shop", "-o", "json"))
     assert cm["data"] == {"setting": "value-of-web"}
@@ -303,3 +316,303 @@ def test_restore_from_s3(runner, target, backup, bin_dir, moto_endpoint):
     assert {("namespaces", None, "tools-s3"), ("configmaps", "tools-s3", "tool-conf"), ("widgets.example.com", "tools-s3", "w2")} <= created
     expected = snapshot(bin_dir, target, namespaces=("tools",), rename={"tools": "tools-s3"})
     assert snapshot(bin_dir, target, namespaces=("tools-s3",)) == expected
+
+
+# --------------------------------------------------------------------------- integrity: refused with zero requests
+
+class CountingProxy:
+    """A TCP proxy on 127.0.0.1 in front of the target's API server that counts connections and bytes.
+
+    Restores whose backup is refused go through it: a count of 0 proves they never reached the cluster.
+    """
+
+    def __init__(self, host, port):
+        import socket
+        import threading
+        self.upstream = (host, port)
+        self.connections = 0
+        self.bytes = 0
+        self._lock = threading.Lock()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.port = self._sock.getsockname()[1]
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self._closed:
+            try:
+                client, dummy = self._sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self._lock:
+                    self.bytes += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def counts(self):
+        with self._lock:
+            return self.connections, self.bytes
+
+    def close(self):
+        self._closed = True
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+
+def _named(entries, name):
+    """The kubeconfig entry (context, cluster) called ``name``."""
+    return [e for e in entries if e["name"] == name][0]
+
+
+@pytest.fixture
+def counted(target, tmp_path):
+    """``(kubeconfig through a CountingProxy, the proxy)`` for the target cluster."""
+    import urllib.parse
+    import yaml
+    with open(target) as f:
+        config = yaml.safe_load(f)
+    context = _named(config["contexts"], config["current-context"])["context"]
+    cluster = _named(config["clusters"], context["cluster"])["cluster"]
+    url = urllib.parse.urlsplit(cluster["server"])
+    proxy = CountingProxy(url.hostname, url.port)
+    cluster["server"] = "https://127.0.0.1:%d" % proxy.port
+    path = str(tmp_path / "counted.kubeconfig")
+    with open(path, "w") as f:
+        yaml.safe_dump(config, f)
+    os.chmod(path, 0o600)
+    try:
+        yield path, proxy
+    finally:
+        proxy.close()
+
+
+CM_ITEM = "resources/configmaps/namespaces/shop/web-conf.json"
+
+
+def _manifest_path(store, name):
+    return os.path.join(store, name, "manifest.json")
+
+
+def _load_manifest(store, name):
+    with open(_manifest_path(store, name)) as f:
+        return json.load(f)
+
+
+def _save_manifest(store, name, manifest):
+    os.chmod(_manifest_path(store, name), 0o600)
+    with open(_manifest_path(store, name), "w") as f:
+        json.dump(manifest, f)
+
+
+def _write_item(store, name, path, data, recompute):
+    full = os.path.join(store, name, *path.split("/"))
+    os.chmod(full, 0o600)
+    with open(full, "wb") as f:
+        f.write(data)
+    if recompute:
+        manifest = _load_manifest(store, name)
+        record = next(i for i in manifest["items"] if i["path"] == path)
+        record.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        _save_manifest(store, name, manifest)
+
+
+def _item_bytes(store, name, path=CM_ITEM):
+    with open(os.path.join(store, name, *path.split("/")), "rb") as f:
+        return f.read()
+
+
+def _evil_configmap(store, name):
+    obj = json.loads(_item_bytes(store, name))
+    obj["data"] = {"setting": "EVIL"}
+    return json.dumps(obj, sort_keys=True).encode()
+
+
+def _pop_fields(*fields, drop_encrypted=False):
+    def tamper(store, name, swap):
+        manifest = _load_manifest(store, name)
+        for field in fields:
+            manifest.pop(field, None)
+        if drop_encrypted:
+            manifest["items"] = [i for i in manifest["items"] if not i.get("encrypted")]
+        _save_manifest(store, name, manifest)
+        _write_item(store, name, CM_ITEM, _evil_configmap(store, name), recompute=True)
+    return tamper
+
+
+def _flip(store, name, swap):
+    data = bytearray(_item_bytes(store, name))
+    data[len(data) // 2] ^= 0x20
+    _write_item(store, name, CM_ITEM, bytes(data), recompute=False)
+
+
+def _swap(store, name, swap):
+    other_store, other_name = swap
+    shutil.copyfile(os.path.join(other_store, other_name, *CM_ITEM.split("/")), os.path.join(store, name, *CM_ITEM.split("/")))
+    record = next(i for i in _load_manifest(other_store, other_name)["items"] if i["path"] == CM_ITEM)
+    manifest = _load_manifest(store, name)
+    next(i for i in manifest["items"] if i["path"] == CM_ITEM).update(record)
+    _save_manifest(store, name, manifest)
+
+
+def _reorder(store, name, swap):
+    manifest = _load_manifest(store, name)
+    manifest["items"].reverse()
+    _save_manifest(store, name, manifest)
+
+
+def _edit_field(store, name, swap):
+    manifest = _load_manifest(store, name)
+    manifest["cluster"] = "elsewhere"
+    _save_manifest(store, name, manifest)
+
+
+TAMPERS = {
+    "item-bytes-edited": _flip,
+    "manifest-field-edited": _edit_field,
+    "item-edited-checksum-recomputed": lambda store, name, swap: _write_item(store, name, CM_ITEM, _evil_configmap(store, name), True),
+    "item-swapped-from-another-backup": _swap,
+    "item-truncated": lambda store, name, swap: _write_item(store, name, CM_ITEM, _item_bytes(store, name)[:40], False),
+    "items-reordered": _reorder,
+    "signature-removed": _pop_fields("signature"),
+    "mac-removed": _pop_fields("mac"),
+    "encryption-block-removed": _pop_fields("encryption", "mac", "signature", drop_encrypted=True),
+}
+
+
+def test_tampered_backups_are_refused_with_zero_requests(runner, target, backup, bin_dir, tmp_path, counted, moto_endpoint):
+    """Every tamper, through the restore module, with the key, with only the verify key and with no key: refused, and
+    the API server never sees a connection (a counting proxy in front of it)."""
+    kubeconfig, proxy = counted
+    only_cms = {"include_namespaces": ["shop"], "include_resources": ["configmaps"]}
+    # positive control, through the proxy: only the verify key restores the unencrypted ConfigMaps (signed)
+    args = dict(restore_args(kubeconfig, backup, verify_key=backup["verify_key"], require_signature=True, **only_cms))
+    args.pop("encryption")
+    r = runner.module("adhar.platform.restore", args)
+    assert r["restore"]["integrity"] == "signed" and r["restore"]["counts"]["failed"] == 0, r["restore"]
+    assert proxy.counts()[0] > 0, "the proxy saw no connection: it does not count what reaches the cluster"
+    # ... but not the encrypted Secrets: refused before anything is read
+    args = dict(restore_args(kubeconfig, backup, verify_key=backup["verify_key"], include_namespaces=["shop"]))
+    args.pop("encryption")
+    conn0 = proxy.counts()
+    r = runner.module("adhar.platform.restore", args, expect_fail=True)
+    assert "selected items are encrypted" in r["msg"] and "only verify_key was given" in r["msg"], r["msg"]
+    assert proxy.counts() == conn0
+    # another backup with the same key, to swap an item from: the target's ConfigMaps with another value
+    kubectl(bin_dir, target, "patch", "configmap", "web-conf", "-n", "shop", "--type=merge", "-p", '{"data":{"setting":"swapped-in"}}')
+    other = str(tmp_path / "other")
+    r = runner.module("adhar.platform.backup", {"kubeconfig": target, "cluster": "rdst", "name": "rdst-swap",
+                                                "storage": {"url": "file://" + other}, "encryption": {"key": KEY}, **only_cms})
+    assert r["backup"]["verify_key"] == backup["verify_key"]  # one KEK, one verify key
+    kubectl(bin_dir, target, "patch", "configmap", "web-conf", "-n", "shop", "--type=merge", "-p", '{"data":{"setting":"value-of-web"}}')
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    stranger = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+    tasks, expected = [], []
+
+    def task(store, how, why, storage=None):
+        args = dict(restore_args(kubeconfig, backup, storage=storage or {"url": "file://" + store}, **only_cms))
+        if how != "key":
+            args.pop("encryption")
+        if how == "verify_key":
+            args["verify_key"] = backup["verify_key"]
+        if how == "stranger":
+            args["verify_key"] = stranger
+        tasks.append("- name: %s %s\n  adhar.platform.restore: %s\n  ignore_errors: true\n" % (why, how, json.dumps(args)))
+        expected.append((why, how))
+
+    for why, tamper in TAMPERS.items():
+        store = str(tmp_path / why)
+        shutil.copytree(backup["store"], store)
+        tamper(store, backup["name"], (other, "rdst-swap"))
+        for how in ("key", "verify_key", "no_key", "stranger"):
+            task(store, how, why)
+    task(backup["store"], "stranger", "intact-with-another-verify-key")
+    # the same on S3 (moto): the reported attack, an item edited with its checksum recomputed
+    boto3 = pytest.importorskip("boto3")
+    bucket = "adhar-tamper-%s" % uuid.uuid4().hex[:10]
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION, aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=bucket)
+    tampered = str(tmp_path / "item-edited-checksum-recomputed")
+    for root, dummy, files in os.walk(os.path.join(tampered, backup["name"])):
+        for name in files:
+            path = os.path.join(root, name)
+            s3.upload_file(path, bucket, "dr/" + os.path.relpath(path, tampered))
+    s3_storage = {"type": "s3", "bucket": bucket, "prefix": "dr", "region": REGION, "endpoint_url": moto_endpoint,
+                  "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    for how in ("key", "verify_key", "no_key"):
+        task(None, how, "s3-item-edited-checksum-recomputed", storage=s3_storage)
+
+    before = proxy.counts()
+    results = runner.play("".join(tasks))
+    after = proxy.counts()
+    assert len(results) == len(expected)
+    for (why, how), res in zip(expected, results):
+        assert res["status"] == "failed", "%s %s was not refused: %s" % (why, how, json.dumps(res["result"])[:2000])
+        msg = res["result"]["msg"]
+        if how == "no_key" and why != "encryption-block-removed":
+            assert "is encrypted with the key hmac-sha256:" in msg or "out of order" in msg, (why, how, msg)
+        assert "nothing was restored" in msg or "signature" in msg or "is encrypted" in msg or "tampered" in msg \
+            or "out of order" in msg or "removed" in msg, (why, how, msg)
+    assert after == before, "the refused restores reached the API server: %r -> %r" % (before, after)
+    cm = json.loads(kubectl(bin_dir, target, "get", "configmap", "web-conf", "-n", "shop", "-o", "json"))
+    assert cm["data"] == {"setting": "value-of-web"}
+
+
+def test_unsigned_backup_is_checksums_only_and_require_signature_refuses_it(runner, target, backup, bin_dir, tmp_path):
+    store = str(tmp_path / "plain")
+    only_cms = {"include_namespaces": ["shop"], "include_resources": ["configmaps"]}
+    r = runner.module("adhar.platform.backup", {"kubeconfig": target, "cluster": "rdst", "name": "rdst-plain",
+                                                "storage": {"url": "file://" + store}, **only_cms})
+    assert r["backup"]["encrypted"] is False and r["backup"]["verify_key"] is None
+    args = {"kubeconfig": target, "backup": "rdst-plain", "storage": {"url": "file://" + store}}
+    r = runner.module("adhar.platform.restore", dict(args, **only_cms))
+    assert r["restore"]["integrity"] == "checksums-only"
+    assert any("integrity: checksums-only" in w for w in r.get("warnings") or []), r.get("warnings")
+    r = runner.module("adhar.platform.restore", dict(args, require_signature=True), expect_fail=True)
+    assert "require_signature needs a key" in r["msg"], r["msg"]
+    r = runner.module("adhar.platform.restore", dict(args, verify_key=backup["verify_key"]), expect_fail=True)
+    assert "verify_key was given but backup rdst-plain carries no signature" in r["msg"], r["msg"]
+    r = runner.module("adhar.platform.restore", dict(args, encryption={"key": KEY}), expect_fail=True)
+    assert "a key was given but backup rdst-plain carries no signature" in r["msg"], r["msg"]
+    # backup_info verifies the same way and tells the verify key of a KEK
+    r = runner.module("adhar.platform.backup_info", {"storage": {"url": "file://" + backup["store"]}, "name": backup["name"],
+                                                     "verify": True, "verify_key": backup["verify_key"]})
+    assert r["verification"]["ok"] and r["verification"]["integrity"] == "signed"
+    assert r["verification"]["decryption_checked"] is False
+    r = runner.module("adhar.platform.backup_info", {"storage": {"url": "file://" + backup["store"]}, "name": backup["name"],
+                                                     "verify": True}, expect_fail=True)
+    assert "is encrypted with the key hmac-sha256:" in r["msg"] and "nothing was read" in r["msg"], r["msg"]
+    r = runner.module("adhar.platform.backup_info", {"storage": {"url": "file://" + backup["store"]}, "encryption": {"key": KEY}})
+    assert r["verify_key"]["verify_key"] == backup["verify_key"]

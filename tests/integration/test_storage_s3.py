@@ -285,6 +285,13 @@ def test_kms_wrapped_data_key(adhar, aws, bucket):
     reader = adhar.archive.ArchiveReader(store, "kms-1", reader_wrapper)
     assert reader.verify()["decryption_checked"]
     assert reader.read(adhar.archive.ETCD_SNAPSHOT) == b"snapshot"
+    # KMS backups carry no signature: the MAC (KMS access) authenticates them; without KMS they are refused
+    assert "signature" not in manifest and reader.integrity == "authenticated"
+    with pytest.raises(adhar.core.AdharError, match="is encrypted with the AWS KMS key %s" % data_key["kms_key_id"]):
+        adhar.archive.ArchiveReader(store, "kms-1").manifest
+    verify_key = adhar.crypto_envelope.verify_key_info(adhar.crypto_envelope.KeyWrapper(KEY))["verify_key"]
+    with pytest.raises(adhar.core.AdharError, match="backups encrypted with AWS KMS"):
+        adhar.archive.ArchiveReader(store, "kms-1", verify_key=verify_key).manifest
 
     wrong = adhar.crypto_envelope.key_wrapper_from_params({"kms_key_id": other, "kms_endpoint_url": aws.endpoint}, params)
     with pytest.raises(adhar.core.AdharError) as err:

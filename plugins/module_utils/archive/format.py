@@ -26,7 +26,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.core import AdharEr
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import check_key
 
 FORMAT_NAME = "adhar-backup"
-FORMAT_VERSION = "1.0.0"
+FORMAT_VERSION = "1.1.0"  # 1.1: the optional Ed25519 ``signature``
 FORMAT_MAJOR = 1
 MANIFEST = "manifest.json"
 STARTED = "started.json"
@@ -130,6 +130,31 @@ def canonical_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
+def mac_payload(manifest):
+    """What the ``mac`` covers: the canonical manifest without ``mac`` and ``signature`` (as in format 1.0)."""
+    return canonical_json({k: v for k, v in manifest.items() if k not in ("mac", "signature")})
+
+
+def signed_payload(manifest):
+    """What the Ed25519 ``signature`` covers: the canonical manifest without ``signature`` (so the ``mac`` too)."""
+    return canonical_json({k: v for k, v in manifest.items() if k != "signature"})
+
+
+def format_minor(manifest):
+    """The minor format version of a parsed manifest (0 for 1.0.x)."""
+    try:
+        return int(str(manifest.get("format_version")).split(".")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def holds_encrypted_items(manifest):
+    """Whether a manifest says its backup is encrypted: ``encryption`` set, an item ``encrypted`` or an ``.enc`` path."""
+    return bool(manifest.get("encryption")) or any(
+        isinstance(i, dict) and (i.get("encrypted") or str(i.get("path") or "").endswith(ENC_SUFFIX))
+        for i in manifest.get("items") or [])
+
+
 def dump_manifest(manifest):
     """The stored manifest: ASCII, sorted keys, ``items`` last with one record per line.
 
@@ -171,6 +196,7 @@ def parse_manifest(data, name):
     if not isinstance(items, list):
         raise AdharError("the manifest of backup %s has no item list" % name, item=MANIFEST)
     seen = set()
+    previous = None
     for item in items:
         if not isinstance(item, dict):
             raise AdharError("the manifest of backup %s has a malformed item" % name, item=MANIFEST)
@@ -179,10 +205,18 @@ def parse_manifest(data, name):
         if path in seen:
             raise AdharError("the manifest of backup %s lists %s twice" % (name, path), item=path)
         seen.add(path)
+        if previous is not None and path < previous:
+            raise AdharError("the manifest of backup %s lists its items out of order (%s after %s): it was edited"
+                             % (name, path, previous), item=path)
+        previous = path
         if not isinstance(item.get("size"), int) or item["size"] < 0 or not _SHA_RE.match(str(item.get("sha256"))):
             raise AdharError("the manifest of backup %s has a malformed entry for %s" % (name, path), item=path)
         if bool(item.get("encrypted")) != path.endswith(ENC_SUFFIX):
             raise AdharError("the manifest of backup %s has inconsistent encryption flags for %s" % (name, path), item=path)
     if any(i.get("encrypted") for i in items) and not isinstance(manifest.get("encryption"), dict):
         raise AdharError("the manifest of backup %s lists encrypted items but no encryption metadata" % name, item=MANIFEST)
+    signature = manifest.get("signature")
+    if signature is not None and not (isinstance(signature, dict) and all(
+            isinstance(signature.get(k), str) for k in ("algorithm", "key_id", "public_key", "value"))):
+        raise AdharError("the manifest of backup %s has a malformed signature" % name, item=MANIFEST)
     return manifest

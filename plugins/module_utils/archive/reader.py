@@ -10,6 +10,16 @@ before it is handed out.  ``read``/``read_json`` return nothing unverified.
 followed by the checksum check, so a caller must discard what it received
 when they raise.  ``verify()`` checks every item (and, with the key, that
 every encrypted item decrypts) and names each one that is missing or bad.
+
+Before any item is read the manifest is authenticated with what the caller
+gave (see ``ArchiveReader``); ``integrity`` says how it was checked:
+
+* ``signed`` — the Ed25519 signature checked with ``verify_key`` or with the
+  key derived from the KEK (and, with the KEK, the MAC too);
+* ``authenticated`` — the MAC checked with the data key (backups wrapped by
+  AWS KMS, and encrypted backups of format 1.0, carry no signature);
+* ``checksums-only`` — no key given and the backup neither encrypted nor
+  signed: the checksums only detect accidents, not an edit.
 """
 
 from __future__ import annotations
@@ -23,40 +33,85 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.format impo
     MANIFEST,
     RESERVED,
     STARTED,
-    canonical_json,
     check_backup_name,
     describe_path,
+    format_minor,
+    holds_encrypted_items,
+    mac_payload,
     parse_manifest,
+    signed_payload,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import (
     DECRYPT_ERROR,
+    check_manifest_signature,
     item_aad,
+    key_required_error,
     open_envelope,
+    parse_verify_key,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import CHUNK_SIZE, ObjectMissing, join_key
 
 
-class ArchiveReader:
-    """Reads backup ``name`` from ``storage``; ``key_wrapper`` opens encrypted backups."""
+def check_verification(key_wrapper, verify_key, require_signature):
+    """The raw verify key of ``verify_key`` (None when not given); errors for options that cannot work together."""
+    raw = None if verify_key in (None, "") else parse_verify_key(verify_key)
+    if require_signature and key_wrapper is None and raw is None:
+        raise AdharError("require_signature needs a key to check the backup with: give verify_key (or encryption)",
+                         option="require_signature")
+    return raw
 
-    def __init__(self, storage, name, key_wrapper=None):
+
+class ArchiveReader:
+    """Reads backup ``name`` from ``storage``.
+
+    ``key_wrapper`` opens encrypted backups; ``verify_key`` (a base64 Ed25519
+    public key, or its 32 raw bytes) checks the manifest signature without
+    the data key, so the unencrypted items of a signed backup can be read.
+    Rules, applied when the manifest is first used (before any item is read):
+
+    * an encrypted backup without ``key_wrapper`` and ``verify_key`` is refused;
+    * with ``key_wrapper`` the manifest must carry a valid MAC (and a valid
+      signature when it has one and the KEK is local); a backup without
+      ``encryption`` read with a key is refused (its header may have been removed);
+    * with ``verify_key`` the manifest must carry a valid signature by that key;
+    * ``require_signature`` refuses what could only be checked by checksums: it
+      needs ``key_wrapper`` or ``verify_key`` (checked at once, before any
+      read), and with either every backup accepted is signed or authenticated.
+
+    ``stored_manifest`` is the parsed manifest before these checks (listing only).
+    """
+
+    def __init__(self, storage, name, key_wrapper=None, verify_key=None, require_signature=False):
         self.storage = storage
         self.name = check_backup_name(name)
         self._wrapper = key_wrapper
+        self._verify_key = check_verification(key_wrapper, verify_key, require_signature)
+        self.require_signature = bool(require_signature)
+        self._parsed = None
         self._manifest = None
         self._index = None
         self._dek = None
+        self.integrity = None
+        self.warnings = []
 
     # -- manifest
 
     @property
+    def stored_manifest(self):
+        """The parsed manifest, NOT authenticated (for listings and summaries; never for reading items)."""
+        if self._parsed is None:
+            self._parsed = self._fetch()
+        return self._parsed
+
+    @property
     def manifest(self):
+        """The authenticated manifest (``AdharError`` when the rules in the class docstring refuse it)."""
         if self._manifest is None:
             self._load()
         return self._manifest
 
-    def _load(self):
+    def _fetch(self):
         try:
             data = self.storage.read(join_key(self.name, MANIFEST))
         except ObjectMissing:
@@ -65,29 +120,78 @@ class ArchiveReader:
                                  % (self.name, self.storage.location), backup=self.name, complete=False) from None
             raise AdharError("backup %s does not exist in %s" % (self.name, self.storage.location),
                              backup=self.name) from None
-        manifest = parse_manifest(data, self.name)
+        return parse_manifest(data, self.name)
+
+    def _load(self):
+        manifest = self.stored_manifest
+        self._authenticate(manifest)  # a wrong key or a tampered manifest fails here, before any item is read
         self._manifest = manifest
         self._index = {item["path"]: item for item in manifest["items"]}
-        if manifest.get("encryption") and self._wrapper is not None:
-            self._unlock()  # a wrong key or a tampered manifest fails here, before any item is read
+
+    def _authenticate(self, manifest):
+        encrypted = holds_encrypted_items(manifest)
+        signature = manifest.get("signature")
+        if self._wrapper is None and self._verify_key is None:
+            if encrypted:
+                raise key_required_error(manifest.get("encryption"), self.name)
+            self._check_not_stripped()
+            self.integrity = "checksums-only"
+            self.warnings.append("backup %s is neither encrypted nor signed: its checksums detect accidents, not edits; "
+                                 "nothing proves it is the backup that was written (integrity: checksums-only)" % self.name)
+            return
+        integrity = None
+        if self._wrapper is not None:
+            if not manifest.get("encryption"):
+                raise AdharError("a key was given but backup %s carries no signature (no encryption header, no MAC): it is "
+                                 "not the encrypted backup you expect, or its encryption header was removed" % self.name,
+                                 backup=self.name, item=MANIFEST, option="encryption")
+            dek = open_envelope(manifest["encryption"], self._wrapper, self.name)
+            dek.check_manifest_mac(mac_payload(manifest), manifest.get("mac"))
+            self._dek = dek
+            integrity = "authenticated"
+            own = getattr(self._wrapper, "verify_key", None)  # None: AWS KMS, nothing to derive a signing key from
+            if own is not None and signature is not None:
+                check_manifest_signature(signature, signed_payload(manifest), own, self.name, source="the key")
+                integrity = "signed"
+            elif own is not None and format_minor(manifest) >= 1:
+                raise AdharError("backup %s (format %s) was made with a local key, so it must be signed, and its "
+                                 "signature was removed" % (self.name, manifest.get("format_version")),
+                                 backup=self.name, item=MANIFEST)
+        if self._verify_key is not None:
+            if signature is None:
+                raise AdharError("verify_key was given but backup %s carries no signature (backups encrypted with AWS KMS "
+                                 "and backups of format 1.0 are not signed; give encryption instead), or its signature "
+                                 "was removed" % self.name, backup=self.name, item=MANIFEST, option="verify_key")
+            check_manifest_signature(signature, signed_payload(manifest), self._verify_key, self.name)
+            integrity = "signed"
+        self.integrity = integrity
+
+    def _check_not_stripped(self):
+        """An unsigned, unencrypted manifest whose ``started.json`` says the backup was encrypted: refused."""
+        try:
+            started = json.loads(self.storage.read(join_key(self.name, STARTED)).decode("utf-8"))
+        except (ObjectMissing, UnicodeDecodeError, ValueError):
+            return
+        if isinstance(started, dict) and started.get("encrypted") is True:
+            raise AdharError("backup %s was started as an encrypted backup but its manifest has no encryption: its "
+                             "encryption header was removed; refused" % self.name, backup=self.name, item=MANIFEST)
+
+    @property
+    def can_decrypt(self):
+        """Whether an encryption key was given (encrypted items can be read)."""
+        return self._wrapper is not None
 
     @property
     def encrypted(self):
-        return bool(self.manifest.get("encryption"))
+        return holds_encrypted_items(self.manifest)
 
     @property
     def data_key(self):
         """The backup's ``DataKey`` (unwrapped once); ``AdharError`` without a key or with a wrong one."""
-        if self._dek is None and self.manifest.get("encryption"):
-            self._unlock()
+        manifest = self.manifest
+        if self._dek is None and manifest.get("encryption"):
+            self._dek = open_envelope(manifest["encryption"], self._wrapper, self.name)
         return self._dek
-
-    def _unlock(self):
-        manifest = self._manifest
-        dek = open_envelope(manifest["encryption"], self._wrapper, self.name)
-        unsigned = {k: v for k, v in manifest.items() if k != "mac"}
-        dek.check_manifest_mac(canonical_json(unsigned), manifest.get("mac"))
-        self._dek = dek
 
     # -- items
 
@@ -166,10 +270,11 @@ class ArchiveReader:
     def read(self, path):
         """The verified plaintext of an item (stored bytes checked before anything is decrypted)."""
         record = self.item(path)
+        dek = self.data_key if record.get("encrypted") else None  # no key: refused before the item is read
         stored = b"".join(self._stored_chunks(record))
-        if not record.get("encrypted"):
+        if dek is None:
             return stored
-        return b"".join(self._decrypted([stored], record, self.data_key))
+        return b"".join(self._decrypted([stored], record, dek))
 
     def read_json(self, path):
         data = self.read(path)
@@ -190,16 +295,14 @@ class ArchiveReader:
         """
         manifest = self.manifest
         dek = None
-        warnings = []
+        warnings = list(self.warnings)
         encrypted_items = sum(1 for i in manifest["items"] if i.get("encrypted"))
         if manifest.get("encryption"):
             if self._wrapper is not None:
                 dek = self.data_key
-            else:
-                warnings.append("backup %s is encrypted and no key was given: checksums were checked, decryption was "
-                                "not" % self.name)
-        elif self._wrapper is not None:
-            warnings.append("backup %s is not encrypted (a key was given)" % self.name)
+            elif encrypted_items:
+                warnings.append("backup %s: only verify_key was given, so the %d encrypted items were checked by their "
+                                "signed checksums, not decrypted" % (self.name, encrypted_items))
 
         def check(record):
             try:
@@ -226,6 +329,7 @@ class ArchiveReader:
             "bytes": sum(r["size"] for r in records),
             "encrypted_items": encrypted_items,
             "decryption_checked": dek is not None,
+            "integrity": self.integrity,
             "problems": problems,
             "warnings": warnings,
         }

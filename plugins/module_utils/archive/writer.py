@@ -32,16 +32,21 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.format impo
     FORMAT_VERSION,
     MANIFEST,
     STARTED,
-    canonical_json,
     check_backup_name,
     check_item_path,
     describe_path,
     dump_manifest,
+    mac_payload,
     resource_key,
     resource_path,
+    signed_payload,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import item_aad, new_envelope
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import (
+    item_aad,
+    new_envelope,
+    sign_manifest,
+)
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
     ObjectExists,
     isotime,
@@ -110,6 +115,12 @@ class ArchiveWriter:
     @property
     def encrypted(self):
         return self._dek is not None
+
+    @property
+    def verify_key(self):
+        """``{"verify_key": base64, "verify_key_id": ...}`` of the committed manifest's signature (None values: unsigned)."""
+        signature = (self.manifest or {}).get("signature") or {}
+        return {"verify_key": signature.get("public_key"), "verify_key_id": signature.get("key_id")}
 
     @property
     def committed(self):
@@ -332,7 +343,10 @@ class ArchiveWriter:
                 self.warnings.append("the lock was lost before the commit: %s" % exc.msg)
             manifest = self.build_manifest(isotime(utcnow()))
             if self._dek is not None:
-                manifest["mac"] = self._dek.manifest_mac(canonical_json(manifest))
+                manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
+            signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
+            if signing_key is not None:  # last: the signature covers everything else, the mac included
+                manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
             self.storage.put(join_key(self.name, MANIFEST), dump_manifest(manifest))
             self.storage.sync()
         except BaseException:

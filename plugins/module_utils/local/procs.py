@@ -17,7 +17,7 @@ import subprocess
 import time
 
 
-def _proc_stat(pid):
+def proc_stat(pid):
     """``(state, starttime)`` of a live pid from /proc, or ``None``."""
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -27,6 +27,9 @@ def _proc_stat(pid):
     # the command name is in parentheses and may contain spaces
     rest = data[data.rfind(")") + 2:].split()
     return rest[0], int(rest[19])
+
+
+_proc_stat = proc_stat  # the name other modules import
 
 
 def read_pidfile(path):
@@ -41,7 +44,7 @@ def is_running(info):
     """True when the recorded process is alive (not a zombie) and is the same process."""
     if not info or not info.get("pid"):
         return False
-    st = _proc_stat(int(info["pid"]))
+    st = proc_stat(int(info["pid"]))
     if st is None:
         return False
     state, start = st
@@ -63,16 +66,21 @@ def spawn(name, cmd, *, run_dir, log_dir, cwd, env=None):
         log.flush()
         proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
                                 close_fds=True, start_new_session=True)
-    st = _proc_stat(proc.pid)
-    info = {"name": name, "pid": proc.pid, "starttime": st[1] if st else None, "cmd": cmd, "log": log_path,
-            "started_at": time.time()}
+    info = write_record(run_dir, name, proc.pid, cmd=cmd, log=log_path)
+    # Popen objects reap their child when garbage collected only if waited on;
+    # detach it so the module never blocks on it.
+    proc.returncode = 0
+    return info
+
+
+def write_record(run_dir, name, pid, **extra):
+    """Write ``run_dir/name.pid``: the pid, its /proc start time and ``extra``; returns the record."""
+    st = proc_stat(pid)
+    info = dict(extra, name=name, pid=pid, starttime=st[1] if st else None, started_at=time.time())
     tmp = os.path.join(run_dir, ".%s.pid.tmp" % name)
     with open(tmp, "w") as f:
         json.dump(info, f)
     os.replace(tmp, os.path.join(run_dir, name + ".pid"))
-    # Popen objects reap their child when garbage collected only if waited on;
-    # detach it so the module never blocks on it.
-    proc.returncode = 0
     return info
 
 
@@ -91,9 +99,9 @@ def stop_many(infos, timeout=10.0, force=False):
     """
     live = [i for i in infos if is_running(i)]
     _signal_all(live, signal.SIGKILL if force else signal.SIGTERM)
-    pending = _wait_gone(live, time.monotonic() + (5.0 if force else timeout))
+    pending = wait_gone(live, time.monotonic() + (5.0 if force else timeout))
     _signal_all(pending, signal.SIGKILL)
-    _wait_gone(pending, time.monotonic() + 5)
+    wait_gone(pending, time.monotonic() + 5)
     return [i.get("name") for i in live]
 
 
@@ -105,7 +113,7 @@ def _signal_all(infos, sig):
             pass
 
 
-def _wait_gone(infos, deadline):
+def wait_gone(infos, deadline):
     """Wait until none of ``infos`` runs (reaping our own children) or ``deadline``; returns those still running."""
     pending = list(infos)
     while pending and time.monotonic() < deadline:

@@ -4,7 +4,9 @@
 """Recovery of a local cluster from the etcd snapshot in a backup (the ``restore_from`` option of ``cluster``).
 
 ``prepare`` does everything that can fail without touching a cluster: it
-opens the backup, reads the snapshot into a private temp file (checksum and
+opens the backup, reads the snapshot into a file in a private scratch
+directory (``scratch.ScratchDir``: 0700, removed on every exit path,
+SIGTERM included, and swept by the next run after a kill -9; checksum and
 decryption checked by ``ArchiveReader``) and runs ``etcdutl snapshot
 status`` on it.  ``restore_members`` then initialises every member's data
 directory with ``etcdutl snapshot restore`` as a NEW logical etcd cluster
@@ -73,16 +75,19 @@ def check_options(module):
 
 
 class Plan:
-    """A verified snapshot ready to restore: ``snapshot`` (path of the private copy), ``status``, ``source``."""
+    """A verified snapshot ready to restore: ``snapshot`` (path of the private copy), ``status``, ``source``.
 
-    def __init__(self, backup, snapshot, status, source, encryption_config, tmpdir, etcdutl, seconds, sa_public_key=None):
+    ``scratch`` is the ``ScratchDir`` holding the copy; ``cleanup()`` removes it.
+    """
+
+    def __init__(self, backup, snapshot, status, source, encryption_config, scratch, etcdutl, seconds, sa_public_key=None):
         self.backup = backup
         self.sa_public_key = sa_public_key
         self.snapshot = snapshot
         self.status = status
         self.source = source or {}
         self.encryption_config = encryption_config
-        self.tmpdir = tmpdir
+        self.scratch = scratch
         self.etcdutl = etcdutl
         self.seconds = seconds
 
@@ -94,9 +99,9 @@ class Plan:
         return out
 
     def cleanup(self):
-        if self.tmpdir:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-            self.tmpdir = None
+        if self.scratch is not None:
+            self.scratch.remove()
+            self.scratch = None
 
 
 def _storage(options):
@@ -146,10 +151,11 @@ def _open_backup(storage, name, source_cluster, wrapper):
     # the backup's cluster name may be a kubeconfig context (adhar-<name>): the snapshot's own record counts too
     backups = [b for b in archive.list_backups(storage) if b.get("complete")]
     for entry in sorted(backups, key=lambda b: b.get("time") or "", reverse=True):
-        reader = archive.ArchiveReader(storage, entry["name"])
-        etcd_meta = (reader.manifest.get("metadata") or {}).get("etcd") or {}
-        if source_cluster in (reader.manifest.get("cluster"), etcd_meta.get("source_cluster")) \
-                and _has_item(reader, archive.ETCD_SNAPSHOT):
+        stored = archive.ArchiveReader(storage, entry["name"]).stored_manifest  # picks only; the one picked is checked
+        etcd_meta = (stored.get("metadata") or {}).get("etcd") or {}
+        paths = {i["path"] for i in stored["items"]}
+        if source_cluster in (stored.get("cluster"), etcd_meta.get("source_cluster")) \
+                and (archive.ETCD_SNAPSHOT in paths or archive.ETCD_SNAPSHOT + archive.ENC_SUFFIX in paths):
             return archive.ArchiveReader(storage, entry["name"], wrapper)
     raise AdharError("no complete backup of cluster %s with an etcd snapshot in %s" % (source_cluster, storage.location),
                      option="restore_from.backup")
@@ -159,10 +165,12 @@ def prepare(options, target, bin_dir=None, workdir=None):
     """Open, fetch and verify the snapshot ``options`` (the ``restore_from`` option) names; returns a ``Plan``.
 
     ``target`` is the name of the cluster being made or restored (the default
-    source cluster).  Raises AdharError for a missing, incomplete, corrupted or
+    source cluster); ``workdir`` the base of the scratch directory (default
+    ``TMPDIR``).  Raises AdharError for a missing, incomplete, corrupted or
     undecryptable backup; nothing is left behind then.
     """
     from ansible_collections.adhar.platform.plugins.module_utils import etcd_snapshot as etcd
+    from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir
     from ansible_collections.adhar.platform.plugins.module_utils.archive import ETCD_SNAPSHOT as snapshot_item
     t0 = time.monotonic()
     name = options.get("backup") or "latest"
@@ -171,12 +179,11 @@ def prepare(options, target, bin_dir=None, workdir=None):
     wrapper = _key_wrapper(options, storage_params)
     bins = etcd.etcd_binaries(bin_dir)
     reader = _open_backup(storage, name, source_cluster, wrapper)
-    tmp = etcd.private_dir(workdir, prefix="adhar-recover-")
+    scratch = ScratchDir("etcd-recover", workdir)
     try:
-        path = os.path.join(tmp, "snapshot.db")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        path = os.path.join(scratch.path, "snapshot.db")
         try:
-            with os.fdopen(fd, "wb") as f:
+            with scratch.file("snapshot.db") as f:
                 reader.copy_to(snapshot_item, f)
             status = etcd.snapshot_status(bins["etcdutl"], path)
         except AdharError as e:
@@ -189,9 +196,9 @@ def prepare(options, target, bin_dir=None, workdir=None):
             raise AdharError("backup %s is incomplete for a recovery: its source cluster encrypted Secrets at rest but the "
                              "encryption config (%s) is missing" % (reader.name, etcd.ETCD_ENCRYPTION_CONFIG), backup=reader.name)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        scratch.remove()
         raise
-    return Plan(reader.name, path, status, source, enc, tmp, bins["etcdutl"], time.monotonic() - t0, sa_public_key=sa_pub)
+    return Plan(reader.name, path, status, source, enc, scratch, bins["etcdutl"], time.monotonic() - t0, sa_public_key=sa_pub)
 
 
 def _version_minor(version):

@@ -7,7 +7,9 @@ One code path for 1, 3 or 5 members: every member runs etcd (TLS for clients
 and peers) and kube-apiserver; kube-controller-manager and kube-scheduler run
 on every member with leader election; with more than one member HAProxy
 balances the API servers; one kwok controller makes nodes Ready and bound pods
-Running.  Processes detach from the module and are tracked by pidfiles.
+Running.  Every process runs under the cluster's own supervisord
+(local/supervisor.py), which restarts whatever dies; supervisord itself
+detaches from the module and is tracked by a pidfile.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local import pki, ports as portalloc, procs, stages
+from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import ALIVE, Supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import immutable_changes
 from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import https_request, request, ssl_context
@@ -72,6 +75,7 @@ class Cluster:
     def __init__(self, layout, data):
         self.layout = layout
         self.data = data
+        self.supervisor = Supervisor(layout)
 
     @property
     def spec(self):
@@ -190,7 +194,7 @@ class Cluster:
             # per-controller service-account credentials (least privilege, as kubeadm does).  Building one
             # client per controller at the default client rate limit (20 QPS) delayed start-up by ~5 s;
             # a higher limit removes that (docs/performance.md)
-            kc = c("controller-manager.kubeconfig")
+            kc = c("controller-manager-%d.kubeconfig" % i)
             return [b("kube-controller-manager"), "--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc,
                     "--authorization-kubeconfig=" + kc, "--bind-address=127.0.0.1", "--secure-port=%d" % m["controller_manager"],
                     "--leader-elect=true", "--root-ca-file=" + p("ca.crt"), "--service-account-private-key-file=" + p("sa.key"),
@@ -200,7 +204,7 @@ class Cluster:
                     "--cluster-cidr=" + spec["pod_cidr"], "--service-cluster-ip-range=" + spec["service_cidr"],
                     "--cluster-name=" + self.layout.name, "--controllers=*,bootstrapsigner,tokencleaner", "--profiling=false"]
         if kind == "scheduler":
-            kc = c("scheduler.kubeconfig")
+            kc = c("scheduler-%d.kubeconfig" % i)
             return [b("kube-scheduler"), "--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc,
                     "--authorization-kubeconfig=" + kc, "--bind-address=127.0.0.1", "--secure-port=%d" % m["scheduler"],
                     "--leader-elect=true", "--profiling=false"]
@@ -209,38 +213,80 @@ class Cluster:
     def pid_info(self, name):
         return procs.read_pidfile(self.layout.pidfile(name))
 
-    def running(self):
-        """``{process: bool}`` for every process of this cluster."""
-        return {n: procs.is_running(self.pid_info(n)) for n in self.process_names()}
+    def programs(self):
+        """``{process: {"state", "pid", ...}}`` from supervisord, or None when supervisord does not answer."""
+        return self.supervisor.states()
 
-    def start(self, name):
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
-        return procs.spawn(name, self.command(name), run_dir=self.layout.run_dir, log_dir=self.layout.log_dir,
-                           cwd=self.layout.dir, env=env)
+    def supervised(self):
+        """True when this cluster's supervisord runs and answers."""
+        return self.programs() is not None
+
+    def running(self, programs=None):
+        """``{process: bool}`` for every process of this cluster.
+
+        From supervisord's states (STARTING or RUNNING) when it answers; otherwise from the recorded pids and the
+        cluster's process marker (children left by a dead supervisord still serve, but nothing restarts them).
+        """
+        states = self.programs() if programs is None else programs
+        if states is not None:
+            return {n: (states.get(n) or {}).get("state") in ALIVE for n in self.process_names()}
+        alive = {c["name"] for c in self.supervisor.children()}
+        return {n: n in alive for n in self.process_names()}
+
+    def stop_order(self):
+        """Graceful stop order: controllers and kwok, then the API servers and the load balancer, then etcd."""
+        names = self.process_names()
+        first = self.phases()[0]
+        return [[n for n in names if n not in first],
+                [n for n in names if n in first and not n.startswith("etcd-")],
+                [n for n in names if n.startswith("etcd-")]]
+
+    def ensure_supervisor(self, deadline):
+        """supervisord running with the current process definitions; returns the orphans it had to stop first (a
+        killed supervisord leaves its children running)."""
+        write_member_kubeconfigs(self)
+        programs = {n: self.command(n) for n in self.process_names()}
+        if self.supervisor.daemon_running() and self.supervised():
+            self.supervisor.reload_if_changed(programs)
+            return []
+        return self.supervisor.start_daemon(programs, deadline, self.stop_order())
+
+    def start(self, names):
+        """Start ``names`` under supervisord (which must run) without waiting; readiness is the caller's."""
+        self.supervisor.start(names if isinstance(names, (list, tuple)) else [names])
+
+    def record_pids(self):
+        """Record the pid and start time of every running process (the orphan sweep finds them after a kill -9 of
+        supervisord)."""
+        self.supervisor.record_children()
 
     def stop(self, names=None, force=False):
-        """Stop by recorded pid; returns the names that were running.
+        """Stop every process and then supervisord; returns the names that were running.
 
         Graceful: controllers and kwok first, then the API servers and the load balancer, then etcd,
-        each group in parallel.  ``force`` (used when the cluster is being deleted) kills everything at once.
+        each group in parallel, through supervisord (or through the recorded pids when supervisord is dead).
+        ``force`` (used when the cluster is being deleted) kills supervisord and everything at once.
         """
-        names = list(names or self.process_names())
+        del names  # every process: the supervisor stops with them
         if force:
-            groups = [names]
-        else:
-            first = self.phases()[0]
-            groups = [[n for n in names if n not in first],
-                      [n for n in names if n in first and not n.startswith("etcd-")],
-                      [n for n in names if n.startswith("etcd-")]]
-        stopped = []
+            return self.supervisor.kill()
+        state = {"released": False}
         controllers = {n for n in self.process_names() if n.startswith(("controller-manager-", "scheduler-"))}
-        released = force
-        for group in groups:
-            infos = [dict(self.pid_info(n) or {}, name=n) for n in group]
-            stopped += procs.stop_many([i for i in infos if i.get("pid")], force=force)
-            if not released and not controllers & {n for n, up in self.running().items() if up}:
+
+        def release():
+            if not state["released"] and not controllers & {n for n, up in self.running().items() if up}:
                 release_leader_leases(self)
-                released = True
+                state["released"] = True
+
+        if self.supervised():
+            stopped = self.supervisor.stop_programs(self.stop_order(), after_group=release)
+            stopped += [n for n in self.supervisor.shutdown() if n not in stopped]
+        else:
+            # supervisord is dead or does not answer: stop it by its pid (SIGTERM stops its children too), then its
+            # orphans in order
+            procs.stop_many([dict(self.supervisor.record() or {}, name="supervisord")], timeout=30.0)
+            stopped = self.supervisor.stop_orphans(self.stop_order())
+            release()
         return stopped
 
     def log_tail(self, name, lines=15):
@@ -355,6 +401,7 @@ def write_configs(cluster):
                               ("kwok.kubeconfig", "kwok", "kwok")):
         kc = _kubeconfig(layout.name, server, p("ca.crt"), p(cert + ".crt"), p(cert + ".key"), user)
         write_private(layout.config(fname), _dump(kc))
+    write_member_kubeconfigs(cluster)
     write_private(layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in stages.stages()))
     if cluster.members > 1:
         servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
@@ -370,6 +417,21 @@ def write_configs(cluster):
         write_private(layout.config("encryption-config.yaml"), _dump(conf))
     if spec.get("audit_policy"):
         write_private(layout.config("audit-policy.yaml"), _dump(spec["audit_policy"]["policy"]))
+
+
+def write_member_kubeconfigs(cluster):
+    """Each member's controller-manager and scheduler talk to that member's own API server (as kubeadm does), so the
+    load balancer is no single point of failure for the control plane.  Written when missing (a cluster made by an
+    earlier release gets them on its next start)."""
+    layout = cluster.layout
+    p = layout.pki
+    for i, m in enumerate(cluster.ports["members"]):
+        server = "https://127.0.0.1:%d" % m["apiserver"]
+        for user in ("controller-manager", "scheduler"):
+            path = layout.config("%s-%d.kubeconfig" % (user, i))
+            if not os.path.exists(path):
+                kc = _kubeconfig(layout.name, server, p("ca.crt"), p(user + ".crt"), p(user + ".key"), user)
+                write_private(path, _dump(kc))
 
 
 HAPROXY_CFG = """# written by adhar.platform.cluster for cluster %(name)s

@@ -114,6 +114,10 @@ def normalize(params, default_version):
         if not isinstance(policy, dict) or policy.get("kind") != "Policy" or not isinstance(policy.get("rules"), list):
             raise AdharError("audit_policy.policy must be an audit.k8s.io/v1 Policy with a list of rules",
                              option="audit_policy.policy")
+        for key, low in (("max_size_mb", 1), ("max_backups", 0)):
+            if audit.get(key) is not None and audit[key] < low:
+                raise AdharError("audit_policy.%s: %d must be %d or more" % (key, audit[key], low),
+                                 option="audit_policy." + key)
         audit_spec = {"policy": policy, "max_size_mb": audit.get("max_size_mb") or 100,
                       "max_backups": audit.get("max_backups") if audit.get("max_backups") is not None else 3}
     api_port = params.get("api_port")

@@ -10,7 +10,9 @@
       <name>/config/                    kubeconfigs, haproxy.cfg, kwok.yaml, encryption/audit configs
       <name>/data/etcd-<i>/             etcd data dirs
       <name>/logs/<process>.log         process logs (and audit logs)
-      <name>/run/<process>.pid          pid + start time of every detached process
+      <name>/config/supervisord.conf    the cluster's supervisord: one program per process
+      <name>/run/<process>.pid          pid + start time of supervisord and of each of its children (orphan sweep)
+      <name>/run/supervisor.sock        supervisord's XML-RPC socket (0700)
 """
 
 from __future__ import annotations
@@ -115,17 +117,20 @@ def save(layout, data):
 
 @contextlib.contextmanager
 def locked(path, what):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a") as f:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:  # out of space or inodes, read-only, ...: the real cause, before anything is done
+        raise AdharError("cannot write the lock of %s %s: %s" % (what, path, exc.strerror or exc), lock=path) from exc
+    try:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             # someone else works on it; wait for them rather than fail
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def cluster_lock(layout):
@@ -196,4 +201,8 @@ def health_targets(name, state_dir=None):
             "quota_bytes": data["spec"]["etcd_quota_bytes"],
         },
         "cert_files": sorted(os.path.join(pki_dir, f) for f in os.listdir(pki_dir) if f.endswith(".crt")) if os.path.isdir(pki_dir) else [],
+        # the supervisor's programs are reported too (cluster_info); HAProxy by name when the cluster has one
+        "layout": layout,
+        "load_balancer": {"name": "haproxy", "port": ports["api"], "url": "https://127.0.0.1:%d" % ports["api"]}
+        if len(members) > 1 else None,
     }

@@ -12,7 +12,7 @@ import time
 
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import recover
+from ansible_collections.adhar.platform.plugins.module_utils.local import recover, supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import (
@@ -21,6 +21,37 @@ from ansible_collections.adhar.platform.plugins.module_utils.providers.base impo
 from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import https_request
 
 NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+def check_output_file(path):
+    """The admin kubeconfig can be written (merged) at ``path``: checked before anything starts or is written."""
+    if os.path.isdir(path):
+        raise AdharError("kubeconfig: %s is a directory; give the path of a file to write the admin kubeconfig to"
+                         % path, option="kubeconfig")
+    if os.path.lexists(path):
+        if not os.path.isfile(path):
+            raise AdharError("kubeconfig: %s exists and is not a regular file" % path, option="kubeconfig")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise AdharError("kubeconfig: %s is not readable and writable by this user" % path, option="kubeconfig")
+        import yaml
+        try:
+            with open(path) as f:
+                yaml.safe_load(f)
+        except (OSError, yaml.YAMLError) as e:
+            raise AdharError("kubeconfig: cannot merge into %s: it is not a readable YAML file (%s)"
+                             % (path, str(e).splitlines()[0] if str(e) else type(e).__name__), option="kubeconfig")
+        return
+    parent = os.path.dirname(path)
+    probe = parent
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise AdharError("kubeconfig: cannot create %s: %s is a %s, not a directory"
+                         % (path, probe, "regular file" if os.path.isfile(probe) else "special file"),
+                         option="kubeconfig")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise AdharError("kubeconfig: cannot create %s: %s is not writable by this user" % (path, probe),
+                         option="kubeconfig")
 
 
 class LocalProvider(Provider):
@@ -51,7 +82,11 @@ class LocalProvider(Provider):
         if not isinstance(kc, str):
             raise AdharError("kubeconfig: for provider local this is the path the admin kubeconfig is written to, "
                              "not a kubeconfig dict", option="kubeconfig")
-        return os.path.abspath(os.path.expanduser(kc))
+        if not kc.strip():
+            raise AdharError("kubeconfig: an empty path; give the file to write the admin kubeconfig to", option="kubeconfig")
+        path = os.path.abspath(os.path.expanduser(kc))
+        check_output_file(path)
+        return path
 
     def _binaries(self, need_haproxy):
         bin_dir, source, missing = toolchain.resolve_bin_dir(self.params.get("bin_dir"), names=NEEDED)
@@ -59,6 +94,7 @@ class LocalProvider(Provider):
             raise AdharError("missing binaries in %s (from %s): %s. Build or fetch them with `tools/toolchain ensure` "
                              "(or `make toolchain`), or point bin_dir / ADHAR_BIN_DIR at a directory that has them"
                              % (bin_dir, source, ", ".join(missing)), bin_dir=bin_dir, missing=missing)
+        supervisor.require_package()
         haproxy = rt.find_haproxy() if need_haproxy else None
         if need_haproxy and not haproxy:
             raise AdharError("haproxy is required for control_plane.count > 1 but was not found; install the Debian "
@@ -84,8 +120,9 @@ class LocalProvider(Provider):
         return time.monotonic() + float(self.params.get("wait_timeout") or 180)
 
     def _describe(self, cluster, running=None, probe=True):
+        programs = cluster.programs()
         if running is None:
-            running = cluster.running()
+            running = cluster.running(programs)
         ports = cluster.ports
         members = []
         for i, m in enumerate(ports["members"]):
@@ -127,6 +164,7 @@ class LocalProvider(Provider):
             "phase": cluster.data.get("phase"),
             "running": all(running.values()),
             "processes": running,
+            "supervisor": self._supervisor_info(cluster, programs),
             "api_endpoint": cluster.endpoint,
             "kubeconfig": cluster.data.get("kubeconfig") or cluster.layout.admin_kubeconfig,
             "admin_kubeconfig": cluster.layout.admin_kubeconfig,
@@ -144,6 +182,14 @@ class LocalProvider(Provider):
             "encryption_at_rest": bool(spec.get("encryption_at_rest")),
             "audit_log": bool(spec.get("audit_policy")),
         }
+
+    @staticmethod
+    def _supervisor_info(cluster, programs):
+        record = cluster.supervisor.record() or {}
+        return {"running": programs is not None, "pid": record.get("pid") if programs is not None else None,
+                "config": cluster.supervisor.config_path,
+                "programs": {n: {"state": (programs.get(n) or {}).get("state"), "pid": (programs.get(n) or {}).get("pid")}
+                             for n in cluster.process_names()} if programs is not None else None}
 
     def _planned(self, spec):
         """What a new cluster would look like (check mode: nothing is allocated)."""
@@ -193,12 +239,8 @@ class LocalProvider(Provider):
                 if rt.unmerge_kubeconfig(path, layout.name):
                     self.actions.append("removed context adhar-%s from %s" % (layout.name, path))
         else:
-            # a directory without state: stop whatever pidfiles it recorded, nothing else
-            run_dir = layout.run_dir
-            if os.path.isdir(run_dir):
-                from ansible_collections.adhar.platform.plugins.module_utils.local import procs
-                infos = [procs.read_pidfile(os.path.join(run_dir, f)) for f in sorted(os.listdir(run_dir)) if f.endswith(".pid")]
-                procs.stop_many([i for i in infos if i], force=True)
+            # a directory without state: kill its supervisord and whatever it recorded or marked, nothing else
+            supervisor.Supervisor(layout).kill()
         shutil.rmtree(layout.dir, ignore_errors=False)
         self.actions.append("removed %s" % layout.dir)
 
@@ -256,20 +298,26 @@ class LocalProvider(Provider):
         deadline = self._deadline()
         first, second = cluster.phases()
         t = time.monotonic()
-        for name in first:
-            cluster.start(name)
+        self._ensure_supervisor(cluster, deadline)
+        cluster.start(first)
         rt.wait_control_plane(cluster, deadline, names=first)
         self.timings["control_plane_ready"] = round(time.monotonic() - t, 2)
         if restored:
             self.actions += recover.reset_after_restore(cluster)
-        for name in second:
-            cluster.start(name)
-        self.actions.append("started %d processes" % len(cluster.process_names()))
+        cluster.start(second)
+        self.actions.append("started %d processes under supervisord" % len(cluster.process_names()))
         created = rt.reconcile_nodes(lambda: self._client(cluster), cluster, cluster.spec["nodes_count"])[0]
         if created:
             self.actions.append("created nodes %s" % ", ".join(created))
         rt.wait_workloads_ready(cluster, deadline)
+        cluster.record_pids()
         self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
+
+    def _ensure_supervisor(self, cluster, deadline):
+        orphans = cluster.ensure_supervisor(deadline)
+        if orphans:
+            self.actions.append("supervisord was not running: stopped the processes it left (%s) to run them under a "
+                                "new one" % ", ".join(orphans))
 
     def _ensure_kubeconfig(self, cluster, path):
         """Our context in the user's kubeconfig ``path``; returns True when it had to be written."""
@@ -291,10 +339,11 @@ class LocalProvider(Provider):
         return True
 
     def _heal(self, cluster):
-        """Start every process that is not running, then wait for readiness."""
-        running = cluster.running()
+        """Start supervisord when it is not running and every process that is not running, then wait for readiness."""
+        programs = cluster.programs()
+        running = cluster.running(programs)
         dead = [n for n in cluster.process_names() if not running[n]]
-        if not dead:
+        if not dead and programs is not None:
             return []
         missing = toolchain.missing_binaries(cluster.data["bin_dir"], NEEDED)
         if missing:
@@ -306,13 +355,15 @@ class LocalProvider(Provider):
                 raise AdharError("cannot start cluster %s: haproxy is not installed" % cluster.layout.name)
         deadline = self._deadline()
         first, second = cluster.phases()
-        for n in first:
-            if n in dead:
-                cluster.start(n)
+        self._ensure_supervisor(cluster, deadline)
+        if programs is None:
+            # a new supervisord: whatever the dead one left was stopped, everything starts again under it
+            self.actions.append("started supervisord")
+            dead = cluster.process_names()
+        cluster.start([n for n in first if n in dead])
         rt.wait_control_plane(cluster, deadline, names=first)
-        for n in second:
-            if n in dead:
-                cluster.start(n)
+        cluster.start([n for n in second if n in dead])
+        cluster.record_pids()
         self.actions.append("started %s" % ", ".join(dead))
         return dead
 
@@ -400,12 +451,13 @@ class LocalProvider(Provider):
         if self._kubeconfig_out():
             with (contextlib.nullcontext() if self.check_mode else st.cluster_lock(layout)):
                 changed = self._ensure_kubeconfig(cluster, self._kubeconfig_out())
+        supervised = cluster.supervised()
         if start:
             dead = [n for n in cluster.process_names() if not running[n]]
-            if dead and self.check_mode:
-                self.actions.append("would start %s" % ", ".join(dead))
+            if (dead or not supervised) and self.check_mode:
+                self.actions.append("would start %s" % ", ".join((["supervisord"] if not supervised else []) + dead))
                 return self._result(True, self._describe(cluster, running), before)
-            if dead:
+            if dead or not supervised:
                 with st.cluster_lock(layout):
                     healed = bool(self._heal(cluster))
                 changed = changed or healed
@@ -424,7 +476,10 @@ class LocalProvider(Provider):
                 nodes_changed = True
             if start and healed:
                 rt.wait_workloads_ready(cluster, deadline)
-        elif not start:
+        if not start and not supervised and any(running.values()):
+            self.module.warn("supervisord of cluster %s is not running: processes that die are not restarted; "
+                             "state=started starts it again" % layout.name)
+        if not all(running.values()) and not start:
             down = [n for n in cluster.process_names() if not running[n]]
             if len(down) == len(running):
                 self.module.warn("cluster %s is stopped; use state=started to start it" % layout.name)

@@ -12,6 +12,8 @@ format itself (manifest, listing, retention) is ``module_utils/archive``.
 
 from __future__ import annotations
 
+from ansible_collections.adhar.platform.plugins.module_utils._aws.client import BOTO3_IMPORT_ERROR
+from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_retryable
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
     DEFAULT_LOCK_TTL,
     LOCK_DIR,
@@ -21,7 +23,6 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage.base import
     PutResult,
     Storage,
     StorageLock,
-    aws_retryable,
     lock_stale_reason,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.storage.local import LocalStorage
@@ -31,7 +32,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage.params impo
     parse_url,
     storage_from_params,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.storage.s3 import BOTO3_IMPORT_ERROR, S3Storage
+from ansible_collections.adhar.platform.plugins.module_utils.storage.s3 import S3Storage
 
 __all__ = [
     "BOTO3_IMPORT_ERROR",

@@ -19,12 +19,12 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local.procs import is_running, _proc_stat
-from ansible_collections.adhar.platform.plugins.module_utils.retries import default_is_retryable
 
 CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".adhar-tmp-"
@@ -47,42 +47,6 @@ class ObjectMissing(AdharError):
 
 class ObjectExists(AdharError):
     """A write-once key already exists (an ``AdharError``)."""
-
-
-# -- S3 / AWS errors worth another attempt (botocore is not imported here) ----
-
-AWS_RETRYABLE_CODES = frozenset((
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "SlowDown",
-    "TooManyRequestsException", "RequestLimitExceeded", "ProvisionedThroughputExceededException",
-    "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable",
-    "KMSInternalException", "KeyUnavailableException", "PriorRequestNotComplete",
-))
-_AWS_TRANSPORT_ERRORS = frozenset((
-    "EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError",
-    "ProxyConnectionError", "ResponseStreamingError", "IncompleteReadError", "HTTPClientError",
-))
-
-
-def aws_error_code(exc):
-    """``(code, http status)`` of a botocore ``ClientError``, else ``(None, None)``."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None, None
-    code = (response.get("Error") or {}).get("Code")
-    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return code, status
-
-
-def aws_retryable(exc):
-    """True for AWS throttling, 5xx (not 501) and transport errors; falls back to ``default_is_retryable``."""
-    code, status = aws_error_code(exc)
-    if code is not None or status is not None:
-        if code in AWS_RETRYABLE_CODES:
-            return True
-        return isinstance(status, int) and (status == 429 or (status >= 500 and status != 501))
-    if any(cls.__name__ in _AWS_TRANSPORT_ERRORS for cls in type(exc).__mro__):
-        return True
-    return default_is_retryable(exc)
 
 
 # -- keys and inputs ------------------------------------------------------------
@@ -305,6 +269,7 @@ class StorageLock:
         self.token = None
         self._handle = None
         self.took_over = None
+        self.release_error = None
 
     def _payload(self):
         body = dict(self.extra)
@@ -359,18 +324,35 @@ class StorageLock:
                              lock=self.key)
         self._handle = handle
 
-    def release(self):
-        """Delete the lock if it is still ours; ``False`` if it was taken over meanwhile."""
+    def release(self, error=None):
+        """Delete the lock if it is still ours; ``False`` if it was taken over meanwhile.
+
+        While an error is on its way out (``release`` called from ``finally`` or ``__exit__``; or given as
+        ``error``), a failure to delete never replaces that error: it is recorded (``release_error``, and a
+        ``lock_release_error`` detail of an ``AdharError``) and ``False`` is returned.  Otherwise it raises
+        ``AdharError`` with the real cause.
+        """
         if not self.held:
             return False
+        in_flight = error if error is not None else sys.exc_info()[1]
         handle, self._handle = self._handle, None
-        return self.storage._lock_delete(self.key, handle)
+        try:
+            return self.storage._lock_delete(self.key, handle)
+        except Exception as exc:
+            failure = exc if isinstance(exc, AdharError) else AdharError(
+                "cannot remove the lock %s in %s: %s" % (self.key, self.storage.location, exc), lock=self.key, cause=exc)
+            if in_flight is None:
+                raise failure from exc
+            self.release_error = failure.msg
+            if isinstance(in_flight, AdharError):
+                in_flight.details.setdefault("lock_release_error", failure.msg)
+            return False
 
     def __enter__(self):
         return self.acquire()
 
-    def __exit__(self, *exc_info):
-        self.release()
+    def __exit__(self, exc_type, exc, tb):
+        self.release(exc)
         return False
 
 
@@ -440,8 +422,8 @@ class Storage:
     def sync(self):
         """Make everything written so far durable (a barrier before a commit record)."""
 
-    def check(self, write=False):
-        """Raise ``AdharError`` when the location cannot be read (or written)."""
+    def check(self, write=False, create=True):
+        """Raise ``AdharError`` when the location cannot be read (or written; ``create=False``: without creating it)."""
 
     def lock(self, cluster, ttl=DEFAULT_LOCK_TTL, purpose="backup", **info):
         """A ``StorageLock`` for ``cluster`` (not yet acquired; use ``with`` or ``acquire()``)."""

@@ -90,15 +90,35 @@ class LocalStorage(Storage):
     def _path(self, key):
         return os.path.join(self.root, *check_key(key).split("/"))
 
-    def check(self, write=False):
-        if not os.path.isdir(self.root):
-            if write:
-                self._makedirs(self.root)
-                return
-            raise AdharError("the backup directory %s does not exist" % self.root, option="storage.path")
-        if not os.access(self.root, os.R_OK | os.X_OK | (os.W_OK if write else 0)):
-            raise AdharError("the backup directory %s is not %s by this user" % (self.root, "writable" if write else "readable"),
+    def check(self, write=False, create=True):
+        """Raise ``AdharError`` unless the directory can be read (and, with ``write``, written or created).
+
+        A path that is not a directory (a regular file, a broken link) or sits under a regular file, and a
+        directory (or its nearest existing parent, when it must be created) this user cannot use, are all
+        refused here, before anything is read or written.  ``create=False`` (check mode) checks that the
+        directory could be created without creating it.
+        """
+        root = self.root
+        if os.path.isdir(root):
+            if not os.access(root, os.R_OK | os.X_OK | (os.W_OK if write else 0)):
+                raise AdharError("the backup directory %s is not %s by this user"
+                                 % (root, "writable" if write else "readable"), option="storage.path")
+            return
+        if os.path.lexists(root):
+            what = "a broken symbolic link" if not os.path.exists(root) else "not a directory"
+            raise AdharError("storage path %s is %s" % (root, what), option="storage.path")
+        parent = os.path.dirname(root)
+        while not os.path.lexists(parent) and os.path.dirname(parent) != parent:
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise AdharError("storage path %s cannot exist: %s is not a directory" % (root, parent), option="storage.path")
+        if not write:
+            raise AdharError("the backup directory %s does not exist" % root, option="storage.path")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise AdharError("the backup directory %s cannot be created: %s is not writable by this user" % (root, parent),
                              option="storage.path")
+        if create:
+            self._makedirs(root)
 
     def _makedirs(self, path):
         """Create ``path`` and every missing parent with mode 0700 (``os.makedirs`` gives parents the umask's mode)."""
@@ -163,6 +183,15 @@ class LocalStorage(Storage):
             raise
 
     def _put(self, key, chunks, overwrite):
+        try:
+            self._put_file(key, chunks, overwrite)
+        except OSError as exc:  # out of space or inodes, read-only, ...: the real cause, named with the object
+            if exc.errno is None:  # not from the file system (the data's own source failed)
+                raise
+            raise AdharError("cannot write %s in %s: %s" % (key, self.location, exc.strerror or exc), key=key,
+                             errno=exc.errno) from exc
+
+    def _put_file(self, key, chunks, overwrite):
         path = self._path(key)
         directory = os.path.dirname(path)
         if self.fsync == "commit" and not overwrite and key.count("/") >= 2:
@@ -271,19 +300,19 @@ class LocalStorage(Storage):
 
     # -- locks: the object itself is created with link(2) (atomic, never
     # replaces); a conditional delete/replace compares (inode, mtime, size)
-    # under an flock on a guard file so that a stale lock is removed only by
-    # the one contender that judged it.
+    # under an flock on the locks directory so that a stale lock is removed only by
+    # the one contender that judged it.  The flock needs no file of its own, so a
+    # lock can still be released on a file system out of space or inodes.
 
     @contextlib.contextmanager
     def _lock_guard(self, key):
-        path = self._path(key) + ".guard"
-        self._makedirs(os.path.dirname(path))
-        with open(path, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        directory = os.path.dirname(self._path(key))
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
 
     @staticmethod
     def _handle(path):
@@ -293,19 +322,32 @@ class LocalStorage(Storage):
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
+    def _lock_error(self, action, key, exc):
+        reason = exc.msg if isinstance(exc, AdharError) else (exc.strerror or str(exc))
+        return AdharError("cannot %s the lock %s in %s: %s" % (action, key, self.location, reason), lock=key,
+                          cause=exc)
+
     def _lock_create(self, key, data):
         path = self._path(key)
-        tmp = self._write_temp(os.path.dirname(path), [data], True)
         try:
+            tmp = self._write_temp(os.path.dirname(path), [data], True)  # removes its file when it fails
+        except (OSError, AdharError) as exc:
+            raise self._lock_error("write", key, exc) from exc
+        try:
+            # link/rename keep the inode, mtime and size: the handle of the temporary file is the lock's, so a
+            # lock this run created is always one it can prove it owns (and release)
+            handle = self._handle(tmp)
             try:
                 self._rename_noreplace(tmp, path, key)
             except ObjectExists:
                 return None
+            except OSError as exc:
+                raise self._lock_error("write", key, exc) from exc
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         _fsync_path(os.path.dirname(path), directory=True)
-        return self._handle(path)
+        return handle
 
     def _lock_read(self, key):
         path = self._path(key)
@@ -315,22 +357,37 @@ class LocalStorage(Storage):
                 data = f.read(65536)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise self._lock_error("read", key, exc) from exc
         modified = datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc)
         return data, (st.st_ino, st.st_mtime_ns, st.st_size), modified, now_for_locks()
 
     def _lock_delete(self, key, handle):
         path = self._path(key)
-        with self._lock_guard(key):
-            if self._handle(path) != handle:
-                return False
-            os.unlink(path)
+        try:
+            with self._lock_guard(key):
+                if self._handle(path) != handle:
+                    return False
+                os.unlink(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._lock_error("remove", key, exc) from exc
         return True
 
     def _lock_replace(self, key, data, handle):
         path = self._path(key)
-        with self._lock_guard(key):
-            if self._handle(path) != handle:
-                return None
-            tmp = self._write_temp(os.path.dirname(path), [data], True)
-            os.replace(tmp, path)
-            return self._handle(path)
+        try:
+            with self._lock_guard(key):
+                if self._handle(path) != handle:
+                    return None
+                tmp = self._write_temp(os.path.dirname(path), [data], True)
+                try:
+                    new_handle = self._handle(tmp)
+                    os.replace(tmp, path)
+                finally:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                return new_handle
+        except (OSError, AdharError) as exc:
+            raise self._lock_error("refresh", key, exc) from exc

@@ -14,6 +14,7 @@ passed as it is.
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
@@ -21,6 +22,10 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage.local impor
 from ansible_collections.adhar.platform.plugins.module_utils.storage.s3 import S3Storage
 
 STORAGE_TYPES = ("local", "s3")
+# S3's bucket naming rules (also MinIO's): 3-63 lower-case letters, digits, '.' and '-', a letter or digit at each end.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_REGION = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 S3_ONLY = ("bucket", "prefix", "region", "endpoint_url", "aws_access_key_id", "aws_secret_access_key",
            "aws_session_token", "profile")
 _ALIASES = {"endpoint": "endpoint_url", "access_key": "aws_access_key_id", "secret_key": "aws_secret_access_key",
@@ -119,7 +124,33 @@ def normalize_storage_params(params):
         if bool(out.get("aws_access_key_id")) != bool(out.get("aws_secret_access_key")):
             raise AdharError("storage: aws_access_key_id and aws_secret_access_key go together",
                              option="storage.aws_secret_access_key")
+        check_s3_shape(out)
     return out
+
+
+def check_s3_shape(params):
+    """Refuse an S3 bucket, prefix, region or endpoint that no S3 service could accept (before any request)."""
+    bucket = params["bucket"]
+    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket or _IPV4.match(bucket):
+        raise AdharError("storage.bucket %r is not an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', "
+                         "starting and ending with a letter or digit, not an IP address" % (bucket,), option="storage.bucket")
+    prefix = params.get("prefix")
+    if prefix is not None:
+        if not isinstance(prefix, str):
+            raise AdharError("storage.prefix must be a string, got %s" % type(prefix).__name__, option="storage.prefix")
+        parts = prefix.strip("/").split("/") if prefix.strip("/") else []
+        if any(part in ("", ".", "..") or "\x00" in part for part in parts):
+            raise AdharError("storage.prefix %r: every part between '/' must be a plain name (no empty, '.' or '..' parts)"
+                             % (prefix,), option="storage.prefix")
+    region = params.get("region")
+    if region is not None and (not isinstance(region, str) or not _REGION.match(region)):
+        raise AdharError("storage.region %r is not a region name (such as eu-west-1)" % (region,), option="storage.region")
+    endpoint = params.get("endpoint_url")
+    if endpoint is not None:
+        parts = urlsplit(str(endpoint))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AdharError("storage.endpoint_url %r must be an http:// or https:// URL with a host" % (endpoint,),
+                             option="storage.endpoint_url")
 
 
 def storage_from_params(params, **backend_options):

@@ -32,6 +32,8 @@ import email.utils
 import hashlib
 import io
 
+from ansible_collections.adhar.platform.plugins.module_utils._aws.client import BotoCoreError, ClientError, aws_client
+from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_error_code, aws_retryable
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
@@ -40,28 +42,10 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage.base import
     ObjectInfo,
     ObjectMissing,
     Storage,
-    aws_error_code,
-    aws_retryable,
     join_key,
     parse_time,
     utcnow,
 )
-
-try:
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError as exc:  # pragma: no cover - exercised by sanity's import test
-    boto3 = Config = None
-    BOTO3_IMPORT_ERROR = exc
-
-    class BotoCoreError(Exception):
-        """Stand-in so that ``except`` clauses work without botocore (never raised)."""
-
-    class ClientError(Exception):
-        """Stand-in so that ``except`` clauses work without botocore (never raised)."""
-else:
-    BOTO3_IMPORT_ERROR = None
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -76,26 +60,6 @@ def _md5(data):
         return hashlib.md5(data, usedforsecurity=False)
     except TypeError:  # pragma: no cover - Python < 3.9
         return hashlib.md5(data)  # nosec - S3 ETag, not security
-
-
-def aws_client(service, what, region=None, endpoint_url=None, profile=None, verify=True, pool=10, **credentials):
-    """A boto3 client for ``service`` with botocore's retries off (callers use ``retries.retry_call``).
-
-    ``what`` names the user of the client in errors; empty ``credentials`` leave boto3's chain in charge.
-    """
-    if BOTO3_IMPORT_ERROR is not None:
-        raise AdharError("the Python library 'boto3' is required for %s: %s" % (what, BOTO3_IMPORT_ERROR), missing="boto3")
-    session_args = {k: v for k, v in credentials.items() if v}
-    if profile:
-        session_args["profile_name"] = profile
-    if region:
-        session_args["region_name"] = region
-    try:
-        session = boto3.session.Session(**session_args)
-        config = Config(retries={"total_max_attempts": 1}, max_pool_connections=pool)
-        return session.client(service, endpoint_url=endpoint_url, verify=verify, config=config)
-    except BotoCoreError as exc:
-        raise AdharError("cannot set up the AWS %s client for %s: %s" % (service, what, exc)) from exc
 
 
 def multipart_etag(part_etags):
@@ -254,7 +218,7 @@ class S3Storage(Storage):
         cause = getattr(exc, "cause", None) or exc.__cause__
         return aws_error_code(cause)[0] if cause is not None else None
 
-    def check(self, write=False):
+    def check(self, write=False, create=True):
         self._call("head_bucket", Bucket=self.bucket)
 
     # -- objects

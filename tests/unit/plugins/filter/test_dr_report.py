@@ -50,15 +50,54 @@ def test_assess_boundary_is_strict_and_partial_measurement():
     row = report["components"][1]
     assert row["rto"]["status"] == "fail" and row["rpo"]["status"] == "not measured" and row["status"] == "fail"
     report = dr_assess({"Applications": {"rpo_seconds": "10"}})
-    assert report["passed"] is True and report["components"][1]["status"] == "pass"
+    assert report["components"][1]["status"] == "partial" and report["components"][1]["rpo"]["status"] == "pass"
+    assert report["verdict"] == "partial" and report["passed"] is False
+    assert report["unmeasured"] == ["Platform Services", "Applications RTO", "Databases", "Persistent Volumes"]
 
 
 def test_assess_custom_targets_and_extra_component():
     report = dr_assess({"Search": {"rto_seconds": 5}}, {"Search": {"rto_seconds": 10}, "Applications": {"rto_seconds": 1}})
     assert [r["component"] for r in report["components"]] == ["Applications", "Search"]
-    assert report["passed"] is True and report["measured"] == ["Search"]
+    assert report["verdict"] == "partial" and report["measured"] == ["Search"] and report["unmeasured"] == ["Applications"]
     report = dr_assess({"Other": {"rto_seconds": 5}}, {})
+    # a metric without a target and without a measurement was not asked for: it leaves the verdict alone
     assert report["components"][0]["rto"]["status"] == "no target" and report["components"][0]["status"] == "pass"
+    assert report["verdict"] == "pass" and report["unmeasured"] == []
+
+
+def _all_measured(**override):
+    measured = {c: {"rto_seconds": 1, "rpo_seconds": 1} for c in DEFAULT_TARGETS}
+    measured.update(override)
+    return measured
+
+
+def test_verdict_pass_only_when_every_row_is_measured_and_within_target():
+    report = dr_assess(_all_measured())
+    assert report["verdict"] == "pass" and report["passed"] is True
+    assert report["unmeasured"] == [] and report["failed"] == [] and report["not_measured"] == []
+    assert "- **Result**: PASS" in dr_markdown({"assessment": report}).splitlines()
+
+
+def test_verdict_partial_when_a_row_is_not_measured():
+    # the usual run: everything measured is within target, but Persistent Volumes is not measured at all
+    report = dr_assess(_all_measured(**{"Persistent Volumes": {}}))
+    assert report["verdict"] == "partial" and report["passed"] is False and report["failed"] == []
+    assert report["unmeasured"] == ["Persistent Volumes"] and report["not_measured"] == ["Persistent Volumes"]
+    lines = dr_markdown({"assessment": report}).splitlines()
+    assert "- **Result**: PARTIAL (not measured: Persistent Volumes)" in lines
+    assert "| Persistent Volumes | not measured | < 1 hour | not measured | < 24 hours | not measured |" in lines
+    report = dr_assess(_all_measured(Databases={"rpo_seconds": 5}))
+    assert report["verdict"] == "partial" and report["unmeasured"] == ["Databases RTO"]
+    lines = dr_markdown({"assessment": report}).splitlines()
+    assert "- **Result**: PARTIAL (not measured: Databases RTO)" in lines
+    assert "| Databases | not measured | < 2 hours | 5.0 s (PASS) | < 1 hour | partial |" in lines
+
+
+def test_verdict_fail_when_a_measured_row_misses_its_target_even_if_others_are_not_measured():
+    report = dr_assess(_all_measured(Applications={"rto_seconds": 1800, "rpo_seconds": 1}, Databases={}))
+    assert report["verdict"] == "fail" and report["passed"] is False
+    assert report["failed"] == ["Applications"] and report["unmeasured"] == ["Databases"]
+    assert "- **Result**: FAIL (Applications)" in dr_markdown({"assessment": report}).splitlines()
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -387,10 +387,11 @@ def test_wrong_key_is_one_clear_error(store, key):
     with pytest.raises(AdharError) as err:
         ArchiveReader(store, "b1", KeyWrapper(generate_key())).verify()
     assert err.value.msg == DECRYPT_ERROR
-    with pytest.raises(AdharError, match="is encrypted; give the encryption key"):
-        ArchiveReader(store, "b1").read("resources/secrets/namespaces/prod/db.json")
-    report = ArchiveReader(store, "b1").verify()
-    assert report["ok"] and not report["decryption_checked"] and "no key was given" in report["warnings"][0]
+    # without any key an encrypted backup is refused before any item is read, naming the key it needs
+    for action in (lambda r: r.read("resources/configmaps/namespaces/prod/cm-0.json"), lambda r: r.verify(),
+                   lambda r: r.manifest, lambda r: r.items()):
+        with pytest.raises(AdharError, match="backup b1 is encrypted with the key %s: give encryption.key" % key.key_id):
+            action(ArchiveReader(store, "b1"))
 
 
 def test_swapped_encrypted_items_are_detected(store, key):
@@ -466,7 +467,7 @@ def test_unexpected_objects_are_warned_about(store):
     write_backup(store, "b1")
     store.put("b1/resources/configmaps/namespaces/prod/intruder.json", b"{}")
     report = ArchiveReader(store, "b1").verify()
-    assert report["ok"] and "intruder.json is not in the manifest" in report["warnings"][0]
+    assert report["ok"] and any("intruder.json is not in the manifest" in w for w in report["warnings"])
 
 
 @pytest.mark.parametrize("change, words", [

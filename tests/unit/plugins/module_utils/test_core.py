@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from ansible_collections.adhar.platform.plugins.module_utils import core, k8s_client
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule, kubeconfig_secrets
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_BOUNDS, above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule, check_bounds, file_problem, kubeconfig_secrets
 
 pytestmark = pytest.mark.usefixtures("clean_k8s_env")
 
@@ -172,6 +174,42 @@ def test_run_turns_api_exception_into_failure(module_args, module_result):
     assert result["status"] == 404
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_run_turns_sigterm_into_a_clean_unwind(module_args, module_result, signame):
+    import os
+    import signal
+    module_args({})
+    module = AdharModule({})
+    before = signal.getsignal(getattr(signal, signame))
+    events = []
+
+    def body(m):
+        try:
+            os.kill(os.getpid(), getattr(signal, signame))  # the handler raises right after this returns
+            events.append("not interrupted")
+        except Exception:  # an ordinary handler does not swallow it
+            events.append("swallowed")
+        finally:
+            events.append("finally ran")
+
+    rc, result = module_result(lambda: module.run(body))
+    assert rc == 1
+    assert result["msg"] == "interrupted by %s" % signame and result["signal"] == signame
+    assert events == ["finally ran"]
+    assert signal.getsignal(getattr(signal, signame)) == before  # the handler is only installed while the module runs
+
+
+def test_run_reports_sigint_too(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+
+    def body(m):
+        raise KeyboardInterrupt()
+
+    rc, result = module_result(lambda: module.run(body))
+    assert rc == 1 and result["msg"] == "interrupted by SIGINT"
+
+
 # -- libraries -------------------------------------------------------------------------
 
 
@@ -251,3 +289,127 @@ def test_api_key_from_env_is_hidden(module_args, module_result, monkeypatch):
 def test_is_api_exception_without_sdk_import(monkeypatch):
     assert core.is_api_exception(ApiException(status=500, reason="x"))
     assert not core.is_api_exception(ValueError("x"))
+
+
+# -- numeric bounds, checked before anything runs ---------------------------------------
+
+
+@pytest.mark.parametrize("params, bounds, message", [
+    ({"wait_timeout": -5.0}, {"wait_timeout": above(0)}, "wait_timeout must be greater than 0, got -5"),
+    ({"wait_timeout": 0.0}, {"wait_timeout": above(0)}, "wait_timeout must be greater than 0, got 0"),
+    ({"workers": 0}, {"workers": at_least(1, 256)}, "workers must be at least 1, got 0"),
+    ({"workers": 1000}, {"workers": at_least(1, 256)}, "workers must be at most 256, got 1000"),
+    ({"timeout": float("nan")}, {"timeout": above(0)}, "timeout must be a finite number, got nan"),
+    ({"timeout": float("inf")}, {"timeout": above(0)}, "timeout must be a finite number, got inf"),
+    ({"retention": {"keep_last": 0}}, {"retention.keep_last": at_least(1)}, "retention.keep_last must be at least 1, got 0"),
+    ({"workers": True}, {"workers": at_least(1)}, "workers must be a number, got True"),
+])
+def test_check_bounds_names_option_and_value(params, bounds, message):
+    with pytest.raises(AdharError) as info:
+        check_bounds(params, bounds)
+    assert info.value.msg == message
+    assert info.value.details["option"] == sorted(bounds)[0]
+
+
+@pytest.mark.parametrize("params", [
+    {"wait_timeout": 0.001, "workers": 1},
+    {"wait_timeout": None, "workers": 256},
+    {"retention": None},
+    {"retention": {"keep_last": None}},
+    {},
+])
+def test_check_bounds_accepts_values_in_range_and_unset_options(params):
+    check_bounds(params, {"wait_timeout": above(0), "workers": at_least(1, 256), "retention.keep_last": at_least(1)})
+
+
+def test_module_refuses_out_of_bounds_before_running(module_args, module_result):
+    module_args({"workers": 0})
+    calls = []
+    rc, result = module_result(lambda: AdharModule({"workers": {"type": "int"}}, bounds={"workers": at_least(1)}).run(calls.append))
+    assert rc == 1
+    assert result["msg"] == "workers must be at least 1, got 0"
+    assert result["option"] == "workers" and result["value"] == 0
+    assert calls == []
+
+
+def test_k8s_auth_bounds_come_with_the_connection_options(module_args, module_result):
+    module_args({"request_timeout": -1})
+    rc, result = module_result(lambda: AdharModule({}, k8s_auth=True))
+    assert rc == 1
+    assert result["msg"] == "request_timeout must be at least 0, got -1"
+    module_args({"request_timeout": 0, "api_retry_deadline": 0})
+    module = AdharModule({}, k8s_auth=True)  # 0 means no limit / no retries
+    assert module.params["request_timeout"] == 0
+
+
+def _module_bounds(name):
+    """The bounds a module passes to AdharModule (its main() with AdharModule replaced by a recorder)."""
+    mod = importlib.import_module("ansible_collections.adhar.platform.plugins.modules." + name)
+    seen = {}
+
+    class Recorder:
+        def __init__(self, spec, **kwargs):
+            seen.update(kwargs.get("bounds") or {})
+            seen["__k8s_auth__"] = kwargs.get("k8s_auth", False)
+            seen["__spec__"] = spec
+            raise SystemExit(0)
+
+    original = mod.AdharModule
+    mod.AdharModule = Recorder
+    try:
+        with pytest.raises(SystemExit):
+            mod.main()
+    finally:
+        mod.AdharModule = original
+    return seen
+
+
+@pytest.mark.parametrize("name, option, bad", [
+    ("restore", "wait_timeout", -5.0), ("restore", "crd_timeout", 0.0), ("restore", "workers", 0),
+    ("backup_info", "workers", 0), ("backup", "workers", 0), ("backup", "page_size", 0), ("backup", "lock_ttl", 1),
+    ("backup", "retention.keep_last", 0), ("db", "jobs", 0), ("db", "connect_timeout", -1), ("db", "login_port", 0),
+    ("apply", "wait_timeout", -1.0), ("apply", "workers", 0), ("helm_release", "wait_timeout", 0),
+    ("cluster_info", "timeout", 0.0), ("cluster_info", "probes", -1), ("cluster_info", "cert_warn_days", -1),
+    ("api_info", "request_timeout", -1.0),
+])
+def test_every_numeric_option_of_the_modules_has_a_bound(name, option, bad):
+    bounds = _module_bounds(name)
+    spec = bounds.pop("__spec__")
+    if bounds.pop("__k8s_auth__"):
+        bounds = dict(K8S_AUTH_BOUNDS, **bounds)
+    top = option.split(".")[0]
+    assert top in spec or top in K8S_AUTH_BOUNDS
+    params = {}
+    target = params
+    parts = option.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = bad
+    with pytest.raises(AdharError, match="^%s must be" % option.replace(".", r"\.")):
+        check_bounds(params, bounds)
+
+
+@pytest.mark.parametrize("name", ["restore", "backup_info", "backup", "db", "apply", "helm_release", "cluster_info", "api_info"])
+def test_no_numeric_option_without_a_bound(name):
+    bounds = _module_bounds(name)
+    spec = bounds.pop("__spec__")
+    k8s_auth = bounds.pop("__k8s_auth__")
+    declared = set(bounds) | (set(K8S_AUTH_BOUNDS) if k8s_auth else set())
+    numeric = set()
+    for option, entry in spec.items():
+        if entry.get("type") in ("int", "float"):
+            numeric.add(option)
+        for sub, sub_entry in (entry.get("options") or {}).items():
+            if entry.get("type") == "dict" and sub_entry.get("type") in ("int", "float"):
+                numeric.add("%s.%s" % (option, sub))
+    assert numeric <= declared, sorted(numeric - declared)
+
+
+def test_file_problem_says_what_is_wrong(tmp_path):
+    (tmp_path / "f").write_text("x")
+    os.symlink(str(tmp_path / "gone"), str(tmp_path / "link"))
+    assert file_problem(str(tmp_path / "f")) is None
+    assert file_problem(str(tmp_path)) == "is a directory, not a file"
+    assert file_problem(str(tmp_path / "nope")) == "does not exist"
+    assert file_problem(str(tmp_path / "link")) == "is a broken symbolic link"
+    assert file_problem(str(tmp_path / "f" / "x" / "y")) == "cannot exist: %s is not a directory" % (tmp_path / "f")

@@ -107,7 +107,7 @@ def test_envelope_round_trip_and_wrong_key():
     # the wrapped key is bound to its backup name
     with pytest.raises(AdharError, match=ce.DECRYPT_ERROR):
         ce.open_envelope(meta, wrapper, "b2")
-    with pytest.raises(AdharError, match="is encrypted; give the encryption key"):
+    with pytest.raises(AdharError, match="is encrypted with the key %s: give encryption.key" % wrapper.key_id):
         ce.open_envelope(meta, None, "b1")
 
 

@@ -104,7 +104,10 @@ def test_load_values_file(tmp_path):
     assert H.load_values_file(str(empty)) == {}
     with pytest.raises(AdharError, match="not valid YAML"):
         H.load_values_file(str(bad))
-    with pytest.raises(AdharError, match="must hold a mapping"):
+    with pytest.raises(AdharError, match=r"must hold a mapping \(key: value\), not a list$"):
+        H.load_values_file(str(scalar))
+    scalar.write_text("5\n")
+    with pytest.raises(AdharError, match=r"not a number$"):
         H.load_values_file(str(scalar))
     with pytest.raises(AdharError, match="cannot read"):
         H.load_values_file(str(tmp_path / "missing.yaml"))
@@ -249,8 +252,22 @@ def test_kube_settings_path_and_context(tmp_path):
     assert argv == ["--kubeconfig", os.path.expanduser("~/kc.yaml"), "--kube-context", "adhar-x"] and env == {}
 
 
-def test_kube_settings_dict_is_written_private(tmp_path):
+def test_kube_settings_dict_is_kept_in_memory(tmp_path):
     kc = {"apiVersion": "v1", "kind": "Config", "users": [{"name": "u", "user": {"token": "t0k"}}]}
+    argv, env = H.kube_settings({"kubeconfig": kc}, str(tmp_path))
+    path = argv[1]
+    assert argv == ["--kubeconfig", path] and json.load(open(path)) == kc
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert path.startswith("/proc/self/fd/") and os.readlink(path).startswith("/memfd:") and os.listdir(str(tmp_path)) == []
+    assert H.kube_settings_wrote(path, str(tmp_path)) and not H.kube_settings_wrote("/kc", str(tmp_path))
+    # a child gets the descriptor, so helm can open the same path
+    helm = H.Helm("/bin/sh", argv)
+    assert json.loads(helm.run(["-c", 'cat "$2"', "sh"]).stdout) == kc  # $1 --kubeconfig, $2 its path
+
+
+def test_kube_settings_dict_without_memfd_goes_to_the_private_workdir(tmp_path, monkeypatch):
+    monkeypatch.setattr(H, "memfd_supported", lambda: False)
+    kc = {"apiVersion": "v1", "kind": "Config"}
     argv, env = H.kube_settings({"kubeconfig": kc}, str(tmp_path))
     path = str(tmp_path / "kubeconfig")
     assert argv == ["--kubeconfig", path] and json.load(open(path)) == kc
@@ -260,8 +277,8 @@ def test_kube_settings_dict_is_written_private(tmp_path):
 def test_kube_settings_host_only_builds_a_kubeconfig(tmp_path):
     argv, env = H.kube_settings({"host": "10.0.0.1:6443", "api_key": "Bearer abc", "ca_cert": "/ca.crt",
                                  "validate_certs": False}, str(tmp_path))
-    assert argv == ["--kubeconfig", str(tmp_path / "kubeconfig"), "--kube-context", "adhar"] and env == {}
-    kc = json.load(open(str(tmp_path / "kubeconfig")))
+    assert argv == ["--kubeconfig", argv[1], "--kube-context", "adhar"] and env == {}
+    kc = json.load(open(argv[1]))
     assert kc["clusters"][0]["cluster"] == {"server": "https://10.0.0.1:6443", "certificate-authority": "/ca.crt",
                                             "insecure-skip-tls-verify": True}
     assert kc["users"][0]["user"] == {"token": "abc"}

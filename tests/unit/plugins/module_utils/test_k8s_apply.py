@@ -33,6 +33,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import (
     diff_pair,
     finish,
     load_objects,
+    object_label,
     object_problem,
     select_prune,
     summarize,
@@ -604,3 +605,15 @@ def test_engine_refuses_prune_without_apply_set():
 
 def test_empty_entries_are_skipped():
     assert [o["metadata"]["name"] for o, dummy in load_objects([None, cm("x"), [], [None, cm("y")], ""])] == ["x", "y"]
+
+
+def test_failure_message_names_objects_without_kind_or_name_by_where_they_came_from():
+    client = FakeClient()
+    result = engine(client).run(load_objects([5, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}]))
+    assert client.writes() == []
+    with pytest.raises(AdharError) as info:
+        finish(result, continue_on_error=False)
+    assert info.value.msg == ("2 of 2 objects failed: definitions[0]: not a mapping (int); "
+                              "definitions[1]: metadata.name is missing")
+    assert "None" not in info.value.msg
+    assert object_label({"kind": None, "name": None}) == "object (no name)"

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import (
+    FILTER_ARG_SPEC,
     Capture,
     Filters,
     check_cluster_name,
@@ -18,10 +19,12 @@ from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import (
     is_excluded,
     parse_aggregated,
     plan_capture,
+    report_unmatched,
     secrets_in_scope,
     snapshot_name,
     snapshot_state,
     snapshot_support,
+    unmatched_includes,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
 
@@ -321,3 +324,109 @@ def test_a_failed_list_fails_the_capture_with_the_path():
     with pytest.raises(AdharError, match="listing /api/v1/secrets failed: HTTP 403"):
         capture.run()
     assert capture._stop.is_set()
+
+
+# -- filter options: shared spec, entries checked by index, unmatched includes ------------------
+
+
+def test_filter_fragment_mirrors_the_spec():
+    import yaml
+
+    from ansible_collections.adhar.platform.plugins.doc_fragments import filters as filters_fragment
+
+    doc = yaml.safe_load(filters_fragment.ModuleDocFragment.DOCUMENTATION)["options"]
+    assert sorted(doc) == sorted(FILTER_ARG_SPEC)
+    for name, opt in FILTER_ARG_SPEC.items():
+        assert doc[name]["type"] == opt["type"], name
+        assert doc[name].get("elements") == opt.get("elements"), name
+        assert doc[name].get("default") == opt.get("default"), name
+        assert doc[name]["description"], name
+
+
+def test_filter_spec_keeps_numbers_for_filters_to_refuse():
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    result = ArgumentSpecValidator(FILTER_ARG_SPEC).validate({"include_namespaces": [5]})
+    assert result.error_messages == []
+    with pytest.raises(AdharError) as info:
+        Filters(include_namespaces=result.validated_parameters["include_namespaces"])
+    assert info.value.msg == "include_namespaces[0] must be a string, got int 5"
+    assert info.value.details == {"option": "include_namespaces", "index": 0}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"include_namespaces": ["a", 5]}, "include_namespaces[1] must be a string, got int 5"),
+    ({"exclude_namespaces": [None]}, "exclude_namespaces[0] must be a string, got NoneType None"),
+    ({"include_resources": ["configmaps", {"a": 1}]}, "include_resources[1] must be a string, got dict {'a': 1}"),
+    ({"exclude_resources": [True]}, "exclude_resources[0] must be a string, got bool True"),
+    ({"include_namespaces": ["a", "  "]}, "include_namespaces[1] is empty"),
+    ({"include_namespaces": 5}, "include_namespaces must be a list of strings, got int"),
+    ({"label_selector": ["app=web"]}, "label_selector must be a string like 'app=web,tier!=db', got list ['app=web']"),
+    ({"label_selector": 5}, "label_selector must be a string like 'app=web,tier!=db', got int 5"),
+    ({"label_selector": "app=web,tier in (a"}, "label_selector: cannot read"),
+])
+def test_filter_entries_that_are_not_strings_are_errors_naming_option_and_index(kwargs, message):
+    with pytest.raises(AdharError) as info:
+        Filters(**kwargs)
+    assert info.value.msg.startswith(message)
+
+
+def test_label_selector_is_stripped():
+    assert Filters(label_selector=" app=web,tier!=db ").label_selector == "app=web,tier!=db"
+    assert Filters(label_selector="  ").label_selector is None
+
+
+def test_unmatched_namespaces_and_report():
+    f = Filters(include_namespaces=["prod", "app-*", "stagin"])
+    assert f.unmatched_namespaces(["prod", "app-one", "staging"]) == ["stagin"]
+    assert Filters().unmatched_namespaces([]) == []
+    warnings = report_unmatched({"include_namespaces": ["stagin"], "include_resources": ["deploymnts"]}, "the cluster", False)
+    assert warnings == [
+        "include_namespaces 'stagin' matches nothing in the cluster (a misspelling? strict: true makes this an error)",
+        "include_resources 'deploymnts' matches nothing in the cluster (a misspelling? strict: true makes this an error)",
+    ]
+    with pytest.raises(AdharError) as info:
+        report_unmatched({"include_namespaces": ["stagin"]}, "backup b1", True)
+    assert info.value.msg == "strict: these include filters match nothing in backup b1: include_namespaces 'stagin'"
+    assert report_unmatched({}, "x", True) == []
+
+
+class NamespaceClient:
+    def __init__(self, names, status=None):
+        self.names = names
+        self.status = status
+        self.calls = []
+
+    def raw(self, method, path, query=None, **kwargs):
+        self.calls.append((method, path, dict(query or {})))
+        if self.status:
+            exc = type("ApiException", (Exception,), {})()
+            exc.status = self.status
+            raise exc
+        start = int((query or {}).get("continue") or 0)
+        limit = query["limit"]
+        page = self.names[start:start + limit]
+        more = start + limit < len(self.names)
+        return 200, {"items": [{"metadata": {"name": n}} for n in page],
+                     "metadata": {"continue": str(start + limit) if more else None}}
+
+
+def test_unmatched_includes_before_capture():
+    plan = plan_capture(DISCOVERED, Filters(include_resources=["deploymnts", "configmaps"]))
+    client = NamespaceClient(["ns%d" % i for i in range(700)] + ["prod"])
+    filters = Filters(include_namespaces=["prod", "prodution"], include_resources=["deploymnts", "configmaps"])
+    warnings = unmatched_includes(client, filters, plan, strict=False)
+    assert [w.split(" matches")[0] for w in warnings] == ["include_namespaces 'prodution'", "include_resources 'deploymnts'"]
+    assert len(client.calls) == 2  # paged
+    with pytest.raises(AdharError, match="strict: these include filters match nothing in the cluster"):
+        unmatched_includes(client, filters, plan, strict=True)
+    # no namespace filter: no request
+    quiet = NamespaceClient([])
+    assert unmatched_includes(quiet, Filters(), plan_capture(DISCOVERED, Filters()), strict=True) == []
+    assert quiet.calls == []
+    # a user who may not list namespaces: said, not guessed
+    denied = NamespaceClient([], status=403)
+    assert unmatched_includes(denied, Filters(include_namespaces=["a"]), plan_capture(DISCOVERED, Filters()), False) == [
+        "include_namespaces were not checked: this user may not list namespaces"]
+    with pytest.raises(AdharError, match="strict: include_namespaces cannot be checked"):
+        unmatched_includes(denied, Filters(include_namespaces=["a"]), plan_capture(DISCOVERED, Filters()), True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,6 +84,21 @@ def test_kubeconfig_dict_gives_host_and_client_cert():
     assert cfg.connection_pool_maxsize == CONNECTION_POOL_MAXSIZE
 
 
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memory-only files are Linux only")
+def test_inline_client_key_is_never_written_to_a_temp_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # recomputed from TMPDIR
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(kubeconfig()))
+    for source in (kubeconfig(), str(path)):
+        cfg = build_configuration({"kubeconfig": source})
+        for name in ("cert_file", "key_file", "ssl_ca_cert"):
+            assert getattr(cfg, name).startswith("/proc/self/fd/") and os.readlink(getattr(cfg, name)).startswith("/memfd:")
+        assert read(cfg.key_file) == KEY_PEM
+    written = [os.path.join(d, f) for d, dummy, files in os.walk(str(tmp_path)) for f in files]
+    assert written == [str(path)] and KEY_PEM not in read(str(path))
+
+
 def test_kubeconfig_dict_with_context_gives_token_and_insecure():
     cfg = build_configuration({"kubeconfig": kubeconfig(), "context": "viewer"})
     assert cfg.host == "https://10.2.2.2:6443"
@@ -128,6 +145,28 @@ def test_missing_kubeconfig_file_is_named(tmp_path):
     with pytest.raises(AdharError) as info:
         build_configuration({"kubeconfig": missing})
     assert info.value.msg == "kubeconfig file not found: {0}".format(missing)
+
+
+def test_kubeconfig_that_is_a_directory_is_said_so(tmp_path, monkeypatch):
+    with pytest.raises(AdharError) as info:
+        build_configuration({"kubeconfig": str(tmp_path)})
+    assert info.value.msg == "kubeconfig {0} is a directory, not a file".format(tmp_path)
+    assert "not found" not in info.value.msg
+    # the same through KUBECONFIG (no kubeconfig option)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path))
+    with pytest.raises(AdharError, match="^kubeconfig \\(KUBECONFIG\\) .* is a directory, not a file$"):
+        build_configuration({})
+
+
+def test_kubeconfig_under_a_regular_file_is_said_so(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(AdharError, match="cannot exist: .*/f is not a directory"):
+        build_configuration({"kubeconfig": str(tmp_path / "f" / "config")})
+
+
+def test_cert_option_that_is_a_directory_is_said_so(tmp_path):
+    with pytest.raises(AdharError, match="^ca_cert: .* is a directory, not a file$"):
+        build_configuration({"host": "https://h:6443", "ca_cert": str(tmp_path)})
 
 
 def test_empty_and_broken_kubeconfig_files(tmp_path):

@@ -14,6 +14,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import 
     plan_items,
     restore_status_option,
     select_objects,
+    unmatched_in_backup,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
     BACKUP_LABEL,
@@ -238,7 +239,8 @@ def test_not_skipped():
 def test_controller_skip():
     rs = {"metadata": {"name": "web-1", "namespace": "a", "ownerReferences": [
         {"kind": "Deployment", "name": "web", "uid": "u1", "controller": True}]}}
-    assert "Deployment web" in controller_skip_reason("replicasets.apps", rs, {"u1": 1}, set())
+    reason = controller_skip_reason("replicasets.apps", rs, {"u1": 1}, set())
+    assert reason == "recreated by its controller (owner kind Deployment)"  # no owner name: skips group by reason
     assert controller_skip_reason("replicasets.apps", rs, {"u2": 1}, set()) is None
     assert "endpoints controller" in controller_skip_reason("endpoints", {"metadata": {"name": "s", "namespace": "a"}}, {}, {("a", "s")})
     assert controller_skip_reason("endpoints", {"metadata": {"name": "s", "namespace": "a"}}, {}, set()) is None
@@ -554,3 +556,140 @@ def test_engine_restores_status_through_the_subresource():
     assert out[("configmaps", "s")] == ("created", None)
     assert api.store[("ConfigMap", "a", "s")]["status"] == {"phase": "Done"}
     assert [r[1] for r in api.requests if r[0] == "PUT"] == ["/api/v1/namespaces/a/configmaps/s/status"]
+
+
+# --------------------------------------------------------------------------- the result of a big restore
+
+def _big_plan(total=50000, failed=100):
+    """A synthetic plan the size of a real cluster's restore: Deployments, their ReplicaSets and Pods (left to their
+    controllers), ConfigMaps created or unchanged, kube-root-ca.crt skipped, and some Secrets failed."""
+    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item
+
+    items, uids = [], {}
+
+    def add(key, ns, name, action=None, message=None, owner=None):
+        meta = {"name": name, "namespace": ns, "uid": "%s/%s/%s" % (key, ns, name)}
+        if owner:
+            meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "uid": "%s/%s/%s" % (owner[2], ns, owner[1]),
+                                        "controller": True}]
+        item = Item(key, ns, name, {"metadata": meta})
+        item.namespace = ns
+        item.action, item.message = action, message
+        uids[meta["uid"]] = key
+        items.append(item)
+        return item
+
+    namespaces = ["team-%02d" % n for n in range(10)]
+    for ns in namespaces:
+        add("namespaces", None, ns, "created")
+        add("configmaps", ns, "kube-root-ca.crt", "skipped", system_skip_reason("configmaps", {"metadata": {"name": "kube-root-ca.crt"}}))
+    for n in range(total // 25):  # 12 objects each: 24,000 of 50,000
+        ns = namespaces[n % 10]
+        add("deployments.apps", ns, "app-%04d" % n, "created")
+        add("replicasets.apps", ns, "app-%04d-5d8f7b" % n, owner=("Deployment", "app-%04d" % n, "deployments.apps"))
+        for r in range(10):
+            add("pods", ns, "app-%04d-5d8f7b-%02d" % (n, r), owner=("ReplicaSet", "app-%04d-5d8f7b" % n, "replicasets.apps"))
+    for n in range(failed):
+        add("secrets", namespaces[n % 10], "secret-%03d" % n, "failed",
+            'HTTP 422 Invalid: Secret "secret-%03d" is invalid: data[tls.crt]: Invalid value' % n)
+    n = 0
+    while len(items) < total:
+        add("configmaps", namespaces[n % 10], "conf-%05d" % n, "created" if n % 3 else "unchanged")
+        n += 1
+    for item in items:  # the restore's own reasons, as plan_items gives them
+        if item.action is None:
+            item.action, item.message = "skipped", controller_skip_reason(item.key, item.obj, uids, set())
+    return items
+
+
+class _Module:
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+
+def _result(items, **params):
+    from types import SimpleNamespace
+
+    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import build_result
+
+    p = dict({"name": "prod-restore", "existing_resource_policy": "none", "continue_on_error": True}, **params)
+    counts = {}
+    for item in items:
+        counts[item.action] = counts.get(item.action, 0) + 1
+    engine = SimpleNamespace(check_mode=False, diff=False, stages=[
+        {"name": "all", "resources": sorted({i.key for i in items}), "count": len(items), "counts": counts}])
+    module = _Module()
+    result = build_result(p, {"name": "prod-1", "cluster": "prod"}, items, engine, {"apply": 10.0}, 12.0, None, module)
+    return result, module
+
+
+def test_result_of_50000_objects_is_a_few_kilobytes_by_default():
+    items = _big_plan()
+    assert len(items) == 50000
+    result, module = _result(items)
+    size = len(json.dumps(result))
+    assert size < 8192, size  # per object it would be megabytes (6,009 skip entries were about 1 MB)
+    restore = result["restore"]
+    assert result["items"] == []
+    assert restore["counts"] == {"created": 10 + 2000 + 17253, "updated": 0, "unchanged": 8627, "skipped": 22010,
+                                 "recreated": 0, "failed": 100}
+    assert sum(restore["counts"].values()) == 50000
+    # every object counted once per resource and outcome
+    assert restore["resource_counts"]["pods"] == {"skipped": 20000}
+    assert restore["resource_counts"]["configmaps"] == {"skipped": 10, "created": 17253, "unchanged": 8627}
+    assert sum(sum(c.values()) for c in restore["resource_counts"].values()) == 50000
+    # skips grouped by a reason that names no object, with a count and five example names
+    assert [(g["reason"], g["count"]) for g in restore["skipped"]] == [
+        ("recreated by its controller (owner kind ReplicaSet)", 20000),
+        ("recreated by its controller (owner kind Deployment)", 2000),
+        ("made by Kubernetes in every namespace", 10)]
+    assert restore["skipped"][0]["examples"] == ["pods team-00/app-0000-5d8f7b-%02d" % r for r in range(5)]
+    assert all(len(g["examples"]) == 5 for g in restore["skipped"])
+    # failures: listed in full up to the cap, the rest counted
+    assert len(restore["failures"]) == 20 and restore["failures_not_listed"] == 80
+    assert restore["failures"][0] == {"resource": "secrets", "namespace": "team-00", "name": "secret-000", "action": "failed",
+                                      "message": 'HTTP 422 Invalid: Secret "secret-000" is invalid: data[tls.crt]: Invalid value'}
+    assert module.warnings and module.warnings[0].startswith("restore prod-restore: 100 of 50000 items failed: secrets team-00/secret-000")
+
+
+def test_result_failure_carries_the_summary_and_the_true_count():
+    items = _big_plan(total=5000, failed=30)
+    with pytest.raises(AdharError) as info:
+        _result(items, continue_on_error=False)
+    assert "30 of 5000 items failed" in info.value.msg
+    restore = info.value.details["restore"]
+    assert len(restore["failures"]) == 20 and restore["failures_not_listed"] == 10
+
+
+@pytest.mark.parametrize("mode, listed, failures", [
+    ("summary", 0, 20), ("failed", 100, 100), ("changed", 19263 + 100, 100), ("all", 50000, 100)])
+def test_report_items_asks_for_per_object_results(mode, listed, failures):
+    result, dummy = _result(_big_plan(), report_items=mode)
+    assert len(result["items"]) == listed and len(result["restore"]["failures"]) == failures
+    assert result["restore"]["failures_not_listed"] == 100 - failures
+
+
+def test_include_filters_are_checked_against_the_backup_contents():
+    records = [
+        {"resource": "namespaces", "namespace": None, "name": "shop"},
+        {"resource": "namespaces", "namespace": None, "name": "empty"},
+        {"resource": "configmaps", "namespace": "shop", "name": "a"},
+        {"resource": "deployments.apps", "namespace": "shop", "name": "web"},
+        {"resource": "clusterroles.rbac.authorization.k8s.io", "namespace": None, "name": "r"},
+    ]
+    sel = Selection({"include_namespaces": ["shop", "empty", "shpo", "sh*"],
+                     "include_resources": ["configmaps", "deployments.apps", "deploy*", "secrets", "widgets.example.com"]})
+    warnings = unmatched_in_backup(records, sel, "b1", strict=False)
+    assert warnings == [
+        "include_namespaces 'shpo' matches nothing in backup b1 (a misspelling? strict: true makes this an error)",
+        "include_resources 'secrets' matches nothing in backup b1 (a misspelling? strict: true makes this an error)",
+        "include_resources 'widgets.example.com' matches nothing in backup b1 (a misspelling? strict: true makes this an "
+        "error)",
+    ]
+    with pytest.raises(AdharError, match="^strict: these include filters match nothing in backup b1: include_namespaces "
+                                         "'shpo', include_resources 'secrets', include_resources 'widgets.example.com'$"):
+        unmatched_in_backup(records, sel, "b1", strict=True)
+    assert unmatched_in_backup(records, Selection({}), "b1", strict=True) == []

@@ -61,8 +61,8 @@ def test_default_cluster(given, env, want):
 
 
 @pytest.mark.parametrize("kw, fragment", [
-    ({"operation": "export", "jobs": 0}, "jobs must be between"),
-    ({"operation": "export", "jobs": 99}, "jobs must be between"),
+    ({"operation": "export", "jobs": 0}, "jobs must be at least 1, got 0"),
+    ({"operation": "export", "jobs": 99}, "jobs must be at most 16, got 99"),
     ({"operation": "export", "databases": []}, "databases is empty"),
     ({"operation": "export", "databases": ["x" * 64]}, "not a PostgreSQL database name"),
     ({"operation": "export", "backup": "b1"}, "only applies to operation=import"),
@@ -83,13 +83,28 @@ def test_bad_options_are_refused(kw, fragment):
     assert fragment in err.value.msg
 
 
+def test_paths_are_checked_before_any_program_runs(tmp_path):
+    (tmp_path / "file").write_text("x")
+    cases = [
+        ({"ca_cert": str(tmp_path)}, "ca_cert: %s is a directory, not a file" % tmp_path),
+        ({"passfile": str(tmp_path / "nope")}, "passfile: %s does not exist" % (tmp_path / "nope")),
+        ({"pg_bin_dir": str(tmp_path / "file")}, "pg_bin_dir: %s is not a directory" % (tmp_path / "file")),
+        ({"pg_bin_dir": str(tmp_path / "nope")}, "pg_bin_dir: %s does not exist" % (tmp_path / "nope")),
+        ({"login_unix_socket": str(tmp_path / "file")}, "login_unix_socket: %s is not a directory" % (tmp_path / "file")),
+    ]
+    for extra, message in cases:
+        with pytest.raises(AdharError) as info:
+            pg_dump.validate_params(dict({"operation": "export"}, **extra))
+        assert info.value.msg == message
+
+
 def test_import_latest_is_accepted():
     assert pg_dump.validate_params(params(operation="import", backup="latest", cluster="c"))["cluster"] == "c"
 
 
-def test_export_without_key_is_refused_before_connecting():
-    with pytest.raises(AdharError) as err:
-        pg_dump.run_export(params(operation="export", pg_bin_dir="/nonexistent"))
+def test_export_without_key_is_refused_before_connecting(tmp_path):
+    with pytest.raises(AdharError) as err:  # an empty pg_bin_dir: nothing could run
+        pg_dump.run_export(params(operation="export", pg_bin_dir=str(tmp_path)))
     assert "database dumps would be stored in plaintext" in err.value.msg
 
 

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -332,3 +333,119 @@ def test_lock_stale_reason_rules():
 def test_bad_lock_names(store, name):
     with pytest.raises(AdharError):
         store.lock(name)
+
+
+# -- the location is checked before anything is read or written -----------------------
+
+
+def test_check_refuses_a_regular_file(tmp_path):
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    for write in (False, True):
+        with pytest.raises(AdharError, match="storage path %s is not a directory" % path) as info:
+            LocalStorage(str(path)).check(write=write)
+        assert info.value.details["option"] == "storage.path"
+
+
+def test_check_refuses_a_path_under_a_regular_file(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    path = tmp_path / "a-file" / "sub" / "backups"
+    with pytest.raises(AdharError, match="cannot exist: %s is not a directory" % (tmp_path / "a-file")):
+        LocalStorage(str(path)).check(write=True)
+    with pytest.raises(AdharError, match="cannot exist"):
+        LocalStorage(str(path)).check()
+
+
+def test_check_refuses_a_broken_link(tmp_path):
+    os.symlink(str(tmp_path / "gone"), str(tmp_path / "link"))
+    with pytest.raises(AdharError, match="is a broken symbolic link"):
+        LocalStorage(str(tmp_path / "link")).check(write=True)
+
+
+def test_check_without_create_writes_nothing(tmp_path):
+    store = LocalStorage(str(tmp_path / "new" / "backups"))
+    store.check(write=True, create=False)
+    assert not os.path.exists(str(tmp_path / "new"))
+    with pytest.raises(AdharError, match="does not exist"):
+        store.check()
+
+
+# -- locks on a full file system (simulated; tests/integration has the real tmpfs) ----------
+
+
+def _enospc(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_lock_that_cannot_be_written_fails_with_the_cause_and_leaves_nothing(store, monkeypatch):
+    store.check(write=True)
+    monkeypatch.setattr(tempfile, "mkstemp", _enospc)
+    with pytest.raises(AdharError) as info:
+        store.lock("prod").acquire()
+    assert info.value.msg == "cannot write the lock .locks/prod.lock in %s: No space left on device" % store.location
+    assert _files(store.root) == []
+
+
+def test_lock_whose_link_fails_leaves_no_partial_file(store, monkeypatch):
+    store.check(write=True)
+    monkeypatch.setattr(os, "link", _enospc)
+    with pytest.raises(AdharError, match="cannot write the lock .locks/prod.lock .*No space left on device"):
+        store.lock("prod").acquire()
+    assert _files(store.root) == []
+
+
+def test_lock_release_needs_no_new_file(store, monkeypatch):
+    lock = store.lock("prod").acquire()
+    real_open = os.open
+
+    def no_new_files(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise OSError(28, "No space left on device")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_new_files)
+    monkeypatch.setattr("builtins.open", _enospc)
+    assert lock.release() is True
+    monkeypatch.undo()
+    assert _files(store.root) == []
+
+
+def test_release_failure_never_hides_the_error_on_its_way_out(store, monkeypatch):
+    lock = store.lock("prod").acquire()
+    monkeypatch.setattr(store, "_lock_delete", lambda key, handle: _enospc())
+    with pytest.raises(AdharError) as info:
+        try:
+            raise AdharError("cannot write b1/resources/x.json: No space left on device")
+        finally:
+            lock.release()
+    assert info.value.msg == "cannot write b1/resources/x.json: No space left on device"
+    assert "cannot remove the lock .locks/prod.lock" in info.value.details["lock_release_error"]
+    # with nothing on its way out, the failure itself is raised
+    lock2 = store.lock("other").acquire()
+    with pytest.raises(AdharError, match="cannot remove the lock .locks/other.lock .*No space left on device"):
+        lock2.release()
+
+
+def test_a_created_lock_is_always_one_its_holder_can_release(store, monkeypatch):
+    lock = store.lock("prod").acquire()
+    st = os.stat(os.path.join(store.root, ".locks", "prod.lock"))
+    assert lock._handle == (st.st_ino, st.st_mtime_ns, st.st_size)
+    assert lock.release() is True
+    assert _files(store.root) == []
+
+
+def test_refresh_that_cannot_write_keeps_the_lock_releasable(store, monkeypatch):
+    lock = store.lock("prod").acquire()
+    monkeypatch.setattr(store, "_write_temp", _enospc)
+    with pytest.raises(AdharError, match="cannot refresh the lock .locks/prod.lock .*No space left on device"):
+        lock.refresh()
+    monkeypatch.undo()
+    assert lock.release() is True
+    assert _files(store.root) == []
+
+
+def test_object_that_cannot_be_written_names_the_object_and_the_cause(store, monkeypatch):
+    store.check(write=True)
+    monkeypatch.setattr(store, "_write_temp", _enospc)
+    with pytest.raises(AdharError, match="cannot write b1/started.json in file://.*: No space left on device"):
+        store.put("b1/started.json", b"{}")

@@ -9,7 +9,7 @@ import yaml
 
 from ansible_collections.adhar.platform.plugins.doc_fragments import storage as storage_fragment
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.storage import (
     STORAGE_ARG_SPEC,
     LocalStorage,
@@ -18,7 +18,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage import (
     parse_url,
     storage_from_params,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.storage.base import aws_retryable
+from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_retryable
 
 
 def _options(doc):
@@ -42,7 +42,8 @@ def _assert_mirrors(spec, doc):
 @pytest.mark.parametrize("spec, doc", [
     (STORAGE_ARG_SPEC, storage_fragment.ModuleDocFragment.DOCUMENTATION),
     (ENCRYPTION_ARG_SPEC, storage_fragment.ModuleDocFragment.ENCRYPTION),
-], ids=["storage", "encryption"])
+    (VERIFY_ARG_SPEC, storage_fragment.ModuleDocFragment.VERIFICATION),
+], ids=["storage", "encryption", "verification"])
 def test_fragment_mirrors_spec(spec, doc):
     _assert_mirrors(spec, _options(doc))
 
@@ -161,3 +162,27 @@ class EndpointConnectionError(Exception):
 ])
 def test_aws_retryable(exc, retry):
     assert aws_retryable(exc) is retry
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"type": "s3", "bucket": "b"}, "storage.bucket 'b' is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "My_Bucket"}, "is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "a..b"}, "is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "192.168.1.10"}, "not an IP address"),
+    ({"url": "s3://-bucket"}, "is not an S3 bucket name"),
+    ({"type": "s3", "bucket": "bucket", "prefix": "a/../b"}, "storage.prefix 'a/../b': every part"),
+    ({"type": "s3", "bucket": "bucket", "prefix": "a//b"}, "storage.prefix"),
+    ({"type": "s3", "bucket": "bucket", "region": "EU West"}, "storage.region 'EU West' is not a region name"),
+    ({"type": "s3", "bucket": "bucket", "endpoint_url": "minio.local:9000"}, "must be an http:// or https:// URL"),
+    ({"type": "s3", "bucket": "bucket", "endpoint_url": "ftp://minio.local"}, "must be an http:// or https:// URL"),
+])
+def test_s3_parameters_are_checked_for_shape(params, words):
+    with pytest.raises(AdharError, match=words.replace(".", r"\.").replace("'", "'")) as info:
+        normalize_storage_params(params)
+    assert info.value.details["option"].startswith("storage.")
+
+
+def test_s3_parameters_of_good_shape_pass():
+    out = normalize_storage_params({"type": "s3", "bucket": "adhar-backups.eu", "prefix": "/team/prod/", "region": "eu-west-1",
+                                    "endpoint_url": "https://127.0.0.1:9000"})
+    assert out["bucket"] == "adhar-backups.eu"

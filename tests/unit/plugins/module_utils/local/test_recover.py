@@ -148,12 +148,14 @@ def test_latest_is_fetched_verified_and_cleaned_up(snapshot_backup, tmp_path):
     try:
         assert plan.backup == "c-20260102000000"
         assert oct(os.stat(plan.snapshot).st_mode & 0o777) == "0o600"
-        assert oct(os.stat(plan.tmpdir).st_mode & 0o777) == "0o700"
+        assert oct(os.stat(plan.scratch.path).st_mode & 0o777) == "0o700"
+        assert os.path.dirname(plan.snapshot) == plan.scratch.path
+        assert os.path.dirname(plan.scratch.path) == str(tmp_path / ".adhar-scratch")
         summary = plan.summary()
         assert summary["total_keys"] >= 21 and summary["backup"] == plan.backup and summary["source_cluster"] is None
     finally:
         plan.cleanup()
-    assert os.listdir(str(tmp_path)) == []
+    assert os.listdir(str(tmp_path / ".adhar-scratch")) == []
     older = recover.prepare(dict(opts, backup="c-20260101000000"), "other", workdir=str(tmp_path))
     older.cleanup()
     assert older.status["revision"] < summary["revision"]
@@ -172,7 +174,7 @@ def test_corrupted_snapshot_leaves_nothing(snapshot_backup, tmp_path):
     work.mkdir()
     with pytest.raises(AdharError, match="cannot be used .nothing was changed."):
         recover.prepare({"storage": store, "encryption": {"key_file": snapshot_backup["key_file"]}}, "c", workdir=str(work))
-    assert os.listdir(str(work)) == []
+    assert os.listdir(str(work / ".adhar-scratch")) == []
 
 
 # ----------------------------------------------------------------------------- restoring members
