@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: config
-short_description: Validate, resolve and convert an adhar configuration file
+short_description: Validate, resolve, convert and export an adhar configuration file
 version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
@@ -28,6 +28,15 @@ description:
   - O(action=convert) converts the config from one cloud provider to another (C(aws) and C(gcp)) with the documented
     instance-type and region tables; a value the tables do not know is an error listing the known ones. With O(dest) the result
     is written there (only when it differs).
+  - O(action=export) builds the config of a live cluster (upstream's C(adhar config export --cluster)). Its shape comes from the
+    cluster (with provider C(local), the saved spec of the local cluster O(cluster) under O(state_dir); with provider
+    C(existing), the API server reached through the Kubernetes connection options), its core services from Helm. The config holds the provider,
+    an environment template (Kubernetes version, worker nodes, core services), an environment (type, HA, control-plane size)
+    and the C(clusters) entry (control plane, nodes, networks, cluster id; kubeconfig and context for an existing cluster).
+    For every release the C(adhar.platform.core_services) role manages (its release names and namespaces) that exists, the
+    user-supplied values (C(helm get values), not C(--all)) become the service's C(values) as C(--set) keys. Credentials
+    (keys ending in password, secret, token, ...) and values C(--set) cannot give back exactly are left out and listed in
+    RV(notes). The result is validated as O(action=validate) would before it is returned or written.
   - An inventory source of the P(adhar.platform.clusters#inventory) plugin (a file with a C(plugin) key) is accepted too; its
     inventory options are ignored.
   - Reading is bounded by O(limits) (file size, values once YAML aliases are expanded, alias uses, nesting depth, errors listed), so
@@ -38,12 +47,12 @@ options:
     description:
       - What to do with the config.
     type: str
-    choices: [validate, resolve, convert]
+    choices: [validate, resolve, convert, export]
     default: validate
   src:
     description:
       - Path of the config file (YAML) on the host the module runs on (the controller for the collection's playbooks).
-      - Exactly one of O(src) and O(content) is required.
+      - Exactly one of O(src) and O(content) is required, except with O(action=export) where neither is used.
     type: path
   content:
     description:
@@ -64,9 +73,34 @@ options:
       - Name of the one provider (a key of C(providers)) to convert with O(action=convert).
       - By default every provider whose type is convertible and differs from O(to_provider) is converted.
     type: str
+  cluster:
+    description:
+      - With O(action=export) (required then), the cluster to export and its name in the exported config.
+      - With O(provider=local), the name of the local cluster (as given to M(adhar.platform.cluster)).
+    type: str
+  provider:
+    description:
+      - With O(action=export), the kind of cluster. V(local) reads the local cluster's saved spec; V(existing) asks the API
+        server given by the Kubernetes connection options (version from C(/version), worker nodes, the API servers' identity
+        Leases (else the C(kubernetes) Service endpoints) as the control-plane size when it is 1, 3 or 5,
+        the service network from the ServiceCIDR object C(kubernetes)).
+      - V(eks) and V(gke) will export through their providers' description of the cluster; they do not describe clusters
+        yet and fail with a clear error.
+    type: str
+    choices: [local, existing, eks, gke]
+    default: local
+  state_dir:
+    description:
+      - With O(action=export) and O(provider=local), the directory that holds the local clusters (default C(ADHAR_STATE_DIR),
+        else C(~/.local/state/adhar)).
+    type: path
+  bin_dir:
+    description:
+      - With O(action=export), the directory with the C(helm) binary (default C(ADHAR_BIN_DIR), else the toolchain cache).
+    type: path
   dest:
     description:
-      - With O(action=convert), write the converted config (YAML) to this path.
+      - With O(action=convert) or O(action=export), write the resulting config (YAML) to this path.
       - The file is only written when its content would change. A new file gets mode C(0600) (it can hold credentials); an
         existing file keeps its mode.
     type: path
@@ -102,6 +136,7 @@ options:
         default: 100
 extends_documentation_fragment:
   - adhar.platform.attributes
+  - adhar.platform.k8s_auth
 attributes:
   check_mode:
     support: full
@@ -114,8 +149,11 @@ attributes:
 requirements:
   - python >= 3.11
   - PyYAML (comes with ansible-core)
+  - kubernetes (only for O(action=export) with O(provider=existing))
+  - helm (only for O(action=export); the toolchain's, see O(bin_dir))
 notes:
   - Pure Python; the C(jsonschema) package is not needed.
+  - The Kubernetes connection options are only used by O(action=export) with O(provider=existing) (and by Helm there).
   - Credentials found in C(providers) (C(token), C(secretAccessKey), ...) are masked in the module's output.
 seealso:
   - plugin: adhar.platform.clusters
@@ -162,6 +200,21 @@ EXAMPLES = r"""
     limits:
       size_mib: 16
       nodes: 300000
+
+- name: Export the local cluster prod (its shape and its core services' values) to a config file
+  adhar.platform.config:
+    action: export
+    cluster: prod
+    dest: exported/prod.yaml
+
+- name: Export a cluster someone else runs
+  adhar.platform.config:
+    action: export
+    provider: existing
+    cluster: shared-dev
+    kubeconfig: ~/.kube/config
+    context: shared-dev
+  register: adhar_export
 
 - name: Validate a config given inline
   adhar.platform.config:
@@ -237,7 +290,7 @@ warnings_truncated:
   type: int
   sample: 0
 source:
-  description: Absolute path of O(src), or V(content).
+  description: Absolute path of O(src), or V(content); with O(action=export), the cluster and provider.
   returned: success
   type: str
   sample: /work/inventories/local/adhar.yml
@@ -373,10 +426,74 @@ clusters:
   type: dict
   sample: {}
 config:
-  description: The converted config.
-  returned: when O(action=convert)
+  description: The converted config (O(action=convert)), or the exported config (O(action=export)).
+  returned: when O(action=convert) or O(action=export)
   type: dict
   sample: {providers: {gcp: {type: gcp, region: us-east4, primary: true}}}
+cluster:
+  description:
+    - What O(action=export) found about the cluster (V(null) where the cluster does not show it).
+  returned: when O(action=export)
+  type: dict
+  contains:
+    name:
+      description: Cluster name.
+      type: str
+    provider:
+      description: C(local), C(existing), ...
+      type: str
+    provider_type:
+      description: The config's provider type (C(kind) for local clusters, C(custom) for existing ones).
+      type: str
+    region:
+      description: Region written to the config.
+      type: str
+    kubernetes_version:
+      description: Kubernetes version.
+      type: str
+    control_plane_count:
+      description: Control-plane members.
+      type: int
+    ha:
+      description: More than one control-plane member.
+      type: bool
+    nodes_count:
+      description: Worker nodes.
+      type: int
+    pod_cidr:
+      description: Pod network.
+      type: str
+    service_cidr:
+      description: Service network.
+      type: str
+    cluster_id:
+      description: Mesh cluster id.
+      type: int
+    encryption_at_rest:
+      description: Secrets encrypted at rest (the exported environment is C(production) then, which turns it on again).
+      type: bool
+    kubeconfig:
+      description: Kubeconfig path written to the config (existing clusters).
+      type: str
+    context:
+      description: Context written to the config (existing clusters).
+      type: str
+  sample: {name: prod, provider: local, control_plane_count: 3, ha: true, nodes_count: 3, kubernetes_version: v1.36.3}
+services:
+  description: The core services O(action=export) found, by config name.
+  returned: when O(action=export)
+  type: dict
+  sample:
+    cilium: {release: cilium, namespace: kube-system, chart: cilium-1.20.0, status: deployed, revision: 2, values: 3}
+notes:
+  description:
+    - O(action=convert), settings it removed or that need attention on the target provider.
+    - O(action=export), what was left out (credentials, values C(--set) cannot give back as they are, facts the cluster does
+      not show).
+  returned: when O(action=convert) or O(action=export)
+  type: list
+  elements: str
+  sample: ["postgresql auth.password: left out (a credential; set it again on the new cluster)"]
 changes:
   description: Every value convert changed, with its path in the original config.
   returned: when O(action=convert)
@@ -384,12 +501,6 @@ changes:
   elements: dict
   sample:
     - {path: providers.aws.region, from: us-east-1, to: us-east4}
-notes:
-  description: Settings convert removed or that need attention on the target provider.
-  returned: when O(action=convert)
-  type: list
-  elements: str
-  sample: ["removed providers.aws.profile (aws only)"]
 dest:
   description: Absolute path of O(dest).
   returned: when O(dest) is given

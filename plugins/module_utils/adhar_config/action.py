@@ -20,7 +20,8 @@ from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader
 )
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import validate
 
-ACTIONS = ("validate", "resolve", "convert")
+ACTIONS = ("validate", "resolve", "convert", "export")
+EXPORT_PROVIDERS = ("local", "existing", "eks", "gke")
 NEW_FILE_MODE = 0o600
 
 
@@ -34,14 +35,19 @@ def argument_spec():
         from_provider=dict(type="str"),
         dest=dict(type="path"),
         limits=dict(type="dict", options={key: dict(type="int", default=value) for key, value in LIMIT_DEFAULTS.items()}),
+        cluster=dict(type="str"),
+        provider=dict(type="str", default="local", choices=list(EXPORT_PROVIDERS)),
+        state_dir=dict(type="path"),
+        bin_dir=dict(type="path"),
     )
 
 
 MODULE_KWARGS = dict(
+    k8s_auth=True,
     mutually_exclusive=[("src", "content")],
-    required_one_of=[("src", "content")],
-    required_if=[("action", "convert", ("to_provider",))],
+    required_if=[("action", "convert", ("to_provider",)), ("action", "export", ("cluster",))],
 )
+EXPORT_ONLY = ("cluster", "state_dir", "bin_dir")
 
 
 def dump(data, header=None):
@@ -130,11 +136,18 @@ def run(module):
     p = module.params
     if p.get("src") or p.get("dest"):
         module.require("PyYAML", YAML_IMPORT_ERROR, reason="to read src and write dest")
-    if p.get("dest") and p["action"] != "convert":
-        raise AdharError("dest: only used with action=convert (got action=%s)" % p["action"], option="dest")
+    if p.get("dest") and p["action"] not in ("convert", "export"):
+        raise AdharError("dest: only used with action=convert and action=export (got action=%s)" % p["action"], option="dest")
     if p.get("from_provider") and p["action"] != "convert":
         raise AdharError("from_provider: only used with action=convert", option="from_provider")
     limits = Limits.from_option(p.get("limits"))
+    if p["action"] == "export":
+        return run_export(module, limits)
+    for name in EXPORT_ONLY:
+        if p.get(name) is not None:
+            raise AdharError("%s: only used with action=export (got action=%s)" % (name, p["action"]), option=name)
+    if not p.get("src") and p.get("content") is None:
+        raise AdharError("one of src or content is required with action=%s" % p["action"], option="src")
     source = _load(p, limits)
     if isinstance(source.data, dict):
         module.no_log_values.update(_secrets(source.data))
@@ -161,6 +174,24 @@ def run(module):
             out = dict(source.inventory, **converted)
             header = ["adhar config converted to %s by adhar.platform.config from %s" % (p["to_provider"], source.name)]
             result.update(write_file(module, p["dest"], dump(out, header), limits.size_bytes))
+    return result
+
+
+def run_export(module, limits, helm=None):
+    """``action: export``: the config of a live cluster, validated, returned and written to ``dest`` when given."""
+    from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.export import export
+
+    p = module.params
+    for name in ("src", "content"):
+        if p.get(name) is not None:
+            raise AdharError("%s: not used with action=export (the config comes from the cluster)" % name, option=name)
+    cfg, cluster, services, notes = export(module, limits, helm)
+    result = {"changed": False, "valid": True, "errors": [], "errors_truncated": 0, "config_warnings": [],
+              "warnings_truncated": 0, "source": "cluster %s (provider %s)" % (p["cluster"], p["provider"]),
+              "config": cfg, "cluster": cluster, "services": services, "notes": notes}
+    if p.get("dest"):
+        header = ["adhar config exported by adhar.platform.config from %s" % result["source"]]
+        result.update(write_file(module, p["dest"], dump(cfg, header), limits.size_bytes))
     return result
 
 

@@ -52,7 +52,7 @@ def test_missing_file_and_option_errors(run, tmp_path):
     rc, res = run(src=str(tmp_path / "none.yaml"))
     assert rc == 1 and res["msg"].startswith("src: cannot read")
     rc, res = run(src=LOCAL_INVENTORY, dest=str(tmp_path / "x"))
-    assert rc == 1 and res["msg"] == "dest: only used with action=convert (got action=validate)"
+    assert rc == 1 and res["msg"] == "dest: only used with action=convert and action=export (got action=validate)"
     rc, res = run(src=LOCAL_INVENTORY, action="resolve", environment="qa")
     assert rc == 1 and res["msg"] == "environment: unknown environment 'qa'; defined environments: prod, staging"
     rc, res = run(src=LOCAL_INVENTORY, action="convert")
