@@ -51,7 +51,8 @@ STORAGE = {"type": "local", "path": "/nonexistent/adhar-backups"}
 REQUIRED = {
     "backup": {"storage": STORAGE}, "restore": {"storage": STORAGE, "backup": "none"},
     "cluster": {"name": "conn-groups-none", "state": "absent"}, "helm_release": {"name": "none", "state": "absent"},
-    "etcd": {"local_cluster": "conn-groups-none"}, "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
+    "etcd": {"local_cluster": "conn-groups-none"},
+    "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
 }
 
 
