@@ -232,7 +232,7 @@ def test_module_check_and_diff(run, setup):
 @pytest.mark.parametrize("args, message", [
     ({"state_dir": "/nonexistent-root"}, "no local cluster named 'prod' under /nonexistent-root"),
     ({"cluster": "other"}, "no local cluster named 'other'"),
-    ({"provider": "gke"}, "provider: 'gke' is"),
+    ({"provider": "gke"}, "provider: export from gke clusters is not available yet"),
     ({"provider": "eks"}, "provider: export from eks clusters is not available yet (available: local, existing)"),
     ({"src": "x.yaml"}, "src: not used with action=export"),
 ])
