@@ -109,7 +109,7 @@ def test_bad_paths_and_numbers_are_refused_before_anything_starts(runner, state_
     folder = tmp_path / "a-dir"
     r = runner.module("adhar.platform.cluster", {"name": "reg", "provider": "existing", "kubeconfig": str(folder)},
                       expect_fail=True)
-    assert "is a directory, not a kubeconfig file" in r["msg"], r["msg"]
+    assert "is a directory, not a file" in r["msg"], r["msg"]
 
 
 def test_port_in_use_is_refused_before_anything(runner, state_dir):
