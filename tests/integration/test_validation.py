@@ -191,7 +191,8 @@ def test_restore_filters_against_the_backup_contents(runner, cluster, store):
     assert messages[2] == "include_namespaces[0] must be a string, got int 3"
     assert messages[3].startswith("app_label_keys is empty")
     # zero objects created: a check-mode restore of the same backup still has the namespace to create
-    probe = run_tasks(runner, [("adhar.platform.restore", dict(base, include_resources=["namespaces"]))], check=True)
+    probe = run_tasks(runner, [("adhar.platform.restore", dict(base, include_resources=["namespaces"], report_items="all"))],
+                      check=True)
     created = [i for i in probe[0]["result"]["items"] if i["resource"] == "namespaces" and i["name"] == target]
     assert created and created[0]["action"] == "created"
     # without strict: restored, with a warning naming the filter
