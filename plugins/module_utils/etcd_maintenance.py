@@ -18,12 +18,14 @@ before each member and after the last one.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import re
 import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import ETCD_SNAPSHOT_ARG_SPEC, etcd_binaries, local_target
 from ansible_collections.adhar.platform.plugins.module_utils.health import (
     parse_etcd_alarms,
     parse_etcd_health,
@@ -36,14 +38,7 @@ ACTIONS = ("status", "defragment", "compact", "disarm_alarms", "check_perf")
 PERF_LOADS = ("s", "m", "l", "xl")
 
 # Options of the ``etcd`` module that say which etcd to talk to (the same names as the backup's ``etcd_snapshot``).
-TARGET_ARG_SPEC = {
-    "local_cluster": {"type": "str"},
-    "state_dir": {"type": "path"},
-    "endpoints": {"type": "list", "elements": "str"},
-    "ca_file": {"type": "path"},
-    "cert_file": {"type": "path"},
-    "key_file": {"type": "path"},
-}
+TARGET_ARG_SPEC = copy.deepcopy(ETCD_SNAPSHOT_ARG_SPEC)
 
 ARG_SPEC = dict(
     TARGET_ARG_SPEC,
@@ -125,8 +120,6 @@ class EtcdTarget:
     @classmethod
     def from_params(cls, params):
         if params.get("local_cluster"):
-            # imported here: the local runtime is only needed for local clusters
-            from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import local_target
             try:
                 target = local_target(params["local_cluster"], params.get("state_dir"))
             except AdharError as exc:
@@ -429,7 +422,6 @@ def parse_check_perf(text):
 
 def check_perf(target, params, run_command):
     """Run ``etcdctl check perf`` (etcd's own 60-second write-load check) against the members."""
-    from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import etcd_binaries
     wait_healthy(target, params["health_timeout"], "before the performance check")
     etcdctl = etcd_binaries(target.bin_dir)["etcdctl"]
     cmd = [etcdctl, "check", "perf", "--load=%s" % params["perf_load"], "--endpoints=" + ",".join(target.endpoints)]
