@@ -22,7 +22,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import cron_problem as _cron_problem
 
-# The seed's "RTO/RPO Targets" table (docs/disaster-recovery.md), in seconds.
+# The guide's "RTO/RPO Targets" table (docs/disaster-recovery.md), in seconds.
 DEFAULT_TARGETS = {
     "Platform Services": {"rto_seconds": 3600, "rpo_seconds": 86400},
     "Applications": {"rto_seconds": 1800, "rpo_seconds": 14400},
@@ -56,8 +56,8 @@ def dr_assess(measurements, targets=None):
     """Compare measured RTO/RPO (seconds) per component with the targets.
 
     ``measurements``: ``{component: {"rto_seconds": float|None, "rpo_seconds": float|None}}``; a component that is
-    absent, or a metric that is None, is "not measured". ``targets``: the same shape (default: the seed's table).
-    A measurement passes when it is strictly below its target (the seed says "< 1 hour").
+    absent, or a metric that is None, is "not measured". ``targets``: the same shape (default: the guide's table).
+    A measurement passes when it is strictly below its target (the guide says "< 1 hour").
 
     The overall ``verdict`` is ``fail`` when any measured metric misses its target, else ``partial`` when any metric
     was not measured (``unmeasured`` names them), else ``pass``; ``passed`` is ``verdict == "pass"``.

@@ -15,7 +15,7 @@ author:
 description:
   - Reads an adhar config (the file C(adhar up -f) takes) from O(src) or O(content) and validates it against the collection's
     JSON Schema (C(docs/adhar-config.schema.json)) and the rules a schema cannot express.
-  - The format is upstream adhar's (C(globalSettings), C(providers), C(environmentTemplates), C(environments)) plus the seed
+  - The format is upstream adhar's (C(globalSettings), C(providers), C(environmentTemplates), C(environments)) plus the adhar Advanced Topics guide's
     document's C(clusters) (federation) and C(backup) blocks, which upstream ignores, and the collection's per-cluster settings
     (C(controlPlane.count), C(nodes.count), C(podCidr), C(serviceCidr), C(clusterId), C(mesh), C(ha), C(role), C(environment),
     C(kubeconfig), C(context)). See C(docs/config.md).
@@ -23,7 +23,7 @@ description:
     a sentence and, for files, the line. An invalid config fails the task with RV(errors); a YAML syntax error is reported with
     its line and column, never with a traceback.
   - O(action=resolve) returns the merged view per environment and per cluster the way upstream resolves it (template plus
-    environment, provider and region chosen as upstream does), with the seed's HA defaults applied as core-service values when
+    environment, provider and region chosen as upstream does), with the guide's HA defaults applied as core-service values when
     HA mode is on.
   - O(action=convert) converts the config from one cloud provider to another (C(aws) and C(gcp)) with the documented
     instance-type and region tables; a value the tables do not know is an error listing the known ones. With O(dest) the result

@@ -242,7 +242,7 @@ def test_backup_schedule_verify_restore_recover(runner, tmp_path, make_local_clu
             report, md = dr.report("verify")
             assert report["backup"] == names[0] and report["details"]["verified_items"] == verification["items"]
 
-            # restore one application (the seed's `adhar apps restore web --namespace shop`) after losing its config
+            # restore one application (the guide's `adhar apps restore web --namespace shop`) after losing its config
             runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "state": "absent",
                                                    "definitions": [APP[1], APP[2]]})
             results, out = dr.run("restore", "-e", "adhar_dr_app=web", "-e", '{"adhar_dr_namespaces": ["shop"]}')

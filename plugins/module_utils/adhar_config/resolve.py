@@ -18,7 +18,7 @@ Upstream rules (adhar ``ResolveEnvironments``), kept exactly:
   ``droppedCoreServices``;
 * addons: the template's, then the environment's.
 
-Our additions: HA defaults (the seed's HA table) as core-service values under
+Our additions: HA defaults (the guide's HA table) as core-service values under
 the configured ones, per-cluster knobs, and ``clusters:`` entries as targets.
 
 Every function here is defensive: on a config with errors it resolves what it
@@ -32,7 +32,7 @@ import copy
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import schema as S
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR
 
-# The seed's HA table as Helm values of the real charts (argo-cd, ingress-nginx, cilium, gitea,
+# The guide's HA table as Helm values of the real charts (argo-cd, ingress-nginx, cilium, gitea,
 # bitnami postgresql / redis, minio); configured values override them key by key.
 HA_CORE_SERVICE_DEFAULTS = {
     "argocd": (("server.replicas", "2"), ("repoServer.replicas", "2"), ("controller.replicas", "2"),

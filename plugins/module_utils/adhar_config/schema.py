@@ -5,7 +5,7 @@
 
 The upstream part mirrors what adhar's Go code reads (``platform/config``):
 ``globalSettings``, ``providers``, ``environmentTemplates``, ``environments``.
-On top of it come the seed document's blocks that upstream silently ignores
+On top of it come the adhar Advanced Topics guide's blocks that upstream silently ignores
 (``clusters:``, ``backup:``) and this collection's per-cluster knobs
 (``controlPlane``, ``nodes``, ``podCidr``, ``serviceCidr``, ``clusterId``,
 ``mesh``, ``ha``, ``role``, ``environment``, ``kubeconfig``, ``context``).
@@ -23,7 +23,7 @@ ENVIRONMENT_TYPES = ("production", "non-production")
 ROLES = ("primary", "replica")
 # Core services upstream's resolve keeps (adhar HEAD; doc-era had nginx instead of gateway).
 UPSTREAM_CORE_SERVICES = ("argocd", "gitea", "gateway", "cilium")
-# Core services this collection adds: the seed's Nginx ingress and its HA data stores.
+# Core services this collection adds: the guide's Nginx ingress and its HA data stores.
 EXTRA_CORE_SERVICES = ("nginx", "postgresql", "redis", "minio")
 CORE_SERVICES = UPSTREAM_CORE_SERVICES + EXTRA_CORE_SERVICES
 CONTROL_PLANE_COUNTS = (1, 3, 5)
@@ -237,7 +237,7 @@ _BACKUP = _obj({
         dict(_if_type("s3", {"required": ["bucket"]}), **{"x-when": "storage.type is s3"}),
         dict(_if_type("local", {"required": ["path"]}), **{"x-when": "storage.type is local"}),
     ]),
-}, description="Scheduled backups (the seed's backup block; upstream ignores it).",
+}, description="Scheduled backups (the guide's backup block; upstream ignores it).",
     allOf=[dict(_if_type(True, {"required": ["schedule", "storage"]}, key="enabled"), **{"x-when": "backup.enabled is true"})])
 
 _KUBE_HINT = ("looks like a Kubernetes manifest; manifests are applied to a cluster, "
@@ -266,7 +266,7 @@ SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://github.com/adhar-io/adhar.platform/docs/adhar-config.schema.json",
     "title": "adhar configuration (adhar.platform)",
-    "description": "The adhar config file as upstream adhar reads it, plus the seed's clusters/backup blocks and "
+    "description": "The adhar config file as upstream adhar reads it, plus the guide's clusters/backup blocks and "
                    "adhar.platform's per-cluster knobs. See docs/config.md.",
     "type": "object",
     "properties": {
@@ -275,7 +275,7 @@ SCHEMA = {
             "defaultHost": _str("Base host name of the platform.", minLength=1, default="platform.adhar.io"),
             "defaultHttpPort": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 80},
             "defaultHttpsPort": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 8443},
-            "enableHAMode": {"type": "boolean", "default": False, "description": "HA mode (the seed's --ha-mode)."},
+            "enableHAMode": {"type": "boolean", "default": False, "description": "HA mode (the guide's --ha-mode)."},
             "email": _str("Contact e-mail for certificates.", minLength=1, default="admin@adhar.io"),
             "dnsProvider": _str("Edge DNS backend (newer upstream): empty, none, cloudflare."),
             "productionProvider": _str("Stored only by upstream."),

@@ -45,7 +45,7 @@ def test_assess_pass_fail_and_not_measured():
 
 
 def test_assess_boundary_is_strict_and_partial_measurement():
-    # the seed says "< 30 minutes": exactly 30 minutes misses it
+    # the guide says "< 30 minutes": exactly 30 minutes misses it
     report = dr_assess({"Applications": {"rto_seconds": 1800, "rpo_seconds": None}})
     row = report["components"][1]
     assert row["rto"]["status"] == "fail" and row["rpo"]["status"] == "not measured" and row["status"] == "fail"
