@@ -508,6 +508,32 @@ def wait_control_plane(cluster, deadline, names=None):
         _poll("the load balancer", lambda: apiserver_ready(cluster, cluster.ports["api"]), deadline, cluster, names)
 
 
+def wait_programs_running(cluster, names, deadline, interval=0.2):
+    """Wait until supervisord reports every program of ``names`` RUNNING (up for its ``startsecs``).
+
+    A program in BACKOFF is being retried by supervisord and is waited for; one that supervisord gave up on (FATAL)
+    fails at once with its log.  A start returns processes that have started, not ones still STARTING.
+    """
+    names = list(names)
+    last = None
+    while names:
+        states = cluster.programs() or {}
+        current = {n: (states.get(n) or {}).get("state") or "UNKNOWN" for n in names}
+        waiting = ["%s %s" % (n, s) for n, s in current.items() if s != "RUNNING"]
+        if not waiting:
+            return
+        for n, state in current.items():
+            if state in ("FATAL", "EXITED", "STOPPED"):
+                raise AdharError("%s of cluster %s did not stay up (%s); last log lines:\n%s"
+                                 % (n, cluster.layout.name, state, cluster.log_tail(n)), process=n,
+                                 log=os.path.join(cluster.layout.log_dir, n + ".log"))
+        last = ", ".join(waiting)
+        if time.monotonic() > deadline:
+            raise AdharError("timed out waiting for the processes of cluster %s to run (not yet running: %s)"
+                             % (cluster.layout.name, last))
+        time.sleep(interval)
+
+
 def _node_body(name, cluster_name, index):
     return {
         "apiVersion": "v1", "kind": "Node",

@@ -329,6 +329,7 @@ class LocalProvider(Provider):
         if created:
             self.actions.append("created nodes %s" % ", ".join(created))
         rt.wait_workloads_ready(cluster, deadline)
+        rt.wait_programs_running(cluster, cluster.process_names(), deadline)
         cluster.record_pids()
         self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
 
@@ -382,6 +383,7 @@ class LocalProvider(Provider):
         cluster.start([n for n in first if n in dead])
         rt.wait_control_plane(cluster, deadline, names=first)
         cluster.start([n for n in second if n in dead])
+        rt.wait_programs_running(cluster, dead, deadline)
         cluster.record_pids()
         self.actions.append("started %s" % ", ".join(dead))
         return dead

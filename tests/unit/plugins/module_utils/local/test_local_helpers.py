@@ -214,3 +214,35 @@ def test_lease_freshness():
     assert not runtime.lease_is_fresh(dict(spec, renewTime="2026-11-26T02:59:40.000000Z"), now)
     assert not runtime.lease_is_fresh(dict(spec, holderIdentity=""), now)
     assert not runtime.lease_is_fresh({"holderIdentity": "a"}, now)
+
+
+class _Programs(object):
+    """A cluster whose supervisord reports the given states, one snapshot per call (the last one repeats)."""
+
+    def __init__(self, *snapshots):
+        self.snapshots = list(snapshots)
+        self.layout = type("L", (), {"name": "c1", "log_dir": "/nonexistent"})()
+
+    def programs(self):
+        return self.snapshots.pop(0) if len(self.snapshots) > 1 else self.snapshots[0]
+
+    def log_tail(self, name):
+        return "last line of %s" % name
+
+
+def test_wait_programs_running_waits_through_starting_and_backoff():
+    c = _Programs({"kcm": {"state": "STARTING"}, "kwok": {"state": "RUNNING"}},
+                  {"kcm": {"state": "BACKOFF"}, "kwok": {"state": "RUNNING"}},
+                  {"kcm": {"state": "RUNNING"}, "kwok": {"state": "RUNNING"}})
+    runtime.wait_programs_running(c, ["kcm", "kwok"], time.monotonic() + 5, interval=0)
+    assert len(c.snapshots) == 1
+
+
+def test_wait_programs_running_fails_on_fatal_and_on_timeout():
+    with pytest.raises(AdharError) as e:
+        runtime.wait_programs_running(_Programs({"kcm": {"state": "FATAL"}}), ["kcm"], time.monotonic() + 5, interval=0)
+    assert "kcm of cluster c1 did not stay up (FATAL)" in str(e.value) and "last line of kcm" in str(e.value)
+    with pytest.raises(AdharError) as e:
+        runtime.wait_programs_running(_Programs({"kcm": {"state": "STARTING"}}), ["kcm"], time.monotonic() - 1,
+                                      interval=0)
+    assert "not yet running: kcm STARTING" in str(e.value)
