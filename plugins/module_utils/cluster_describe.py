@@ -218,7 +218,7 @@ def api_unreachable(connection, timeout=10.0):
         client.server_version()
     except Exception as exc:  # any failure means "not readable"; the reason goes to the result
         text = " ".join(str(getattr(exc, "msg", None) or exc).split())
-        return "the API server %s did not answer: %s" % (host or "(none)", text[:300])
+        return "the API server %s did not answer: %s" % (host or "(none)", text[:500])
     finally:
         if host is not None:
             client.close()
