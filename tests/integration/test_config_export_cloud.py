@@ -19,9 +19,8 @@ import yaml
 
 import gcp_fake
 import moto_server
-from conftest import Runner
+from conftest import scratch_runner
 from moto_server import REGION
-from test_cluster_eks import CountingProxy
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("googleapiclient")
@@ -42,17 +41,10 @@ def clean_cloud_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint):
-    p = CountingProxy(moto_endpoint)
-    yield p
-    p.stop()
+proxy = pytest.fixture(scope="module", name="proxy")(moto_server.counting_proxy)
 
 
-@pytest.fixture(scope="module")
-def runner(collections_path, tmp_path_factory):
-    d = tmp_path_factory.mktemp("export-cloud")
-    return Runner(collections_path, str(d), str(d))
+runner = scratch_runner("export-cloud")
 
 
 def _aws(proxy):

@@ -29,8 +29,7 @@ import yaml
 
 import gcp_fake
 import moto_server
-from conftest import Runner
-from test_cluster_eks import CountingProxy
+from conftest import scratch_runner
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("googleapiclient")
@@ -47,17 +46,10 @@ moto_endpoint = pytest.fixture(scope="session", name="moto_endpoint")(moto_serve
 gcp = pytest.fixture(scope="module", name="gcp")(gcp_fake.serve)
 
 
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint):
-    p = CountingProxy(moto_endpoint)
-    yield p
-    p.stop()
+proxy = pytest.fixture(scope="module", name="proxy")(moto_server.counting_proxy)
 
 
-@pytest.fixture(scope="module")
-def runner(collections_path, tmp_path_factory):
-    d = tmp_path_factory.mktemp("multicloud")
-    return Runner(collections_path, str(d), str(d))
+runner = scratch_runner("multicloud")
 
 
 def _infra(proxy):
