@@ -211,16 +211,15 @@ def api_unreachable(connection, timeout=10.0):
         return "the Python library 'kubernetes' is missing (%s)" % KUBERNETES_IMPORT_ERROR
     params = dict(connection, request_timeout=min(float(connection.get("request_timeout") or timeout), timeout),
                   api_retry_deadline=0)
-    host = None
+    client = None
     try:
         client = K8sClient.from_params(params)
-        host = client.host
         client.server_version()
     except Exception as exc:  # any failure means "not readable"; the reason goes to the result
         text = " ".join(str(getattr(exc, "msg", None) or exc).split())
-        return "the API server %s did not answer: %s" % (host or "(none)", text[:500])
+        return "the API server %s did not answer: %s" % (client.host if client is not None else "(none)", text[:500])
     finally:
-        if host is not None:
+        if client is not None:
             client.close()
     return None
 

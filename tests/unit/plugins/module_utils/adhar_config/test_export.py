@@ -297,3 +297,24 @@ def test_other_actions_refuse_export_options_and_still_need_a_source(run, setup)
     assert rc == 1 and res["msg"] == "one of src or content is required with action=validate"
     rc, res = run(action="validate", location="europe-west1", src=os.path.join(REPO, "inventories", "local", "adhar.yml"))
     assert rc == 1 and res["msg"] == "location: only used with action=export (got action=validate)"
+
+
+def test_cloud_connection_prefers_the_kubernetes_options():
+    import types
+    from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import cloud_connection
+
+    token = {"apiVersion": "v1", "kind": "Config"}
+    given = types.SimpleNamespace(params={"kubeconfig": "/tmp/kc", "context": "prod", "request_timeout": 5})
+    assert cloud_connection(given, token) == ({"kubeconfig": "/tmp/kc", "context": "prod", "request_timeout": 5}, "/tmp/kc",
+                                              "prod")
+    bare = types.SimpleNamespace(params={"kubeconfig": None, "request_timeout": 5, "region": "us-east-1"})
+    assert cloud_connection(bare, token) == ({"kubeconfig": token, "request_timeout": 5}, None, None)
+
+
+def test_api_unreachable_names_the_endpoint_and_the_reason():
+    pytest.importorskip("kubernetes")
+    from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import api_unreachable
+
+    # a loopback port nothing listens on: refused at once
+    why = api_unreachable({"host": "https://127.0.0.1:1", "validate_certs": False}, timeout=2)
+    assert why.startswith("the API server https://127.0.0.1:1 did not answer: "), why
