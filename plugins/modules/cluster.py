@@ -33,9 +33,9 @@ description:
     options). It returns the cluster's facts and a kubeconfig that authenticates with a Google access token. See
     C(docs/gke.md).
   - Provider C(kind) is accepted and always fails before anything changes, with one error naming the reason. Without
-    a Docker engine (no socket at the path of E(DOCKER_HOST), else C(/var/run/docker.sock)) the error is
-    C(provider kind needs a Docker engine: no Docker socket at <path> (...\)); with one, the error says that kind
-    clusters are not implemented in this release (use provider C(local) for a cluster on this host).
+    a Docker engine (no socket at the path of E(DOCKER_HOST), else C(/var/run/docker.sock)) the error says that provider
+    kind needs a Docker engine and names the socket path it looked for; with one, the error says that kind clusters are
+    not implemented in this release (use provider C(local) for a cluster on this host).
   - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
   - For a cluster that exists, options left out keep the values it was created with (a play that only names the
     cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig_out), which

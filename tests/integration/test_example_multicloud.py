@@ -127,8 +127,8 @@ def test_example_inventory_lifecycle(runner, proxy, gcp, cloud_env, tmp_path):
     # deploy, cluster phase: the three clusters are created, each with one node group / pool from the config
     _reset(proxy, gcp)
     results, out = _playbook(runner, work, "deploy.yml", "--tags", "clusters", *extra)
-    assert _writes(proxy, gcp) == sorted(["eks POST /clusters"] * 2 + ["eks POST /clusters/%s/node-groups" % n
-                                                                       for n in AWS_CLUSTERS]) + [CREATE]
+    node_groups = ["eks POST /clusters/%s/node-groups" % n for n in AWS_CLUSTERS]
+    assert _writes(proxy, gcp) == sorted(["eks POST /clusters"] * 2 + node_groups) + [CREATE]
     created = {r["host"]: r["result"] for r in results if r["task"].startswith("Create or update the cloud cluster")}
     assert sorted(created) == ["prod-eu", "prod-us-east", "prod-us-west"] and all(r["changed"] for r in created.values())
     assert [r["status"] for r in results if r["task"] == "Validate the config the inventory was built from"] == ["ok"]
