@@ -11,7 +11,6 @@ read and why, write nothing to the cloud, and produce a config that action=valid
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import pytest
