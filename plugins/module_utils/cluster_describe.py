@@ -20,12 +20,22 @@
       "kubeconfig": str | None, "context": str | None,   how to reach it again (written to the config for non-local clusters)
       "connection": dict,                 the Kubernetes connection options helm uses to read the releases
       "notes": [str],                     what could not be seen
+      cloud clusters (eks, gke) only, None elsewhere:
+      "status": str,                      the cloud's cluster status (ACTIVE, RUNNING, ...)
+      "api_endpoint": str,                the cluster's API server URL
+      "auto_scale": bool, "min_nodes": int, "max_nodes": int,   worker autoscaling bounds, summed over groups/pools
+      "instance_type": str,               the workers' instance (machine) type when all groups/pools share one
+      "endpoint_public_access": bool, "endpoint_private_access": bool,
+      "provider_config": dict,            the config's providers.<name>.config (gcp: project_id, zone)
+      "node_groups": [dict],              each node group (eks) or node pool (gke) as the cloud describes it
     }
 
-``local`` reads the saved spec of a local cluster (``local/state.py``), ``existing`` asks the API server. Cloud
-providers (``eks``, ``gke``) plug in with a function ``describe(module, name)`` in their provider module
+``local`` reads the saved spec of a local cluster (``local/state.py``), ``existing`` asks the API server. The cloud
+providers (``eks``, ``gke``) have a function ``describe(module, name)`` in their provider module
 (``providers/<provider>.py``) that returns this dict (built with ``provider_facts()``) from the cloud's own description
-of the cluster; until then they fail with a clear error.
+of the cluster: no Kubernetes API server is needed for the shape. Their ``connection`` is the Kubernetes connection
+options when the task gives ``kubeconfig``, ``context`` or ``host``, else a kubeconfig with the cloud's token
+(``cloud_connection()``); ``api_unreachable()`` tells whether Helm can use it.
 """
 
 from __future__ import annotations
@@ -34,13 +44,18 @@ import datetime
 import importlib
 import os
 import re
+import types
 
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 
-DESCRIBED = ("local", "existing")
+DESCRIBED = ("local", "existing", "eks", "gke")
 FACT_KEYS = ("name", "provider", "provider_type", "region", "kubernetes_version", "control_plane_count", "ha", "nodes_count",
-             "pod_cidr", "service_cidr", "cluster_id", "encryption_at_rest", "kubeconfig", "context", "connection", "notes")
+             "pod_cidr", "service_cidr", "cluster_id", "encryption_at_rest", "kubeconfig", "context", "connection", "notes",
+             "status", "api_endpoint", "auto_scale", "min_nodes", "max_nodes", "instance_type", "endpoint_public_access",
+             "endpoint_private_access", "provider_config", "node_groups")
+# Kubernetes connection options that name a cluster; any of them given means "reach the cluster this way".
+CONNECTION_TARGETS = ("kubeconfig", "context", "host")
 
 
 def provider_facts(**facts):
@@ -162,6 +177,51 @@ def describe_existing(module, name):
         kubeconfig=kubeconfig if isinstance(kubeconfig, str) else None, context=params.get("context"),
         connection={k: params.get(k) for k in K8S_AUTH_ARG_SPEC if params.get(k) is not None}, notes=notes,
     )
+
+
+def cloud_module(module, name, **params):
+    """A read-only stand-in of ``module`` for a cloud provider class: its params plus the cluster's ``name``."""
+    p = dict(module.params, name=name, state="present", wait_timeout=0, eks=None, gke=None)
+    p.update(params)
+    return types.SimpleNamespace(params=p, check_mode=True, warn=module.warn, no_log_values=getattr(module, "no_log_values", set()))
+
+
+def cloud_connection(module, token_kubeconfig):
+    """``(connection, kubeconfig path or None, context or None)`` Helm reads a cloud cluster through.
+
+    The Kubernetes connection options when the task gives ``kubeconfig``, ``context`` or ``host`` (their path and context
+    are then written to the exported ``clusters:`` entry); else ``token_kubeconfig``, the kubeconfig with the cloud's
+    short-lived token, which is never written anywhere but a memory-only file for Helm.
+    """
+    params = module.params
+    given = {k: params.get(k) for k in K8S_AUTH_ARG_SPEC if params.get(k) is not None}
+    if any(given.get(k) for k in CONNECTION_TARGETS):
+        kubeconfig = given.get("kubeconfig")
+        return given, kubeconfig if isinstance(kubeconfig, str) else None, given.get("context")
+    connection = {k: v for k, v in given.items() if k in ("request_timeout", "api_retry_deadline", "validate_certs")}
+    connection["kubeconfig"] = token_kubeconfig
+    return connection, None, None
+
+
+def api_unreachable(connection, timeout=10.0):
+    """``None`` when the Kubernetes API server of ``connection`` answers ``/version``, else why not (one attempt)."""
+    from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import KUBERNETES_IMPORT_ERROR, K8sClient
+
+    if KUBERNETES_IMPORT_ERROR is not None:
+        return "the Python library 'kubernetes' is missing (%s)" % KUBERNETES_IMPORT_ERROR
+    params = dict(connection, request_timeout=min(float(connection.get("request_timeout") or timeout), timeout),
+                  api_retry_deadline=0)
+    client = None
+    try:
+        client = K8sClient.from_params(params)
+        client.server_version()
+    except Exception as exc:  # any failure means "not readable"; the reason goes to the result
+        text = " ".join(str(getattr(exc, "msg", None) or exc).split())
+        return "the API server %s did not answer: %s" % (client.host if client is not None else "(none)", text[:500])
+    finally:
+        if client is not None:
+            client.close()
+    return None
 
 
 def describe(provider, module, name):

@@ -32,7 +32,10 @@ description:
     google-auth (options O(gke), O(ha), O(kubernetes_version), O(wait_timeout), O(kubeconfig_out) and the GCP connection
     options). It returns the cluster's facts and a kubeconfig that authenticates with a Google access token. See
     C(docs/gke.md).
-  - Provider C(kind) is planned and not implemented in this release.
+  - Provider C(kind) is accepted and always fails before anything changes, with one error naming the reason. Without
+    a Docker engine (no socket at the path of E(DOCKER_HOST), else C(/var/run/docker.sock)) the error says that provider
+    kind needs a Docker engine and names the socket path it looked for; with one, the error says that kind clusters are
+    not implemented in this release (use provider C(local) for a cluster on this host).
   - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
   - For a cluster that exists, options left out keep the values it was created with (a play that only names the
     cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig_out), which
@@ -65,8 +68,9 @@ options:
   provider:
     description:
       - Where the cluster lives.
+      - V(kind) is not implemented in this release and fails with the reason (see the description).
     type: str
-    choices: [local, existing, eks, gke]
+    choices: [local, existing, eks, gke, kind]
     default: local
   state:
     description:
@@ -824,7 +828,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.providers.gke impor
 def argument_spec():
     return dict(
         name=dict(type="str", required=True),
-        provider=dict(type="str", choices=["local", "existing", "eks", "gke"], default="local"),
+        provider=dict(type="str", choices=["local", "existing", "eks", "gke", "kind"], default="local"),
         state=dict(type="str", choices=["present", "started", "stopped", "absent"], default="present"),
         ha=dict(type="bool"),
         control_plane=dict(type="dict", options=dict(count=dict(type="int"))),

@@ -30,13 +30,20 @@ description:
     is written there (only when it differs).
   - O(action=export) builds the config of a live cluster (upstream's C(adhar config export --cluster)). Its shape comes from the
     cluster (with provider C(local), the saved spec of the local cluster O(cluster) under O(state_dir); with provider
-    C(existing), the API server reached through the Kubernetes connection options), its core services from Helm. The config holds the provider,
+    C(existing), the API server reached through the Kubernetes connection options; with provider C(eks), the EKS API
+    through the AWS connection options; with provider C(gke), the GKE API through the GCP connection options and
+    O(location)), its core services from Helm. The config holds the provider,
     an environment template (Kubernetes version, worker nodes, core services), an environment (type, HA, control-plane size)
     and the C(clusters) entry (control plane, nodes, networks, cluster id; kubeconfig and context for an existing cluster).
     For every release the C(adhar.platform.core_services) role manages (its release names and namespaces) that exists, the
     user-supplied values (C(helm get values), not C(--all)) become the service's C(values) as C(--set) keys. Credentials
     (keys ending in password, secret, token, ...) and values C(--set) cannot give back exactly are left out and listed in
     RV(notes). The result is validated as O(action=validate) would before it is returned or written.
+  - For an EKS or GKE cluster, Helm reads the releases through the Kubernetes connection options when O(kubeconfig),
+    O(context) or O(host) is given, else through a kubeconfig with the cloud's token for the cluster's endpoint. When that
+    API server does not answer, the config still has the cluster's shape, its C(coreServices) lists the
+    C(adhar.platform.core_services) role's services without values, RV(services_read) is V(false) and
+    RV(services_error) and RV(notes) say why. Export never writes to the cloud.
   - An inventory source of the P(adhar.platform.clusters#inventory) plugin (a file with a C(plugin) key) is accepted too; its
     inventory options are ignored.
   - Reading is bounded by O(limits) (file size, values once YAML aliases are expanded, alias uses, nesting depth, errors listed), so
@@ -84,8 +91,13 @@ options:
         server given by the Kubernetes connection options (version from C(/version), worker nodes, the API servers' identity
         Leases (else the C(kubernetes) Service endpoints) as the control-plane size when it is 1, 3 or 5,
         the service network from the ServiceCIDR object C(kubernetes)).
-      - V(eks) and V(gke) will export through their providers' description of the cluster; they do not describe clusters
-        yet and fail with a clear error.
+      - V(eks) reads the EKS cluster (DescribeCluster, ListNodegroups, DescribeNodegroup, DescribeSubnets for HA, that is
+        subnets in two or more Availability Zones) through the AWS connection options.
+      - V(gke) reads the GKE cluster in O(location) (C(clusters.get), node pools included) through the GCP connection
+        options; a region means a regional, highly available cluster.
+      - For both, the control plane is run by the cloud and its size is not exported; the worker count, autoscaling bounds
+        (summed over node groups or pools, per-zone counts times zones for GKE), instance type, endpoint access and
+        secrets encryption are.
     type: str
     choices: [local, existing, eks, gke]
     default: local
@@ -94,6 +106,10 @@ options:
       - With O(action=export) and O(provider=local), the directory that holds the local clusters (default C(ADHAR_STATE_DIR),
         else C(~/.local/state/adhar)).
     type: path
+  location:
+    description:
+      - With O(action=export) and O(provider=gke) (required then), the region or zone of the GKE cluster.
+    type: str
   bin_dir:
     description:
       - With O(action=export), the directory with the C(helm) binary (default C(ADHAR_BIN_DIR), else the toolchain cache).
@@ -137,6 +153,8 @@ options:
 extends_documentation_fragment:
   - adhar.platform.attributes
   - adhar.platform.k8s_auth
+  - adhar.platform.aws
+  - adhar.platform.gcp
 attributes:
   check_mode:
     support: full
@@ -149,11 +167,16 @@ attributes:
 requirements:
   - python >= 3.11
   - PyYAML (comes with ansible-core)
-  - kubernetes (only for O(action=export) with O(provider=existing))
+  - kubernetes (only for O(action=export) with O(provider=existing), and to read the core services of an EKS or GKE cluster)
+  - boto3 (only for O(action=export) with O(provider=eks))
+  - google-auth and requests (only for O(action=export) with O(provider=gke))
   - helm (only for O(action=export); the toolchain's, see O(bin_dir))
 notes:
   - Pure Python; the C(jsonschema) package is not needed.
-  - The Kubernetes connection options are only used by O(action=export) with O(provider=existing) (and by Helm there).
+  - The Kubernetes connection options are only used by O(action=export) with O(provider=existing), and by Helm with
+    O(provider=eks) and O(provider=gke).
+  - The AWS connection options are only used with O(provider=eks), the GCP ones only with O(provider=gke); other actions
+    ignore them, so the module can be a member of the C(aws) and C(gcp) action groups.
   - Credentials found in C(providers) (C(token), C(secretAccessKey), ...) are masked in the module's output.
 seealso:
   - plugin: adhar.platform.clusters
@@ -215,6 +238,28 @@ EXAMPLES = r"""
     kubeconfig: ~/.kube/config
     context: shared-dev
   register: adhar_export
+
+- name: Export an EKS cluster (its shape from EKS, its core services through the cluster's endpoint)
+  adhar.platform.config:
+    action: export
+    provider: eks
+    cluster: prod-aws
+    region: us-east-1
+    dest: exported/prod-aws.yaml
+  register: adhar_export_eks
+
+- name: Say when the core services could not be read
+  ansible.builtin.debug:
+    msg: "{{ adhar_export_eks.services_error }}"
+  when: not adhar_export_eks.services_read
+
+- name: Export a regional GKE cluster
+  adhar.platform.config:
+    action: export
+    provider: gke
+    cluster: prod-gcp
+    project: my-project
+    location: europe-west1
 
 - name: Validate a config given inline
   adhar.platform.config:
@@ -473,12 +518,55 @@ cluster:
       description: Secrets encrypted at rest (the exported environment is C(production) then, which turns it on again).
       type: bool
     kubeconfig:
-      description: Kubeconfig path written to the config (existing clusters).
+      description: Kubeconfig path written to the config (existing clusters; cloud clusters when O(kubeconfig) is given).
       type: str
     context:
-      description: Context written to the config (existing clusters).
+      description: Context written to the config (existing clusters; cloud clusters when O(context) is given).
       type: str
+    status:
+      description: The cloud's cluster status (C(ACTIVE) for EKS, C(RUNNING) for GKE); V(null) for other providers.
+      type: str
+    api_endpoint:
+      description: The cluster's API server URL (EKS and GKE).
+      type: str
+    auto_scale:
+      description: Whether a node group (EKS, minimum below maximum) or node pool (GKE, autoscaling on) scales.
+      type: bool
+    min_nodes:
+      description: Smallest worker count, summed over node groups or pools (GKE per-zone counts times zones).
+      type: int
+    max_nodes:
+      description: Largest worker count, summed likewise.
+      type: int
+    instance_type:
+      description: Instance or machine type of the workers when every group or pool has the same one.
+      type: str
+    endpoint_public_access:
+      description: Whether the API endpoint is public (EKS endpoint access; GKE without a private-only endpoint).
+      type: bool
+    endpoint_private_access:
+      description: Whether the API endpoint is reachable privately (EKS endpoint access; GKE private nodes).
+      type: bool
+    provider_config:
+      description: What goes to the provider's C(config) block (GKE C(project_id), and C(zone) for a zonal cluster).
+      type: dict
+    node_groups:
+      description: Each EKS node group or GKE node pool as the cloud describes it (name, status, sizes, instance types).
+      type: list
+      elements: dict
   sample: {name: prod, provider: local, control_plane_count: 3, ha: true, nodes_count: 3, kubernetes_version: v1.36.3}
+services_read:
+  description:
+    - Whether the core services were read from the cluster's Helm releases. V(false) for an EKS or GKE cluster whose API
+      server did not answer (RV(services_error) says why).
+  returned: when O(action=export)
+  type: bool
+  sample: true
+services_error:
+  description: Why the core services could not be read, or V(null).
+  returned: when O(action=export)
+  type: str
+  sample: "the API server https://127.0.0.1:1 did not answer: Connection refused"
 services:
   description: The core services O(action=export) found, by config name.
   returned: when O(action=export)

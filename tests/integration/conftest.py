@@ -133,6 +133,17 @@ class Runner:
         return r["result"]
 
 
+def scratch_runner(prefix):
+    """A module-scoped ``runner`` fixture whose state and work directory is one fresh temporary directory (for tests
+    that make no local cluster). A test module uses it as ``runner = scratch_runner("name")``."""
+
+    @pytest.fixture(scope="module", name="runner")
+    def runner(collections_path, tmp_path_factory):
+        d = tmp_path_factory.mktemp(prefix)
+        return Runner(collections_path, str(d), str(d))
+    return runner
+
+
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("state")

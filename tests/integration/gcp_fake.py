@@ -282,6 +282,15 @@ def _resolve_version(text, channel="REGULAR"):
     return VERSIONS[m.group(1)]
 
 
+# The clusters' API endpoints: loopback addresses on port 1, where nothing listens. A client that follows a kubeconfig
+# the fake's clusters give (the config export's Helm, say) is refused at once and never leaves this machine.
+PRIVATE_ENDPOINT = "127.0.1.2:1"
+
+
+def _endpoint(index):
+    return "127.0.0.%d:1" % (index + 10)
+
+
 class FakeGke:
     def __init__(self, base_url, op_delay):
         self.base_url = base_url
@@ -375,14 +384,14 @@ class FakeGke:
         version = _resolve_version(spec.get("initialClusterVersion"), channel)
         private = dict(spec.get("privateClusterConfig") or {})
         if private.get("enablePrivateEndpoint"):
-            private["privateEndpoint"] = "10.128.0.2"
+            private["privateEndpoint"] = PRIVATE_ENDPOINT
         if private.get("enablePrivateNodes"):
             private.setdefault("masterIpv4CidrBlock", "172.16.0.0/28")
-            private["publicEndpoint"] = "34.0.0.%d" % (len(self.clusters) + 10)
+            private["publicEndpoint"] = _endpoint(len(self.clusters))
         labels = dict(spec.get("resourceLabels") or {})
         cluster = {
             "name": spec["name"], "location": location, "zone": location, "locations": self._zones(location),
-            "status": "PROVISIONING", "endpoint": "34.0.0.%d" % (len(self.clusters) + 10),
+            "status": "PROVISIONING", "endpoint": _endpoint(len(self.clusters)),
             "masterAuth": {"clusterCaCertificate": FAKE_CA},
             "initialClusterVersion": version, "currentMasterVersion": version, "currentNodeVersion": version,
             "releaseChannel": {"channel": channel}, "network": spec.get("network") or "default",

@@ -9,18 +9,24 @@ answers, yields its URL, and at the end stops that process by its pid
 
     import moto_server
     moto_endpoint = pytest.fixture(scope="session", name="moto_endpoint")(moto_server.serve)
+
+``CountingProxy`` sits in front of it and records the service, operation and kind (read or write) of every request,
+so tests count write calls instead of assuming them; ``counting_proxy`` is its fixture body.
 """
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -105,3 +111,91 @@ def serve(tmp_path_factory):
         yield server.url
     finally:
         server.stop()
+
+
+READ_PREFIXES = ("Describe", "Get", "List")
+
+
+class CountingProxy:
+    """HTTP proxy to moto that records ``(service, operation, is_write)`` for every request."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream.rstrip("/")
+        self.calls = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                proxy.record(self.command, self.path, self.headers, body)
+                req = urllib.request.Request(proxy.upstream + self.path, data=body if body or self.command in (
+                    "POST", "PUT") else None, method=self.command)
+                for k, v in self.headers.items():
+                    if k.lower() not in ("host", "content-length", "connection"):
+                        req.add_header(k, v)
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as resp:
+                        status, headers, data = resp.status, resp.headers, resp.read()
+                except urllib.error.HTTPError as e:
+                    status, headers, data = e.code, e.headers, e.read()
+                self.send_response(status)
+                for k, v in headers.items():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def record(self, method, path, headers, body):
+        auth = headers.get("Authorization") or ""
+        service = "?"
+        if "Credential=" in auth:
+            service = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")[3]
+        target = headers.get("X-Amz-Target")
+        if target:
+            op = target.split(".", 1)[1]
+            write = not op.startswith(READ_PREFIXES)
+        elif service in ("ec2", "iam", "sts"):
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            op = (form.get("Action") or ["?"])[0]
+            write = not op.startswith(READ_PREFIXES)
+        else:  # EKS: REST; reads are GET
+            op = "%s %s" % (method, urllib.parse.urlsplit(path).path)
+            write = method not in ("GET", "HEAD")
+        with self.lock:
+            self.calls.append((service, op, write))
+
+    def reset(self):
+        with self.lock:
+            self.calls = []
+
+    def writes(self):
+        with self.lock:
+            return [(s, op) for s, op, w in self.calls if w]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def counting_proxy(moto_endpoint):
+    """Yield a ``CountingProxy`` in front of ``moto_endpoint``; stop it afterwards (a fixture body)."""
+    p = CountingProxy(moto_endpoint)
+    try:
+        yield p
+    finally:
+        p.stop()

@@ -3,7 +3,7 @@
 """adhar.platform.cluster with provider eks, run by ansible-playbook against moto in server mode.
 
 Every AWS request of the module goes through a counting proxy in front of
-moto, which records the service and operation of each request; "zero write
+moto (moto_server.CountingProxy), which records the service and operation of each request; "zero write
 calls" below is counted there, not assumed.
 
 moto (5.x) has no UpdateClusterVersion and no DescribeUpdate: the version
@@ -17,14 +17,10 @@ group tags are not managed after creation (see docs/eks.md).
 from __future__ import annotations
 
 import base64
-import http.server
 import os
 import stat
-import threading
 import types
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
@@ -39,90 +35,7 @@ boto3 = pytest.importorskip("boto3")
 ACCOUNT = "123456789012"
 moto_endpoint = pytest.fixture(scope="session", name="moto_endpoint")(moto_server.serve)
 
-READ_PREFIXES = ("Describe", "Get", "List")
-
-
-class CountingProxy:
-    """HTTP proxy to moto that records ``(service, operation, is_write)`` for every request."""
-
-    def __init__(self, upstream):
-        self.upstream = upstream.rstrip("/")
-        self.calls = []
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                proxy.record(self.command, self.path, self.headers, body)
-                req = urllib.request.Request(proxy.upstream + self.path, data=body if body or self.command in (
-                    "POST", "PUT") else None, method=self.command)
-                for k, v in self.headers.items():
-                    if k.lower() not in ("host", "content-length", "connection"):
-                        req.add_header(k, v)
-                try:
-                    with urllib.request.urlopen(req, timeout=60) as resp:
-                        status, headers, data = resp.status, resp.headers, resp.read()
-                except urllib.error.HTTPError as e:
-                    status, headers, data = e.code, e.headers, e.read()
-                self.send_response(status)
-                for k, v in headers.items():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def record(self, method, path, headers, body):
-        auth = headers.get("Authorization") or ""
-        service = "?"
-        if "Credential=" in auth:
-            service = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")[3]
-        target = headers.get("X-Amz-Target")
-        if target:
-            op = target.split(".", 1)[1]
-            write = not op.startswith(READ_PREFIXES)
-        elif service in ("ec2", "iam", "sts"):
-            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-            op = (form.get("Action") or ["?"])[0]
-            write = not op.startswith(READ_PREFIXES)
-        else:  # EKS: REST; reads are GET
-            op = "%s %s" % (method, urllib.parse.urlsplit(path).path)
-            write = method not in ("GET", "HEAD")
-        with self.lock:
-            self.calls.append((service, op, write))
-
-    def reset(self):
-        with self.lock:
-            self.calls = []
-
-    def writes(self):
-        with self.lock:
-            return [(s, op) for s, op, w in self.calls if w]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint):
-    p = CountingProxy(moto_endpoint)
-    yield p
-    p.stop()
+proxy = pytest.fixture(scope="module", name="proxy")(moto_server.counting_proxy)
 
 
 @pytest.fixture(scope="module")

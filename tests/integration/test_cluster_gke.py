@@ -240,8 +240,8 @@ def test_zonal_cluster_with_service_account_credentials(runner, gcp, tmp_path, m
     assert token.startswith("fake-sa-token-") and result["token_expiration"]
     c = result["cluster"]
     assert c["locations"] == ["europe-west1-b"] and c["private_endpoint"] is True
-    assert c["api_endpoint"] == "https://10.128.0.2"
-    assert result["kubeconfig"]["clusters"][0]["cluster"]["server"] == "https://10.128.0.2"
+    assert c["api_endpoint"] == "https://" + gcp_fake.PRIVATE_ENDPOINT
+    assert result["kubeconfig"]["clusters"][0]["cluster"]["server"] == "https://" + gcp_fake.PRIVATE_ENDPOINT
     assert c["node_pools"][0]["initial_node_count"] == 2 and c["nodes"]["count"] == 2
     # the same key given inline
     result, writes = run(runner, gcp, task(gcp, name, gke, ha=False, project=None, access_token=None,

@@ -89,10 +89,18 @@ def test_each_group_defaults_over_every_member(runner):
     plays.append({"name": "control", "hosts": "all", "gather_facts": False, "tasks": [
         {"name": "control db", "adhar.platform.db": dict(FAMILY_VALUES["k8s"], **REQUIRED["db"]),
          "ignore_errors": True, "check_mode": True}]})
+    # the aws group's defaults reach config's EKS export: the profile named there is the one boto3 looks for (no call)
+    plays.append({"name": "aws export", "hosts": "all", "gather_facts": False,
+                  "module_defaults": {"group/adhar.platform.aws": FAMILY_VALUES["aws"]}, "tasks": [
+                      {"name": "aws export config", "adhar.platform.config": {
+                          "action": "export", "provider": "eks", "cluster": "conn-groups-none"}, "ignore_errors": True}]})
     results, dummy = runner.playbook(yaml.safe_dump(plays), "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
     by_task = {r["task"]: r["result"] for r in results}
     expected = ["%s %s" % (g, m) for g, members in groups.items() for m in members]
-    assert sorted(t for t in by_task if t != "control db") == sorted(expected)
+    assert sorted(t for t in by_task if t not in ("control db", "aws export config")) == sorted(expected)
+    # config takes every AWS and GCP option, for its EKS and GKE exports
+    assert "config" in groups["aws"] and "config" in groups["gcp"]
+    assert "The config profile (nowhere) could not be found" in by_task["aws export config"]["msg"]
     unsupported = {t: r.get("msg") for t, r in by_task.items() if "Unsupported parameters" in str(r.get("msg", ""))}
     assert set(unsupported) == {"control db"}, unsupported
     invalid = {t: r.get("msg") for t, r in by_task.items() if "required" in str(r.get("msg", ""))}

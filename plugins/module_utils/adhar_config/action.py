@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import resolve as R
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import schema as S
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import tables
@@ -39,6 +42,9 @@ def argument_spec():
         provider=dict(type="str", default="local", choices=list(EXPORT_PROVIDERS)),
         state_dir=dict(type="path"),
         bin_dir=dict(type="path"),
+        location=dict(type="str"),
+        **copy.deepcopy(AWS_ARG_SPEC),
+        **copy.deepcopy(GCP_ARG_SPEC)
     )
 
 
@@ -47,7 +53,7 @@ MODULE_KWARGS = dict(
     mutually_exclusive=[("src", "content")],
     required_if=[("action", "convert", ("to_provider",)), ("action", "export", ("cluster",))],
 )
-EXPORT_ONLY = ("cluster", "state_dir", "bin_dir")
+EXPORT_ONLY = ("cluster", "state_dir", "bin_dir", "location")
 
 
 def dump(data, header=None):
@@ -185,12 +191,18 @@ def run_export(module, limits, helm=None):
     for name in ("src", "content"):
         if p.get(name) is not None:
             raise AdharError("%s: not used with action=export (the config comes from the cluster)" % name, option=name)
-    cfg, cluster, services, notes = export(module, limits, helm)
+    if p.get("location") is not None and p["provider"] != "gke":
+        raise AdharError("location: only used with provider=gke (got provider=%s)" % p["provider"], option="location")
+    cfg, cluster, services, notes, services_error = export(module, limits, helm)
     result = {"changed": False, "valid": True, "errors": [], "errors_truncated": 0, "config_warnings": [],
               "warnings_truncated": 0, "source": "cluster %s (provider %s)" % (p["cluster"], p["provider"]),
-              "config": cfg, "cluster": cluster, "services": services, "notes": notes}
+              "config": cfg, "cluster": cluster, "services": services, "notes": notes, "services_read": not services_error,
+              "services_error": services_error}
     if p.get("dest"):
         header = ["adhar config exported by adhar.platform.config from %s" % result["source"]]
+        if services_error:
+            header.append("core services NOT read from the cluster (%s); coreServices lists the core_services role's "
+                          "services without values" % services_error)
         result.update(write_file(module, p["dest"], dump(cfg, header), limits.size_bytes))
     return result
 

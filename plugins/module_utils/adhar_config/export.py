@@ -34,7 +34,8 @@ CORE_RELEASES = {
 # The last name of a values key that holds a credential: such values are never exported.
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|api[-_]?key|private[-_]?key|credentials?)$", re.IGNORECASE)
 
-PROVIDER_NAMES = {"local": "kind", "existing": "existing"}
+PROVIDER_NAMES = {"local": "kind", "existing": "existing", "eks": "aws", "gke": "gcp"}
+CLOUD = ("eks", "gke")
 
 
 # ---------------------------------------------------------------- values
@@ -148,10 +149,18 @@ def build_config(facts, services):
         template_cc.append(_kv("kubeVersion", facts["kubernetes_version"]))
     if facts.get("nodes_count") is not None:
         template_cc.append(_kv("workerReplicas", facts["nodes_count"]))
+    if facts.get("auto_scale") is not None:
+        template_cc.append(_kv("autoScale", "true" if facts["auto_scale"] else "false"))
+    for key, fact in (("minNodes", "min_nodes"), ("maxNodes", "max_nodes"), ("nodeInstanceType", "instance_type")):
+        if facts.get(fact) is not None:
+            template_cc.append(_kv(key, facts[fact]))
     if facts.get("control_plane_count") is not None:
         env_cc = [_kv("controlPlaneReplicas", facts["control_plane_count"])]
     else:
         env_cc = list(template_cc[:1]) or [_kv("provider", facts["provider"])]
+    for key, fact in (("endpointPublicAccess", "endpoint_public_access"), ("endpointPrivateAccess", "endpoint_private_access")):
+        if facts.get(fact) is not None:
+            env_cc.append(_kv(key, "true" if facts[fact] else "false"))
     environment = {
         # the ha_control_plane role turns encryption at rest (and audit logs) on for production environments
         "type": "production" if facts.get("encryption_at_rest") else "non-production",
@@ -171,9 +180,12 @@ def build_config(facts, services):
         if facts.get(fact) is not None:
             cluster[key] = facts[fact]
     core = {svc: ({"values": copy.deepcopy(pairs)} if pairs else {"values": []}) for svc, pairs in services.items()}
+    block = {"type": facts["provider_type"], "region": facts["region"], "primary": True}
+    if facts.get("provider_config"):
+        block["config"] = copy.deepcopy(facts["provider_config"])
     return {
         "globalSettings": {"enableHAMode": bool(facts.get("ha"))},
-        "providers": {provider: {"type": facts["provider_type"], "region": facts["region"], "primary": True}},
+        "providers": {provider: block},
         "environmentTemplates": {name: {"clusterConfig": template_cc or list(env_cc), "coreServices": core}},
         "environments": {name: environment},
         "clusters": [cluster],
@@ -222,11 +234,28 @@ def read_releases(module, facts, helm=None):
 
 
 def export(module, limits, helm=None):
-    """``(config, cluster facts, services, notes)`` of the live cluster named by the module's params."""
-    from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import describe
+    """``(config, cluster facts, services, notes, services_error)`` of the live cluster named by the module's params.
+
+    ``services_error`` is ``None`` when the core services were read from Helm. For a cloud cluster whose API server does
+    not answer it says why; the config then has the cluster's shape and lists the core_services role's services
+    (``CORE_RELEASES``, its default ``core_services_enabled``) without values, and ``notes`` says so.
+    """
+    from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import api_unreachable, describe
 
     p = module.params
     facts = describe(p["provider"], module, p["cluster"])
+    services_error = None
+    if p["provider"] in CLOUD and helm is None:
+        services_error = api_unreachable(facts["connection"], timeout=float(p.get("request_timeout") or 10))
+    if services_error:
+        notes = list(facts.get("notes") or [])
+        notes.append("core services: not read from the cluster (%s); the template lists the core_services role's "
+                     "services (%s) without values: check them against the cluster before deploying from this config"
+                     % (services_error, ", ".join(CORE_RELEASES)))
+        cfg = build_config(facts, {svc: [] for svc in CORE_RELEASES})
+        check_valid(cfg, limits)
+        cluster = {k: v for k, v in facts.items() if k not in ("connection", "notes")}
+        return cfg, cluster, {}, notes, services_error
     releases = read_releases(module, facts, helm)
     if not releases:
         raise AdharError("cluster %r has none of the core services the core_services role installs (%s); an adhar config "
@@ -244,4 +273,4 @@ def export(module, limits, helm=None):
     cfg = build_config(facts, services)
     check_valid(cfg, limits)
     cluster = {k: v for k, v in facts.items() if k not in ("connection", "notes")}
-    return cfg, cluster, report, notes
+    return cfg, cluster, report, notes, None

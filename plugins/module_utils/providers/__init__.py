@@ -5,7 +5,8 @@
 
 A provider turns the module's params into a cluster and reports it back in
 one shape (see ``base.Provider``).  ``local``, ``existing``, ``eks`` and
-``gke`` are here; ``kind`` is planned and registers the same way.
+``gke`` are here.  ``kind`` is accepted and always fails with the reason
+(no Docker engine, or not implemented in this release; ``kind.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 
 IMPLEMENTED = ("local", "existing", "eks", "gke")
-PLANNED = ("kind",)
+ACCEPTED = IMPLEMENTED + ("kind",)
 
 
 def get_provider(name, module):
@@ -29,7 +30,7 @@ def get_provider(name, module):
     if name == "gke":
         from ansible_collections.adhar.platform.plugins.module_utils.providers.gke import GkeProvider
         return GkeProvider(module)
-    if name in PLANNED:
-        raise AdharError("provider: %r is planned but not implemented in this release (implemented: %s)"
-                         % (name, ", ".join(IMPLEMENTED)), option="provider")
+    if name == "kind":
+        from ansible_collections.adhar.platform.plugins.module_utils.providers.kind import KindProvider
+        return KindProvider(module)
     raise AdharError("provider: %r is unknown (implemented: %s)" % (name, ", ".join(IMPLEMENTED)), option="provider")

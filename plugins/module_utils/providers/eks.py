@@ -768,3 +768,56 @@ EKS_ARG_SPEC = dict(type="dict", options=dict(
         subnets=dict(type="list", elements="str"),
     )),
 ))
+
+
+def describe(module, name):
+    """Provider facts (``cluster_describe``) of EKS cluster ``name``: reads only (DescribeCluster, ListNodegroups,
+    DescribeNodegroup, DescribeSubnets), through the AWS connection options of ``module``."""
+    from ansible_collections.adhar.platform.plugins.module_utils import cluster_describe as cd
+
+    provider = EksProvider(cd.cloud_module(module, name))
+    if not NAME_RE.match(name or ""):
+        raise AdharError("cluster: %r is not a valid EKS cluster name" % (name,), option="cluster")
+    cluster, groups = provider._read()
+    if cluster is None:
+        raise AdharError("cluster: there is no EKS cluster %r in %s" % (name, provider.aws.region), option="cluster",
+                         region=provider.aws.region)
+    model = provider._cluster_model(cluster, groups)
+    notes = ["the control plane is run by EKS: its size is not visible; the config leaves controlPlane out"]
+    ha = None
+    if model["subnets"]:
+        zones = sorted({z for z, dummy in provider._subnets(model["subnets"], "cluster").values() if z})
+        ha = len(zones) >= 2
+        if not ha:
+            notes.append("the cluster's subnets are in one Availability Zone (%s): not highly available" % ", ".join(zones))
+    else:
+        notes.append("EKS answered without the cluster's subnets: whether they span two Availability Zones (ha) is "
+                     "not known; ha is left out")
+    groups_facts, types_seen = [], set()
+    total = {"min": 0, "max": 0, "desired": 0}
+    for ng_name, g in sorted(model["node_groups"].items()):
+        groups_facts.append(dict(g, name=ng_name, status=groups[ng_name].get("status")))
+        types_seen.update(g["instance_types"])
+        total["min"] += g["min_nodes"] or 0
+        total["max"] += g["max_nodes"] or 0
+        total["desired"] += g["desired_nodes"] or 0
+    if not groups:
+        notes.append("the cluster has no managed node groups: worker nodes are left out")
+    if len(types_seen) > 1:
+        notes.append("the node groups use several instance types (%s): nodeInstanceType is left out"
+                     % ", ".join(sorted(types_seen)))
+    service_cidr = (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr")
+    token_config, dummy = provider._kubeconfig(cluster)
+    connection, kubeconfig, context = cd.cloud_connection(module, token_config)
+    return cd.provider_facts(
+        name=name, provider="eks", provider_type="aws", region=provider.aws.region,
+        kubernetes_version="v" + cluster["version"] if cluster.get("version") else None,
+        ha=ha, nodes_count=total["desired"] if groups else None, service_cidr=service_cidr,
+        encryption_at_rest=bool(model["kms_key_arn"]), kubeconfig=kubeconfig, context=context, connection=connection,
+        notes=notes, status=cluster.get("status"), api_endpoint=cluster.get("endpoint"),
+        auto_scale=any(g["min_nodes"] != g["max_nodes"] for g in groups_facts) if groups else None,
+        min_nodes=total["min"] if groups else None, max_nodes=total["max"] if groups else None,
+        instance_type=next(iter(types_seen)) if len(types_seen) == 1 else None,
+        endpoint_public_access=model["endpoint_public_access"], endpoint_private_access=model["endpoint_private_access"],
+        provider_config={}, node_groups=groups_facts,
+    )

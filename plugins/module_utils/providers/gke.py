@@ -618,3 +618,72 @@ GKE_ARG_SPEC = dict(type="dict", options=dict(
         node_count=dict(type="int"),
     )),
 ))
+
+
+def describe(module, name):
+    """Provider facts (``cluster_describe``) of GKE cluster ``name`` in the module's ``location``: one read,
+    ``clusters.get`` (node pools come with it), through the GCP connection options of ``module``."""
+    from ansible_collections.adhar.platform.plugins.module_utils import cluster_describe as cd
+
+    location = module.params.get("location")
+    if not location:
+        raise AdharError("location is required with provider=gke: the cluster's region (regional cluster) or zone "
+                         "(zonal cluster)", option="location")
+    if not NAME_RE.match(name or ""):
+        raise AdharError("cluster: %r is not a valid GKE cluster name" % (name,), option="cluster")
+    provider = GkeProvider(cd.cloud_module(module, name, gke={"location": location}))
+    if not ZONE_RE.match(location) and not REGION_RE.match(location):
+        raise AdharError("location: %r is neither a region (europe-west1) nor a zone (europe-west1-b)" % location,
+                         option="location")
+    cluster = provider._read()
+    if cluster is None:
+        raise AdharError("cluster: there is no GKE cluster %r in project %s, location %s" % (name, provider.gcp.project, location),
+                         option="cluster")
+    zone = ZONE_RE.match(location)
+    region = zone.group(1) if zone else location
+    zones = len(cluster.get("locations") or []) or 1
+    model = provider._cluster_model(cluster)
+    notes = ["the control plane is run by GKE: its size is not visible; the config leaves controlPlane out"]
+    pools, machine_types = [], set()
+    lo = hi = 0
+    auto = False
+    for pool in sorted(cluster.get("nodePools") or [], key=lambda x: x["name"]):
+        m = provider._pool_model(pool)
+        per_zone = len(pool.get("locations") or []) or zones
+        pools.append(dict(m, name=pool["name"], status=pool.get("status"), zones=per_zone))
+        machine_types.add(m["machine_type"])
+        if m["auto_scale"]:
+            auto = True
+            lo += (m["min_nodes"] or 0) * per_zone
+            hi += (m["max_nodes"] or 0) * per_zone
+        else:
+            # a fixed-size pool counts in both bounds with the nodes it has
+            count = (m["initial_node_count"] or 0) * per_zone
+            lo += count
+            hi += count
+    if len(machine_types) > 1:
+        notes.append("the node pools use several machine types (%s): nodeInstanceType is left out"
+                     % ", ".join(sorted(t for t in machine_types if t)))
+    if any(p["auto_scale"] for p in pools) and not all(p["auto_scale"] for p in pools):
+        notes.append("fixed-size node pools count in minNodes and maxNodes with their initial node count")
+    private = cluster.get("privateClusterConfig") or {}
+    token_config, dummy = provider._kubeconfig(cluster)
+    connection, kubeconfig, context = cd.cloud_connection(module, token_config)
+    version = cluster.get("currentMasterVersion") or ""
+    match = re.match(r"^(\d+\.\d+\.\d+)", version)
+    config = {"project_id": provider.gcp.project}
+    if zone:
+        config["zone"] = location
+    return cd.provider_facts(
+        name=name, provider="gke", provider_type="gcp", region=region,
+        kubernetes_version="v" + match.group(1) if match else None, ha=not zone,
+        nodes_count=cluster.get("currentNodeCount"), pod_cidr=cluster.get("clusterIpv4Cidr"),
+        service_cidr=cluster.get("servicesIpv4Cidr"),
+        encryption_at_rest=(cluster.get("databaseEncryption") or {}).get("state") == "ENCRYPTED",
+        kubeconfig=kubeconfig, context=context, connection=connection, notes=notes, status=cluster.get("status"),
+        api_endpoint=provider._kubeconfig_server(cluster), auto_scale=auto if pools else None,
+        min_nodes=lo if pools else None, max_nodes=hi if pools else None,
+        instance_type=next(iter(machine_types)) if len(machine_types) == 1 else None,
+        endpoint_public_access=not model["private_endpoint"], endpoint_private_access=bool(private.get("enablePrivateNodes")),
+        provider_config=config, node_groups=pools,
+    )

@@ -34,7 +34,8 @@ class CallbackModule(CallbackBase):
         res = dict(result._result)
         res.pop("invocation", None)
         with open(path, "a") as f:
-            f.write(json.dumps({"task": result._task.get_name(), "status": status, "result": res}, default=str) + "\n")
+            f.write(json.dumps({"task": result._task.get_name(), "host": result._host.get_name(), "status": status,
+                                "result": res}, default=str) + "\n")
 
     def v2_runner_on_ok(self, result):
         self._write(result, "ok")

@@ -83,11 +83,11 @@ def test_release_table_matches_the_core_services_role():
     assert {svc: (c["release"], c["namespace"]) for svc, c in catalog.items()} == E.CORE_RELEASES
 
 
-LOCAL_FACTS = {
-    "name": "prod", "provider": "local", "provider_type": "kind", "region": "local", "kubernetes_version": "v1.36.3",
-    "control_plane_count": 3, "ha": True, "nodes_count": 4, "pod_cidr": "10.250.0.0/16", "service_cidr": "10.98.0.0/16",
-    "cluster_id": 7, "encryption_at_rest": True, "kubeconfig": None, "context": None, "connection": {}, "notes": [],
-}
+LOCAL_FACTS = provider_facts(
+    name="prod", provider="local", provider_type="kind", region="local", kubernetes_version="v1.36.3",
+    control_plane_count=3, ha=True, nodes_count=4, pod_cidr="10.250.0.0/16", service_cidr="10.98.0.0/16",
+    cluster_id=7, encryption_at_rest=True, kubeconfig=None, context=None, connection={}, notes=[],
+)
 
 
 def test_build_config_resolves_to_the_cluster():
@@ -119,6 +119,39 @@ def test_build_config_of_an_existing_cluster_keeps_its_connection_and_leaves_out
     assert cfg["providers"] == {"existing": {"type": "custom", "region": "existing", "primary": True}}
     (target,) = R.targets(cfg)
     assert target["kubeconfig"] == "/tmp/kc" and target["localCluster"] is None and target["type"] == "non-production"
+
+
+def test_build_config_of_an_eks_cluster():
+    facts = provider_facts(name="prod-aws", provider="eks", provider_type="aws", region="us-east-1", kubernetes_version="v1.31",
+                           ha=True, nodes_count=2, service_cidr="172.20.0.0/16", encryption_at_rest=True, auto_scale=True,
+                           min_nodes=2, max_nodes=5, instance_type="m6i.large", endpoint_public_access=True,
+                           endpoint_private_access=False)
+    cfg = E.build_config(facts, {svc: [] for svc in E.CORE_RELEASES})
+    assert check(cfg).errors == []
+    assert cfg["providers"] == {"aws": {"type": "aws", "region": "us-east-1", "primary": True}}
+    assert cfg["environmentTemplates"]["prod-aws"]["clusterConfig"] == [
+        {"key": "kubeVersion", "value": "v1.31"}, {"key": "workerReplicas", "value": "2"}, {"key": "autoScale", "value": "true"},
+        {"key": "minNodes", "value": "2"}, {"key": "maxNodes", "value": "5"}, {"key": "nodeInstanceType", "value": "m6i.large"}]
+    assert cfg["environments"]["prod-aws"]["clusterConfig"] == [
+        {"key": "kubeVersion", "value": "v1.31"}, {"key": "endpointPublicAccess", "value": "true"},
+        {"key": "endpointPrivateAccess", "value": "false"}]
+    (target,) = R.targets(cfg)
+    assert (target["providerType"], target["region"], target["ha"], target["nodes"], target["localCluster"]) == \
+        ("aws", "us-east-1", True, {"count": 2}, None)
+    assert target["type"] == "production" and target["instanceType"] == "m6i.large"
+    assert "controlPlane" not in cfg["clusters"][0]
+
+
+def test_build_config_of_a_zonal_gke_cluster_keeps_project_and_zone():
+    facts = provider_facts(name="prod-gcp", provider="gke", provider_type="gcp", region="europe-west1",
+                           kubernetes_version="v1.32.4", ha=False, nodes_count=3, auto_scale=False, min_nodes=3,
+                           max_nodes=3, provider_config={"project_id": "demo", "zone": "europe-west1-b"})
+    cfg = E.build_config(facts, {"cilium": []})
+    assert check(cfg).errors == []
+    assert cfg["providers"]["gcp"] == {"type": "gcp", "region": "europe-west1", "primary": True,
+                                       "config": {"project_id": "demo", "zone": "europe-west1-b"}}
+    (target,) = R.targets(cfg)
+    assert target["ha"] is False and target["providerConfig"] == {"project_id": "demo", "zone": "europe-west1-b"}
 
 
 def test_provider_facts_fill_every_key_and_refuse_unknown_ones():
@@ -232,8 +265,11 @@ def test_module_check_and_diff(run, setup):
 @pytest.mark.parametrize("args, message", [
     ({"state_dir": "/nonexistent-root"}, "no local cluster named 'prod' under /nonexistent-root"),
     ({"cluster": "other"}, "no local cluster named 'other'"),
-    ({"provider": "gke"}, "provider: export from gke clusters is not available yet"),
-    ({"provider": "eks"}, "provider: export from eks clusters is not available yet (available: local, existing)"),
+    ({"provider": "gke"}, "location is required with provider=gke: the cluster's region (regional cluster) or zone"),
+    ({"provider": "gke", "location": "europe", "project": "demo-project", "access_token": "ya29.unit-test-token"},
+     "location: 'europe' is neither a region (europe-west1) nor a zone (europe-west1-b)"),
+    ({"provider": "gke", "location": "europe-west1", "cluster": "Prod"}, "cluster: 'Prod' is not a valid GKE cluster name"),
+    ({"provider": "eks", "cluster": "bad name!"}, "cluster: 'bad name!' is not a valid EKS cluster name"),
     ({"src": "x.yaml"}, "src: not used with action=export"),
 ])
 def test_module_bad_input_fails_clearly(run, setup, args, message):
@@ -259,3 +295,26 @@ def test_other_actions_refuse_export_options_and_still_need_a_source(run, setup)
     assert rc == 1 and res["msg"] == "cluster: only used with action=export (got action=validate)"
     rc, res = run(action="validate")
     assert rc == 1 and res["msg"] == "one of src or content is required with action=validate"
+    rc, res = run(action="validate", location="europe-west1", src=os.path.join(REPO, "inventories", "local", "adhar.yml"))
+    assert rc == 1 and res["msg"] == "location: only used with action=export (got action=validate)"
+
+
+def test_cloud_connection_prefers_the_kubernetes_options():
+    import types
+    from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import cloud_connection
+
+    token = {"apiVersion": "v1", "kind": "Config"}
+    given = types.SimpleNamespace(params={"kubeconfig": "/tmp/kc", "context": "prod", "request_timeout": 5})
+    assert cloud_connection(given, token) == ({"kubeconfig": "/tmp/kc", "context": "prod", "request_timeout": 5}, "/tmp/kc",
+                                              "prod")
+    bare = types.SimpleNamespace(params={"kubeconfig": None, "request_timeout": 5, "region": "us-east-1"})
+    assert cloud_connection(bare, token) == ({"kubeconfig": token, "request_timeout": 5}, None, None)
+
+
+def test_api_unreachable_names_the_endpoint_and_the_reason():
+    pytest.importorskip("kubernetes")
+    from ansible_collections.adhar.platform.plugins.module_utils.cluster_describe import api_unreachable
+
+    # a loopback port nothing listens on: refused at once
+    why = api_unreachable({"host": "https://127.0.0.1:1", "validate_certs": False}, timeout=2)
+    assert why.startswith("the API server https://127.0.0.1:1 did not answer: "), why
