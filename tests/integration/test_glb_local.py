@@ -186,3 +186,41 @@ def test_bad_input_changes_nothing(env):
 
 def ans_ttl(env):
     return resolver(env).resolve(FQDN, "A").rrset.ttl
+
+
+INVENTORY = """
+all:
+  children:
+    clusters:
+      hosts:
+        prod-blue: {adhar_glb_endpoint: "%(a)s", adhar_glb_weight: 1}
+        prod-green: {adhar_glb_endpoint: "%(b)s", adhar_glb_weight: 1}
+"""
+
+
+def test_network_playbook_create_and_switch(env, tmp_path):
+    import shutil
+    import subprocess
+    runner = env["runner"]
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(INVENTORY % {"a": A, "b": B})
+    common = ["-e", "adhar_glb_name=global-app", "-e", "adhar_glb_zone=" + ZONE, "-e", "adhar_glb_algorithm=weighted",
+              "-e", "adhar_state_dir=" + env["state"], "-e", "adhar_glb_dns_port=%d" % env["dns_port"],
+              "-e", '{"adhar_glb_health_check": {"port": %d, "interval": 10}}' % env["hc_port"]]
+    playbook = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "playbooks", "network.yml")
+
+    def play(*extra):
+        cmd = [shutil.which("ansible-playbook", path=runner.env()["PATH"]), "-i", str(inventory), playbook]
+        proc = subprocess.run(cmd + common + list(extra), env=runner.env(), capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+        return proc.stdout
+
+    play("-e", "adhar_network_action=glb")
+    assert answers(env, 40)[1] == {A, B}
+    play("-e", "adhar_network_action=switch", "-e", "adhar_switch_to=prod-green", "-e", "adhar_glb_drain=false")
+    assert answers(env, 20)[1] == {B}
+    play("-e", "adhar_network_action=glb", "-e", "adhar_glb_state=absent")
+    with pytest.raises(dns.exception.DNSException):
+        resolver(env).resolve(FQDN, "A")
