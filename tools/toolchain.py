@@ -331,7 +331,9 @@ def build_coredns(version, bin_dir, src_root, env):
         f.write(COREDNS_MAIN % {
             "imports": "\n".join('\t_ "github.com/coredns/coredns/plugin/%s"' % p for p in COREDNS_PLUGINS),
             "directives": ", ".join('"%s"' % p for p in COREDNS_PLUGINS)})
-    _run(["go", "get", "github.com/coredns/coredns@%s" % version], src, env, "go get coredns")
+    # require the module without `go get`: that would load the module's root package, CoreDNS's own main with every
+    # plugin, and download all their dependencies; `go build` (with -mod=mod) fetches only what this main imports
+    _run(["go", "mod", "edit", "-require=github.com/coredns/coredns@%s" % version], src, env, "go mod edit coredns")
     out = os.path.join(src, "out")
     _run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", os.path.join(out, "coredns"), "."], src, env,
          "go build coredns")

@@ -16,14 +16,10 @@ import uuid
 import pytest
 
 import gcp_fake
-from conftest import Runner
+# the environment cleanup, the ansible runner and the "nothing rejected" check of the GKE tests, as fixtures here
+from test_cluster_gke import PROJECT, TOKEN, clean_gcp_env, nothing_rejected, runner  # noqa: F401  pylint: disable=unused-import
 
 pytest.importorskip("googleapiclient")
-
-PROJECT = "demo-project"
-TOKEN = "ya29.fake-access-token"
-GCP_VARS = ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS",
-            "GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER")
 CHANGE = ("POST", "dns.changes.create")
 HC_INSERT = ("POST", "compute.healthChecks.insert")
 HC_DELETE = ("DELETE", "compute.healthChecks.delete")
@@ -35,24 +31,6 @@ CLUSTERS = [
     {"name": "prod-us-west", "endpoint": "203.0.113.20", "region": "us-west1"},
     {"name": "prod-eu", "endpoint": "203.0.113.30", "region": "europe-west1"},
 ]
-
-
-@pytest.fixture(autouse=True)
-def clean_gcp_env(monkeypatch):
-    for var in GCP_VARS:
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture(scope="module")
-def runner(collections_path, tmp_path_factory):
-    d = tmp_path_factory.mktemp("glb-gcp")
-    return Runner(collections_path, str(d), str(d))
-
-
-@pytest.fixture(autouse=True)
-def nothing_rejected(gcp):
-    yield
-    assert gcp.rejected() == [], "the fake rejected requests: %s" % json.dumps(gcp.rejected(), indent=1)
 
 
 @pytest.fixture()

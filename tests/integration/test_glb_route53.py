@@ -16,20 +16,13 @@ import uuid
 import pytest
 
 import moto_server
-from conftest import Runner
 from moto_server import REGION
-from test_cluster_eks import CountingProxy
+# the counting proxy in front of moto and the ansible runner of the EKS tests, as fixtures here
+from test_cluster_eks import proxy, runner  # noqa: F401  pylint: disable=unused-import
 
 boto3 = pytest.importorskip("boto3")
 
 moto_endpoint = pytest.fixture(scope="session", name="moto_endpoint")(moto_server.serve)
-
-
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint):
-    p = CountingProxy(moto_endpoint)
-    yield p
-    p.stop()
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +36,6 @@ def zone(r53):
     name = "glb-%s.example.com" % uuid.uuid4().hex[:8]
     zone_id = r53.create_hosted_zone(Name=name, CallerReference=uuid.uuid4().hex)["HostedZone"]["Id"].rsplit("/", 1)[-1]
     return types.SimpleNamespace(name=name, id=zone_id)
-
-
-@pytest.fixture(scope="module")
-def runner(collections_path, tmp_path_factory):
-    d = tmp_path_factory.mktemp("glb-route53")
-    return Runner(collections_path, str(d), str(d))
 
 
 CLUSTERS = [

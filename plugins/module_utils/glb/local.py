@@ -95,7 +95,7 @@ class LocalBackend:
             return outcome
         os.makedirs(d, exist_ok=True)
         with locked(os.path.join(d, ".lock"), "the global load balancer zone %s" % opts["zone"]):
-            stored = _read_json(os.path.join(d, "records.json"), {"records": {}, "serial": 0})
+            stored = procs.read_pidfile(os.path.join(d, "records.json")) or {"records": {}, "serial": 0}
             records = stored["records"]
             before = {k: v for k, v in records.items() if v["name"] == opts["fqdn"]}
             after = desired(opts, rtype, members, health) if members is not None else {}
@@ -277,14 +277,6 @@ def _write(path, text):
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
-
-
-def _read_json(path, default):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return default
 
 
 def _next_serial(previous):
