@@ -309,19 +309,18 @@ def build_helm(version, bin_dir, src_root, env):
 # imports every plugin of plugin.cfg (core/plugin/zplugin.go); this main imports coremain and the few plugins it
 # needs and sets the directive order itself (the order of plugin.cfg, restricted to them).
 COREDNS_PLUGINS = ("reload", "bind", "errors", "log", "loadbalance", "file")
-COREDNS_MAIN = """package main
-
-import (
-	"github.com/coredns/coredns/core/dnsserver"
-	"github.com/coredns/coredns/coremain"
-%(imports)s
+COREDNS_MAIN = (
+    "package main\n\n"
+    "import (\n"
+    "\t\"github.com/coredns/coredns/core/dnsserver\"\n"
+    "\t\"github.com/coredns/coredns/coremain\"\n"
+    "%(imports)s\n"
+    ")\n\n"
+    "func main() {\n"
+    "\tdnsserver.Directives = []string{%(directives)s}\n"
+    "\tcoremain.Run()\n"
+    "}\n"
 )
-
-func main() {
-	dnsserver.Directives = []string{%(directives)s}
-	coremain.Run()
-}
-"""
 
 
 def build_coredns(version, bin_dir, src_root, env):

@@ -558,7 +558,6 @@ class FakeGke:
             return {"clusters": self.clusters, "instance_group_managers": self.igms}
 
 
-
 class FakeCloudDns:
     """Cloud DNS managed zones, record sets and changes, and the global Compute Engine health checks they name.
 

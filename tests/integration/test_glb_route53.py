@@ -180,7 +180,7 @@ def test_weighted_switch_and_failover(runner, proxy, zone, r53):
     # the same set identifiers, now a failover pair: the routing policy changes by delete + create in one batch
     result, writes = run(runner, proxy, dict(args, algorithm="failover", health_check={"protocol": "TCP", "port": 443}))
     assert result["changed"]
-    assert [op for s, op in writes if op.endswith("/rrset") or op.endswith("/rrset/")].__len__() == 1
+    assert len([op for s, op in writes if op.endswith("/rrset") or op.endswith("/rrset/")]) == 1
     sets = routed(r53, zone)
     assert {k: v["Failover"] for k, v in sets.items()} == {"prod-us-east": "PRIMARY", "prod-us-west": "SECONDARY"}
     assert all("Weight" not in v for v in sets.values())
@@ -189,7 +189,7 @@ def test_weighted_switch_and_failover(runner, proxy, zone, r53):
 
     result, writes = run(runner, proxy, dict(args, algorithm="failover", health_check={"protocol": "TCP", "port": 443},
                                              switch_to="prod-us-west"))
-    assert {k: v["Failover"] for k, v in routed(r53, zone).items()} == {"prod-us-east": "SECONDARY",
-                                                                         "prod-us-west": "PRIMARY"}
+    failover = {k: v["Failover"] for k, v in routed(r53, zone).items()}
+    assert failover == {"prod-us-east": "SECONDARY", "prod-us-west": "PRIMARY"}
     run(runner, proxy, dict(args, state="absent"))
     assert routed(r53, zone) == {} and our_checks(r53) == {}
