@@ -224,3 +224,27 @@ def test_network_playbook_create_and_switch(env, tmp_path):
     play("-e", "adhar_network_action=glb", "-e", "adhar_glb_state=absent")
     with pytest.raises(dns.exception.DNSException):
         resolver(env).resolve(FQDN, "A")
+
+
+def test_endpoint_from_the_ingress_service(env, runner, make_local_cluster):
+    """A cluster without an endpoint: the address comes from its ingress Service (spec.externalIPs on a local cluster,
+    which has no load-balancer controller), read through the cluster's kubeconfig.  The API server refuses loopback
+    external IPs, so the Service names a documentation address (TEST-NET-1) that is only answered, never probed."""
+    external = "192.0.2.10"
+    with make_local_cluster("glb-ingress") as kubeconfig:
+        runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "definitions": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ingress-nginx"}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ingress-nginx-controller",
+                                                                 "namespace": "ingress-nginx"},
+             "spec": {"ports": [{"port": 80}], "externalIPs": [external]}}]})
+        args = task(env, algorithm="weighted", record="ingress", health_check={"enabled": False}, clusters=[
+            {"name": "prod-blue", "endpoint": A}, {"name": "prod-green", "kubeconfig": kubeconfig}])
+        result = env["runner"].module("adhar.platform.glb", args)
+        assert {r["set_identifier"]: r["values"] for r in result["records"]} == {"prod-blue": [A], "prod-green": [external]}
+        r = resolver(env)
+        assert {rr.address for dummy in range(30) for rr in r.resolve("ingress." + ZONE + ".", "A")} == {A, external}
+        missing = env["runner"].module("adhar.platform.glb", dict(args, clusters=[
+            {"name": "prod-green", "kubeconfig": kubeconfig, "ingress_service": "ingress-nginx/nothing"}]),
+            expect_fail=True)
+        assert "clusters[0] (prod-green): Service ingress-nginx/nothing: cannot read it" in missing["msg"]
+        env["runner"].module("adhar.platform.glb", dict(args, state="absent", clusters=None))
