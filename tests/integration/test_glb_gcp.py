@@ -37,7 +37,7 @@ CLUSTERS = [
 def zone(gcp):
     """A managed zone made through the (validated) API, as a user would have it."""
     dns_name = "glb-%s.example.com." % uuid.uuid4().hex[:8]
-    name = dns_name.split(".")[0]
+    name = dns_name.split(".", maxsplit=1)[0]
     req = urllib.request.Request(gcp.url + "dns/v1/projects/%s/managedZones" % PROJECT, method="POST",
                                  data=json.dumps({"name": name, "dnsName": dns_name, "description": "glb tests"}).encode(),
                                  headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
