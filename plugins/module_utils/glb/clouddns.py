@@ -29,17 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.glb.runner import keyed_changes, record_key
+from ansible_collections.adhar.platform.plugins.module_utils.glb.runner import keyed_changes, poll_until, record_key
 from ansible_collections.adhar.platform.plugins.module_utils.glb.spec import endpoint_kind, fail
 
 GCP_REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 # the three regions a health check probes from when the clusters name fewer than three
 DEFAULT_SOURCE_REGIONS = ("us-central1", "europe-west1", "asia-southeast1")
 NAME_PREFIX = "adhar-glb-"
-POLL_SECONDS = 2.0
 LATENCY_NOTE = ("Cloud DNS has no latency-based routing: algorithm=latency is served as geolocation by each cluster's "
                 "region (clients are answered by the cluster of the region nearest to them)")
 
@@ -198,24 +196,18 @@ class CloudDnsBackend:
 
     @staticmethod
     def _wait_change(conn, base, change, timeout):
-        deadline = time.monotonic() + timeout
-        while change.get("status") != "done":
-            if time.monotonic() >= deadline:
-                raise AdharError("wait_timeout: Cloud DNS change %s is still %s after %ss" % (
-                    change.get("id"), change.get("status"), timeout), option="wait_timeout", change_id=change.get("id"))
-            time.sleep(POLL_SECONDS)
-            change = conn.call("GET", "%s/changes/%s" % (base, change["id"]), api="dns", what="record")
+        poll_until(change, lambda c: c.get("status") == "done",
+                   lambda c: conn.call("GET", "%s/changes/%s" % (base, c["id"]), api="dns", what="record"), timeout,
+                   lambda c: AdharError("wait_timeout: Cloud DNS change %s is still %s after %ss" % (
+                       c.get("id"), c.get("status"), timeout), option="wait_timeout", change_id=c.get("id")))
 
     @staticmethod
     def _wait_operation(conn, project, op, timeout):
-        deadline = time.monotonic() + timeout
-        while op.get("status") != "DONE":
-            if time.monotonic() >= deadline:
-                raise AdharError("wait_timeout: Compute Engine operation %s is still %s after %ss" % (
-                    op.get("name"), op.get("status"), timeout), option="wait_timeout")
-            time.sleep(POLL_SECONDS)
-            op = conn.call("GET", "projects/%s/global/operations/%s" % (project, op["name"]), api="compute",
-                           what="health_check")
+        op = poll_until(op, lambda o: o.get("status") == "DONE",
+                        lambda o: conn.call("GET", "projects/%s/global/operations/%s" % (project, o["name"]),
+                                            api="compute", what="health_check"), timeout,
+                        lambda o: AdharError("wait_timeout: Compute Engine operation %s is still %s after %ss" % (
+                            o.get("name"), o.get("status"), timeout), option="wait_timeout"))
         if op.get("error"):
             errors = (op["error"].get("errors") or [{}])
             raise AdharError("health_check: Compute Engine operation %s failed: %s" % (

@@ -23,10 +23,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.glb.runner import keyed_changes, record_key
+from ansible_collections.adhar.platform.plugins.module_utils.glb.runner import keyed_changes, poll_until, record_key
 from ansible_collections.adhar.platform.plugins.module_utils.glb.spec import fail
 
 CONTINENTS = ("AF", "AN", "AS", "EU", "NA", "OC", "SA")
@@ -34,7 +33,6 @@ COUNTRY_RE = re.compile(r"^([A-Z]{2})(?:-([A-Z0-9]{1,3}))?$")
 REF_PREFIX = "adhar-glb-"
 MANAGED_TYPES = ("A", "AAAA", "CNAME")
 POLICY_KEYS = {"Region": "region", "Weight": "weight", "Failover": "failover", "GeoLocation": "geolocation"}
-POLL_SECONDS = 2.0
 
 
 def _h(text, n):
@@ -254,13 +252,10 @@ class Route53Backend:
 
     @staticmethod
     def _wait_insync(conn, info, timeout):
-        deadline = time.monotonic() + timeout
-        while info["Status"] != "INSYNC":
-            if time.monotonic() >= deadline:
-                raise AdharError("wait_timeout: Route 53 change %s is still %s after %ss" % (info["Id"], info["Status"], timeout),
-                                 option="wait_timeout", change_id=info["Id"])
-            time.sleep(POLL_SECONDS)
-            info = conn.call("route53", "get_change", what="record", Id=info["Id"])["ChangeInfo"]
+        poll_until(info, lambda i: i["Status"] == "INSYNC",
+                   lambda i: conn.call("route53", "get_change", what="record", Id=i["Id"])["ChangeInfo"], timeout,
+                   lambda i: AdharError("wait_timeout: Route 53 change %s is still %s after %ss" % (
+                       i["Id"], i["Status"], timeout), option="wait_timeout", change_id=i["Id"]))
 
 
 def _check_config(hc, endpoint):

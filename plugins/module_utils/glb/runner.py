@@ -43,6 +43,20 @@ def keyed_changes(before, after, same=None):
     return out
 
 
+def poll_until(current, is_done, refresh, timeout, stuck, interval=2.0, sleep=time.sleep, clock=time.monotonic):
+    """Refresh ``current`` every ``interval`` seconds until ``is_done(current)``; return it.
+
+    Past ``timeout`` seconds raises ``stuck(current)`` (an ``AdharError`` naming ``wait_timeout``).
+    """
+    deadline = clock() + timeout
+    while not is_done(current):
+        if clock() >= deadline:
+            raise stuck(current)
+        sleep(interval)
+        current = refresh(current)
+    return current
+
+
 def backend_for(provider):
     if provider == "route53":
         from ansible_collections.adhar.platform.plugins.module_utils.glb.route53 import Route53Backend

@@ -145,3 +145,15 @@ def test_soa_serial_parses_a_real_answer():
     finally:
         t.join(5)
         sock.close()
+
+
+def test_poll_until_refreshes_then_gives_up():
+    clock = iter(range(0, 100, 1))
+    seen = []
+    done = runner.poll_until(0, lambda n: n >= 3, lambda n: n + 1, 10, lambda n: AdharError("stuck"),
+                             sleep=seen.append, clock=lambda: next(clock))
+    assert done == 3 and seen == [2.0, 2.0, 2.0]
+    clock = iter(range(0, 100, 1))  # deadline 2: one refresh (at 1), given up at 2
+    with pytest.raises(AdharError, match="stuck at 1"):
+        runner.poll_until(0, lambda n: False, lambda n: n + 1, 2, lambda n: AdharError("stuck at %d" % n),
+                          sleep=lambda s: None, clock=lambda: next(clock))
