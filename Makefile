@@ -101,7 +101,7 @@ system-deps: ## install missing system packages (apt; sudo only when not root)
 	$$sudo apt-get install -y --no-install-recommends $$missing \
 		|| { echo 'retrying after apt-get update'; $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $$missing; }
 
-toolchain: ## make the pinned Kubernetes/etcd/kwok/helm binaries available
+toolchain: ## make the pinned Kubernetes/etcd/kwok/helm binaries and the CoreDNS add-on available
 	@$(call stage,toolchain,tools/toolchain ensure)
 	@mkdir -p '$(ADHAR_CACHE_DIR)'
 	@# tools/toolchain.py takes a lock in the cache: a second caller waits instead of building twice.

@@ -103,9 +103,9 @@ def _go_json(args, cwd, env):
     return json.loads(out) if out.strip().startswith("{") else {}
 
 
-def _manifest_ok(bin_dir, names):
+def _manifest_ok(bin_dir, names, ident=None):
     man = PINS.read_manifest(bin_dir)
-    if not man or man.get("toolchain") != PINS.toolchain_id():
+    if not man or man.get("toolchain") != (ident or PINS.toolchain_id()):
         return False
     for name in names:
         entry = man.get("binaries", {}).get(name)
@@ -115,10 +115,11 @@ def _manifest_ok(bin_dir, names):
     return True
 
 
-def _write_manifest(bin_dir, component, version, source, seconds):
+def _write_manifest(bin_dir, component, version, source, seconds, ident=None):
     man = PINS.read_manifest(bin_dir)
     if not man:
-        man = {"toolchain": PINS.toolchain_id(), "versions": PINS.VERSIONS, "binaries": {}, "components": {}}
+        man = {"toolchain": ident or PINS.toolchain_id(), "versions": {component: version} if ident else PINS.VERSIONS,
+               "binaries": {}, "components": {}}
     for name in PINS.COMPONENTS[component]:
         p = os.path.join(bin_dir, name)
         man["binaries"][name] = {"component": component, "version": version, "size": os.path.getsize(p),
@@ -304,14 +305,86 @@ def build_helm(version, bin_dir, src_root, env):
                  " -X helm.sh/helm/v3/internal/version.gitTreeState=clean" % version)
 
 
-BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm}
-# small ones first so a partial cache is useful early; helm last (only the platform rollout needs it)
-ORDER = ("etcd", "kwok", "kubernetes", "helm")
+# CoreDNS, lean: only the plugins the local global load balancer uses are compiled in.  CoreDNS's own main
+# imports every plugin of plugin.cfg (core/plugin/zplugin.go); this main imports coremain and the few plugins it
+# needs and sets the directive order itself (the order of plugin.cfg, restricted to them).
+COREDNS_PLUGINS = ("reload", "bind", "errors", "log", "loadbalance", "file")
+COREDNS_MAIN = (
+    "package main\n\n"
+    "import (\n"
+    "\t\"github.com/coredns/coredns/core/dnsserver\"\n"
+    "\t\"github.com/coredns/coredns/coremain\"\n"
+    "%(imports)s\n"
+    ")\n\n"
+    "func main() {\n"
+    "\tdnsserver.Directives = []string{%(directives)s}\n"
+    "\tcoremain.Run()\n"
+    "}\n"
+)
+
+
+def build_coredns(version, bin_dir, src_root, env):
+    src = os.path.join(src_root, "coredns-%s" % version)
+    _wrapper(src, env, "adhar.invalid/corednsbins")
+    with open(os.path.join(src, "main.go"), "w") as f:
+        f.write(COREDNS_MAIN % {
+            "imports": "\n".join('\t_ "github.com/coredns/coredns/plugin/%s"' % p for p in COREDNS_PLUGINS),
+            "directives": ", ".join('"%s"' % p for p in COREDNS_PLUGINS)})
+    # require the module without `go get`: that would load the module's root package, CoreDNS's own main with every
+    # plugin, and download all their dependencies; `go build` (with -mod=mod) fetches only what this main imports
+    _run(["go", "mod", "edit", "-require=github.com/coredns/coredns@%s" % version], src, env, "go mod edit coredns")
+    out = os.path.join(src, "out")
+    _run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", os.path.join(out, "coredns"), "."], src, env,
+         "go build coredns")
+    _atomic_install(os.path.join(out, "coredns"), bin_dir, "coredns")
+
+
+BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm,
+            "coredns": build_coredns}
+# small ones first so a partial cache is useful early; helm last (only the platform rollout needs it), then add-ons
+ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns")
 
 
 # --------------------------------------------------------------------------- commands
 
 def ensure(components, allow_download=True):
+    addons = [c for c in components if c in PINS.ADDON_VERSIONS]
+    components = [c for c in components if c not in PINS.ADDON_VERSIONS]
+    bin_dir = _ensure_core(components, allow_download) if components else None
+    for comp in addons:
+        _ensure_addon(comp)
+    return bin_dir or PINS.addon_bin_dir(addons[0])
+
+
+def _ensure_addon(comp):
+    """An add-on in its own cache directory (``ADHAR_BIN_DIR`` is used instead when it has the binaries)."""
+    names = PINS.COMPONENTS[comp]
+    explicit = os.environ.get("ADHAR_BIN_DIR")
+    if explicit and not PINS.missing_binaries(os.path.abspath(os.path.expanduser(explicit)), names):
+        log("%s: using ADHAR_BIN_DIR=%s as is" % (comp, explicit))
+        return
+    bin_dir = PINS.addon_bin_dir(comp)
+    ident = PINS.addon_id(comp)
+    if _manifest_ok(bin_dir, names, ident):
+        log("%s %s: cached" % (comp, PINS.ADDON_VERSIONS[comp]))
+        return
+    os.makedirs(bin_dir, exist_ok=True)
+    with open(os.path.join(PINS.cache_root(), ".toolchain-%s.lock" % comp), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _manifest_ok(bin_dir, names, ident):
+            return
+        if not shutil.which("go"):
+            raise ToolchainError("%s: no `go` on PATH to build it" % comp)
+        version = PINS.ADDON_VERSIONS[comp]
+        t = time.monotonic()
+        log("%s %s: building from the Go module proxy" % (comp, version))
+        BUILDERS[comp](version, bin_dir, os.path.join(PINS.cache_root(), "src"), _go_env())
+        secs = time.monotonic() - t
+        _write_manifest(bin_dir, comp, version, "go-build", secs, ident)
+        log("%s %s: ready (go-build, %.1fs)" % (comp, version, secs))
+
+
+def _ensure_core(components, allow_download):
     explicit = os.environ.get("ADHAR_BIN_DIR")
     names = [b for c in components for b in PINS.COMPONENTS[c]]
     if explicit:

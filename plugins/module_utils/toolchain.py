@@ -31,12 +31,19 @@ VERSIONS = {
     "helm": "v3.19.5",
 }
 
+# Add-ons: pinned like the rest, but outside the toolchain id (changing one rebuilds only itself). Each lives in
+# its own cache directory ``bin/<component>-<version>/``.  CoreDNS serves the local global load balancer.
+ADDON_VERSIONS = {
+    "coredns": "v1.15.0",
+}
+
 # component -> binaries it provides
 COMPONENTS = {
     "kubernetes": ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
     "etcd": ("etcd", "etcdctl", "etcdutl"),
     "kwok": ("kwok",),
     "helm": ("helm",),
+    "coredns": ("coredns",),
 }
 
 ALL_BINARIES = tuple(b for c in ("kubernetes", "etcd", "kwok", "helm") for b in COMPONENTS[c])
@@ -98,3 +105,26 @@ def resolve_bin_dir(explicit=None, environ=None, names=ALL_BINARIES):
         return d, "ADHAR_BIN_DIR", missing_binaries(d, names)
     d = cache_bin_dir(env)
     return d, "cache", missing_binaries(d, names)
+
+
+def addon_id(component, versions=None):
+    """The cache directory name of an add-on: ``<component>-<version>``."""
+    return "%s-%s" % (component, (versions or ADDON_VERSIONS)[component])
+
+
+def addon_bin_dir(component, environ=None):
+    return os.path.join(cache_root(environ), "bin", addon_id(component))
+
+
+def find_addon_binary(name, component, environ=None):
+    """``(path, where)`` of an add-on binary: in ``ADHAR_BIN_DIR`` if it is there, else in the add-on's cache
+    directory; ``(None, where it was looked for)`` when neither has it."""
+    env = os.environ if environ is None else environ
+    if env.get("ADHAR_BIN_DIR"):
+        d = os.path.abspath(os.path.expanduser(env["ADHAR_BIN_DIR"]))
+        if not missing_binaries(d, (name,)):
+            return os.path.join(d, name), "ADHAR_BIN_DIR"
+    d = addon_bin_dir(component, env)
+    if not missing_binaries(d, (name,)):
+        return os.path.join(d, name), "cache"
+    return None, d

@@ -1,6 +1,6 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A fake Google Cloud REST server (GKE, with the Compute Engine and Cloud DNS documents) that validates every request.
+"""A fake Google Cloud REST server (GKE, Cloud DNS, Compute Engine health checks) that validates every request.
 
 There is no GKE emulator, so this process stands in for
 ``container.googleapis.com`` (and ``compute.googleapis.com/compute/v1``,
@@ -18,7 +18,9 @@ Behind the validator, a small in-memory GKE: clusters with node pools,
 long-running operations that complete after ``--op-delay`` seconds, one
 operation per cluster at a time (as GKE), label fingerprints, master version
 steps of one minor version, and the Compute Engine instance group managers
-of node pools (their ``targetSize``).  ``POST /token`` is an OAuth 2.0 token
+of node pools (their ``targetSize``); and a small Cloud DNS (managed zones,
+record sets with routing policies, changes) with the global Compute Engine
+health checks its routing policies name (``FakeCloudDns``).  ``POST /token`` is an OAuth 2.0 token
 endpoint for service-account JWT assertions.
 
 Control endpoints (not validated, not Google's): ``GET /_fake/calls`` (the
@@ -565,6 +567,166 @@ class FakeGke:
             return {"clusters": self.clusters, "instance_group_managers": self.igms}
 
 
+class FakeCloudDns:
+    """Cloud DNS managed zones, record sets and changes, and the global Compute Engine health checks they name.
+
+    As the real service: a change's deletions must match the current record set exactly (else 412
+    conditionNotMet), an addition may not meet an existing (name, type) (409 alreadyExists), a CNAME shares its
+    name with nothing, every name must be inside the zone; a change is ``pending`` until ``op_delay`` has passed.
+    A health check named by a record set's routing policy cannot be deleted (400 resourceInUseByAnotherResource).
+    """
+
+    METHODS = ("dns.", "compute.healthChecks.", "compute.globalOperations.get")
+
+    def __init__(self, op_delay):
+        self.op_delay = op_delay
+        self.zones = {}    # (project, zone name) -> zone
+        self.rrsets = {}   # (project, zone name) -> {(name, type): rrset}
+        self.changes = {}  # (project, zone name) -> {id: (change, done_at)}
+        self.checks = {}   # (project, name) -> health check
+        self.ops = {}      # operation name -> operation
+        self.ids = itertools.count(1)
+
+    def handles(self, method_id):
+        return method_id.startswith(self.METHODS)
+
+    def _zone(self, project, name):
+        if (project, name) not in self.zones:
+            raise ApiError(404, "notFound", "The 'parameters.managedZone' resource named '%s' does not exist." % name)
+        return self.zones[(project, name)]
+
+    @staticmethod
+    def _clean(rrset):
+        def clean(value):
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items() if k != "kind"}
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return value
+        return clean(rrset)
+
+    def _change(self, project, zone_name, body):
+        zone = self._zone(project, zone_name)
+        current = self.rrsets.setdefault((project, zone_name), {})
+        after = dict(current)
+        for d in body.get("deletions") or []:
+            key = (d.get("name"), d.get("type"))
+            if key not in after or self._clean(after[key]) != self._clean(d):
+                raise ApiError(412, "conditionNotMet", "Precondition not met for 'entity.change.deletions[%s]'" % (key,))
+            del after[key]
+        for a in body.get("additions") or []:
+            key = (a.get("name"), a.get("type"))
+            if not key[0] or not key[1]:
+                raise ApiError(400, "required", "Required field: name and type of every addition")
+            if not (key[0] == zone["dnsName"] or key[0].endswith("." + zone["dnsName"])):
+                raise ApiError(400, "invalid", "The record %s is not inside the zone %s" % (key[0], zone["dnsName"]))
+            if key in after:
+                raise ApiError(409, "alreadyExists", "The resource 'entity.change.additions[%s]' already exists" % (key,))
+            if any(n == key[0] and (t == "CNAME") != (key[1] == "CNAME") for n, t in after):
+                raise ApiError(409, "alreadyExists", "A CNAME cannot share its name %s with other types" % key[0])
+            policy = a.get("routingPolicy") or {}
+            if not a.get("rrdatas") and not policy:
+                raise ApiError(400, "invalid", "The record %s has neither rrdatas nor a routing policy" % key[0])
+            checked = any("healthCheckedTargets" in i for p in ("geo", "wrr") for i in (policy.get(p) or {}).get("items") or [])
+            if (checked or "primaryBackup" in policy) and not policy.get("healthCheck"):
+                raise ApiError(400, "invalid", "Health-checked external endpoints need routingPolicy.healthCheck")
+            hc = policy.get("healthCheck")
+            if hc and (project, hc.rsplit("/", 1)[-1]) not in self.checks:
+                raise ApiError(400, "invalid", "The health check %s does not exist" % hc)
+            after[key] = dict(a, kind="dns#resourceRecordSet")
+        self.rrsets[(project, zone_name)] = after
+        cid = str(next(self.ids))
+        change = dict(self._clean(body), id=cid, kind="dns#change", status="pending",
+                      startTime=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self.changes.setdefault((project, zone_name), {})[cid] = (change, time.monotonic() + self.op_delay)
+        return dict(change)
+
+    def _get_change(self, project, zone_name, cid):
+        self._zone(project, zone_name)
+        entry = self.changes.get((project, zone_name), {}).get(cid)
+        if entry is None:
+            raise ApiError(404, "notFound", "The 'parameters.changeId' resource named '%s' does not exist." % cid)
+        change, done_at = entry
+        if time.monotonic() >= done_at:
+            change["status"] = "done"
+        return dict(change)
+
+    def _op(self, project, kind, target):
+        name = "operation-%d-glb" % next(self.ids)
+        op = {"kind": "compute#operation", "name": name, "operationType": kind, "status": "DONE",
+              "targetLink": "https://www.googleapis.com/compute/v1/projects/%s/global/healthChecks/%s" % (project, target)}
+        self.ops[name] = op
+        return dict(op)
+
+    def _check_in_use(self, project, name):
+        for (p, dummy), sets in self.rrsets.items():
+            for rr in sets.values():
+                hc = (rr.get("routingPolicy") or {}).get("healthCheck") or ""
+                if p == project and hc.rsplit("/", 1)[-1] == name:
+                    raise ApiError(400, "resourceInUseByAnotherResource", "The health check %s is used by the record "
+                                                                          "set %s %s" % (name, rr["name"], rr["type"]))
+
+    def handle(self, method_id, params, body, query):
+        b = json.loads(body) if body else {}
+        p = params.get("project")
+        if method_id == "dns.managedZones.create":
+            if (p, b.get("name")) in self.zones:
+                raise ApiError(409, "alreadyExists", "The managed zone %s already exists" % b.get("name"))
+            zone = dict(b, id=str(next(self.ids)), kind="dns#managedZone", nameServers=["ns-cloud-a1.googledomains.com."])
+            self.zones[(p, b["name"])] = zone
+            return zone
+        if method_id == "dns.managedZones.list":
+            wanted = (query.get("dnsName") or [None])[0]
+            return {"kind": "dns#managedZonesListResponse", "managedZones": [
+                z for (zp, dummy), z in sorted(self.zones.items()) if zp == p and wanted in (None, z["dnsName"])]}
+        if method_id == "dns.managedZones.get":
+            return self._zone(p, params["managedZone"])
+        if method_id == "dns.resourceRecordSets.list":
+            self._zone(p, params["managedZone"])
+            name, rtype = (query.get("name") or [None])[0], (query.get("type") or [None])[0]
+            sets = self.rrsets.get((p, params["managedZone"]), {})
+            return {"kind": "dns#resourceRecordSetsListResponse", "rrsets": [
+                rr for (n, t), rr in sorted(sets.items()) if name in (None, n) and rtype in (None, t)]}
+        if method_id == "dns.changes.create":
+            return self._change(p, params["managedZone"], b)
+        if method_id == "dns.changes.get":
+            return self._get_change(p, params["managedZone"], params["changeId"])
+        if method_id == "compute.healthChecks.insert":
+            if (p, b.get("name")) in self.checks:
+                raise ApiError(409, "alreadyExists", "The resource 'projects/%s/global/healthChecks/%s' already exists"
+                               % (p, b.get("name")))
+            if b.get("sourceRegions") and len(b["sourceRegions"]) != 3:
+                raise ApiError(400, "invalid", "sourceRegions: exactly 3 regions should be specified")
+            if b.get("sourceRegions") and (b.get("checkIntervalSec") or 5) < 30:
+                raise ApiError(400, "invalid", "checkIntervalSec must be at least 30 with sourceRegions")
+            self.checks[(p, b["name"])] = dict(b, id=str(next(self.ids)), kind="compute#healthCheck",
+                                               selfLink="https://www.googleapis.com/compute/v1/projects/%s/global/"
+                                                        "healthChecks/%s" % (p, b["name"]))
+            return self._op(p, "insert", b["name"])
+        if method_id == "compute.healthChecks.list":
+            return {"kind": "compute#healthCheckList",
+                    "items": [c for (cp, dummy), c in sorted(self.checks.items()) if cp == p]}
+        if method_id in ("compute.healthChecks.get", "compute.healthChecks.delete"):
+            key = (p, params["healthCheck"])
+            if key not in self.checks:
+                raise ApiError(404, "notFound", "The resource 'projects/%s/global/healthChecks/%s' was not found" % key)
+            if method_id.endswith("get"):
+                return self.checks[key]
+            self._check_in_use(p, key[1])
+            del self.checks[key]
+            return self._op(p, "delete", key[1])
+        if method_id == "compute.globalOperations.get":
+            if params["operation"] not in self.ops:
+                raise ApiError(404, "notFound", "The resource operation %s was not found" % params["operation"])
+            return dict(self.ops[params["operation"]])
+        raise ApiError(501, "UNIMPLEMENTED", "This fake does not implement %s." % method_id)
+
+    def state(self):
+        return {"managed_zones": {"%s/%s" % k: z for k, z in self.zones.items()},
+                "rrsets": {"%s/%s" % k: list(v.values()) for k, v in self.rrsets.items()},
+                "health_checks": {"%s/%s" % k: c for k, c in self.checks.items()}}
+
+
 # ---------------------------------------------------------------------------------------------- HTTP
 
 def make_server(port, op_delay):
@@ -572,6 +734,7 @@ def make_server(port, op_delay):
     calls, lock = [], threading.Lock()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), None)
     fake = FakeGke("http://127.0.0.1:%d/" % server.server_address[1], op_delay)
+    dns = FakeCloudDns(op_delay)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -609,7 +772,11 @@ def make_server(port, op_delay):
                                                   "message": "request does not match the discovery document: "
                                                              + "; ".join(errors)}})
             try:
-                status, payload = 200, fake.handle(mid, params, body)
+                if dns.handles(mid):
+                    with fake.lock:
+                        status, payload = 200, dns.handle(mid, params, body, query)
+                else:
+                    status, payload = 200, fake.handle(mid, params, body)
             except ApiError as exc:
                 status, payload = exc.code, {"error": {"code": exc.code, "status": exc.status, "message": exc.message}}
             entry["status"] = status
@@ -626,7 +793,8 @@ def make_server(port, op_delay):
                     calls.clear()
                 return self._send(200, {})
             if path == "/_fake/state":
-                return self._send(200, fake.state())
+                with fake.lock:
+                    return self._send(200, dict(fake.state(), dns=dns.state()))
             return self._send(404, {"error": {"code": 404, "message": "no such control endpoint"}})
 
         def _token(self, body):

@@ -140,6 +140,9 @@ class CountingProxy:
                 for k, v in self.headers.items():
                     if k.lower() not in ("host", "content-length", "connection"):
                         req.add_header(k, v)
+                if body and not self.headers.get("Content-Type"):
+                    # urllib would send a form Content-Type, which moto routes elsewhere (Route 53 XML bodies have none)
+                    req.add_header("Content-Type", "")
                 try:
                     with urllib.request.urlopen(req, timeout=60) as resp:
                         status, headers, data = resp.status, resp.headers, resp.read()

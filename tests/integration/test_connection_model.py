@@ -53,6 +53,7 @@ REQUIRED = {
     "cluster": {"name": "conn-groups-none", "state": "absent"}, "helm_release": {"name": "none", "state": "absent"},
     "etcd": {"local_cluster": "conn-groups-none"},
     "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
+    "glb": {"name": "conn-groups-none", "zone": "example.com", "state": "absent"},
 }
 
 

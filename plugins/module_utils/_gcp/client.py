@@ -35,6 +35,7 @@ CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_ENDPOINTS = {
     "container": "https://container.googleapis.com/",
     "compute": "https://compute.googleapis.com/compute/v1/",
+    "dns": "https://dns.googleapis.com/",
 }
 DEFAULT_RETRY_DEADLINE = 120.0
 REQUEST_TIMEOUT = 60.0

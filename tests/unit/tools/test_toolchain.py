@@ -102,3 +102,13 @@ def test_explicit_bin_dir_missing_is_an_error(tc, tmp_path, monkeypatch):
     monkeypatch.setenv("ADHAR_BIN_DIR", str(tmp_path))
     with pytest.raises(tc.ToolchainError, match="lacks"):
         tc.ensure(["etcd"])
+
+
+def test_addons_stay_outside_the_toolchain_id(tc):
+    """CoreDNS (an add-on) has its own cache directory; the toolchain id, and so the Kubernetes build, ignores it."""
+    assert "coredns" not in pins.VERSIONS and "coredns" in pins.ADDON_VERSIONS
+    assert "coredns" not in pins.toolchain_id() and "coredns" not in pins.ALL_BINARIES
+    env = {"ADHAR_CACHE_DIR": "/nonexistent/c"}
+    assert pins.addon_bin_dir("coredns", env) == "/nonexistent/c/bin/coredns-%s" % pins.ADDON_VERSIONS["coredns"]
+    assert pins.find_addon_binary("coredns", "coredns", env) == (None, pins.addon_bin_dir("coredns", env))
+    assert tc.ORDER[-1] == "coredns" and set(tc.PINS.COMPONENTS) <= set(tc.BUILDERS)
