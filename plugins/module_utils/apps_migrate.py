@@ -323,8 +323,8 @@ def run_migrate(module, p):
     groups = plan_groups(entries, p, p["gradual"])
     timings["plan"] = time.monotonic() - t
     if p.get("app") and not any(k[0] != NAMESPACES_KEY for dummy, keys in groups for k in keys):
-        module.warn("app %s: no object in the source carries %s=%s" % (p["app"], " or ".join(p.get("app_label_keys")
-                                                                                           or DEFAULT_APP_LABEL_KEYS), p["app"]))
+        keys = " or ".join(p.get("app_label_keys") or DEFAULT_APP_LABEL_KEYS)
+        module.warn("app %s: no object in the source carries %s=%s" % (p["app"], keys, p["app"]))
     dst = K8sClient.from_params(target, check_mode=module.check_mode)
     runs, owner_uids = [], set()
     for dummy, keys in groups:
@@ -391,8 +391,8 @@ def migrate_result(module, p, groups, runs, timings, seconds, hosts):
             "%s: %s" % (i.label(), i.message) for i in failed[:5])))
     verification = migration.get("verification") or {}
     if verification.get("not_ready"):
-        problems.append("%d workloads not ready on the target: %s" % (len(verification["not_ready"]),
-                                                                       "; ".join(verification["not_ready"][:3])))
+        not_ready = verification["not_ready"]
+        problems.append("%d workloads not ready on the target: %s" % (len(not_ready), "; ".join(not_ready[:3])))
     differs = [r for r in verification.get("table") or [] if r["target"] != "equal"]
     if differs:
         problems.append("%d objects differ from the source on the target: %s" % (len(differs), "; ".join(

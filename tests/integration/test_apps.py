@@ -186,7 +186,7 @@ def test_status_table(runner, clusters):
     assert any(k[0] == "Pod" and row["ready"] for k, row in rows.items()), sorted(rows)
     # the same arguments as a migration, action status: the target is shown
     t = runner.module("adhar.platform.apps", dict(args(clusters, app="api"), action="status"))
-    assert t["status"]["cluster"] != s["cluster"] or True
+    assert t["status"]["cluster"] == s["cluster"]  # the target, not the source
     assert {row["name"] for row in t["status"]["table"] if row["kind"] == "Deployment"} == {"api"}
     assert t["status"]["ready"] is True, t["status"]["table"]
     missing = runner.module("adhar.platform.apps", {"action": "status", "kubeconfig": clusters["dst"], "app": "nothing-here"})
@@ -215,8 +215,9 @@ def test_bulk_namespace_paged_and_verified(runner, clusters, bin_dir):
     assert m["verification"]["ok"] is True and m["verification"]["equal"] == total, m["verification"]
     assert "bulk-secret-" not in json.dumps(r)
     assert len(names(bin_dir, clusters["dst"], "configmaps", "bulk")) == BULK_CONFIGMAPS + 1  # and kube-root-ca.crt
-    print("\nmigrate namespace bulk (%d objects, verify): read %.2fs, apply %.2fs = %s objects/s, verify %.2fs, "
-          "whole task %.1fs = %.0f objects/s" % (total, m["timings"]["read"], m["timings"]["apply"], m["objects_per_second"],
-                                               m["timings"]["verify"], wall, total / wall))
+    timings = m["timings"]
+    line = "\nmigrate namespace bulk (%d objects, verify): read %.2fs, apply %.2fs = %s objects/s, verify %.2fs, " \
+           "whole task %.1fs = %.0f objects/s"
+    print(line % (total, timings["read"], timings["apply"], m["objects_per_second"], timings["verify"], wall, total / wall))
     again = runner.module("adhar.platform.apps", args(clusters, namespaces=["bulk"], page_size=50))
     assert again["changed"] is False and again["migration"]["counts"]["unchanged"] == total
