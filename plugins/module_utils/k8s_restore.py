@@ -397,8 +397,7 @@ class Restore:
         if item.key == NAMESPACES_KEY and ((item.live or {}).get("metadata") or {}).get("deletionTimestamp"):
             self._wait_terminated(item)
             return
-        want = comparable(item.key, item.obj)
-        if comparable(item.key, item.live, like=want) == want:
+        if same_object(item.key, item.obj, item.live):
             item.action = "unchanged"
             return
         policy = self.policy
@@ -537,10 +536,37 @@ class Restore:
                 item.message = "not Established after %ss: %s" % (self.crd_timeout, target.message)
         self.discovery.forget_refresh(self.fresh_api_versions)
 
-    def wait_ready(self, items):
+    def compare(self, items):
+        """After ``run``: ``{id(item): "equal" | "differs" | "missing"}`` for the items sent to the cluster (those with
+        a resolved resource), the object in the cluster compared with the wanted one as ``unchanged`` is decided
+        (``same_object``); one LIST per resource, in parallel.  An item whose resource cannot be listed is absent."""
+        groups = {}
+        for item in items:
+            if item.resource is not None:
+                groups.setdefault(item.resource, []).append(item)
+        self.created_namespaces = set()  # everything is listed again
+        out = {}
+
+        def listing(pair):
+            resource, group = pair
+            try:
+                return group, self._list_existing(resource, group)
+            except AdharError:
+                return group, None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(groups) or 1))) as pool:
+            for group, existing in pool.map(listing, list(groups.items())):
+                for item in group if existing is not None else ():
+                    live = existing.get((item.namespace, item.name))
+                    out[id(item)] = "missing" if live is None else (
+                        "equal" if same_object(item.key, item.obj, live) else "differs")
+        return out
+
+    def wait_ready(self, items, actions=CHANGED):
+        """Wait (``wait_timeout``) for the workloads among ``items`` whose action is one of ``actions`` to be ready."""
         targets = []
         for item in items:
-            if item.action in CHANGED and item.resource is not None:
+            if item.action in actions and item.resource is not None:
                 rule = rule_for(item.resource)
                 if rule is not None and item.key != CRD_KEY:
                     targets.append((item, Target(item.resource, item.namespace, item.name, rule)))
@@ -549,6 +575,12 @@ class Restore:
         wait_for(self.client, [t for dummy, t in targets], self.wait_timeout, clock=self.clock)
         bad = ["%s: %s" % (i.label(), t.message) for i, t in targets if t.state != "ready"]
         return {"waited": len(targets), "ready": len(targets) - len(bad), "not_ready": bad}
+
+
+def same_object(key, wanted, live):
+    """True when ``live`` (an object read from a cluster) equals ``wanted`` (sanitised), both made ``comparable``."""
+    want = comparable(key, wanted)
+    return comparable(key, live, like=want) == want
 
 
 def interleave(keys, items):
@@ -648,9 +680,20 @@ def plan_items(reader, params, workers, key_given=True):
         ns = record.get("namespace") if record["resource"] != NAMESPACES_KEY else None
         entries[(record["resource"], ns, record["name"])] = obj
     chosen, pulled = select_objects(entries, selection)
+    items, tiers = build_items(entries, chosen | pulled, params, reader.name, mapping)
+    return items, tiers, {"read": round(read_seconds, 3), "selected_items": len(records), "pulled_in": len(pulled)}
+
+
+def build_items(entries, keys, params, source, mapping, owner_uids=()):
+    """``(items, tiers)`` for the entry ``keys`` of ``entries`` (``{(key, namespace, name): obj}``): what the cluster
+    makes itself or a restored controller recreates is skipped, the rest sanitised, mapped (``mapping``, checked) and
+    labelled (``source``: the backup label's value, ``params["name"]``: the restore label's).  No cluster access.
+
+    ``owner_uids``: uids of objects restored by other runs of the same operation (their controlled objects are
+    left to them too)."""
     items = []
-    uids = {}
-    for k in sorted(chosen | pulled, key=lambda e: (e[0], e[1] or "", e[2])):
+    uids = dict.fromkeys(owner_uids)
+    for k in sorted(keys, key=lambda e: (e[0], e[1] or "", e[2])):
         obj = entries[k]
         item = Item(k[0], k[1], k[2], obj)
         item.namespace = mapping.get(k[1], k[1]) if k[1] else None
@@ -662,7 +705,7 @@ def plan_items(reader, params, workers, key_given=True):
             uid = (obj.get("metadata") or {}).get("uid")
             if uid:
                 uids[uid] = k
-    services = {(k[1], k[2]) for k in chosen | pulled if k[0] == "services" and (entries[k].get("spec") or {}).get("selector")}
+    services = {(k[1], k[2]) for k in keys if k[0] == "services" and (entries[k].get("spec") or {}).get("selector")}
     seen = {}
     for item in items:
         if item.action is None:
@@ -672,7 +715,7 @@ def plan_items(reader, params, workers, key_given=True):
                 continue
             obj = sanitize(item.key, item.obj, params.get("restore_status") or False, params.get("preserve_node_ports"))
             map_namespaces(item.key, obj, mapping)
-            add_restore_labels(obj, reader.name, params["name"])
+            add_restore_labels(obj, source, params["name"])
             if not obj.get("apiVersion") or not obj.get("kind"):
                 item.action, item.message = "failed", "the backed-up object has no apiVersion or kind"
                 continue
@@ -686,7 +729,7 @@ def plan_items(reader, params, workers, key_given=True):
                                  option="namespace_mapping")
             seen[target] = item.src_namespace
     tiers = plan_tiers({i.key for i in items}, params.get("order_insert"))
-    return items, tiers, {"read": round(read_seconds, 3), "selected_items": len(records), "pulled_in": len(pulled)}
+    return items, tiers
 
 
 def restore_status_option(value):

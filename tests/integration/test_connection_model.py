@@ -49,7 +49,7 @@ FAMILY_VALUES = {
 # the required options of each member (nothing else), so the defaults are what argument validation looks at
 STORAGE = {"type": "local", "path": "/nonexistent/adhar-backups"}
 REQUIRED = {
-    "backup": {"storage": STORAGE}, "restore": {"storage": STORAGE, "backup": "none"},
+    "apps": {"action": "status", "app": "none"}, "backup": {"storage": STORAGE}, "restore": {"storage": STORAGE, "backup": "none"},
     "cluster": {"name": "conn-groups-none", "state": "absent"}, "helm_release": {"name": "none", "state": "absent"},
     "etcd": {"local_cluster": "conn-groups-none"},
     "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
