@@ -10,7 +10,8 @@ Pure parts (unit tested without a cluster):
   (the typing ``--set`` applies to strings), ``deep_merge`` (values-file
   semantics), ``desired_values``;
 * charts: ``resolve_chart`` (local directory or ``.tgz``, ``repo/name``,
-  ``oci://``, a name with ``chart_repo_url``), ``chart_digest``;
+  ``oci://``, a name with ``chart_repo_url``, a chart pinned by the
+  toolchain), ``chart_digest``;
 * change detection: ``release_changes`` compares what is deployed (latest
   history entry, user-supplied values) with what is wanted;
 * ``workloads`` picks the Deployments, StatefulSets and DaemonSets out of a
@@ -316,13 +317,33 @@ def chart_digest(path):
     return h.hexdigest()
 
 
-def resolve_chart(chart, repo_url=None, version=None):
-    """Turn the ``chart``/``chart_repo_url``/``chart_version`` options into a ``Chart``."""
+def toolchain_chart_path(chart, environ=None):
+    """The cached directory of ``chart``, a chart pinned in ``toolchain.CHARTS`` and fetched by ``tools/toolchain``."""
+    pinned = toolchain.installable_charts()
+    if chart not in pinned:
+        why = "is not a chart the toolchain pins"
+        if chart in toolchain.CHARTS and toolchain.CHARTS[chart].get("unresolved"):
+            why = "cannot be installed from the toolchain cache: the Go module proxy does not serve its dependency " + \
+                  ", ".join(toolchain.CHARTS[chart]["unresolved"])
+        raise AdharError("chart: {0!r} {1} (installable: {2})".format(chart, why, ", ".join(pinned)), option="chart")
+    path = toolchain.chart_dir(chart, environ)
+    if not toolchain.chart_ready(chart, environ):
+        raise AdharError("chart: {0} is not fetched yet (no {1}); fetch it with `make toolchain` (or `tools/toolchain.py "
+                         "charts {0}`)".format(chart, path), option="chart")
+    return path
+
+
+def resolve_chart(chart, repo_url=None, version=None, from_toolchain=False, environ=None):
+    """Turn the ``chart``/``chart_repo_url``/``chart_version``/``toolchain_chart`` options into a ``Chart``."""
     chart = (chart or "").strip()
     repo_url = (repo_url or "").strip() or None
     version = str(version).strip() if version not in (None, "") else None
     if not chart:
         raise AdharError("chart: a chart is required for state=present", option="chart")
+    if from_toolchain:
+        if repo_url:
+            raise AdharError("toolchain_chart: a chart from the toolchain cache takes no chart_repo_url", option="toolchain_chart")
+        chart = toolchain_chart_path(chart, environ)
     if repo_url:
         if "/" in chart:
             raise AdharError("chart: with chart_repo_url, give the chart's name only (not {0!r})".format(chart), option="chart")
@@ -691,7 +712,8 @@ class ReleaseTask:
         return desired_values(docs, self.p.get("values"), self.p.get("set_values"), self.p.get("secret_values"))
 
     def present(self):
-        chart = resolve_chart(self.p.get("chart"), self.p.get("chart_repo_url"), self.p.get("chart_version"))
+        chart = resolve_chart(self.p.get("chart"), self.p.get("chart_repo_url"), self.p.get("chart_version"),
+                              from_toolchain=self.p.get("toolchain_chart"))
         values = self.desired()
         history = self.helm.history(self.name, self.namespace)
         latest = history[-1] if history else None

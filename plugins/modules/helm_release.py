@@ -75,9 +75,19 @@ options:
       - a local chart directory or packaged C(.tgz) (an absolute path, or one starting with C(./), C(../) or C(~));
       - C(repo/name), a chart of a repository helm already knows (C(helm repo add));
       - C(oci://registry/path/name);
-      - a chart name together with O(chart_repo_url).
+      - a chart name together with O(chart_repo_url);
+      - with O(toolchain_chart), the name of a chart the collection's toolchain pins.
     type: str
     aliases: [chart_ref]
+  toolchain_chart:
+    description:
+      - O(chart) names an upstream chart pinned by the collection's toolchain (C(cilium), C(ingress-nginx), C(minio),
+        C(postgresql), C(postgresql-ha), C(redis)), fetched from the Go module proxy into the cache
+        (C(~/.cache/adhar/charts/)) by C(make toolchain) or C(tools/toolchain.py charts). Its cached directory is
+        installed like a local chart, offline. An error names the command to run when it is not fetched yet.
+      - Not with O(chart_repo_url).
+    type: bool
+    default: false
   chart_repo_url:
     description:
       - Repository of O(chart) (C(helm --repo)); an C(oci://) URL is joined with the chart name.
@@ -170,6 +180,15 @@ EXAMPLES = r"""
       auth.password: "{{ vault_postgresql_password }}"
     atomic: true
 
+- name: The pinned upstream Cilium chart from the toolchain cache (make toolchain fetched it), offline
+  adhar.platform.helm_release:
+    name: cilium
+    namespace: kube-system
+    chart: cilium
+    toolchain_chart: true
+    set_values:
+      operator.replicas: "3"
+
 - name: From an OCI registry, without waiting
   adhar.platform.helm_release:
     name: redis
@@ -258,6 +277,7 @@ def argument_spec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         chart=dict(type="str", aliases=["chart_ref"]),
         chart_repo_url=dict(type="str"),
+        toolchain_chart=dict(type="bool", default=False),
         chart_version=dict(type="str"),
         values=dict(type="dict", default={}),
         set_values=dict(type="dict", default={}),

@@ -480,3 +480,24 @@ def test_helm_errors_carry_helms_message(tmp_path):
     task, dummy = make_task(tmp_path, fake)
     with pytest.raises(H.HelmError, match="helm history failed: Error: history went wrong"):
         task.present()
+
+
+def test_resolve_toolchain_chart(tmp_path, monkeypatch):
+    """toolchain_chart: the pinned chart's cached directory, installed like a local chart; clear errors otherwise."""
+    monkeypatch.setenv("ADHAR_CACHE_DIR", str(tmp_path))
+    with pytest.raises(AdharError, match="not fetched yet.*make toolchain"):
+        H.resolve_chart("redis", from_toolchain=True)
+    d = H.toolchain.chart_dir("redis")
+    os.makedirs(os.path.join(d, "templates"))
+    with open(os.path.join(d, "Chart.yaml"), "w") as f:
+        f.write("apiVersion: v2\nname: redis\nversion: 23.1.1\n")
+    c = H.resolve_chart("redis", version="23.1.1", from_toolchain=True)
+    assert c.local and c.ref == d and c.version == "23.1.1"
+    with pytest.raises(AdharError, match="not the chart_version 1.0.0"):
+        H.resolve_chart("redis", version="1.0.0", from_toolchain=True)
+    with pytest.raises(AdharError, match="takes no chart_repo_url"):
+        H.resolve_chart("redis", "https://charts.example", from_toolchain=True)
+    with pytest.raises(AdharError, match="not a chart the toolchain pins"):
+        H.resolve_chart("nope", from_toolchain=True)
+    with pytest.raises(AdharError, match="does not serve its dependency redis-ha"):
+        H.resolve_chart("argo-cd", from_toolchain=True)
