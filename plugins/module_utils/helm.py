@@ -418,6 +418,23 @@ def release_changes(latest, deployed_values, chart, values):
     return reasons
 
 
+_SECTION = re.compile(r"^(?:[A-Z][A-Z -]*[A-Z]):\s*$", re.M)
+
+
+def computed_section(text):
+    """The ``COMPUTED VALUES:`` section of helm's ``--debug`` release output, parsed (None when there is none).
+
+    helm prints it (like ``helm get values --all``) with the same YAML encoder, so the two compare as equals when
+    nothing differs; the section ends at the next upper-case heading (``HOOKS:``, ``MANIFEST:``, ``NOTES:``).
+    """
+    marker = re.search(r"^COMPUTED VALUES:\s*$", text or "", re.M)
+    if not marker:
+        return None
+    rest = text[marker.end():]
+    end = _SECTION.search(rest)
+    return yaml_load(rest[:end.start()] if end else rest) or {}
+
+
 def diff_keys(before, after, prefix=""):
     """Dotted keys whose values differ between two values trees (sorted)."""
     if isinstance(before, dict) and isinstance(after, dict):
@@ -653,6 +670,18 @@ class Helm:
             args += ["--revision", str(revision)]
         return self.json(args) or {}
 
+    def computed_values(self, name, namespace):
+        """``helm get values --all``: the deployed release's computed values (chart defaults under user values)."""
+        proc = self.run(["get", "values", name, "--namespace", namespace, "--all", "-o", "yaml"], record=False)
+        return yaml_load(proc.stdout) or {}
+
+    def wanted_computed_values(self, name, namespace, chart, values_path):
+        """The values helm computes for ``chart`` with the values file ``values_path``: a client-side install dry run
+        (no release is looked up or stored); None when helm cannot say."""
+        proc = self.run(["install", name] + chart.args() + ["--namespace", namespace, "--values", values_path,
+                                                            "--dry-run=client", "--debug"], check=False, record=False)
+        return computed_section(proc.stdout) if proc.returncode == 0 else None
+
     def manifest(self, name, namespace):
         return self.run(["get", "manifest", name, "--namespace", namespace], record=False).stdout
 
@@ -729,6 +758,8 @@ class ReleaseTask:
         if latest is not None and latest.get("status") in ("deployed", "failed"):
             deployed = self.helm.values(self.name, self.namespace)
         changes = release_changes(latest, deployed, chart, values)
+        if not changes and latest is not None:
+            changes = self.computed_drift(chart, values)
         reasons = ([recovered] if recovered else []) + changes
         result = {"changed": bool(reasons), "reasons": reasons, "values": values}
         if self.diff_mode and reasons:
@@ -754,6 +785,23 @@ class ReleaseTask:
                     raise AdharError("{0}; {1}".format(exc.msg, self.undo(history)), **exc.details) from exc
                 raise
         return self.finish(result)
+
+    def computed_drift(self, chart, values):
+        """Same chart and user values: compare the computed values (``helm get values --all``) with those helm computes
+        for the wanted chart and values, so a chart whose defaults changed under the same name and version (or a
+        release changed by other means) is reported. Keys only, never values."""
+        values_path = _secret_file(self.workdir, "values.json", json.dumps(values))
+        self.helm.placeholders[values_path] = "<values>"
+        wanted = self.helm.wanted_computed_values(self.name, self.namespace, chart, values_path)
+        if wanted is None:
+            self.warn("release {0}: helm could not compute the values of {1} (client-side dry run); compared the user "
+                      "values only".format(self.name, chart.label))
+            return []
+        drifted = diff_keys(normalize(self.helm.computed_values(self.name, self.namespace)), normalize(wanted))
+        if not drifted:
+            return []
+        shown = ", ".join(drifted[:10]) + (" and {0} more".format(len(drifted) - 10) if len(drifted) > 10 else "")
+        return ["computed values differ (chart defaults): " + shown]
 
     def upgrade(self, chart, values, history):
         values_path = _secret_file(self.workdir, "values.json", json.dumps(values))  # secret_values are in it

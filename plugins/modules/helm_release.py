@@ -22,9 +22,12 @@ description:
     handed to helm as one values file (mode 0600, removed afterwards); the release is upgraded with C(--reset-values), so
     what is deployed is exactly what the task gives.
   - Idempotent. The newest revision (C(helm history)) and its user-supplied values (C(helm get values)) are compared with
-    the wanted chart, chart version and values; a release that is C(deployed) with the same chart, version and values is
-    left alone (C(changed=false)). A local chart's content digest is recorded in the release description, so an edited
-    local chart is upgraded even when its version did not change.
+    the wanted chart, chart version and values. When they are the same, the release's computed values (C(helm get values
+    --all), the chart's defaults under the user values) are compared with those helm computes for the wanted chart and
+    values (C(helm install --dry-run=client --debug), nothing stored), so defaults that drifted under the same chart name
+    and version are reported by key. A release that is C(deployed) with the same chart, version, values and computed
+    values is left alone (C(changed=false)). A local chart's content digest is recorded in the release description, so
+    an edited local chart is upgraded even when its version did not change.
   - With O(wait), the release's Deployments, StatefulSets and DaemonSets (from its manifest) are waited for with watches
     through the collection's Kubernetes client, also when nothing changed.
   - A release left C(pending-install), C(pending-upgrade) or C(pending-rollback) (an interrupted or concurrent helm run)
