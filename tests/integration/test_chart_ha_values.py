@@ -200,3 +200,16 @@ def test_argocd_replicas(helm, tmp_path):
     assert objs[("Deployment", "argocd-server")]["spec"]["replicas"] == 2
     assert objs[("Deployment", "argocd-repo-server")]["spec"]["replicas"] == 2
     assert objs[("StatefulSet", "argocd-application-controller")]["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize("svc", ["postgresql", "redis", "minio"])
+def test_no_persistence_values_drop_every_claim(helm, tmp_path, svc):
+    """Local clusters have no storage provisioner: the catalog's no_persistence_helm_values leave no claim to bind."""
+    name, namespace = CATALOG[svc]["chart"]["name"], CATALOG[svc]["namespace"]
+    d = chart(name)
+    with_claims = render(helm, d, svc, namespace, ha_values(svc), tmp_path)
+    assert any(o.get("spec", {}).get("volumeClaimTemplates") for o in with_claims.values())
+    values = dict(ha_values(svc), **CATALOG[svc]["no_persistence_helm_values"])
+    check_values(d, values)
+    objs = render(helm, d, svc, namespace, values, tmp_path)
+    assert not [k for k, o in objs.items() if o.get("spec", {}).get("volumeClaimTemplates") or k[0] == "PersistentVolumeClaim"]
