@@ -101,7 +101,7 @@ system-deps: ## install missing system packages (apt; sudo only when not root)
 	$$sudo apt-get install -y --no-install-recommends $$missing \
 		|| { echo 'retrying after apt-get update'; $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $$missing; }
 
-toolchain: ## make the pinned Kubernetes/etcd/kwok/helm binaries and the CoreDNS add-on available
+toolchain: ## make the pinned Kubernetes/etcd/kwok/helm binaries, the add-ons and the upstream Helm charts available
 	@$(call stage,toolchain,tools/toolchain ensure)
 	@mkdir -p '$(ADHAR_CACHE_DIR)'
 	@# tools/toolchain.py takes a lock in the cache: a second caller waits instead of building twice.
@@ -184,7 +184,8 @@ test: venv system-deps toolchain sanity lint unit integration ## everything: ven
 
 demo: venv system-deps toolchain collection ## deploy the local two-cluster platform (inventories/local) and print its health
 	@$(call stage,demo,ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml)
-	@echo 'core services come from tests/fixtures/charts: TEST FIXTURE charts (no chart repository is reachable here)'
+	@echo 'core services: cilium, ingress-nginx, postgresql, redis and minio from the REAL upstream charts (pinned, fetched by make toolchain from the Go module proxy; kwok simulates their Pods, so Running is simulated)'
+	@echo 'argo-cd and gitea come from tests/fixtures/charts: TEST FIXTURE charts (their upstream charts cannot be fetched or rendered here)'
 	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml \
 		-e adhar_chart_dir='$(REPO)/tests/fixtures/charts' $(DEMO_ARGS)
 

@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Time playbooks/deploy.yml on inventories/local/adhar.yml: one cluster vs both in parallel, first run and re-run.
 
-    ADHAR_STATE_DIR=/tmp/bench-state .venv/bin/python benchmarks/deploy_times.py [--runs 3]
+    ADHAR_STATE_DIR=/tmp/bench-state .venv/bin/python benchmarks/deploy_times.py [--runs 3] [--cases prod,staging,both]
 
-Core services come from tests/fixtures/charts (the test-fixture charts). Each case starts from no cluster and is
-destroyed afterwards. Prints a Markdown table of medians (whole ansible-playbook wall time).
+Core services: Cilium, ingress-nginx, PostgreSQL, Redis and MinIO from the real upstream charts of the toolchain cache
+(`make toolchain`), Argo CD and Gitea from tests/fixtures/charts (the test-fixture charts). Each case starts from no
+cluster and is destroyed afterwards. Prints a Markdown table of medians (whole ansible-playbook wall time).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def play(env, playbook, *extra):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cases", default="prod,staging,both", help="comma-separated: prod, staging, both")
     a = ap.parse_args()
+    cases = set(a.cases.split(","))
     coll = tempfile.mkdtemp(prefix="adhar-bench-coll-")
     os.makedirs(os.path.join(coll, "ansible_collections", "adhar"))
     os.symlink(REPO, os.path.join(coll, "ansible_collections", "adhar", "platform"))
@@ -44,9 +47,11 @@ def main():
     env.setdefault("ADHAR_STATE_DIR", tempfile.mkdtemp(prefix="adhar-bench-state-"))
     charts = "adhar_chart_dir=" + os.path.join(REPO, "tests", "fixtures", "charts")
     rows = []
-    for label, limit in (("prod only (HA, 3 members, 7 releases)", ["-l", "prod"]),
-                         ("staging only (1 member, 7 releases)", ["-l", "staging"]),
-                         ("both in parallel", [])):
+    for case, label, limit in (("prod", "prod only (HA, 3 members, 7 releases)", ["-l", "prod"]),
+                               ("staging", "staging only (1 member, 7 releases)", ["-l", "staging"]),
+                               ("both", "both in parallel", [])):
+        if case not in cases:
+            continue
         first, again = [], []
         for i in range(a.runs):
             print("[%s run %d/%d]" % (label, i + 1, a.runs), file=sys.stderr)

@@ -1,8 +1,9 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Provide the pinned control-plane binaries.
+"""Provide the pinned control-plane binaries and upstream Helm charts.
 
     tools/toolchain ensure [--only COMPONENT ...] [--no-download]   # prints the bin dir last
+    tools/toolchain charts [CHART ...]                               # fetch pinned charts; prints their dirs
     tools/toolchain status                                           # what is where, never builds
     tools/toolchain path                                             # the bin dir that would be used
 
@@ -11,6 +12,13 @@ official release downloads with SHA-256 verification -> build from the Go
 module proxy.  Nothing is ever written inside the repository: sources,
 module caches and build caches live under the cache root
 (${ADHAR_CACHE_DIR:-~/.cache/adhar}) and Go's own caches.
+
+Charts (``CHARTS`` in plugins/module_utils/toolchain.py) come from the Go
+module proxy as source trees (``go mod download``, verified against the Go
+checksum database); each chart directory is copied into
+${cache}/charts/<chart id>/<name> with its dependencies in its charts/, so
+``helm template`` and ``helm install`` work offline.  ``ensure`` fetches them
+after the binaries (unless --only limits the components).
 
 Progress goes to stderr; the resolved bin dir is the last line on stdout.
 """
@@ -345,6 +353,95 @@ BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kw
 ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns")
 
 
+# --------------------------------------------------------------------------- charts
+
+def _module_dirs(names, env, work):
+    """``{(module, version): source dir}`` for the charts ``names`` and their dependencies (one download each)."""
+    wanted = set()
+    todo = list(names)
+    while todo:
+        spec = PINS.CHARTS[todo.pop()]
+        wanted.add((spec["module"], spec["version"]))
+        todo.extend(spec["dependencies"])
+    dirs = {}
+    for module, version in sorted(wanted):
+        t = time.monotonic()
+        info = _go_json(["mod", "download", "-json", "%s@%s" % (module, version)], work, env)
+        if not info.get("Dir") or info.get("Error"):
+            raise ToolchainError("the Go module proxy did not serve %s@%s: %s" % (module, version, info.get("Error")))
+        log("  %s@%s: %s (%.1fs)" % (module, version, info["Dir"], time.monotonic() - t))
+        dirs[(module, version)] = info["Dir"]
+    return dirs
+
+
+def _copy_chart(name, dirs, dest):
+    """Copy chart ``name`` to ``dest`` (writable), then each dependency into ``dest/charts/<dep>``, recursively."""
+    spec = PINS.CHARTS[name]
+    src = os.path.join(dirs[(spec["module"], spec["version"])], spec["path"])
+    if not os.path.isfile(os.path.join(src, "Chart.yaml")):
+        raise ToolchainError("chart %s: no Chart.yaml at %s in %s@%s" % (name, spec["path"], spec["module"], spec["version"]))
+    # the module cache is read-only: copy contents, not modes
+    shutil.copytree(src, dest, copy_function=shutil.copyfile)
+    for root, subdirs, _files in os.walk(dest):
+        for d in subdirs:
+            os.chmod(os.path.join(root, d), 0o755)
+    for dep in spec["dependencies"]:
+        target = os.path.join(dest, "charts", dep)
+        if os.path.exists(target):
+            shutil.rmtree(target)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        _copy_chart(dep, dirs, target)
+
+
+def ensure_charts(names=None):
+    """Fetch the pinned charts ``names`` (default: all) into the cache; return ``{name: chart dir}``."""
+    names = sorted(names or PINS.CHARTS)
+    unknown = [n for n in names if n not in PINS.CHARTS]
+    if unknown:
+        raise ToolchainError("unknown chart(s): %s (pinned: %s)" % (", ".join(unknown), ", ".join(sorted(PINS.CHARTS))))
+    missing = [n for n in names if not PINS.chart_ready(n)]
+    if missing:
+        os.makedirs(PINS.cache_root(), exist_ok=True)
+        with open(os.path.join(PINS.cache_root(), ".charts.lock"), "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log("another toolchain run holds %s; waiting for it" % lock.name)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            _fetch_charts_locked([n for n in missing if not PINS.chart_ready(n)])
+    for n in names:
+        log("chart %s: %s" % (n, PINS.chart_dir(n)))
+    return {n: PINS.chart_dir(n) for n in names}
+
+
+def _fetch_charts_locked(names):
+    if not names:
+        return
+    if not shutil.which("go"):
+        raise ToolchainError("charts %s: `go` is needed on PATH to fetch them from the Go module proxy" % ", ".join(names))
+    t = time.monotonic()
+    env = _go_env()
+    work = os.path.join(PINS.cache_root(), "src", "charts")
+    _wrapper(work, env, "adhar.invalid/charts")
+    dirs = _module_dirs(names, env, work)
+    for name in names:
+        final = PINS.chart_dir(name)
+        parent = os.path.dirname(final)
+        os.makedirs(os.path.dirname(parent), exist_ok=True)
+        # build beside the final place, then one rename: a reader sees no chart or the whole chart
+        tmp = tempfile.mkdtemp(prefix=".%s.tmp." % os.path.basename(parent), dir=os.path.dirname(parent))
+        try:
+            _copy_chart(name, dirs, os.path.join(tmp, name))
+            if os.path.exists(parent):
+                shutil.rmtree(parent)
+            os.rename(tmp, parent)
+        finally:
+            if os.path.exists(tmp):
+                shutil.rmtree(tmp)
+        log("chart %s: fetched into %s" % (name, final))
+    log("charts fetched in %.1fs" % (time.monotonic() - t))
+
+
 # --------------------------------------------------------------------------- commands
 
 def ensure(components, allow_download=True):
@@ -442,9 +539,11 @@ def _ensure_locked(components, allow_download, bin_dir):
 
 def status():
     d, source, missing = PINS.resolve_bin_dir()
+    charts = {n: {"dir": PINS.chart_dir(n), "ready": PINS.chart_ready(n), "module": s["module"], "version": s["version"]}
+              for n, s in sorted(PINS.CHARTS.items())}
     print(json.dumps({"bin_dir": d, "source": source, "missing": missing, "versions": PINS.VERSIONS,
-                      "manifest": PINS.read_manifest(d)}, indent=2))
-    return 0 if not missing else 1
+                      "manifest": PINS.read_manifest(d), "charts": charts}, indent=2))
+    return 0 if not missing and all(c["ready"] for c in charts.values()) else 1
 
 
 def main(argv=None):
@@ -453,6 +552,8 @@ def main(argv=None):
     e = sub.add_parser("ensure", help="make every pinned binary available; print the bin dir")
     e.add_argument("--only", action="append", choices=sorted(PINS.COMPONENTS), help="limit to these components")
     e.add_argument("--no-download", action="store_true", help="skip the official download step")
+    c = sub.add_parser("charts", help="fetch the pinned upstream Helm charts (default: all); print their dirs")
+    c.add_argument("names", nargs="*", metavar="CHART", help="charts of CHARTS (plugins/module_utils/toolchain.py)")
     sub.add_parser("status", help="print what is resolved where (never builds)")
     sub.add_parser("path", help="print the bin dir that would be used")
     a = p.parse_args(argv)
@@ -462,7 +563,13 @@ def main(argv=None):
     if a.cmd == "status":
         return status()
     try:
+        if a.cmd == "charts":
+            for name, path in sorted(ensure_charts(a.names).items()):
+                print("%s %s" % (name, path))
+            return 0
         d = ensure(a.only or list(ORDER), allow_download=not a.no_download)
+        if not a.only:
+            ensure_charts()
     except ToolchainError as e:
         log("FAILED: %s" % e)
         return 1

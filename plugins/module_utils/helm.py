@@ -10,7 +10,8 @@ Pure parts (unit tested without a cluster):
   (the typing ``--set`` applies to strings), ``deep_merge`` (values-file
   semantics), ``desired_values``;
 * charts: ``resolve_chart`` (local directory or ``.tgz``, ``repo/name``,
-  ``oci://``, a name with ``chart_repo_url``), ``chart_digest``;
+  ``oci://``, a name with ``chart_repo_url``, a chart pinned by the
+  toolchain), ``chart_digest``;
 * change detection: ``release_changes`` compares what is deployed (latest
   history entry, user-supplied values) with what is wanted;
 * ``workloads`` picks the Deployments, StatefulSets and DaemonSets out of a
@@ -316,13 +317,33 @@ def chart_digest(path):
     return h.hexdigest()
 
 
-def resolve_chart(chart, repo_url=None, version=None):
-    """Turn the ``chart``/``chart_repo_url``/``chart_version`` options into a ``Chart``."""
+def toolchain_chart_path(chart, environ=None):
+    """The cached directory of ``chart``, a chart pinned in ``toolchain.CHARTS`` and fetched by ``tools/toolchain``."""
+    pinned = toolchain.installable_charts()
+    if chart not in pinned:
+        why = "is not a chart the toolchain pins"
+        if chart in toolchain.CHARTS and toolchain.CHARTS[chart].get("unresolved"):
+            why = "cannot be installed from the toolchain cache: the Go module proxy does not serve its dependency " + \
+                  ", ".join(toolchain.CHARTS[chart]["unresolved"])
+        raise AdharError("chart: {0!r} {1} (installable: {2})".format(chart, why, ", ".join(pinned)), option="chart")
+    path = toolchain.chart_dir(chart, environ)
+    if not toolchain.chart_ready(chart, environ):
+        raise AdharError("chart: {0} is not fetched yet (no {1}); fetch it with `make toolchain` (or `tools/toolchain.py "
+                         "charts {0}`)".format(chart, path), option="chart")
+    return path
+
+
+def resolve_chart(chart, repo_url=None, version=None, from_toolchain=False, environ=None):
+    """Turn the ``chart``/``chart_repo_url``/``chart_version``/``toolchain_chart`` options into a ``Chart``."""
     chart = (chart or "").strip()
     repo_url = (repo_url or "").strip() or None
     version = str(version).strip() if version not in (None, "") else None
     if not chart:
         raise AdharError("chart: a chart is required for state=present", option="chart")
+    if from_toolchain:
+        if repo_url:
+            raise AdharError("toolchain_chart: a chart from the toolchain cache takes no chart_repo_url", option="toolchain_chart")
+        chart = toolchain_chart_path(chart, environ)
     if repo_url:
         if "/" in chart:
             raise AdharError("chart: with chart_repo_url, give the chart's name only (not {0!r})".format(chart), option="chart")
@@ -395,6 +416,23 @@ def release_changes(latest, deployed_values, chart, values):
         shown = ", ".join(changed_keys[:10]) + (" and {0} more".format(len(changed_keys) - 10) if len(changed_keys) > 10 else "")
         reasons.append("values changed: " + shown)
     return reasons
+
+
+_SECTION = re.compile(r"^(?:[A-Z][A-Z -]*[A-Z]):\s*$", re.M)
+
+
+def computed_section(text):
+    """The ``COMPUTED VALUES:`` section of helm's ``--debug`` release output, parsed (None when there is none).
+
+    helm prints it (like ``helm get values --all``) with the same YAML encoder, so the two compare as equals when
+    nothing differs; the section ends at the next upper-case heading (``HOOKS:``, ``MANIFEST:``, ``NOTES:``).
+    """
+    marker = re.search(r"^COMPUTED VALUES:\s*$", text or "", re.M)
+    if not marker:
+        return None
+    rest = text[marker.end():]
+    end = _SECTION.search(rest)
+    return yaml_load(rest[:end.start()] if end else rest) or {}
 
 
 def diff_keys(before, after, prefix=""):
@@ -632,6 +670,18 @@ class Helm:
             args += ["--revision", str(revision)]
         return self.json(args) or {}
 
+    def computed_values(self, name, namespace):
+        """``helm get values --all``: the deployed release's computed values (chart defaults under user values)."""
+        proc = self.run(["get", "values", name, "--namespace", namespace, "--all", "-o", "yaml"], record=False)
+        return yaml_load(proc.stdout) or {}
+
+    def wanted_computed_values(self, name, namespace, chart, values_path):
+        """The values helm computes for ``chart`` with the values file ``values_path``: a client-side install dry run
+        (no release is looked up or stored); None when helm cannot say."""
+        proc = self.run(["install", name] + chart.args() + ["--namespace", namespace, "--values", values_path,
+                                                            "--dry-run=client", "--debug"], check=False, record=False)
+        return computed_section(proc.stdout) if proc.returncode == 0 else None
+
     def manifest(self, name, namespace):
         return self.run(["get", "manifest", name, "--namespace", namespace], record=False).stdout
 
@@ -691,7 +741,8 @@ class ReleaseTask:
         return desired_values(docs, self.p.get("values"), self.p.get("set_values"), self.p.get("secret_values"))
 
     def present(self):
-        chart = resolve_chart(self.p.get("chart"), self.p.get("chart_repo_url"), self.p.get("chart_version"))
+        chart = resolve_chart(self.p.get("chart"), self.p.get("chart_repo_url"), self.p.get("chart_version"),
+                              from_toolchain=self.p.get("toolchain_chart"))
         values = self.desired()
         history = self.helm.history(self.name, self.namespace)
         latest = history[-1] if history else None
@@ -707,6 +758,8 @@ class ReleaseTask:
         if latest is not None and latest.get("status") in ("deployed", "failed"):
             deployed = self.helm.values(self.name, self.namespace)
         changes = release_changes(latest, deployed, chart, values)
+        if not changes and latest is not None:
+            changes = self.computed_drift(chart, values)
         reasons = ([recovered] if recovered else []) + changes
         result = {"changed": bool(reasons), "reasons": reasons, "values": values}
         if self.diff_mode and reasons:
@@ -732,6 +785,23 @@ class ReleaseTask:
                     raise AdharError("{0}; {1}".format(exc.msg, self.undo(history)), **exc.details) from exc
                 raise
         return self.finish(result)
+
+    def computed_drift(self, chart, values):
+        """Same chart and user values: compare the computed values (``helm get values --all``) with those helm computes
+        for the wanted chart and values, so a chart whose defaults changed under the same name and version (or a
+        release changed by other means) is reported. Keys only, never values."""
+        values_path = _secret_file(self.workdir, "values.json", json.dumps(values))
+        self.helm.placeholders[values_path] = "<values>"
+        wanted = self.helm.wanted_computed_values(self.name, self.namespace, chart, values_path)
+        if wanted is None:
+            self.warn("release {0}: helm could not compute the values of {1} (client-side dry run); compared the user "
+                      "values only".format(self.name, chart.label))
+            return []
+        drifted = diff_keys(normalize(self.helm.computed_values(self.name, self.namespace)), normalize(wanted))
+        if not drifted:
+            return []
+        shown = ", ".join(drifted[:10]) + (" and {0} more".format(len(drifted) - 10) if len(drifted) > 10 else "")
+        return ["computed values differ (chart defaults): " + shown]
 
     def upgrade(self, chart, values, history):
         values_path = _secret_file(self.workdir, "values.json", json.dumps(values))  # secret_values are in it

@@ -5,7 +5,9 @@
 
 This file has no imports outside the standard library on purpose: the
 ``tools/toolchain`` script loads it by path before any virtualenv exists, and
-the ``cluster`` module uses it to find the binaries it runs.
+the ``cluster`` module uses it to find the binaries it runs.  It also pins the
+upstream Helm charts (``CHARTS``) that ``tools/toolchain`` copies from the Go
+module proxy into the cache, and ``chart_dir`` says where each one lands.
 
 Lookup order (the same everywhere):
 
@@ -18,6 +20,7 @@ Lookup order (the same everywhere):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -50,6 +53,35 @@ ALL_BINARIES = tuple(b for c in ("kubernetes", "etcd", "kwok", "helm") for b in 
 
 MANIFEST = "manifest.json"
 
+# Upstream Helm charts, fetched as source trees from the Go module proxy (every zip checked against the Go checksum
+# database) because no chart repository is reachable from the collection's test machines.  Never "latest": a tag or
+# the exact pseudo-version of a commit.  These pins are not part of toolchain_id(): changing one only refetches charts.
+#   module/version: the Go module (a Git repository served by the proxy) and its exact version
+#   path:           the chart's directory inside that tree
+#   dependencies:   charts of this table (same module and version) copied into the chart's charts/, recursively,
+#                   in place of the OCI/HTTP repositories its Chart.yaml names
+#   unresolved:     (optional) dependencies no module served by the proxy provides: helm refuses to render or install
+#                   the chart as it is; it is fetched for checks of its templates only
+_BITNAMI = ("github.com/bitnami/charts", "v0.0.0-20260907150927-c0703daaf78e")
+CHARTS = {
+    # one entry for Cilium: its clustermesh-apiserver must stay on the same version
+    "cilium": {"module": "github.com/cilium/cilium", "version": "v1.15.19",
+               "path": "install/kubernetes/cilium", "dependencies": ()},
+    "ingress-nginx": {"module": "k8s.io/ingress-nginx", "version": "v0.0.0-20240708192948-52c50467d67d",
+                      "path": "charts/ingress-nginx", "dependencies": ()},
+    "minio": {"module": "github.com/minio/minio", "version": "v0.0.0-20260212201848-7aac2a2c5b7c",
+              "path": "helm/minio", "dependencies": ()},
+    "common": {"module": _BITNAMI[0], "version": _BITNAMI[1], "path": "bitnami/common", "dependencies": ()},
+    "postgresql": {"module": _BITNAMI[0], "version": _BITNAMI[1], "path": "bitnami/postgresql",
+                   "dependencies": ("common",)},
+    "postgresql-ha": {"module": _BITNAMI[0], "version": _BITNAMI[1], "path": "bitnami/postgresql-ha",
+                      "dependencies": ("common",)},
+    "redis": {"module": _BITNAMI[0], "version": _BITNAMI[1], "path": "bitnami/redis", "dependencies": ("common",)},
+    # argo-helm's argo-cd: its redis-ha dependency (dandydeveloper/charts) is not served
+    "argo-cd": {"module": "github.com/argoproj/argo-helm", "version": "v0.0.0-20260904222229-3bbb4305eea9",
+                "path": "charts/argo-cd", "dependencies": (), "unresolved": ("redis-ha",)},
+}
+
 
 def toolchain_id(versions=None):
     """A directory name that changes whenever any pinned version changes."""
@@ -69,6 +101,38 @@ def cache_root(environ=None):
 
 def cache_bin_dir(environ=None, versions=None):
     return os.path.join(cache_root(environ), "bin", toolchain_id(versions))
+
+
+def chart_id(name, charts=None):
+    """The cache directory name of a pinned chart: ``<name>@<version>-<hash>``; the hash covers its module, path and
+    dependencies, so any change to the pin gives a new directory (old ones stay for releases that used them)."""
+    table = CHARTS if charts is None else charts
+    spec = table[name]
+    key = "|".join([spec["module"], spec["path"]] + [chart_id(d, table) for d in spec["dependencies"]])
+    return "{0}@{1}-{2}".format(name, spec["version"], hashlib.sha256(key.encode()).hexdigest()[:10])
+
+
+def chart_dir(name, environ=None, charts=None):
+    """The directory of the pinned chart ``name`` in the cache: ``${cache_root}/charts/<chart id>/<name>``.
+
+    ``tools/toolchain`` fills it (``make toolchain``); ``helm template`` and ``helm install`` use it offline, its
+    dependencies already in its ``charts/``.  Raises ``KeyError`` for a chart that is not pinned.
+    """
+    table = CHARTS if charts is None else charts
+    if name not in table:
+        raise KeyError(name)
+    return os.path.join(cache_root(environ), "charts", chart_id(name, table), name)
+
+
+def installable_charts(charts=None):
+    """Names of the pinned charts helm can install as they are (every dependency resolved; not a library chart)."""
+    table = CHARTS if charts is None else charts
+    return sorted(n for n, s in table.items() if not s.get("unresolved") and n != "common")
+
+
+def chart_ready(name, environ=None, charts=None):
+    """Whether the pinned chart ``name`` has been fetched (its Chart.yaml is in place)."""
+    return os.path.isfile(os.path.join(chart_dir(name, environ, charts), "Chart.yaml"))
 
 
 def missing_binaries(bin_dir, names=ALL_BINARIES):

@@ -22,9 +22,12 @@ description:
     handed to helm as one values file (mode 0600, removed afterwards); the release is upgraded with C(--reset-values), so
     what is deployed is exactly what the task gives.
   - Idempotent. The newest revision (C(helm history)) and its user-supplied values (C(helm get values)) are compared with
-    the wanted chart, chart version and values; a release that is C(deployed) with the same chart, version and values is
-    left alone (C(changed=false)). A local chart's content digest is recorded in the release description, so an edited
-    local chart is upgraded even when its version did not change.
+    the wanted chart, chart version and values. When they are the same, the release's computed values (C(helm get values
+    --all), the chart's defaults under the user values) are compared with those helm computes for the wanted chart and
+    values (C(helm install --dry-run=client --debug), nothing stored), so defaults that drifted under the same chart name
+    and version are reported by key. A release that is C(deployed) with the same chart, version, values and computed
+    values is left alone (C(changed=false)). A local chart's content digest is recorded in the release description, so
+    an edited local chart is upgraded even when its version did not change.
   - With O(wait), the release's Deployments, StatefulSets and DaemonSets (from its manifest) are waited for with watches
     through the collection's Kubernetes client, also when nothing changed.
   - A release left C(pending-install), C(pending-upgrade) or C(pending-rollback) (an interrupted or concurrent helm run)
@@ -75,9 +78,19 @@ options:
       - a local chart directory or packaged C(.tgz) (an absolute path, or one starting with C(./), C(../) or C(~));
       - C(repo/name), a chart of a repository helm already knows (C(helm repo add));
       - C(oci://registry/path/name);
-      - a chart name together with O(chart_repo_url).
+      - a chart name together with O(chart_repo_url);
+      - with O(toolchain_chart), the name of a chart the collection's toolchain pins.
     type: str
     aliases: [chart_ref]
+  toolchain_chart:
+    description:
+      - O(chart) names an upstream chart pinned by the collection's toolchain (C(cilium), C(ingress-nginx), C(minio),
+        C(postgresql), C(postgresql-ha), C(redis)), fetched from the Go module proxy into the cache
+        (C(~/.cache/adhar/charts/)) by C(make toolchain) or C(tools/toolchain.py charts). Its cached directory is
+        installed like a local chart, offline. An error names the command to run when it is not fetched yet.
+      - Not with O(chart_repo_url).
+    type: bool
+    default: false
   chart_repo_url:
     description:
       - Repository of O(chart) (C(helm --repo)); an C(oci://) URL is joined with the chart name.
@@ -170,6 +183,15 @@ EXAMPLES = r"""
       auth.password: "{{ vault_postgresql_password }}"
     atomic: true
 
+- name: The pinned upstream Cilium chart from the toolchain cache (make toolchain fetched it), offline
+  adhar.platform.helm_release:
+    name: cilium
+    namespace: kube-system
+    chart: cilium
+    toolchain_chart: true
+    set_values:
+      operator.replicas: "3"
+
 - name: From an OCI registry, without waiting
   adhar.platform.helm_release:
     name: redis
@@ -258,6 +280,7 @@ def argument_spec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         chart=dict(type="str", aliases=["chart_ref"]),
         chart_repo_url=dict(type="str"),
+        toolchain_chart=dict(type="bool", default=False),
         chart_version=dict(type="str"),
         values=dict(type="dict", default={}),
         set_values=dict(type="dict", default={}),

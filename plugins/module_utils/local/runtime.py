@@ -543,8 +543,9 @@ def _node_body(name, cluster_name, index):
                                 "topology.kubernetes.io/zone": "zone-%d" % (index % 3)},
                      "annotations": {"kwok.x-k8s.io/node": "fake", "adhar.io/cluster": cluster_name}},
         "spec": {},
-        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                   "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
+        # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets)
+        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
+                   "capacity": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"}},
     }
 
 

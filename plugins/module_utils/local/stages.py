@@ -40,12 +40,14 @@ allocatable:
 {{ with .status.allocatable }}{{ YAML . 1 }}{{ else }}
   cpu: "32"
   memory: 256Gi
+  ephemeral-storage: 1Ti
   pods: "110"
 {{ end }}
 capacity:
 {{ with .status.capacity }}{{ YAML . 1 }}{{ else }}
   cpu: "32"
   memory: 256Gi
+  ephemeral-storage: 1Ti
   pods: "110"
 {{ end }}
 nodeInfo:

@@ -112,3 +112,56 @@ def test_addons_stay_outside_the_toolchain_id(tc):
     assert pins.addon_bin_dir("coredns", env) == "/nonexistent/c/bin/coredns-%s" % pins.ADDON_VERSIONS["coredns"]
     assert pins.find_addon_binary("coredns", "coredns", env) == (None, pins.addon_bin_dir("coredns", env))
     assert tc.ORDER[-1] == "coredns" and set(tc.PINS.COMPONENTS) <= set(tc.BUILDERS)
+
+
+# --------------------------------------------------------------------------- charts
+
+def test_chart_pins_are_exact():
+    """Every chart is pinned to a tag or an exact pseudo-version (never latest), its dependencies pinned too."""
+    for name, spec in pins.CHARTS.items():
+        assert spec["version"].startswith("v") and spec["version"] != "latest", name
+        assert not spec["path"].startswith("/") and ".." not in spec["path"].split("/"), name
+        for dep in spec["dependencies"]:
+            assert dep in pins.CHARTS, (name, dep)
+            # a dependency comes from the same tree, so the pair is consistent
+            assert (pins.CHARTS[dep]["module"], pins.CHARTS[dep]["version"]) == (spec["module"], spec["version"]), name
+    assert pins.CHARTS["cilium"]["module"] == "github.com/cilium/cilium"
+    assert "argo-cd" not in pins.installable_charts() and "common" not in pins.installable_charts()
+
+
+def test_chart_dir_changes_with_the_pin_not_the_toolchain_id(tmp_path):
+    env = {"ADHAR_CACHE_DIR": str(tmp_path)}
+    before = pins.toolchain_id()
+    d = pins.chart_dir("postgresql", env)
+    assert d.startswith(str(tmp_path / "charts") + os.sep) and os.path.basename(d) == "postgresql"
+    table = {k: dict(v) for k, v in pins.CHARTS.items()}
+    table["common"]["version"] = "v9.9.9"  # a dependency's pin changes the dependant's directory too
+    assert pins.chart_dir("postgresql", env, table) != d and pins.chart_dir("cilium", env, table) == pins.chart_dir("cilium", env)
+    assert pins.toolchain_id() == before
+    with pytest.raises(KeyError):
+        pins.chart_dir("nope", env)
+
+
+def test_copy_chart_resolves_dependencies_recursively(tc, tmp_path, monkeypatch):
+    """A fake module tree (read-only, like Go's module cache): app -> lib -> base, copied into charts/ of each."""
+    tree = tmp_path / "tree"
+    for name in ("app", "lib", "base"):
+        (tree / "charts" / name / "templates").mkdir(parents=True)
+        (tree / "charts" / name / "Chart.yaml").write_text("name: %s\nversion: 1.0.0\n" % name)
+    for root, dirs, files in os.walk(tree):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            os.chmod(p, 0o555 if os.path.isdir(p) else 0o444)
+    table = {n: {"module": "example.com/m", "version": "v1.0.0", "path": "charts/" + n, "dependencies": d}
+             for n, d in (("app", ("lib",)), ("lib", ("base",)), ("base", ()))}
+    monkeypatch.setattr(tc.PINS, "CHARTS", table)
+    dest = tmp_path / "out" / "app"
+    tc._copy_chart("app", {("example.com/m", "v1.0.0"): str(tree)}, str(dest))
+    assert (dest / "charts" / "lib" / "charts" / "base" / "Chart.yaml").read_text().startswith("name: base")
+    assert os.access(dest / "charts" / "lib", os.W_OK)
+    with pytest.raises(tc.ToolchainError, match="no Chart.yaml"):
+        table["app"]["path"] = "charts/missing"
+        tc._copy_chart("app", {("example.com/m", "v1.0.0"): str(tree)}, str(tmp_path / "out2"))
+    for root, dirs, files in os.walk(tree):
+        for n in dirs:
+            os.chmod(os.path.join(root, n), 0o755)

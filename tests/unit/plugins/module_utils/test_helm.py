@@ -6,6 +6,7 @@ release task driven by a scripted fake helm."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import stat
@@ -13,6 +14,7 @@ import subprocess
 import tarfile
 
 import pytest
+import yaml
 
 from ansible_collections.adhar.platform.plugins.module_utils import helm as H
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
@@ -313,11 +315,14 @@ class FakeHelm:
 
     MANIFEST = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: r-node}\n"
 
-    def __init__(self, history=None, values=None, fail=()):
+    def __init__(self, history=None, values=None, fail=(), defaults=None):
         self.history = list(history or [])
         self.values = values or {}
         self.fail = set(fail)
         self.calls = []
+        # the chart's defaults: those the release was installed with, and those of the chart as it is now
+        self.deployed_defaults = copy.deepcopy(defaults or {"image": {"tag": "1"}})
+        self.chart_defaults = copy.deepcopy(self.deployed_defaults)
 
     def __call__(self, argv, **kwargs):
         args = argv[1:]
@@ -330,7 +335,17 @@ class FakeHelm:
                 return subprocess.CompletedProcess(argv, 1, "", "Error: release: not found\n")
             return subprocess.CompletedProcess(argv, 0, json.dumps(self.history), "")
         if verb == "get":
-            out = json.dumps(self.values) if args[1] == "values" else self.MANIFEST
+            if args[1] == "values" and "--all" in args:
+                out = yaml.safe_dump(H.deep_merge(self.deployed_defaults, self.values))
+            else:
+                out = json.dumps(self.values) if args[1] == "values" else self.MANIFEST
+            return subprocess.CompletedProcess(argv, 0, out, "")
+        if verb == "install":  # only ever a client-side dry run
+            assert "--dry-run=client" in args and "--debug" in args
+            with open(args[args.index("--values") + 1]) as f:
+                values = json.load(f)
+            out = "NAME: r\nUSER-SUPPLIED VALUES:\n%s\nCOMPUTED VALUES:\n%s\nHOOKS:\nMANIFEST:\n---\nkind: X\n" % (
+                yaml.safe_dump(values), yaml.safe_dump(H.deep_merge(self.chart_defaults, values)))
             return subprocess.CompletedProcess(argv, 0, out, "")
         if verb == "upgrade":
             dry = "--dry-run=server" in args
@@ -340,6 +355,7 @@ class FakeHelm:
             if not dry:
                 self.history.append(entry(revision=rev, description=args[args.index("--description") + 1]))
                 self.values = values
+                self.deployed_defaults = copy.deepcopy(self.chart_defaults)
             out = {"name": args[2], "version": rev, "manifest": self.MANIFEST,
                    "info": {"status": "pending-upgrade" if dry else "deployed"},
                    "chart": {"metadata": {"name": "fixture-redis", "version": "0.1.0", "appVersion": "0"}}}
@@ -394,7 +410,30 @@ def test_install_then_unchanged(tmp_path):
     task, waits = make_task(tmp_path, fake)
     r = task.present()
     assert not r["changed"] and r["reasons"] == [] and r["command"] is None
-    assert fake.verbs()[-3:] == ["history", "get", "get"] and r["workloads"][0]["ready"]
+    # user values, then the computed ones (client-side dry run vs get values --all), then the manifest to wait on
+    assert fake.verbs()[-5:] == ["history", "get", "install", "get", "get"] and r["workloads"][0]["ready"]
+    assert "--all" in fake.calls[-2]
+
+
+def test_drift_in_chart_defaults_is_reported(tmp_path):
+    """Same chart label and user values, but the chart's defaults changed: the computed values tell."""
+    fake = installed(tmp_path)
+    fake.chart_defaults = {"image": {"tag": "2"}, "extra": {"on": True}}
+    task, dummy = make_task(tmp_path, fake, check_mode=True)
+    r = task.present()
+    assert r["changed"] and r["reasons"] == ["computed values differ (chart defaults): extra, image.tag"]
+    assert "2" not in " ".join(r["reasons"]).replace("(chart", "")  # keys, never values
+    task, dummy = make_task(tmp_path, fake)
+    assert task.present()["changed"]
+    task, dummy = make_task(tmp_path, fake)
+    assert not task.present()["changed"]
+
+
+def test_computed_section_parsing():
+    text = "NAME: r\nUSER-SUPPLIED VALUES:\na: 1\n\nCOMPUTED VALUES:\na: 1\nb:\n  c: x\n\nHOOKS:\n---\nkind: Job\n"
+    assert H.computed_section(text) == {"a": 1, "b": {"c": "x"}}
+    assert H.computed_section("COMPUTED VALUES:\n{}\n\nMANIFEST:\n") == {}
+    assert H.computed_section("NAME: r\n") is None
 
 
 def test_check_mode_dry_runs_and_diffs(tmp_path):
@@ -480,3 +519,24 @@ def test_helm_errors_carry_helms_message(tmp_path):
     task, dummy = make_task(tmp_path, fake)
     with pytest.raises(H.HelmError, match="helm history failed: Error: history went wrong"):
         task.present()
+
+
+def test_resolve_toolchain_chart(tmp_path, monkeypatch):
+    """toolchain_chart: the pinned chart's cached directory, installed like a local chart; clear errors otherwise."""
+    monkeypatch.setenv("ADHAR_CACHE_DIR", str(tmp_path))
+    with pytest.raises(AdharError, match="not fetched yet.*make toolchain"):
+        H.resolve_chart("redis", from_toolchain=True)
+    d = H.toolchain.chart_dir("redis")
+    os.makedirs(os.path.join(d, "templates"))
+    with open(os.path.join(d, "Chart.yaml"), "w") as f:
+        f.write("apiVersion: v2\nname: redis\nversion: 23.1.1\n")
+    c = H.resolve_chart("redis", version="23.1.1", from_toolchain=True)
+    assert c.local and c.ref == d and c.version == "23.1.1"
+    with pytest.raises(AdharError, match="not the chart_version 1.0.0"):
+        H.resolve_chart("redis", version="1.0.0", from_toolchain=True)
+    with pytest.raises(AdharError, match="takes no chart_repo_url"):
+        H.resolve_chart("redis", "https://charts.example", from_toolchain=True)
+    with pytest.raises(AdharError, match="not a chart the toolchain pins"):
+        H.resolve_chart("nope", from_toolchain=True)
+    with pytest.raises(AdharError, match="does not serve its dependency redis-ha"):
+        H.resolve_chart("argo-cd", from_toolchain=True)
