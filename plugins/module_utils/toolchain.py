@@ -31,17 +31,40 @@ VERSIONS = {
     "helm": "v3.19.5",
 }
 
+# Add-on components: built into the same cache directory, but NOT part of the toolchain id (a new add-on must not
+# force every machine to rebuild Kubernetes).  The Cilium release of the ClusterMesh control plane; its Helm chart
+# (``install/kubernetes/cilium``) comes from the same module tree, so both are always the same version.
+ADDON_VERSIONS = {
+    "clustermesh": "v1.19.6",
+}
+
 # component -> binaries it provides
 COMPONENTS = {
     "kubernetes": ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
     "etcd": ("etcd", "etcdctl", "etcdutl"),
     "kwok": ("kwok",),
     "helm": ("helm",),
+    "clustermesh": ("clustermesh-apiserver",),
+}
+
+# The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from
+# the same module tree; tools/toolchain copies them to clustermesh_crds_dir().
+CLUSTERMESH_CRDS_SUBDIR = "pkg/k8s/apis/cilium.io/client/crds/v2"
+CLUSTERMESH_CRDS = ("ciliumnodes.yaml", "ciliumidentities.yaml", "ciliumendpoints.yaml")
+
+# Go modules whose source tree carries a chart: name -> (module, version, directory inside the tree)
+CHART_SOURCES = {
+    "cilium": ("github.com/cilium/cilium", ADDON_VERSIONS["clustermesh"], "install/kubernetes/cilium"),
 }
 
 ALL_BINARIES = tuple(b for c in ("kubernetes", "etcd", "kwok", "helm") for b in COMPONENTS[c])
 
 MANIFEST = "manifest.json"
+
+
+def component_version(component):
+    """The pinned version of a toolchain component or add-on."""
+    return VERSIONS.get(component) or ADDON_VERSIONS[component]
 
 
 def toolchain_id(versions=None):
@@ -98,3 +121,35 @@ def resolve_bin_dir(explicit=None, environ=None, names=ALL_BINARIES):
         return d, "ADHAR_BIN_DIR", missing_binaries(d, names)
     d = cache_bin_dir(env)
     return d, "cache", missing_binaries(d, names)
+
+
+def go_mod_cache(environ=None):
+    """Go's module cache (``GOMODCACHE``, else ``GOPATH``'s first entry + ``/pkg/mod``) without running ``go``."""
+    env = os.environ if environ is None else environ
+    if env.get("GOMODCACHE"):
+        return env["GOMODCACHE"]
+    gopath = (env.get("GOPATH") or os.path.join(os.path.expanduser("~"), "go")).split(os.pathsep)[0]
+    return os.path.join(gopath, "pkg", "mod")
+
+
+def _module_dir(module):
+    """Go's case encoding of a module path in the module cache (``!`` before each upper-case letter)."""
+    return "".join("!" + c.lower() if c.isupper() else c for c in module)
+
+
+def module_tree(module, version, environ=None):
+    """Where the go command keeps the source tree of ``module@version`` (it may not be there yet)."""
+    return os.path.join(go_mod_cache(environ), "%s@%s" % (_module_dir(module), version))
+
+
+def chart_dir(name, environ=None):
+    """The directory of chart ``name`` (a key of ``CHART_SOURCES``) in the Go module cache, or None when its module
+    tree has not been downloaded (``tools/toolchain ensure`` downloads it with the component built from it)."""
+    module, version, sub = CHART_SOURCES[name]
+    path = os.path.join(module_tree(module, version, environ), sub)
+    return path if os.path.isfile(os.path.join(path, "Chart.yaml")) else None
+
+
+def clustermesh_crds_dir(environ=None):
+    """Where ``tools/toolchain`` keeps the ClusterMesh API server's CRDs (next to its wrapper module)."""
+    return os.path.join(cache_root(environ), "src", "clustermesh-%s" % ADDON_VERSIONS["clustermesh"], "crds")
