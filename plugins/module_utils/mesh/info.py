@@ -103,7 +103,7 @@ class Info(Mesh):
         return True, None
 
     def table(self):
-        facts = self.gather()
+        facts = self.gather(require_supervisor=False)
         timeout = float(self.p.get("timeout") or 5)
         rows, reasons = [], []
         health = {f["name"]: self.own_health(f) for f in facts}

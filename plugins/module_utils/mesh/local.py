@@ -54,8 +54,8 @@ def k8s_params(layout):
     return {"kubeconfig": layout.admin_kubeconfig}
 
 
-def facts(root, member, max_connected_clusters):
-    """What the pre-flight rules need from a local member."""
+def facts(root, member, max_connected_clusters, require_running=True):
+    """What the pre-flight rules need from a local member (``require_running``: its supervisord must answer)."""
     layout, data = open_member(root, member)
     saved_id = data["spec"].get("cluster_id")
     if member.get("cluster_id") is not None and saved_id is not None and member["cluster_id"] != saved_id:
@@ -65,7 +65,7 @@ def facts(root, member, max_connected_clusters):
                          member=member["name"], rule="cluster_id")
     mesh = data.get("mesh") or {}
     cluster = rt.Cluster(layout, data)
-    if not cluster.supervised():
+    if require_running and not cluster.supervised():
         raise AdharError("member %s: local cluster %s is not running; start it first (adhar.platform.cluster "
                          "state=started)" % (member["name"], layout.name), member=member["name"], rule="member")
     return {

@@ -95,12 +95,12 @@ class Mesh:
 
     # ------------------------------------------------------------------ facts
 
-    def gather(self, need_running=True):
+    def gather(self, need_running=True, require_supervisor=True):
         out = []
         for m in self.p["members"]:
             if m.get("local_cluster"):
                 if need_running:
-                    f = local.facts(self.root, m, self.maxc)
+                    f = local.facts(self.root, m, self.maxc, require_supervisor)
                 else:
                     layout, data = local.open_member(self.root, m)
                     f = {"name": m["name"], "kind": "local", "layout": layout, "data": data, "mesh": data.get("mesh") or {},

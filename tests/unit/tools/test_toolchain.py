@@ -102,3 +102,43 @@ def test_explicit_bin_dir_missing_is_an_error(tc, tmp_path, monkeypatch):
     monkeypatch.setenv("ADHAR_BIN_DIR", str(tmp_path))
     with pytest.raises(tc.ToolchainError, match="lacks"):
         tc.ensure(["etcd"])
+
+
+CILIUM_GOMOD = """module github.com/cilium/cilium
+
+go 1.25.0
+
+require github.com/foo/bar v1.0.0
+
+replace sigs.k8s.io/controller-tools => github.com/cilium/controller-tools v0.16.5-1
+
+replace (
+\tgo.universe.tf/metallb => github.com/cilium/metallb v0.1.1-0.20220829170633-5d7dfb1129f7 // fork
+\texample.com/local => ./local
+)
+"""
+
+
+def test_module_replaces_single_and_block(tc):
+    assert tc.module_replaces(CILIUM_GOMOD) == [
+        ("sigs.k8s.io/controller-tools", "github.com/cilium/controller-tools@v0.16.5-1"),
+        ("go.universe.tf/metallb", "github.com/cilium/metallb@v0.1.1-0.20220829170633-5d7dfb1129f7")]
+
+
+def test_addons_do_not_change_the_toolchain_id():
+    assert "clustermesh" not in pins.VERSIONS
+    assert pins.toolchain_id() == "k8s-{kubernetes}_etcd-{etcd}_kwok-{kwok}_helm-{helm}".format(**pins.VERSIONS)
+    assert pins.component_version("clustermesh") == pins.ADDON_VERSIONS["clustermesh"]
+    assert "clustermesh-apiserver" not in pins.ALL_BINARIES
+
+
+def test_chart_dir_in_the_module_cache(tmp_path):
+    env = {"GOMODCACHE": str(tmp_path)}
+    assert pins.chart_dir("cilium", env) is None
+    module, version, sub = pins.CHART_SOURCES["cilium"]
+    chart = tmp_path / ("%s@%s" % (module, version)) / sub
+    chart.mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("name: cilium\n")
+    assert pins.chart_dir("cilium", env) == str(chart)
+    assert pins.module_tree("github.com/Azure/x", "v1", env).endswith("github.com/!azure/x@v1")
+    assert version == pins.ADDON_VERSIONS["clustermesh"]

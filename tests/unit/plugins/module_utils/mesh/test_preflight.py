@@ -131,7 +131,8 @@ def test_cilium_values_keep_user_values_and_replace_peers():
     assert "maxConnectedClusters" not in v["clustermesh"]
     assert cilium.desired(f, [], 511)["clustermesh"]["maxConnectedClusters"] == 511
     gone = cilium.without_mesh(v)
-    assert "clustermesh" not in gone and gone["cluster"] == {"name": "a", "id": 1}
+    assert not {"config", "useAPIServer"} & set(gone["clustermesh"]) and gone["cluster"] == {"name": "a", "id": 1}
+    assert "clustermesh" not in cilium.without_mesh({"clustermesh": {"useAPIServer": True}})
 
 
 def test_cilium_config_facts():
