@@ -52,6 +52,8 @@ REQUIRED = {
     "backup": {"storage": STORAGE}, "restore": {"storage": STORAGE, "backup": "none"},
     "cluster": {"name": "conn-groups-none", "state": "absent"}, "helm_release": {"name": "none", "state": "absent"},
     "etcd": {"local_cluster": "conn-groups-none"},
+    "mesh": {"members": [{"name": "a", "local_cluster": "conn-groups-none"}]},
+    "mesh_info": {"members": [{"name": "a", "local_cluster": "conn-groups-none"}]},
     "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
 }
 
