@@ -62,7 +62,10 @@ class Info(Mesh):
     def remote_tls(self, f):
         """Client TLS files of ``f`` for its peers' kvstores."""
         if f["kind"] == "local":
-            return local.remote_tls(f)
+            files = local.remote_tls(f)
+            if not f.get("mesh") or not all(os.path.isfile(p) for p in files.values()):
+                raise AdharError("%s is not in the mesh (no ClusterMesh certificates)" % f["name"])
+            return files
         from ansible_collections.adhar.platform.plugins.module_utils.local.runtime import write_private
         with _client(f["k8s"]) as client:
             status, secret = client.raw("GET", "/api/v1/namespaces/%s/secrets/%s" % (f["namespace"], REMOTE_CERT_SECRET),
@@ -78,6 +81,8 @@ class Info(Mesh):
 
     def own_health(self, f):
         if f["kind"] == "local":
+            if not f.get("mesh"):
+                return False, "%s is not in the mesh" % f["name"]
             return local.health(f)
         with _client(f["k8s"]) as client:
             status, dep = client.raw("GET", "/apis/apps/v1/namespaces/%s/deployments/clustermesh-apiserver"

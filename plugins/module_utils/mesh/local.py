@@ -99,7 +99,7 @@ def reserve(root, f, max_connected_clusters, check_mode):
         f["endpoint"] = f["endpoint"] or "https://127.0.0.1:<port to be reserved>"
         return ["%s: would join the mesh as %s (cluster id %d)" % (layout.name, f["name"], f["cluster_id"])]
     bin_dir = _binary_dir()
-    with st.ports_lock(root), st.cluster_lock(layout):
+    with st.cluster_lock(layout), st.ports_lock(root):
         data = st.load(layout)
         if not ports_ok:
             free = portalloc.allocate(len(cm.PORT_KEYS), st.reserved_ports(root, skip=layout.name))
