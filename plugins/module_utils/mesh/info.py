@@ -139,8 +139,8 @@ class Info(Mesh):
                     alive, why = target.health(endpoint, timeout)
                     row["reachable"] = alive
                     if not alive:
-                        row["reasons"].append("%s cannot reach the kvstore of %s at %s: %s" % (src["name"], dst["name"],
-                                                                                              endpoint, why))
+                        row["reasons"].append("%s cannot reach the kvstore of %s at %s: %s"
+                                              % (src["name"], dst["name"], endpoint, why))
                     else:
                         self.sync_check(row, target, endpoint, dst, health[dst["name"]], gsvc[dst["name"]])
                 elif isinstance(tls, AdharError):

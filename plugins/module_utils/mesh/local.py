@@ -43,9 +43,8 @@ def open_member(root, member):
         raise AdharError("member %s: no local cluster named %r under %s (create it with adhar.platform.cluster)"
                          % (member["name"], member["local_cluster"], root), member=member["name"], rule="member")
     if data.get("phase") != "ready":
-        raise AdharError("member %s: local cluster %s is not ready (phase %s)" % (member["name"], layout.name,
-                                                                                data.get("phase")),
-                         member=member["name"], rule="member")
+        raise AdharError("member %s: local cluster %s is not ready (phase %s)"
+                         % (member["name"], layout.name, data.get("phase")), member=member["name"], rule="member")
     return layout, data
 
 
@@ -128,7 +127,10 @@ def write_files(f, ca, peers, check_mode):
     restart)``: ``restart`` when the running programs must pick up new certificates."""
     layout = f["layout"]
     actions, restart = [], False
-    p = lambda n: cm.pki_path(layout, n)  # noqa: E731
+
+    def p(name):
+        return cm.pki_path(layout, name)
+
     current_ca = None
     try:
         with open(p("ca.crt")) as fh:
@@ -246,8 +248,8 @@ def health(f, timeout=3.0):
     except OSError as exc:
         return False, "clustermesh-apiserver of %s does not answer on its health port: %s" % (f["name"], exc)
     if status != 200:
-        return False, "clustermesh-apiserver of %s is not ready: %s %s" % (f["name"], status,
-                                                                         body[:100].decode("utf-8", "replace"))
+        return False, "clustermesh-apiserver of %s is not ready: %s %s" % (
+            f["name"], status, body[:100].decode("utf-8", "replace"))
     return True, "ready"
 
 

@@ -62,9 +62,8 @@ def check_members(members, max_connected_clusters=255):
         if cid is None:
             continue  # a local member takes its cluster's saved id; checked again in check_facts
         if isinstance(cid, bool) or not isinstance(cid, int) or not 1 <= cid <= limit:
-            _fail("member %s: cluster_id %r is out of range: 1-%d%s" % (m["name"], cid, limit,
-                                                                      "" if limit == 511 else
-                                                                      " (up to 511 with max_connected_clusters: 511)"),
+            hint = "" if limit == 511 else " (up to 511 with max_connected_clusters: 511)"
+            _fail("member %s: cluster_id %r is out of range: 1-%d%s" % (m["name"], cid, limit, hint),
                   member=m["name"], rule="cluster_id_range")
         if cid in seen_ids:
             _fail("members %s and %s: both have cluster_id %d; cluster IDs must be unique in a mesh"
