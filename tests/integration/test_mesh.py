@@ -163,3 +163,72 @@ def test_disconnect(runner, state_dir, clusters):
         assert not os.path.exists(os.path.join(state_dir, name, "config", "clustermesh"))
     again = runner.module("adhar.platform.mesh", {"members": members, "state": "absent"})
     assert not again["changed"]
+
+
+def cilium_chart():
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                    "plugins", "module_utils"))
+    try:
+        import toolchain
+    finally:
+        sys.path.pop(0)
+    chart = toolchain.chart_dir("cilium")
+    if not chart:
+        pytest.fail("the Cilium chart is not in the Go module cache (run `make toolchain`)")
+    return chart
+
+
+def release_values(runner, kubeconfig):
+    from kubernetes import client, config
+    api = client.CoreV1Api(config.new_client_from_config(kubeconfig))
+    secret = api.read_namespaced_secret("cilium-clustermesh", "kube-system")
+    return sorted((secret.data or {}).keys())
+
+
+def test_cilium_helm_members(runner, state_dir, clusters):
+    """The Helm path on the real Cilium chart: releases installed on the two local clusters (kwok marks their pods
+    Running; no Cilium agent or clustermesh-apiserver container runs), then meshed through their values."""
+    import base64
+    from ansible_collections.adhar.platform.plugins.module_utils.mesh import ca as meshca
+    chart = cilium_chart()
+    shared = meshca.generate()
+
+    def install(ca=None):
+        for name, cid, pods in (("a", 1, "10.244.0.0/16"), ("b", 2, "10.245.0.0/16")):
+            values = {"cluster": {"name": name, "id": cid}, "operator": {"replicas": 1},
+                      "ipam": {"operator": {"clusterPoolIPv4PodCIDRList": [pods]}}}
+            if ca:
+                values["tls"] = {"ca": {k: base64.b64encode(ca[k].encode()).decode() for k in ("cert", "key")}}
+            runner.module("adhar.platform.helm_release", {
+                "kubeconfig": clusters[name], "name": "cilium", "namespace": "kube-system", "chart": chart,
+                "wait": False, "values": values})
+
+    members = [{"name": "a", "kubeconfig": clusters["a"]}, {"name": "b", "kubeconfig": clusters["b"]}]
+    # each release made its own CA: refused, nothing changed
+    install()
+    r = runner.module("adhar.platform.mesh", {"members": members}, expect_fail=True)
+    assert r["rule"] == "shared_ca" and r["members"] == ["a", "b"]
+    # the Cilium way: one CA given to both releases
+    install(shared)
+    r = runner.module("adhar.platform.mesh", {"members": members})
+    assert r["ca"]["fingerprint"] == meshca.fingerprint(shared["cert"])
+    assert r["changed"], r
+    rows = {m["name"]: m for m in r["members"]}
+    assert rows["a"]["kind"] == "helm" and rows["a"]["cluster_id"] == 1 and rows["b"]["pod_cidrs"] == ["10.245.0.0/16"]
+    assert rows["b"]["endpoint"] == "127.0.0.1:32379"  # the NodePort Service on the kwok node's InternalIP
+    # the chart rendered the agents' connection to the peer from the values
+    assert "b" in release_values(runner, clusters["a"]) and "a" in release_values(runner, clusters["b"])
+    again = runner.module("adhar.platform.mesh", {"members": members})
+    assert not again["changed"], again["actions"]
+    info = runner.module("adhar.platform.mesh_info", {"members": members, "timeout": 2})
+    ab = next(row for row in info["table"] if row["source"] == "a" and row["dest"] == "b")
+    # configured for real; nothing listens behind the NodePort (kwok runs no containers), and mesh_info says so
+    assert ab["configured"] and not ab["reachable"] and not info["healthy"]
+    assert any("a -> b: a cannot reach the kvstore of b" in reason for reason in info["reasons"]), info["reasons"]
+    gone = runner.module("adhar.platform.mesh", {"members": members, "state": "absent"})
+    assert gone["changed"]
+    assert not runner.module("adhar.platform.mesh", {"members": members, "state": "absent"})["changed"]
+    for name in ("a", "b"):
+        runner.module("adhar.platform.helm_release", {"kubeconfig": clusters[name], "name": "cilium",
+                                                      "namespace": "kube-system", "state": "absent", "wait": False})
