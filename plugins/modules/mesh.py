@@ -23,7 +23,8 @@ description:
     datapath mode, IPAM mode, encryption mode and maxConnectedClusters on every member; one shared CA.
   - The CA is Cilium's Secret C(cilium-ca) (keys C(ca.crt), C(ca.key)) in the Cilium namespace of each member. It is
     taken from O(mesh_ca_cert)/O(mesh_ca_key), else from a member that has it, else generated once; members lacking it
-    get it (server-side apply). Members holding different CAs are an error.
+    get it (server-side apply; a Cilium release gets it as values, its Secret is the chart's). Members holding
+    different CAs are an error.
   - A member with a Cilium Helm release gets, through the collection's Helm layer (the code of
     M(adhar.platform.helm_release)), the values C(cluster.name), C(cluster.id), C(clustermesh.useAPIServer=true),
     C(clustermesh.apiserver.tls.auto) (method C(helm)), C(clustermesh.config.enabled=true) and
@@ -41,7 +42,8 @@ description:
     networking page of the collection's docs for what is and is not exercised.
   - O(state=absent) disconnects every member given - a local member's mesh processes are stopped and removed with their
     files; a Cilium release loses C(clustermesh.config) and C(clustermesh.useAPIServer) (C(cluster.name) and
-    C(cluster.id) stay, changing them restarts every workload). The Secret C(cilium-ca) stays (Hubble uses it too).
+    C(cluster.id) stay, changing them restarts every workload). A local member's Secret C(cilium-ca) is removed when the
+    mesh wrote it; a release's stays.
   - Idempotent - a member whose certificates, peers, processes and release values are already as wanted is not touched.
 extends_documentation_fragment:
   - adhar.platform.k8s_auth

@@ -161,6 +161,8 @@ def test_disconnect(runner, state_dir, clusters):
         data = saved(state_dir, name)
         assert "mesh" not in data and "clustermesh_etcd" not in data["ports"]
         assert not os.path.exists(os.path.join(state_dir, name, "config", "clustermesh"))
+    assert any("removed Secret kube-system/cilium-ca" in a for a in r["actions"])
+    assert not secret_exists(clusters["a"]) and not secret_exists(clusters["b"])
     again = runner.module("adhar.platform.mesh", {"members": members, "state": "absent"})
     assert not again["changed"]
 

@@ -46,6 +46,21 @@ def read_secret(client, namespace):
             "key": base64.b64decode(d["ca.key"]).decode() if d.get("ca.key") else None}
 
 
+def remove_ours(client, namespace, check_mode=False):
+    """Delete Secret cilium-ca when the mesh wrote it (label managed-by adhar); a Cilium release's is left alone.
+    Returns True when it was (or would be) removed."""
+    path = "/api/v1/namespaces/%s/secrets/%s" % (namespace, SECRET)
+    status, data = client.raw("GET", path, raise_for_status=False)
+    if status != 200 or not isinstance(data, dict):
+        return False
+    labels = (data.get("metadata") or {}).get("labels") or {}
+    if labels.get("app.kubernetes.io/managed-by") != "adhar":
+        return False
+    if not check_mode:
+        client.raw("DELETE", path, raise_for_status=False)
+    return True
+
+
 def secret_object(namespace, ca):
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": SECRET, "namespace": namespace,

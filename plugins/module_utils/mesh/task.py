@@ -149,7 +149,9 @@ class Mesh:
         return result["changed"]
 
     def ensure_ca(self, f, ca):
-        if f.get("ca_fingerprint") == meshca.fingerprint(ca["cert"]):
+        """The CA Secret of a local member (a Cilium release's Secret cilium-ca is the chart's: it gets the CA as
+        values, and writing the Secret beside the chart would block the release)."""
+        if f["kind"] != "local" or f.get("ca_fingerprint") == meshca.fingerprint(ca["cert"]):
             return False
         return self.apply_objects(f, [meshca.secret_object(f["namespace"], ca)], "the mesh CA")
 
@@ -223,6 +225,10 @@ class Mesh:
         for f in facts:
             if f["kind"] == "local":
                 acts = local.leave(self.root, f, self.check_mode)
+                with _client(f["k8s"], check_mode=self.check_mode) as client:
+                    if meshca.remove_ours(client, "kube-system", self.check_mode):
+                        acts.append("%s: %s Secret kube-system/%s" % (f["name"], "would remove" if self.check_mode
+                                                                      else "removed", meshca.SECRET))
             else:
                 if not f["joined"] and not f["configured"]:
                     continue
