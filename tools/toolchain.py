@@ -185,6 +185,10 @@ def _extract(tarball, member_suffix, work):
     raise ToolchainError("%s not found in %s" % (member_suffix, tarball))
 
 
+# components with an official release download (the others are always built)
+DOWNLOADS = ("kubernetes", "etcd", "kwok", "helm")
+
+
 def download(component, version, bin_dir):
     """Official release artefacts, each checked against the published SHA-256."""
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
@@ -347,10 +351,79 @@ def build_coredns(version, bin_dir, src_root, env):
     _atomic_install(os.path.join(out, "coredns"), bin_dir, "coredns")
 
 
+def module_replaces(gomod_text):
+    """``[(old, new)]`` of every ``replace`` directive of a go.mod (single-line and block form), each side with its
+    version when it has one; local-path replacements (``./x``) are skipped (a wrapper module cannot use them)."""
+    out = []
+    in_block = False
+    for raw in gomod_text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if in_block:
+            if line == ")":
+                in_block = False
+                continue
+            body = line
+        elif line.startswith("replace ("):
+            in_block = True
+            continue
+        elif line.startswith("replace "):
+            body = line[len("replace "):]
+        else:
+            continue
+        if "=>" not in body:
+            continue
+        old, new = (" ".join(part.split()) for part in body.split("=>", 1))
+        if new.startswith((".", "/")):
+            continue
+        out.append((old.replace(" ", "@"), new.replace(" ", "@")))
+    return out
+
+
+def build_clustermesh(version, bin_dir, src_root, env):
+    """clustermesh-apiserver (subcommands clustermesh, kvstoremesh, etcdinit) from github.com/cilium/cilium.
+
+    Cilium's go.mod replaces a few modules with Cilium's forks; a wrapper module must repeat them, so they are read
+    from the release's own go.mod.  The same module tree carries the Cilium Helm chart (toolchain.chart_dir).
+    """
+    module = "github.com/cilium/cilium"
+    src = os.path.join(src_root, "clustermesh-%s" % version)
+    _wrapper(src, env, "adhar.invalid/clustermeshbins")
+    info = _mod_info(src, env, "%s@%s" % (module, version))
+    with open(info["GoMod"]) as f:
+        gomod = f.read()
+    reps = module_replaces(gomod)
+    log("  %d replace directives from %s@%s go.mod" % (len(reps), module, version))
+    edit = ["go", "mod", "edit"] + ["-replace=%s=%s" % r for r in reps]
+    gl = re.search(r"^go\s+(\S+)$", gomod, re.M)
+    if gl:
+        edit.append("-go=%s" % gl.group(1))
+    _run(edit, src, env, "go mod edit")
+    pkg = module + "/clustermesh-apiserver"
+    _run(["go", "get", "-tool", "%s@%s" % (pkg, version)], src, env, "go get clustermesh-apiserver")
+    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
+    with open(info["Info"]) as f:
+        meta = json.load(f)
+    commit = ((meta.get("Origin") or {}).get("Hash") or "unknown")[:10]
+    stamp = "%s %s %s" % (version.lstrip("v"), commit, meta.get("Time", "1970-01-01T00:00:00Z"))
+    out = os.path.join(src, "out")
+    os.makedirs(out, exist_ok=True)
+    ldflags = "-s -w -X '%s/pkg/version.ciliumVersion=%s'" % (module, stamp)
+    _run(["go", "build", "-trimpath", "-ldflags=" + ldflags, "-o", os.path.join(out, "clustermesh-apiserver"), pkg],
+         src, env, "go build clustermesh-apiserver")
+    # the CRDs the ClusterMesh API server waits for (Cilium's operator installs them on a real Cilium cluster; local
+    # clusters get them from here), kept next to the wrapper module so a cleaned Go module cache does not lose them
+    crds = PINS.clustermesh_crds_dir()
+    os.makedirs(crds, exist_ok=True)
+    for name in PINS.CLUSTERMESH_CRDS:
+        shutil.copyfile(os.path.join(info["Dir"], PINS.CLUSTERMESH_CRDS_SUBDIR, name), os.path.join(crds, name))
+    _atomic_install(os.path.join(out, "clustermesh-apiserver"), bin_dir, "clustermesh-apiserver")
+
+
 BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm,
-            "coredns": build_coredns}
-# small ones first so a partial cache is useful early; helm last (only the platform rollout needs it), then add-ons
-ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns")
+            "coredns": build_coredns, "clustermesh": build_clustermesh}
+# small ones first so a partial cache is useful early; helm last of the core (only the platform rollout needs it),
+# then the add-ons (the local global load balancer, the ClusterMesh control plane)
+ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh")
 
 
 # --------------------------------------------------------------------------- charts
@@ -512,13 +585,13 @@ def _ensure_locked(components, allow_download, bin_dir):
     for comp in ORDER:
         if comp not in components:
             continue
-        version = PINS.VERSIONS[comp]
+        version = PINS.component_version(comp)
         if _manifest_ok(bin_dir, PINS.COMPONENTS[comp]):
             log("%s %s: cached" % (comp, version))
             continue
         t = time.monotonic()
         source = None
-        if allow_download and os.environ.get("ADHAR_TOOLCHAIN_NO_DOWNLOAD") != "1":
+        if allow_download and comp in DOWNLOADS and os.environ.get("ADHAR_TOOLCHAIN_NO_DOWNLOAD") != "1":
             log("%s %s: trying the official release download (SHA-256 verified)" % (comp, version))
             try:
                 download(comp, version, bin_dir)
@@ -541,7 +614,7 @@ def status():
     d, source, missing = PINS.resolve_bin_dir()
     charts = {n: {"dir": PINS.chart_dir(n), "ready": PINS.chart_ready(n), "module": s["module"], "version": s["version"]}
               for n, s in sorted(PINS.CHARTS.items())}
-    print(json.dumps({"bin_dir": d, "source": source, "missing": missing, "versions": PINS.VERSIONS,
+    print(json.dumps({"bin_dir": d, "source": source, "missing": missing, "versions": dict(PINS.VERSIONS, **PINS.ADDON_VERSIONS),
                       "manifest": PINS.read_manifest(d), "charts": charts}, indent=2))
     return 0 if not missing and all(c["ready"] for c in charts.values()) else 1
 

@@ -35,9 +35,12 @@ VERSIONS = {
 }
 
 # Add-ons: pinned like the rest, but outside the toolchain id (changing one rebuilds only itself). Each lives in
-# its own cache directory ``bin/<component>-<version>/``.  CoreDNS serves the local global load balancer.
+# its own cache directory ``bin/<component>-<version>/``.  CoreDNS serves the local global load balancer; clustermesh
+# is the Cilium release of the ClusterMesh control plane (clustermesh-apiserver), and the Cilium chart of CHARTS
+# comes from the same module tree at the same version.
 ADDON_VERSIONS = {
     "coredns": "v1.15.0",
+    "clustermesh": "v1.19.6",
 }
 
 # component -> binaries it provides
@@ -47,6 +50,13 @@ COMPONENTS = {
     "kwok": ("kwok",),
     "helm": ("helm",),
     "coredns": ("coredns",),
+    "clustermesh": ("clustermesh-apiserver",),
+}
+
+# The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from
+# the same module tree; tools/toolchain copies them to clustermesh_crds_dir().
+CLUSTERMESH_CRDS_SUBDIR = "pkg/k8s/apis/cilium.io/client/crds/v2"
+CLUSTERMESH_CRDS = ("ciliumnodes.yaml", "ciliumidentities.yaml", "ciliumendpoints.yaml")
 }
 
 ALL_BINARIES = tuple(b for c in ("kubernetes", "etcd", "kwok", "helm") for b in COMPONENTS[c])
@@ -65,7 +75,7 @@ MANIFEST = "manifest.json"
 _BITNAMI = ("github.com/bitnami/charts", "v0.0.0-20260907150927-c0703daaf78e")
 CHARTS = {
     # one entry for Cilium: its clustermesh-apiserver must stay on the same version
-    "cilium": {"module": "github.com/cilium/cilium", "version": "v1.15.19",
+    "cilium": {"module": "github.com/cilium/cilium", "version": ADDON_VERSIONS["clustermesh"],
                "path": "install/kubernetes/cilium", "dependencies": ()},
     "ingress-nginx": {"module": "k8s.io/ingress-nginx", "version": "v0.0.0-20240708192948-52c50467d67d",
                       "path": "charts/ingress-nginx", "dependencies": ()},
@@ -81,6 +91,11 @@ CHARTS = {
     "argo-cd": {"module": "github.com/argoproj/argo-helm", "version": "v0.0.0-20260904222229-3bbb4305eea9",
                 "path": "charts/argo-cd", "dependencies": (), "unresolved": ("redis-ha",)},
 }
+
+
+def component_version(component):
+    """The pinned version of a toolchain component or add-on."""
+    return VERSIONS.get(component) or ADDON_VERSIONS[component]
 
 
 def toolchain_id(versions=None):
@@ -192,3 +207,8 @@ def find_addon_binary(name, component, environ=None):
     if not missing_binaries(d, (name,)):
         return os.path.join(d, name), "cache"
     return None, d
+
+
+def clustermesh_crds_dir(environ=None):
+    """Where ``tools/toolchain`` keeps the ClusterMesh API server's CRDs (next to its wrapper module)."""
+    return os.path.join(cache_root(environ), "src", "clustermesh-%s" % ADDON_VERSIONS["clustermesh"], "crds")

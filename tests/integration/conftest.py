@@ -208,9 +208,10 @@ def runner(collections_path, state_dir, tmp_path_factory, bin_dir):
 
 
 @contextlib.contextmanager
-def local_cluster(runner, state_dir, name, nodes=1):
-    """A single-member local cluster for one test module: yields its admin kubeconfig, removes it at the end."""
-    r = runner.module("adhar.platform.cluster", {"name": name, "nodes": {"count": nodes}})
+def local_cluster(runner, state_dir, name, nodes=1, **options):
+    """A single-member local cluster for one test module: yields its admin kubeconfig, removes it at the end.
+    ``options`` are more options of adhar.platform.cluster (cluster_id, pod_cidr, ...)."""
+    r = runner.module("adhar.platform.cluster", dict(options, name=name, nodes={"count": nodes}))
     assert r["cluster"]["running"] is True
     try:
         yield os.path.join(state_dir, name, "config", "admin.kubeconfig")
@@ -220,5 +221,5 @@ def local_cluster(runner, state_dir, name, nodes=1):
 
 @pytest.fixture(scope="session")
 def make_local_cluster(runner, state_dir):
-    """``with make_local_cluster(name, nodes) as kubeconfig:`` — see local_cluster."""
-    return lambda name, nodes=1: local_cluster(runner, state_dir, name, nodes)
+    """``with make_local_cluster(name, nodes, **options) as kubeconfig:`` — see local_cluster."""
+    return lambda name, nodes=1, **options: local_cluster(runner, state_dir, name, nodes, **options)

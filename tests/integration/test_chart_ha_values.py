@@ -113,7 +113,7 @@ def test_ha_table_is_one_table():
 
 
 # chart versions in the toolchain cache (the role's catalog pins the repository versions, which may differ)
-CACHED_VERSIONS = {"cilium": "1.15.19", "ingress-nginx": "4.11.0", "postgresql": "17.1.1", "redis": "23.1.1",
+CACHED_VERSIONS = {"cilium": "1.19.6", "ingress-nginx": "4.11.0", "postgresql": "17.1.1", "redis": "23.1.1",
                    "minio": "5.4.0", "argo-cd": "10.8.0"}
 
 

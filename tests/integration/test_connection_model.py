@@ -52,6 +52,8 @@ REQUIRED = {
     "apps": {"action": "status", "app": "none"}, "backup": {"storage": STORAGE}, "restore": {"storage": STORAGE, "backup": "none"},
     "cluster": {"name": "conn-groups-none", "state": "absent"}, "helm_release": {"name": "none", "state": "absent"},
     "etcd": {"local_cluster": "conn-groups-none"},
+    "mesh": {"members": [{"name": "a", "local_cluster": "conn-groups-none"}]},
+    "mesh_info": {"members": [{"name": "a", "local_cluster": "conn-groups-none"}]},
     "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
     "glb": {"name": "conn-groups-none", "zone": "example.com", "state": "absent"},
 }

@@ -111,7 +111,7 @@ def test_addons_stay_outside_the_toolchain_id(tc):
     env = {"ADHAR_CACHE_DIR": "/nonexistent/c"}
     assert pins.addon_bin_dir("coredns", env) == "/nonexistent/c/bin/coredns-%s" % pins.ADDON_VERSIONS["coredns"]
     assert pins.find_addon_binary("coredns", "coredns", env) == (None, pins.addon_bin_dir("coredns", env))
-    assert tc.ORDER[-1] == "coredns" and set(tc.PINS.COMPONENTS) <= set(tc.BUILDERS)
+    assert tc.ORDER[-2:] == ("coredns", "clustermesh") and set(tc.PINS.COMPONENTS) <= set(tc.BUILDERS)
 
 
 # --------------------------------------------------------------------------- charts
@@ -165,3 +165,33 @@ def test_copy_chart_resolves_dependencies_recursively(tc, tmp_path, monkeypatch)
     for root, dirs, files in os.walk(tree):
         for n in dirs:
             os.chmod(os.path.join(root, n), 0o755)
+
+
+CILIUM_GOMOD = """module github.com/cilium/cilium
+
+go 1.25.0
+
+require github.com/foo/bar v1.0.0
+
+replace sigs.k8s.io/controller-tools => github.com/cilium/controller-tools v0.16.5-1
+
+replace (
+\tgo.universe.tf/metallb => github.com/cilium/metallb v0.1.1-0.20220829170633-5d7dfb1129f7 // fork
+\texample.com/local => ./local
+)
+"""
+
+
+def test_module_replaces_single_and_block(tc):
+    assert tc.module_replaces(CILIUM_GOMOD) == [
+        ("sigs.k8s.io/controller-tools", "github.com/cilium/controller-tools@v0.16.5-1"),
+        ("go.universe.tf/metallb", "github.com/cilium/metallb@v0.1.1-0.20220829170633-5d7dfb1129f7")]
+
+
+def test_addons_do_not_change_the_toolchain_id():
+    assert "clustermesh" not in pins.VERSIONS
+    assert pins.toolchain_id() == "k8s-{kubernetes}_etcd-{etcd}_kwok-{kwok}_helm-{helm}".format(**pins.VERSIONS)
+    assert pins.component_version("clustermesh") == pins.ADDON_VERSIONS["clustermesh"]
+    assert "clustermesh-apiserver" not in pins.ALL_BINARIES
+    # the Cilium chart comes from the same module tree as the ClusterMesh control plane, at the same version
+    assert pins.CHARTS["cilium"]["version"] == pins.ADDON_VERSIONS["clustermesh"]
