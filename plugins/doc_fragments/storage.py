@@ -86,6 +86,9 @@ options:
         default: true
 """
 
+    # The same option for modules where only some operations use storage (their required_if says which).
+    OPTIONAL = DOCUMENTATION.replace("    type: dict\n    required: true\n", "    type: dict\n", 1)
+
     ENCRYPTION = r"""
 options:
   encryption:
