@@ -51,7 +51,7 @@ BOOL_WORDS = {"on": True, "off": False, "true": True, "false": False, "yes": Tru
 LIST_PARAMS = frozenset(("search_path", "shared_preload_libraries", "session_preload_libraries", "local_preload_libraries",
                          "temp_tablespaces", "unix_socket_directories", "listen_addresses", "log_destination",
                          "default_text_search_config"))
-ORDER_BY = {"mean_time": "mean_ms", "total_time": "total_ms", "calls": "calls", "max_time": "max_ms"}
+ORDER_BY = {"mean_time": "mean_ms", "total_time": "total_ms", "max_time": "max_ms", "calls": "calls"}
 SLOW_SOURCES = ("auto", "pg_stat_statements", "log")
 MAX_TOP = 1000
 MAX_LOG_BYTES = 256 * 1024 * 1024  # only the end of a bigger log is read

@@ -31,8 +31,8 @@ description:
     O(restart=true). See C(docs/databases.md).
   - O(operation=slow_queries) reports the slowest statements from C(pg_stat_statements), or from the server log written
     by C(log_min_duration_statement) (the adhar Advanced Topics guide's slow-query logging, set with O(operation=configure)).
-  - O(operation=pooler) runs a PgBouncer connection pooler in front of the server from the guide's
-    C(pooler: {maxConnections, poolMode}) (O(pooler)).
+  - O(operation=pooler) runs a PgBouncer connection pooler in front of the server from the guide's C(pooler) block
+    (C(maxConnections), C(poolMode)), see O(pooler).
   - Connection options left unset fall back to libpq's environment variables (E(PGHOST), E(PGPORT), E(PGUSER),
     E(PGPASSWORD), E(PGSSLMODE), E(PGSSLROOTCERT), E(PGPASSFILE)) and to C(~/.pgpass), as for C(psql).
 extends_documentation_fragment:
@@ -218,8 +218,8 @@ options:
     type: path
   settings:
     description:
-      - Configure only, required there. Server parameters and their values, for example
-        C({log_min_duration_statement: 1000, shared_buffers: 256MB}).
+      - Configure only, required there. Server parameters and their values, for example C(log_min_duration_statement)
+        V(1000) and C(shared_buffers) V(256MB).
       - Values are compared the way PostgreSQL reads them, with the parameter's unit (V(250ms) and V(250) are the same
         C(log_min_duration_statement); V(128MB) and V(16384) the same C(shared_buffers) in 8kB blocks), with the value
         configured for the whole server (the configuration files, else the built-in default). Only parameters that
@@ -355,7 +355,7 @@ options:
         elements: str
       options:
         description:
-          - Further C([pgbouncer]) settings, for example C({server_idle_timeout: 300}).
+          - Further C([pgbouncer]) settings, for example C(server_idle_timeout) V(300).
         type: dict
       values:
         description:
