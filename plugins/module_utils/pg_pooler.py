@@ -279,6 +279,9 @@ def run_pooler(params, check_mode=False, diff_mode=False):
     if not opts["enabled"]:
         return _disable(opts, paths, record, check_mode)
     owner = run_as_user(opts)
+    if owner is None and opts["run"] == "service" and os.path.exists(paths["ini"]):
+        st = os.stat(paths["ini"])  # an existing service's files keep their owner
+        owner = (st.st_uid, st.st_gid, None)
     binary = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.access("/usr/sbin/pgbouncer", os.X_OK) else None)
     if binary is None:
         raise AdharError("pgbouncer was not found: install PgBouncer (Debian/Ubuntu: the pgbouncer package)",
@@ -295,11 +298,12 @@ def run_pooler(params, check_mode=False, diff_mode=False):
     old_ini, old_userlist = _read(paths["ini"]), _read(paths["userlist"])
     files_changed = old_ini != ini or old_userlist != userlist
     running = procs.is_running(record) if opts["run"] == "process" else None
+    restart_keys = [k for k in RESTART_KEYS if old_ini is not None and _ini_values(old_ini).get(k) != _ini_values(ini).get(k)]
     if opts["run"] == "service":
         action = "reloaded" if files_changed else "none"
     elif not running:
         action = "started"
-    elif any(_ini_values(old_ini).get(k) != _ini_values(ini).get(k) for k in RESTART_KEYS):
+    elif restart_keys:
         action = "restarted"
     elif files_changed:
         action = "reloaded"
@@ -310,6 +314,8 @@ def run_pooler(params, check_mode=False, diff_mode=False):
               "server": "%s:%s" % (host, port), "pool_mode": opts["pool_mode"], "max_client_conn": opts["max_connections"],
               "default_pool_size": opts["default_pool_size"], "auth": opts["auth"], "users": sorted(secrets)}
     warnings = []
+    if opts["run"] == "service" and restart_keys:
+        warnings.append("%s changed: PgBouncer only takes that on a restart; restart the service" % ", ".join(restart_keys))
     if not check_mode and action != "none":
         if not os.path.isdir(opts["dir"]):
             os.makedirs(opts["dir"], 0o700)

@@ -330,7 +330,8 @@ options:
       run_as:
         description:
           - System user that runs PgBouncer and owns its files. Required when the module runs as root (PgBouncer refuses
-            to run as root).
+            to run as root) with O(pooler.run=process). With O(pooler.run=service) the files keep the owner of the
+            existing C(pgbouncer.ini) when it is not given.
         type: str
       auth:
         description:

@@ -19,6 +19,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -262,3 +263,54 @@ def test_pooler_process(runner, pg):
     proc = subprocess.run(["psql", "-X", "-d", "shop", "-c", "SELECT 1"], env=env, capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode != 0  # nothing listens any more
+
+
+@pytest.mark.skipif(shutil.which("pgbouncer") is None, reason="pgbouncer is not installed (Debian package pgbouncer)")
+def test_pooler_service_config(runner, pg):
+    """An existing PgBouncer (started here, as a service manager would): the module writes its files and RELOADs it."""
+    secret = pg.psql("SELECT rolpassword FROM pg_authid WHERE rolname = '%s'" % pg_server.USER)
+    port = free_port()
+    base = tempfile.mkdtemp(prefix="adhar-pgbouncer-svc-")
+    os.chmod(base, 0o755)
+    conf = os.path.join(base, "conf")
+    os.mkdir(conf, 0o700)
+    with open(os.path.join(conf, "pgbouncer.ini"), "w") as handle:
+        handle.write("[databases]\n* = host=127.0.0.1 port=%d\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\n"
+                     "unix_socket_dir = %s\nauth_type = scram-sha-256\nauth_file = %s/userlist.txt\npool_mode = session\n"
+                     "max_client_conn = 10\nadmin_users = %s\n" % (pg.port, port, conf, conf, pg_server.USER))
+    with open(os.path.join(conf, "userlist.txt"), "w") as handle:
+        handle.write('"%s" "%s"\n' % (pg_server.USER, secret))
+    argv = ["pgbouncer", os.path.join(conf, "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("postgres")
+        for path in (conf, os.path.join(conf, "pgbouncer.ini"), os.path.join(conf, "userlist.txt")):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        argv = ["setpriv", "--reuid=%d" % entry.pw_uid, "--regid=%d" % entry.pw_gid, "--init-groups", "--"] + argv
+    with open(os.path.join(base, "service.log"), "wb") as log:
+        service = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                if _show_config(port, pg)["pool_mode"] == "session":
+                    break
+            except AssertionError:
+                pass
+            time.sleep(0.1)
+        # no run_as: the files keep the owner the service gave them
+        pooler = {"run": "service", "dir": conf, "listen_port": port, "maxConnections": 75, "poolMode": "transaction"}
+        res = runner.module("adhar.platform.db", dict(pg.login, operation="pooler", pooler=pooler))
+        assert res["changed"] is True and res["db"]["pooler"]["action"] == "reloaded", res
+        config = _show_config(port, pg)
+        assert config["pool_mode"] == "transaction" and config["max_client_conn"] == "75", config
+        assert service.poll() is None  # the same process, reloaded
+        owner = os.stat(os.path.join(conf, "userlist.txt"))
+        assert stat.S_IMODE(owner.st_mode) == 0o600 and owner.st_uid == os.stat(conf).st_uid
+        res = runner.module("adhar.platform.db", dict(pg.login, operation="pooler", pooler=pooler))
+        assert res["changed"] is False
+        res = runner.module("adhar.platform.db", dict(pg.login, operation="pooler", pooler=dict(pooler, enabled=False)),
+                            expect_fail=True)
+        assert "stop the service with its service manager" in res["msg"], res["msg"]
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
