@@ -121,6 +121,9 @@ def pooler_options(params):
     if not opts.get("dir"):
         raise AdharError("operation=pooler needs pooler.dir: the directory of pgbouncer.ini and its auth file "
                          "(and, with run=process, of its pidfile and log)", option="pooler.dir")
+    if not opts["listen_address"] or any(c.isspace() for c in opts["listen_address"]):
+        raise AdharError("pooler.listen_address: %r is not an address (one host name or IP address, or *)"
+                         % opts["listen_address"], option="pooler.listen_address")
     for option in ("databases", "users", "admin_users"):
         for name in opts.get(option) or []:
             if not _WORD_RE.match(name):

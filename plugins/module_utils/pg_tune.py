@@ -316,8 +316,8 @@ def restart_server(client, data_dir, server_log=None):
     proc = subprocess.run(argv, env=dict(client.env, LC_ALL="C"), capture_output=True, cwd=data_dir, check=False,
                           timeout=300, **extra)
     if proc.returncode != 0:
-        raise AdharError("pg_ctl restart of %s failed (exit %d): %s" % (data_dir, proc.returncode,
-                                                                         _tail((proc.stdout + proc.stderr).decode("utf-8", "replace"))))
+        output = _tail((proc.stdout + proc.stderr).decode("utf-8", "replace"))
+        raise AdharError("pg_ctl restart of %s failed (exit %d): %s" % (data_dir, proc.returncode, output))
     return round(time.monotonic() - started, 3)
 
 

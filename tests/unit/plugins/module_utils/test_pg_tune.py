@@ -110,6 +110,7 @@ def test_pooler_options_from_the_adhar_config_values():
     ({"databases": ["a b"]}, "pooler.databases: 'a b'"),
     ({"options": {"auth_file": "/x"}}, "auth_file is set by the module"),
     ({"dir": None}, "needs pooler.dir"),
+    ({"listen_address": "127.0.0.1\nadmin_users = x"}, "pooler.listen_address"),
 ])
 def test_pooler_options_refused(given, message):
     with pytest.raises(AdharError) as err:
