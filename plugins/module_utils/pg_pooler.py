@@ -31,7 +31,8 @@ import socket
 import subprocess
 import time
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import at_least
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.local import procs
 from ansible_collections.adhar.platform.plugins.module_utils.local.runtime import write_private
 from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import PgClient, _tail, quote_literal
@@ -45,7 +46,8 @@ DEFAULTS = {"enabled": True, "max_connections": 100, "pool_mode": "transaction",
 VALUE_KEYS = {"enabled": "enabled", "maxConnections": "max_connections", "poolMode": "pool_mode",
               "defaultPoolSize": "default_pool_size", "max_connections": "max_connections", "pool_mode": "pool_mode",
               "default_pool_size": "default_pool_size"}
-LIMITS = {"max_connections": (1, 1000000), "default_pool_size": (1, 100000), "listen_port": (1, 65535)}
+POOLER_BOUNDS = {"pooler.max_connections": at_least(1, 1000000), "pooler.default_pool_size": at_least(1, 100000),
+                 "pooler.listen_port": at_least(1, 65535)}
 AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname = $1"
 PROCESS = "pgbouncer"
 _WORD_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -115,9 +117,7 @@ def pooler_options(params):
     opts = dict(DEFAULTS)
     opts.update(from_values)
     opts.update({k: v for k, v in given.items() if v is not None})
-    for key, (low, high) in LIMITS.items():
-        if not low <= opts[key] <= high:
-            raise AdharError("pooler.%s: %d is outside %d to %d" % (key, opts[key], low, high), option="pooler.%s" % key)
+    check_bounds({"pooler": opts}, POOLER_BOUNDS)  # again: values from pooler.values
     if not opts.get("dir"):
         raise AdharError("operation=pooler needs pooler.dir: the directory of pgbouncer.ini and its auth file "
                          "(and, with run=process, of its pidfile and log)", option="pooler.dir")

@@ -606,7 +606,7 @@ import copy
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import DB_ARG_SPEC, DB_BOUNDS
-from ansible_collections.adhar.platform.plugins.module_utils.pg_pooler import POOLER_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.pg_pooler import POOLER_ARG_SPEC, POOLER_BOUNDS
 from ansible_collections.adhar.platform.plugins.module_utils.pg_tune import TUNE_ARG_SPEC, TUNE_BOUNDS, run_any
 from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
@@ -625,7 +625,7 @@ def main():
     module = AdharModule(argument_spec(), supports_check_mode=True,
                          required_if=[("operation", "export", ["storage"]), ("operation", "import", ["backup", "storage"]),
                                       ("operation", "configure", ["settings"]), ("operation", "pooler", ["pooler"])],
-                         bounds=dict(DB_BOUNDS, **TUNE_BOUNDS))
+                         bounds=dict(DB_BOUNDS, **TUNE_BOUNDS, **POOLER_BOUNDS))
     module.run(run_any)
 
 
