@@ -68,7 +68,7 @@ def test_configure_units_idempotence_check_and_diff(runner, pg):
     assert res["db"]["settings"]["log_min_duration_statement"]["before"] == "-1 (ms)"
     assert "log_min_duration_statement = '250ms'" in auto_conf(pg)
     assert "work_mem = '8MB'" in auto_conf(pg)
-    assert pg.psql("SHOW log_min_duration_statement") == "250ms"  # a new session sees the reloaded value
+    assert pg.psql("SHOW log_min_duration_statement") == "250ms"  # a new connection sees the reloaded value
     assert pg.psql("SHOW work_mem") == "8MB"
 
     # the same values in other units: nothing to do
