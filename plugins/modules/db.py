@@ -37,7 +37,7 @@ description:
     E(PGPASSWORD), E(PGSSLMODE), E(PGSSLROOTCERT), E(PGPASSFILE)) and to C(~/.pgpass), as for C(psql).
 extends_documentation_fragment:
   - adhar.platform.attributes
-  - adhar.platform.storage.optional
+  - adhar.platform.storage
   - adhar.platform.storage.encryption
 attributes:
   check_mode:
@@ -614,7 +614,6 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage import STOR
 def argument_spec():
     spec = copy.deepcopy(DB_ARG_SPEC)
     spec.update(copy.deepcopy(STORAGE_ARG_SPEC))
-    spec["storage"]["required"] = False  # export and import only (required_if)
     spec.update(copy.deepcopy(ENCRYPTION_ARG_SPEC))
     spec.update(copy.deepcopy(TUNE_ARG_SPEC))
     spec.update(copy.deepcopy(POOLER_ARG_SPEC))

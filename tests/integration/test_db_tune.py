@@ -167,7 +167,7 @@ def test_slow_queries_from_log_then_pg_stat_statements(runner, pg, bin_dir_pg):
     assert pg.psql("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'") == "0"
     res = slow(runner, pg, create_extension=True)
     assert res["changed"] is True and res["db"]["source"] == "pg_stat_statements"
-    for _ in range(3):
+    for dummy in range(3):
         pg.psql("SELECT pg_sleep(0.2)")
     pg.psql("SELECT count(*) FROM items", "shop")
     res = slow(runner, pg, order_by="total_time", top=3)
@@ -289,7 +289,7 @@ def test_pooler_service_config(runner, pg):
     with open(os.path.join(base, "service.log"), "wb") as log:
         service = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):
+        for dummy in range(100):
             try:
                 if _show_config(port, pg)["pool_mode"] == "session":
                     break

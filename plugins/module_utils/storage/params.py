@@ -31,10 +31,12 @@ S3_ONLY = ("bucket", "prefix", "region", "endpoint_url", "aws_access_key_id", "a
 _ALIASES = {"endpoint": "endpoint_url", "access_key": "aws_access_key_id", "secret_key": "aws_secret_access_key",
             "session_token": "aws_session_token"}
 
+# Not required here: the db module needs it for two operations only; the other modules require it with
+# STORAGE_REQUIRED (AdharModule's required_one_of), which their documentation says.
+STORAGE_REQUIRED = [("storage",)]
 STORAGE_ARG_SPEC = {
     "storage": {
         "type": "dict",
-        "required": True,
         "options": {
             "url": {"type": "str"},
             "type": {"type": "str", "choices": list(STORAGE_TYPES)},

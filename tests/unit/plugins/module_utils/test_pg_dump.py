@@ -36,7 +36,7 @@ def test_documentation_matches_the_argument_spec():
     assert sorted(doc["pooler"]["suboptions"]) == sorted(pg_pooler.POOLER_ARG_SPEC["pooler"]["options"])
     spec = db_module.argument_spec()
     assert {"storage", "encryption"} <= set(spec)
-    assert spec["storage"].get("required") is False  # export and import only (required_if)
+    assert not spec["storage"].get("required")  # export and import only (required_if)
     assert spec["login_password"]["no_log"] is True
 
 
