@@ -298,7 +298,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot impor
     ETCD_SNAPSHOT_REQUIRED_ONE_OF,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_BOUNDS, FILTER_ARG_SPEC, run_backup
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC, STORAGE_REQUIRED
+from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
 def etcd_snapshot_options():
@@ -331,8 +331,7 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, required_one_of=STORAGE_REQUIRED,
-                         bounds=BACKUP_BOUNDS)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=BACKUP_BOUNDS)
     module.run(run_backup)
 
 

@@ -124,7 +124,7 @@ storage:
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_INFO_BOUNDS, run_backup_info
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC, STORAGE_REQUIRED
+from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
 def argument_spec():
@@ -142,7 +142,6 @@ def argument_spec():
 
 def main():
     module = AdharModule(argument_spec(), supports_check_mode=True, required_if=[("verify", True, ["name"])],
-                         required_one_of=STORAGE_REQUIRED,
                          bounds=BACKUP_INFO_BOUNDS)
     module.run(run_backup_info)
 

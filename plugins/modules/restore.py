@@ -324,7 +324,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.core import AdharMo
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import RESTORE_BOUNDS, run_restore
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC, STORAGE_REQUIRED
+from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
 
 
 def argument_spec():
@@ -358,8 +358,7 @@ def argument_spec():
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, required_one_of=STORAGE_REQUIRED,
-                         bounds=RESTORE_BOUNDS)
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=RESTORE_BOUNDS)
     module.run(run_restore)
 
 

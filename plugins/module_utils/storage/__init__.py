@@ -28,7 +28,6 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage.base import
 from ansible_collections.adhar.platform.plugins.module_utils.storage.local import LocalStorage
 from ansible_collections.adhar.platform.plugins.module_utils.storage.params import (
     STORAGE_ARG_SPEC,
-    STORAGE_REQUIRED,
     normalize_storage_params,
     parse_url,
     storage_from_params,
@@ -40,7 +39,6 @@ __all__ = [
     "DEFAULT_LOCK_TTL",
     "LOCK_DIR",
     "STORAGE_ARG_SPEC",
-    "STORAGE_REQUIRED",
     "LocalStorage",
     "ObjectExists",
     "ObjectInfo",
