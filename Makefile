@@ -33,7 +33,7 @@ SANITY_ROOT := $(ADHAR_WORK)/sanity
 SANITY_DIR := $(SANITY_ROOT)/ansible_collections/adhar/platform
 
 # System packages installed by `make system-deps` (Debian/Ubuntu names).
-SYSTEM_PACKAGES ?= haproxy postgresql cron
+SYSTEM_PACKAGES ?= haproxy postgresql pgbouncer cron
 
 # Extra arguments, e.g. `make unit PYTEST_ARGS='-k archive -x'`.
 PYTEST_ARGS ?=

@@ -16,7 +16,8 @@ class ModuleDocFragment:
 options:
   storage:
     description:
-      - Where backups are written and read.
+      - Where backups are written and read. Required by M(adhar.platform.backup), M(adhar.platform.backup_info) and
+        M(adhar.platform.restore), and by M(adhar.platform.db) for export and import.
       - Either O(storage.url), or O(storage.type) with O(storage.path) (type V(local)) or O(storage.bucket) and
         O(storage.prefix) (type V(s3)).
       - The C(storage) block of an adhar config (C(type), C(path), C(bucket), C(prefix), C(region), C(endpoint)) can be
@@ -24,7 +25,6 @@ options:
       - Objects are written once and never replaced; the manifest of a backup is written last, so a backup interrupted
         at any point is never listed as complete, and S3 versioning and Object Lock can be used.
     type: dict
-    required: true
     suboptions:
       url:
         description:

@@ -67,7 +67,7 @@ _CLUSTER_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_IDENTIFIER = 63
 
 DB_ARG_SPEC = {
-    "operation": {"type": "str", "required": True, "choices": ["export", "import"]},
+    "operation": {"type": "str", "required": True, "choices": ["export", "import", "configure", "slow_queries", "pooler"]},
     "databases": {"type": "list", "elements": "str"},
     "exclude_databases": {"type": "list", "elements": "str", "default": []},
     "target_databases": {"type": "dict", "default": {}},

@@ -53,11 +53,13 @@ def is_running(info):
     return info.get("starttime") in (None, start)
 
 
-def spawn(name, cmd, *, run_dir, log_dir, cwd, env=None):
+def spawn(name, cmd, *, run_dir, log_dir, cwd, env=None, user=None):
     """Start ``cmd`` detached (own session, no inherited fds), log to ``log_dir/name.log``.
 
+    ``user`` (``(uid, gid)``) runs it as that user, without the caller's supplementary groups.
     Returns the pid record that was written to ``run_dir/name.pid``.
     """
+    extra = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
     os.makedirs(run_dir, exist_ok=True)
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, name + ".log")
@@ -65,7 +67,7 @@ def spawn(name, cmd, *, run_dir, log_dir, cwd, env=None):
         log.write(("\n==== %s starting %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), " ".join(cmd))).encode())
         log.flush()
         proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
-                                close_fds=True, start_new_session=True)
+                                close_fds=True, start_new_session=True, **extra)
     info = write_record(run_dir, name, proc.pid, cmd=cmd, log=log_path)
     # Popen objects reap their child when garbage collected only if waited on;
     # detach it so the module never blocks on it.

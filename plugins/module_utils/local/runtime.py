@@ -313,13 +313,16 @@ def _kubeconfig(cluster_name, server, ca_path, cert_path, key_path, user):
     }
 
 
-def write_private(path, text):
+def write_private(path, text, owner=None):
+    """Replace ``path`` atomically with ``text``, mode 0600 (owned by ``owner``, ``(uid, gid)``, when given)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = "%s.tmp.%d" % (path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.chmod(tmp, 0o600)
+    if owner is not None:
+        os.chown(tmp, owner[0], owner[1])
     os.replace(tmp, path)
 
 

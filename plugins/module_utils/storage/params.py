@@ -31,10 +31,11 @@ S3_ONLY = ("bucket", "prefix", "region", "endpoint_url", "aws_access_key_id", "a
 _ALIASES = {"endpoint": "endpoint_url", "access_key": "aws_access_key_id", "secret_key": "aws_secret_access_key",
             "session_token": "aws_session_token"}
 
+# Not required in the spec (the db module needs it for two operations only): a missing storage fails in
+# normalize_storage_params, before a module uses it.
 STORAGE_ARG_SPEC = {
     "storage": {
         "type": "dict",
-        "required": True,
         "options": {
             "url": {"type": "str"},
             "type": {"type": "str", "choices": list(STORAGE_TYPES)},
@@ -84,6 +85,9 @@ def normalize_storage_params(params):
     """The ``storage`` option as a plain dict with canonical names, the URL expanded and the type decided."""
     if isinstance(params, str):
         params = {"url": params}
+    if params is None:
+        raise AdharError("storage is required: a local directory (path) or an S3 bucket (bucket), or a url",
+                         option="storage")
     if not isinstance(params, dict):
         raise AdharError("storage must be a dict or a URL string, got %s" % type(params).__name__, option="storage")
     known = set(STORAGE_ARG_SPEC["storage"]["options"])

@@ -368,6 +368,7 @@ def _module_bounds(name):
     ("restore", "wait_timeout", -5.0), ("restore", "crd_timeout", 0.0), ("restore", "workers", 0),
     ("backup_info", "workers", 0), ("backup", "workers", 0), ("backup", "page_size", 0), ("backup", "lock_ttl", 1),
     ("backup", "retention.keep_last", 0), ("db", "jobs", 0), ("db", "connect_timeout", -1), ("db", "login_port", 0),
+    ("db", "top", 0), ("db", "pooler.max_connections", 0), ("db", "pooler.listen_port", 70000),
     ("apply", "wait_timeout", -1.0), ("apply", "workers", 0), ("helm_release", "wait_timeout", 0),
     ("cluster_info", "timeout", 0.0), ("cluster_info", "probes", -1), ("cluster_info", "cert_warn_days", -1),
     ("api_info", "request_timeout", -1.0),

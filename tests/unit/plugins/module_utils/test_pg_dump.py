@@ -11,7 +11,7 @@ import io
 import pytest
 import yaml
 
-from ansible_collections.adhar.platform.plugins.module_utils import pg_dump
+from ansible_collections.adhar.platform.plugins.module_utils import pg_dump, pg_pooler, pg_tune
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.modules import db as db_module
 
@@ -28,12 +28,15 @@ def params(**kw):
 def test_documentation_matches_the_argument_spec():
     # validate-modules checks every key; this keeps the two in step while editing
     doc = yaml.safe_load(db_module.DOCUMENTATION)["options"]
-    assert sorted(doc) == sorted(pg_dump.DB_ARG_SPEC)
+    own = dict(pg_dump.DB_ARG_SPEC, **pg_tune.TUNE_ARG_SPEC, **pg_pooler.POOLER_ARG_SPEC)
+    assert sorted(doc) == sorted(own)
     assert all((doc[n].get("default"), doc[n].get("choices"), doc[n]["type"]) == (o.get("default"), o.get("choices"), o["type"])
-               for n, o in pg_dump.DB_ARG_SPEC.items())
+               for n, o in own.items())
     assert sorted(doc["retention"]["suboptions"]) == sorted(pg_dump.DB_ARG_SPEC["retention"]["options"])
+    assert sorted(doc["pooler"]["suboptions"]) == sorted(pg_pooler.POOLER_ARG_SPEC["pooler"]["options"])
     spec = db_module.argument_spec()
     assert {"storage", "encryption"} <= set(spec)
+    assert not spec["storage"].get("required")  # export and import only (required_if)
     assert spec["login_password"]["no_log"] is True
 
 
