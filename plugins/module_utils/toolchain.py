@@ -57,7 +57,6 @@ COMPONENTS = {
 # the same module tree; tools/toolchain copies them to clustermesh_crds_dir().
 CLUSTERMESH_CRDS_SUBDIR = "pkg/k8s/apis/cilium.io/client/crds/v2"
 CLUSTERMESH_CRDS = ("ciliumnodes.yaml", "ciliumidentities.yaml", "ciliumendpoints.yaml")
-}
 
 ALL_BINARIES = tuple(b for c in ("kubernetes", "etcd", "kwok", "helm") for b in COMPONENTS[c])
 
