@@ -495,8 +495,10 @@ def test_list_backups(store, key):
     write_backup(store, "stage-1", cluster="staging")
     write_backup(store, "prod-2", key, commit=False)
     store.lock("prod", backup="prod-3").acquire()
-    names = [b["name"] for b in list_backups(store)]
-    assert names == ["prod-1", "stage-1", "prod-2"]  # oldest first; .locks is not a backup
+    listed = list_backups(store)
+    # oldest first, the name breaking ties (times have a resolution of one second); .locks is not a backup
+    assert sorted(b["name"] for b in listed) == ["prod-1", "prod-2", "stage-1"]
+    assert listed == sorted(listed, key=lambda b: (b["time"], b["name"])) and listed[0]["name"] == "prod-1"
     assert [b["name"] for b in list_backups(store, cluster="staging")] == ["stage-1"]
     info = list_backups(store, cluster="prod")[0]
     for field in ("name", "cluster", "time", "counts", "size", "complete", "encrypted", "kubernetes_version", "items"):
