@@ -174,7 +174,10 @@ sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ign
 
 lint: venv ## ansible-lint with the production profile (.ansible-lint)
 	@$(call stage,lint,ansible-lint --profile production)
-	cd '$(REPO)' && $(RUN_ENV) ansible-lint --offline $(if $(CI),--nocolor) $(LINT_ARGS)
+	@# its own HOME: a copy of the collection that Molecule or ansible-galaxy left in ~/.ansible/collections would
+	@# otherwise be linted against instead of this tree
+	@rm -rf '$(ADHAR_WORK)/lint-home' && mkdir -p '$(ADHAR_WORK)/lint-home'
+	cd '$(REPO)' && HOME='$(ADHAR_WORK)/lint-home' $(RUN_ENV) ansible-lint --offline $(if $(CI),--nocolor) $(LINT_ARGS)
 
 # Prerequisites run once each, left to right (.NOTPARALLEL): set-up, then the
 # static checks (fail fast), then pytest, whose summary line ends the output.
