@@ -31,6 +31,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
     MAX_WORKERS,
     above,
     at_least,
+    k8s_auth_suboptions,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import (
@@ -74,10 +75,7 @@ TABLE_ROWS = 500  # rows of the verification and status tables listed; the other
 def connection_suboptions():
     """The ``source`` / ``target`` suboptions: every Kubernetes connection option, without defaults or environment
     fallbacks (an unset member takes the top-level option, which has them)."""
-    out = {}
-    for name, spec in K8S_AUTH_ARG_SPEC.items():
-        out[name] = {k: v for k, v in spec.items() if k not in ("default", "fallback")}
-    return out
+    return k8s_auth_suboptions()
 
 
 # --------------------------------------------------------------------------- options (no cluster access)

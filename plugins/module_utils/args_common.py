@@ -104,6 +104,14 @@ K8S_AUTH_ARG_SPEC = {
 }
 
 
+def k8s_auth_suboptions(keys=None, without=("default", "fallback")):
+    """The Kubernetes connection options as suboptions of a per-cluster dict (``source``, ``members[]``...): the
+    entries of K8S_AUTH_ARG_SPEC (``keys`` of them, default all) without ``without`` (their defaults and environment
+    fallbacks belong to the task-level options, which an unset suboption falls back to)."""
+    return {name: {k: v for k, v in K8S_AUTH_ARG_SPEC[name].items() if k not in without}
+            for name in (keys or K8S_AUTH_ARG_SPEC)}
+
+
 def k8s_auth_params(params):
     """Return the K8S_AUTH_ARG_SPEC options found in ``params``.
 

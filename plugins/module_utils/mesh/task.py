@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC, k8s_auth_suboptions
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.mesh import ca as meshca
 from ansible_collections.adhar.platform.plugins.module_utils.mesh import cilium, local, preflight
@@ -40,8 +40,7 @@ def member_spec():
         release_namespace=dict(type="str", default="kube-system"),
         chart=dict(type="path"),
     )
-    for key in MEMBER_CONNECTION_KEYS:
-        spec[key] = {k: v for k, v in K8S_AUTH_ARG_SPEC[key].items() if k not in ("fallback", "default", "aliases")}
+    spec.update(k8s_auth_suboptions(MEMBER_CONNECTION_KEYS, without=("fallback", "default", "aliases")))
     return spec
 
 
