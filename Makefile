@@ -41,6 +41,7 @@ PYTEST_ARGS ?=
 TESTS ?= tests/integration
 # The slowest integration tests are listed after the run, so a growing suite shows where its time goes.
 INTEGRATION_ARGS ?= --durations=25
+INTEGRATION_WORKERS ?= 2
 SANITY_ARGS ?=
 LINT_ARGS ?=
 DEMO_ARGS ?=
@@ -136,9 +137,13 @@ unit: venv collection ## pytest tests/unit (module side, then controller-side pl
 	@dirs=''; for d in $(CONTROLLER_UNIT_DIRS); do [ -d '$(REPO)/'$$d ] && dirs="$$dirs $$d"; done; \
 	if [ -n "$$dirs" ]; then cd '$(REPO)' && $(RUN_ENV) python -m pytest $$dirs $(PYTEST_ARGS); fi
 
+# Test files run in INTEGRATION_WORKERS parallel pytest-xdist workers, each file whole on one worker (its
+# module-scoped clusters are shared by its tests); files marked `serial` (they measure behaviour under load)
+# run afterwards on their own.
 integration: venv system-deps toolchain collection ## pytest tests/integration (real local clusters)
-	@$(call stage,integration,$(strip pytest $(TESTS) $(PYTEST_ARGS) $(INTEGRATION_ARGS)))
-	@$(call run_pytest,$(TESTS),$(PYTEST_ARGS) $(INTEGRATION_ARGS))
+	@$(call stage,integration,$(strip pytest $(TESTS) -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS) $(INTEGRATION_ARGS); then the serial tests))
+	@$(call run_pytest,$(TESTS),-m 'not serial' -n $(INTEGRATION_WORKERS) --dist loadfile $(PYTEST_ARGS) $(INTEGRATION_ARGS))
+	@$(call run_pytest,$(TESTS),-m serial $(PYTEST_ARGS) $(INTEGRATION_ARGS))
 
 # ansible-test bootstraps pip into every venv it creates with a script it
 # downloads from its own CI file server, which is not reachable from every

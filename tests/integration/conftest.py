@@ -18,6 +18,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "serial: measures behaviour under load; `make integration` runs it alone, "
+                                       "after the parallel part")
+
+
 def _bin_dir():
     sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
     try:

@@ -23,6 +23,9 @@ import time
 
 import pytest
 
+# failed-write counts and heal times are measured: run alone, not beside other tests
+pytestmark = pytest.mark.serial
+
 NAME = "heal"
 NS = "heal-writes"
 ARGS = {"name": NAME, "ha": True, "nodes": {"count": 2}, "cluster_id": 5}
