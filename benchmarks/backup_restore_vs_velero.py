@@ -376,9 +376,9 @@ def delete_namespaces(kubectl, kubeconfig, prefix):
                     "--wait=false"], capture_output=True, check=True)
 
 
-def ours_restore(bench, kc, storage, tag):
+def ours_restore(bench, kc, storage, tag, backup="bench-s3"):
     wall, res = bench.task("restore-" + tag, "adhar.platform.restore", {
-        "kubeconfig": kc, "backup": "bench-s3", "storage": storage, "encryption": {"key": KEY},
+        "kubeconfig": kc, "backup": backup, "storage": storage, "encryption": {"key": KEY},
         "include_namespaces": ["bench-ns-*"], "workers": bench.workers})
     r = res["restore"]
     return {"wall": round(wall, 2), "module_seconds": r["seconds"], "apply_seconds": r["timings"]["apply"],
