@@ -201,8 +201,8 @@ def test_velero_is_optional_and_never_built_by_default(tc, monkeypatch):
     assert "velero" in pins.ADDON_VERSIONS and "velero" in pins.OPTIONAL_ADDONS
     assert "velero" not in tc.ORDER and "velero" not in pins.VERSIONS and "velero" not in pins.ALL_BINARIES
     # the plugin's version is part of the add-on's cache directory; the toolchain id never moves for it
-    assert pins.addon_id("velero") == "velero-%s_aws-%s" % (pins.ADDON_VERSIONS["velero"],
-                                                           pins.VELERO_BUILD["plugin_version"])
+    want = "velero-%s_aws-%s" % (pins.ADDON_VERSIONS["velero"], pins.VELERO_BUILD["plugin_version"])
+    assert pins.addon_id("velero") == want
     asked = []
     monkeypatch.setattr(tc, "ensure", lambda components, allow_download=True: asked.append(list(components)) or "/x")
     monkeypatch.setattr(tc, "ensure_charts", lambda names=None: {})
