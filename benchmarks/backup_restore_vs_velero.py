@@ -40,6 +40,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import ssl
@@ -354,9 +355,10 @@ class Velero:
             self.cli("restore", "create", name, "--from-backup", backup, "--include-namespaces", ",".join(namespaces))
             status = self.wait_final("restore", name, 7200)
             wall = time.monotonic() - t
+            # while the server runs: it serves the errors and warnings the CLI downloads
+            describe = re.sub(r"\x1b\[[0-9;]*m", "", self.cli("restore", "describe", name, check=False))
         finally:
             self.stop()
-        describe = self.cli("restore", "describe", name, check=False)
         fields = {}
         for line in describe.splitlines():
             key, sep, value = line.partition(":")
