@@ -379,15 +379,10 @@ def module_replaces(gomod_text):
     return out
 
 
-def build_clustermesh(version, bin_dir, src_root, env):
-    """clustermesh-apiserver (subcommands clustermesh, kvstoremesh, etcdinit) from github.com/cilium/cilium.
-
-    Cilium's go.mod replaces a few modules with Cilium's forks; a wrapper module must repeat them, so they are read
-    from the release's own go.mod.  The same module tree carries the Cilium Helm chart (toolchain.chart_dir).
-    """
-    module = "github.com/cilium/cilium"
-    src = os.path.join(src_root, "clustermesh-%s" % version)
-    _wrapper(src, env, "adhar.invalid/clustermeshbins")
+def _wrapper_like(src, env, wrapper, module, version):
+    """A wrapper module in ``src`` that repeats the ``replace`` directives and the go line of ``module@version``'s own
+    go.mod (a wrapper does not inherit them); returns the ``go mod download -json`` record of that module."""
+    _wrapper(src, env, wrapper)
     info = _mod_info(src, env, "%s@%s" % (module, version))
     with open(info["GoMod"]) as f:
         gomod = f.read()
@@ -398,6 +393,18 @@ def build_clustermesh(version, bin_dir, src_root, env):
     if gl:
         edit.append("-go=%s" % gl.group(1))
     _run(edit, src, env, "go mod edit")
+    return info
+
+
+def build_clustermesh(version, bin_dir, src_root, env):
+    """clustermesh-apiserver (subcommands clustermesh, kvstoremesh, etcdinit) from github.com/cilium/cilium.
+
+    Cilium's go.mod replaces a few modules with Cilium's forks; a wrapper module must repeat them, so they are read
+    from the release's own go.mod.  The same module tree carries the Cilium Helm chart (toolchain.chart_dir).
+    """
+    module = "github.com/cilium/cilium"
+    src = os.path.join(src_root, "clustermesh-%s" % version)
+    info = _wrapper_like(src, env, "adhar.invalid/clustermeshbins", module, version)
     pkg = module + "/clustermesh-apiserver"
     _run(["go", "get", "-tool", "%s@%s" % (pkg, version)], src, env, "go get clustermesh-apiserver")
     _run(["go", "mod", "tidy"], src, env, "go mod tidy")
@@ -419,10 +426,36 @@ def build_clustermesh(version, bin_dir, src_root, env):
     _atomic_install(os.path.join(out, "clustermesh-apiserver"), bin_dir, "clustermesh-apiserver")
 
 
+def build_velero(version, bin_dir, src_root, env):
+    """Velero's CLI and server (one binary) and its AWS object-store plugin, for the side-by-side benchmarks only.
+
+    One wrapper module requires both; it repeats the ``replace`` directives of Velero's go.mod (its kopia fork) and
+    raises k8s.io/cli-runtime to the pinned patch release.
+    """
+    module = "github.com/vmware-tanzu/velero"
+    spec = PINS.VELERO_BUILD
+    src = os.path.join(src_root, PINS.addon_id("velero"))
+    _wrapper_like(src, env, "adhar.invalid/velerobins", module, version)
+    pkgs = {"velero": "%s/cmd/velero" % module,
+            "velero-plugin-for-aws": "%s/velero-plugin-for-aws" % spec["plugin_module"]}
+    _run(["go", "get", "-tool", "%s@%s" % (pkgs["velero"], version),
+          "%s@%s" % (pkgs["velero-plugin-for-aws"], spec["plugin_version"]),
+          "k8s.io/cli-runtime@%s" % spec["cli_runtime"]], src, env, "go get velero")
+    _run(["go", "mod", "tidy"], src, env, "go mod tidy")
+    out = os.path.join(src, "out")
+    os.makedirs(out, exist_ok=True)
+    ldflags = {"velero": "-s -w -X %s/pkg/buildinfo.Version=%s" % (module, version), "velero-plugin-for-aws": "-s -w"}
+    for name, pkg in pkgs.items():
+        _run(["go", "build", "-trimpath", "-ldflags=" + ldflags[name], "-o", os.path.join(out, name), pkg], src, env,
+             "go build " + name)
+        _atomic_install(os.path.join(out, name), bin_dir, name)
+
+
 BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm,
-            "coredns": build_coredns, "clustermesh": build_clustermesh}
+            "coredns": build_coredns, "clustermesh": build_clustermesh, "velero": build_velero}
 # small ones first so a partial cache is useful early; helm last of the core (only the platform rollout needs it),
-# then the add-ons (the local global load balancer, the ClusterMesh control plane)
+# then the add-ons (the local global load balancer, the ClusterMesh control plane).  Optional add-ons
+# (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in ORDER: only ``ensure --only NAME`` builds them.
 ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh")
 
 

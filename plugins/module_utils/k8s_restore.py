@@ -33,7 +33,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope imp
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters, report_unmatched, selector_text
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import Target, error_text, rule_for, wait_for
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import READY, Target, error_text, rule_for, wait_for
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
     CRD_KEY,
     DEFAULT_APP_LABEL_KEYS,
@@ -417,18 +417,32 @@ class Restore:
             item.action = "recreated"
 
     def _wait_terminated(self, item):
-        """A Namespace still being deleted (Terminating): wait until it is gone, then create it (velero waits too)."""
+        """A Namespace found terminating when it was about to be created: wait until it is gone, then create it."""
         if self.check_mode:
             item.action, item.message = "created", "not validated: the Namespace is still terminating"
             return
-        deadline = self.clock() + NAMESPACE_TERMINATING_TIMEOUT
-        while self._get(item) is not None:
-            if self.clock() > deadline:
-                raise AdharError("the Namespace is still terminating after %ds" % NAMESPACE_TERMINATING_TIMEOUT)
-            time.sleep(0.5)
+        self._wait_namespaces_gone([item])
+        if item.action == "failed":
+            raise AdharError(item.message)
         if not self._create(item):
             raise AdharError("created by someone else while the old one was terminating")
-        item.action, item.message = "created", "waited for the old Namespace to finish terminating"
+        item.action = "created"
+
+    def _wait_namespaces_gone(self, items):
+        """Namespaces still terminating (Velero waits for them too): one LIST + WATCH for all of them
+        (``k8s_wait.wait_for`` with ``deleted``), never a poll per Namespace; the gone ones are then created like any
+        other object, the others fail after ``NAMESPACE_TERMINATING_TIMEOUT``."""
+        if not items or self.check_mode:
+            return
+        targets = [Target(i.resource, None, i.name) for i in items]
+        wait_for(self.client, targets, NAMESPACE_TERMINATING_TIMEOUT, deleted=True, clock=self.clock)
+        for item, target in zip(items, targets):
+            if target.state == READY:
+                item.live, item.message = None, "waited for the old Namespace to finish terminating"
+            else:
+                item.action = "failed"
+                item.message = "the Namespace is still terminating after %ds: %s" % (NAMESPACE_TERMINATING_TIMEOUT,
+                                                                                     target.message)
 
     # -- stages
 
@@ -504,6 +518,9 @@ class Restore:
                 else:
                     item.live = existing.get((item.namespace, item.name))
         list_seconds = self.clock() - t
+        if NAMESPACES_KEY in keys:
+            self._wait_namespaces_gone([i for i in batch if i.key == NAMESPACES_KEY and i.action is None
+                                        and ((i.live or {}).get("metadata") or {}).get("deletionTimestamp")])
         list(self._pool.map(self._restore_one, interleave(keys, [i for i in batch if i.action is None])))
         if NAMESPACES_KEY in keys:
             self.created_namespaces |= {i.name for i in batch if i.action == "created" and i.key == NAMESPACES_KEY}

@@ -41,6 +41,20 @@ VERSIONS = {
 ADDON_VERSIONS = {
     "coredns": "v1.15.0",
     "clustermesh": "v1.19.6",
+    "velero": "v1.18.3",
+}
+
+# Optional add-ons: built only when asked for by name (``tools/toolchain ensure --only velero``), never by
+# ``make toolchain``; the collection never runs them.  Velero (CLI and server, with its AWS object-store plugin) is the
+# peer the side-by-side benchmarks compare ``backup`` and ``restore`` with.
+OPTIONAL_ADDONS = ("velero",)
+
+# Velero's build: its AWS plugin at this version (part of the add-on's cache directory name), and k8s.io/cli-runtime
+# raised to this patch release in the wrapper module, which also repeats Velero's own kopia ``replace``.
+VELERO_BUILD = {
+    "plugin_module": "github.com/vmware-tanzu/velero-plugin-for-aws",
+    "plugin_version": "v1.14.3",
+    "cli_runtime": "v0.33.13",
 }
 
 # component -> binaries it provides
@@ -51,6 +65,7 @@ COMPONENTS = {
     "helm": ("helm",),
     "coredns": ("coredns",),
     "clustermesh": ("clustermesh-apiserver",),
+    "velero": ("velero", "velero-plugin-for-aws"),
 }
 
 # The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from
@@ -186,8 +201,11 @@ def resolve_bin_dir(explicit=None, environ=None, names=ALL_BINARIES):
 
 
 def addon_id(component, versions=None):
-    """The cache directory name of an add-on: ``<component>-<version>``."""
-    return "%s-%s" % (component, (versions or ADDON_VERSIONS)[component])
+    """The cache directory name of an add-on: ``<component>-<version>`` (Velero's adds its plugin's version)."""
+    ident = "%s-%s" % (component, (versions or ADDON_VERSIONS)[component])
+    if component == "velero":
+        ident += "_aws-%s" % VELERO_BUILD["plugin_version"]
+    return ident
 
 
 def addon_bin_dir(component, environ=None):

@@ -195,3 +195,30 @@ def test_addons_do_not_change_the_toolchain_id():
     assert "clustermesh-apiserver" not in pins.ALL_BINARIES
     # the Cilium chart comes from the same module tree as the ClusterMesh control plane, at the same version
     assert pins.CHARTS["cilium"]["version"] == pins.ADDON_VERSIONS["clustermesh"]
+
+
+def test_velero_is_optional_and_never_built_by_default(tc, monkeypatch):
+    assert "velero" in pins.ADDON_VERSIONS and "velero" in pins.OPTIONAL_ADDONS
+    assert "velero" not in tc.ORDER and "velero" not in pins.VERSIONS and "velero" not in pins.ALL_BINARIES
+    # the plugin's version is part of the add-on's cache directory; the toolchain id never moves for it
+    want = "velero-%s_aws-%s" % (pins.ADDON_VERSIONS["velero"], pins.VELERO_BUILD["plugin_version"])
+    assert pins.addon_id("velero") == want
+    asked = []
+    monkeypatch.setattr(tc, "ensure", lambda components, allow_download=True: asked.append(list(components)) or "/x")
+    monkeypatch.setattr(tc, "ensure_charts", lambda names=None: {})
+    assert tc.main(["ensure"]) == 0 and tc.main(["ensure", "--only", "velero"]) == 0
+    assert asked == [list(tc.ORDER), ["velero"]]
+
+
+def test_wrapper_repeats_the_modules_replaces(tc, tmp_path, monkeypatch):
+    gomod = tmp_path / "velero.mod"
+    gomod.write_text("module github.com/vmware-tanzu/velero\n\ngo 1.26.0\n\n"
+                     "replace github.com/kopia/kopia => github.com/project-velero/kopia v0.0.0-20251230033609-d946b1e75197\n")
+    ran = []
+    monkeypatch.setattr(tc, "_wrapper", lambda src, env, module: None)
+    monkeypatch.setattr(tc, "_mod_info", lambda src, env, pv: {"GoMod": str(gomod)})
+    monkeypatch.setattr(tc, "_run", lambda cmd, cwd, env, what: ran.append(cmd) or "")
+    info = tc._wrapper_like(str(tmp_path), {}, "adhar.invalid/velerobins", "github.com/vmware-tanzu/velero", "v1.18.3")
+    assert info == {"GoMod": str(gomod)}
+    assert ran == [["go", "mod", "edit", "-replace=github.com/kopia/kopia="
+                    "github.com/project-velero/kopia@v0.0.0-20251230033609-d946b1e75197", "-go=1.26.0"]]

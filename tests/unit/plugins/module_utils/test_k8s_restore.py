@@ -532,21 +532,65 @@ def test_engine_failure_stops_later_stages_unless_continue():
     assert out[("configmaps", "c")][0] == "created"
 
 
-def test_engine_waits_for_a_terminating_namespace():
-    class Terminating(FakeApi):
-        gets = 0
+def _terminating(name):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "deletionTimestamp": "2026-01-01T00:00:00Z"}}
 
+
+def test_engine_waits_for_terminating_namespaces_with_one_watch(monkeypatch):
+    from ansible_collections.adhar.platform.plugins.module_utils import k8s_restore
+
+    api = FakeApi([_terminating("x"), _terminating("y"), _terminating("stuck")])
+    waits = []
+
+    def fake_wait_for(client, targets, timeout, deleted=False, clock=None):
+        # the namespace controller finishes x and y; "stuck" keeps a finalizer
+        waits.append((sorted(t.name for t in targets), deleted, timeout))
+        for t in targets:
+            if t.name == "stuck":
+                t.message = "timed out: still exists (finalizers: kubernetes)"
+            else:
+                api.store.pop(("Namespace", None, t.name))
+                t.state, t.message = "ready", "deleted"
+        return 0.0
+
+    monkeypatch.setattr(k8s_restore, "wait_for", fake_wait_for)
+    ns = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in ("x", "y", "stuck")]
+    out, dummy = _restore(api, ns + [_cm("x", "c")], continue_on_error=True)
+    assert waits == [(["stuck", "x", "y"], True, k8s_restore.NAMESPACE_TERMINATING_TIMEOUT)]  # one wait, no polling
+    assert out[("namespaces", "x")] == ("created", "waited for the old Namespace to finish terminating")
+    assert out[("namespaces", "y")] == out[("namespaces", "x")]
+    assert out[("namespaces", "stuck")] == (
+        "failed", "the Namespace is still terminating after 600s: timed out: still exists (finalizers: kubernetes)")
+    assert api.store[("Namespace", None, "x")]["metadata"]["uid"] == "new"
+    assert out[("configmaps", "c")][0] == "created"
+    assert not [r for r in api.requests if r[0] == "GET" and r[1].startswith("/api/v1/namespaces/")]
+
+
+def test_engine_waits_for_a_namespace_that_starts_terminating_after_the_list(monkeypatch):
+    from ansible_collections.adhar.platform.plugins.module_utils import k8s_restore
+
+    class Racing(FakeApi):
         def raw(self, method, path, query=None, body=None, **kw):
-            if method == "GET" and path == "/api/v1/namespaces/x":
-                self.gets += 1
-                if self.gets >= 3:
-                    self.store.pop(("Namespace", None, "x"), None)
+            if method == "POST" and body["kind"] == "Namespace" and ("Namespace", None, "x") not in self.store \
+                    and not self.requests_done:
+                self.requests_done = True
+                self.store[("Namespace", None, "x")] = _terminating("x")
             return super().raw(method, path, query, body, **kw)
 
-    api = Terminating([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "deletionTimestamp": "2026-01-01T00:00:00Z"}}])
+    api = Racing()
+    api.requests_done = False
+    waited = []
+
+    def fake_wait_for(client, targets, timeout, deleted=False, clock=None):
+        waited.append([t.name for t in targets])
+        for t in targets:
+            api.store.pop(("Namespace", None, t.name))
+            t.state = "ready"
+
+    monkeypatch.setattr(k8s_restore, "wait_for", fake_wait_for)
     out, dummy = _restore(api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}])
+    assert waited == [["x"]]
     assert out[("namespaces", "x")] == ("created", "waited for the old Namespace to finish terminating")
-    assert api.store[("Namespace", None, "x")]["metadata"]["uid"] == "new"
 
 
 def test_engine_restores_status_through_the_subresource():

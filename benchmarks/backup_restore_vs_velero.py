@@ -1,0 +1,582 @@
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backup and restore side by side with Velero, and against the API server's ceiling, in one run.
+
+    tools/toolchain ensure --only velero            # once: Velero and its AWS plugin (optional add-on)
+    .venv/bin/python benchmarks/backup_restore_vs_velero.py [--objects 20000] [--namespaces 200] [--workers 16]
+                                                            [--skip-fresh] [--skip-source] [--keep]
+
+Same cluster, same objects, same storage, one run:
+
+1. moto in server mode (tests/integration/moto_server.py) serves S3 for both tools: one bucket each.
+2. A source local cluster (adhar.platform.cluster, 1 member) gets the benchmarks/_seed.py mix (--objects objects
+   over --namespaces Namespaces), Velero's CRDs, its ``velero`` Namespace with a placeholder ``velero`` Deployment
+   (0 replicas: an out-of-cluster server looks it up on every restore) and a BackupStorageLocation on moto
+   (path-style URL, region us-east-1, a credentials file).  ``velero server`` runs on this machine against the
+   cluster's kubeconfig, started afresh for each operation (so its peak memory is that operation's).
+3. Ceiling, LIST: every resource type the backup captured, listed by a minimal client (one keep-alive HTTPS
+   connection per thread, pages of 500, types in parallel, the bytes read and never decoded).
+4. Backups of the whole cluster: ``adhar.platform.backup`` (Secrets encrypted, checksums, write-once commit) to a
+   local directory and to S3; ``velero backup create --include-cluster-resources=true`` to S3, timed until its
+   phase is final.
+5. Restores of the seeded Namespaces, each timed to completion: into the emptied source (the Namespaces deleted
+   just before, still terminating when the restore starts), ours then Velero's; then into a fresh cluster each.
+   Velero's figures come from ``velero restore describe`` (phase, items restored, errors, warnings).
+6. Ceiling, CREATE: in the fresh cluster ours restored into, the same mix under other names, as raw JSON bodies
+   encoded before the clock starts, POSTed by a minimal client in parallel (--workers threads): type by type,
+   then all types interleaved.
+
+Peak memory: ours is the VmHWM of the module process; Velero's is the largest sum of the resident memory of
+``velero server`` and its plugin processes, sampled every 100 ms.  Every cluster, moto and the Velero server are
+stopped at the end.  A Markdown report on stdout, JSON in benchmarks/results/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import concurrent.futures
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+import toolchain  # noqa: E402  (stdlib-only pins)
+
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from _seed import LABEL, MIX, PATHS, body, plan, seed_objects  # noqa: E402
+from backup_vs_kubectl import run_measured  # noqa: E402
+from restore_vs_kubectl import Bench  # noqa: E402
+import moto_server  # noqa: E402
+
+KEY = base64.b64encode(b"bench-velero-key-0123456789abcde").decode()
+REGION = moto_server.REGION
+FINAL = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
+
+
+class MeasuredBench(Bench):
+    """Bench whose tasks also report the module process's peak memory."""
+
+    def task(self, name, module, args):
+        self.n += 1
+        pb = os.path.join(self.work, "%d-%s.yml" % (self.n, name))
+        with open(pb, "w") as f:
+            f.write("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
+                    "    - name: %s\n      %s: %s\n" % (name, module, json.dumps(args)))
+        tree = os.path.join(self.work, "%d-tree" % self.n)
+        env = dict(self.env, ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree", ANSIBLE_CALLBACK_TREE_DIR=tree)
+        wall, dummy, module_kib = run_measured(["ansible-playbook", "-i", "localhost,", pb], env, poll_modules=True)
+        with open(os.path.join(tree, "localhost")) as f:
+            result = json.load(f)
+        result["_wall"], result["_peak_mb"] = round(wall, 2), round(module_kib / 1024.0, 1)
+        return wall, result
+
+
+# --------------------------------------------------------------------------- a minimal client (the ceiling)
+
+class RawApi:
+    """Keep-alive HTTPS connections (one per thread) with the kubeconfig's client certificate; bytes only."""
+
+    def __init__(self, kubeconfig, work):
+        with open(kubeconfig) as f:
+            cfg = yaml.safe_load(f)
+        cluster, user = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
+        files = {}
+        for field in ("certificate-authority-data", "client-certificate-data", "client-key-data"):
+            files[field] = os.path.join(work, "raw-" + field)
+            with open(files[field], "wb") as f:
+                f.write(base64.b64decode(user.get(field) or cluster.get(field)))
+        self.ctx = ssl.create_default_context(cafile=files["certificate-authority-data"])
+        self.ctx.load_cert_chain(files["client-certificate-data"], files["client-key-data"])
+        self.host = cluster["server"].split("://", 1)[1].rstrip("/")
+        self.local = threading.local()
+
+    def _conn(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPSConnection(self.host, context=self.ctx, timeout=120)
+        return conn
+
+    def request(self, method, path, data=None):
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            conn = self._conn()
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self.local.conn = None
+                if attempt:
+                    raise
+        return None, b""
+
+
+def _continue_token(page):
+    """The ``continue`` token of a list page, found in its raw bytes (no JSON decoding of the items)."""
+    head = page[:600]
+    at = head.find(b'"continue":"')
+    if at < 0:
+        return None
+    start = at + len(b'"continue":"')
+    return head[start:head.index(b'"', start)].decode()
+
+
+def list_ceiling(api, paths, workers):
+    """Every path listed in pages of 500, paths in parallel: {path: (seconds, bytes, objects)} and the total."""
+
+    def one(path):
+        t, size, objects, token = time.monotonic(), 0, 0, None
+        while True:
+            status, page = api.request("GET", path + "?limit=500" + ("&continue=" + token if token else ""))
+            if status != 200:
+                raise SystemExit("LIST %s: HTTP %s %s" % (path, status, page[:300]))
+            size += len(page)
+            objects += page.count(b'"resourceVersion":"') - 1  # one per item plus the list's own
+            token = _continue_token(page)
+            if not token:
+                return path, (time.monotonic() - t, size, objects)
+
+    t = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        per = dict(pool.map(one, paths))
+    return per, time.monotonic() - t
+
+
+def create_ceiling(api, prefix, objects, namespaces, workers):
+    """The seed's mix under ``prefix``, JSON encoded before timing: POSTed type by type, then (prefix + "m") all
+    interleaved; returns {"per_type": {resource: (n, s)}, "mix": (n, s)}."""
+
+    def encode(pfx):
+        items = plan(objects, namespaces, pfx)
+        ns = sorted({i[1] for i in items})
+        ns_bodies = [("/api/v1/namespaces", json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": n, "labels": {LABEL: pfx}}}).encode()) for n in ns]
+        by_type = {}
+        for resource, namespace, name, index in items:
+            by_type.setdefault(resource, []).append(
+                (PATHS[resource] % namespace, json.dumps(body(resource, namespace, name, index, pfx)).encode()))
+        return ns_bodies, by_type
+
+    def post_all(pool, reqs):
+        def one(req):
+            status, data = api.request("POST", req[0], req[1])
+            if status not in (200, 201):
+                raise SystemExit("POST %s: HTTP %s %s" % (req[0], status, data[:300]))
+        t = time.monotonic()
+        list(pool.map(one, reqs, chunksize=16))
+        return len(reqs), time.monotonic() - t
+
+    out = {"per_type": {}}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        ns_bodies, by_type = encode(prefix)
+        out["per_type"]["namespaces"] = post_all(pool, ns_bodies)
+        for resource, dummy in MIX:
+            out["per_type"][resource] = post_all(pool, by_type[resource])
+        ns_bodies, by_type = encode(prefix + "m")
+        post_all(pool, ns_bodies)
+        mixed = [r for group in zip(*[by_type[k] for k, dummy in MIX]) for r in group]
+        mixed += [r for k, dummy in MIX for r in by_type[k][len(by_type[MIX[-1][0]]):]]
+        out["mix"] = post_all(pool, mixed)
+    return out
+
+
+# --------------------------------------------------------------------------- Velero
+
+def _tree_rss_kib(root):
+    """The resident memory of ``root`` and every process below it, in KiB."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    data = f.read()
+                parents.setdefault(int(data[data.rfind(")") + 2:].split()[1]), []).append(int(entry))
+            except OSError:
+                continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(parents.get(pid, []))
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except OSError:
+            continue
+    return total
+
+
+class Velero:
+    """Velero's CLI and an out-of-cluster ``velero server`` against one cluster, storage on moto S3."""
+
+    def __init__(self, binary, plugin, work, s3_url, bucket, kubectl):
+        self.binary, self.work, self.kubectl = binary, work, kubectl
+        self.plugins = os.path.join(work, "velero-plugins")
+        os.makedirs(self.plugins, exist_ok=True)
+        if not os.path.exists(os.path.join(self.plugins, "velero-plugin-for-aws")):
+            os.symlink(plugin, os.path.join(self.plugins, "velero-plugin-for-aws"))
+        creds = os.path.join(work, "velero-credentials")
+        with open(creds, "w") as f:
+            f.write("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+        self.env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=creds, AWS_REGION=REGION, **moto_server.AWS_ENV)
+        self.s3_url, self.bucket = s3_url, bucket
+        self.kubeconfig = None
+        self.server = None
+        self.peak = 0
+        self._stop = threading.Event()
+        self._sampler = None
+
+    def cli(self, *args, check=True):
+        proc = subprocess.run([self.binary, "--kubeconfig", self.kubeconfig, "--namespace", "velero"] + list(args),
+                              env=self.env, capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise SystemExit("velero %s failed: %s%s" % (" ".join(args[:3]), proc.stdout[-2000:], proc.stderr[-2000:]))
+        return proc.stdout
+
+    def install(self, kubeconfig):
+        """CRDs, the Namespace, the placeholder Deployment and the BackupStorageLocation in the cluster."""
+        self.kubeconfig = kubeconfig
+        crds = self.cli("install", "--crds-only", "--dry-run", "-o", "yaml")
+        extra = {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}},
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "velero", "namespace": "velero"},
+             "spec": {"replicas": 0, "selector": {"matchLabels": {"deploy": "velero"}},
+                      "template": {"metadata": {"labels": {"deploy": "velero"}},
+                                   "spec": {"containers": [{"name": "velero", "image": "velero/velero:v1.18.3"}]}}}}]}
+        for doc in (crds, json.dumps(extra)):
+            proc = subprocess.run([self.kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", "-"],
+                                  input=doc, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise SystemExit("kubectl apply (Velero's CRDs): %s" % proc.stderr[-2000:])
+        subprocess.run([self.kubectl, "--kubeconfig", kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
+                        "crd/backupstoragelocations.velero.io", "crd/backups.velero.io", "crd/restores.velero.io"],
+                       capture_output=True, check=True)
+        self.cli("backup-location", "create", "default", "--provider", "aws", "--bucket", self.bucket, "--default",
+                 "--config", "region=%s,s3ForcePathStyle=true,s3Url=%s" % (REGION, self.s3_url))
+
+    def start(self):
+        log = open(os.path.join(self.work, "velero-server-%d.log" % int(time.time() * 1000)), "wb")
+        ports = [moto_server.free_port() for dummy in range(2)]
+        self.server = subprocess.Popen(
+            [self.binary, "server", "--kubeconfig", self.kubeconfig, "--namespace", "velero", "--plugin-dir", self.plugins,
+             "--metrics-address", "127.0.0.1:%d" % ports[0], "--profiler-address", "127.0.0.1:%d" % ports[1],
+             "--backup-sync-period", "2s", "--log-level", "warning", "--uploader-type", "kopia"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.peak = 0
+        self._stop.clear()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the location must be Available before a backup or restore is asked for
+            if self.server.poll() is not None:
+                raise SystemExit("velero server exited with %s (log in %s)" % (self.server.returncode, log.name))
+            out = json.loads(self.cli("backup-location", "get", "default", "-o", "json", check=False) or "{}")
+            if (out.get("status") or {}).get("phase") == "Available":
+                self.peak = 0
+                return
+            time.sleep(1)
+        raise SystemExit("Velero's BackupStorageLocation never became Available (log in %s)" % log.name)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            if self.server is not None:
+                self.peak = max(self.peak, _tree_rss_kib(self.server.pid))
+            self._stop.wait(0.1)
+
+    def stop(self):
+        self._stop.set()
+        if self._sampler:
+            self._sampler.join()
+        server, self.server = self.server, None
+        if server is not None and server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=20)
+
+    def wait_final(self, kind, name, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.cli(kind, "get", name, "-o", "json", check=False)
+            try:
+                status = json.loads(out).get("status") or {}
+            except ValueError:
+                status = {}
+            if status.get("phase") in FINAL:
+                return status
+            time.sleep(0.5)
+        raise SystemExit("velero %s %s not finished after %ss" % (kind, name, timeout))
+
+    def backup(self, name):
+        self.start()
+        try:
+            t = time.monotonic()
+            self.cli("backup", "create", name, "--include-cluster-resources=true", "--snapshot-volumes=false")
+            status = self.wait_final("backup", name, 3600)
+            wall = time.monotonic() - t
+        finally:
+            self.stop()
+        progress = status.get("progress") or {}
+        return {"wall": round(wall, 2), "phase": status.get("phase"), "items": progress.get("itemsBackedUp"),
+                "total_items": progress.get("totalItems"), "errors": status.get("errors", 0),
+                "warnings": status.get("warnings", 0), "peak_rss_mb": round(self.peak / 1024.0, 1)}
+
+    def restore(self, name, backup, namespaces):
+        self.start()
+        try:
+            deadline = time.monotonic() + 120
+            while json.loads(self.cli("backup", "get", backup, "-o", "json", check=False) or "{}").get("status", {}).get(
+                    "phase") != "Completed":  # synced from the bucket into a fresh cluster
+                if time.monotonic() > deadline:
+                    raise SystemExit("backup %s never synced into the cluster" % backup)
+                time.sleep(1)
+            t = time.monotonic()
+            self.cli("restore", "create", name, "--from-backup", backup, "--include-namespaces", ",".join(namespaces))
+            status = self.wait_final("restore", name, 7200)
+            wall = time.monotonic() - t
+            # while the server runs: it serves the errors and warnings the CLI downloads
+            describe = re.sub(r"\x1b\[[0-9;]*m", "", self.cli("restore", "describe", name, check=False))
+        finally:
+            self.stop()
+        fields = {}
+        for line in describe.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip() in ("Phase", "Total items to be restored", "Items restored", "Errors", "Warnings"):
+                fields.setdefault(key.strip(), value.strip())
+        progress = status.get("progress") or {}
+        return {"wall": round(wall, 2), "phase": status.get("phase"), "items_restored": progress.get("itemsRestored"),
+                "total_items": progress.get("totalItems"), "errors": status.get("errors", 0),
+                "warnings": status.get("warnings", 0), "describe": fields, "peak_rss_mb": round(self.peak / 1024.0, 1)}
+
+
+# --------------------------------------------------------------------------- the run
+
+def delete_namespaces(kubectl, kubeconfig, prefix):
+    """Delete the seeded Namespaces without waiting: the restore that follows meets them terminating."""
+    subprocess.run([kubectl, "--kubeconfig", kubeconfig, "delete", "namespaces", "-l", "%s=%s" % (LABEL, prefix),
+                    "--wait=false"], capture_output=True, check=True)
+
+
+def ours_restore(bench, kc, storage, tag, backup="bench-s3"):
+    wall, res = bench.task("restore-" + tag, "adhar.platform.restore", {
+        "kubeconfig": kc, "backup": backup, "storage": storage, "encryption": {"key": KEY},
+        "include_namespaces": ["bench-ns-*"], "workers": bench.workers})
+    r = res["restore"]
+    return {"wall": round(wall, 2), "module_seconds": r["seconds"], "apply_seconds": r["timings"]["apply"],
+            "counts": r["counts"], "objects_per_second": r["objects_per_second"], "peak_rss_mb": res["_peak_mb"],
+            "result_bytes": len(json.dumps(res))}
+
+
+def ours_backup(bench, kc, storage, name):
+    wall, res = bench.task("backup-" + name, "adhar.platform.backup", {
+        "kubeconfig": kc, "cluster": "bench-vsrc", "name": name, "storage": storage, "encryption": {"key": KEY}})
+    b = res["backup"]
+    return {"wall": round(wall, 2), "module_seconds": b["seconds"], "objects": sum(b["counts"].values()),
+            "types": sorted(b["counts"]), "objects_per_second": b.get("objects_per_second"), "peak_rss_mb": res["_peak_mb"]}
+
+
+def resource_paths(kubeconfig, keys):
+    """``{resource key: cluster-wide list path}`` from the API server's discovery (not timed)."""
+    sys.path.insert(0, Bench.collections_path)
+    from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
+
+    api = K8sClient.from_params({"kubeconfig": kubeconfig})
+    try:
+        found = {}
+        groups = [("", "v1")] + [(g["name"], g["preferredVersion"]["groupVersion"])
+                                 for g in api.raw("GET", "/apis")[1]["groups"]]
+        for group, gv in groups:
+            doc = api.raw("GET", "/api/v1" if not group else "/apis/" + gv)[1]
+            for res in doc.get("resources") or []:
+                key = res["name"] + ("." + group if group else "")
+                if key in keys and "/" not in res["name"] and "list" in res.get("verbs", []):
+                    found[key] = ("/api/v1/" if not group else "/apis/%s/" % gv) + res["name"]
+        return found
+    finally:
+        api.close()
+
+
+def ratio(a, b):
+    return round(a / b, 2) if a and b else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=20000)
+    parser.add_argument("--namespaces", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=16, help="restore workers, and threads of the ceiling's CREATE")
+    parser.add_argument("--skip-fresh", action="store_true", help="no restores into fresh clusters")
+    parser.add_argument("--skip-source", action="store_true", help="no restores into the emptied source")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    bin_dir, dummy, missing = toolchain.resolve_bin_dir()
+    if missing:
+        raise SystemExit("toolchain binaries missing in %s: %s (run `make toolchain`)" % (bin_dir, ", ".join(missing)))
+    velero_bin, where = toolchain.find_addon_binary("velero", "velero")
+    plugin_bin = toolchain.find_addon_binary("velero-plugin-for-aws", "velero")[0]
+    if not velero_bin or not plugin_bin:
+        raise SystemExit("Velero is not built (looked in %s): run `tools/toolchain ensure --only velero`" % where)
+    kubectl = os.path.join(bin_dir, "kubectl")
+    work = tempfile.mkdtemp(prefix="adhar-bench-velero-")
+    bench = MeasuredBench(work, bin_dir)
+    bench.workers = args.workers
+    Bench.collections_path = bench.colls
+    moto = moto_server.MotoServer(os.path.join(work, "moto.log"))
+    velero = None
+    namespaces = ["bench-ns-%d" % i for i in range(min(args.namespaces, args.objects))]
+    out = {"objects": args.objects, "namespaces": args.namespaces, "workers": args.workers,
+           "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "command": " ".join([os.path.relpath(sys.executable, REPO)] + sys.argv),
+           "host": {"cpus": os.cpu_count(), "python": platform.python_version()}, "velero": toolchain.ADDON_VERSIONS["velero"],
+           "velero_aws_plugin": toolchain.VELERO_BUILD["plugin_version"]}
+    load = []
+    try:
+        moto.start()
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=moto.url, region_name=REGION, aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+        for bucket in ("adhar-bench", "velero-bench"):
+            s3.create_bucket(Bucket=bucket)
+        s3_storage = {"type": "s3", "bucket": "adhar-bench", "prefix": "bench", "region": REGION, "endpoint_url": moto.url,
+                      "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        local_storage = {"path": os.path.join(work, "store")}
+        velero = Velero(velero_bin, plugin_bin, work, moto.url, "velero-bench", kubectl)
+
+        kc = bench.cluster("bench-vsrc")
+        out["seed"] = seed_objects(kc, total=args.objects, namespaces=args.namespaces, workers=16, prefix="bench",
+                                   progress=False)
+        velero.install(kc)
+        load.append(("after seeding", os.getloadavg()))
+
+        out["backup_local"] = ours_backup(bench, kc, local_storage, "bench-local")
+        out["backup_s3"] = ours_backup(bench, kc, s3_storage, "bench-s3")
+        out["velero_backup"] = velero.backup("vbench")
+        raw = RawApi(kc, work)
+        paths = resource_paths(kc, set(out["backup_s3"]["types"]))
+        per, secs = list_ceiling(raw, sorted(paths.values()), 16)
+        out["list_ceiling"] = {"seconds": round(secs, 3), "types": len(per),
+                               "objects": sum(v[2] for v in per.values()), "bytes": sum(v[1] for v in per.values()),
+                               "per_type": {k: {"seconds": round(per[p][0], 3), "objects": per[p][2], "bytes": per[p][1]}
+                                            for k, p in sorted(paths.items())}}
+        load.append(("after the backups", os.getloadavg()))
+
+        if not args.skip_source:
+            delete_namespaces(kubectl, kc, "bench")
+            out["restore_source"] = ours_restore(bench, kc, s3_storage, "source")
+            delete_namespaces(kubectl, kc, "bench")
+            out["velero_restore_source"] = velero.restore("vsource", "vbench", namespaces)
+            load.append(("after the restores into the source", os.getloadavg()))
+        bench.cluster("bench-vsrc", "absent")
+
+        if not args.skip_fresh:
+            kc = bench.cluster("bench-vfresh")
+            out["restore_fresh"] = ours_restore(bench, kc, s3_storage, "fresh")
+            ceiling = create_ceiling(RawApi(kc, work), "ceil", args.objects, args.namespaces, args.workers)
+            out["create_ceiling"] = {"per_type": {k: {"objects": n, "seconds": round(s, 3), "objects_per_second": round(n / s, 1)}
+                                                  for k, (n, s) in ceiling["per_type"].items()},
+                                     "mix": {"objects": ceiling["mix"][0], "seconds": round(ceiling["mix"][1], 3),
+                                             "objects_per_second": round(ceiling["mix"][0] / ceiling["mix"][1], 1)}}
+            bench.cluster("bench-vfresh", "absent")
+            kc = bench.cluster("bench-vfresh2")
+            velero.install(kc)
+            out["velero_restore_fresh"] = velero.restore("vfresh", "vbench", namespaces)
+            bench.cluster("bench-vfresh2", "absent")
+            load.append(("after the restores into fresh clusters", os.getloadavg()))
+    finally:
+        if velero is not None:
+            velero.stop()
+        bench.cleanup()
+        moto.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    out["load_average"] = [(what, [round(x, 2) for x in la]) for what, la in load]
+    report(out)
+
+
+def report(out):
+    lc = out["list_ceiling"]
+    list_rate = lc["objects"] / lc["seconds"]
+    print("\n%d seeded objects over %d Namespaces; %d restore workers\n" % (out["objects"], out["namespaces"], out["workers"]))
+    print("### Backup (whole cluster)\n")
+    print("| tool | objects | seconds (wall) | objects/s (wall) | module seconds | objects/s (module) | peak RSS (MB) "
+          "| Velero's wall / this wall | of the LIST ceiling (module) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    vb = out["velero_backup"]
+    for label, b in (("adhar.platform.backup, local directory", out["backup_local"]),
+                     ("adhar.platform.backup, S3 (moto)", out["backup_s3"])):
+        rate = b["objects"] / b["module_seconds"]
+        print("| %s | %d | %.2f | %.1f | %.2f | %.1f | %.1f | %sx | %d %% |"
+              % (label, b["objects"], b["wall"], b["objects"] / b["wall"], b["module_seconds"], rate, b["peak_rss_mb"],
+                 ratio(vb["wall"], b["wall"]), round(100 * rate / list_rate)))
+    print("| velero backup create --include-cluster-resources=true, S3 (moto): %s, %s errors, %s warnings | %s | %.2f | %.1f "
+          "| | | %.1f (server and plugins) | 1 | %d %% |"
+          % (vb["phase"], vb["errors"], vb["warnings"], vb["items"], vb["wall"], (vb["items"] or 0) / vb["wall"],
+             vb["peak_rss_mb"], round(100 * (vb["items"] or 0) / vb["wall"] / list_rate)))
+    print("| LIST ceiling: %d types, pages of 500, in parallel, bytes only (%.1f MB) | %d | %.2f | %.1f | | | | | 100 %% |"
+          % (lc["types"], lc["bytes"] / 1e6, lc["objects"], lc["seconds"], list_rate))
+    cc = out.get("create_ceiling")
+    rows = []
+    for where, ours_key, vel_key in (("emptied source", "restore_source", "velero_restore_source"),
+                                     ("fresh cluster", "restore_fresh", "velero_restore_fresh")):
+        if ours_key in out:
+            rows.append((where, out[ours_key], out[vel_key]))
+    if rows:
+        print("\n### Restore of the seeded Namespaces, to completion\n")
+        print("| into | tool | objects | seconds (wall) | objects/s (wall) | apply phase s | objects/s (apply) "
+              "| peak RSS (MB) | Velero's wall / this wall | of the CREATE ceiling (mix) |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        mix = cc["mix"]["objects_per_second"] if cc else None
+        for where, ours, vel in rows:
+            created = ours["counts"]["created"]
+            rate = created / ours["apply_seconds"]
+            print("| %s | adhar.platform.restore (result %d bytes) | %d created, %d skipped | %.2f | %.1f | %.2f | %.1f "
+                  "| %.1f | %sx | %s |"
+                  % (where, ours["result_bytes"], created, ours["counts"]["skipped"], ours["wall"], created / ours["wall"],
+                     ours["apply_seconds"], rate, ours["peak_rss_mb"], ratio(vel["wall"], ours["wall"]),
+                     "%d %%" % round(100 * rate / mix) if mix else "n/a"))
+            vrate = (vel["items_restored"] or 0) / vel["wall"]
+            print("| %s | velero restore: %s, %s errors, %s warnings | %s restored of %s | %.2f | %.1f | | | %.1f "
+                  "(server and plugins) | 1 | %s |"
+                  % (where, vel["phase"], vel["errors"], vel["warnings"], vel["items_restored"], vel["total_items"],
+                     vel["wall"], vrate, vel["peak_rss_mb"], "%d %%" % round(100 * vrate / mix) if mix else "n/a"))
+    if cc:
+        print("\n### CREATE ceiling (raw pre-encoded JSON, %d threads, one keep-alive connection each)\n" % out["workers"])
+        print("| type | objects | seconds | objects/s |\n|---|---:|---:|---:|")
+        for k, v in cc["per_type"].items():
+            print("| %s | %d | %.2f | %.1f |" % (k, v["objects"], v["seconds"], v["objects_per_second"]))
+        print("| the mix, types interleaved | %d | %.2f | %.1f |" % (cc["mix"]["objects"], cc["mix"]["seconds"],
+                                                                     cc["mix"]["objects_per_second"]))
+    print("\nload average (1, 5, 15 min) on %d CPUs: %s" % (out["host"]["cpus"], "; ".join(
+        "%s %s" % (w, " ".join("%.2f" % x for x in la)) for w, la in out["load_average"])))
+    results = os.path.join(REPO, "benchmarks", "results")
+    os.makedirs(results, exist_ok=True)
+    path = os.path.join(results, "backup_restore_vs_velero-%s.json" % time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1, sort_keys=True)
+    print("JSON: %s" % os.path.relpath(path, REPO))
+
+
+if __name__ == "__main__":
+    main()
