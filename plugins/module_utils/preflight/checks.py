@@ -576,6 +576,27 @@ def check_compliance(ctx):
 _DETAILED = ("Request", "RequestResponse")
 
 
+def _matches_secrets(rule):
+    if rule.get("nonResourceURLs"):
+        return False
+    groups = rule.get("resources")
+    return not groups or any(g.get("group", "") == "" and (not g.get("resources") or "secrets" in g["resources"]) for g in groups)
+
+
+def _secret_body_levels(rules):
+    """The levels above Metadata that a request on Secrets can meet in an audit policy (the first matching rule wins;
+    a rule restricted to some users, verbs or namespaces lets other requests through to the next)."""
+    found = []
+    for rule in rules:
+        if not _matches_secrets(rule):
+            continue
+        if rule.get("level") in _DETAILED:
+            found.append(rule["level"])
+        if not any(rule.get(k) for k in ("users", "userGroups", "verbs", "namespaces")):
+            break
+    return found
+
+
 def check_audit_trails(ctx):
     procs = ctx.processes()
     if procs is None:
@@ -594,8 +615,7 @@ def check_audit_trails(ctx):
         policy = _audit_policy(ctx, path)
         if policy is None:
             continue
-        secrets_detailed = [r.get("level") for r in policy.get("rules") or [] if r.get("level") in _DETAILED and (
-            not r.get("resources") or any("secrets" in (g.get("resources") or ["secrets"]) for g in r.get("resources") or []))]
+        secrets_detailed = _secret_body_levels(policy.get("rules") or [])
         levels = sorted({r.get("level") for r in policy.get("rules") or []})
         evidence.append(ev(path, "rule levels: %s" % ", ".join(str(level) for level in levels)))
         if levels == ["None"] or not levels:
@@ -638,7 +658,7 @@ def check_data_retention(ctx):
         len(backups), "%s at %s" % (oldest["name"], oldest["time"]) if oldest else "none", _short(expired) or "none")))
     if expired:
         return FAIL, "retention of %s is not applied: %d backup(s) are older: %s" % (_age_text(retention), len(expired), _short(expired, 3)), evidence
-    return PASS, "backups kept for %s, none older" % _age_text(retention), evidence
+    return PASS, "backups kept for %s: none of the %d backup(s) is older" % (_age_text(retention), len(backups)), evidence
 
 
 # ------------------------------------------------------------------------------------------------ control-plane flags

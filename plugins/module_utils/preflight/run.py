@@ -114,7 +114,7 @@ def format_table(cluster_name, results, max_detail=110):
         rows.append((r["category"], r["id"], _LABELS[r["status"]], r["detail"]))
         for c in r.get("checks") or []:
             if c["status"] in (FAIL, WARN):
-                rows.append(("", "  " + c["id"], _LABELS[c["status"]], "%s; found %s" % (c["expect"], c["found"])))
+                rows.append(("", "  " + c["id"].split(".", 1)[-1], _LABELS[c["status"]], "%s; found %s" % (c["expect"], c["found"])))
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(3)]
     lines = []
     for row in [header] + rows:
