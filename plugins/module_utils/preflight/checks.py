@@ -385,7 +385,8 @@ def check_rbac(ctx):
     results = ctx.flag_results()
     if results and "apiserver" in results:
         modes = flag_value(ctx.processes(), "apiserver", "authorization-mode")
-        evidence.append(ev("--authorization-mode in %s" % ctx.flags_source(), _short("%s: %s" % kv for kv in sorted(modes.items()))))
+        evidence.append(ev("--authorization-mode in %s" % ctx.flags_source(),
+                           _short("%s: %s" % (p, m or "not set (AlwaysAllow)") for p, m in sorted(modes.items()))))
         if any("RBAC" not in (m or "AlwaysAllow").split(",") for m in modes.values()):
             parts.append((FAIL, "an API server does not authorize with RBAC"))
     cluster_roles = ctx.items("/apis/rbac.authorization.k8s.io/v1/clusterroles") or []
@@ -427,7 +428,8 @@ def check_secrets_encryption(ctx):
     if procs is None:
         return UNKNOWN, ctx.no_flags_reason(), [ev("GET kube-system control-plane Pods", "none")]
     values = flag_value(procs, "apiserver", "encryption-provider-config")
-    evidence = [ev("--encryption-provider-config in %s" % ctx.flags_source(), _short("%s: %s" % kv for kv in sorted(values.items())))]
+    evidence = [ev("--encryption-provider-config in %s" % ctx.flags_source(),
+                   _short("%s: %s" % (p, v or "not set") for p, v in sorted(values.items())))]
     missing = [p for p, v in values.items() if not v]
     if not values:
         return UNKNOWN, "no API server command line found", evidence
