@@ -19,6 +19,7 @@ import urllib.request
 
 import yaml
 
+from ansible_collections.adhar.platform.plugins.module_utils.archive.catalog import _days
 from ansible_collections.adhar.platform.plugins.module_utils.preflight.flags import (
     FAIL, PASS, UNKNOWN, WARN, evaluate, flag_value, worst)
 
@@ -149,14 +150,6 @@ def _http_get(url, timeout):
         return exc.code, None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return None, str(getattr(exc, "reason", None) or exc)
-
-
-def _age_text(seconds):
-    if seconds >= 2 * 86400:
-        return "%.1f days" % (seconds / 86400.0)
-    if seconds >= 2 * 3600:
-        return "%.1f hours" % (seconds / 3600.0)
-    return "%d minutes" % max(0, seconds // 60)
 
 
 # ------------------------------------------------------------------------------------------------ infrastructure
@@ -307,8 +300,8 @@ def check_backup(ctx):
     if age is None:
         return FAIL, "the newest complete backup %s has no time" % newest["name"], evidence
     if age > limit:
-        return FAIL, "the newest complete backup %s is %s old (more than %s)" % (newest["name"], _age_text(age), _age_text(limit)), evidence
-    return PASS, "complete backup %s, %s old, in %s" % (newest["name"], _age_text(age), location), evidence
+        return FAIL, "the newest complete backup %s is %s old (more than %s)" % (newest["name"], _days(age), _days(limit)), evidence
+    return PASS, "complete backup %s, %s old, in %s" % (newest["name"], _days(age), location), evidence
 
 
 def check_monitoring(ctx):
@@ -637,11 +630,11 @@ def check_audit_trails(ctx):
 
 def check_data_retention(ctx):
     retention = ctx.params.get("backup_retention_seconds")
-    evidence = [ev("option backup_retention", _age_text(retention) if retention else "not set")]
+    evidence = [ev("option backup_retention", _days(retention) if retention else "not set")]
     if not retention:
         return FAIL, "no data retention set for backups (option backup_retention)", evidence
     if ctx.storage is None:
-        return FAIL, "a retention of %s is set, but no backup storage to apply it to (option storage)" % _age_text(retention), evidence
+        return FAIL, "a retention of %s is set, but no backup storage to apply it to (option storage)" % _days(retention), evidence
     cluster = ctx.params.get("backup_cluster")
     try:
         backups = ctx.backups(cluster)
@@ -659,8 +652,8 @@ def check_data_retention(ctx):
     evidence.append(ev("the backups in %s" % ctx.storage.location, "%d; oldest: %s; older than the retention: %s" % (
         len(backups), "%s at %s" % (oldest["name"], oldest["time"]) if oldest else "none", _short(expired) or "none")))
     if expired:
-        return FAIL, "retention of %s is not applied: %d backup(s) are older: %s" % (_age_text(retention), len(expired), _short(expired, 3)), evidence
-    return PASS, "backups kept for %s: none of the %d backup(s) is older" % (_age_text(retention), len(backups)), evidence
+        return FAIL, "retention of %s is not applied: %d backup(s) are older: %s" % (_days(retention), len(expired), _short(expired, 3)), evidence
+    return PASS, "backups kept for %s: none of the %d backup(s) is older" % (_days(retention), len(backups)), evidence
 
 
 # ------------------------------------------------------------------------------------------------ control-plane flags

@@ -376,3 +376,23 @@ def test_validation():
         with pytest.raises(AdharError) as exc:
             run._validate(bad)
         assert exc.value.details["option"] == option
+
+
+def test_audit_policy_first_matching_rule_decides():
+    levels = checks._secret_body_levels
+    assert levels([{"level": "Metadata", "resources": [{"group": "", "resources": ["secrets"]}]}, {"level": "RequestResponse"}]) == []
+    # a rule for some users only lets the others' Secret requests reach the next rule
+    assert levels([{"level": "Metadata", "users": ["admin"]}, {"level": "Request"}]) == ["Request"]
+    assert levels([{"level": "Request", "resources": [{"group": "apps"}]}, {"level": "Metadata"}]) == []
+    assert levels([{"level": "None", "nonResourceURLs": ["/healthz*"]}, {"level": "RequestResponse"}]) == ["RequestResponse"]
+
+
+def test_flags_of_an_existing_cluster_come_from_its_control_plane_pods():
+    pods = lst(obj("kube-apiserver-cp", "kube-system", {"component": "kube-apiserver", "tier": "control-plane"},
+                   spec={"containers": [{"command": GOOD_APISERVER}]}))
+    ctx = ctx_for({"/api/v1/namespaces/kube-system/pods?labelSelector=tier%3Dcontrol-plane": pods})
+    status, detail, evidence, flag_checks = checks.flags_check("apiserver")(ctx)
+    assert status == "pass" and evidence[0]["read"].startswith("Pod kube-system/kube-apiserver-cp") and flag_checks
+    # the encryption configuration on the node is not readable from here: the flag is the evidence
+    assert checks.check_secrets_encryption(ctx)[0] == "pass"
+    assert checks.flags_check("etcd")(ctx)[0] == "unknown"
