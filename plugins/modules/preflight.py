@@ -228,7 +228,7 @@ passed:
   returned: always
   type: bool
 misses:
-  description: C(<item>: <detail>) of every item that is V(fail).
+  description: "C(<item>: <detail>) of every item that is V(fail)."
   returned: always
   type: list
   elements: str

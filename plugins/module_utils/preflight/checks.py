@@ -17,7 +17,7 @@ import ssl
 import urllib.error
 import urllib.request
 
-import yaml
+from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive.catalog import _days
 from ansible_collections.adhar.platform.plugins.module_utils.preflight.flags import (
@@ -413,7 +413,11 @@ def check_rbac(ctx):
 
 def _read_yaml(path):
     with open(path) as handle:
-        return yaml.safe_load(handle)
+        text = handle.read()
+    try:
+        return yaml_load(text)
+    except Exception as exc:  # noqa: BLE001 - yaml.YAMLError (PyYAML comes through ansible.module_utils.common.yaml)
+        raise ValueError("%s is not YAML: %s" % (path, exc))
 
 
 def check_secrets_encryption(ctx):
@@ -434,7 +438,7 @@ def check_secrets_encryption(ctx):
     for path in sorted(set(values.values())):
         try:
             conf = _read_yaml(path) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, ValueError) as exc:
             problems.append("%s unreadable: %s" % (path, exc))
             continue
         first = None
@@ -455,7 +459,7 @@ def _audit_policy(ctx, path):
         return None
     try:
         return _read_yaml(path) or {}
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError):
         return None
 
 

@@ -201,4 +201,3 @@ def run_preflight(module):
         raise AdharError("%s misses %d item(s) of the pre-deployment checklist: %s" % (name, len(misses), "; ".join(misses)),
                          **{k: v for k, v in result.items() if k != "changed"})
     return result
-

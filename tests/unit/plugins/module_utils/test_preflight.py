@@ -97,10 +97,9 @@ def test_flag_rules_pass_on_a_hardened_command_line_and_name_each_miss():
     assert good["apiserver"]["status"] == "pass" and good["etcd"]["status"] == "pass", good
     bad_argv = ["kube-apiserver", "--authorization-mode=AlwaysAllow", "--tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA",
                 "--tls-min-version=VersionTLS10", "--token-auth-file=/t.csv", "--client-ca-file=/p/etcd-ca.crt"]
+    bad_etcd = ["etcd", "--auto-tls=true", "--listen-client-urls=http://0.0.0.0:2379", "--trusted-ca-file=/p/etcd-ca.crt"]
     bad = flags.evaluate([{"process": "apiserver-0", "kind": "apiserver", "argv": bad_argv, "source": "s"},
-                          {"process": "etcd-0", "kind": "etcd", "argv": ["etcd", "--auto-tls=true",
-                                                                        "--listen-client-urls=http://0.0.0.0:2379",
-                                                                        "--trusted-ca-file=/p/etcd-ca.crt"], "source": "s"}])
+                          {"process": "etcd-0", "kind": "etcd", "argv": bad_etcd, "source": "s"}])
     by_id = {c["id"]: c for r in bad.values() for c in r["checks"]}
     for rule in ("apiserver.anonymous-auth", "apiserver.authorization-mode", "apiserver.tls-cipher-suites",
                  "apiserver.tls-min-version", "apiserver.token-auth-file", "apiserver.encryption-provider-config",
@@ -145,8 +144,10 @@ def test_static_pod_processes():
 
 # ------------------------------------------------------------------------------------------ infrastructure
 def test_multi_az():
-    nodes = lambda *zones: {"/api/v1/nodes": lst(*[obj("n%d" % i, labels={"topology.kubernetes.io/zone": z} if z else {})
-                                                   for i, z in enumerate(zones)])}
+    def nodes(*zones):
+        return {"/api/v1/nodes": lst(*[obj("n%d" % i, labels={"topology.kubernetes.io/zone": z} if z else {})
+                                       for i, z in enumerate(zones)])}
+
     assert checks.check_multi_az(ctx_for(nodes("a", "b")))[0] == "pass"
     assert checks.check_multi_az(ctx_for(nodes("a", "a")))[0] == "fail"
     assert checks.check_multi_az(ctx_for(nodes("a", "b", None)))[0] == "warn"
@@ -157,8 +158,10 @@ def test_multi_az():
 
 
 def test_load_balancer():
-    svc = lambda ingress: obj("web", "prod", spec={"type": "LoadBalancer"},
-                              status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]} if ingress else {}})
+    def svc(ingress):
+        return obj("web", "prod", spec={"type": "LoadBalancer"},
+                   status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]} if ingress else {}})
+
     assert checks.check_load_balancer(ctx_for({"/api/v1/services": lst(svc(True))}))[0] == "pass"
     status, detail, _ = checks.check_load_balancer(ctx_for({"/api/v1/services": lst(svc(False))}))
     assert status == "fail" and "prod/web" in detail
@@ -205,8 +208,12 @@ def test_backup(tmp_path):
 
 
 def test_monitoring():
-    up = lambda url, timeout: (200, None)
-    down = lambda url, timeout: (None, "connection refused")
+    def up(url, timeout):
+        return 200, None
+
+    def down(url, timeout):
+        return None, "connection refused"
+
     params = {"monitoring_urls": ["http://prom:9090/-/ready"]}
     assert checks.check_monitoring(ctx_for(params=params, http_get=up))[0] == "pass"
     status, detail, evidence = checks.check_monitoring(ctx_for(params=params, http_get=down))
@@ -259,8 +266,8 @@ def test_rbac():
 
 
 def _local(tmp_path, argv, states=None):
-    return {"name": "demo", "cluster": FakeCluster({"apiserver-0": argv, "etcd-0": GOOD_ETCD},
-                                                    state_file=str(tmp_path / "cluster.json")), "states": states}
+    cluster = FakeCluster({"apiserver-0": argv, "etcd-0": GOOD_ETCD}, state_file=str(tmp_path / "cluster.json"))
+    return {"name": "demo", "cluster": cluster, "states": states}
 
 
 def test_secrets_encryption(tmp_path):
