@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import re
 import ssl
-import urllib.error
-import urllib.request
 
 from ansible.module_utils.common.yaml import yaml_load
 
@@ -142,14 +140,12 @@ class Context:
 
 def _http_get(url, timeout):
     """``(status, None)`` or ``(None, error)`` of GET ``url`` (certificates verified)."""
+    from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import request
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "adhar.platform"}),  # nosec B310
-                                    timeout=timeout, context=ssl.create_default_context()) as resp:
-            return resp.status, None
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return None, str(getattr(exc, "reason", None) or exc)
+        status, _body, _cert = request(url, "", ssl.create_default_context(), timeout)
+    except (OSError, ValueError) as exc:
+        return None, str(exc) or type(exc).__name__
+    return status, None
 
 
 # ------------------------------------------------------------------------------------------------ infrastructure

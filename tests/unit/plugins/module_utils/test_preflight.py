@@ -163,7 +163,7 @@ def test_load_balancer():
                    status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]} if ingress else {}})
 
     assert checks.check_load_balancer(ctx_for({"/api/v1/services": lst(svc(True))}))[0] == "pass"
-    status, detail, _ = checks.check_load_balancer(ctx_for({"/api/v1/services": lst(svc(False))}))
+    status, detail, dummy = checks.check_load_balancer(ctx_for({"/api/v1/services": lst(svc(False))}))
     assert status == "fail" and "prod/web" in detail
     assert checks.check_load_balancer(ctx_for({"/api/v1/services": lst()}))[0] == "fail"
     ha = {"name": "demo", "cluster": FakeCluster({}, members=3), "states": {"haproxy": {"state": "RUNNING"}}}
@@ -181,12 +181,12 @@ def test_dns_certificates():
                lst({"endpoints": [{"conditions": {"ready": True}}]})}
     fresh = [{"source": "/p/ca.crt", "days_left": 3000}]
     assert checks.check_dns_certificates(ctx_for(dns, cert_entries=fresh))[0] == "pass"
-    status, detail, _ = checks.check_dns_certificates(ctx_for(dns, cert_entries=[{"source": "/p/a.crt", "days_left": 5}]))
+    status, detail, dummy = checks.check_dns_certificates(ctx_for(dns, cert_entries=[{"source": "/p/a.crt", "days_left": 5}]))
     assert status == "fail" and "a.crt" in detail
-    status, detail, _ = checks.check_dns_certificates(ctx_for({}, cert_entries=fresh))
+    status, detail, dummy = checks.check_dns_certificates(ctx_for({}, cert_entries=fresh))
     assert status == "fail" and "kube-dns" in detail
     ing = dict(dns, **{"/apis/networking.k8s.io/v1/ingresses": lst(obj("site", "web", spec={"rules": [{"host": "a.example"}]}))})
-    status, detail, _ = checks.check_dns_certificates(ctx_for(ing, cert_entries=fresh))
+    status, detail, dummy = checks.check_dns_certificates(ctx_for(ing, cert_entries=fresh))
     assert status == "warn" and "web/site" in detail
 
 
@@ -198,12 +198,12 @@ def test_backup(tmp_path):
     old = {"name": "prod-0", "cluster": "prod", "complete": True, "time": "2026-05-29T02:00:00Z"}
     partial = {"name": "prod-2", "cluster": "prod", "complete": False, "time": "2026-06-01T11:00:00Z"}
     assert checks.check_backup(ctx_for(params=params, storage=storage, backups=[old, recent, partial]))[0] == "pass"
-    status, detail, _ = checks.check_backup(ctx_for(params=params, storage=storage, backups=[old, partial]))
+    status, detail, dummy = checks.check_backup(ctx_for(params=params, storage=storage, backups=[old, partial]))
     assert status == "fail" and "prod-0" in detail and "old" in detail
     other = dict(recent, cluster="staging")
     assert checks.check_backup(ctx_for(params=params, storage=storage, backups=[other]))[0] == "fail"
     missing = LocalStorage(str(tmp_path / "nowhere"))
-    status, detail, _ = checks.check_backup(ctx_for(params=params, storage=missing, backups=[recent]))
+    status, detail, dummy = checks.check_backup(ctx_for(params=params, storage=missing, backups=[recent]))
     assert status == "fail" and "cannot be read" in detail
 
 
@@ -235,7 +235,7 @@ NAMESPACES = {"/api/v1/namespaces": lst(obj("default"), obj("kube-system"), obj(
 def test_network_policies():
     assert checks.check_network_policies(ctx_for(NAMESPACES))[0] == "fail"
     one = dict(NAMESPACES, **{"/apis/networking.k8s.io/v1/networkpolicies": lst(obj("deny", "prod"))})
-    status, detail, _ = checks.check_network_policies(ctx_for(one))
+    status, detail, dummy = checks.check_network_policies(ctx_for(one))
     assert status == "warn" and "default" in detail
     both = dict(NAMESPACES, **{"/apis/networking.k8s.io/v1/networkpolicies": lst(obj("deny", "prod"), obj("deny", "default"))})
     assert checks.check_network_policies(ctx_for(both))[0] == "pass"
@@ -251,13 +251,13 @@ RBAC = {"/apis/rbac.authorization.k8s.io/v1": {"resources": [{"name": "clusterro
 
 
 def test_rbac():
-    status, detail, _ = checks.check_rbac(ctx_for(RBAC))
+    status, detail, dummy = checks.check_rbac(ctx_for(RBAC))
     assert status == "fail" and "built-in" in detail
     own = dict(RBAC, **{"/apis/rbac.authorization.k8s.io/v1/roles": lst(obj("developer", "prod"))})
     assert checks.check_rbac(ctx_for(own))[0] == "pass"
     anon = dict(own, **{"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings": lst(obj(
         "open", roleRef={"name": "view"}, subjects=[{"kind": "Group", "name": "system:unauthenticated"}]))})
-    status, detail, _ = checks.check_rbac(ctx_for(anon))
+    status, detail, dummy = checks.check_rbac(ctx_for(anon))
     assert status == "fail" and "open" in detail
     admin = dict(own, **{"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings": lst(obj(
         "ci", roleRef={"name": "cluster-admin"}, subjects=[{"kind": "ServiceAccount", "name": "ci"}]))})
@@ -276,12 +276,12 @@ def test_secrets_encryption(tmp_path):
     enc.write_text("resources:\n- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k, secret: x}]}\n  - identity: {}\n")
     assert checks.check_secrets_encryption(ctx_for(local=_local(tmp_path, argv)))[0] == "pass"
     enc.write_text("resources:\n- resources: [secrets]\n  providers:\n  - identity: {}\n")
-    status, detail, _ = checks.check_secrets_encryption(ctx_for(local=_local(tmp_path, argv)))
+    status, detail, dummy = checks.check_secrets_encryption(ctx_for(local=_local(tmp_path, argv)))
     assert status == "fail" and "identity" in detail
     plain = [a for a in argv if not a.startswith("--encryption")]
     assert checks.check_secrets_encryption(ctx_for(local=_local(tmp_path, plain)))[0] == "fail"
     # no control-plane Pod and no local cluster: cannot be judged from the cluster
-    status, detail, _ = checks.check_secrets_encryption(ctx_for({}))
+    status, detail, dummy = checks.check_secrets_encryption(ctx_for({}))
     assert status == "unknown" and "managed" in detail
 
 
@@ -290,13 +290,13 @@ def test_audit_logging_and_trails(tmp_path):
     argv = [a for a in GOOD_APISERVER if not a.startswith(("--audit-log-path", "--audit-policy-file"))]
     argv += ["--audit-log-path=" + str(log), "--audit-policy-file=" + str(policy)]
     policy.write_text("rules:\n- level: Metadata\n  resources: [{group: '', resources: [secrets]}]\n- level: Request\n  resources: [{group: apps}]\n")
-    status, detail, _ = checks.check_audit_logging(ctx_for(local=_local(tmp_path, argv)))
+    status, detail, dummy = checks.check_audit_logging(ctx_for(local=_local(tmp_path, argv)))
     assert status == "fail" and "does not exist" in detail
     log.write_text("{}\n")
     assert checks.check_audit_logging(ctx_for(local=_local(tmp_path, argv)))[0] == "pass"
     assert checks.check_audit_trails(ctx_for(local=_local(tmp_path, argv)))[0] == "pass"
     policy.write_text("rules:\n- level: RequestResponse\n")
-    status, detail, _ = checks.check_audit_trails(ctx_for(local=_local(tmp_path, argv)))
+    status, detail, dummy = checks.check_audit_trails(ctx_for(local=_local(tmp_path, argv)))
     assert status == "fail" and "Secret bodies" in detail
     policy.write_text("rules:\n- level: Metadata\n")
     no_age = [a for a in argv if not a.startswith("--audit-log-maxage")]
@@ -334,7 +334,7 @@ def test_compliance(tmp_path):
     good = _local(tmp_path, GOOD_APISERVER)
     assert checks.check_compliance(ctx_for(local=good))[0] == "pass"
     bad = _local(tmp_path, [a for a in GOOD_APISERVER if not a.startswith("--anonymous")])
-    status, detail, _ = checks.check_compliance(ctx_for(local=bad))
+    status, detail, dummy = checks.check_compliance(ctx_for(local=bad))
     assert status == "fail" and "apiserver.anonymous-auth" in detail
     reports = {"/apis/aquasecurity.github.io/v1alpha1": {"resources": [{"name": "clustercompliancereports"}]},
                "/apis/aquasecurity.github.io/v1alpha1/clustercompliancereports": lst(obj("cis", status={"summary": {"failCount": 3}}))}
@@ -348,7 +348,7 @@ def test_data_retention(tmp_path):
     kept = [{"name": "b1", "time": "2026-05-30T02:00:00Z"}]
     assert checks.check_data_retention(ctx_for(params=params, storage=storage, backups=kept))[0] == "pass"
     expired = [{"name": "b0", "time": "2026-05-01T02:00:00Z"}] + kept
-    status, detail, _ = checks.check_data_retention(ctx_for(params=params, storage=storage, backups=expired))
+    status, detail, dummy = checks.check_data_retention(ctx_for(params=params, storage=storage, backups=expired))
     assert status == "fail" and "b0" in detail
     assert checks.check_data_retention(ctx_for(params=params))[0] == "fail"
 
