@@ -910,6 +910,11 @@ def _client_probe_settings(client):
     return ctx, headers
 
 
+# For other modules that probe an API endpoint the way cluster_info does (preflight reads the serving certificate).
+client_probe_settings = _client_probe_settings
+cert_from_der = _cert_from_der
+
+
 def _error_text(exc):
     status = getattr(exc, "status", None)
     reason = getattr(exc, "reason", None)

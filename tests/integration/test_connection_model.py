@@ -56,6 +56,7 @@ REQUIRED = {
     "mesh_info": {"members": [{"name": "a", "local_cluster": "conn-groups-none"}]},
     "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
     "glb": {"name": "conn-groups-none", "zone": "example.com", "state": "absent"},
+    "preflight": {"name": "conn-groups-none"},
 }
 
 
