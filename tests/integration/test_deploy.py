@@ -75,6 +75,8 @@ def network_actions(runner, state_dir, dns_port):
 
 def test_deploy_local_platform(runner, state_dir):
     dns_port = free_udp_port()
+    # the clusters' shared ClusterMesh CA in this test's directory, not the controller's default
+    CHARTS.extend(["-e", "adhar_mesh_ca_dir=" + os.path.join(runner.workdir, "clustermesh-ca")])
     try:
         results, recap, out = run(runner, "deploy.yml", *CHARTS)
         assert set(recap) == {"prod", "staging"} and recap["prod"] >= 1 and recap["staging"] >= 1
