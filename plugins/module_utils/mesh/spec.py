@@ -5,7 +5,7 @@
 local members and ``helm`` live.
 
 ``MESH_ARG_SPEC`` is mirrored option for option by the doc fragment ``plugins/doc_fragments/mesh.py``
-(``adhar.platform.mesh``); tests/unit/plugins/module_utils/mesh/test_spec.py keeps them in step.  Modules never edit
+(``adhar.platform.mesh``); tests/unit/plugins/module_utils/mesh/test_mesh_spec.py keeps them in step.  Modules never edit
 these dicts: they take ``mesh_arg_spec()``, a deep copy.
 
 Only the standard library and ``args_common`` are imported here, so this file is cheap to import.
