@@ -15,23 +15,8 @@ from ansible_collections.adhar.platform.plugins.modules import mesh as mesh_modu
 from ansible_collections.adhar.platform.plugins.modules import mesh_info as mesh_info_module
 
 
-def _assert_mirrors(spec, doc):
-    assert sorted(doc) == sorted(spec)
-    for name, opt in spec.items():
-        entry = doc[name]
-        assert entry.get("type", "str") == opt.get("type", "str"), name
-        assert entry.get("default") == opt.get("default"), name
-        assert entry.get("required", False) == opt.get("required", False), name
-        assert entry.get("choices") == opt.get("choices"), name
-        assert entry.get("elements") == opt.get("elements"), name
-        assert sorted(entry.get("aliases") or []) == sorted(opt.get("aliases") or []), name
-        assert entry.get("description"), name
-        if "options" in opt:
-            _assert_mirrors(opt["options"], entry["suboptions"])
-
-
-def test_fragment_mirrors_spec():
-    _assert_mirrors(MESH_ARG_SPEC, yaml.safe_load(mesh_fragment.ModuleDocFragment.DOCUMENTATION)["options"])
+def test_fragment_mirrors_spec(assert_fragment_mirrors):
+    assert_fragment_mirrors(MESH_ARG_SPEC, yaml.safe_load(mesh_fragment.ModuleDocFragment.DOCUMENTATION)["options"])
 
 
 @pytest.mark.parametrize("module", [mesh_module, mesh_info_module], ids=["mesh", "mesh_info"])
