@@ -209,7 +209,7 @@ health: venv collection ## health table of every cluster in INVENTORY (default i
 	@$(call stage,health,ansible-playbook playbooks/health.yml)
 	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i '$(INVENTORY)' playbooks/health.yml $(DEMO_ARGS)
 
-destroy: venv collection ## remove the local clusters of INVENTORY (processes stopped by pid, state removed)
+destroy: venv collection ## remove the local clusters of INVENTORY (processes stopped by pid, state removed; for the local inventory the demo's DNS name first)
 	@$(call stage,destroy,ansible-playbook playbooks/destroy.yml)
 	@# the demo's global DNS name (and with it the local CoreDNS) goes first; nothing to do when it does not exist
 	@if [ '$(INVENTORY)' = inventories/local/adhar.yml ]; then \
