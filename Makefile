@@ -1,6 +1,7 @@
 # Makefile for adhar.platform -- every target is idempotent and safe to re-run.
 #
-#   make demo   set everything up and deploy inventories/local/adhar.yml with playbooks/deploy.yml
+#   make demo   set everything up, deploy inventories/local/adhar.yml (playbooks/deploy.yml), mesh its clusters and
+#               give its demo application a global DNS name (playbooks/network.yml)
 #   make test   set everything up and run sanity, lint, unit and integration
 #   make help   list all targets
 #
@@ -190,19 +191,34 @@ test: venv system-deps toolchain sanity lint unit integration ## everything: ven
 
 # ---------------------------------------------------------------- demo
 
-demo: venv system-deps toolchain collection ## deploy the local two-cluster platform (inventories/local) and print its health
+# What `make demo` runs after deploy.yml (playbooks/network.yml): the clusters' Cilium ClusterMesh, a global DNS name
+# for the demo application answered by both clusters (the local CoreDNS on 127.0.0.1:5353, weighted 1:1; no health
+# checks: nothing listens at the loopback endpoints the inventory gives, kwok runs no containers), then the mesh table.
+NETWORK := ansible-playbook -i inventories/local/adhar.yml playbooks/network.yml
+DEMO_GLB := -e adhar_glb_name=demo-app -e adhar_glb_zone=adhar.localtest.me -e adhar_glb_algorithm=weighted \
+	-e adhar_glb_ttl=30 -e '{"adhar_glb_health_check": {"enabled": false}}'
+
+demo: venv system-deps toolchain collection ## deploy the local two-cluster platform (inventories/local), mesh it, give it a global DNS name, print the mesh table
 	@$(call stage,demo,ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml)
 	@echo 'core services: cilium, ingress-nginx, postgresql, redis and minio from the REAL upstream charts (pinned, fetched by make toolchain from the Go module proxy; kwok simulates their Pods, so Running is simulated)'
 	@echo 'argo-cd and gitea come from tests/fixtures/charts: TEST FIXTURE charts (their upstream charts cannot be fetched or rendered here)'
 	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml \
 		-e adhar_chart_dir='$(REPO)/tests/fixtures/charts' $(DEMO_ARGS)
+	@$(call stage,demo,playbooks/network.yml: mesh the clusters; demo-app.adhar.localtest.me; test the mesh)
+	cd '$(REPO)' && $(RUN_ENV) $(NETWORK) -e adhar_network_action=mesh $(DEMO_ARGS)
+	cd '$(REPO)' && $(RUN_ENV) $(NETWORK) -e adhar_network_action=glb $(DEMO_GLB) $(DEMO_ARGS)
+	cd '$(REPO)' && $(RUN_ENV) $(NETWORK) -e adhar_network_action=test -e adhar_mesh_wait=120 $(DEMO_ARGS)
+	@echo 'the demo application global name: dig @127.0.0.1 -p 5353 demo-app.adhar.localtest.me (answers 127.0.0.2 and 127.0.0.3)'
 
 health: venv collection ## health table of every cluster in INVENTORY (default inventories/local/adhar.yml)
 	@$(call stage,health,ansible-playbook playbooks/health.yml)
 	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i '$(INVENTORY)' playbooks/health.yml $(DEMO_ARGS)
 
-destroy: venv collection ## remove the local clusters of INVENTORY (processes stopped by pid, state removed)
+destroy: venv collection ## remove the local clusters of INVENTORY (processes stopped by pid, state removed; for the local inventory the demo's DNS name first)
 	@$(call stage,destroy,ansible-playbook playbooks/destroy.yml)
+	@# the demo's global DNS name (and with it the local CoreDNS) goes first; nothing to do when it does not exist
+	@if [ '$(INVENTORY)' = inventories/local/adhar.yml ]; then \
+		cd '$(REPO)' && $(RUN_ENV) $(NETWORK) -e adhar_network_action=glb -e adhar_glb_state=absent $(DEMO_GLB) $(DEMO_ARGS); fi
 	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i '$(INVENTORY)' playbooks/destroy.yml $(DEMO_ARGS)
 
 # ---------------------------------------------------------------- maintenance

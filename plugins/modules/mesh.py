@@ -46,6 +46,7 @@ description:
     mesh wrote it; a release's stays.
   - Idempotent - a member whose certificates, peers, processes and release values are already as wanted is not touched.
 extends_documentation_fragment:
+  - adhar.platform.mesh
   - adhar.platform.k8s_auth
   - adhar.platform.attributes
 attributes:
@@ -59,94 +60,12 @@ attributes:
     details:
       - The Cilium releases' values before and after (secret values masked); for local members the list of actions.
 options:
-  members:
-    description:
-      - The clusters of the mesh.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description:
-          - The member's Cilium cluster name (C(cluster.name)); 1-32 lower-case letters, digits and C(-).
-        type: str
-        required: true
-      cluster_id:
-        description:
-          - The member's Cilium cluster ID (C(cluster.id)), unique in the mesh.
-          - A local member defaults to (and must equal) the C(cluster_id) its cluster was created with; a Cilium member
-            defaults to the C(cluster-id) of its C(cilium-config).
-        type: int
-      local_cluster:
-        description:
-          - Name of a local cluster made by M(adhar.platform.cluster) under O(state_dir); exclusive with the member's
-            connection options.
-        type: str
-      pod_cidr:
-        description:
-          - The member's pod network, when it cannot be read (a Cilium member's C(cluster-pool-ipv4-cidr) is read; a
-            local member's is its cluster's C(pod_cidr)).
-        type: str
-      endpoint:
-        description:
-          - C(host:port) at which the member's clustermesh-apiserver is reached by its peers (Cilium members; default
-            from its C(clustermesh-apiserver) Service).
-        type: str
-      release:
-        description:
-          - Name of the member's Cilium Helm release.
-        type: str
-        default: cilium
-      release_namespace:
-        description:
-          - Namespace of the Cilium release (and of C(cilium-config) and C(cilium-ca)).
-        type: str
-        default: kube-system
-      chart:
-        description:
-          - Path of the Cilium chart of the member's Cilium version, used for the upgrade. Default - the collection's
-            Cilium chart (the version of the toolchain's clustermesh-apiserver), which is only used for a release of
-            that version.
-        type: path
-      kubeconfig:
-        description:
-          - The member's kubeconfig (a path or a dictionary); see the task-level O(kubeconfig). When the member sets
-            none of its connection options, the task's are used.
-        type: raw
-      context:
-        description: The member's kubeconfig context.
-        type: str
-      host:
-        description: URL of the member's API server.
-        type: str
-      api_key:
-        description: Bearer token for the member's API server.
-        type: str
-      validate_certs:
-        description: Whether to verify the member's API server certificate.
-        type: bool
-      ca_cert:
-        description: CA bundle of the member's API server.
-        type: path
-      client_cert:
-        description: Client certificate for the member's API server.
-        type: path
-      client_key:
-        description: Key of O(members[].client_cert).
-        type: path
   state:
     description:
       - V(present) connects every member with every other one; V(absent) disconnects the members given.
     type: str
     choices: [present, absent]
     default: present
-  max_connected_clusters:
-    description:
-      - Cilium's C(clustermesh.maxConnectedClusters) - 255, or 511 (which halves the cluster-local identities; set
-        only at install, the same on every member).
-    type: int
-    choices: [255, 511]
-    default: 255
   mesh_ca_cert:
     description:
       - PEM file of the mesh's CA certificate, with O(mesh_ca_key). Default - the CA a member already holds, else a new
@@ -155,14 +74,6 @@ options:
   mesh_ca_key:
     description:
       - PEM file of the key of O(mesh_ca_cert).
-    type: path
-  state_dir:
-    description:
-      - State root of the local members (default C(ADHAR_STATE_DIR), else C(~/.local/state/adhar)).
-    type: path
-  bin_dir:
-    description:
-      - Directory with C(helm) (Cilium members). Default - C(ADHAR_BIN_DIR), else the toolchain cache.
     type: path
   wait_timeout:
     description:
@@ -237,18 +148,15 @@ duration:
 
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import above
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.mesh.task import member_spec, run_mesh
+from ansible_collections.adhar.platform.plugins.module_utils.mesh.spec import mesh_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils.mesh.task import run_mesh
 
 
 def argument_spec():
-    return dict(
-        members=dict(type="list", elements="dict", required=True, options=member_spec()),
+    return mesh_arg_spec(
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        max_connected_clusters=dict(type="int", choices=[255, 511], default=255),
         mesh_ca_cert=dict(type="path"),
         mesh_ca_key=dict(type="path", no_log=False),
-        state_dir=dict(type="path"),
-        bin_dir=dict(type="path"),
         wait_timeout=dict(type="int", default=300),
     )
 

@@ -25,81 +25,10 @@ description:
   - Read only. Every member must be readable (a local member's cluster running); an unreadable member is an error
     naming it.
 extends_documentation_fragment:
+  - adhar.platform.mesh
   - adhar.platform.k8s_auth
   - adhar.platform.attributes.info_module
 options:
-  members:
-    description:
-      - The clusters of the mesh, as for M(adhar.platform.mesh) (only C(name), C(cluster_id), C(local_cluster),
-        C(endpoint), C(release_namespace), C(release) and the connection options are used here).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: The member's Cilium cluster name.
-        type: str
-        required: true
-      cluster_id:
-        description: The member's Cilium cluster ID.
-        type: int
-      local_cluster:
-        description: Name of a local cluster made by M(adhar.platform.cluster).
-        type: str
-      pod_cidr:
-        description: The member's pod network (unused here; accepted so the member list of M(adhar.platform.mesh) fits).
-        type: str
-      endpoint:
-        description: C(host:port) of the member's clustermesh-apiserver (Cilium members).
-        type: str
-      release:
-        description: Name of the member's Cilium Helm release.
-        type: str
-        default: cilium
-      release_namespace:
-        description: Namespace of the Cilium release.
-        type: str
-        default: kube-system
-      chart:
-        description: Unused here; accepted so the member list of M(adhar.platform.mesh) fits.
-        type: path
-      kubeconfig:
-        description: The member's kubeconfig (a path or a dictionary).
-        type: raw
-      context:
-        description: The member's kubeconfig context.
-        type: str
-      host:
-        description: URL of the member's API server.
-        type: str
-      api_key:
-        description: Bearer token for the member's API server.
-        type: str
-      validate_certs:
-        description: Whether to verify the member's API server certificate.
-        type: bool
-      ca_cert:
-        description: CA bundle of the member's API server.
-        type: path
-      client_cert:
-        description: Client certificate for the member's API server.
-        type: path
-      client_key:
-        description: Key of O(members[].client_cert).
-        type: path
-  max_connected_clusters:
-    description: As for M(adhar.platform.mesh).
-    type: int
-    choices: [255, 511]
-    default: 255
-  state_dir:
-    description:
-      - State root of the local members (default C(ADHAR_STATE_DIR), else C(~/.local/state/adhar)).
-    type: path
-  bin_dir:
-    description:
-      - Directory with C(helm) (Cilium members). Default - C(ADHAR_BIN_DIR), else the toolchain cache.
-    type: path
   timeout:
     description:
       - Seconds each probe of a kvstore may take.
@@ -157,17 +86,11 @@ duration:
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import above
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.mesh.info import run_info
-from ansible_collections.adhar.platform.plugins.module_utils.mesh.task import member_spec
+from ansible_collections.adhar.platform.plugins.module_utils.mesh.spec import mesh_arg_spec
 
 
 def argument_spec():
-    return dict(
-        members=dict(type="list", elements="dict", required=True, options=member_spec()),
-        max_connected_clusters=dict(type="int", choices=[255, 511], default=255),
-        state_dir=dict(type="path"),
-        bin_dir=dict(type="path"),
-        timeout=dict(type="float", default=5),
-    )
+    return mesh_arg_spec(timeout=dict(type="float", default=5))
 
 
 def main():

@@ -1,7 +1,8 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Cilium ClusterMesh between two real local clusters: the real clustermesh-apiserver (built by tools/toolchain) syncs
-each cluster's real Services into its kvstore, which the peer reaches over TLS with its own client certificate."""
+"""Cilium ClusterMesh between real local clusters (two, then a third, node-less one): the real clustermesh-apiserver
+(built by tools/toolchain) syncs each cluster's real Services into its kvstore, which every peer reaches over TLS with
+its own client certificate."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 A = {"name": "a", "local_cluster": "mesh-a"}
 B = {"name": "b", "local_cluster": "mesh-b"}
+C = {"name": "c", "local_cluster": "mesh-c"}
 
 GLOBAL_SERVICES = """
 - apiVersion: v1
@@ -41,7 +43,9 @@ GLOBAL_SERVICES = """
 def clusters(make_local_cluster):
     with make_local_cluster("mesh-a", 1, cluster_id=1, pod_cidr="10.244.0.0/16") as kc_a:
         with make_local_cluster("mesh-b", 1, cluster_id=2, pod_cidr="10.245.0.0/16") as kc_b:
-            yield {"a": kc_a, "b": kc_b}
+            # the third member: no nodes (the mesh needs none), its own cluster id and pod network
+            with make_local_cluster("mesh-c", 0, cluster_id=3, pod_cidr="10.246.0.0/16") as kc_c:
+                yield {"a": kc_a, "b": kc_b, "c": kc_c}
 
 
 def saved(state_dir, name):
@@ -61,11 +65,11 @@ def secret_exists(kubeconfig):
 
 
 def nothing_changed(state_dir, clusters):
-    for name in ("mesh-a", "mesh-b"):
+    for name in ("mesh-a", "mesh-b", "mesh-c"):
         data = saved(state_dir, name)
         assert "mesh" not in data and "clustermesh_etcd" not in data["ports"]
         assert not os.path.exists(os.path.join(state_dir, name, "pki", "clustermesh"))
-    assert not secret_exists(clusters["a"]) and not secret_exists(clusters["b"])
+    assert not any(secret_exists(clusters[n]) for n in ("a", "b", "c"))
 
 
 def wait_info(runner, members, want_healthy, timeout=120):
@@ -77,7 +81,7 @@ def wait_info(runner, members, want_healthy, timeout=120):
         time.sleep(3)
 
 
-def test_bad_inputs_fail_before_any_change(runner, state_dir, clusters, make_local_cluster):
+def test_bad_inputs_fail_before_any_change(runner, state_dir, clusters):
     # duplicate cluster IDs: one error naming both members and the rule
     r = runner.module("adhar.platform.mesh", {"members": [dict(A, cluster_id=2), dict(B, cluster_id=2)]},
                       expect_fail=True)
@@ -89,13 +93,6 @@ def test_bad_inputs_fail_before_any_change(runner, state_dir, clusters, make_loc
     many = [{"name": "m%d" % i, "local_cluster": "none-%d" % i, "cluster_id": i + 1} for i in range(256)]
     r = runner.module("adhar.platform.mesh", {"members": many}, expect_fail=True)
     assert r["rule"] == "member_count" and "256 clusters" in r["msg"] and "at most 255" in r["msg"]
-    # overlapping pod networks: a third cluster on mesh-a's pod network
-    with make_local_cluster("mesh-c", 0, cluster_id=3, pod_cidr="10.244.128.0/17"):
-        r = runner.module("adhar.platform.mesh", {"members": [A, B, {"name": "c", "local_cluster": "mesh-c"}]},
-                          expect_fail=True)
-        assert r["rule"] == "pod_cidr_overlap" and r["members"] == ["a", "c"]
-        assert "pod networks 10.244.0.0/16 and 10.244.128.0/17 overlap" in r["msg"]
-        assert "mesh" not in saved(state_dir, "mesh-c")
     nothing_changed(state_dir, clusters)
 
 
@@ -129,6 +126,26 @@ def test_mesh_two_local_clusters(runner, state_dir, clusters):
     assert again["ca"]["fingerprint"] == r["ca"]["fingerprint"]
 
 
+def test_mesh_three_local_clusters(runner, state_dir, clusters):
+    """A third member joins: every member gets the new peer, the old pair is kept, and each of the six ordered pairs
+    is configured, reachable and synced, with the global Service of its destination seen in that kvstore."""
+    members = [A, B, C]
+    r = runner.module("adhar.platform.mesh", {"members": members})
+    assert r["changed"] and r["ca"]["source"] == "kept in Secret cilium-ca of a"
+    assert {m["name"]: m["peers"] for m in r["members"]} == {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"]}
+    assert secret_exists(clusters["c"]) and saved(state_dir, "mesh-c")["mesh"]["cluster_id"] == 3
+    for name in ("a", "c"):  # b has had it since the two-member test
+        runner.module("adhar.platform.apply", {"kubeconfig": clusters[name], "definitions": GLOBAL_SERVICES})
+    info = wait_info(runner, members, True)
+    assert info["healthy"], info["reasons"]
+    pairs = {(row["source"], row["dest"]): row for row in info["table"]}
+    assert sorted(pairs) == [("a", "b"), ("a", "c"), ("b", "a"), ("b", "c"), ("c", "a"), ("c", "b")]
+    for row in pairs.values():
+        assert row["configured"] and row["reachable"] and row["synced"], row
+        assert row["global_services_seen"] == ["default/web"], row
+    assert not runner.module("adhar.platform.mesh", {"members": members})["changed"]
+
+
 def test_killed_clustermesh_apiserver_is_named(runner, state_dir, clusters):
     members = [A, B]
     run = os.path.join(state_dir, "mesh-b", "run")
@@ -154,15 +171,15 @@ def test_killed_clustermesh_apiserver_is_named(runner, state_dir, clusters):
 
 
 def test_disconnect(runner, state_dir, clusters):
-    members = [A, B]
+    members = [A, B, C]
     r = runner.module("adhar.platform.mesh", {"members": members, "state": "absent"})
     assert r["changed"]
-    for name in ("mesh-a", "mesh-b"):
+    for name in ("mesh-a", "mesh-b", "mesh-c"):
         data = saved(state_dir, name)
         assert "mesh" not in data and "clustermesh_etcd" not in data["ports"]
         assert not os.path.exists(os.path.join(state_dir, name, "config", "clustermesh"))
     assert any("removed Secret kube-system/cilium-ca" in a for a in r["actions"])
-    assert not secret_exists(clusters["a"]) and not secret_exists(clusters["b"])
+    assert not any(secret_exists(clusters[n]) for n in ("a", "b", "c"))
     again = runner.module("adhar.platform.mesh", {"members": members, "state": "absent"})
     assert not again["changed"]
 
@@ -208,6 +225,12 @@ def test_cilium_helm_members(runner, state_dir, clusters):
     members = [{"name": "a", "kubeconfig": clusters["a"]}, {"name": "b", "kubeconfig": clusters["b"]}]
     # each release made its own CA: refused, nothing changed
     install()
+    # overlapping pod networks (b's given on the member, which wins over its cilium-config): the first rule over the
+    # facts that fails, before the CA rule
+    overlapping = [members[0], dict(members[1], pod_cidr="10.244.128.0/17")]
+    r = runner.module("adhar.platform.mesh", {"members": overlapping}, expect_fail=True)
+    assert r["rule"] == "pod_cidr_overlap" and r["members"] == ["a", "b"]
+    assert "pod networks 10.244.0.0/16 and 10.244.128.0/17 overlap" in r["msg"]
     r = runner.module("adhar.platform.mesh", {"members": members}, expect_fail=True)
     assert r["rule"] == "shared_ca" and r["members"] == ["a", "b"]
     # the Cilium way: one CA given to both releases

@@ -72,6 +72,29 @@ COLLECTIONS_BASE = _make_importable()
 
 # -- fixtures -----------------------------------------------------------------
 
+
+def _assert_mirrors(spec, doc):
+    """An argument spec and the ``options`` of its doc fragment agree option for option (suboptions too)."""
+    assert sorted(doc) == sorted(spec)
+    for name, opt in spec.items():
+        entry = doc[name]
+        assert entry.get("type", "str") == opt.get("type", "str"), name
+        assert entry.get("default") == opt.get("default"), name
+        assert entry.get("required", False) == opt.get("required", False), name
+        assert entry.get("choices") == opt.get("choices"), name
+        assert entry.get("elements") == opt.get("elements"), name
+        assert sorted(entry.get("aliases") or []) == sorted(opt.get("aliases") or []), name
+        assert entry.get("description"), name
+        if "options" in opt:
+            _assert_mirrors(opt["options"], entry["suboptions"])
+
+
+@pytest.fixture
+def assert_fragment_mirrors():
+    """``assert_fragment_mirrors(spec, doc_options)``: see ``_assert_mirrors``."""
+    return _assert_mirrors
+
+
 K8S_ENV_VARS = (
     "K8S_AUTH_KUBECONFIG",
     "K8S_AUTH_CONTEXT",

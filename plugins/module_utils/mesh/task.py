@@ -14,34 +14,14 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC, k8s_auth_suboptions
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.mesh import ca as meshca
 from ansible_collections.adhar.platform.plugins.module_utils.mesh import cilium, local, preflight
+from ansible_collections.adhar.platform.plugins.module_utils.mesh.spec import MEMBER_CONNECTION_KEYS
 from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir
 
-# per-member connection options: the shared Kubernetes options (doc fragment adhar.platform.k8s_auth) that name a
-# cluster and its credentials; the timeouts are the task's
-MEMBER_CONNECTION_KEYS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert",
-                          "client_key")
 CONNECTION_KEYS = tuple(K8S_AUTH_ARG_SPEC)
-
-
-def member_spec():
-    """Suboptions of ``members`` (the connection options of K8S_AUTH_ARG_SPEC without their env fallbacks: those
-    belong to the task-level options)."""
-    spec = dict(
-        name=dict(type="str", required=True),
-        cluster_id=dict(type="int"),
-        local_cluster=dict(type="str"),
-        pod_cidr=dict(type="str"),
-        endpoint=dict(type="str"),
-        release=dict(type="str", default="cilium"),
-        release_namespace=dict(type="str", default="kube-system"),
-        chart=dict(type="path"),
-    )
-    spec.update(k8s_auth_suboptions(MEMBER_CONNECTION_KEYS, without=("fallback", "default", "aliases")))
-    return spec
 
 
 def member_k8s(member, params):
