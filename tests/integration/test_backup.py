@@ -140,7 +140,7 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert verified["verification"]["ok"] is True and verified["verification"]["decryption_checked"] is True
     assert verified["verification"]["integrity"] == "signed"
     # the signed manifest checks out with the verify key alone (the same in check mode: it comes from the key)
-    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "1.1.0"
+    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "1.2.0"
     signed = info(runner, storage, name="bk-one", verify=True, verify_key=b["verify_key"])
     assert signed["verification"]["ok"] is True and signed["verification"]["decryption_checked"] is False
     assert signed["verification"]["integrity"] == "signed"
