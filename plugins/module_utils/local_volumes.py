@@ -115,7 +115,14 @@ def ensure_storage_class(client, root):
     """Create the StorageClass when missing; returns True when it was (or would be) created."""
     current = get(client, "%s/%s" % (SC_PATH, STORAGE_CLASS))
     if current is not None:
-        have = ((current.get("metadata") or {}).get("annotations") or {}).get(ROOT_ANNOTATION)
+        meta = current.get("metadata") or {}
+        have = (meta.get("annotations") or {}).get(ROOT_ANNOTATION)
+        if have != root and (meta.get("labels") or {}).get(VOLUME_LABEL) == "true":
+            # ours, from another cluster's etcd snapshot: this cluster's volumes live in its own directory
+            client.raw("PATCH", "%s/%s" % (SC_PATH, STORAGE_CLASS), _query(client),
+                       body={"metadata": {"annotations": {ROOT_ANNOTATION: root}}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+            return True
         if have != root:
             raise AdharError("StorageClass %s exists with volume root %r, not %s: it was made by something else; "
                              "delete it or leave nodes.volumes unset" % (STORAGE_CLASS, have, root), option="nodes.volumes")

@@ -126,7 +126,8 @@ options:
           - The scheduler and the PV controller bind them to PersistentVolumeClaims of that class; every run of the
             module tops the free ones up again. M(adhar.platform.backup) captures their files, M(adhar.platform.restore)
             puts them back. See C(docs/backup.md).
-          - 0 to 1000. Left out, nothing is created.
+          - 0 to 1000. V(0) creates only the StorageClass (enough for a restore, which makes a volume for each PVC it
+            restores). Left out, nothing is created.
         type: int
   kubernetes_version:
     description:

@@ -398,7 +398,7 @@ class LocalProvider(Provider):
     def _reconcile_volumes(self, cluster):
         """Keep ``nodes.volumes`` free local PVs (and their StorageClass); see module_utils/local_volumes.py."""
         wanted = self._volumes_wanted()
-        if not wanted:
+        if wanted is None:
             return False
         from ansible_collections.adhar.platform.plugins.module_utils import local_volumes
         from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
@@ -474,7 +474,7 @@ class LocalProvider(Provider):
             if self.check_mode:
                 self.actions.append("would create cluster %s (%d control-plane member(s), %d node(s))"
                                     % (spec["name"], spec["control_plane_count"], spec["nodes_count"]))
-                if self._volumes_wanted():
+                if self._volumes_wanted() is not None:
                     self.actions.append("would create StorageClass adhar-local and %d local volumes" % self._volumes_wanted())
                 if plan is not None:
                     self.actions.append("would restore etcd from %s" % recover.describe_source(plan))
