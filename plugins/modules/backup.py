@@ -120,10 +120,10 @@ options:
   volume_data:
     description:
       - V(auto) captures the files of every captured PersistentVolumeClaim bound to a local volume of this host (the
-        volumes of a local cluster made with O(adhar.platform.cluster#module:nodes.volumes), StorageClass C(adhar-local)):
+        volumes of a local cluster made with O(adhar.platform.cluster#module:nodes.volumes), StorageClass C(adhar-local)),
         file level, streamed as a tar into C(volumes/<namespace>/<pvc>.tar), encrypted when O(encryption) is given,
         checksummed like every item, with an index of every entry (mode, mtime, size, SHA-256).
-      - Those PVCs get no VolumeSnapshot. Other PVCs are listed in RV(backup.volumes.skipped) with the reason.
+      - Those PVCs get no VolumeSnapshot. Other PVCs are listed in RV(backup.volumes) (C(skipped)) with the reason.
       - V(never) captures no volume data.
     type: str
     choices: [auto, never]

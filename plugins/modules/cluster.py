@@ -120,7 +120,7 @@ options:
         type: int
       volumes:
         description:
-          - Provider C(local). Number of free persistent volumes to keep: the StorageClass C(adhar-local)
+          - Provider C(local). Number of free persistent volumes to keep, with the StorageClass C(adhar-local)
             (C(kubernetes.io/no-provisioner), C(WaitForFirstConsumer)) and that many Available static C(local)
             PersistentVolumes, each a directory C(<state_dir>/<name>/volumes/<pv>) pinned to one kwok node.
           - The scheduler and the PV controller bind them to PersistentVolumeClaims of that class; every run of the

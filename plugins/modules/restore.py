@@ -180,7 +180,7 @@ options:
       - V(auto) puts back the files of the volumes the backup holds (its C(volumes/) section, see
         M(adhar.platform.backup) O(adhar.platform.backup#module:volume_data)) into the target cluster's local volumes,
         and restores PVCs whose backup recorded a ready CSI VolumeSnapshot with that snapshot as C(dataSource).
-      - Before any object is restored every selected volume item is checked (size, SHA-256): a corrupted backup fails
+      - Before any object is restored every selected volume item is checked (size, SHA-256); a corrupted backup fails
         the task with nothing written. The PV objects of those volumes are not restored (they name the source
         cluster's directories); each restored PVC gets a PV of the target, pre-bound to it, in the directory named by
         the target's StorageClass C(adhar-local) (a local cluster made with
