@@ -140,13 +140,8 @@ def backup(runner, kubeconfig, root, name, **extra):
 
 
 def restore(runner, kubeconfig, root, name, check=False, expect_fail=False, **extra):
-    args = {"kubeconfig": kubeconfig, "storage": {"path": root}, "backup": name, "encryption": ENC}
-    args.update(extra)
-    if check:
-        res = runner.play("- adhar.platform.restore: %s\n" % json.dumps(args), check=True, expect_rc=0)
-        assert res[-1]["status"] == "ok", res[-1]
-        return res[-1]["result"]
-    return runner.module("adhar.platform.restore", args, expect_fail=expect_fail)
+    args = dict(extra, kubeconfig=kubeconfig, storage={"path": root}, backup=name, encryption=ENC)
+    return runner.module("adhar.platform.restore", args, check=check, expect_fail=expect_fail)
 
 
 def test_pvc_binds_to_a_local_volume_on_a_kwok_node(runner, clusters, source, state_dir):
