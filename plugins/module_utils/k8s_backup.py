@@ -28,7 +28,6 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import fnmatch
-import hashlib
 import os
 import re
 import threading
@@ -50,15 +49,22 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.reader impo
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params, verify_key_info
+from ansible_collections.adhar.platform.plugins.module_utils.csi_snapshots import (  # noqa: F401 (snapshot_name: public)
+    DEFAULT_CLASS_ANNOTATION,
+    SNAPSHOT_GROUP,
+    class_for_driver,
+    pvc_driver,
+    snapshot_body,
+    snapshot_name,
+    snapshot_state,
+    wait_snapshots,
+)
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
 from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import LabelSelector
 from ansible_collections.adhar.platform.plugins.module_utils.storage import normalize_storage_params, storage_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.volume_data import capture_volumes
 
 EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-backup", "true"))
-BACKUP_LABEL = "backup.adhar.io/backup"
-PVC_LABEL = "backup.adhar.io/pvc"
-SNAPSHOT_GROUP = "snapshot.storage.k8s.io"
-DEFAULT_CLASS_ANNOTATION = "snapshot.storage.kubernetes.io/is-default-class"
 # Groups whose objects are live readings, not state: never captured.
 SKIP_GROUPS = frozenset(("metrics.k8s.io",))
 # Served but not stored state: computed on every read (deprecated since 1.19).
@@ -71,6 +77,7 @@ WRITE_BATCH = 100
 # The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
 # A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
 BACKUP_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
+                 "volume_snapshot_timeout": at_least(0, 3600),
                  "retention.keep_last": at_least(1)}
 BACKUP_INFO_BOUNDS = {"workers": at_least(1, MAX_WORKERS)}
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -545,7 +552,8 @@ class Capture:
                 self.namespaces_captured.add(meta.get("name"))
             elif res.group == "" and res.plural == "persistentvolumeclaims":
                 self.pvcs.append({"namespace": meta.get("namespace"), "name": meta.get("name"),
-                                  "volume": (obj.get("spec") or {}).get("volumeName")})
+                                  "volume": (obj.get("spec") or {}).get("volumeName"),
+                                  "storage_class": (obj.get("spec") or {}).get("storageClassName")})
             elif res.group and "." in res.group and not res.group.endswith(".k8s.io"):
                 self.custom_types.add((res.plural, res.group))
         if self.writer is None:
@@ -722,39 +730,46 @@ def snapshot_support(discovered, client, mode, class_name):
     return True, None, vs, sorted(defaults)[0]
 
 
-def snapshot_name(backup, pvc):
-    """``<pvc>-<8 hex of the backup name>``: unique per backup, within 253 characters."""
-    suffix = hashlib.sha256(backup.encode("utf-8")).hexdigest()[:8]
-    return "%s-%s" % (pvc[:253 - 9], suffix)
+def create_snapshots(client, writer, vs_res, class_name, backup, pvcs, explicit=None, timeout=0):
+    """One VolumeSnapshot per captured PVC with the class of its CSI driver (``csi_snapshots``), labelled with the
+    backup, watched until ready (``timeout``); each one is stored in the backup as last read.  PVCs without a class
+    are reported with ``state: skipped``."""
+    dummy, data = client.raw("GET", "/apis/%s/%s/volumesnapshotclasses" % (vs_res.group, vs_res.version))
+    classes = (data or {}).get("items") or []
 
+    def get(path):
+        try:
+            return client.raw("GET", path)[1]
+        except Exception as exc:  # pylint: disable=broad-except
+            if _api_exception_status(exc) == 404:
+                return None
+            raise
 
-def snapshot_state(obj):
-    status = (obj or {}).get("status") or {}
-    if status.get("readyToUse") is True:
-        return "ready", "snapshot %s is ready to use" % status.get("boundVolumeSnapshotContentName")
-    if status.get("error"):
-        return "failed", "snapshot failed: %s" % (status["error"].get("message") or status["error"])
-    return "pending", ("pending: status.readyToUse is not true yet; the snapshot exists only once a CSI snapshot "
-                       "controller and driver take it (none has so far)")
-
-
-def create_snapshots(client, writer, vs_res, class_name, backup, pvcs):
-    """One VolumeSnapshot per captured PVC, labelled with the backup; stores each one (as read back) in the backup."""
-    out = []
+    out, bodies = [], {}
     for pvc in sorted(pvcs, key=lambda p: (p["namespace"], p["name"])):
+        driver = pvc_driver(get, pvc)
+        chosen, why = class_for_driver(classes, driver, explicit, class_name)
         name = snapshot_name(backup, pvc["name"])
-        body = {"apiVersion": vs_res.api_version, "kind": "VolumeSnapshot",
-                "metadata": {"name": name, "namespace": pvc["namespace"],
-                             "labels": {BACKUP_LABEL: backup, PVC_LABEL: pvc["name"][:63]}},
-                "spec": {"volumeSnapshotClassName": class_name, "source": {"persistentVolumeClaimName": pvc["name"]}}}
+        entry = {"namespace": pvc["namespace"], "pvc": pvc["name"], "name": name, "class": chosen, "driver": driver}
+        if chosen is None:
+            out.append(dict(entry, ready_to_use=False, state="skipped", message=why))
+            continue
+        body = snapshot_body(vs_res, backup, pvc, chosen)
         dummy, created = client.raw("POST", vs_res.path(namespace=pvc["namespace"]), body=body)
         current = created if isinstance(created, dict) else body
         state, message = snapshot_state(current)
+        bodies[(pvc["namespace"], name)] = current
+        out.append(dict(entry, ready_to_use=state == "ready", state=state, message=message))
+    if timeout and any(s["state"] == "pending" for s in out):
+        wait_snapshots(client, vs_res, out, timeout)
+        for entry in out:
+            if entry["state"] != "skipped":
+                bodies[(entry["namespace"], entry["name"])] = get(vs_res.path(namespace=entry["namespace"], name=entry["name"])) \
+                    or bodies[(entry["namespace"], entry["name"])]
+    for current in bodies.values():
         current.setdefault("apiVersion", vs_res.api_version)
         current.setdefault("kind", "VolumeSnapshot")
         writer.add_resource(current, vs_res.plural, vs_res.group)
-        out.append({"namespace": pvc["namespace"], "pvc": pvc["name"], "name": name, "class": class_name,
-                    "ready_to_use": state == "ready", "state": state, "message": message})
     return out
 
 
@@ -823,10 +838,18 @@ def run_backup(module):
             warnings.extend(capture.warnings)
             capture.capture_related(discovered)
             total = sum(capture.counts.values())
+            volumes = None
+            if p.get("volume_data") != "never":
+                volumes, volume_warnings = capture_volumes(client, None, capture.pvcs, check_mode=True)
+                warnings.extend(volume_warnings)
             result["backup"] = {"name": name, "cluster": cluster, "complete": False, "counts": capture.counts,
+                                "volumes": volumes,
                                 "item_count": total, "size": 0, "encrypted": key_wrapper is not None,
                                 "seconds": round(time.monotonic() - t0, 3), "objects_per_second": None, "etcd": None,
-                                "volume_snapshots": _vs_report(supported, reason, class_name, capture.pvcs, None, True),
+                                "volume_snapshots": _vs_report(supported, reason, class_name, [
+                                    c for c in capture.pvcs if not any(
+                                        (v["namespace"], v["pvc"]) == (c["namespace"], c["name"])
+                                        for v in (volumes or {}).get("captured") or [])], None, True),
                                 "storage": storage.describe(), **verify_key_info(key_wrapper)}
             result["retention"] = {"deleted": [], "kept": []}
             result["timings"] = timings
@@ -878,7 +901,8 @@ def _vs_report(supported, reason, class_name, pvcs, snapshots, check_mode=False)
     snapshots = snapshots or []
     report.update(snapshots=snapshots, ready=sum(1 for s in snapshots if s["state"] == "ready"),
                   pending=sum(1 for s in snapshots if s["state"] == "pending"),
-                  failed=sum(1 for s in snapshots if s["state"] == "failed"))
+                  failed=sum(1 for s in snapshots if s["state"] == "failed"),
+                  skipped=sum(1 for s in snapshots if s["state"] == "skipped"))
     if report["pending"]:
         report["message"] = ("%d of %d VolumeSnapshots are pending: no CSI driver has taken them yet, so the volume data "
                              "is NOT in this backup until they become readyToUse" % (report["pending"], len(snapshots)))
@@ -899,12 +923,21 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
     warnings.extend(capture.warnings)
     for key, count in sorted(capture.restarts.items()):
         warnings.append("%s: the list expired (410 Gone) %d time(s) and was restarted" % (key, count))
-    snapshots = None
-    if supported and capture.pvcs:
+    volumes = None
+    if p.get("volume_data") != "never":
         t = time.monotonic()
-        snapshots = create_snapshots(client, writer, vs_res, class_name, writer.name, capture.pvcs)
+        volumes, volume_warnings = capture_volumes(client, writer, capture.pvcs)
+        warnings.extend(volume_warnings)
+        timings["volume_data"] = round(time.monotonic() - t, 3)
+    file_level = {(v["namespace"], v["pvc"]) for v in (volumes or {}).get("captured") or []}
+    snapshot_pvcs = [c for c in capture.pvcs if (c["namespace"], c["name"]) not in file_level]
+    snapshots = None
+    if supported and snapshot_pvcs:
+        t = time.monotonic()
+        snapshots = create_snapshots(client, writer, vs_res, class_name, writer.name, snapshot_pvcs,
+                                     explicit=p.get("volume_snapshot_class"), timeout=p.get("volume_snapshot_timeout"))
         timings["volume_snapshots"] = round(time.monotonic() - t, 3)
-    vs_report = _vs_report(supported, reason, class_name, capture.pvcs, snapshots)
+    vs_report = _vs_report(supported, reason, class_name, snapshot_pvcs, snapshots)
     if vs_report.get("message"):
         warnings.append(vs_report["message"])
     etcd = None
@@ -925,6 +958,7 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
         "skipped_resources": dict(sorted(plan["skipped"].items())),
         "etcd": etcd,
         "volume_snapshots": vs_report,
+        "volumes": volumes,
         "adhar_config": config_bytes is not None,
         "discovery_requests": requests,
         "timings": dict(timings),
@@ -938,7 +972,8 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
     return {"name": writer.name, "cluster": writer.cluster, "complete": True, "counts": manifest["counts"],
             "item_count": manifest["item_count"], "size": manifest["total_bytes"], "encrypted": writer.encrypted,
             "seconds": seconds, "objects_per_second": round(objects / seconds, 1) if seconds else None, "etcd": etcd,
-            "volume_snapshots": vs_report, "storage": storage.describe(), "kubernetes_version": manifest["kubernetes_version"],
+            "volume_snapshots": vs_report, "volumes": volumes, "storage": storage.describe(),
+            "kubernetes_version": manifest["kubernetes_version"],
             "related": related, **writer.verify_key}
 
 
@@ -958,9 +993,20 @@ def _summary(manifest):
                                             "kms_key_id": (enc.get("data_key") or {}).get("kms_key_id"),
                                             "encrypted_items": enc.get("encrypted_items")},
         "metadata": manifest.get("metadata") or {},
+        "volumes": _volume_summary((manifest.get("metadata") or {}).get("volumes")),
         "signature": None if not isinstance(manifest.get("signature"), dict) else {
             k: manifest["signature"].get(k) for k in ("algorithm", "key_id", "public_key")},
     }
+
+
+def _volume_summary(report):
+    """Per-volume counts and bytes of a backup's volume section (``None`` when it has none)."""
+    if not report:
+        return None
+    keys = ("namespace", "pvc", "pv", "item", "files", "dirs", "symlinks", "bytes", "stored_bytes")
+    return {"volumes": [{k: v.get(k) for k in keys} for v in report.get("captured") or []],
+            "skipped": report.get("skipped") or [], "files": report.get("files"), "bytes": report.get("bytes"),
+            "stored_bytes": report.get("stored_bytes")}
 
 
 def run_backup_info(module):

@@ -30,6 +30,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.reader impo
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.csi_snapshots import ready_snapshots, with_snapshot_source
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import Filters, report_unmatched, selector_text
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
@@ -53,6 +54,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize im
     system_skip_reason,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
+from ansible_collections.adhar.platform.plugins.module_utils.volume_data import VolumeRestore
 
 FIELD_MANAGER = "adhar-restore"
 COUNT_KEYS = ("created", "updated", "unchanged", "skipped", "recreated", "failed")
@@ -799,8 +801,19 @@ def run_restore(module):
     t = time.monotonic()
     items, tiers, timings = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)
     timings["verify_and_plan"] = round(time.monotonic() - t, 3)
+    from_snapshots = 0
+    if p.get("volume_data") != "never":
+        from_snapshots = use_snapshot_sources(items, manifest)
     client = K8sClient.from_params(p, check_mode=module.check_mode)
     try:
+        volumes = None
+        if p.get("volume_data") != "never":
+            volumes = VolumeRestore(reader, client, check_mode=module.check_mode)
+            volumes.plan(items)
+            t = time.monotonic()
+            volumes.check()  # a corrupted volume item fails here, before any object is written
+            volumes.prepare()
+            timings["verify_volumes"] = round(time.monotonic() - t, 3)
         engine = Restore(client, backup=backup, name=p["name"], policy=p["existing_resource_policy"], workers=p["workers"],
                          check_mode=module.check_mode, diff=module.diff_mode, crd_timeout=p["crd_timeout"],
                          continue_on_error=p["continue_on_error"], wait=p["wait"], wait_timeout=p["wait_timeout"],
@@ -809,6 +822,11 @@ def run_restore(module):
         engine.run(items, tiers)
         timings["apply"] = round(time.monotonic() - t, 3)
         timings["apply_cpu"] = round(time.process_time() - cpu, 3)  # this process's CPU: the client's share of the work
+        volume_report = None
+        if volumes is not None and volumes.planned:
+            t = time.monotonic()
+            volume_report = volumes.restore()
+            timings["volume_data"] = round(time.monotonic() - t, 3)
         waited = None
         if p["wait"] and not module.check_mode:
             t = time.monotonic()
@@ -817,7 +835,24 @@ def run_restore(module):
     finally:
         client.close()
     p["integrity"] = reader.integrity
-    return build_result(p, manifest, items, engine, timings, time.monotonic() - start, waited, module)
+    result = build_result(p, manifest, items, engine, timings, time.monotonic() - start, waited, module)
+    result["restore"]["volumes"] = volume_report
+    result["restore"]["pvcs_from_snapshots"] = from_snapshots
+    if volume_report and volume_report["changed"]:
+        result["changed"] = True
+    return result
+
+
+def use_snapshot_sources(items, manifest):
+    """PVCs whose backup recorded a ready CSI VolumeSnapshot are restored with that snapshot as ``dataSource``;
+    returns how many."""
+    ready = ready_snapshots(manifest)
+    count = 0
+    for item in items:
+        if item.key == "persistentvolumeclaims" and item.action is None and (item.src_namespace, item.name) in ready:
+            item.obj = with_snapshot_source(item.obj, ready[(item.src_namespace, item.name)])
+            count += 1
+    return count
 
 
 def build_result(p, manifest, items, engine, timings, seconds, waited, module):

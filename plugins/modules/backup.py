@@ -111,6 +111,23 @@ options:
       - The VolumeSnapshotClass to use instead of the default one.
       - Giving it with O(volume_snapshots=never) is an error.
     type: str
+  volume_snapshot_timeout:
+    description:
+      - Seconds to wait (with a watch) for the VolumeSnapshots taken to become C(readyToUse); those still pending
+        then are reported pending. 0 does not wait.
+    type: int
+    default: 300
+  volume_data:
+    description:
+      - V(auto) captures the files of every captured PersistentVolumeClaim bound to a local volume of this host (the
+        volumes of a local cluster made with O(adhar.platform.cluster#module:nodes.volumes), StorageClass C(adhar-local)),
+        file level, streamed as a tar into C(volumes/<namespace>/<pvc>.tar), encrypted when O(encryption) is given,
+        checksummed like every item, with an index of every entry (mode, mtime, size, SHA-256).
+      - Those PVCs get no VolumeSnapshot. Other PVCs are listed in RV(backup.volumes) (C(skipped)) with the reason.
+      - V(never) captures no volume data.
+    type: str
+    choices: [auto, never]
+    default: auto
   adhar_config:
     description:
       - The platform's adhar config, a path (read on the host running the module) or a dict; stored as
@@ -265,6 +282,15 @@ backup:
           numbers C(ready), C(pending), C(failed) and a C(message) when some are pending.
       type: dict
       sample: {supported: false, reason: the API server does not serve snapshot.storage.k8s.io VolumeSnapshot, pvcs_without_data: [db/data]}
+    volumes:
+      description:
+        - The volume data captured (null with O(volume_data=never)). C(captured) per volume (namespace, pvc, pv,
+          item, node, files, dirs, symlinks, bytes, stored_bytes, seconds, mb_per_second), C(skipped) (namespace, pvc,
+          pv, reason) and the totals C(volumes), C(files), C(bytes), C(stored_bytes), C(seconds), C(mb_per_second).
+          In check mode the counts come from a scan of the directories.
+      type: dict
+      sample: {volumes: 1, files: 3, bytes: 1048576, captured: [{namespace: db, pvc: data, pv: adhar-pv-0000, files: 3,
+               bytes: 1048576}], skipped: []}
     storage:
       description: Where the backup is (no credentials).
       type: dict
@@ -283,7 +309,7 @@ retention:
   type: dict
   sample: {deleted: [prod-20260501020000], kept: [prod-20260601020000]}
 timings:
-  description: Seconds per phase (discovery, capture, volume_snapshots, etcd, commit, retention).
+  description: Seconds per phase (discovery, capture, volume_data, volume_snapshots, etcd, commit, retention).
   returned: always
   type: dict
 """
@@ -318,6 +344,8 @@ def argument_spec():
                            mutually_exclusive=ETCD_SNAPSHOT_MUTUALLY_EXCLUSIVE),
         volume_snapshots=dict(type="str", choices=["auto", "always", "never"], default="auto"),
         volume_snapshot_class=dict(type="str"),
+        volume_snapshot_timeout=dict(type="int", default=300),
+        volume_data=dict(type="str", choices=["auto", "never"], default="auto"),
         adhar_config=dict(type="raw"),
         retention=dict(type="dict", options=dict(keep_last=dict(type="int", no_log=False), max_age=dict(type="raw"))),
         workers=dict(type="int", default=8),

@@ -118,6 +118,17 @@ options:
           - Number of kwok nodes. Can change on an existing running cluster (nodes are added or removed).
           - Defaults to 1.
         type: int
+      volumes:
+        description:
+          - Provider C(local). Number of free persistent volumes to keep, with the StorageClass C(adhar-local)
+            (C(kubernetes.io/no-provisioner), C(WaitForFirstConsumer)) and that many Available static C(local)
+            PersistentVolumes, each a directory C(<state_dir>/<name>/volumes/<pv>) pinned to one kwok node.
+          - The scheduler and the PV controller bind them to PersistentVolumeClaims of that class; every run of the
+            module tops the free ones up again. M(adhar.platform.backup) captures their files, M(adhar.platform.restore)
+            puts them back. See C(docs/backup.md).
+          - 0 to 1000. V(0) creates only the StorageClass (enough for a restore, which makes a volume for each PVC it
+            restores). Left out, nothing is created.
+        type: int
   kubernetes_version:
     description:
       - Kubernetes release of the control plane. It must match the binaries found in O(bin_dir), C(ADHAR_BIN_DIR)
@@ -832,7 +843,7 @@ def argument_spec():
         state=dict(type="str", choices=["present", "started", "stopped", "absent"], default="present"),
         ha=dict(type="bool"),
         control_plane=dict(type="dict", options=dict(count=dict(type="int"))),
-        nodes=dict(type="dict", options=dict(count=dict(type="int"))),
+        nodes=dict(type="dict", options=dict(count=dict(type="int"), volumes=dict(type="int"))),
         kubernetes_version=dict(type="str"),
         pod_cidr=dict(type="str"),
         service_cidr=dict(type="str"),

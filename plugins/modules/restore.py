@@ -175,6 +175,23 @@ options:
         C(N of M items failed).
     type: bool
     default: false
+  volume_data:
+    description:
+      - V(auto) puts back the files of the volumes the backup holds (its C(volumes/) section, see
+        M(adhar.platform.backup) O(adhar.platform.backup#module:volume_data)) into the target cluster's local volumes,
+        and restores PVCs whose backup recorded a ready CSI VolumeSnapshot with that snapshot as C(dataSource).
+      - Before any object is restored every selected volume item is checked (size, SHA-256); a corrupted backup fails
+        the task with nothing written. The PV objects of those volumes are not restored (they name the source
+        cluster's directories); each restored PVC gets a PV of the target, pre-bound to it, in the directory named by
+        the target's StorageClass C(adhar-local) (a local cluster made with
+        O(adhar.platform.cluster#module:nodes.volumes)), or keeps the local PV it is already bound to.
+      - The files are extracted beside the volume's directory and swapped in only once the whole stream was
+        authenticated and matched the backup's index; modes, mtimes, symbolic links (inside the volume) and, as root,
+        owners are kept. A volume whose files already match is left alone; check mode compares and writes nothing.
+      - V(never) restores the objects only.
+    type: str
+    choices: [auto, never]
+    default: auto
 notes:
   - Not restored, ever - nodes, events, CSINodes, VolumeAttachments, node leases, mirror pods, Velero's own objects.
   - Skipped because the cluster makes them - C(kube-root-ca.crt) ConfigMaps, unmodified C(default) ServiceAccounts, the
@@ -303,6 +320,18 @@ restore:
           V(checksums-only) - no key and an unencrypted, unsigned backup, so only accidents are detected.
       type: str
       sample: signed
+    volumes:
+      description:
+        - The volume data restored (null when the backup holds none or with O(volume_data=never)). C(volumes) per volume
+          (namespace, pvc, source, action V(restored)/V(unchanged)/V(would restore)/V(skipped), path, pv, files, bytes,
+          seconds, mb_per_second), C(counts) per action, C(files), C(bytes), C(changed).
+      type: dict
+      sample: {counts: {restored: 1}, files: 3, bytes: 1048576, changed: true, volumes: [{namespace: db, pvc: data,
+               action: restored, files: 3, bytes: 1048576}]}
+    pvcs_from_snapshots:
+      description: PVCs restored with a CSI VolumeSnapshot of the backup as their C(dataSource).
+      type: int
+      sample: 0
     wait:
       description:
         - With O(wait), how many workloads were waited for, how many became ready, and the others (C(not_ready), at most
@@ -349,6 +378,7 @@ def argument_spec():
         wait_timeout=dict(type="float", default=300),
         report_items=dict(type="str", choices=["summary", "changed", "failed", "all"], default="summary"),
         continue_on_error=dict(type="bool", default=False),
+        volume_data=dict(type="str", choices=["auto", "never"], default="auto"),
     )
     spec.update(FILTER_ARG_SPEC)
     spec.update(STORAGE_ARG_SPEC)

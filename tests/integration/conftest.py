@@ -213,10 +213,12 @@ def runner(collections_path, state_dir, tmp_path_factory, bin_dir):
 
 
 @contextlib.contextmanager
-def local_cluster(runner, state_dir, name, nodes=1, **options):
+def local_cluster(runner, state_dir, name, nodes=1, volumes=None, **options):
     """A single-member local cluster for one test module: yields its admin kubeconfig, removes it at the end.
-    ``options`` are more options of adhar.platform.cluster (cluster_id, pod_cidr, ...)."""
-    r = runner.module("adhar.platform.cluster", dict(options, name=name, nodes={"count": nodes}))
+    ``volumes``: nodes.volumes (free local persistent volumes); ``options`` are more options of
+    adhar.platform.cluster (cluster_id, pod_cidr, ...)."""
+    node_options = {"count": nodes} if volumes is None else {"count": nodes, "volumes": volumes}
+    r = runner.module("adhar.platform.cluster", dict(options, name=name, nodes=node_options))
     assert r["cluster"]["running"] is True
     try:
         yield os.path.join(state_dir, name, "config", "admin.kubeconfig")
@@ -226,5 +228,5 @@ def local_cluster(runner, state_dir, name, nodes=1, **options):
 
 @pytest.fixture(scope="session")
 def make_local_cluster(runner, state_dir):
-    """``with make_local_cluster(name, nodes, **options) as kubeconfig:`` — see local_cluster."""
+    """``with make_local_cluster(name, nodes, volumes=None, **options) as kubeconfig:`` — see local_cluster."""
     return lambda name, nodes=1, **options: local_cluster(runner, state_dir, name, nodes, **options)

@@ -140,7 +140,7 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert verified["verification"]["ok"] is True and verified["verification"]["decryption_checked"] is True
     assert verified["verification"]["integrity"] == "signed"
     # the signed manifest checks out with the verify key alone (the same in check mode: it comes from the key)
-    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "1.1.0"
+    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "1.2.0"
     signed = info(runner, storage, name="bk-one", verify=True, verify_key=b["verify_key"])
     assert signed["verification"]["ok"] is True and signed["verification"]["decryption_checked"] is False
     assert signed["verification"]["integrity"] == "signed"
@@ -313,12 +313,15 @@ def test_volume_snapshots(runner, cluster, tmp_path, bin_dir):
     fixtures = os.path.join(REPO, "tests", "fixtures", "volumesnapshot")
     runner.module("adhar.platform.apply", {"kubeconfig": cluster, "src": [os.path.join(fixtures, "crds.yaml")], "wait": True})
     runner.module("adhar.platform.apply", {"kubeconfig": cluster, "src": [os.path.join(fixtures, "class.yaml")]})
-    r = backup(runner, cluster, storage, name="bk-vs", include_namespaces=["vols"], volume_snapshots="always", encryption=ENC)
+    r = backup(runner, cluster, storage, name="bk-vs", include_namespaces=["vols"], volume_snapshots="always", encryption=ENC,
+               volume_snapshot_timeout=3)
     vs = r["backup"]["volume_snapshots"]
+    assert r["timings"]["volume_snapshots"] >= 3  # watched for readyToUse until the timeout (no driver takes it)
     assert vs["supported"] is True and vs["class"] == "fixture-snapclass"
     assert vs["pending"] == 1 and vs["ready"] == 0
     snap = vs["snapshots"][0]
     assert snap["pvc"] == "data" and snap["state"] == "pending" and snap["ready_to_use"] is False
+    assert "still pending after 3s" in snap["message"] and snap["class"] == "fixture-snapclass"
     assert "pending" in vs["message"] and "NOT in this backup" in vs["message"]
     got = paths(root, "bk-vs")
     assert "resources/volumesnapshots.snapshot.storage.k8s.io/namespaces/vols/%s.json" % snap["name"] in got

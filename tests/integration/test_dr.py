@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -69,7 +70,27 @@ APP = [
     {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
      "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
               "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+    # a local persistent volume (nodes.volumes) bound by the scheduler and the PV controller to a Pod's claim
+    {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "db-data", "namespace": "shop", "labels": {"app": "db"}},
+     "spec": {"storageClassName": "adhar-local", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "namespace": "shop", "labels": {"app": "db"}},
+     "spec": {"containers": [{"name": "db", "image": "postgres"}],
+              "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "db-data"}}]}},
 ]
+VOLUME_FILE = ("pgdata/PG_VERSION", b"17\n" * 1000)
+
+
+def volume_dir(bin_dir, kubeconfig, timeout=60):
+    """The directory of the PV bound to shop/db-data (waits for the binding)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rc, out = kubectl(bin_dir, kubeconfig, "get", "pvc", "db-data", "-n", "shop", "-o", "jsonpath={.spec.volumeName}")
+        if rc == 0 and out.strip():
+            rc, path = kubectl(bin_dir, kubeconfig, "get", "pv", out.strip(), "-o", "jsonpath={.spec.local.path}")
+            if rc == 0 and path.strip():
+                return path.strip()
+        assert time.monotonic() < deadline, "shop/db-data did not bind: %s" % out
+        time.sleep(0.5)
 
 
 # the role runs on the controller; the host name is the cluster's, as in the adhar inventory (the job's --limit)
@@ -199,8 +220,12 @@ def test_backup_schedule_verify_restore_recover(runner, tmp_path, make_local_clu
     job = "adhar-dr-test-%d" % os.getpid()
     recovery = os.path.join(state_dir, SOURCE + "-recovery", "config", "admin.kubeconfig")
     try:
-        with make_local_cluster(SOURCE) as kubeconfig:
+        with make_local_cluster(SOURCE, volumes=1) as kubeconfig:
             runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "definitions": APP})
+            path = os.path.join(volume_dir(bin_dir, kubeconfig), VOLUME_FILE[0])
+            os.makedirs(os.path.dirname(path))
+            with open(path, "wb") as f:
+                f.write(VOLUME_FILE[1])
             before = app_state(bin_dir, kubeconfig)
             assert before["secret/creds"] == {"password": "dr-test-s3cr3t"}
 
@@ -218,7 +243,8 @@ def test_backup_schedule_verify_restore_recover(runner, tmp_path, make_local_clu
             rows = {r["component"]: r for r in report["assessment"]["components"]}
             assert rows["Applications"]["rpo"]["status"] == "pass" and rows["Applications"]["rto"]["status"] == "not measured"
             assert rows["Databases"]["status"] == "not measured" and report["assessment"]["verdict"] == "partial"
-            assert report["assessment"]["passed"] is False and "Persistent Volumes" in report["assessment"]["unmeasured"]
+            assert report["assessment"]["passed"] is False and "Persistent Volumes RTO" in report["assessment"]["unmeasured"]
+            assert rows["Persistent Volumes"]["rpo"]["status"] == "pass" and backup["volumes"]["volumes"] == 1
             assert "| Databases | not measured |" in md and "# Disaster-recovery report: %s, backup" % SOURCE in md
             assert "| Component | RTO (recovery time) |" in out  # the table is printed
 
@@ -270,9 +296,15 @@ def test_backup_schedule_verify_restore_recover(runner, tmp_path, make_local_clu
         assert report["details"]["recovered_healthy"] is True and report["details"]["objects_missing"] == []
         assert report["details"]["objects_expected_present"] >= 5
         assert "| Platform Services | " in md and "(PASS)" in md
-        # volume data is never measured here: every measured row passes, so the verdict is partial, not pass
+        # the volume data came back into the new cluster's own volume: the Persistent Volumes row is measured
+        assert rows["Persistent Volumes"]["rto"]["status"] == "pass" and rows["Persistent Volumes"]["rpo"]["status"] == "pass"
+        assert report["details"]["restored_volumes"] == {"restored": 1}
+        with open(os.path.join(volume_dir(bin_dir, recovery), VOLUME_FILE[0]), "rb") as f:
+            assert f.read() == VOLUME_FILE[1]
+        # databases are not configured here: every measured row passes, so the verdict is partial, not pass
         assert report["assessment"]["verdict"] == "partial" and report["assessment"]["failed"] == []
-        assert "- **Result**: PARTIAL (not measured: " in md and "Persistent Volumes" in md.split("**Result**")[1].splitlines()[0]
+        result_line = md.split("**Result**")[1].splitlines()[0]
+        assert "- **Result**: PARTIAL (not measured: " in md and "Databases" in result_line and "Persistent" not in result_line
         recovered = app_state(bin_dir, recovery)
         assert recovered["cm/settings"] == before["cm/settings"] and recovered["cm/other"] == before["cm/other"]
         assert recovered["secret/creds"] == before["secret/creds"] and recovered["deploy/web"] == before["deploy/web"]

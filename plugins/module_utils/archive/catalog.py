@@ -85,7 +85,7 @@ def backup_info(storage, name):
     """What ``list_backups`` reports about one backup."""
     info = {"name": name, "complete": False, "cluster": None, "kubernetes_version": None, "created": None,
             "started": None, "finished": None, "time": None, "counts": {}, "items": 0, "size": 0,
-            "encrypted": None, "problem": None, "last_modified": None}
+            "encrypted": None, "problem": None, "last_modified": None, "volumes": None}
     try:
         data = storage.read(join_key(name, MANIFEST))
     except ObjectMissing:
@@ -101,6 +101,10 @@ def backup_info(storage, name):
                         counts=manifest.get("counts") or {}, items=len(manifest["items"]),
                         size=sum(i["size"] for i in manifest["items"]), encrypted=bool(manifest.get("encryption")))
             info["time"] = info["finished"] or info["started"] or info["created"]
+            volumes = (manifest.get("metadata") or {}).get("volumes") if isinstance(manifest.get("metadata"), dict) else None
+            if isinstance(volumes, dict) and volumes.get("captured"):
+                info["volumes"] = {"count": len(volumes["captured"]), "files": volumes.get("files"),
+                                   "bytes": volumes.get("bytes")}
             return info
     else:
         info["problem"] = "no manifest: the backup was interrupted or is still being written"

@@ -26,7 +26,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.core import AdharEr
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import check_key
 
 FORMAT_NAME = "adhar-backup"
-FORMAT_VERSION = "1.1.0"  # 1.1: the optional Ed25519 ``signature``
+FORMAT_VERSION = "1.2.0"  # 1.1: the optional Ed25519 ``signature``; 1.2: the volume section (volumes/)
 FORMAT_MAJOR = 1
 MANIFEST = "manifest.json"
 STARTED = "started.json"

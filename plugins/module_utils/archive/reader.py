@@ -237,6 +237,11 @@ class ArchiveReader:
                              % (path, self.name, "size" if size != record["size"] else "SHA-256"),
                              item=path, backup=self.name, problem="checksum")
 
+    def stored_chunks(self, record):
+        """The stored bytes of an item (a manifest record), streamed; its size and SHA-256 are checked after the
+        last chunk, nothing is decrypted (a cheap integrity pass over a big item before it is used)."""
+        return self._stored_chunks(record)
+
     def _plain_chunks(self, record, dek):
         """Plaintext chunks (stored chunks for an unencrypted item, or when ``dek`` is None: checksums only)."""
         chunks = self._stored_chunks(record)

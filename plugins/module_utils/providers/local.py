@@ -122,7 +122,13 @@ class LocalProvider(Provider):
 
     def _desired(self):
         spec = normalize(self.params, toolchain.VERSIONS["kubernetes"])
+        volumes = self._volumes_wanted()
+        if volumes is not None and (volumes < 0 or volumes > 1000):
+            raise AdharError("nodes.volumes: %d is out of range (0-1000)" % volumes, option="nodes.volumes")
         return spec
+
+    def _volumes_wanted(self):
+        return (self.params.get("nodes") or {}).get("volumes")
 
     # ------------------------------------------------------------------ helpers
 
@@ -290,6 +296,7 @@ class LocalProvider(Provider):
                 self.timings["etcd_restored"] = round(time.monotonic() - t, 2)
                 self.actions.append("restored etcd from %s" % recover.describe_source(plan))
             self._start_all(cluster, restored=plan is not None)
+            self._reconcile_volumes(cluster)
             if kubeconfig_out:
                 self._ensure_kubeconfig(cluster, kubeconfig_out)
             data["phase"] = "ready"
@@ -388,6 +395,27 @@ class LocalProvider(Provider):
         self.actions.append("started %s" % ", ".join(dead))
         return dead
 
+    def _reconcile_volumes(self, cluster):
+        """Keep ``nodes.volumes`` free local PVs (and their StorageClass); see module_utils/local_volumes.py."""
+        wanted = self._volumes_wanted()
+        if wanted is None:
+            return False
+        from ansible_collections.adhar.platform.plugins.module_utils import local_volumes
+        from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
+        self.module.require_k8s()
+        client = K8sClient.from_params({"kubeconfig": cluster.layout.admin_kubeconfig, "request_timeout": 10.0,
+                                        "api_retry_deadline": 30.0}, check_mode=self.check_mode)
+        try:
+            done = local_volumes.ensure_pool(client, cluster.layout.sub("volumes"), wanted)
+        finally:
+            client.close()
+        verb = "would create" if self.check_mode else "created"
+        if done["storage_class"]:
+            self.actions.append("%s StorageClass %s" % (verb, local_volumes.STORAGE_CLASS))
+        if done["created"]:
+            self.actions.append("%s local volumes %s" % (verb, ", ".join(done["created"])))
+        return bool(done["storage_class"] or done["created"])
+
     def _reconcile_nodes(self, cluster, count, deadline):
         created, deleted = rt.reconcile_nodes(lambda: self._client(cluster), cluster, count, check_mode=self.check_mode)
         if created:
@@ -446,6 +474,8 @@ class LocalProvider(Provider):
             if self.check_mode:
                 self.actions.append("would create cluster %s (%d control-plane member(s), %d node(s))"
                                     % (spec["name"], spec["control_plane_count"], spec["nodes_count"]))
+                if self._volumes_wanted() is not None:
+                    self.actions.append("would create StorageClass adhar-local and %d local volumes" % self._volumes_wanted())
                 if plan is not None:
                     self.actions.append("would restore etcd from %s" % recover.describe_source(plan))
                 return self._result(True, self._planned(spec), before)
@@ -495,6 +525,8 @@ class LocalProvider(Provider):
         if all(running.values()):
             deadline = self._deadline()
             if self._reconcile_nodes(cluster, spec["nodes_count"], deadline):
+                nodes_changed = True
+            if self._reconcile_volumes(cluster):
                 nodes_changed = True
             if start and healed:
                 rt.wait_workloads_ready(cluster, deadline)

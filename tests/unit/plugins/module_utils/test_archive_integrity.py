@@ -204,7 +204,7 @@ def test_intact_encrypted_backup(store):
     assert info == ce.verify_key_info(ce.KeyWrapper(KEK))  # the verify key is a function of the KEK alone
     assert info["verify_key_id"].startswith("ed25519:") and len(base64.b64decode(info["verify_key"])) == 32
     manifest = _manifest(store, "b1")
-    assert manifest["format_version"] == FORMAT_VERSION == "1.1.0"
+    assert manifest["format_version"] == FORMAT_VERSION == "1.2.0"
     assert manifest["signature"]["public_key"] == info["verify_key"] and manifest["signature"]["algorithm"] == "ed25519"
     with_key = ArchiveReader(store, "b1", ce.KeyWrapper(KEK))
     report = with_key.verify()
