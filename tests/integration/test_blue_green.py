@@ -60,6 +60,10 @@ environmentTemplates:
   small:
     clusterConfig:
       - {key: workerReplicas, value: "1"}
+    coreServices:
+      argocd:
+        values:
+          - {key: server.replicas, value: "1"}
 environments:
   dev:
     type: non-production
@@ -68,6 +72,7 @@ environments:
       - {key: controlPlaneReplicas, value: "1"}
 backup:
   enabled: true
+  schedule: "0 2 * * *"
   storage: {type: local, path: %(backups)s}
 clusters:
   - {name: bg-blue, provider: kind, region: local, role: primary, environment: dev, clusterId: 21,
@@ -100,6 +105,7 @@ class ClusterReader:
         self.host, port = cluster["server"].split("://", 1)[1].rsplit(":", 1)
         self.port = int(port)
         ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        os.makedirs(tmp, exist_ok=True)
         cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
         for path, field in ((cert, "client-certificate-data"), (key, "client-key-data")):
             with open(path, "wb") as f:
@@ -164,9 +170,7 @@ class Probe:
 
     def reader(self, cluster):
         if cluster not in self.readers:
-            d = os.path.join(self.tmp, cluster)
-            os.makedirs(d, exist_ok=True)
-            self.readers[cluster] = ClusterReader(self.kubeconfigs[cluster], d)
+            self.readers[cluster] = ClusterReader(self.kubeconfigs[cluster], os.path.join(self.tmp, cluster))
         return self.readers[cluster]
 
     def once(self):
@@ -344,6 +348,48 @@ def test_rollback_switches_back_to_blue(bg):
           % switch_window(probe, s["switch_started"], BLUE))
     assert answers(bg) == {BLUE}
     dummy, failed = probe.report("rollback to blue", since)
+    assert failed == []
+
+
+BULK = 300
+
+
+def test_migrate_playbook_local_to_local(bg):
+    """playbooks/migrate.yml from blue to green (green exists: the create step finds it running): export, no
+    conversion (both local), backup of everything, restore, migration of two namespaces with verification."""
+    probe = bg["probe"]
+    since = time.time()
+    runner = bg["runner"]
+    bulk = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bulk"}}] + [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "item-%03d" % i, "namespace": "bulk",
+                                                               "labels": {"app": "bulk"}},
+         "data": {"n": str(i), "payload": "x" * 512}} for i in range(BULK)]
+    runner.module("adhar.platform.apply", {"kubeconfig": bg["kubeconfigs"][BLUE], "definitions": bulk})
+    mdir = os.path.join(bg["tmp"], "migration")
+    results, out = run(bg, MIGRATE, {"adhar_migrate_source": BLUE, "adhar_migrate_target": GREEN,
+                                     "adhar_migrate_namespaces": ["shop", "bulk"], "adhar_migrate_dir": mdir})
+    print("\n" + "\n".join(results["[done] Summary table"]["result"]["msg"]))
+    with open(os.path.join(mdir, "bg-blue-config.yaml")) as f:
+        exported = yaml.safe_load(f)
+    assert [c["name"] for c in exported["clusters"]] == [BLUE]
+    assert "no conversion: the target bg-green is of provider type kind" in out
+    assert results["[4/7 create] Stop the clock"]["result"]["ansible_facts"]["mg_create_result"] == \
+        "local cluster already running"
+    backup = results["[5/7 backup] Back up everything on the source"]["result"]["backup"]
+    assert backup["counts"]["configmaps"] >= BULK
+    restore = results["[6/7 restore] Restore the backup into the target"]["result"]["restore"]
+    assert restore["counts"]["failed"] == 0 and restore["counts"]["created"] >= BULK, restore["counts"]
+    migration = results["[7/7 migrate] Migrate the applications, verified"]["result"]["migration"]
+    assert migration["verification"]["ok"] and migration["counts"]["failed"] == 0
+    assert migration["verification"]["objects"] >= BULK
+    print("[migrate] backup %d items in %.2f s (%.0f objects/s); restore %s in %.2f s (%.0f objects/s); "
+          "apps migrate + verify %.2f s (%s)" % (
+              backup["item_count"], backup["seconds"], backup["objects_per_second"], restore["counts"],
+              restore["seconds"], restore["objects_per_second"], migration["seconds"], migration["timings"]))
+    green = ClusterReader(bg["kubeconfigs"][GREEN], os.path.join(bg["tmp"], "green-check"))
+    status, body = green.get("/api/v1/namespaces/bulk/configmaps?labelSelector=app%3Dbulk")
+    assert status == 200 and len(json.loads(body)["items"]) == BULK
+    dummy, failed = probe.report("provider migration", since)
     assert failed == []
 
 
