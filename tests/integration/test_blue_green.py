@@ -394,15 +394,13 @@ def test_migrate_playbook_local_to_local(bg):
 
 
 def test_decommission_only_when_named(bg):
+    """A confirmation naming another cluster is refused (test_bad_requests_change_nothing), no confirmation keeps blue
+    (test_switch_to_green_without_failed_requests); the confirmation naming blue removes it."""
     probe = bg["probe"]
     since = time.time()
     base = {"adhar_bluegreen_blue": BLUE, "adhar_bluegreen_green": GREEN, "adhar_bluegreen_app": "web"}
-    # switch again (after the rollback) without naming blue: kept
-    results, out = run(bg, BLUE_GREEN, base)
-    assert summary(results)["blue_removed"] is False and "blue (bg-blue) is kept" in out
-    assert os.path.isdir(os.path.join(bg["runner"].state_dir, BLUE, "config"))
-    assert answers(bg) == {GREEN}
-    # named: blue's record leaves the load balancer, then the cluster goes
+    # without the confirmation blue is kept (test_switch_to_green_without_failed_requests); named, after the rollback:
+    # switched to green again, blue's record leaves the load balancer, then the cluster goes
     results, out = run(bg, BLUE_GREEN, dict(base, adhar_decommission_confirm=BLUE))
     s = summary(results)
     assert s["blue_removed"] is True and "blue (bg-blue) was removed" in out
