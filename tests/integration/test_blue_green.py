@@ -365,6 +365,19 @@ def test_migrate_playbook_local_to_local(bg):
                                                                "labels": {"app": "bulk"}},
          "data": {"n": str(i), "payload": "x" * 512}} for i in range(BULK)]
     runner.module("adhar.platform.apply", {"kubeconfig": bg["kubeconfigs"][BLUE], "definitions": bulk})
+    # an adhar cluster has at least one core service, or its config cannot be exported: ingress-nginx from the test
+    # fixture chart
+    runner.playbook("""\
+        - hosts: all
+          gather_facts: false
+          roles:
+            - role: adhar.platform.core_services
+              vars:
+                core_services_enabled: [nginx]
+                core_services_chart_dir: %s
+                core_services_kubeconfig: %s
+        """ % (json.dumps(os.path.join(REPO, "tests", "fixtures", "charts")), json.dumps(bg["kubeconfigs"][BLUE])),
+        "all:\n  hosts:\n    %s:\n      ansible_connection: local\n" % BLUE)
     mdir = os.path.join(bg["tmp"], "migration")
     results, out = run(bg, MIGRATE, {"adhar_migrate_source": BLUE, "adhar_migrate_target": GREEN,
                                      "adhar_migrate_namespaces": ["shop", "bulk"], "adhar_migrate_dir": mdir})
@@ -372,6 +385,7 @@ def test_migrate_playbook_local_to_local(bg):
     with open(os.path.join(mdir, "bg-blue-config.yaml")) as f:
         exported = yaml.safe_load(f)
     assert [c["name"] for c in exported["clusters"]] == [BLUE]
+    assert list(exported["environmentTemplates"][BLUE]["coreServices"]) == ["nginx"]
     assert "no conversion: the target bg-green is of provider type kind" in out
     assert results["[4/7 create] Stop the clock"]["result"]["ansible_facts"]["mg_create_result"] == \
         "local cluster already running"
