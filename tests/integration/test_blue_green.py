@@ -379,8 +379,13 @@ def test_migrate_playbook_local_to_local(bg):
         """ % (json.dumps(os.path.join(REPO, "tests", "fixtures", "charts")), json.dumps(bg["kubeconfigs"][BLUE])),
         "all:\n  hosts:\n    %s:\n      ansible_connection: local\n" % BLUE)
     mdir = os.path.join(bg["tmp"], "migration")
+    key = os.path.join(bg["tmp"], "backup.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
     results, out = run(bg, MIGRATE, {"adhar_migrate_source": BLUE, "adhar_migrate_target": GREEN,
-                                     "adhar_migrate_namespaces": ["shop", "bulk"], "adhar_migrate_dir": mdir})
+                                     "adhar_migrate_namespaces": ["shop", "bulk"], "adhar_migrate_dir": mdir,
+                                     "adhar_migrate_encryption": {"key_file": key}})
     print("\n" + "\n".join(results["[done] Summary table"]["result"]["msg"]))
     with open(os.path.join(mdir, "bg-blue-config.yaml")) as f:
         exported = yaml.safe_load(f)

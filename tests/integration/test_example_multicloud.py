@@ -183,7 +183,8 @@ def test_example_inventory_lifecycle(runner, proxy, gcp, cloud_env, tmp_path):
     migration = os.path.join(work, "migration")
     results, out = _playbook(runner, work, "migrate.yml", "--tags", "config,create", "-e", "adhar_migrate_source=prod-us-east",
                              "-e", "adhar_migrate_target=prod-eu", "-e", "adhar_migrate_app=shop",
-                             "-e", "adhar_migrate_dir=%s" % migration, *extra)
+                             "-e", "adhar_migrate_dir=%s" % migration,
+                             "-e", '{"adhar_migrate_encryption": {"key_file": "/nonexistent/backup.key"}}', *extra)
     assert _writes(proxy, gcp) == []
     with open(os.path.join(migration, "prod-us-east-config.yaml")) as f:
         exported = yaml.safe_load(f)
