@@ -26,9 +26,9 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -225,7 +225,6 @@ def bg(runner, make_local_cluster, tmp_path_factory, bin_dir):
     inventory = os.path.join(tmp, "adhar.yml")
     with open(inventory, "w") as f:
         f.write(CONFIG % {"backups": os.path.join(tmp, "backups")})
-    import socket
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         dns_port = s.getsockname()[1]
