@@ -176,6 +176,27 @@ def test_example_inventory_lifecycle(runner, proxy, gcp, cloud_env, tmp_path):
     results, out = _playbook(runner, work, "health.yml", "-e", "adhar_health_fail=true", *extra, rc=2)
     assert "is unhealthy: Kubernetes API not reachable" in out
 
+    # provider migration, AWS -> GCP (playbooks/migrate.yml --tags config,create): the EKS cluster's config exported
+    # (reads only), converted to gcp, the GKE target found as the config has it (no write); the data steps need an API
+    # server, which neither moto nor the fake runs
+    _reset(proxy, gcp)
+    migration = os.path.join(work, "migration")
+    results, out = _playbook(runner, work, "migrate.yml", "--tags", "config,create", "-e", "adhar_migrate_source=prod-us-east",
+                             "-e", "adhar_migrate_target=prod-eu", "-e", "adhar_migrate_app=shop",
+                             "-e", "adhar_migrate_dir=%s" % migration,
+                             "-e", '{"adhar_migrate_encryption": {"key_file": "/nonexistent/backup.key"}}', *extra)
+    assert _writes(proxy, gcp) == []
+    with open(os.path.join(migration, "prod-us-east-config.yaml")) as f:
+        exported = yaml.safe_load(f)
+    with open(os.path.join(migration, "prod-eu-config.yaml")) as f:
+        converted = yaml.safe_load(f)
+    assert [p["type"] for p in exported["providers"].values()] == ["aws"]
+    assert [p["type"] for p in converted["providers"].values()] == ["gcp"]
+    assert [c["name"] for c in converted["clusters"]] == ["prod-us-east"]
+    created = [r["result"]["ansible_facts"]["mg_create_result"] for r in results if r["task"] == "[4/7 create] Stop the clock"]
+    assert created == ["gke cluster unchanged"]
+    assert not [r for r in results if r["task"].startswith(("[5/7", "[6/7", "[7/7"))]
+
     # destroy without the confirmation: nothing is deleted
     _reset(proxy, gcp)
     results, out = _playbook(runner, work, "destroy.yml", *extra)
