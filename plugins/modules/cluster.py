@@ -168,6 +168,8 @@ options:
   encryption_at_rest:
     description:
       - Encrypt resources in etcd with an EncryptionConfiguration (key generated and kept, 0600, in the state directory).
+      - Set when a local cluster is created; other settings for an existing cluster fail with the saved and requested
+        values.
     type: dict
     suboptions:
       enabled:
@@ -187,6 +189,8 @@ options:
   audit_policy:
     description:
       - API audit logging to C(<state_dir>/<name>/logs/audit-<member>.log).
+      - Set when a local cluster is created; asking an existing cluster for other audit settings fails with the saved
+        and requested values (delete and create the cluster again).
     type: dict
     suboptions:
       enabled:

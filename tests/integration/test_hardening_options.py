@@ -49,6 +49,10 @@ def test_secrets_encrypted_in_etcd_and_audit_logged(runner, state_dir, bin_dir):
             events = [json.loads(line) for line in f if line.strip()]
         created = [e for e in events if e.get("verb") == "create" and (e.get("objectRef") or {}).get("name") == "s3cret"]
         assert created and created[0]["level"] == "Metadata" and "requestObject" not in created[0]
+        # the settings the API servers started with cannot change in place: refused with both values, not ignored
+        f = runner.module("adhar.platform.cluster", {"name": "hardened", "audit_policy": {"enabled": False}},
+                          expect_fail=True)
+        assert "audit_policy" in f["msg"] and "on (4 policy rules" in f["msg"], f["msg"]
     finally:
         r = runner.module("adhar.platform.cluster", {"name": "hardened", "state": "absent"})
         assert r["changed"] is True and not os.path.exists(cdir)

@@ -22,9 +22,10 @@ DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
 DEFAULT_QUOTA = 2 * 1024 ** 3
 ENCRYPTION_PROVIDERS = ("secretbox", "aescbc", "aesgcm")
 
-# Fields that cannot change once the cluster exists (changing them means a new cluster).
+# Fields that cannot change once the cluster exists (changing them means a new cluster). The API servers' flags come
+# from encryption_at_rest and audit_policy when they are first started.
 IMMUTABLE = ("control_plane_count", "kubernetes_version", "pod_cidr", "service_cidr", "cluster_id",
-             "encryption_at_rest", "etcd_quota_bytes")
+             "encryption_at_rest", "audit_policy", "etcd_quota_bytes")
 
 DEFAULT_AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -167,12 +168,20 @@ def merge_saved(desired, given, saved):
     return out
 
 
+def _shown(key, value):
+    """A value as an error message shows it: an audit policy by its size and rotation, not its rules."""
+    if key == "audit_policy" and value:
+        return "on (%d policy rules, max_size_mb %s, max_backups %s)" % (
+            len(value["policy"].get("rules") or []), value.get("max_size_mb"), value.get("max_backups"))
+    return value
+
+
 def immutable_changes(saved, desired):
     """``[(field, old, new)]`` for immutable fields that differ."""
     out = []
     for key in IMMUTABLE:
         if saved.get(key) != desired.get(key):
-            out.append((key, saved.get(key), desired.get(key)))
+            out.append((key, _shown(key, saved.get(key)), _shown(key, desired.get(key))))
     if desired.get("api_port") is not None and saved.get("api_port") not in (None, desired["api_port"]):
         out.append(("api_port", saved.get("api_port"), desired["api_port"]))
     return out

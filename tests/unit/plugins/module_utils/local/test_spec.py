@@ -86,6 +86,11 @@ def test_immutable_changes():
     assert ch == [("cluster_id", 1, 7)]
     assert immutable_changes(a, n(api_port=25000)) == []  # no fixed port saved: any allocated one is fine
     assert immutable_changes(n(api_port=25000), n(api_port=25001)) == [("api_port", 25000, 25001)]
+    # audit logging is set when the API servers first start: asking for it later is refused, not ignored
+    on = n(audit_policy={"enabled": True})
+    assert immutable_changes(a, on) == [("audit_policy", None, "on (4 policy rules, max_size_mb 100, max_backups 3)")]
+    assert immutable_changes(on, on) == []
+    assert immutable_changes(on, n(audit_policy={"enabled": True, "max_backups": 5}))[0][0] == "audit_policy"
 
 
 def test_default_state_root():
