@@ -923,7 +923,7 @@ class ApplyEngine:
         if self.check_mode:
             query["dryRun"] = "All"
         body = {"metadata": {"labels": {applyset.PART_OF_LABEL: self.parent.id, applyset.LEGACY_LABEL: None}}}
-        status, data = self.client.raw("PATCH", path, query=query, body=json.dumps(body),
+        status, data = self.client.raw("PATCH", path, query=query, body=body,
                                        headers={"Content-Type": MERGE_CONTENT_TYPE}, raise_for_status=False)
         if status != 404 and not 200 <= status <= 299:
             message = data.get("message") if isinstance(data, dict) else data
@@ -946,8 +946,17 @@ class ApplyEngine:
         query = {"fieldManager": self.parent.field_manager, "force": "true"}
         if self.check_mode:
             query["dryRun"] = "All"
-        status, after = self.client.raw("PATCH", self.parent.path, query=query, body=json.dumps(body),
-                                        headers={"Content-Type": APPLY_CONTENT_TYPE})
+        deadline = self.clock() + FRESH_CRD_RETRY_SECONDS
+        while True:
+            status, after = self.client.raw("PATCH", self.parent.path, query=query, body=json.dumps(body),
+                                            headers={"Content-Type": APPLY_CONTENT_TYPE}, raise_for_status=False)
+            # A Namespace created a moment ago by this run may not be known to admission yet.
+            if status != 404 or self.clock() >= deadline:
+                break
+            time.sleep(0.2)
+        if not 200 <= status <= 299:
+            message = after.get("message") if isinstance(after, dict) else after
+            raise AdharError("Writing the ApplySet parent {0} failed: HTTP {1}: {2}".format(self.parent.path, status, message))
         if self.parent_result is None:
             self.parent_result = self._parent_entry("configured" if self.parent.exists else "created")
             if self.diff:

@@ -158,7 +158,7 @@ class FakeClient:
                 return 404, "404 page not found"
             return 404, {"kind": "Status", "message": "not found", "code": 404}
         if method == "PATCH" and headers.get("Content-Type") == "application/merge-patch+json":
-            return self._merge_labels(path, query, json.loads(body))
+            return self._merge_labels(path, query, body)
         if method == "PATCH":
             return self._apply(path, query, json.loads(body))
         if method == "DELETE":
