@@ -445,6 +445,7 @@ class ApplyEngine:
         self.parent_result = None   # result entry of the parent when it is written
         self._set_kinds = set()
         self._set_namespaces = set()
+        self._parent_namespace_new = False
         self.prune = bool(prune)
         self.wait = bool(wait)
         self.wait_timeout = float(wait_timeout if wait_timeout is not None else 300.0)
@@ -903,10 +904,8 @@ class ApplyEngine:
                 if entry["namespace"]:
                     namespaces.add(entry["namespace"])
         self._set_kinds, self._set_namespaces = kinds, namespaces
-        if self.check_mode and self.parent.namespace in created_namespaces:
-            self.parent_result = self._parent_entry("created", "not validated: its Namespace is created by this task")
-        else:
-            self._write_parent(kinds, namespaces)
+        self._parent_namespace_new = self.parent.namespace in created_namespaces
+        self._write_parent(kinds, namespaces)
         if self.migrating:
             self._parallel_calls(self._adopt, [e for e in self.legacy if not e["controlled"]])
             if self.legacy_record is not None and not self.check_mode:
@@ -940,6 +939,10 @@ class ApplyEngine:
     def _write_parent(self, kinds, namespaces):
         """Server-side apply of the parent (dry run in check mode); nothing when it already says this."""
         if self.parent.up_to_date(kinds, namespaces):
+            return
+        if self.check_mode and self._parent_namespace_new:
+            if self.parent_result is None:
+                self.parent_result = self._parent_entry("created", "not validated: its Namespace is created by this task")
             return
         body = self.parent.body(kinds, namespaces)
         before = self.parent.live
