@@ -385,7 +385,7 @@ apply_set:
   type: dict
   sample:
     name: platform-core
-    id: applyset-4ZvXz3B4cHBl0CnXWfLwyDRLXGbVLyPeAnX9FGE7wDc-v1
+    id: applyset-6p5yQykEnO0V0o4URG20_2aGzrUy62Ya_srXTZ-3se0-v1
     parent: Secret default/platform-core
     kubectl: --applyset=secrets/platform-core -n default
     tooling: adhar.platform/v1

@@ -242,10 +242,13 @@ def test_wait_condition_times_out_clearly(runner, apply):
     assert r["results"][0]["action"] == "created" and r["results"][0]["wait"]["ready"] is False
 
 
-def kubectl(bin_dir, kubeconfig, *args, stdin=None):
+def kubectl(bin_dir, kubeconfig, *args, stdin=None, expect_fail=False):
     env = dict(os.environ, KUBECONFIG=kubeconfig, KUBECTL_APPLYSET="true")
     proc = subprocess.run([os.path.join(bin_dir, "kubectl")] + list(args), input=stdin, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
+    if expect_fail:
+        assert proc.returncode != 0, proc.stdout
+        return proc.stderr
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -280,6 +283,13 @@ def test_kubectl_prunes_a_set_the_module_applied(runner, apply, api, bin_dir):
     assert parent.labels["applyset.kubernetes.io/id"] == r["apply_set"]["id"]
     r = runner.module("adhar.platform.apply", dict(args, definitions=cms("apply-mod", "m1", "m2")))
     assert r["changed"] is False, r["changes"]
+    # with the default tooling the set is the module's own: kubectl refuses it and changes nothing
+    args = dict(args, apply_set="own", apply_set_tooling="adhar.platform", definitions=cms("apply-mod", "own1", "own2"))
+    assert runner.module("adhar.platform.apply", args)["apply_set"]["tooling"] == "adhar.platform/v1"
+    err = kubectl(bin_dir, apply, "apply", "--prune", "--applyset=secrets/own", "-n", "apply-mod", "-f", "-",
+                  stdin=json.dumps(cms("apply-mod", "own1")[0]), expect_fail=True)
+    assert 'managed by tooling "adhar.platform" instead of "kubectl"' in err, err
+    assert exists(api, "apply-mod", "own2")
     kclient.CoreV1Api(api).delete_namespace("apply-mod")
 
 
