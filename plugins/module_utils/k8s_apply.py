@@ -39,13 +39,20 @@ counting as our change.  When the baseline cannot be read (no permission to
 list namespaces), or in check mode and diff mode, the object is read first
 (one GET) and compared instead; that also gives the diff.
 
-Apply sets.  With ``apply_set: NAME`` every object gets the labels
-``app.kubernetes.io/managed-by: adhar`` (unless it sets its own) and
-``adhar.io/apply-set: NAME``.  A ConfigMap ``adhar-apply-set-NAME`` (in the
-default namespace of the task) records which apiVersion/kinds and namespaces
-the set has used, so that a kind dropped from the input entirely is still
-found.  The record is widened before applying and narrowed after a
-successful prune, so an interrupted run never forgets a kind.
+Apply sets (KEP-3659 ApplySets, see ``k8s_applyset``).  With ``apply_set: NAME``
+a parent Secret (or ConfigMap) NAME in the set's namespace carries the label
+``applyset.kubernetes.io/id`` and the annotations listing the group-kinds and
+namespaces of the set; every object gets ``applyset.kubernetes.io/part-of``
+(and ``app.kubernetes.io/managed-by: adhar`` unless it sets its own).  The
+parent is read (and a parent of another tool refused) before anything is
+written, widened to the union of its kinds and the input's after the
+Namespaces are applied and before everything else, and narrowed after a
+successful prune, so an interrupted run never forgets a kind.  Pruning lists
+``part-of`` members of the parent's group-kinds.  Sets of earlier releases
+(members labelled ``adhar.io/apply-set=NAME``, record ConfigMap
+``adhar-apply-set-NAME``) are adopted when the parent does not exist yet: their
+members get the ``part-of`` label (and lose the old one), their kinds and
+namespaces go into the parent, and the old record is deleted.
 """
 
 from __future__ import annotations
@@ -54,13 +61,13 @@ import copy
 import email.utils
 import json
 import os
-import re
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, is_api_exception
+from ansible_collections.adhar.platform.plugins.module_utils import k8s_applyset as applyset
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import Target, error_text, open_stream, rule_for, wait_for
 
@@ -74,12 +81,9 @@ CHANGED_ACTIONS = frozenset(("created", "configured", "deleted", "pruned"))
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "adhar"
-APPLY_SET_LABEL = "adhar.io/apply-set"
-RECORD_LABEL = "adhar.io/apply-set-record"
-RECORD_PREFIX = "adhar-apply-set-"
-APPLY_SET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,45}[a-z0-9])?$")
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+MERGE_CONTENT_TYPE = "application/merge-patch+json"
 METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -200,15 +204,6 @@ def object_problem(obj):
 
 def tier_of(group, kind):
     return TIERS.get((group, kind), 2)
-
-
-def validate_apply_set(name):
-    if name is None:
-        return None
-    if not APPLY_SET_NAME.match(name):
-        raise AdharError("apply_set: {0!r} is not valid: 1-47 lower-case letters, digits, '-' and '.', "
-                         "starting and ending with a letter or digit".format(name), option="apply_set")
-    return name
 
 
 # --------------------------------------------------------------------------- change detection and diff
@@ -427,7 +422,8 @@ class ApplyEngine:
 
     def __init__(self, client, *, field_manager="adhar", force_conflicts=False, workers=8, check_mode=False,
                  diff=False, continue_on_error=False, namespace=None, apply_set=None, prune=False, wait=False,
-                 wait_timeout=300.0, wait_condition=None, warn=None, clock=time.monotonic):
+                 wait_timeout=300.0, wait_condition=None, warn=None, clock=time.monotonic, apply_set_parent="Secret",
+                 apply_set_namespace=None, apply_set_tooling=applyset.DEFAULT_TOOL):
         if workers < 1:
             raise AdharError("workers must be at least 1", option="workers")
         if prune and not apply_set:
@@ -440,7 +436,16 @@ class ApplyEngine:
         self.diff = bool(diff)
         self.continue_on_error = bool(continue_on_error)
         self.namespace = namespace or "default"
-        self.apply_set = validate_apply_set(apply_set)
+        self.apply_set = apply_set or None
+        self.parent = applyset.Parent(apply_set, apply_set_namespace or self.namespace, apply_set_parent or "Secret",
+                                      apply_set_tooling or applyset.DEFAULT_TOOL) if apply_set else None
+        self.migrating = False      # a set of an earlier release found: its members are adopted in this run
+        self.legacy = []            # members carrying the old label (listed entries)
+        self.legacy_record = None   # kinds and namespaces of the old record ConfigMap
+        self.parent_result = None   # result entry of the parent when it is written
+        self._set_kinds = set()
+        self._set_namespaces = set()
+        self._parent_namespace_new = False
         self.prune = bool(prune)
         self.wait = bool(wait)
         self.wait_timeout = float(wait_timeout if wait_timeout is not None else 300.0)
@@ -557,7 +562,8 @@ class ApplyEngine:
             if not isinstance(labels, dict):
                 labels = meta["labels"] = {}
             labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY)
-            labels[APPLY_SET_LABEL] = self.apply_set
+            labels.pop(applyset.LEGACY_LABEL, None)
+            labels[applyset.PART_OF_LABEL] = self.parent.id
 
     # -- parallel runner -----------------------------------------------------
 
@@ -605,7 +611,8 @@ class ApplyEngine:
     def _run_present(self, items):
         if self._blocked(items):
             return []
-        record = None
+        if self.parent is not None:
+            self._set_read(items)  # refuses a parent of another tool before anything is written
         if not self.read_first:
             self.baseline = self._read_baseline()
             if self.baseline is None:
@@ -622,11 +629,11 @@ class ApplyEngine:
             if self._blocked(items):
                 break
             if tier == 0:
-                if self.apply_set and self.prune:
-                    # After the Namespaces (the record may live in one of them), before everything else.
-                    record = self._record_begin(items)
                 created_namespaces = {i.result["name"] for i in batch if i.result["kind"] == "Namespace"
                                       and i.result["action"] == "created"}
+                if self.parent is not None:
+                    # After the Namespaces (the parent may live in one of them), before everything else.
+                    self._set_begin(items, created_namespaces)
                 self._settle_crds([i for i in batch if (i.group, i.result["kind"]) == CRD_KEY and not i.failed])
                 if self._blocked(items):
                     break
@@ -636,7 +643,9 @@ class ApplyEngine:
             if any(i.failed for i in items):
                 self.warn("prune skipped: some objects failed to apply")
             else:
-                extra = self._timed("prune", self._prune, items, record)
+                extra = self._timed("prune", self._prune, items)
+        elif self.parent is not None and self.migrating and not any(i.failed for i in items):
+            extra = self._adopted_results(items)
         if self.wait and not self.check_mode:
             self._timed("wait", self._wait_ready, items)
         return extra
@@ -784,6 +793,8 @@ class ApplyEngine:
             item.result["diff"] = diff_pair(before, None)
 
     def _run_absent(self, items):
+        if self.parent is not None and self.prune:
+            self._set_read(items)  # refuses a parent of another tool before anything is deleted
         for item in items:
             if item.deferred:  # kind not served: nothing of it can exist
                 item.result.update(action="unchanged", changed=False, message="kind not served by the server")
@@ -795,13 +806,8 @@ class ApplyEngine:
             if self._blocked(items):
                 return []
         extra = []
-        if self.apply_set and self.prune:
-            record = self._read_record()
-            members = self._list_members(record, items)
-            desired = {i.key for i in items if not i.failed}
-            extra = self._delete_members(select_prune(members, desired))
-            if not self.check_mode and record is not None and not any(e.failed for e in extra):
-                self.client.raw("DELETE", self._record_path(), query=self._delete_query(), raise_for_status=False)
+        if self.parent is not None and self.prune:
+            extra = self._absent_set(items)
         if self.wait and not self.check_mode:
             gone = [i for i in list(items) + list(extra) if i.result["action"] in ("deleted", "pruned")]
             self._timed("wait", self._wait_gone, gone)
@@ -819,66 +825,168 @@ class ApplyEngine:
 
     # -- apply sets ----------------------------------------------------------
 
-    def _record_path(self):
-        return "/api/v1/namespaces/{0}/configmaps/{1}{2}".format(self.namespace, RECORD_PREFIX, self.apply_set)
+    def _legacy_record_path(self):
+        return "/api/v1/namespaces/{0}/configmaps/{1}{2}".format(self.namespace, applyset.LEGACY_RECORD_PREFIX, self.apply_set)
 
-    def _read_record(self):
-        """``{"resources": [...], "namespaces": [...]}`` of the apply set, or None when it has none yet."""
-        data = self._get(self._record_path())
-        if data is None:
-            return None
-        content = data.get("data") or {}
-        try:
-            return {"resources": json.loads(content.get("resources") or "[]"),
-                    "namespaces": json.loads(content.get("namespaces") or "[]")}
-        except ValueError:
-            self.warn("apply set record {0} is unreadable; it will be rewritten".format(self._record_path()))
-            return None
+    def _set_read(self, items):
+        """Read the parent (refusing one of another tool); without one, look for a set of an earlier release."""
+        if self.parent.live is not None or self.parent.exists:
+            return
+        self.parent.load(self._get(self.parent.path), self.warn)
+        if self.parent.exists:
+            return
+        self.migrating = True
+        data = self._get(self._legacy_record_path())
+        if data is not None:
+            content = data.get("data") or {}
+            try:
+                resources = json.loads(content.get("resources") or "[]")
+                namespaces = json.loads(content.get("namespaces") or "[]")
+            except ValueError:
+                resources, namespaces = [], []
+                self.warn("the old apply set record {0} is unreadable; only the kinds of the input are adopted".format(
+                    self._legacy_record_path()))
+            kinds = set()
+            for entry in resources:
+                api_version, dummy, kind = str(entry).partition(" ")
+                group = split_api_version(api_version)[0] if api_version else ""
+                kinds.add("{0}.{1}".format(kind, group) if group else kind)
+            self.legacy_record = {"kinds": kinds, "namespaces": set(namespaces)}
 
     @staticmethod
-    def _record_of(items):
-        resources = sorted({"{0} {1}".format(i.result["apiVersion"], i.result["kind"]) for i in items
-                            if not i.failed and (i.resource is not None or i.deferred)})
-        namespaces = sorted({i.namespace for i in items if not i.failed and i.namespace})
-        return {"resources": resources, "namespaces": namespaces}
+    def _input_set(items):
+        """Group-kinds and namespaces of the input's objects (failed ones excluded)."""
+        kinds, namespaces = set(), set()
+        for i in items:
+            if i.failed or not (i.resource is not None or i.deferred):
+                continue
+            kinds.add(i.resource.group_kind if i.resource is not None else
+                      ("{0}.{1}".format(i.result["kind"], i.group) if i.group else i.result["kind"]))
+            if i.namespace:
+                namespaces.add(i.namespace)
+        return kinds, namespaces
 
-    def _write_record(self, record):
+    def _resource_for(self, group_kind, items):
+        """The ``Resource`` of ``Kind.group`` (the input's, else the group's preferred version); None if not served."""
+        group, kind = applyset.split_group_kind(group_kind)
+        for i in items:
+            if i.resource is not None and (i.resource.group, i.resource.kind) == (group, kind):
+                return i.resource
+        api_version = "v1"
+        if group:
+            status, data = self.client.raw("GET", "/apis/" + group, raise_for_status=False)
+            if status == 404:
+                return None
+            if not 200 <= status <= 299 or not isinstance(data, dict):
+                raise AdharError("Discovery of API group {0} failed: HTTP {1}".format(group, status))
+            api_version = ((data.get("preferredVersion") or {}).get("groupVersion")
+                           or ((data.get("versions") or [{}])[0]).get("groupVersion"))
+            if not api_version:
+                return None
+        try:
+            return self.discovery.lookup(api_version, kind)
+        except UnknownKind:
+            return None  # its CRD is gone, and its objects with it
+
+    def _set_begin(self, items, created_namespaces):
+        """Widen the parent to the input's kinds and namespaces; adopt the members of an earlier release's set."""
+        kinds, namespaces = self._input_set(items)
+        kinds |= self.parent.group_kinds
+        namespaces |= self.parent.namespaces | {self.parent.namespace}
+        if self.migrating:
+            if self.legacy_record:
+                kinds |= self.legacy_record["kinds"]
+                namespaces |= self.legacy_record["namespaces"]
+            selector = "{0}={1}".format(applyset.LEGACY_LABEL, self.apply_set)
+            self.legacy = self._list_selected(sorted(kinds), namespaces, selector, items)
+            for entry in self.legacy:
+                kinds.add("{0}.{1}".format(entry["kind"], entry["group"]) if entry["group"] else entry["kind"])
+                if entry["namespace"]:
+                    namespaces.add(entry["namespace"])
+        self._set_kinds, self._set_namespaces = kinds, namespaces
+        self._parent_namespace_new = self.parent.namespace in created_namespaces
+        self._write_parent(kinds, namespaces)
+        if self.migrating:
+            self._parallel_calls(self._adopt, [e for e in self.legacy if not e["controlled"]])
+            if self.legacy_record is not None and not self.check_mode:
+                self.client.raw("DELETE", self._legacy_record_path(), raise_for_status=False)
+
+    def _parallel_calls(self, fn, entries):
+        for dummy in self._pool.map(fn, entries):
+            pass
+
+    def _adopt(self, entry):
+        """Move one member of an earlier release's set into the ApplySet (a merge patch of its labels)."""
+        path = entry["resource"].path(entry["namespace"], entry["name"])
+        query = {"fieldManager": self.field_manager}
         if self.check_mode:
+            query["dryRun"] = "All"
+        body = {"metadata": {"labels": {applyset.PART_OF_LABEL: self.parent.id, applyset.LEGACY_LABEL: None}}}
+        status, data = self.client.raw("PATCH", path, query=query, body=body,
+                                       headers={"Content-Type": MERGE_CONTENT_TYPE}, raise_for_status=False)
+        if status != 404 and not 200 <= status <= 299:
+            message = data.get("message") if isinstance(data, dict) else data
+            raise AdharError("Adopting {0} {1} into the ApplySet failed: HTTP {2}: {3}".format(
+                entry["kind"], path, status, message))
+
+    def _parent_entry(self, action, message=None):
+        result = {"kind": self.parent.kind, "apiVersion": "v1", "namespace": self.parent.namespace, "name": self.parent.name,
+                  "action": action, "changed": action != "unchanged", "error": None}
+        if message:
+            result["message"] = message
+        return result
+
+    def _write_parent(self, kinds, namespaces):
+        """Server-side apply of the parent (dry run in check mode); nothing when it already says this."""
+        if self.parent.up_to_date(kinds, namespaces):
             return
-        body = {
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": RECORD_PREFIX + self.apply_set, "namespace": self.namespace,
-                         "labels": {MANAGED_BY_LABEL: MANAGED_BY, RECORD_LABEL: self.apply_set}},
-            "data": {"resources": json.dumps(record["resources"]), "namespaces": json.dumps(record["namespaces"])},
-        }
-        self.client.raw("PATCH", self._record_path(), query={"fieldManager": self.field_manager, "force": "true"},
-                        body=json.dumps(body), headers={"Content-Type": APPLY_CONTENT_TYPE})
+        if self.check_mode and self._parent_namespace_new:
+            if self.parent_result is None:
+                self.parent_result = self._parent_entry("created", "not validated: its Namespace is created by this task")
+            return
+        body = self.parent.body(kinds, namespaces)
+        before = self.parent.live
+        query = {"fieldManager": self.parent.field_manager, "force": "true"}
+        if self.check_mode:
+            query["dryRun"] = "All"
+        deadline = self.clock() + FRESH_CRD_RETRY_SECONDS
+        while True:
+            status, after = self.client.raw("PATCH", self.parent.path, query=query, body=json.dumps(body),
+                                            headers={"Content-Type": APPLY_CONTENT_TYPE}, raise_for_status=False)
+            # A Namespace created a moment ago by this run may not be known to admission yet.
+            if status != 404 or self.clock() >= deadline:
+                break
+            time.sleep(0.2)
+        if not 200 <= status <= 299:
+            message = after.get("message") if isinstance(after, dict) else after
+            raise AdharError("Writing the ApplySet parent {0} failed: HTTP {1}: {2}".format(self.parent.path, status, message))
+        if self.parent_result is None:
+            self.parent_result = self._parent_entry("configured" if self.parent.exists else "created")
+            if self.diff:
+                self.parent_result["diff"] = diff_pair(before, after)
+        if not self.check_mode:
+            self.parent.load(after)
+        else:
+            self.parent.live = after
+            self.parent.exists = True
+            self.parent.group_kinds = set(kinds)
+            self.parent.namespaces = set(namespaces)
 
-    def _record_begin(self, items):
-        """Read the record and widen it with this input's kinds and namespaces before anything is applied."""
-        old = self._read_record()
-        new = self._record_of(items)
-        union = {k: sorted(set((old or {}).get(k, [])) | set(new[k])) for k in ("resources", "namespaces")}
-        if union != old:
-            self._write_record(union)
-        return union
+    def _list_members(self, items):
+        """Every member of the set (``part-of`` label, and the old label while adopting) in the set's kinds."""
+        selector = "{0}={1}".format(applyset.PART_OF_LABEL, self.parent.id)
+        listed = self._list_selected(sorted(self._set_kinds), self._set_namespaces, selector, items)
+        seen = {object_key(e["group"], e["kind"], e["namespace"], e["name"]) for e in listed}
+        for entry in self.legacy:
+            if object_key(entry["group"], entry["kind"], entry["namespace"], entry["name"]) not in seen:
+                listed.append(entry)
+        return listed
 
-    def _list_members(self, record, items):
-        """Every object labelled with the apply set, in the kinds/namespaces of the record and the input."""
-        record = record or {"resources": [], "namespaces": []}
-        now = self._record_of(items)
-        kinds = sorted(set(record["resources"]) | set(now["resources"]))
-        namespaces = sorted(set(record["namespaces"]) | set(now["namespaces"]))
-        resources = []
-        for entry in kinds:
-            api_version, dummy, kind = entry.partition(" ")
-            try:
-                resources.append(self.discovery.lookup(api_version, kind))
-            except UnknownKind:
-                continue  # its CRD is gone, and its objects with it
-        selector = "{0}={1}".format(APPLY_SET_LABEL, self.apply_set)
+    def _list_selected(self, group_kinds, namespaces, selector, items):
+        resources = [r for r in (self._resource_for(gk, items) for gk in group_kinds) if r is not None]
         listed = []
-        for chunk in self._pool.map(lambda r: self._list_labelled(r, selector, namespaces if r.namespaced else None), resources):
+        for chunk in self._pool.map(lambda r: self._list_labelled(r, selector, sorted(namespaces) if r.namespaced else None),
+                                    resources):
             listed.extend(chunk)
         return listed
 
@@ -905,41 +1013,86 @@ class ApplyEngine:
                 })
         return out
 
+    def _member_item(self, entry):
+        obj = {"apiVersion": entry["apiVersion"], "kind": entry["kind"], "metadata": {"name": entry["name"]}}
+        if entry["namespace"]:
+            obj["metadata"]["namespace"] = entry["namespace"]
+        item = Item(-1, obj, "apply set {0}".format(self.apply_set))
+        item.resource = entry["resource"]
+        item.namespace = entry["namespace"]
+        item.tier = tier_of(entry["group"], entry["kind"])
+        return item
+
     def _delete_members(self, entries):
-        extra = []
-        for entry in entries:
-            obj = {"apiVersion": entry["apiVersion"], "kind": entry["kind"], "metadata": {"name": entry["name"]}}
-            if entry["namespace"]:
-                obj["metadata"]["namespace"] = entry["namespace"]
-            item = Item(-1, obj, "apply set {0}".format(self.apply_set))
-            item.resource = entry["resource"]
-            item.namespace = entry["namespace"]
-            item.tier = tier_of(entry["group"], entry["kind"])
-            extra.append(item)
+        extra = [self._member_item(e) for e in entries]
         for tier in (2, 1, 0):
             self._parallel([i for i in extra if i.tier == tier], lambda i: self._delete_one(i, action="pruned"))
         return extra
 
-    def _prune(self, items, record):
-        members = self._list_members(record, items)
+    def _adopted_results(self, items, pruned=()):
+        """Results of the old set's members adopted although not in the input (and not pruned)."""
+        desired = {i.key for i in items if not i.failed} | {i.key for i in pruned}
+        out = []
+        for entry in self.legacy:
+            if entry["controlled"] or object_key(entry["group"], entry["kind"], entry["namespace"], entry["name"]) in desired:
+                continue
+            item = self._member_item(entry)
+            item.result.update(action="configured", changed=True,
+                               message="adopted into the ApplySet {0} (was labelled {1})".format(
+                                   self.parent.ref, applyset.LEGACY_LABEL))
+            out.append(item)
+        return out
+
+    def _prune(self, items):
+        members = self._list_members(items)
+        desired = {i.key for i in items if not i.failed}
+        extra = self._delete_members(select_prune(members, desired))
+        if self.migrating:
+            extra.extend(self._adopted_results(items, extra))
+        if not any(e.failed for e in extra):
+            kinds, namespaces = self._input_set(items)
+            for e in extra:
+                if e.result["action"] == "configured":  # adopted and kept (controlled members are never pruned)
+                    kinds.add(e.resource.group_kind)
+                    if e.namespace:
+                        namespaces.add(e.namespace)
+            self._write_parent(kinds, namespaces | {self.parent.namespace})
+        return extra
+
+    def _absent_set(self, items):
+        """``state=absent`` with ``prune``: delete every member, then the parent (and an old record)."""
+        kinds, namespaces = self._input_set(items)
+        self._set_kinds = kinds | self.parent.group_kinds | ((self.legacy_record or {}).get("kinds") or set())
+        self._set_namespaces = (namespaces | self.parent.namespaces | {self.parent.namespace}
+                                | ((self.legacy_record or {}).get("namespaces") or set()))
+        if self.migrating:
+            selector = "{0}={1}".format(applyset.LEGACY_LABEL, self.apply_set)
+            self.legacy = self._list_selected(sorted(self._set_kinds), self._set_namespaces, selector, items)
+        members = self._list_members(items)
         desired = {i.key for i in items if not i.failed}
         extra = self._delete_members(select_prune(members, desired))
         if not any(e.failed for e in extra):
-            now = self._record_of(items)
-            if now != record:
-                self._write_record(now)
+            if self.parent.exists:
+                status, dummy = self.client.raw("DELETE", self.parent.path, query=self._delete_query(), raise_for_status=False)
+                if 200 <= status <= 299:
+                    self.parent_result = self._parent_entry("deleted")
+            if self.legacy_record is not None:
+                self.client.raw("DELETE", self._legacy_record_path(), query=self._delete_query(), raise_for_status=False)
         return extra
 
     # -- result --------------------------------------------------------------
 
     def _result(self, items, extra, duration):
-        results = [i.result for i in items] + [e.result for e in extra]
+        results = [i.result for i in items] + ([self.parent_result] if self.parent_result else []) + [e.result for e in extra]
         out = summarize(results, duration)
         out["results"] = results
         out["timings"] = self.timings
         out["api_discovery_requests"] = self.discovery.requests
         if self.apply_set:
-            out["apply_set"] = {"name": self.apply_set, "record": "{0}/{1}{2}".format(self.namespace, RECORD_PREFIX, self.apply_set)}
+            out["apply_set"] = {"name": self.apply_set, "id": self.parent.id, "parent": "{0} {1}/{2}".format(
+                self.parent.kind, self.parent.namespace, self.parent.name), "kubectl": "--applyset={0} -n {1}".format(
+                self.parent.ref, self.parent.namespace), "tooling": self.parent.tooling_value,
+                "adopted": sum(1 for e in self.legacy if not e["controlled"])}
         if self.diff:
             out["diff"] = [ansible_diff(r) for r in results if r.get("diff")]
         out["errors"] = [error_line(r) for r in results if r["error"]]
@@ -981,6 +1134,12 @@ def run_apply(module):
     if p.get("wait_condition") and not p.get("wait"):
         raise AdharError("wait_condition applies with wait: true (nothing is waited for without it)",
                          option="wait_condition")
+    if p.get("apply_set_namespace") and not p.get("apply_set"):
+        raise AdharError("apply_set_namespace needs apply_set (the name of the set)", option="apply_set_namespace")
+    if p.get("apply_set"):
+        applyset.validate(p["apply_set"], p.get("apply_set_parent") or "Secret",
+                          p.get("apply_set_namespace") or p.get("namespace") or "default",
+                          p.get("apply_set_tooling") or applyset.DEFAULT_TOOL)
     module.require_k8s()
     objects = load_objects(p.get("definitions"), p.get("src"))
     if not objects and p["state"] == "present" and p["prune"]:
@@ -998,6 +1157,9 @@ def run_apply(module):
             continue_on_error=p["continue_on_error"],
             namespace=p.get("namespace"),
             apply_set=p.get("apply_set"),
+            apply_set_parent=p.get("apply_set_parent") or "Secret",
+            apply_set_namespace=p.get("apply_set_namespace"),
+            apply_set_tooling=p.get("apply_set_tooling") or applyset.DEFAULT_TOOL,
             prune=p["prune"],
             wait=p["wait"],
             wait_timeout=p["wait_timeout"],

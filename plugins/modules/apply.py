@@ -28,6 +28,8 @@ description:
     O(wait_condition) selects, are waited for.
   - With O(apply_set) and O(prune), objects applied earlier with the same O(apply_set) that are no longer in the input
     are deleted.
+  - Apply sets follow the Kubernetes ApplySet specification (KEP-3659), the format of
+    C(kubectl apply --prune --applyset), so kubectl can see, apply and prune the same set (see O(apply_set_tooling)).
   - A task whose objects are all unchanged reports C(changed=false) and makes one request per object.
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
@@ -70,14 +72,15 @@ options:
   namespace:
     description:
       - Namespace of namespaced objects that do not name one. Objects that name their namespace keep it.
-      - Also the namespace of the apply set record (see O(apply_set)).
+      - Also the default of O(apply_set_namespace), and the namespace of the record of an apply set written by an earlier
+        release (see O(apply_set)).
       - Defaults to V(default).
     type: str
   state:
     description:
       - V(present) applies the objects; V(absent) deletes them (in reverse order, so everything else goes before
         Namespaces and CRDs). Objects already gone, and objects of kinds the server does not serve, count as V(unchanged).
-      - With V(absent), O(apply_set) and O(prune), every object of the apply set is deleted as well, and its record.
+      - With V(absent), O(apply_set) and O(prune), every object of the apply set is deleted as well, and its parent.
     type: str
     choices: [present, absent]
     default: present
@@ -94,12 +97,51 @@ options:
     default: false
   apply_set:
     description:
-      - Name of the set of objects this task owns, 1-47 lower-case letters, digits, V(-) and V(.).
-      - Every object gets the labels C(adhar.io/apply-set=<name>) and C(app.kubernetes.io/managed-by=adhar) (unless it
-        sets its own C(app.kubernetes.io/managed-by)).
-      - A ConfigMap C(adhar-apply-set-<name>) in O(namespace) records the kinds and namespaces the set has used, so
-        that O(prune) also finds kinds no longer in the input.
+      - Name of the set of objects this task owns, and of its ApplySet parent object (see O(apply_set_parent)), 1-253
+        lower-case letters, digits, V(-) and V(.), starting and ending with a letter or digit.
+      - The parent, in O(apply_set_namespace), carries the label C(applyset.kubernetes.io/id) (value
+        C(applyset-<base64url(sha256(<name>.<namespace>.<kind>.))>-v1), as kubectl computes it) and the annotations
+        C(applyset.kubernetes.io/tooling), C(applyset.kubernetes.io/contains-group-kinds) and
+        C(applyset.kubernetes.io/additional-namespaces), which record every kind and namespace the set has used, so
+        that O(prune) also finds kinds no longer in the input. It is written (server-side apply, field manager
+        C(<tool>-applyset)) only when it changes; in check mode as a dry run.
+      - Every object gets the labels C(applyset.kubernetes.io/part-of=<id>) and C(app.kubernetes.io/managed-by=adhar)
+        (unless it sets its own C(app.kubernetes.io/managed-by)).
+      - A parent that exists without the tooling annotation, with another C(applyset.kubernetes.io/id), or naming
+        another tool is refused before anything changes.
+      - Sets written by earlier releases of this collection (members labelled C(adhar.io/apply-set=<name>), a record
+        ConfigMap C(adhar-apply-set-<name>) in O(namespace)) are adopted by the first run that finds no parent; the
+        members of the kinds of the input and of the record get the C(part-of) label instead of the old one (a merge
+        patch; members not in the input are reported as V(configured) with a C(message)), the parent records their
+        kinds and namespaces, and the old record is deleted. Nothing is deleted unless O(prune) is set, exactly as
+        before.
     type: str
+  apply_set_parent:
+    description:
+      - Kind of the ApplySet parent object, V(Secret) (the default of C(kubectl apply --applyset)) or V(ConfigMap).
+      - C(kubectl) names the parent V(secrets/<name>) or V(configmaps/<name>) in C(--applyset), with C(-n <namespace>).
+      - Cluster-scoped parents (custom resources) are not supported.
+    type: str
+    choices: [Secret, ConfigMap]
+    default: Secret
+  apply_set_namespace:
+    description:
+      - Namespace of the ApplySet parent object. Defaults to O(namespace) (V(default) when that is not set).
+      - It may be a Namespace the same task creates.
+    type: str
+  apply_set_tooling:
+    description:
+      - The tool recorded in the parent's C(applyset.kubernetes.io/tooling) annotation, a name optionally followed by
+        C(/VERSION); without a version, the version of an existing parent of the same tool is kept, and a new parent
+        gets C(<name>/v1).
+      - By the ApplySet rules a tool refuses to change a set whose parent names another tool, and C(kubectl) (which
+        records itself as C(kubectl/<its version>)) accepts only parents that name C(kubectl); there is no override.
+        So the default V(adhar.platform) keeps kubectl away from the set, and V(kubectl) shares it with
+        C(kubectl apply --prune --applyset=...) (C(KUBECTL_APPLYSET=true) is needed for kubectl to prune); the parent's
+        fields are then written with kubectl's field manager C(kubectl-applyset).
+      - A parent that names another tool than this option is refused with an error naming both.
+    type: str
+    default: adhar.platform
   prune:
     description:
       - Delete objects of O(apply_set) that are not in the input. Needs O(apply_set).
@@ -166,7 +208,11 @@ options:
 notes:
   - Secrets are applied like everything else; their values never appear in C(diff).
   - The module itself makes no requests beyond the objects, the group-versions they need, one C(LIST namespaces?limit=1)
-    to detect changes (skipped in check and diff mode), and, for apply sets, the record and one labelled C(LIST) per kind.
+    to detect changes (skipped in check and diff mode), and, for apply sets, one C(GET) of the parent (and a C(PATCH)
+    when it changes), and with O(prune) one labelled C(LIST) per kind of the set. The first run on a set without
+    a parent also lists each kind once by the old label (see O(apply_set)).
+  - "kubectl: C(KUBECTL_APPLYSET=true kubectl apply --prune --applyset=secrets/<name> -n <namespace> -f ...) works on a
+    set whose O(apply_set_tooling) is V(kubectl); kubectl refuses a parent that names another tool."
 seealso:
   - module: adhar.platform.cluster
 requirements:
@@ -218,6 +264,15 @@ EXAMPLES = r"""
     apply_set: platform-core
     prune: true
 
+- name: Share an apply set with kubectl (KUBECTL_APPLYSET=true kubectl apply --prune --applyset=configmaps/edge -n edge)
+  adhar.platform.apply:
+    src: [edge/]
+    namespace: edge
+    apply_set: edge
+    apply_set_parent: ConfigMap
+    apply_set_tooling: kubectl
+    prune: true
+
 - name: Wait for a custom resource's Ready condition
   adhar.platform.apply:
     src: [databases.yaml]
@@ -236,7 +291,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 results:
-  description: One entry per object of the input (in input order), then one per pruned object.
+  description:
+    - One entry per object of the input (in input order), then the ApplySet parent when it is (or would be) created,
+      configured or deleted, then one per pruned object, then one per member adopted from an earlier release's set.
   returned: always
   type: list
   elements: dict
@@ -321,10 +378,18 @@ api_discovery_requests:
   type: int
   sample: 2
 apply_set:
-  description: The apply set and where its record is (namespace/name).
+  description:
+    - The ApplySet, its id, its parent, the C(kubectl apply) arguments that name it, the tooling annotation, and how many
+      members of an earlier release's set were adopted by this run.
   returned: when O(apply_set) is set
   type: dict
-  sample: {name: platform-core, record: default/adhar-apply-set-platform-core}
+  sample:
+    name: platform-core
+    id: applyset-6p5yQykEnO0V0o4URG20_2aGzrUy62Ya_srXTZ-3se0-v1
+    parent: Secret default/platform-core
+    kubectl: --applyset=secrets/platform-core -n default
+    tooling: adhar.platform/v1
+    adopted: 0
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
@@ -342,6 +407,9 @@ def argument_spec():
         field_manager=dict(type="str", default="adhar"),
         force_conflicts=dict(type="bool", default=False),
         apply_set=dict(type="str"),
+        apply_set_parent=dict(type="str", choices=["Secret", "ConfigMap"], default="Secret"),
+        apply_set_namespace=dict(type="str"),
+        apply_set_tooling=dict(type="str", default="adhar.platform"),
         prune=dict(type="bool", default=False),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="float", default=300),

@@ -6,7 +6,8 @@ check mode creates nothing -> 50+ mixed objects (Namespaces, ConfigMaps,
 Secrets, Services, a CRD and custom resources of it, Deployments that
 become Available through kwok, a Job that completes) -> unchanged re-run ->
 one object modified (diff) -> prune -> templates and src through the action
-plugin -> continue_on_error -> wait timeout -> state absent.
+plugin -> continue_on_error -> wait timeout -> ApplySets shared with kubectl
+(both directions) and adoption of an earlier release's set -> state absent.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -91,8 +93,8 @@ def namespaces(api):
 def test_check_mode_creates_nothing(runner, apply, api):
     r = runner.module("adhar.platform.apply", task_args(apply, objects()), check=True)
     assert r["changed"] is True and r["failed_count"] == 0
-    assert r["counts"]["created"] == len(objects()) == 55
-    assert len(r["changes"]) == 55
+    assert r["counts"]["created"] == len(objects()) + 1 == 56  # and the ApplySet parent
+    assert len(r["changes"]) == 56 and "created Secret apply-c/itest" in r["changes"]
     # objects in Namespaces / of a CRD the task would create cannot be validated, and say so
     w2 = [x for x in r["results"] if x["name"] == "w2"][0]
     assert "CustomResourceDefinition" in w2["message"] and w2["namespace"] == "apply-c"
@@ -100,12 +102,12 @@ def test_check_mode_creates_nothing(runner, apply, api):
     with pytest.raises(ApiException):
         kclient.ApiextensionsV1Api(api).read_custom_resource_definition("widgets.itest.adhar.io")
     with pytest.raises(ApiException):
-        kclient.CoreV1Api(api).read_namespaced_config_map("adhar-apply-set-" + SET, "apply-c")
+        kclient.CoreV1Api(api).read_namespaced_secret(SET, "apply-c")
 
 
 def test_apply_mixed_objects_and_wait(runner, apply, api):
     r = runner.module("adhar.platform.apply", task_args(apply, objects(), wait=True, wait_timeout=120))
-    assert r["changed"] is True and r["counts"]["created"] == 55, r["errors"]
+    assert r["changed"] is True and r["counts"]["created"] == 56, r["errors"]
     assert r["failed_count"] == 0 and r["errors"] == []
     waited = {(x["kind"], x["name"]): x["wait"] for x in r["results"] if "wait" in x}
     assert len([k for k in waited if k[0] == "Deployment"]) == 6
@@ -116,7 +118,14 @@ def test_apply_mixed_objects_and_wait(runner, apply, api):
     for i in range(6):
         d = apps.read_namespaced_deployment("web-%d" % i, NAMESPACES[i % 3])
         assert d.status.available_replicas == 2
-        assert d.metadata.labels == {"adhar.io/apply-set": SET, "app.kubernetes.io/managed-by": "adhar"}
+        assert d.metadata.labels == {"applyset.kubernetes.io/part-of": r["apply_set"]["id"],
+                                     "app.kubernetes.io/managed-by": "adhar"}
+    parent = kclient.CoreV1Api(api).read_namespaced_secret(SET, "apply-c").metadata
+    assert parent.labels == {"applyset.kubernetes.io/id": r["apply_set"]["id"]}
+    assert parent.annotations["applyset.kubernetes.io/additional-namespaces"] == "apply-a,apply-b"
+    assert parent.annotations["applyset.kubernetes.io/contains-group-kinds"] == (
+        "ConfigMap,CustomResourceDefinition.apiextensions.k8s.io,Deployment.apps,Job.batch,Namespace,Secret,Service,"
+        "ServiceAccount,Widget.itest.adhar.io")
     w = kclient.CustomObjectsApi(api).get_namespaced_custom_object("itest.adhar.io", "v1", "apply-c", "widgets", "w2")
     assert w["spec"] == {"size": 2}
     secret = kclient.CoreV1Api(api).read_namespaced_secret("secret-0", "apply-a")
@@ -166,15 +175,17 @@ def test_prune_removes_objects_dropped_from_the_input(runner, apply, api):
     secret["stringData"]["password"] = "rotated"
     kept = [o for o in defs if o["metadata"]["name"] not in ("cm-20", "w1") and o["kind"] != "Job"]
     r = runner.module("adhar.platform.apply", task_args(apply, kept), check=True)
-    assert sorted(r["changes"]) == ["pruned ConfigMap apply-c/cm-20", "pruned Job apply-a/once", "pruned Widget apply-b/w1"]
+    assert sorted(r["changes"]) == ["configured Secret apply-c/itest",  # the parent forgets Job.batch
+                                    "pruned ConfigMap apply-c/cm-20", "pruned Job apply-a/once", "pruned Widget apply-b/w1"]
     kclient.CoreV1Api(api).read_namespaced_config_map("cm-20", "apply-c")  # still there after check mode
     r = runner.module("adhar.platform.apply", task_args(apply, kept))
-    assert sorted(r["changes"]) == ["pruned ConfigMap apply-c/cm-20", "pruned Job apply-a/once", "pruned Widget apply-b/w1"]
+    assert sorted(r["changes"]) == ["configured Secret apply-c/itest",
+                                    "pruned ConfigMap apply-c/cm-20", "pruned Job apply-a/once", "pruned Widget apply-b/w1"]
     with pytest.raises(ApiException) as info:
         kclient.CoreV1Api(api).read_namespaced_config_map("cm-20", "apply-c")
     assert info.value.status == 404
-    record = kclient.CoreV1Api(api).read_namespaced_config_map("adhar-apply-set-" + SET, "apply-c")
-    assert "batch/v1 Job" not in json.loads(record.data["resources"])
+    parent = kclient.CoreV1Api(api).read_namespaced_secret(SET, "apply-c")
+    assert "Job.batch" not in parent.metadata.annotations["applyset.kubernetes.io/contains-group-kinds"]
     assert runner.module("adhar.platform.apply", task_args(apply, kept))["changed"] is False
 
 
@@ -229,6 +240,102 @@ def test_wait_condition_times_out_clearly(runner, apply):
                                                "wait_condition": {"type": "Ready"}}, expect_fail=True)
     assert "Widget apply-tpl/never-ready: not ready: timed out: no Ready condition yet" in r["msg"]
     assert r["results"][0]["action"] == "created" and r["results"][0]["wait"]["ready"] is False
+
+
+def kubectl(bin_dir, kubeconfig, *args, stdin=None, expect_fail=False):
+    env = dict(os.environ, KUBECONFIG=kubeconfig, KUBECTL_APPLYSET="true")
+    proc = subprocess.run([os.path.join(bin_dir, "kubectl")] + list(args), input=stdin, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    if expect_fail:
+        assert proc.returncode != 0, proc.stdout
+        return proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def cms(namespace, *names):
+    return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": namespace}, "data": {"n": n}}
+            for n in names]
+
+
+def exists(api, namespace, name):
+    try:
+        kclient.CoreV1Api(api).read_namespaced_config_map(name, namespace)
+        return True
+    except ApiException as exc:
+        assert exc.status == 404
+        return False
+
+
+def test_kubectl_prunes_a_set_the_module_applied(runner, apply, api, bin_dir):
+    kclient.CoreV1Api(api).create_namespace({"metadata": {"name": "apply-mod"}})
+    args = {"kubeconfig": apply, "namespace": "apply-mod", "apply_set": "mset", "apply_set_tooling": "kubectl",
+            "prune": True}
+    r = runner.module("adhar.platform.apply", dict(args, definitions=cms("apply-mod", "m1", "m2", "m3")))
+    assert r["counts"]["created"] == 4 and r["apply_set"]["kubectl"] == "--applyset=secrets/mset -n apply-mod"
+    manifest = "\n---\n".join(json.dumps(o) for o in cms("apply-mod", "m1", "m2"))
+    out = kubectl(bin_dir, apply, "apply", "--server-side", "--prune", "--applyset=secrets/mset", "-n", "apply-mod",
+                  "-f", "-", stdin=manifest)
+    assert "configmap/m3 pruned" in out, out
+    assert exists(api, "apply-mod", "m1") and not exists(api, "apply-mod", "m3")
+    # kubectl computed the same id and kept the module's view of the set: the module has nothing to change
+    parent = kclient.CoreV1Api(api).read_namespaced_secret("mset", "apply-mod").metadata
+    assert parent.labels["applyset.kubernetes.io/id"] == r["apply_set"]["id"]
+    r = runner.module("adhar.platform.apply", dict(args, definitions=cms("apply-mod", "m1", "m2")))
+    assert r["changed"] is False, r["changes"]
+    # with the default tooling the set is the module's own: kubectl refuses it and changes nothing
+    args = dict(args, apply_set="own", apply_set_tooling="adhar.platform", definitions=cms("apply-mod", "own1", "own2"))
+    assert runner.module("adhar.platform.apply", args)["apply_set"]["tooling"] == "adhar.platform/v1"
+    err = kubectl(bin_dir, apply, "apply", "--prune", "--applyset=secrets/own", "-n", "apply-mod", "-f", "-",
+                  stdin=json.dumps(cms("apply-mod", "own1")[0]), expect_fail=True)
+    assert 'managed by tooling "adhar.platform" instead of "kubectl"' in err, err
+    assert exists(api, "apply-mod", "own2")
+    kclient.CoreV1Api(api).delete_namespace("apply-mod")
+
+
+def test_module_takes_over_a_set_kubectl_created(runner, apply, api, bin_dir):
+    kclient.CoreV1Api(api).create_namespace({"metadata": {"name": "apply-kubectl"}})
+    manifest = "\n---\n".join(json.dumps(o) for o in cms("apply-kubectl", "k1", "k2", "k3"))
+    kubectl(bin_dir, apply, "apply", "--prune", "--applyset=configmaps/kset", "-n", "apply-kubectl", "-f", "-",
+            stdin=manifest)
+    parent = kclient.CoreV1Api(api).read_namespaced_config_map("kset", "apply-kubectl").metadata
+    kubectl_id = parent.labels["applyset.kubernetes.io/id"]
+    assert parent.annotations["applyset.kubernetes.io/tooling"].startswith("kubectl/v")
+    args = {"kubeconfig": apply, "namespace": "apply-kubectl", "apply_set": "kset", "apply_set_parent": "ConfigMap",
+            "prune": True, "definitions": cms("apply-kubectl", "k1", "k2")}
+    # the default tooling refuses kubectl's set, before anything changes
+    r = runner.module("adhar.platform.apply", args, expect_fail=True)
+    assert "belongs to the tool 'kubectl'" in r["msg"] and "apply_set_tooling: kubectl" in r["msg"]
+    assert exists(api, "apply-kubectl", "k3")
+    r = runner.module("adhar.platform.apply", dict(args, apply_set_tooling="kubectl"), check=True)
+    assert r["apply_set"]["id"] == kubectl_id  # the module computes kubectl's id
+    assert "pruned ConfigMap apply-kubectl/k3" in r["changes"] and exists(api, "apply-kubectl", "k3")
+    r = runner.module("adhar.platform.apply", dict(args, apply_set_tooling="kubectl"))
+    assert "pruned ConfigMap apply-kubectl/k3" in r["changes"] and not exists(api, "apply-kubectl", "k3")
+    assert runner.module("adhar.platform.apply", dict(args, apply_set_tooling="kubectl"))["changed"] is False
+    kclient.CoreV1Api(api).delete_namespace("apply-kubectl")
+
+
+def test_set_of_an_earlier_release_is_adopted(runner, apply, api):
+    """Objects labelled adhar.io/apply-set (and the old record ConfigMap) join the ApplySet; nothing is deleted."""
+    core = kclient.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": "apply-old"}})
+    for name in ("o1", "o2"):
+        core.create_namespaced_config_map("apply-old", {"metadata": {"name": name, "labels": {
+            "adhar.io/apply-set": "oldset", "app.kubernetes.io/managed-by": "adhar"}}, "data": {"n": name}})
+    core.create_namespaced_config_map("apply-old", {"metadata": {"name": "adhar-apply-set-oldset"}, "data": {
+        "resources": '["v1 ConfigMap"]', "namespaces": '["apply-old"]'}})
+    args = {"kubeconfig": apply, "namespace": "apply-old", "apply_set": "oldset", "definitions": cms("apply-old", "o1")}
+    r = runner.module("adhar.platform.apply", args)
+    assert r["apply_set"]["adopted"] == 2 and r["counts"]["pruned"] == 0
+    assert "configured ConfigMap apply-old/o2" in r["changes"]
+    for name in ("o1", "o2"):
+        labels = core.read_namespaced_config_map(name, "apply-old").metadata.labels
+        assert labels["applyset.kubernetes.io/part-of"] == r["apply_set"]["id"] and "adhar.io/apply-set" not in labels
+    assert not exists(api, "apply-old", "adhar-apply-set-oldset")
+    r = runner.module("adhar.platform.apply", dict(args, prune=True))
+    assert r["changes"] == ["pruned ConfigMap apply-old/o2"]
+    core.delete_namespace("apply-old")
 
 
 def test_state_absent(runner, apply, api):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from ansible_collections.adhar.platform.plugins.module_utils import k8s_applyset as applyset
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import (
     HIDDEN,
@@ -38,7 +39,6 @@ from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import (
     select_prune,
     summarize,
     tier_of,
-    validate_apply_set,
 )
 
 RESOURCES = {
@@ -120,7 +120,7 @@ class FakeClient:
         query = dict(query or {}, **dict(parse_qsl(qs)))
         with self.lock:
             self.calls.append((method, path, query))
-            status, data = self._handle(method, path, query, body)
+            status, data = self._handle(method, path, query, body, headers or {})
         if raise_for_status and not 200 <= status <= 299:
             raise FakeApiError(status, (data or {}).get("message", "error") if isinstance(data, dict) else data)
         return status, data
@@ -136,9 +136,17 @@ class FakeClient:
                 ] + [{"name": entries[0][0] + "/status", "kind": entries[0][1], "namespaced": entries[0][2]}]}
         return None
 
-    def _handle(self, method, path, query, body):
+    def _group(self, path):
+        """``/apis/<group>``: the group's versions, the first one preferred."""
+        versions = [v for v in self.resources if "/" in v and "/apis/" + v.split("/")[0] == path]
+        if not versions:
+            return None
+        gvs = [{"groupVersion": v, "version": v.split("/")[1]} for v in versions]
+        return 200, {"kind": "APIGroup", "name": path[len("/apis/"):], "versions": gvs, "preferredVersion": gvs[0]}
+
+    def _handle(self, method, path, query, body, headers):
         if method == "GET":
-            found = self._discovery(path)
+            found = self._discovery(path) or self._group(path)
             if found:
                 return found
             if path in self.objects:
@@ -149,6 +157,8 @@ class FakeClient:
             if path.startswith("/apis/") and path.count("/") == 3:
                 return 404, "404 page not found"
             return 404, {"kind": "Status", "message": "not found", "code": 404}
+        if method == "PATCH" and headers.get("Content-Type") == "application/merge-patch+json":
+            return self._merge_labels(path, query, body)
         if method == "PATCH":
             return self._apply(path, query, json.loads(body))
         if method == "DELETE":
@@ -183,6 +193,23 @@ class FakeClient:
         if not known:
             return None
         return {"kind": "List", "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+
+    def _merge_labels(self, path, query, body):
+        """A JSON merge patch of ``metadata.labels`` (what adoption sends)."""
+        if path not in self.objects:
+            return 404, {"kind": "Status", "message": "not found", "code": 404}
+        obj = copy.deepcopy(self.objects[path])
+        labels = obj["metadata"].setdefault("labels", {})
+        for key, value in body["metadata"]["labels"].items():
+            if value is None:
+                labels.pop(key, None)
+            else:
+                labels[key] = value
+        if query.get("dryRun") != "All" and obj != self.objects[path]:
+            self.rv += 1
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            self.objects[path] = obj
+        return 200, obj
 
     def _apply(self, path, query, body):
         if path in self.fail:
@@ -325,10 +352,17 @@ def test_object_problem(obj, problem):
 def test_tiers_and_apply_set_names():
     assert tier_of("", "Namespace") == 0 and tier_of("apiextensions.k8s.io", "CustomResourceDefinition") == 0
     assert tier_of("", "ServiceAccount") == 1 and tier_of("apps", "Deployment") == 2
-    assert validate_apply_set("platform-core.v2") == "platform-core.v2"
-    for bad in ("Upper", "-x", "x" * 48, "a_b"):
-        with pytest.raises(AdharError, match="apply_set"):
-            validate_apply_set(bad)
+    applyset.validate("platform-core.v2", "Secret", "default", "adhar.platform")
+    applyset.validate("x" * 253, "ConfigMap", "default", "kubectl/v1.36.3")
+    for bad in ("Upper", "-x", "x" * 254, "a_b", ""):
+        with pytest.raises(AdharError, match="^apply_set: "):
+            applyset.validate(bad, "Secret", "default", "adhar.platform")
+    with pytest.raises(AdharError, match="^apply_set_parent: "):
+        applyset.validate("x", "Deployment", "default", "adhar.platform")
+    with pytest.raises(AdharError, match="^apply_set_namespace: "):
+        applyset.validate("x", "Secret", "a.b", "adhar.platform")
+    with pytest.raises(AdharError, match="^apply_set_tooling: "):
+        applyset.validate("x", "Secret", "default", "bad tool")
 
 
 # --------------------------------------------------------------------------- change detection
@@ -518,30 +552,126 @@ def test_first_error_stops_new_work_and_continue_on_error_goes_on():
 
 # --------------------------------------------------------------------------- engine: prune and absent
 
+PARENT = "/api/v1/namespaces/default/secrets/demo"
+DEMO_ID = applyset.applyset_id("demo", "default", "Secret")
+
+
+def test_applyset_id_format():
+    """``applyset-<base64url(sha256(name.namespace.kind.group))>-v1`` (the value kubectl computes is compared in
+    the integration tests)."""
+    value = applyset.applyset_id("demo", "default", "Secret")
+    b64 = value[len("applyset-"):-len("-v1")]
+    assert value.startswith("applyset-") and value.endswith("-v1") and len(b64) == 43 and "=" not in b64
+    padded = b64 + "="
+    import base64
+    import hashlib
+    assert base64.urlsafe_b64decode(padded) == hashlib.sha256(b"demo.default.Secret.").digest()
+    assert value != applyset.applyset_id("demo", "default", "ConfigMap")
+    assert value != applyset.applyset_id("demo", "other", "Secret")
+    assert applyset.applyset_id("a", "b", "Widget", "example.com") != applyset.applyset_id("a", "b", "Widget")
+    assert applyset.tool_name("kubectl/v1.36.3") == "kubectl" and applyset.tool_name("a/b/v1") == "a/b"
+    assert applyset.tool_name("helm") == "helm"
+
+
 def test_prune_removes_what_left_the_input_even_a_whole_kind():
     client = FakeClient()
     first = objs(ns("apps"), cm("keep", "apps"), cm("drop", "apps"), deployment("web", "apps"))
     result = engine(client, apply_set="demo", prune=True).run(first)
-    assert result["counts"]["created"] == 4
-    record = client.objects["/api/v1/namespaces/default/configmaps/adhar-apply-set-demo"]
-    assert json.loads(record["data"]["resources"]) == ["apps/v1 Deployment", "v1 ConfigMap", "v1 Namespace"]
+    assert result["counts"]["created"] == 5  # and the parent
+    assert result["apply_set"]["kubectl"] == "--applyset=secrets/demo -n default"
+    parent = client.objects[PARENT]["metadata"]
+    assert parent["labels"] == {"applyset.kubernetes.io/id": DEMO_ID}
+    assert parent["annotations"] == {"applyset.kubernetes.io/tooling": "adhar.platform/v1",
+                                     "applyset.kubernetes.io/contains-group-kinds": "ConfigMap,Deployment.apps,Namespace",
+                                     "applyset.kubernetes.io/additional-namespaces": "apps"}
     assert client.objects["/api/v1/namespaces/apps/configmaps/keep"]["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "adhar", "adhar.io/apply-set": "demo"}
+        "app.kubernetes.io/managed-by": "adhar", "applyset.kubernetes.io/part-of": DEMO_ID}
     # an object of another set, and one someone else labelled but a controller owns, are never pruned
     client.objects["/api/v1/namespaces/apps/configmaps/other-set"] = dict(
-        cm("other-set", "apps"), metadata={"name": "other-set", "namespace": "apps", "labels": {"adhar.io/apply-set": "x"}})
+        cm("other-set", "apps"), metadata={"name": "other-set", "namespace": "apps",
+                                           "labels": {"applyset.kubernetes.io/part-of": "applyset-x-v1"}})
     # check mode reports, deletes nothing
     second = objs(ns("apps"), cm("keep", "apps"))
     result = engine(client, apply_set="demo", prune=True, check_mode=True).run(second)
-    assert sorted(result["changes"]) == ["pruned ConfigMap apps/drop", "pruned Deployment apps/web"]
+    assert sorted(result["changes"]) == ["configured Secret default/demo", "pruned ConfigMap apps/drop",
+                                         "pruned Deployment apps/web"]
     assert "/api/v1/namespaces/apps/configmaps/drop" in client.objects
+    assert "Deployment" in client.objects[PARENT]["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
     result = engine(client, apply_set="demo", prune=True).run(second)
-    assert sorted(result["changes"]) == ["pruned ConfigMap apps/drop", "pruned Deployment apps/web"]
+    assert sorted(result["changes"]) == ["configured Secret default/demo", "pruned ConfigMap apps/drop",
+                                         "pruned Deployment apps/web"]
     assert "/apis/apps/v1/namespaces/apps/deployments/web" not in client.objects
     assert "/api/v1/namespaces/apps/configmaps/other-set" in client.objects
-    record = client.objects["/api/v1/namespaces/default/configmaps/adhar-apply-set-demo"]
-    assert json.loads(record["data"]["resources"]) == ["v1 ConfigMap", "v1 Namespace"]
+    annotations = client.objects[PARENT]["metadata"]["annotations"]
+    assert annotations["applyset.kubernetes.io/contains-group-kinds"] == "ConfigMap,Namespace"
     assert engine(client, apply_set="demo", prune=True).run(second)["changed"] is False
+    # the unchanged run neither writes the parent nor anything else
+    client.calls.clear()
+    engine(client, apply_set="demo", prune=True).run(second)
+    assert client.writes("PATCH") == [c for c in client.writes("PATCH") if c[1] != PARENT]
+
+
+def test_parent_of_another_tool_is_refused_before_anything_changes():
+    client = FakeClient()
+    client.objects[PARENT] = {"apiVersion": "v1", "kind": "Secret", "metadata": {
+        "name": "demo", "namespace": "default", "labels": {"applyset.kubernetes.io/id": DEMO_ID},
+        "annotations": {"applyset.kubernetes.io/tooling": "kubectl/v1.36.3",
+                        "applyset.kubernetes.io/contains-group-kinds": "ConfigMap"}}}
+    with pytest.raises(AdharError, match="belongs to the tool 'kubectl'.*apply_set_tooling: kubectl"):
+        engine(client, apply_set="demo", prune=True).run(objs(cm("a", "apps")))
+    assert client.writes("PATCH") == [] and client.writes("DELETE") == []
+    # shared with kubectl: accepted, kubectl's tooling value kept, kubectl's field manager used
+    client.objects["/api/v1/namespaces/apps/configmaps/old"] = dict(cm("old", "apps"), metadata={
+        "name": "old", "namespace": "apps", "labels": {"applyset.kubernetes.io/part-of": DEMO_ID}})
+    result = engine(client, apply_set="demo", prune=True, apply_set_tooling="kubectl").run(objs(cm("a", "apps")))
+    assert "pruned ConfigMap apps/old" in result["changes"]
+    assert client.objects[PARENT]["metadata"]["annotations"]["applyset.kubernetes.io/tooling"] == "kubectl/v1.36.3"
+    assert {c[2]["fieldManager"] for c in client.writes("PATCH") if c[1] == PARENT} == {"kubectl-applyset"}
+    # a Secret that is not a parent, or the parent of another set, is refused too
+    client.objects[PARENT]["metadata"]["labels"] = {"applyset.kubernetes.io/id": "applyset-other-v1"}
+    with pytest.raises(AdharError, match="expected"):
+        engine(client, apply_set="demo", apply_set_tooling="kubectl").run(objs(cm("a", "apps")))
+    del client.objects[PARENT]["metadata"]["annotations"]
+    with pytest.raises(AdharError, match="not an ApplySet parent"):
+        engine(client, apply_set="demo").run(objs(cm("a", "apps")))
+
+
+def test_set_of_an_earlier_release_is_adopted():
+    client = FakeClient()
+    old = {"app.kubernetes.io/managed-by": "adhar", "adhar.io/apply-set": "demo"}
+    for name in ("keep", "gone"):
+        client.objects["/api/v1/namespaces/apps/configmaps/" + name] = dict(
+            cm(name, "apps"), metadata={"name": name, "namespace": "apps", "labels": dict(old)})
+    client.objects["/apis/apps/v1/namespaces/apps/deployments/web"] = dict(
+        deployment("web", "apps"), metadata={"name": "web", "namespace": "apps", "labels": dict(old)})
+    record = "/api/v1/namespaces/default/configmaps/adhar-apply-set-demo"
+    client.objects[record] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "adhar-apply-set-demo",
+                              "namespace": "default"}, "data": {"resources": '["apps/v1 Deployment", "v1 ConfigMap"]',
+                                                                "namespaces": '["apps"]'}}
+    # without prune: nothing deleted; members outside the input adopted and reported
+    result = engine(client, apply_set="demo").run(objs(cm("keep", "apps")))
+    assert sorted(result["changes"]) == ["configured ConfigMap apps/gone", "configured ConfigMap apps/keep",
+                                         "configured Deployment apps/web", "created Secret default/demo"]
+    assert result["apply_set"]["adopted"] == 3 and client.writes("DELETE") == [("DELETE", record, {})]
+    for path in ("/api/v1/namespaces/apps/configmaps/gone", "/apis/apps/v1/namespaces/apps/deployments/web"):
+        assert client.objects[path]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "adhar",
+                                                              "applyset.kubernetes.io/part-of": DEMO_ID}
+    annotations = client.objects[PARENT]["metadata"]["annotations"]
+    assert annotations["applyset.kubernetes.io/contains-group-kinds"] == "ConfigMap,Deployment.apps"
+    # the next run with prune finds them by the new label
+    result = engine(client, apply_set="demo", prune=True).run(objs(cm("keep", "apps")))
+    assert sorted(result["changes"]) == ["configured Secret default/demo", "pruned ConfigMap apps/gone",
+                                         "pruned Deployment apps/web"]
+
+
+def test_absent_deletes_members_and_parent():
+    client = FakeClient()
+    engine(client, apply_set="demo", prune=True).run(objs(cm("a", "apps"), cm("b", "apps")))
+    result = engine(client, apply_set="demo", prune=True, check_mode=True).run([], "absent")
+    assert sorted(result["changes"]) == ["deleted Secret default/demo", "pruned ConfigMap apps/a", "pruned ConfigMap apps/b"]
+    assert PARENT in client.objects
+    engine(client, apply_set="demo", prune=True).run([], "absent")
+    assert PARENT not in client.objects and "/api/v1/namespaces/apps/configmaps/a" not in client.objects
 
 
 def test_prune_is_skipped_after_a_failure():
