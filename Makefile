@@ -33,8 +33,9 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/adhar/platform
 SANITY_ROOT := $(ADHAR_WORK)/sanity
 SANITY_DIR := $(SANITY_ROOT)/ansible_collections/adhar/platform
 
-# System packages installed by `make system-deps` (Debian/Ubuntu names).
-SYSTEM_PACKAGES ?= haproxy postgresql pgbouncer cron
+# System packages installed by `make system-deps` (Debian/Ubuntu names): the platform:dpkg entries of bindep.txt
+# (what the modules run; an execution environment gets these) and bindep-dev.txt (development and test machines).
+SYSTEM_PACKAGES ?= $(shell awk '/platform:dpkg/ && !/^[[:space:]]*\#/ {print $$1}' '$(REPO)/bindep.txt' '$(REPO)/bindep-dev.txt')
 
 # Extra arguments, e.g. `make unit PYTEST_ARGS='-k archive -x'`.
 PYTEST_ARGS ?=
