@@ -126,6 +126,7 @@ def source(runner, clusters, bin_dir, state_dir):
     kc = clusters["vd-src"]
     runner.module("adhar.platform.apply", {"kubeconfig": kc, "definitions": workload()})
     pv = wait_until("the PVC to bind", lambda: bound_path(bin_dir, kc))
+
     # the PV controller binds the claim when the scheduler picks a node, just before the Pod itself is bound
     def scheduled_pod():
         pod = get_json(bin_dir, kc, "pod", "-n", "shop", "writer")
