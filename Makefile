@@ -179,7 +179,7 @@ sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ign
 	if [ ! -s "$$f" ]; then mkdir -p "$$(dirname "$$f")"; printf '%s\n' "$$GET_PIP_STANDIN" > "$$f"; echo "cached pip bootstrap stand-in: $$f"; fi
 	cd '$(SANITY_DIR)' && $(SANITY_ENV) ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
 
-lint: venv ## ansible-lint with the production profile (.ansible-lint)
+lint: venv collection ## ansible-lint with the production profile (.ansible-lint)
 	@$(call stage,lint,ansible-lint --profile production)
 	@# its own HOME: a copy of the collection that Molecule or ansible-galaxy left in ~/.ansible/collections would
 	@# otherwise be linted against instead of this tree
