@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -230,3 +231,31 @@ def local_cluster(runner, state_dir, name, nodes=1, volumes=None, **options):
 def make_local_cluster(runner, state_dir):
     """``with make_local_cluster(name, nodes, volumes=None, **options) as kubeconfig:`` — see local_cluster."""
     return lambda name, nodes=1, **options: local_cluster(runner, state_dir, name, nodes, **options)
+
+
+def adhar_config(context, backups, clusters, retention=30, compose=None):
+    """The text of a small adhar config inventory source (plugin adhar.platform.clusters) of local ``kind``
+    clusters in a one-replica ``dev`` environment, backing up to the directory ``backups``.
+
+    ``clusters``: (name, role, cluster id, pod CIDR, service CIDR) per cluster; ``retention`` None leaves it out;
+    ``compose``: the inventory plugin's compose mapping (host variable -> Jinja expression)."""
+    config = {
+        "plugin": "adhar.platform.clusters",
+        "globalSettings": {"adharContext": context, "defaultHost": "adhar.localtest.me",
+                           "email": "platform-team@example.com"},
+        "providers": {"kind": {"type": "kind", "region": "local", "primary": True}},
+        "environmentTemplates": {"small": {
+            "clusterConfig": [{"key": "workerReplicas", "value": "1"}],
+            "coreServices": {"argocd": {"values": [{"key": "server.replicas", "value": "1"}]}}}},
+        "environments": {"dev": {"type": "non-production", "template": "small",
+                                 "clusterConfig": [{"key": "controlPlaneReplicas", "value": "1"}]}},
+        "backup": {"enabled": True, "schedule": "0 2 * * *", "storage": {"type": "local", "path": backups}},
+        "clusters": [{"name": name, "provider": "kind", "region": "local", "role": role, "environment": "dev",
+                      "clusterId": cid, "podCidr": pods, "serviceCidr": services}
+                     for name, role, cid, pods, services in clusters],
+    }
+    if retention is not None:
+        config["backup"]["retention"] = retention
+    if compose:
+        config["compose"] = compose
+    return yaml.safe_dump(config, sort_keys=False)

@@ -19,45 +19,16 @@ import subprocess
 import pytest
 import yaml
 
+from conftest import adhar_config
+
 ansible_runner = pytest.importorskip("ansible_runner")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 HOSTS = ("awxa", "awxb")
 
-CONFIG = """\
-plugin: adhar.platform.clusters
-globalSettings:
-  adharContext: adhar-awx
-  defaultHost: adhar.localtest.me
-  email: platform-team@example.com
-providers:
-  kind: {type: kind, region: local, primary: true}
-environmentTemplates:
-  small:
-    clusterConfig:
-      - {key: workerReplicas, value: "1"}
-    coreServices:
-      argocd:
-        values:
-          - {key: server.replicas, value: "1"}
-environments:
-  dev:
-    type: non-production
-    template: small
-    clusterConfig:
-      - {key: controlPlaneReplicas, value: "1"}
-backup:
-  enabled: true
-  schedule: "0 2 * * *"
-  retention: 30
-  storage: {type: local, path: %(backups)s}
-clusters:
-  - {name: awxa, provider: kind, region: local, role: primary, environment: dev, clusterId: 41,
-     podCidr: 10.241.0.0/16, serviceCidr: 10.141.0.0/16}
-  - {name: awxb, provider: kind, region: local, role: replica, environment: dev, clusterId: 42,
-     podCidr: 10.242.0.0/16, serviceCidr: 10.142.0.0/16}
-"""
+CLUSTERS = [("awxa", "primary", 41, "10.241.0.0/16", "10.141.0.0/16"),
+            ("awxb", "replica", 42, "10.242.0.0/16", "10.142.0.0/16")]
 
 
 class Jobs:
@@ -89,7 +60,7 @@ class Jobs:
         os.makedirs(os.path.join(pdd, "env"))
         os.symlink(os.path.join(REPO, "playbooks"), os.path.join(pdd, "project"))
         with open(os.path.join(pdd, "inventory", "adhar.yml"), "w") as f:
-            f.write(CONFIG % {"backups": self.backups})
+            f.write(adhar_config("adhar-awx", self.backups, CLUSTERS))
         with open(os.path.join(pdd, "env", "envvars"), "w") as f:
             yaml.safe_dump(self.envvars(), f)
         with open(os.path.join(pdd, "env", "extravars"), "w") as f:

@@ -35,7 +35,7 @@ import time
 import pytest
 import yaml
 
-from conftest import REPO, _kill_if_same
+from conftest import REPO, _kill_if_same, adhar_config
 
 dns_resolver = pytest.importorskip("dns.resolver")
 
@@ -46,40 +46,8 @@ ADDRESS = {"127.0.0.2": BLUE, "127.0.0.3": GREEN}
 BLUE_GREEN = os.path.join(REPO, "playbooks", "blue_green.yml")
 MIGRATE = os.path.join(REPO, "playbooks", "migrate.yml")
 
-CONFIG = """\
-plugin: adhar.platform.clusters
-compose:
-  adhar_glb_endpoint: "'127.0.0.2' if adhar_cluster_name == 'bg-blue' else '127.0.0.3'"
-globalSettings:
-  adharContext: adhar-bg
-  defaultHost: adhar.localtest.me
-  email: platform-team@example.com
-providers:
-  kind: {type: kind, region: local, primary: true}
-environmentTemplates:
-  small:
-    clusterConfig:
-      - {key: workerReplicas, value: "1"}
-    coreServices:
-      argocd:
-        values:
-          - {key: server.replicas, value: "1"}
-environments:
-  dev:
-    type: non-production
-    template: small
-    clusterConfig:
-      - {key: controlPlaneReplicas, value: "1"}
-backup:
-  enabled: true
-  schedule: "0 2 * * *"
-  storage: {type: local, path: %(backups)s}
-clusters:
-  - {name: bg-blue, provider: kind, region: local, role: primary, environment: dev, clusterId: 21,
-     podCidr: 10.252.0.0/16, serviceCidr: 10.99.0.0/16}
-  - {name: bg-green, provider: kind, region: local, role: replica, environment: dev, clusterId: 22,
-     podCidr: 10.253.0.0/16, serviceCidr: 10.100.0.0/16}
-"""
+CLUSTERS = [(BLUE, "primary", 21, "10.252.0.0/16", "10.99.0.0/16"), (GREEN, "replica", 22, "10.253.0.0/16", "10.100.0.0/16")]
+COMPOSE = {"adhar_glb_endpoint": "'127.0.0.2' if adhar_cluster_name == 'bg-blue' else '127.0.0.3'"}
 
 APP = [
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
@@ -224,7 +192,7 @@ def bg(runner, make_local_cluster, tmp_path_factory, bin_dir):
     tmp = str(tmp_path_factory.mktemp("blue-green"))
     inventory = os.path.join(tmp, "adhar.yml")
     with open(inventory, "w") as f:
-        f.write(CONFIG % {"backups": os.path.join(tmp, "backups")})
+        f.write(adhar_config("adhar-bg", os.path.join(tmp, "backups"), CLUSTERS, retention=None, compose=COMPOSE))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         dns_port = s.getsockname()[1]

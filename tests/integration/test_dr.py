@@ -21,43 +21,13 @@ import time
 import pytest
 
 import pg_server
+from conftest import adhar_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOK = os.path.join(REPO, "playbooks", "dr.yml")
 SOURCE = "drsrc"
 
-CONFIG = """\
-plugin: adhar.platform.clusters
-globalSettings:
-  adharContext: adhar-dr
-  defaultHost: adhar.localtest.me
-  email: platform-team@example.com
-providers:
-  kind: {type: kind, region: local, primary: true}
-environmentTemplates:
-  small:
-    clusterConfig:
-      - {key: workerReplicas, value: "1"}
-    coreServices:
-      argocd:
-        values:
-          - {key: server.replicas, value: "1"}
-environments:
-  dev:
-    type: non-production
-    template: small
-    clusterConfig:
-      - {key: controlPlaneReplicas, value: "1"}
-backup:
-  enabled: true
-  schedule: "0 2 * * *"
-  retention: 30
-  storage: {type: local, path: %(backups)s}
-clusters:
-  - {name: %(name)s, provider: kind, region: local, role: primary, environment: dev, clusterId: 9,
-     podCidr: 10.251.0.0/16, serviceCidr: 10.98.0.0/16}
-"""
 
 APP = [
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
@@ -109,7 +79,7 @@ class DR:
         os.chmod(self.key, 0o600)
         self.inventory = os.path.join(self.tmp, "adhar.yml")
         with open(self.inventory, "w") as f:
-            f.write(CONFIG % {"backups": self.backups, "name": SOURCE})
+            f.write(adhar_config("adhar-dr", self.backups, [(SOURCE, "primary", 9, "10.251.0.0/16", "10.98.0.0/16")]))
         self.n = 0
 
     def run(self, action, *extra, check=False, expect_rc=0, env_extra=None):
