@@ -17,7 +17,8 @@ Same cluster, same objects, same storage, one run:
 3. Ceiling, LIST: every resource type the backup captured, listed by a minimal client (one keep-alive HTTPS
    connection per thread, pages of 500, types in parallel, the bytes read and never decoded).
 4. Backups of the whole cluster: ``adhar.platform.backup`` (Secrets encrypted, checksums, write-once commit) to a
-   local directory and to S3; ``velero backup create --include-cluster-resources=true`` to S3, timed until its
+   local directory and to S3 (packed, the default, and with ``pack_size: 0``, one object per item);
+   ``velero backup create --include-cluster-resources=true`` to S3, timed until its
    phase is final.
 5. Restores of the seeded Namespaces, each timed to completion: into the emptied source (the Namespaces deleted
    just before, still terminating when the restore starts), ours then Velero's; then into a fresh cluster each.
@@ -388,9 +389,9 @@ def ours_restore(bench, kc, storage, tag, backup="bench-s3"):
             "result_bytes": len(json.dumps(res))}
 
 
-def ours_backup(bench, kc, storage, name):
-    wall, res = bench.task("backup-" + name, "adhar.platform.backup", {
-        "kubeconfig": kc, "cluster": "bench-vsrc", "name": name, "storage": storage, "encryption": {"key": KEY}})
+def ours_backup(bench, kc, storage, name, **extra):
+    wall, res = bench.task("backup-" + name, "adhar.platform.backup", dict({
+        "kubeconfig": kc, "cluster": "bench-vsrc", "name": name, "storage": storage, "encryption": {"key": KEY}}, **extra))
     b = res["backup"]
     return {"wall": round(wall, 2), "module_seconds": b["seconds"], "objects": sum(b["counts"].values()),
             "types": sorted(b["counts"]), "objects_per_second": b.get("objects_per_second"), "peak_rss_mb": res["_peak_mb"]}
@@ -472,6 +473,7 @@ def main():
 
         out["backup_local"] = ours_backup(bench, kc, local_storage, "bench-local")
         out["backup_s3"] = ours_backup(bench, kc, s3_storage, "bench-s3")
+        out["backup_s3_unpacked"] = ours_backup(bench, kc, s3_storage, "bench-s3-unpacked", pack_size=0)
         out["velero_backup"] = velero.backup("vbench")
         raw = RawApi(kc, work)
         paths = resource_paths(kc, set(out["backup_s3"]["types"]))
@@ -525,7 +527,8 @@ def report(out):
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     vb = out["velero_backup"]
     for label, b in (("adhar.platform.backup, local directory", out["backup_local"]),
-                     ("adhar.platform.backup, S3 (moto)", out["backup_s3"])):
+                     ("adhar.platform.backup, S3 (moto)", out["backup_s3"]),
+                     ("adhar.platform.backup, S3 (moto), pack_size 0: one object per item", out["backup_s3_unpacked"])):
         rate = b["objects"] / b["module_seconds"]
         print("| %s | %d | %.2f | %.1f | %.2f | %.1f | %.1f | %sx | %d %% |"
               % (label, b["objects"], b["wall"], b["objects"] / b["wall"], b["module_seconds"], rate, b["peak_rss_mb"],
