@@ -4,7 +4,7 @@
 
     tools/toolchain ensure --only velero            # once: Velero and its AWS plugin (optional add-on)
     .venv/bin/python benchmarks/backup_restore_vs_velero.py [--objects 20000] [--namespaces 200] [--workers 16]
-                                                            [--skip-fresh] [--skip-source] [--keep]
+                                                            [--skip-fresh] [--skip-source] [--ours-only] [--keep]
 
 Same cluster, same objects, same storage, one run:
 
@@ -17,7 +17,8 @@ Same cluster, same objects, same storage, one run:
 3. Ceiling, LIST: every resource type the backup captured, listed by a minimal client (one keep-alive HTTPS
    connection per thread, pages of 500, types in parallel, the bytes read and never decoded).
 4. Backups of the whole cluster: ``adhar.platform.backup`` (Secrets encrypted, checksums, write-once commit) to a
-   local directory and to S3; ``velero backup create --include-cluster-resources=true`` to S3, timed until its
+   local directory and to S3 (packed, the default, and with ``pack_size: 0``, one object per item);
+   ``velero backup create --include-cluster-resources=true`` to S3, timed until its
    phase is final.
 5. Restores of the seeded Namespaces, each timed to completion: into the emptied source (the Namespaces deleted
    just before, still terminating when the restore starts), ours then Velero's; then into a fresh cluster each.
@@ -388,9 +389,9 @@ def ours_restore(bench, kc, storage, tag, backup="bench-s3"):
             "result_bytes": len(json.dumps(res))}
 
 
-def ours_backup(bench, kc, storage, name):
-    wall, res = bench.task("backup-" + name, "adhar.platform.backup", {
-        "kubeconfig": kc, "cluster": "bench-vsrc", "name": name, "storage": storage, "encryption": {"key": KEY}})
+def ours_backup(bench, kc, storage, name, **extra):
+    wall, res = bench.task("backup-" + name, "adhar.platform.backup", dict({
+        "kubeconfig": kc, "cluster": "bench-vsrc", "name": name, "storage": storage, "encryption": {"key": KEY}}, **extra))
     b = res["backup"]
     return {"wall": round(wall, 2), "module_seconds": b["seconds"], "objects": sum(b["counts"].values()),
             "types": sorted(b["counts"]), "objects_per_second": b.get("objects_per_second"), "peak_rss_mb": res["_peak_mb"]}
@@ -429,13 +430,16 @@ def main():
     parser.add_argument("--skip-fresh", action="store_true", help="no restores into fresh clusters")
     parser.add_argument("--skip-source", action="store_true", help="no restores into the emptied source")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--ours-only", action="store_true",
+                        help="no Velero and no unpacked backup: ours (packed, S3) and the ceilings only, e.g. for the "
+                             "memory of a large run")
     args = parser.parse_args()
     bin_dir, dummy, missing = toolchain.resolve_bin_dir()
     if missing:
         raise SystemExit("toolchain binaries missing in %s: %s (run `make toolchain`)" % (bin_dir, ", ".join(missing)))
     velero_bin, where = toolchain.find_addon_binary("velero", "velero")
     plugin_bin = toolchain.find_addon_binary("velero-plugin-for-aws", "velero")[0]
-    if not velero_bin or not plugin_bin:
+    if (not velero_bin or not plugin_bin) and not args.ours_only:
         raise SystemExit("Velero is not built (looked in %s): run `tools/toolchain ensure --only velero`" % where)
     kubectl = os.path.join(bin_dir, "kubectl")
     work = tempfile.mkdtemp(prefix="adhar-bench-velero-")
@@ -462,17 +466,22 @@ def main():
         s3_storage = {"type": "s3", "bucket": "adhar-bench", "prefix": "bench", "region": REGION, "endpoint_url": moto.url,
                       "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         local_storage = {"path": os.path.join(work, "store")}
-        velero = Velero(velero_bin, plugin_bin, work, moto.url, "velero-bench", kubectl)
+        if not args.ours_only:
+            velero = Velero(velero_bin, plugin_bin, work, moto.url, "velero-bench", kubectl)
 
         kc = bench.cluster("bench-vsrc")
         out["seed"] = seed_objects(kc, total=args.objects, namespaces=args.namespaces, workers=16, prefix="bench",
                                    progress=False)
-        velero.install(kc)
+        if velero:
+            velero.install(kc)
         load.append(("after seeding", os.getloadavg()))
 
-        out["backup_local"] = ours_backup(bench, kc, local_storage, "bench-local")
+        if velero:
+            out["backup_local"] = ours_backup(bench, kc, local_storage, "bench-local")
         out["backup_s3"] = ours_backup(bench, kc, s3_storage, "bench-s3")
-        out["velero_backup"] = velero.backup("vbench")
+        if velero:
+            out["backup_s3_unpacked"] = ours_backup(bench, kc, s3_storage, "bench-s3-unpacked", pack_size=0)
+            out["velero_backup"] = velero.backup("vbench")
         raw = RawApi(kc, work)
         paths = resource_paths(kc, set(out["backup_s3"]["types"]))
         per, secs = list_ceiling(raw, sorted(paths.values()), 16)
@@ -482,7 +491,7 @@ def main():
                                             for k, p in sorted(paths.items())}}
         load.append(("after the backups", os.getloadavg()))
 
-        if not args.skip_source:
+        if not args.skip_source and velero:
             delete_namespaces(kubectl, kc, "bench")
             out["restore_source"] = ours_restore(bench, kc, s3_storage, "source")
             delete_namespaces(kubectl, kc, "bench")
@@ -499,10 +508,11 @@ def main():
                                      "mix": {"objects": ceiling["mix"][0], "seconds": round(ceiling["mix"][1], 3),
                                              "objects_per_second": round(ceiling["mix"][0] / ceiling["mix"][1], 1)}}
             bench.cluster("bench-vfresh", "absent")
-            kc = bench.cluster("bench-vfresh2")
-            velero.install(kc)
-            out["velero_restore_fresh"] = velero.restore("vfresh", "vbench", namespaces)
-            bench.cluster("bench-vfresh2", "absent")
+            if velero:
+                kc = bench.cluster("bench-vfresh2")
+                velero.install(kc)
+                out["velero_restore_fresh"] = velero.restore("vfresh", "vbench", namespaces)
+                bench.cluster("bench-vfresh2", "absent")
             load.append(("after the restores into fresh clusters", os.getloadavg()))
     finally:
         if velero is not None:
@@ -523,17 +533,21 @@ def report(out):
     print("| tool | objects | seconds (wall) | objects/s (wall) | module seconds | objects/s (module) | peak RSS (MB) "
           "| Velero's wall / this wall | of the LIST ceiling (module) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    vb = out["velero_backup"]
-    for label, b in (("adhar.platform.backup, local directory", out["backup_local"]),
-                     ("adhar.platform.backup, S3 (moto)", out["backup_s3"])):
+    vb = out.get("velero_backup") or {}
+    for label, key in (("adhar.platform.backup, local directory", "backup_local"), ("adhar.platform.backup, S3 (moto)", "backup_s3"),
+                       ("adhar.platform.backup, S3 (moto), pack_size 0: one object per item", "backup_s3_unpacked")):
+        if key not in out:
+            continue
+        b = out[key]
         rate = b["objects"] / b["module_seconds"]
         print("| %s | %d | %.2f | %.1f | %.2f | %.1f | %.1f | %sx | %d %% |"
               % (label, b["objects"], b["wall"], b["objects"] / b["wall"], b["module_seconds"], rate, b["peak_rss_mb"],
-                 ratio(vb["wall"], b["wall"]), round(100 * rate / list_rate)))
-    print("| velero backup create --include-cluster-resources=true, S3 (moto): %s, %s errors, %s warnings | %s | %.2f | %.1f "
-          "| | | %.1f (server and plugins) | 1 | %d %% |"
-          % (vb["phase"], vb["errors"], vb["warnings"], vb["items"], vb["wall"], (vb["items"] or 0) / vb["wall"],
-             vb["peak_rss_mb"], round(100 * (vb["items"] or 0) / vb["wall"] / list_rate)))
+                 ratio(vb.get("wall"), b["wall"]), round(100 * rate / list_rate)))
+    if vb:
+        print("| velero backup create --include-cluster-resources=true, S3 (moto): %s, %s errors, %s warnings | %s | %.2f "
+              "| %.1f | | | %.1f (server and plugins) | 1 | %d %% |"
+              % (vb["phase"], vb["errors"], vb["warnings"], vb["items"], vb["wall"], (vb["items"] or 0) / vb["wall"],
+                 vb["peak_rss_mb"], round(100 * (vb["items"] or 0) / vb["wall"] / list_rate)))
     print("| LIST ceiling: %d types, pages of 500, in parallel, bytes only (%.1f MB) | %d | %.2f | %.1f | | | | | 100 %% |"
           % (lc["types"], lc["bytes"] / 1e6, lc["objects"], lc["seconds"], list_rate))
     cc = out.get("create_ceiling")
@@ -541,7 +555,7 @@ def report(out):
     for where, ours_key, vel_key in (("emptied source", "restore_source", "velero_restore_source"),
                                      ("fresh cluster", "restore_fresh", "velero_restore_fresh")):
         if ours_key in out:
-            rows.append((where, out[ours_key], out[vel_key]))
+            rows.append((where, out[ours_key], out.get(vel_key) or {}))
     if rows:
         print("\n### Restore of the seeded Namespaces, to completion\n")
         print("| into | tool | objects | seconds (wall) | objects/s (wall) | apply phase s | objects/s (apply) "
@@ -554,8 +568,10 @@ def report(out):
             print("| %s | adhar.platform.restore (result %d bytes) | %d created, %d skipped | %.2f | %.1f | %.2f | %.1f "
                   "| %.1f | %sx | %s |"
                   % (where, ours["result_bytes"], created, ours["counts"]["skipped"], ours["wall"], created / ours["wall"],
-                     ours["apply_seconds"], rate, ours["peak_rss_mb"], ratio(vel["wall"], ours["wall"]),
+                     ours["apply_seconds"], rate, ours["peak_rss_mb"], ratio(vel.get("wall"), ours["wall"]),
                      "%d %%" % round(100 * rate / mix) if mix else "n/a"))
+            if not vel:
+                continue
             vrate = (vel["items_restored"] or 0) / vel["wall"]
             print("| %s | velero restore: %s, %s errors, %s warnings | %s restored of %s | %.2f | %.1f | | | %.1f "
                   "(server and plugins) | 1 | %s |"

@@ -77,6 +77,7 @@ WRITE_BATCH = 100
 # The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
 # A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
 BACKUP_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
+                 "pack_size": at_least(0, 64),
                  "volume_snapshot_timeout": at_least(0, 3600),
                  "retention.keep_last": at_least(1)}
 BACKUP_INFO_BOUNDS = {"workers": at_least(1, MAX_WORKERS)}
@@ -862,7 +863,7 @@ def run_backup(module):
             if lock.took_over:
                 warnings.append("took over a stale lock of cluster %s: %s" % (cluster, lock.took_over["reason"]))
             writer = ArchiveWriter(storage, name, cluster=cluster, kubernetes_version=version, key_wrapper=key_wrapper,
-                                   workers=p["workers"], lock=lock)
+                                   workers=p["workers"], lock=lock, pack_size=p["pack_size"] * 1024 * 1024)
             try:
                 result["backup"] = _write_backup(module, client, storage, writer, filters, plan, discovered, timings,
                                                  warnings, config_bytes, (supported, reason, vs_res, class_name), t0,

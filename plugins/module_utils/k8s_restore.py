@@ -617,20 +617,16 @@ def interleave(keys, items):
 def _read_all(reader, records, workers):
     """``{record path: obj}`` read in parallel; every read verifies the item.  Raises one error naming the bad ones."""
     problems = []
-
-    def read(record):
-        try:
-            return record, reader.read_json(record["path"]), None
-        except AdharError as exc:
-            return record, None, exc
-
     out = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for record, obj, exc in pool.map(read, records):
-            if exc is not None:
-                problems.append((record["path"], exc))
-            else:
-                out[record["path"]] = obj
+    for record, data, exc in reader.read_many(records, workers):
+        if exc is None:
+            try:
+                out[record["path"]] = reader.parse_json(record["path"], data)
+            except AdharError as err:
+                exc = err
+        if exc is not None:
+            problems.append((record["path"], exc))
+    problems.sort(key=lambda p: p[0])
     if problems:
         path, exc = problems[0]
         raise AdharError("backup %s failed verification, nothing was restored: %d of %d selected items are bad; first: %s"

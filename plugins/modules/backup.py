@@ -152,6 +152,15 @@ options:
       - From 1 to 256; another value fails the task before anything runs.
     type: int
     default: 8
+  pack_size:
+    description:
+      - Small items (objects of up to 256 KiB as stored) are written together in packs of about this many MiB, one
+        storage request per pack instead of one per object; each keeps its own checksum, encryption and manifest
+        record (format 2.0, see the backup format document).
+      - C(0) writes one object per item (format 1.2, readable by older releases of the collection).
+      - From 0 to 64.
+    type: int
+    default: 4
   page_size:
     description:
       - Objects per list request (C(limit)).
@@ -166,7 +175,8 @@ options:
     type: int
     default: 3600
 notes:
-  - The objects are stored as the API returns them (sanitising is the restore's job), one file per object.
+  - The objects are stored as the API returns them (sanitising is the restore's job), packed together in a few large
+    objects (O(pack_size)) or one file per object.
   - A backup is not a consistent point in time across types (like Velero's); the etcd snapshot is.
 seealso:
   - module: adhar.platform.backup_info
@@ -349,6 +359,7 @@ def argument_spec():
         adhar_config=dict(type="raw"),
         retention=dict(type="dict", options=dict(keep_last=dict(type="int", no_log=False), max_age=dict(type="raw"))),
         workers=dict(type="int", default=8),
+        pack_size=dict(type="int", default=4),
         page_size=dict(type="int", default=500),
         lock_ttl=dict(type="int", default=3600),
     )

@@ -140,7 +140,13 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert verified["verification"]["ok"] is True and verified["verification"]["decryption_checked"] is True
     assert verified["verification"]["integrity"] == "signed"
     # the signed manifest checks out with the verify key alone (the same in check mode: it comes from the key)
-    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "1.2.0"
+    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "2.0.0"
+    # small items are packed: a few pack files hold every object, each item keeps its own record
+    stored = [os.path.relpath(os.path.join(d, f), os.path.join(root, "bk-one"))
+              for d, dummy, files in os.walk(os.path.join(root, "bk-one")) for f in files]
+    assert m["packs"] and not any(p.startswith("resources/") for p in stored)
+    assert sorted(p for p in stored if p.startswith("packs/")) == [p["path"] for p in m["packs"]]
+    assert all("pack" in i for i in m["items"] if i["path"].startswith("resources/"))
     signed = info(runner, storage, name="bk-one", verify=True, verify_key=b["verify_key"])
     assert signed["verification"]["ok"] is True and signed["verification"]["decryption_checked"] is False
     assert signed["verification"]["integrity"] == "signed"
@@ -160,10 +166,11 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
                 assert needle not in data, "plaintext secret in %s" % os.path.join(dirpath, f)
 
     # a flipped byte is named by verify
-    target = os.path.join(root, "bk-one", "resources", "configmaps", "namespaces", "other", "other-settings.json")
-    with open(target, "r+b") as fh:
+    record = items["resources/configmaps/namespaces/other/other-settings.json"]
+    with open(os.path.join(root, "bk-one", record["pack"]), "r+b") as fh:  # the item is in a pack
+        fh.seek(record["offset"])
         first = fh.read(1)
-        fh.seek(0)
+        fh.seek(record["offset"])
         fh.write(bytes([first[0] ^ 0x01]))
     bad = info(runner, storage, name="bk-one", verify=True, encryption=ENC, expect_fail=True)
     assert "other-settings" in bad["msg"] and bad["verification"]["ok"] is False
@@ -177,6 +184,11 @@ def test_secrets_need_a_key_and_nothing_is_written(runner, cluster, tmp_path):
     # excluding secrets makes it valid without a key
     r = backup(runner, cluster, {"path": root}, exclude_resources=["secrets"], name="bk-nosecrets")
     assert "secrets" not in r["backup"]["counts"] and r["backup"]["encrypted"] is False
+    # pack_size 0: one file per object, format 1.2 (what older releases read)
+    r = backup(runner, cluster, {"path": root}, include_resources=["configmaps"], name="bk-flat", pack_size=0)
+    m = manifest(root, "bk-flat")
+    assert m["format_version"] == "1.2.0" and "packs" not in m
+    assert all(os.path.isfile(os.path.join(root, "bk-flat", *i["path"].split("/"))) for i in m["items"])
 
 
 def test_filters(runner, cluster, tmp_path):

@@ -146,6 +146,7 @@ def backup(runner, make_local_cluster, bin_dir, tmp_path_factory):
                                                     "storage": {"url": "file://" + store}, "encryption": {"key": KEY}})
         assert r["backup"]["complete"] is True
         assert r["backup"]["verify_key_id"].startswith("ed25519:"), r["backup"]
+        assert _load_manifest(store, "rsrc-1")["packs"], "the restore tests read a packed backup (format 2.0)"
         nodeport = json.loads(kubectl(bin_dir, kc, "get", "service", "web-np", "-n", "shop", "-o", "json"))
     return {"store": store, "name": "rsrc-1", "expected": expected, "nodeport": nodeport,
             "verify_key": r["backup"]["verify_key"]}
@@ -173,13 +174,9 @@ def test_bad_archives_are_refused_before_anything_is_applied(runner, target, bac
     # one byte flipped in one item file
     bad = str(tmp_path / "bad")
     shutil.copytree(backup["store"], bad)
-    item = os.path.join(bad, backup["name"], "resources", "configmaps", "namespaces", "shop", "web-conf.json")
-    with open(item, "rb") as f:
-        data = bytearray(f.read())
+    data = bytearray(_item_bytes(bad, backup["name"]))
     data[len(data) // 2] ^= 0x01
-    os.chmod(item, 0o600)
-    with open(item, "wb") as f:
-        f.write(bytes(data))
+    _write_item(bad, backup["name"], CM_ITEM, bytes(data), recompute=False)
     r = runner.module("adhar.platform.restore", restore_args(target, backup, storage={"url": "file://" + bad}), expect_fail=True)
     assert "failed verification, nothing was restored" in r["msg"] and "web-conf" in r["msg"], r["msg"]
     # wrong key
@@ -433,21 +430,46 @@ def _save_manifest(store, name, manifest):
         json.dump(manifest, f)
 
 
+def _record(manifest, path):
+    return next(i for i in manifest["items"] if i["path"] == path)
+
+
+def _stored_file(store, name, record):
+    """The file holding an item: its own file, or its pack (format 2.0)."""
+    return os.path.join(store, name, *record.get("pack", record["path"]).split("/"))
+
+
 def _write_item(store, name, path, data, recompute):
-    full = os.path.join(store, name, *path.split("/"))
+    """Replace an item's stored bytes (in its pack when packed); ``recompute``: also its checksums in the manifest
+    (and the offsets and checksum of its pack), as someone rewriting the manifest would (the MAC and the
+    signature then no longer match)."""
+    manifest = _load_manifest(store, name)
+    record = _record(manifest, path)
+    full = _stored_file(store, name, record)
+    with open(full, "rb") as f:
+        stored = f.read()
+    start = record.get("offset", 0)
+    end = start + record["size"] if "pack" in record else len(stored)
+    stored = stored[:start] + data + stored[end:]
     os.chmod(full, 0o600)
     with open(full, "wb") as f:
-        f.write(data)
+        f.write(stored)
     if recompute:
-        manifest = _load_manifest(store, name)
-        record = next(i for i in manifest["items"] if i["path"] == path)
+        if "pack" in record:
+            for other in manifest["items"]:
+                if other.get("pack") == record["pack"] and other["offset"] > start:
+                    other["offset"] += len(data) - record["size"]
+            next(p for p in manifest["packs"] if p["path"] == record["pack"]).update(
+                size=len(stored), sha256=hashlib.sha256(stored).hexdigest())
         record.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
         _save_manifest(store, name, manifest)
 
 
 def _item_bytes(store, name, path=CM_ITEM):
-    with open(os.path.join(store, name, *path.split("/")), "rb") as f:
-        return f.read()
+    record = _record(_load_manifest(store, name), path)
+    with open(_stored_file(store, name, record), "rb") as f:
+        f.seek(record.get("offset", 0))
+        return f.read(record["size"])
 
 
 def _evil_configmap(store, name):
@@ -476,11 +498,7 @@ def _flip(store, name, swap):
 
 def _swap(store, name, swap):
     other_store, other_name = swap
-    shutil.copyfile(os.path.join(other_store, other_name, *CM_ITEM.split("/")), os.path.join(store, name, *CM_ITEM.split("/")))
-    record = next(i for i in _load_manifest(other_store, other_name)["items"] if i["path"] == CM_ITEM)
-    manifest = _load_manifest(store, name)
-    next(i for i in manifest["items"] if i["path"] == CM_ITEM).update(record)
-    _save_manifest(store, name, manifest)
+    _write_item(store, name, CM_ITEM, _item_bytes(other_store, other_name), recompute=True)
 
 
 def _reorder(store, name, swap):

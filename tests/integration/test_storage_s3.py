@@ -151,6 +151,32 @@ def test_flipped_byte_in_s3_is_named(adhar, aws, bucket):
         adhar.archive.ArchiveReader(store, "b1", wrapper).verify()
 
 
+def test_packed_backup_on_s3(adhar, aws, bucket):
+    """Format 2.0 on S3: 200 small items in a few pack objects; one item is a ranged GET; a flipped byte in a pack
+    names the item."""
+    store = storage(adhar, aws, bucket)
+    wrapper = adhar.crypto_envelope.KeyWrapper(KEY)
+    w = adhar.archive.ArchiveWriter(store, "p1", cluster="prod", key_wrapper=wrapper, encrypt_all=True, workers=4,
+                                    pack_size=16 * 1024)
+    for i in range(200):
+        w.submit(adhar.archive.resource_path("configmaps", "", "app", "cm-%03d" % i), {"data": {"i": "x" * i}})
+    manifest = w.commit()
+    keys = sorted(all_objects(aws, bucket))
+    assert manifest["format_version"] == "2.0.0" and len(keys) == 2 + len(manifest["packs"]) < 20, keys
+    reader = adhar.archive.ArchiveReader(store, "p1", wrapper)
+    assert reader.read_json("resources/configmaps/namespaces/app/cm-123.json")["data"]["i"] == "x" * 123
+    got = list(reader.read_many(reader.items("resources"), workers=4))
+    assert len(got) == 200 and not [e for dummy, dummy2, e in got if e is not None]
+    assert reader.verify()["ok"]
+    target = next(i for i in manifest["items"] if i["path"].endswith("cm-077.json.enc"))
+    key = "backups/p1/" + target["pack"]
+    data = bytearray(aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    data[target["offset"] + 5] ^= 1
+    aws.s3.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+    with pytest.raises(adhar.core.AdharError, match="cm-077.json.enc of backup p1 is corrupted"):
+        adhar.archive.ArchiveReader(store, "p1", wrapper).read(target["path"])
+
+
 def test_write_once_on_a_versioned_bucket(adhar, aws, bucket):
     aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     store = storage(adhar, aws, bucket)

@@ -11,6 +11,7 @@
     <backup>/etcd/snapshot.db[.enc]
     <backup>/config/adhar.yaml[.enc]
     <backup>/db/<name>.dump[.enc]
+    <backup>/packs/<number>.pack                            2.0: small items packed together (see the manifest)
     <backup>/manifest.json                                  written last: the commit record
 
 A backup is complete exactly when ``manifest.json`` exists and parses.
@@ -26,8 +27,12 @@ from ansible_collections.adhar.platform.plugins.module_utils.core import AdharEr
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import check_key
 
 FORMAT_NAME = "adhar-backup"
-FORMAT_VERSION = "1.2.0"  # 1.1: the optional Ed25519 ``signature``; 1.2: the volume section (volumes/)
-FORMAT_MAJOR = 1
+# 1.1: the optional Ed25519 ``signature``; 1.2: the volume section (volumes/); 2.0: packs (small items stored together
+# in ``packs/``: a 1.x reader would find them missing, so the major changes).  A backup without packs is written as 1.2.
+FORMAT_VERSION = "2.0.0"
+UNPACKED_VERSION = "1.2.0"
+FORMAT_MAJOR = 2
+READABLE_MAJORS = (1, 2)
 MANIFEST = "manifest.json"
 STARTED = "started.json"
 RESERVED = (MANIFEST, STARTED)
@@ -39,6 +44,7 @@ ETCD_SNAPSHOT = "etcd/snapshot.db"
 # Longest path part written (bytes); leaves room for ".json.enc" under the usual 255-byte file name limit.
 MAX_COMPONENT = 200
 ADHAR_CONFIG = "config/adhar.yaml"
+PACKS = "packs"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -100,6 +106,11 @@ def resource_path(resource, group, namespace, name):
     if namespace:
         return "%s/namespaces/%s/%s.json" % (base, fit_component(_segment(namespace, "namespace")), leaf)
     return "%s/cluster/%s.json" % (base, leaf)
+
+
+def pack_path(number):
+    """Key (below the backup) of pack ``number``: ``packs/000001.pack``."""
+    return "%s/%06d.pack" % (PACKS, number)
 
 
 def db_path(name):
@@ -173,6 +184,24 @@ def dump_manifest(manifest):
     return ("{%s%s}\n" % (head + ",\n" if head else "", body)).encode("ascii")
 
 
+def _check_packs(manifest, name, major):
+    """``{pack path: record}`` of a manifest's ``packs`` (format 2), each record checked."""
+    packs = manifest.get("packs")
+    if packs is None:
+        return {}
+    if major < 2 or not isinstance(packs, list):
+        raise AdharError("the manifest of backup %s has a malformed pack list" % name, item=MANIFEST)
+    out = {}
+    for pack in packs:
+        path = pack.get("path") if isinstance(pack, dict) else None
+        if (not isinstance(path, str) or not path.startswith(PACKS + "/") or path in out
+                or not isinstance(pack.get("size"), int) or pack["size"] < 0 or not _SHA_RE.match(str(pack.get("sha256")))):
+            raise AdharError("the manifest of backup %s has a malformed pack entry %r" % (name, path), item=MANIFEST)
+        check_key(path, "pack path")
+        out[path] = pack
+    return out
+
+
 def parse_manifest(data, name):
     """Parse and check a stored manifest of backup ``name``; ``AdharError`` says what is wrong."""
     try:
@@ -186,15 +215,16 @@ def parse_manifest(data, name):
         major = int(version.split(".", 1)[0])
     except ValueError:
         major = None
-    if major != FORMAT_MAJOR:
-        raise AdharError("backup %s has format version %s; this collection reads %d.x" % (name, version or "?", FORMAT_MAJOR),
-                         item=MANIFEST, format_version=version)
+    if major not in READABLE_MAJORS:
+        raise AdharError("backup %s has format version %s; this collection reads %s" % (
+            name, version or "?", " and ".join("%d.x" % m for m in READABLE_MAJORS)), item=MANIFEST, format_version=version)
     if manifest.get("name") != name:
         raise AdharError("the manifest in %s names backup %r: it was moved or tampered with" % (name, manifest.get("name")),
                          item=MANIFEST)
     items = manifest.get("items")
     if not isinstance(items, list):
         raise AdharError("the manifest of backup %s has no item list" % name, item=MANIFEST)
+    packs = _check_packs(manifest, name, major)
     seen = set()
     previous = None
     for item in items:
@@ -213,6 +243,11 @@ def parse_manifest(data, name):
             raise AdharError("the manifest of backup %s has a malformed entry for %s" % (name, path), item=path)
         if bool(item.get("encrypted")) != path.endswith(ENC_SUFFIX):
             raise AdharError("the manifest of backup %s has inconsistent encryption flags for %s" % (name, path), item=path)
+        if "pack" in item:
+            pack, offset = packs.get(item["pack"]), item.get("offset")
+            if pack is None or not isinstance(offset, int) or offset < 0 or offset + item["size"] > pack["size"]:
+                raise AdharError("the manifest of backup %s places %s outside its pack %s" % (name, path, item["pack"]),
+                                 item=path)
     if any(i.get("encrypted") for i in items) and not isinstance(manifest.get("encryption"), dict):
         raise AdharError("the manifest of backup %s lists encrypted items but no encryption metadata" % name, item=MANIFEST)
     signature = manifest.get("signature")

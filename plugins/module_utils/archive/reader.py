@@ -215,11 +215,13 @@ class ArchiveReader:
 
     def _stored_chunks(self, record):
         path = record["path"]
+        if "pack" in record:  # one range read of its pack (format 2.0)
+            yield self._checked(record, self._read_object(record["pack"], path, record["offset"], record["size"]))
+            return
         try:
             stream = self.storage.open(join_key(self.name, path))
         except ObjectMissing:
-            raise AdharError("item %s of backup %s is missing from %s" % (path, self.name, self.storage.location),
-                             item=path, backup=self.name, problem="missing") from None
+            raise self._missing(path) from None
         sha = hashlib.sha256()
         size = 0
         with stream:
@@ -232,10 +234,92 @@ class ArchiveReader:
                     break
                 sha.update(chunk)
                 yield chunk
-        if size != record["size"] or sha.hexdigest() != record["sha256"]:
+        self._check_sum(record, size, sha.hexdigest())
+
+    def _missing(self, path, pack=None):
+        where = " (its pack %s is missing)" % pack if pack else ""
+        return AdharError("item %s of backup %s is missing from %s%s" % (path, self.name, self.storage.location, where),
+                          item=path, backup=self.name, problem="missing")
+
+    def _read_object(self, key, path, offset=None, size=None):
+        """The bytes of object ``key`` of the backup (a range of it with ``offset``); ``path``: the item for errors."""
+        try:
+            if offset is None:
+                return self.storage.read(join_key(self.name, key))
+            return self.storage.read_range(join_key(self.name, key), offset, size)
+        except ObjectMissing:
+            raise self._missing(path, pack=key if key != path else None) from None
+
+    def _check_sum(self, record, size, sha256):
+        if size != record["size"] or sha256 != record["sha256"]:
+            path = record["path"]
             raise AdharError("item %s of backup %s is corrupted or was tampered with: its %s does not match the manifest"
                              % (path, self.name, "size" if size != record["size"] else "SHA-256"),
                              item=path, backup=self.name, problem="checksum")
+
+    def _checked(self, record, data):
+        """``data`` (an item's stored bytes) after its size and SHA-256 are checked against ``record``."""
+        self._check_sum(record, len(data), hashlib.sha256(data).hexdigest())
+        return data
+
+    def _plain(self, record, stored, dek):
+        """The plaintext of an item from its checked stored bytes."""
+        if not record.get("encrypted") or dek is None:
+            return stored
+        return b"".join(self._decrypted([stored], record, dek))
+
+    def packs(self):
+        """``{pack path: record}`` of the manifest's packs (empty before format 2.0)."""
+        return {p["path"]: p for p in self.manifest.get("packs") or []}
+
+    def _units(self, records, whole_packs):
+        """``records`` grouped by what is read: ``(pack path, [records])`` for packed items read as a whole pack, and
+        ``(None, [record])`` for the rest.  Without ``whole_packs`` a pack is read whole only when the records take a
+        quarter of it or more (otherwise each item is a range read)."""
+        packs = self.packs()
+        grouped, units = {}, []
+        for record in records:
+            if "pack" in record:
+                grouped.setdefault(record["pack"], []).append(record)
+            else:
+                units.append((None, [record]))
+        for pack, members in sorted(grouped.items()):
+            if whole_packs or 4 * sum(r["size"] for r in members) >= packs[pack]["size"]:
+                units.append((pack, members))
+            else:
+                units.extend((None, [r]) for r in members)
+        return units
+
+    def read_many(self, records, workers=4):
+        """``(record, plaintext, error)`` for every manifest record of ``records`` (in no particular order), read with
+        ``workers`` threads: a pack holding many of them is read once, each item checked as ``read`` checks it."""
+        dek = self.data_key if any(r.get("encrypted") for r in records) else None
+
+        def one(record, stored=None):
+            try:
+                if stored is None:
+                    stored = b"".join(self._stored_chunks(record))
+                else:
+                    stored = self._checked(record, stored[record["offset"]:record["offset"] + record["size"]])
+                return record, self._plain(record, stored, dek), None
+            except AdharError as exc:
+                return record, None, exc
+
+        def unit(job):
+            pack, members = job
+            if pack is None:
+                return [one(members[0])]
+            try:
+                data = self._read_object(pack, members[0]["path"])
+            except AdharError as exc:
+                if exc.details.get("problem") != "missing":
+                    return [(r, None, exc) for r in members]
+                return [(r, None, self._missing(r["path"], pack)) for r in members]
+            return [one(r, data) for r in members]
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+            for results in pool.map(unit, self._units(records, whole_packs=False)):
+                yield from results
 
     def stored_chunks(self, record):
         """The stored bytes of an item (a manifest record), streamed; its size and SHA-256 are checked after the
@@ -282,7 +366,10 @@ class ArchiveReader:
         return b"".join(self._decrypted([stored], record, dek))
 
     def read_json(self, path):
-        data = self.read(path)
+        return self.parse_json(path, self.read(path))
+
+    def parse_json(self, path, data):
+        """The JSON value of item ``path`` from its plaintext ``data``."""
         try:
             return json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
@@ -309,18 +396,42 @@ class ArchiveReader:
                 warnings.append("backup %s: only verify_key was given, so the %d encrypted items were checked by their "
                                 "signed checksums, not decrypted" % (self.name, encrypted_items))
 
-        def check(record):
+        packs = self.packs()
+
+        def check(record, stored=None):
             try:
-                for dummy in self._plain_chunks(record, dek):
-                    pass
+                if stored is None:
+                    for dummy in self._plain_chunks(record, dek):
+                        pass
+                else:
+                    self._plain(record, self._checked(record, stored[record["offset"]:record["offset"] + record["size"]]), dek)
             except AdharError as exc:
                 return {"path": record["path"], "problem": exc.details.get("problem", "error"), "msg": exc.msg}
             return None
 
+        def check_unit(job):
+            pack, members = job
+            if pack is None:
+                return [check(members[0])]
+            try:
+                data = self._read_object(pack, pack)
+            except AdharError:
+                return [{"path": r["path"], "problem": "missing", "msg": self._missing(r["path"], pack).msg} for r in members]
+            expected = packs[pack]
+            if len(data) != expected["size"] or hashlib.sha256(data).hexdigest() != expected["sha256"]:
+                found = [{"path": pack, "problem": "checksum",
+                          "msg": "pack %s of backup %s is corrupted or was tampered with: its checksum does not match "
+                                 "the manifest" % (pack, self.name)}]
+            else:
+                found = []
+            return [check(r, data) for r in members] + found  # the items first: the error names the item
+
         records = manifest["items"]
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-            problems = [p for p in pool.map(check, records) if p is not None]
-        listed = {join_key(self.name, r["path"]) for r in records}
+            problems = [p for found in pool.map(check_unit, self._units(records, whole_packs=True)) for p in found
+                        if p is not None]
+        listed = {join_key(self.name, r["path"]) for r in records if "pack" not in r}
+        listed.update(join_key(self.name, p) for p in packs)
         listed.update(join_key(self.name, name) for name in RESERVED)
         extra = sorted(o.key for o in self.storage.list(self.name + "/") if o.key not in listed)
         for key in extra[:20]:

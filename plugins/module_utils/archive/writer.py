@@ -15,11 +15,23 @@ fast producer cannot fill the memory); ``submit_many`` runs a batch of
 items as one job of that pool (one thread hand-off per batch).  ``commit`` waits for every item,
 makes the storage durable (``sync``) and only then writes ``manifest.json``.
 Nothing is written after it, and nothing is ever rewritten.
+
+Packs (``pack_size`` > 0, format 2.0): an item whose stored bytes are small
+(at most ``PACK_ITEM_MAX``) is not written as an object of its own but
+appended to the open pack of its resource type; a pack is written, once,
+when it reaches ``pack_size`` (or when the buffered packs together reach
+``PACK_BUFFERS`` times that, the largest first, or at the commit).  The
+item keeps its own checksum, its own encryption (the same per-item
+authenticated data) and its own manifest record, which names its pack and
+offset, so a reader can still take one item out by a range read.  Thousands
+of small objects become a few large ones: one request per pack instead of
+one per item, which is what object stores charge and limit.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
 import os
 import socket
@@ -32,11 +44,13 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.format impo
     FORMAT_VERSION,
     MANIFEST,
     STARTED,
+    UNPACKED_VERSION,
     check_backup_name,
     check_item_path,
     describe_path,
     dump_manifest,
     mac_payload,
+    pack_path,
     resource_key,
     resource_path,
     signed_payload,
@@ -65,6 +79,24 @@ def _json_bytes(obj):
     return _ENCODE(obj).encode("utf-8")
 
 
+# Items up to this many stored bytes go into packs (when packing is on); bigger ones keep an object of their own.
+PACK_ITEM_MAX = 256 * 1024
+# Default size at which a pack is written (the ``backup`` module's ``pack_size``).
+PACK_SIZE = 4 * 1024 * 1024
+# The open packs together may hold this many times ``pack_size`` before the largest is written early.
+PACK_BUFFERS = 4
+
+
+class _OpenPack:
+    """Items waiting to be written together: ``(record, stored bytes)`` in order, and their size."""
+
+    __slots__ = ("entries", "size")
+
+    def __init__(self):
+        self.entries = []
+        self.size = 0
+
+
 class ArchiveWriter:
     """Writes backup ``name`` of ``cluster`` into ``storage``.
 
@@ -73,10 +105,11 @@ class ArchiveWriter:
     problem fails before any data is written).  ``encrypt_all`` makes every
     item encrypted unless ``add(..., encrypt=False)`` says otherwise.
     ``lock`` (a held ``StorageLock``) is refreshed while items are written.
+    ``pack_size`` (bytes; 0: off) packs small items together (see the module docstring).
     """
 
     def __init__(self, storage, name, *, cluster, kubernetes_version=None, key_wrapper=None, encrypt_all=False,
-                 workers=4, metadata=None, created=None, lock=None):
+                 workers=4, metadata=None, created=None, lock=None, pack_size=0):
         self.storage = storage
         self.name = check_backup_name(name)
         if not cluster or not isinstance(cluster, str):
@@ -111,6 +144,14 @@ class ArchiveWriter:
         self._slots = threading.BoundedSemaphore(2 * self.workers)
         self._futures = set()
         self._last_refresh = time.monotonic()
+        if not isinstance(pack_size, int) or pack_size < 0:
+            raise AdharError("pack_size must be a whole number of bytes, 0 or more (got %r)" % (pack_size,),
+                             option="pack_size")
+        self.pack_size = pack_size
+        self._open_packs = {}
+        self._buffered = 0
+        self._pack_count = 0
+        self._packs = []
 
     @property
     def encrypted(self):
@@ -134,7 +175,8 @@ class ArchiveWriter:
             if self._state != "new":
                 return
             self.started = isotime(utcnow())
-            marker = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "name": self.name, "cluster": self.cluster,
+            marker = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION if self.pack_size else UNPACKED_VERSION,
+                      "name": self.name, "cluster": self.cluster,
                       "kubernetes_version": self.kubernetes_version, "created": self.created, "started": self.started,
                       "encrypted": self.encrypted, "writer": self._writer_info()}
             try:
@@ -198,24 +240,84 @@ class ArchiveWriter:
         try:
             if isinstance(data, (dict, list)):
                 data = _json_bytes(data)
+            if isinstance(data, str):
+                data = data.encode("utf-8")
             if enc and isinstance(data, bytes):
                 data = self._dek.encrypt(data, item_aad(self.name, stored))  # a small item: sealed in one go
             elif enc:
                 data = self._dek.encrypt_chunks(iter_chunks(data), item_aad(self.name, stored))
-            result = self.storage.put(join_key(self.name, stored), data)  # bytes as they are: no extra chunk layer
-            record = dict(labels, path=stored, size=result.size, sha256=result.sha256)
+            if self.pack_size and isinstance(data, bytes) and len(data) <= PACK_ITEM_MAX:
+                record = dict(labels, path=stored, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            else:
+                result = self.storage.put(join_key(self.name, stored), data)  # bytes as they are: no extra chunk layer
+                record = dict(labels, path=stored, size=result.size, sha256=result.sha256)
+                data = None
             if enc:
                 record["encrypted"] = True
+            if data is not None:
+                self._pack(record, data)  # recorded once its pack is written
         finally:
             with self._mutex:
                 if record is None:
                     self._reserved.discard(path)
-                else:
+                elif data is None:
                     self._items[stored] = record
                 self._active -= 1
                 self._idle.notify_all()
         self._refresh_lock()
         return record
+
+    # -- packs
+
+    def _pack(self, record, data):
+        """Append an item to the open pack of its resource type; write the packs that are due."""
+        info = describe_path(record["path"])
+        group = "%s/%s" % (info["section"], record.get("resource") or info.get("resource") or "")
+        due = []
+        with self._mutex:
+            pack = self._open_packs.setdefault(group, _OpenPack())
+            pack.entries.append((record, data))
+            pack.size += len(data)
+            self._buffered += len(data)
+            if pack.size >= self.pack_size:
+                due.append(self._take_pack(group))
+            while self._buffered >= PACK_BUFFERS * self.pack_size and self._open_packs:
+                due.append(self._take_pack(max(self._open_packs, key=lambda g: self._open_packs[g].size)))
+        for number, entries in due:
+            self._write_pack(number, entries)
+
+    def _take_pack(self, group):
+        """(under the mutex) Close the open pack of ``group``: ``(its number, its entries)``."""
+        pack = self._open_packs.pop(group)
+        self._buffered -= pack.size
+        self._pack_count += 1
+        return self._pack_count, pack.entries
+
+    def _write_pack(self, number, entries):
+        """Write one pack object; only then do its items count as stored (their records get ``pack`` and ``offset``)."""
+        path = pack_path(number)
+        offset = 0
+        for record, data in entries:
+            record["pack"], record["offset"] = path, offset
+            offset += len(data)
+        try:
+            result = self.storage.put(join_key(self.name, path), [data for dummy, data in entries])
+        except BaseException:
+            with self._mutex:
+                for record, dummy in entries:
+                    self._reserved.discard(record["path"][:-len(ENC_SUFFIX)] if record.get("encrypted") else record["path"])
+            raise
+        with self._mutex:
+            self._packs.append({"path": path, "size": result.size, "sha256": result.sha256, "items": len(entries)})
+            for record, dummy in entries:
+                self._items[record["path"]] = record
+
+    def _flush_packs(self):
+        """Write every open pack (at the commit)."""
+        with self._mutex:
+            due = [self._take_pack(group) for group in sorted(self._open_packs)]
+        for number, entries in due:
+            self._write_pack(number, entries)
 
     def add_resource(self, obj, resource, group="", encrypt=None):
         """Store a Kubernetes object (a dict) at its ``resources/...`` path."""
@@ -298,6 +400,7 @@ class ArchiveWriter:
     def build_manifest(self, finished):
         with self._mutex:
             items = sorted(self._items.values(), key=lambda r: r["path"])
+            packs = sorted(self._packs, key=lambda r: r["path"])
         counts, sections = {}, {}
         for item in items:
             info = dict(describe_path(item["path"]), **{k: item[k] for k in ("resource",) if k in item})
@@ -306,7 +409,7 @@ class ArchiveWriter:
                 counts[info["resource"]] = counts.get(info["resource"], 0) + 1
         manifest = {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if packs else UNPACKED_VERSION,
             "name": self.name,
             "cluster": self.cluster,
             "kubernetes_version": self.kubernetes_version,
@@ -322,6 +425,8 @@ class ArchiveWriter:
             "metadata": self.metadata,
             "writer": self._writer_info(),
         }
+        if packs:
+            manifest["packs"] = packs
         if self._encryption is not None:
             manifest["encryption"] = dict(self._encryption, encrypted_items=sum(1 for i in items if i.get("encrypted")))
         return manifest
@@ -335,6 +440,7 @@ class ArchiveWriter:
             while self._active:
                 self._idle.wait()
         try:
+            self._flush_packs()
             self.storage.sync()
             try:
                 if self.lock is not None and getattr(self.lock, "held", False):

@@ -392,6 +392,20 @@ class Storage:
         with self.open(key) as f:
             return f.read()
 
+    def read_range(self, key, offset, length):
+        """``length`` bytes of the object from byte ``offset`` (fewer only when the object is shorter)."""
+        return self._read_range(check_key(key), int(offset), int(length))
+
+    def _read_range(self, key, offset, length):
+        """Default: stream the object and skip to ``offset`` (backends override this with a real range read)."""
+        with self.open(key) as f:
+            while offset > 0:
+                skipped = f.read(min(offset, 1 << 20))
+                if not skipped:
+                    return b""
+                offset -= len(skipped)
+            return f.read(length)
+
     def exists(self, key):
         return self._exists(check_key(key))
 

@@ -250,6 +250,11 @@ class LocalStorage(Storage):
         except IsADirectoryError:
             raise ObjectMissing("%s is a directory in %s, not an object" % (key, self.location), key=key) from None
 
+    def _read_range(self, key, offset, length):
+        with self._open(key) as f:
+            f.seek(offset)
+            return f.read(length)
+
     def _exists(self, key):
         return os.path.isfile(self._path(key))
 

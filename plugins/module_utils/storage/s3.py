@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import binascii
+import contextlib
 import email.utils
 import hashlib
 import io
@@ -316,6 +317,19 @@ class S3Storage(Storage):
 
     def _open(self, key):
         return io.BufferedReader(_RangeReader(self, key, self._full(key)), buffer_size=READ_BUFFER)
+
+    def _read_range(self, key, offset, length):
+        """One ``GetObject`` with ``Range`` (a pack's item without the rest of the pack), retried as a whole."""
+        if length <= 0:
+            return b""
+
+        def read():
+            resp = self._call("get_object", missing_key=key, Bucket=self.bucket, Key=self._full(key),
+                              Range="bytes=%d-%d" % (offset, offset + length - 1))
+            with contextlib.closing(resp["Body"]) as body:
+                return body.read()
+
+        return retry_call(read, deadline=self.retry_deadline, is_retryable=aws_retryable)
 
     def _pages(self, op, result_key, **kwargs):
         """Items of every page of ``list_objects_v2``/``list_multipart_uploads`` (each page retried on its own)."""

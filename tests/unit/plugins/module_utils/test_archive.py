@@ -119,7 +119,7 @@ def test_layout_and_manifest(store, key):
     assert "b1/resources/deployments.apps/namespaces/prod/web.json" in files
     assert "b1/resources/secrets/namespaces/prod/db.json.enc" in files
     assert "b1/db/orders.dump.enc" in files and "b1/etcd/snapshot.db.enc" in files and "b1/config/adhar.yaml" in files
-    assert m["format"] == "adhar-backup" and m["format_version"] == archive.FORMAT_VERSION
+    assert m["format"] == "adhar-backup" and m["format_version"] == archive.UNPACKED_VERSION
     assert (m["name"], m["cluster"], m["kubernetes_version"]) == ("b1", "prod", "v1.36.3")
     assert m["created"] <= m["started"] <= m["finished"]
     assert m["counts"] == {"configmaps": 5, "namespaces": 1, "deployments.apps": 1, "secrets": 1}
@@ -471,7 +471,7 @@ def test_unexpected_objects_are_warned_about(store):
 
 
 @pytest.mark.parametrize("change, words", [
-    (lambda m: m.update(format_version="2.0.0"), "format version 2.0.0"),
+    (lambda m: m.update(format_version="3.0.0"), "format version 3.0.0"),
     (lambda m: m.update(format="velero"), "not an adhar backup manifest"),
     (lambda m: m["items"].append(dict(m["items"][0])), "lists .* twice"),
     (lambda m: m["items"][0].update(path="../../etc/passwd"), "invalid"),

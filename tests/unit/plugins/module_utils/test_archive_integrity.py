@@ -17,7 +17,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter, FORMAT_VERSION
+from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter, FORMAT_VERSION, UNPACKED_VERSION
 from ansible_collections.adhar.platform.plugins.module_utils.archive.format import canonical_json, signed_payload
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils import crypto_envelope as ce
@@ -204,7 +204,7 @@ def test_intact_encrypted_backup(store):
     assert info == ce.verify_key_info(ce.KeyWrapper(KEK))  # the verify key is a function of the KEK alone
     assert info["verify_key_id"].startswith("ed25519:") and len(base64.b64decode(info["verify_key"])) == 32
     manifest = _manifest(store, "b1")
-    assert manifest["format_version"] == FORMAT_VERSION == "1.2.0"
+    assert manifest["format_version"] == UNPACKED_VERSION == "1.2.0" and FORMAT_VERSION == "2.0.0"
     assert manifest["signature"]["public_key"] == info["verify_key"] and manifest["signature"]["algorithm"] == "ed25519"
     with_key = ArchiveReader(store, "b1", ce.KeyWrapper(KEK))
     report = with_key.verify()

@@ -375,11 +375,18 @@ class _Reader:
             out.append({"path": "resources/%s/%s/%s.json" % (key, ns or "cluster", name), "resource": key, "namespace": ns, "name": name})
         return out
 
-    def read_json(self, path):
-        for (key, ns, name), obj in self.objects.items():
-            if path == "resources/%s/%s/%s.json" % (key, ns or "cluster", name):
-                return obj
-        raise AdharError("missing")
+    def read_many(self, records, workers):
+        for record in records:
+            for (key, ns, name), obj in self.objects.items():
+                if record["path"] == "resources/%s/%s/%s.json" % (key, ns or "cluster", name):
+                    yield record, json.dumps(obj).encode(), None
+                    break
+            else:
+                yield record, None, AdharError("missing")
+
+    @staticmethod
+    def parse_json(path, data):
+        return json.loads(data)
 
 
 def test_plan_items_skips_controlled_and_maps():

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Format 2.0: small items packed together (ArchiveWriter ``pack_size``), read back one by one, by ``read_many`` and
+by ``verify``; tampering with a pack is named; a manifest placing an item outside its pack is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+
+from ansible_collections.adhar.platform.plugins.module_utils import archive
+from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils.archive.writer import PACK_ITEM_MAX
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key
+from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+
+
+class CountingStorage(LocalStorage):
+    """Local storage that counts whole-object and range reads."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.reads, self.ranges, self.puts = [], [], []
+
+    def read(self, key):
+        self.reads.append(key)
+        return super().read(key)
+
+    def read_range(self, key, offset, length):
+        self.ranges.append(key)
+        return super().read_range(key, offset, length)
+
+    def put(self, key, data, overwrite=False):
+        self.puts.append(key)
+        return super().put(key, data, overwrite)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return CountingStorage(str(tmp_path / "backups"))
+
+
+KEY = KeyWrapper(generate_key())
+
+
+def _cm(i, ns="prod"):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-%03d" % i, "namespace": ns},
+            "data": {"k": "v" * (i % 50)}}
+
+
+def write(store, name="b1", key=None, n=60, pack_size=2000, big=True):
+    w = ArchiveWriter(store, name, cluster="prod", key_wrapper=key, pack_size=pack_size, workers=3)
+    objs = {}
+    for i in range(n):
+        rec = w.submit(archive.resource_path("configmaps", "", "prod", "cm-%03d" % i), _cm(i), encrypt=bool(key))
+        objs["cm-%03d" % i] = rec
+    w.add_resource({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}, "namespaces")
+    if big:
+        w.add("db/orders.dump", io.BytesIO(os.urandom(PACK_ITEM_MAX + 10)), encrypt=bool(key))
+    return w.commit()
+
+
+def _paths(store, name="b1"):
+    return sorted(o.key for o in store.list(name + "/"))
+
+
+def test_small_items_are_packed_big_ones_are_not(store):
+    m = write(store)
+    assert m["format_version"] == archive.FORMAT_VERSION == "2.0.0"
+    stored = _paths(store)
+    packs = [p for p in stored if "/packs/" in p]
+    # 61 small items in packs of ~2000 bytes: a few objects, the big dump on its own, no per-item object
+    assert 2 <= len(packs) < 20 and len(packs) == len(m["packs"])
+    assert "b1/db/orders.dump" in stored and not any("/resources/" in p for p in stored)
+    packed = [i for i in m["items"] if "pack" in i]
+    assert len(packed) == 61 and all(i["pack"] in {p["path"] for p in m["packs"]} for i in packed)
+    assert sum(p["items"] for p in m["packs"]) == 61
+    # one resource type per pack: Namespaces are not mixed with ConfigMaps
+    for pack in m["packs"]:
+        kinds = {archive.describe_path(i["path"])["resource"] for i in packed if i["pack"] == pack["path"]}
+        assert len(kinds) == 1
+    assert m["item_count"] == 62 and m["counts"]["configmaps"] == 60
+
+
+def test_read_back_one_by_one_and_many(store):
+    write(store, key=KEY)
+    r = ArchiveReader(store, "b1", KEY)
+    assert r.read_json("resources/configmaps/namespaces/prod/cm-007.json")["metadata"]["name"] == "cm-007"
+    assert store.ranges, "one item is a range read of its pack"
+    records = r.items("resources")
+    store.reads.clear()
+    store.ranges.clear()
+    got = {rec["path"]: json.loads(data) for rec, data, exc in r.read_many(records, workers=2) if exc is None}
+    assert len(got) == 61 and got["resources/configmaps/namespaces/prod/cm-042.json.enc"]["data"]["k"] == "v" * 42
+    assert not store.ranges and len(store.reads) == len({rec["pack"] for rec in records})  # each pack read once
+    report = r.verify()
+    assert report["ok"] and report["items"] == 62 and report["decryption_checked"] and not report["warnings"]
+
+
+def test_a_few_items_of_a_pack_are_range_reads(store):
+    write(store, pack_size=1 << 20, big=False)
+    r = ArchiveReader(store, "b1")
+    one = [rec for rec in r.items("resources") if rec["path"].endswith("cm-003.json")]
+    store.reads.clear()
+    [(rec, data, exc)] = list(r.read_many(one))
+    assert exc is None and json.loads(data)["metadata"]["name"] == "cm-003"
+    assert store.ranges and not any("/packs/" in k for k in store.reads)
+
+
+def test_a_flipped_byte_in_a_pack_names_the_item_and_the_pack(store, tmp_path):
+    m = write(store, big=False)
+    target = next(i for i in m["items"] if i["path"].endswith("cm-010.json"))
+    path = tmp_path / "backups" / "b1" / target["pack"]
+    data = bytearray(path.read_bytes())
+    data[target["offset"] + 3] ^= 1
+    os.chmod(path, 0o600)
+    path.write_bytes(bytes(data))
+    r = ArchiveReader(store, "b1")
+    with pytest.raises(AdharError, match="cm-010.json of backup b1 is corrupted"):
+        r.read(target["path"])
+    results = list(r.read_many(r.items("resources")))
+    bad = [rec["path"] for rec, data, exc in results if exc is not None]
+    assert bad == [target["path"]] and len(results) == 61
+    report = r.verify(raise_on_error=False)
+    assert not report["ok"] and {p["path"] for p in report["problems"]} == {target["path"], target["pack"]}
+
+
+def test_a_missing_pack_makes_its_items_missing(store, tmp_path):
+    m = write(store, big=False)
+    pack = m["packs"][0]
+    os.remove(tmp_path / "backups" / "b1" / pack["path"])
+    r = ArchiveReader(store, "b1")
+    report = r.verify(raise_on_error=False)
+    assert len(report["problems"]) == pack["items"] and {p["problem"] for p in report["problems"]} == {"missing"}
+    assert pack["path"] in report["problems"][0]["msg"]
+
+
+def test_an_item_placed_outside_its_pack_is_refused(store, tmp_path):
+    m = write(store, big=False)
+    item = next(i for i in m["items"] if "pack" in i)
+    item["offset"] = next(p["size"] for p in m["packs"] if p["path"] == item["pack"])
+    with pytest.raises(AdharError, match="outside its pack"):
+        archive.format.parse_manifest(archive.format.dump_manifest(m), "b1")
+
+
+def test_pack_size_zero_writes_format_1_2(store):
+    m = write(store, pack_size=0, big=False)
+    assert m["format_version"] == archive.UNPACKED_VERSION and "packs" not in m
+    assert len([p for p in _paths(store) if "/resources/" in p]) == 61
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "4"])
+def test_bad_pack_size(store, bad):
+    with pytest.raises(AdharError, match="pack_size"):
+        ArchiveWriter(store, "b1", cluster="prod", pack_size=bad)
+    assert not _paths(store)
+
+
+def test_buffered_packs_are_bounded(store):
+    """Many resource types at once: the open packs together never hold more than PACK_BUFFERS x pack_size."""
+    w = ArchiveWriter(store, "b1", cluster="prod", pack_size=4000)
+    high = 0
+    for i in range(400):
+        w.add(archive.resource_path("things%d" % (i % 40), "example.com", "prod", "x%d" % i), {"spec": "y" * 100})
+        high = max(high, w._buffered)  # pylint: disable=protected-access
+    m = w.commit()
+    assert high < 4 * 4000 + 200 and sum(p["items"] for p in m["packs"]) == 400
+    assert ArchiveReader(store, "b1").verify()["ok"]
