@@ -2,7 +2,7 @@
 #
 #   make demo   set everything up, deploy inventories/local/adhar.yml (playbooks/deploy.yml), mesh its clusters and
 #               give its demo application a global DNS name (playbooks/network.yml)
-#   make test   set everything up and run sanity, lint, unit and integration
+#   make test   set everything up and run sanity, lint, docs-site, unit and integration
 #   make help   list all targets
 #
 # Outside the repository, only these are written: ADHAR_WORK (scratch copies,
@@ -63,7 +63,7 @@ SANITY_ENV := PATH="$(VENV)/bin:$$PATH" VIRTUAL_ENV="$(VENV)"
 # $(call stage,NAME,WHAT): a banner that shows which stage runs.
 stage = printf '\n==> [%s] %s\n' '$(1)' '$(2)'
 
-.PHONY: help venv system-deps toolchain collection unit integration sanity lint test demo health destroy clean lock
+.PHONY: help venv system-deps toolchain collection unit integration sanity lint docs-site test demo health destroy clean lock
 
 help: ## list the targets
 	@printf 'adhar.platform make targets:\n\n'
@@ -186,9 +186,17 @@ lint: venv collection ## ansible-lint with the production profile (.ansible-lint
 	@rm -rf '$(ADHAR_WORK)/lint-home' && mkdir -p '$(ADHAR_WORK)/lint-home'
 	cd '$(REPO)' && HOME='$(ADHAR_WORK)/lint-home' $(RUN_ENV) ansible-lint --offline $(if $(CI),--nocolor) $(LINT_ARGS)
 
+# antsibull-docs lints every module's, plugin's and role's documentation, then builds the HTML site (Sphinx, the
+# Ansible theme) under ADHAR_WORK/docs-site; tools/docs_site.py says what it allows offline.
+DOCS_SITE := $(ADHAR_WORK)/docs-site
+
+docs-site: venv collection ## lint the collection's documentation (antsibull-docs) and build its HTML site under ADHAR_WORK/docs-site
+	@$(call stage,docs-site,antsibull-docs lint-collection-docs; sphinx-build into $(DOCS_SITE)/build/html)
+	cd '$(REPO)' && $(RUN_ENV) python tools/docs_site.py '$(DOCS_SITE)' --collection-path '$(COLLECTION_LINK)'
+
 # Prerequisites run once each, left to right (.NOTPARALLEL): set-up, then the
 # static checks (fail fast), then pytest, whose summary line ends the output.
-test: venv system-deps toolchain sanity lint unit integration ## everything: venv, system-deps, toolchain, then sanity, lint, unit, integration
+test: venv system-deps toolchain sanity lint docs-site unit integration ## everything: venv, system-deps, toolchain, then sanity, lint, docs-site, unit, integration
 
 # ---------------------------------------------------------------- demo
 
