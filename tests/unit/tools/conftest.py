@@ -19,6 +19,6 @@ def load_tool(name):
     return mod
 
 
-@pytest.fixture(name="load_tool")
+@pytest.fixture(name="load_tool", scope="session")
 def load_tool_fixture():
     return load_tool
