@@ -168,7 +168,7 @@ for flag, package in (('--no-setuptools', 'setuptools'), ('--no-wheel', 'wheel')
 endef
 export GET_PIP_STANDIN
 
-sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ignored files
+sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ignored files, then antsibull-changelog lint
 	@$(call stage,sanity,ansible-test sanity --python 3.11 in $(SANITY_DIR))
 	@rm -rf '$(SANITY_ROOT)' && mkdir -p '$(SANITY_DIR)'
 	@cd '$(REPO)' && git ls-files -z -co --exclude-standard \
@@ -178,6 +178,8 @@ sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ign
 	f="$(HOME)/.ansible/test/cache/get_pip_$${pipv//./_}.py"; \
 	if [ ! -s "$$f" ]; then mkdir -p "$$(dirname "$$f")"; printf '%s\n' "$$GET_PIP_STANDIN" > "$$f"; echo "cached pip bootstrap stand-in: $$f"; fi
 	cd '$(SANITY_DIR)' && $(SANITY_ENV) ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
+	@# every changelog fragment (and changelogs/config.yaml) as antsibull-changelog reads them at release time
+	cd '$(REPO)' && $(SANITY_ENV) antsibull-changelog lint
 
 lint: venv collection ## ansible-lint with the production profile (.ansible-lint)
 	@$(call stage,lint,ansible-lint --profile production)
