@@ -2,7 +2,7 @@
 #
 #   make demo   set everything up, deploy inventories/local/adhar.yml (playbooks/deploy.yml), mesh its clusters and
 #               give its demo application a global DNS name (playbooks/network.yml)
-#   make test   set everything up and run sanity, lint, unit and integration
+#   make test   set everything up and run sanity, lint, docs-site, unit and integration
 #   make help   list all targets
 #
 # Outside the repository, only these are written: ADHAR_WORK (scratch copies,
@@ -63,7 +63,7 @@ SANITY_ENV := PATH="$(VENV)/bin:$$PATH" VIRTUAL_ENV="$(VENV)"
 # $(call stage,NAME,WHAT): a banner that shows which stage runs.
 stage = printf '\n==> [%s] %s\n' '$(1)' '$(2)'
 
-.PHONY: help venv system-deps toolchain collection unit integration sanity lint test demo health destroy clean lock
+.PHONY: help venv system-deps toolchain collection unit integration sanity sanity-matrix sanity-one lint docs-site test demo health destroy clean lock
 
 help: ## list the targets
 	@printf 'adhar.platform make targets:\n\n'
@@ -168,16 +168,53 @@ for flag, package in (('--no-setuptools', 'setuptools'), ('--no-wheel', 'wheel')
 endef
 export GET_PIP_STANDIN
 
-sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ignored files
-	@$(call stage,sanity,ansible-test sanity --python 3.11 in $(SANITY_DIR))
-	@rm -rf '$(SANITY_ROOT)' && mkdir -p '$(SANITY_DIR)'
+# $(call sanity_tree,ROOT,PYTHON): a fresh copy of the tracked + untracked-not-ignored files under
+# ROOT/ansible_collections/adhar/platform, and the pip bootstrap stand-in for the ansible-test of PYTHON.
+define sanity_tree
+	@rm -rf '$(1)' && mkdir -p '$(1)/ansible_collections/adhar/platform'
 	@cd '$(REPO)' && git ls-files -z -co --exclude-standard \
 		| while IFS= read -r -d '' f; do [ -f "$$f" ] && printf '%s\0' "$$f"; done \
-		| tar --null -T - -cf - | tar -xf - -C '$(SANITY_DIR)'
-	@pipv="$$('$(VENV)/bin/python' -c 'import types, ansible_test._internal.python_requirements as r; print(r.get_venv_packages(types.SimpleNamespace(version="3.11"))["pip"])')"; \
+		| tar --null -T - -cf - | tar -xf - -C '$(1)/ansible_collections/adhar/platform'
+	@pipv="$$('$(2)' -c 'import types, ansible_test._internal.python_requirements as r; print(r.get_venv_packages(types.SimpleNamespace(version="3.11"))["pip"])')"; \
 	f="$(HOME)/.ansible/test/cache/get_pip_$${pipv//./_}.py"; \
 	if [ ! -s "$$f" ]; then mkdir -p "$$(dirname "$$f")"; printf '%s\n' "$$GET_PIP_STANDIN" > "$$f"; echo "cached pip bootstrap stand-in: $$f"; fi
+endef
+
+sanity: venv ## ansible-test sanity on a copy of the tracked + untracked-not-ignored files, then antsibull-changelog lint
+	@$(call stage,sanity,ansible-test sanity --python 3.11 in $(SANITY_DIR))
+	$(call sanity_tree,$(SANITY_ROOT),$(VENV)/bin/python)
 	cd '$(SANITY_DIR)' && $(SANITY_ENV) ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
+	@# every changelog fragment (and changelogs/config.yaml) as antsibull-changelog reads them at release time
+	cd '$(REPO)' && $(SANITY_ENV) antsibull-changelog lint
+
+# The older ansible-core releases meta/runtime.yml claims (requires_ansible), newest patch of each, exact pins;
+# make sanity covers the release of constraints.txt.  Each gets its own venv under ADHAR_WORK (only ansible-core and
+# what it needs: ansible-test installs its own pinned tools for each sanity test).  2.16.19 and 2.17.14 fail only
+# empty-init (module_utils packages with a non-empty __init__.py), so requires_ansible starts at 2.18.  One run took
+# 7 to 10 minutes of wall time here (2 shared cores): too long for make test, which runs make sanity (2.19) only.
+SANITY_MATRIX ?= 2.18.19
+
+sanity-matrix: ## ansible-test sanity with each ansible-core of SANITY_MATRIX (own venvs under ADHAR_WORK); a table of the results
+	@$(call stage,sanity-matrix,ansible-test sanity --python 3.11 with ansible-core $(SANITY_MATRIX))
+	@rm -f '$(ADHAR_WORK)/sanity-matrix.txt'
+	@for v in $(SANITY_MATRIX); do \
+		venv='$(ADHAR_WORK)/ansible-core-'$$v; root='$(ADHAR_WORK)/sanity-'$$v; start=$$(date +%s); \
+		printf '\n==> [sanity-matrix] ansible-core %s\n' $$v; \
+		if ! "$$venv/bin/python" -c "import ansible.release as r, sys; sys.exit(r.__version__ != '$$v')" 2>/dev/null; then \
+			rm -rf "$$venv" && '$(PYTHON)' -m venv "$$venv" \
+			&& "$$venv/bin/python" -m pip install --quiet --disable-pip-version-check "ansible-core==$$v" || exit 1; \
+		fi; \
+		$(MAKE) --no-print-directory sanity-one SANITY_ONE_VENV="$$venv" SANITY_ONE_ROOT="$$root" && rc=0 || rc=$$?; \
+		printf '| %s | %s | %s s |\n' $$v "$$([ $$rc -eq 0 ] && echo passed || echo FAILED)" $$(( $$(date +%s) - start )) >> '$(ADHAR_WORK)/sanity-matrix.txt'; \
+	done; \
+	printf '\n| ansible-core | sanity | wall time |\n| --- | --- | --- |\n'; cat '$(ADHAR_WORK)/sanity-matrix.txt'; \
+	! grep -q FAILED '$(ADHAR_WORK)/sanity-matrix.txt'
+
+# One run of sanity-matrix (not listed in help): ansible-test of SANITY_ONE_VENV on a fresh copy under SANITY_ONE_ROOT.
+sanity-one:
+	$(call sanity_tree,$(SANITY_ONE_ROOT),$(SANITY_ONE_VENV)/bin/python)
+	cd '$(SANITY_ONE_ROOT)/ansible_collections/adhar/platform' && PATH="$(SANITY_ONE_VENV)/bin:$$PATH" VIRTUAL_ENV="$(SANITY_ONE_VENV)" \
+		ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
 
 lint: venv collection ## ansible-lint with the production profile (.ansible-lint)
 	@$(call stage,lint,ansible-lint --profile production)
@@ -186,9 +223,17 @@ lint: venv collection ## ansible-lint with the production profile (.ansible-lint
 	@rm -rf '$(ADHAR_WORK)/lint-home' && mkdir -p '$(ADHAR_WORK)/lint-home'
 	cd '$(REPO)' && HOME='$(ADHAR_WORK)/lint-home' $(RUN_ENV) ansible-lint --offline $(if $(CI),--nocolor) $(LINT_ARGS)
 
+# antsibull-docs lints every module's, plugin's and role's documentation, then builds the HTML site (Sphinx, the
+# Ansible theme) under ADHAR_WORK/docs-site; tools/docs_site.py says what it allows offline.
+DOCS_SITE := $(ADHAR_WORK)/docs-site
+
+docs-site: venv collection ## lint the collection's documentation (antsibull-docs) and build its HTML site under ADHAR_WORK/docs-site
+	@$(call stage,docs-site,antsibull-docs lint-collection-docs; sphinx-build into $(DOCS_SITE)/build/html)
+	cd '$(REPO)' && $(RUN_ENV) python tools/docs_site.py '$(DOCS_SITE)' --collection-path '$(COLLECTION_LINK)'
+
 # Prerequisites run once each, left to right (.NOTPARALLEL): set-up, then the
 # static checks (fail fast), then pytest, whose summary line ends the output.
-test: venv system-deps toolchain sanity lint unit integration ## everything: venv, system-deps, toolchain, then sanity, lint, unit, integration
+test: venv system-deps toolchain sanity lint docs-site unit integration ## everything: venv, system-deps, toolchain, then sanity, lint, docs-site, unit, integration
 
 # ---------------------------------------------------------------- demo
 

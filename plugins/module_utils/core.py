@@ -23,7 +23,7 @@ import signal
 import sys
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC, K8S_AUTH_BOUNDS
 
@@ -68,6 +68,101 @@ class AdharError(Exception):
 
     def __str__(self):
         return self.msg
+
+
+# The Python libraries the modules import, by their pip names, with the lowest version the collection supports:
+# the lower bounds of requirements.txt (tests/unit/plugins/module_utils/test_core.py keeps the two equal).
+MIN_LIBRARY_VERSIONS = {
+    "kubernetes": "28.1.0",
+    "cryptography": "41.0.0",
+    "PyYAML": "6.0.1",
+    "requests": "2.31.0",
+    "boto3": "1.34.0",
+    "botocore": "1.34.0",
+    "google-auth": "2.23.0",
+    "supervisor": "4.2",
+}
+# Import name -> pip name, for the versions every failure reports (only libraries the module has imported).
+_LIBRARY_MODULES = (
+    ("kubernetes", "kubernetes"),
+    ("cryptography", "cryptography"),
+    ("yaml", "PyYAML"),
+    ("requests", "requests"),
+    ("boto3", "boto3"),
+    ("botocore", "botocore"),
+    ("google.auth", "google-auth"),
+    ("supervisor", "supervisor"),
+)
+_VERSION_CACHE = {}
+
+
+def library_version(distribution):
+    """The installed version of the pip package ``distribution``, or None when it is not installed."""
+    if distribution not in _VERSION_CACHE:
+        from importlib import metadata
+
+        try:
+            _VERSION_CACHE[distribution] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            _VERSION_CACHE[distribution] = None
+    return _VERSION_CACHE[distribution]
+
+
+def _version_key(text):
+    """``"2.23.0rc1"`` -> ``(2, 23, 0)``: the leading numeric release segments."""
+    key = []
+    for part in str(text).split("."):
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        key.append(int(digits))
+        if len(digits) != len(part):
+            break
+    while key and key[-1] == 0:
+        key.pop()
+    return tuple(key)
+
+
+def check_library(distribution, import_error=None, purpose=None, minimum=None):
+    """Raise one ``AdharError`` when a library is missing, cannot be imported or is older than needed.
+
+    ``import_error`` is the ``ImportError`` a guarded import stored (None: the import worked); ``minimum``
+    defaults to ``MIN_LIBRARY_VERSIONS``.  The message names the library, the version found, the version needed,
+    ``purpose`` (``"to talk to the Kubernetes API"``) and the Python interpreter; the failed result carries
+    ``library``, ``library_version`` (None when not installed) and ``library_required``, and ``missing`` when the
+    library cannot be imported.  Returns the version found.
+    """
+    minimum = minimum or MIN_LIBRARY_VERSIONS.get(distribution)
+    found = library_version(distribution)
+    needed = "%s>=%s" % (distribution, minimum) if minimum else distribution
+    why = ", %s" % purpose if purpose else ""
+    problem = None
+    if import_error is not None and found is None:
+        problem = "is not installed for %s (needed: %s%s); install it with pip install '%s'" % (
+            sys.executable, needed, why, needed)
+    elif import_error is not None:
+        problem = "%s is installed for %s but cannot be imported (needed: %s%s): %s" % (
+            found, sys.executable, needed, why, import_error)
+    elif found is not None and minimum and _version_key(found) < _version_key(minimum):
+        problem = "%s is too old for %s (needed: %s%s); upgrade it with pip install --upgrade '%s'" % (
+            found, sys.executable, needed, why, needed)
+    if problem is None:
+        return found
+    details = {"library": distribution, "library_version": found, "library_required": ">=%s" % minimum if minimum else "any"}
+    if import_error is not None:
+        details["missing"] = distribution
+        if isinstance(import_error, BaseException):
+            details["cause"] = import_error
+    raise AdharError("Python library %s %s" % (distribution, problem), **details)
+
+
+def library_versions():
+    """``{pip name: version}`` of the libraries of ``MIN_LIBRARY_VERSIONS`` this process has imported."""
+    return {dist: library_version(dist) for name, dist in _LIBRARY_MODULES if name in sys.modules}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -303,6 +398,7 @@ class AdharModule:
         self._module.exit_json(**kwargs)
 
     def fail_json(self, msg, **kwargs):
+        kwargs.setdefault("library_versions", library_versions())
         self._module.fail_json(msg=msg, **kwargs)
 
     # -- secrets ------------------------------------------------------------
@@ -321,33 +417,30 @@ class AdharModule:
         if isinstance(exc, AdharError):
             result = {k: v for k, v in exc.details.items() if k not in _RESERVED_RESULT_KEYS}
             source = exc.cause if exc.cause is not None else exc
-            self._module.fail_json(msg=exc.msg, exception=_format_traceback(source), **result)
+            self.fail_json(exc.msg, exception=_format_traceback(source), **result)
             return
         if is_api_exception(exc):
             message, details = api_exception_details(exc)
             msg = "Kubernetes API error {0} ({1}): {2}".format(details["status"], details["reason"], message)
-            self._module.fail_json(msg=msg, exception=_format_traceback(exc), **details)
+            self.fail_json(msg, exception=_format_traceback(exc), **details)
             return
         msg = "{0}: {1}".format(type(exc).__name__, exc) if str(exc) else type(exc).__name__
-        self._module.fail_json(msg=msg, exception=_format_traceback(exc), error_type=type(exc).__name__)
+        self.fail_json(msg, exception=_format_traceback(exc), error_type=type(exc).__name__)
 
     def require(self, name, import_error, reason=None):
-        """Fail with Ansible's missing-library message if ``import_error`` is set.
+        """Fail with one message unless the library ``name`` (its pip name) is importable and recent enough.
 
-        ``import_error`` is the exception (or formatted traceback) stored by a
-        guarded ``try: import ... except ImportError as e``; ``None`` means the
-        import worked.
+        ``import_error`` is the exception stored by a guarded ``try: import ... except ImportError as e`` (None:
+        the import worked); ``reason`` says what the library is for (``"to read certificate expiry dates"``).
+        The versions needed are ``MIN_LIBRARY_VERSIONS`` (see ``check_library``).
         """
-        if import_error is None:
-            return
-        if isinstance(import_error, BaseException):
-            tb = _format_traceback(import_error)
-        else:
-            tb = str(import_error)
-        self._module.fail_json(msg=missing_required_lib(name, reason=reason), exception=tb)
+        try:
+            check_library(name, import_error, purpose=reason)
+        except AdharError as exc:
+            self.fail_from_exception(exc)
 
     def require_k8s(self, reason="to talk to the Kubernetes API"):
-        """Fail unless the ``kubernetes`` Python SDK can be imported."""
+        """Fail unless the ``kubernetes`` Python SDK can be imported and is recent enough."""
         from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import KUBERNETES_IMPORT_ERROR
 
         self.require("kubernetes", KUBERNETES_IMPORT_ERROR, reason=reason)
@@ -371,7 +464,7 @@ class AdharModule:
             result = fn(self)
         except KeyboardInterrupt as exc:
             name = getattr(exc, "signal_name", "SIGINT")
-            self._module.fail_json(msg="interrupted by %s" % name, signal=name, exception=_format_traceback(exc))
+            self.fail_json("interrupted by %s" % name, signal=name, exception=_format_traceback(exc))
             return
         except Exception as exc:
             self.fail_from_exception(exc)

@@ -50,7 +50,7 @@ import os
 import re
 import struct
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_library
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._aws.client import (
     BOTO3_IMPORT_ERROR,
@@ -128,9 +128,7 @@ VERIFY_ARG_SPEC = {
 
 def require_cryptography():
     """Raise a clear ``AdharError`` when ``cryptography`` cannot be imported."""
-    if CRYPTOGRAPHY_IMPORT_ERROR is not None:
-        raise AdharError("the Python library 'cryptography' is required for backup encryption: %s"
-                         % CRYPTOGRAPHY_IMPORT_ERROR, missing="cryptography")
+    check_library("cryptography", CRYPTOGRAPHY_IMPORT_ERROR, purpose="for backup encryption")
 
 
 def _b64(data):

@@ -38,7 +38,6 @@ import re
 import threading
 from urllib.parse import parse_qsl, urlencode
 
-from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import (
@@ -47,7 +46,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
     K8S_AUTH_ENV,
     k8s_auth_params,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, file_problem
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_library, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils.scratch import memfd_path, memfd_supported
 
@@ -88,8 +87,7 @@ _PATH_OPTIONS = ("ca_cert", "client_cert", "client_key")
 
 
 def _require_sdk():
-    if KUBERNETES_IMPORT_ERROR is not None:
-        raise AdharError(missing_required_lib("kubernetes"), cause=KUBERNETES_IMPORT_ERROR)
+    check_library("kubernetes", KUBERNETES_IMPORT_ERROR, purpose="to talk to the Kubernetes API")
 
 
 def resolve_auth(params=None, environ=None):

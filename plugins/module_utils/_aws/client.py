@@ -13,7 +13,7 @@ turns any other failure into one ``AdharError`` carrying the AWS error code.
 
 from __future__ import annotations
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_library
 from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import aws_params
 from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_error, aws_retryable
@@ -41,8 +41,9 @@ _SERVICE_TITLES = {"eks": "EKS", "ec2": "EC2", "iam": "IAM", "sts": "STS", "kms"
 
 
 def require_boto3(what):
-    if BOTO3_IMPORT_ERROR is not None:
-        raise AdharError("the Python library 'boto3' is required for %s: %s" % (what, BOTO3_IMPORT_ERROR), missing="boto3")
+    """One error naming boto3 or botocore when either is missing or too old for ``what``."""
+    check_library("boto3", BOTO3_IMPORT_ERROR, purpose="for %s" % what)
+    check_library("botocore", purpose="for %s" % what)
 
 
 def aws_session(what, region=None, profile=None, **credentials):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_library
 from ansible_collections.adhar.platform.plugins.module_utils.retries import default_is_retryable, retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ENV, gcp_params
 
@@ -68,9 +68,11 @@ def gcp_retryable(exc):
 
 
 def require_google_auth(what):
-    if GOOGLE_AUTH_IMPORT_ERROR is not None:
-        raise AdharError("the Python libraries 'google-auth' and 'requests' are required for %s: %s"
-                         % (what, GOOGLE_AUTH_IMPORT_ERROR), missing="google-auth")
+    """One error naming google-auth or requests when either is missing or too old for ``what``."""
+    failed = GOOGLE_AUTH_IMPORT_ERROR
+    requests_failed = failed is not None and getattr(failed, "name", "") == "requests"
+    check_library("google-auth", None if requests_failed else failed, purpose="for %s" % what)
+    check_library("requests", failed if requests_failed else None, purpose="for %s" % what)
 
 
 def _service_account_info(contents):

@@ -31,7 +31,7 @@ import tempfile
 import time
 import xmlrpc.client
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_library
 from ansible_collections.adhar.platform.plugins.module_utils.local import procs
 
 DAEMON = "supervisord"
@@ -55,10 +55,8 @@ def require_package():
         spec = find_spec("supervisor")
     except (ImportError, ValueError):
         spec = None
-    if spec is None or not spec.origin:
-        raise AdharError("the Python package supervisor (supervisor>=4.2) is required by provider local: it runs and "
-                         "restarts the cluster's processes. Install it for %s (pip install 'supervisor>=4.2')"
-                         % sys.executable, missing=["supervisor"])
+    missing = None if spec is not None and spec.origin else ImportError("No module named 'supervisor'", name="supervisor")
+    check_library("supervisor", missing, purpose="by provider local: it runs and restarts the cluster's processes")
     return os.path.dirname(os.path.dirname(spec.origin))
 
 

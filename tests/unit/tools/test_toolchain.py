@@ -3,7 +3,6 @@
 """tools/toolchain.py: staging-module derivation, checksums, lookup order (no build, no network)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
 
@@ -11,16 +10,10 @@ import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain as pins
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "..", "..", "tools", "toolchain.py")
 
-
-@pytest.fixture(scope="module")
-def tc():
-    spec = importlib.util.spec_from_file_location("adhar_toolchain_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture
+def tc(load_tool):
+    return load_tool("toolchain")
 
 
 GOMOD = """module k8s.io/kubernetes
@@ -55,13 +48,11 @@ def test_staging_replaces_are_derived(tc):
     assert "k8s.io/klog/v2" not in reps
 
 
-def test_staging_replaces_of_the_real_release():
+def test_staging_replaces_of_the_real_release(load_tool):
     gomod = os.path.expanduser("~/go/pkg/mod/cache/download/k8s.io/kubernetes/@v/%s.mod" % pins.VERSIONS["kubernetes"])
     if not os.path.exists(gomod):
         pytest.skip("the release go.mod is not in the Go module cache")
-    spec = importlib.util.spec_from_file_location("adhar_toolchain_script2", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("toolchain")
     with open(gomod) as f:
         reps = mod.staging_replaces(f.read(), "v0.36.3")
     assert {"k8s.io/api", "k8s.io/apiserver", "k8s.io/cri-streaming", "k8s.io/streaming", "k8s.io/kubectl"} <= set(reps)

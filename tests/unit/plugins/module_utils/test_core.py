@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -224,8 +225,9 @@ def test_require_missing_lib_message(module_args, module_result):
     assert err is not None
     rc, result = module_result(lambda: module.require("adhar_no_such_lib", err, reason="for the test"))
     assert rc == 1
-    assert "Failed to import the required Python library (adhar_no_such_lib)" in result["msg"]
-    assert "This is required for the test." in result["msg"]
+    assert result["msg"].startswith("Python library adhar_no_such_lib is not installed for %s" % sys.executable)
+    assert "(needed: adhar_no_such_lib, for the test)" in result["msg"]
+    assert result["library"] == "adhar_no_such_lib" and result["library_version"] is None
 
 
 def test_require_ok_does_nothing(module_args):
@@ -241,7 +243,71 @@ def test_require_k8s_fails_without_sdk(module_args, module_result, monkeypatch):
     module = AdharModule({})
     rc, result = module_result(module.require_k8s)
     assert rc == 1
-    assert "(kubernetes)" in result["msg"]
+    # installed here but made unimportable: the message says so, with the version found and the one needed
+    assert result["msg"].startswith("Python library kubernetes %s is installed for " % core.library_version("kubernetes"))
+    assert "but cannot be imported (needed: kubernetes>=28.1.0, to talk to the Kubernetes API)" in result["msg"]
+    assert result["library_required"] == ">=28.1.0"
+
+
+# -- library versions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, key", [("28.1.0", (28, 1)), ("2.23.0rc1", (2, 23)), ("4.2", (4, 2)), ("37.0.1", (37, 0, 1)),
+                                       ("1.44.8.post1", (1, 44, 8)), ("10", (10,)), ("dev", ())])
+def test_version_key(text, key):
+    assert core._version_key(text) == key
+
+
+def _installed(monkeypatch, versions):
+    monkeypatch.setattr(core, "library_version", versions.get)
+
+
+def test_check_library_too_old_names_found_and_needed(monkeypatch):
+    _installed(monkeypatch, {"boto3": "1.33.9"})
+    with pytest.raises(AdharError) as e:
+        core.check_library("boto3", purpose="for the test")
+    msg = str(e.value)
+    assert msg.startswith("Python library boto3 1.33.9 is too old for %s (needed: boto3>=1.34.0, for the test)" % sys.executable)
+    assert "pip install --upgrade 'boto3>=1.34.0'" in msg
+    assert e.value.details == {"library": "boto3", "library_version": "1.33.9", "library_required": ">=1.34.0"}
+
+
+def test_check_library_new_enough_or_unknown_passes(monkeypatch):
+    _installed(monkeypatch, {"boto3": "1.34.0", "botocore": "2.0"})
+    assert core.check_library("boto3") == "1.34.0"
+    assert core.check_library("botocore") == "2.0"
+    assert core.check_library("google-auth") is None  # importable without package metadata: nothing to compare
+
+
+def test_check_library_missing(monkeypatch):
+    _installed(monkeypatch, {})
+    err = ImportError("No module named 'google'")
+    with pytest.raises(AdharError) as e:
+        core.check_library("google-auth", err, purpose="for GKE")
+    assert str(e.value) == ("Python library google-auth is not installed for %s (needed: google-auth>=2.23.0, for GKE); "
+                            "install it with pip install 'google-auth>=2.23.0'" % sys.executable)
+    assert e.value.cause is err and e.value.details["library_version"] is None and e.value.details["missing"] == "google-auth"
+
+
+def test_minimum_versions_are_the_requirements_lower_bounds():
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..")
+    bounds = {}
+    with open(os.path.join(root, "requirements.txt"), encoding="utf-8") as handle:
+        for line in handle:
+            line = line.split("#")[0].strip()
+            if line:
+                name, _sep, version = line.partition(">=")
+                bounds[name.strip()] = version.strip()
+    assert bounds == core.MIN_LIBRARY_VERSIONS
+
+
+def test_failures_report_the_versions_of_imported_libraries(module_args, module_result):
+    module_args({})
+    module = AdharModule({})
+    rc, result = module_result(lambda: module.fail_from_exception(AdharError("boom")))
+    assert rc == 1
+    assert result["library_versions"]["kubernetes"] == core.library_version("kubernetes")  # imported by this test file
+    assert result["library_versions"]["PyYAML"] == core.library_version("PyYAML")
 
 
 # -- secrets ---------------------------------------------------------------------------
@@ -414,3 +480,20 @@ def test_file_problem_says_what_is_wrong(tmp_path):
     assert file_problem(str(tmp_path / "nope")) == "does not exist"
     assert file_problem(str(tmp_path / "link")) == "is a broken symbolic link"
     assert file_problem(str(tmp_path / "f" / "x" / "y")) == "cannot exist: %s is not a directory" % (tmp_path / "f")
+
+
+def test_cloud_library_checks_name_the_library_that_failed(monkeypatch):
+    from ansible_collections.adhar.platform.plugins.module_utils._aws import client as aws
+    from ansible_collections.adhar.platform.plugins.module_utils._gcp import client as gcp
+
+    monkeypatch.setattr(gcp, "GOOGLE_AUTH_IMPORT_ERROR", ImportError("No module named 'requests'", name="requests"))
+    with pytest.raises(AdharError, match=r"^Python library requests .*\(needed: requests>=2\.31\.0, for GKE\)"):
+        gcp.require_google_auth("GKE")
+    monkeypatch.setattr(gcp, "GOOGLE_AUTH_IMPORT_ERROR", ImportError("No module named 'google'", name="google"))
+    with pytest.raises(AdharError, match=r"^Python library google-auth .*\(needed: google-auth>=2\.23\.0, for GKE\)"):
+        gcp.require_google_auth("GKE")
+    monkeypatch.setattr(gcp, "GOOGLE_AUTH_IMPORT_ERROR", None)
+    gcp.require_google_auth("GKE")  # installed in the test venv, new enough
+    _installed(monkeypatch, {"boto3": "1.44.8", "botocore": "1.20.0"})
+    with pytest.raises(AdharError, match=r"^Python library botocore 1\.20\.0 is too old .*for EKS\)"):
+        aws.require_boto3("EKS")

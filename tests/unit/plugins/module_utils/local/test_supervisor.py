@@ -74,10 +74,14 @@ def test_long_state_dir_gets_a_short_socket(tmp_path):
 
 def test_missing_package_is_one_clear_error(monkeypatch):
     import importlib.util
+
+    from ansible_collections.adhar.platform.plugins.module_utils import core
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(core, "library_version", lambda name: None)
     with pytest.raises(AdharError) as e:
         supervisor.require_package()
-    assert "supervisor" in str(e.value) and "pip install" in str(e.value)
+    assert "supervisor" in str(e.value) and "pip install 'supervisor>=4.2'" in str(e.value)
+    assert e.value.details["library"] == "supervisor" and e.value.details["library_version"] is None
 
 
 def test_restart_after_kill_ordered_stop_and_orphans(sup):
