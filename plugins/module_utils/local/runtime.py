@@ -22,7 +22,7 @@ import subprocess
 import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, pki, ports as portalloc, procs, stages
+from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, monitoring, pki, ports as portalloc, procs, stages
 from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import ALIVE, Supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import immutable_changes
@@ -111,6 +111,8 @@ class Cluster:
         names.append("kwok")
         # a cluster in a Cilium ClusterMesh also runs its kvstore and clustermesh-apiserver (local/clustermesh.py)
         names += clustermesh.program_names(self.data)
+        # and a cluster with monitoring its Prometheus and Alertmanager (local/monitoring.py)
+        names += monitoring.program_names(self.data)
         return names
 
     def phases(self):
@@ -142,6 +144,8 @@ class Cluster:
             return [self.data["haproxy"], "-db", "-f", c("haproxy.cfg")]
         if name in clustermesh.PROGRAMS:
             return clustermesh.command(self.layout, self.data, name)
+        if name in monitoring.PROGRAMS:
+            return monitoring.command(self.layout, self.data, name)
         if name == "kwok":
             return [b("kwok"), "--kubeconfig=" + c("kwok.kubeconfig"), "--manage-all-nodes=true", "--config=" + c("kwok.yaml"),
                     "--cidr=" + spec["pod_cidr"], "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
