@@ -458,7 +458,7 @@ def build_velero(version, bin_dir, src_root, env):
 # (the HTTP API, which the collection uses, works the same).
 def _prometheus_release(module_version):
     """v0.316.0 -> (3, 16, "0"): Prometheus 3.x modules are tagged v0.3XX.Y."""
-    _, minor, patch = module_version.lstrip("v").split(".", 2)
+    minor, patch = module_version.lstrip("v").split(".", 2)[1:]
     return int(minor) // 100, int(minor) % 100, patch
 
 
@@ -481,8 +481,8 @@ def _module_copy_without_ui(src, env, module, version, ui_dist):
     if not os.path.isdir(tree):
         info = _mod_info(src, env, "%s@%s" % (module, version))
         shutil.copytree(info["Dir"], tree + ".tmp", copy_function=shutil.copyfile)
-        for d, _, _ in os.walk(tree + ".tmp"):
-            os.chmod(d, 0o755)
+        for entry in os.walk(tree + ".tmp"):
+            os.chmod(entry[0], 0o755)
         for sub in ("elm", "mantine"):
             os.makedirs(os.path.join(tree + ".tmp", ui_dist, sub), exist_ok=True)
             with open(os.path.join(tree + ".tmp", ui_dist, sub, "index.html"), "w") as f:

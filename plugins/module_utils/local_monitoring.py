@@ -294,17 +294,7 @@ def absent(module, layout, data):
     if module.check_mode:
         return _result(layout, {}, ["%s: would stop prometheus and alertmanager and remove their files" % layout.name], True)
     with st.cluster_lock(layout):
-        data = st.load(layout)
-        cluster = rt.Cluster(layout, data)
-        if cluster.supervised():
-            cluster.supervisor.stop_programs([list(mon.PROGRAMS)])
-        data.pop("monitoring", None)
-        for key in mon.PORT_KEYS:
-            data["ports"].pop(key, None)
-        st.save(layout, data)
-        cluster = rt.Cluster(layout, data)
-        if cluster.supervised():
-            cluster.ensure_supervisor(time.monotonic() + 60.0)
+        rt.remove_programs(layout, [list(mon.PROGRAMS)], "monitoring", mon.PORT_KEYS)
         for path in (mon.pki_path(layout, ""), mon.config_path(layout, ""), layout.sub("data", "prometheus"),
                      layout.sub("data", "alertmanager")):
             shutil.rmtree(path, ignore_errors=True)

@@ -301,6 +301,24 @@ class Cluster:
         return procs.log_tail(os.path.join(self.layout.log_dir, name + ".log"), lines)
 
 
+def remove_programs(layout, stop_groups, state_key, port_keys, timeout=120.0):
+    """Take programs added to a cluster's supervisord (a mesh's, monitoring's) out again: stop them (``stop_groups``,
+    in order), drop ``state_key`` and ``port_keys`` from its cluster.json and their definitions from supervisord.  The
+    caller holds the cluster's lock and removes their files."""
+    data = st.load(layout)
+    cluster = Cluster(layout, data)
+    if cluster.supervised():
+        cluster.supervisor.stop_programs(stop_groups)
+    data.pop(state_key, None)
+    for key in port_keys:
+        data["ports"].pop(key, None)
+    st.save(layout, data)
+    cluster = Cluster(layout, data)
+    if cluster.supervised():
+        cluster.ensure_supervisor(time.monotonic() + timeout)
+    return data
+
+
 # --------------------------------------------------------------------------- files
 
 def _kubeconfig(cluster_name, server, ca_path, cert_path, key_path, user):
