@@ -26,6 +26,7 @@ Progress goes to stderr; the resolved bin dir is the last line on stdout.
 import argparse
 import datetime
 import fcntl
+import functools
 import hashlib
 import importlib.util
 import json
@@ -451,12 +452,73 @@ def build_velero(version, bin_dir, src_root, env):
         _atomic_install(os.path.join(out, name), bin_dir, name)
 
 
+# Prometheus's own release builds (.promu.yml) stamp the version through ldflags; the Go module of Prometheus 3.16 is
+# github.com/prometheus/prometheus v0.316.0.  remove_all_sd leaves only the static, file and HTTP service discovery
+# (plugins/minimum.go) out of some 25 cloud SDK plugins; without builtinassets the web UI's assets are not embedded
+# (the HTTP API, which the collection uses, works the same).
+def _prometheus_release(module_version):
+    """v0.316.0 -> (3, 16, "0"): Prometheus 3.x modules are tagged v0.3XX.Y."""
+    minor, patch = module_version.lstrip("v").split(".", 2)[1:]
+    return int(minor) // 100, int(minor) % 100, patch
+
+
+PROMETHEUS_STACK = {
+    "prometheus": {"module": "github.com/prometheus/prometheus", "cmds": ("prometheus", "promtool"),
+                   "tags": "netgo,remove_all_sd", "release": lambda v: "%d.%d.%s" % _prometheus_release(v)},
+    "alertmanager": {"module": "github.com/prometheus/alertmanager", "cmds": ("alertmanager", "amtool"),
+                     "tags": "netgo", "release": lambda v: v.lstrip("v"), "ui_dist": "ui/app/dist"},
+}
+# Alertmanager embeds its web UI (ui/web.go: //go:embed app/dist), built by npm and absent from the module's source
+# tree: the build uses a copy of the tree with this page in its place (the HTTP API, /api/v2, is unaffected).
+ALERTMANAGER_UI_PLACEHOLDER = ("<!doctype html><title>Alertmanager</title><p>This Alertmanager was built without its web "
+                               "UI; its HTTP API is served under <a href=\"api/v2/alerts\">/api/v2</a>.\n")
+
+
+def _module_copy_without_ui(src, env, module, version, ui_dist):
+    """A writable copy of ``module@version`` in ``src/module`` with a placeholder for its absent embedded UI; the
+    wrapper module replaces the module with it."""
+    tree = os.path.join(src, "module")
+    if not os.path.isdir(tree):
+        info = _mod_info(src, env, "%s@%s" % (module, version))
+        shutil.copytree(info["Dir"], tree + ".tmp", copy_function=shutil.copyfile)
+        for entry in os.walk(tree + ".tmp"):
+            os.chmod(entry[0], 0o755)
+        for sub in ("elm", "mantine"):
+            os.makedirs(os.path.join(tree + ".tmp", ui_dist, sub), exist_ok=True)
+            with open(os.path.join(tree + ".tmp", ui_dist, sub, "index.html"), "w") as f:
+                f.write(ALERTMANAGER_UI_PLACEHOLDER)
+        os.replace(tree + ".tmp", tree)
+    _run(["go", "mod", "edit", "-replace=%s=./module" % module], src, env, "go mod edit -replace " + module)
+
+
+def build_prometheus_stack(component, version, bin_dir, src_root, env):
+    """Both commands of a Prometheus project in one ``go build`` (they share most packages).  Like CoreDNS, the wrapper
+    only requires the module: ``go build`` fetches the packages these commands import with the build tags in use,
+    not those of every plugin the tags leave out."""
+    spec = PROMETHEUS_STACK[component]
+    src = os.path.join(src_root, PINS.addon_id(component))
+    _wrapper(src, env, "adhar.invalid/%sbins" % component)
+    _run(["go", "mod", "edit", "-require=%s@%s" % (spec["module"], version)], src, env, "go mod edit " + component)
+    if spec.get("ui_dist"):
+        _module_copy_without_ui(src, env, spec["module"], version, spec["ui_dist"])
+    out = os.path.join(src, "out")
+    os.makedirs(out, exist_ok=True)
+    ldflags = "-s -w -X github.com/prometheus/common/version.Version=%s" % spec["release"](version)
+    _run(["go", "build", "-trimpath", "-tags=" + spec["tags"], "-ldflags=" + ldflags, "-o", out + "/"]
+         + ["%s/cmd/%s" % (spec["module"], c) for c in spec["cmds"]], src, env, "go build " + component)
+    for name in spec["cmds"]:
+        _atomic_install(os.path.join(out, name), bin_dir, name)
+
+
 BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm,
-            "coredns": build_coredns, "clustermesh": build_clustermesh, "velero": build_velero}
+            "coredns": build_coredns, "clustermesh": build_clustermesh, "velero": build_velero,
+            "prometheus": functools.partial(build_prometheus_stack, "prometheus"),
+            "alertmanager": functools.partial(build_prometheus_stack, "alertmanager")}
 # small ones first so a partial cache is useful early; helm last of the core (only the platform rollout needs it),
-# then the add-ons (the local global load balancer, the ClusterMesh control plane).  Optional add-ons
-# (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in ORDER: only ``ensure --only NAME`` builds them.
-ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh")
+# then the add-ons (the local global load balancer, the ClusterMesh control plane, the monitoring of local
+# clusters).  Optional add-ons (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in ORDER: only
+# ``ensure --only NAME`` builds them.
+ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh", "prometheus", "alertmanager")
 
 
 # --------------------------------------------------------------------------- charts

@@ -37,11 +37,14 @@ VERSIONS = {
 # Add-ons: pinned like the rest, but outside the toolchain id (changing one rebuilds only itself). Each lives in
 # its own cache directory ``bin/<component>-<version>/``.  CoreDNS serves the local global load balancer; clustermesh
 # is the Cilium release of the ClusterMesh control plane (clustermesh-apiserver), and the Cilium chart of CHARTS
-# comes from the same module tree at the same version.
+# comes from the same module tree at the same version.  prometheus is the Go module of Prometheus 3.16 (prometheus and
+# promtool), alertmanager Alertmanager (alertmanager and amtool): the monitoring of local clusters.
 ADDON_VERSIONS = {
     "coredns": "v1.15.0",
     "clustermesh": "v1.19.6",
     "velero": "v1.18.3",
+    "prometheus": "v0.316.0",
+    "alertmanager": "v0.35.0",
 }
 
 # Optional add-ons: built only when asked for by name (``tools/toolchain ensure --only velero``), never by
@@ -66,6 +69,8 @@ COMPONENTS = {
     "coredns": ("coredns",),
     "clustermesh": ("clustermesh-apiserver",),
     "velero": ("velero", "velero-plugin-for-aws"),
+    "prometheus": ("prometheus", "promtool"),
+    "alertmanager": ("alertmanager", "amtool"),
 }
 
 # The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from

@@ -57,6 +57,7 @@ REQUIRED = {
     "config": {"action": "export", "cluster": "conn-groups-none", "provider": "existing"}, "db": {"storage": STORAGE, "operation": "export"},
     "glb": {"name": "conn-groups-none", "zone": "example.com", "state": "absent"},
     "preflight": {"name": "conn-groups-none"},
+    "monitoring": {"local_cluster": "conn-groups-none"},
 }
 
 

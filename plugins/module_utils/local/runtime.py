@@ -22,7 +22,7 @@ import subprocess
 import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, pki, ports as portalloc, procs, stages
+from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, monitoring, pki, ports as portalloc, procs, stages
 from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import ALIVE, Supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import immutable_changes
@@ -111,6 +111,8 @@ class Cluster:
         names.append("kwok")
         # a cluster in a Cilium ClusterMesh also runs its kvstore and clustermesh-apiserver (local/clustermesh.py)
         names += clustermesh.program_names(self.data)
+        # and a cluster with monitoring its Prometheus and Alertmanager (local/monitoring.py)
+        names += monitoring.program_names(self.data)
         return names
 
     def phases(self):
@@ -142,6 +144,8 @@ class Cluster:
             return [self.data["haproxy"], "-db", "-f", c("haproxy.cfg")]
         if name in clustermesh.PROGRAMS:
             return clustermesh.command(self.layout, self.data, name)
+        if name in monitoring.PROGRAMS:
+            return monitoring.command(self.layout, self.data, name)
         if name == "kwok":
             return [b("kwok"), "--kubeconfig=" + c("kwok.kubeconfig"), "--manage-all-nodes=true", "--config=" + c("kwok.yaml"),
                     "--cidr=" + spec["pod_cidr"], "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
@@ -295,6 +299,24 @@ class Cluster:
 
     def log_tail(self, name, lines=15):
         return procs.log_tail(os.path.join(self.layout.log_dir, name + ".log"), lines)
+
+
+def remove_programs(layout, stop_groups, state_key, port_keys, timeout=120.0):
+    """Take programs added to a cluster's supervisord (a mesh's, monitoring's) out again: stop them (``stop_groups``,
+    in order), drop ``state_key`` and ``port_keys`` from its cluster.json and their definitions from supervisord.  The
+    caller holds the cluster's lock and removes their files."""
+    data = st.load(layout)
+    cluster = Cluster(layout, data)
+    if cluster.supervised():
+        cluster.supervisor.stop_programs(stop_groups)
+    data.pop(state_key, None)
+    for key in port_keys:
+        data["ports"].pop(key, None)
+    st.save(layout, data)
+    cluster = Cluster(layout, data)
+    if cluster.supervised():
+        cluster.ensure_supervisor(time.monotonic() + timeout)
+    return data
 
 
 # --------------------------------------------------------------------------- files

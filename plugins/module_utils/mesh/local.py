@@ -208,17 +208,7 @@ def leave(root, f, check_mode):
         return ["%s: would leave the mesh (stop clustermesh-apiserver and clustermesh-etcd, remove their files)"
                 % layout.name]
     with st.cluster_lock(layout):
-        data = st.load(layout)
-        cluster = rt.Cluster(layout, data)
-        if cluster.supervised():
-            cluster.supervisor.stop_programs([["clustermesh-apiserver"], ["clustermesh-etcd"]])
-        data.pop("mesh", None)
-        for key in cm.PORT_KEYS:
-            data["ports"].pop(key, None)
-        st.save(layout, data)
-        cluster = rt.Cluster(layout, data)
-        if cluster.supervised():
-            cluster.ensure_supervisor(time.monotonic() + START_TIMEOUT)
+        rt.remove_programs(layout, [["clustermesh-apiserver"], ["clustermesh-etcd"]], "mesh", cm.PORT_KEYS, START_TIMEOUT)
         for path in (cm.pki_path(layout, ""), cm.peers_dir(layout), layout.sub("data", "clustermesh-etcd")):
             shutil.rmtree(path, ignore_errors=True)
         for path in (layout.config("clustermesh-etcd.yaml"),):

@@ -102,7 +102,7 @@ def test_addons_stay_outside_the_toolchain_id(tc):
     env = {"ADHAR_CACHE_DIR": "/nonexistent/c"}
     assert pins.addon_bin_dir("coredns", env) == "/nonexistent/c/bin/coredns-%s" % pins.ADDON_VERSIONS["coredns"]
     assert pins.find_addon_binary("coredns", "coredns", env) == (None, pins.addon_bin_dir("coredns", env))
-    assert tc.ORDER[-2:] == ("coredns", "clustermesh") and set(tc.PINS.COMPONENTS) <= set(tc.BUILDERS)
+    assert tc.ORDER[4:6] == ("coredns", "clustermesh") and set(tc.PINS.COMPONENTS) <= set(tc.BUILDERS)
 
 
 # --------------------------------------------------------------------------- charts
@@ -213,3 +213,31 @@ def test_wrapper_repeats_the_modules_replaces(tc, tmp_path, monkeypatch):
     assert info == {"GoMod": str(gomod)}
     assert ran == [["go", "mod", "edit", "-replace=github.com/kopia/kopia="
                     "github.com/project-velero/kopia@v0.0.0-20251230033609-d946b1e75197", "-go=1.26.0"]]
+
+
+def test_prometheus_stack_builds_both_commands_lean(tc, tmp_path, monkeypatch):
+    """Prometheus and Alertmanager are add-ons of ``make toolchain``; one ``go build`` per project makes both commands,
+    Prometheus without its cloud service discoveries, Alertmanager from a copy of its tree with a placeholder UI."""
+    assert tc.ORDER[-2:] == ("prometheus", "alertmanager")
+    assert pins.COMPONENTS["prometheus"] == ("prometheus", "promtool")
+    assert tc._prometheus_release("v0.316.0") == (3, 16, "0")
+    ran = []
+    module_dir = tmp_path / "modcache"
+    (module_dir / "ui").mkdir(parents=True)
+    (module_dir / "go.mod").write_text("module github.com/prometheus/alertmanager\n")
+    os.chmod(module_dir / "ui", 0o555)
+    monkeypatch.setattr(tc, "_run", lambda cmd, cwd, env, what: ran.append(cmd) or "")
+    monkeypatch.setattr(tc, "_mod_info", lambda src, env, pv: {"Dir": str(module_dir), "GoMod": "x"})
+    monkeypatch.setattr(tc, "_atomic_install", lambda src, dest, name: ran.append(["install", name]))
+    tc.build_prometheus_stack("prometheus", "v0.316.0", str(tmp_path / "bin"), str(tmp_path / "src"), {})
+    build = [c for c in ran if c[:2] == ["go", "build"]][0]
+    assert "-tags=netgo,remove_all_sd" in build and "-X github.com/prometheus/common/version.Version=3.16.0" in build[4]
+    assert build[-2:] == ["github.com/prometheus/prometheus/cmd/prometheus", "github.com/prometheus/prometheus/cmd/promtool"]
+    assert ["install", "promtool"] in ran
+    ran.clear()
+    tc.build_prometheus_stack("alertmanager", "v0.35.0", str(tmp_path / "bin"), str(tmp_path / "src"), {})
+    src = tmp_path / "src" / pins.addon_id("alertmanager")
+    assert ["go", "mod", "edit", "-replace=github.com/prometheus/alertmanager=./module"] in ran
+    for sub in ("elm", "mantine"):
+        assert "built without its web UI" in (src / "module" / "ui" / "app" / "dist" / sub / "index.html").read_text()
+    assert [c for c in ran if c[:2] == ["go", "build"]][0][-1] == "github.com/prometheus/alertmanager/cmd/amtool"
