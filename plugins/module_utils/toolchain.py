@@ -42,6 +42,8 @@ ADDON_VERSIONS = {
     "coredns": "v1.15.0",
     "clustermesh": "v1.19.6",
     "velero": "v1.18.3",
+    # the resource metrics API (metrics.k8s.io) of local clusters; v0.9.1 needs a newer Go than the pinned machines
+    "metrics-server": "v0.9.0",
 }
 
 # Optional add-ons: built only when asked for by name (``tools/toolchain ensure --only velero``), never by
@@ -66,6 +68,7 @@ COMPONENTS = {
     "coredns": ("coredns",),
     "clustermesh": ("clustermesh-apiserver",),
     "velero": ("velero", "velero-plugin-for-aws"),
+    "metrics-server": ("metrics-server",),
 }
 
 # The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from

@@ -22,7 +22,7 @@ import subprocess
 import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, pki, ports as portalloc, procs, stages
+from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, metrics, pki, ports as portalloc, procs, stages
 from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import ALIVE, Supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import immutable_changes
@@ -111,6 +111,8 @@ class Cluster:
         names.append("kwok")
         # a cluster in a Cilium ClusterMesh also runs its kvstore and clustermesh-apiserver (local/clustermesh.py)
         names += clustermesh.program_names(self.data)
+        # the resource metrics API (local/metrics.py)
+        names += metrics.program_names(self.data)
         return names
 
     def phases(self):
@@ -142,6 +144,8 @@ class Cluster:
             return [self.data["haproxy"], "-db", "-f", c("haproxy.cfg")]
         if name in clustermesh.PROGRAMS:
             return clustermesh.command(self.layout, self.data, name)
+        if name == metrics.PROGRAM:
+            return metrics.command(self.layout, self.data)
         if name == "kwok":
             return [b("kwok"), "--kubeconfig=" + c("kwok.kubeconfig"), "--manage-all-nodes=true", "--config=" + c("kwok.yaml"),
                     "--cidr=" + spec["pod_cidr"], "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
@@ -409,7 +413,10 @@ def write_configs(cluster):
         kc = _kubeconfig(layout.name, server, p("ca.crt"), p(cert + ".crt"), p(cert + ".key"), user)
         write_private(layout.config(fname), _dump(kc))
     write_member_kubeconfigs(cluster)
-    write_private(layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in stages.stages()))
+    docs = stages.stages() + (metrics.kwok_documents() if metrics.enabled(cluster.data) else [])
+    write_private(layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in docs))
+    if metrics.enabled(cluster.data):
+        metrics.ensure_dirs(layout)
     if cluster.members > 1:
         servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
                             for i, m in enumerate(cluster.ports["members"]))
@@ -548,7 +555,9 @@ def _node_body(name, cluster_name, index):
                      "labels": {NODE_LABEL: "true", "type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                 "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/worker": "",
                                 "topology.kubernetes.io/zone": "zone-%d" % (index % 3)},
-                     "annotations": {"kwok.x-k8s.io/node": "fake", "adhar.io/cluster": cluster_name}},
+                     "annotations": {"kwok.x-k8s.io/node": "fake", "adhar.io/cluster": cluster_name,
+                                     # where metrics-server finds this node's resource metrics on kwok
+                                     metrics.PATH_ANNOTATION: metrics.node_path(name)}},
         "spec": {},
         # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets)
         "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
@@ -659,9 +668,19 @@ def wait_workloads_ready(cluster, deadline):
     _poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
 
 
+def wait_metrics_api(cluster, deadline):
+    """Register metrics-server's APIService (local/metrics.py) and wait until the aggregator reports it Available."""
+    ctx = ssl_context(**cluster.tls())
+    _poll("the metrics APIService to be applied",
+          lambda: (metrics.register(cluster.endpoint, ctx, cluster.data) is None, "applied"),
+          deadline, cluster, cluster.process_names(), interval=1.0)
+    _poll("the resource metrics API (metrics.k8s.io)", lambda: metrics.api_available(cluster.endpoint, ctx),
+          deadline, cluster, cluster.process_names(), interval=1.0)
+
+
 # --------------------------------------------------------------------------- allocation
 
-def allocate_ports(root, name, members, api_port=None):
+def allocate_ports(root, name, members, api_port=None, extra=()):
     """Reserve ports for a new cluster (caller holds the ports lock)."""
     reserved = st.reserved_ports(root, skip=name)
     if api_port is not None:
@@ -671,9 +690,11 @@ def allocate_ports(root, name, members, api_port=None):
         if not portalloc.port_free(api_port):
             raise AdharError("api_port: 127.0.0.1:%d is already in use by another process" % api_port, option="api_port")
         reserved.add(api_port)
-    need = members * 5 + 1 + (1 if (members > 1 and api_port is None) else 0)
+    need = members * 5 + 1 + (1 if (members > 1 and api_port is None) else 0) + len(extra)
     free = portalloc.allocate(need, reserved)
     out = {"members": [], "kwok": free.pop()}
+    for key in extra:
+        out[key] = free.pop()
     for dummy in range(members):
         out["members"].append({"etcd_client": free.pop(), "etcd_peer": free.pop(), "apiserver": free.pop(),
                                "controller_manager": free.pop(), "scheduler": free.pop()})

@@ -25,7 +25,9 @@ ENCRYPTION_PROVIDERS = ("secretbox", "aescbc", "aesgcm")
 # Fields that cannot change once the cluster exists (changing them means a new cluster). The API servers' flags come
 # from encryption_at_rest and audit_policy when they are first started.
 IMMUTABLE = ("control_plane_count", "kubernetes_version", "pod_cidr", "service_cidr", "cluster_id",
-             "encryption_at_rest", "audit_policy", "etcd_quota_bytes")
+             "encryption_at_rest", "audit_policy", "etcd_quota_bytes", "metrics_server")
+# immutable fields that are off when a cluster's saved spec predates them
+OFF_WHEN_MISSING = ("metrics_server",)
 
 DEFAULT_AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -140,6 +142,7 @@ def normalize(params, default_version):
         "api_port": api_port,
         "etcd_quota_bytes": quota,
         "etcd_unsafe_no_fsync": bool(params.get("etcd_unsafe_no_fsync")),
+        "metrics_server": bool(params.get("metrics_server")),
     }
 
 
@@ -153,7 +156,7 @@ def given_fields(params):
     if nodes.get("count") is not None:
         given.add("nodes_count")
     for key in ("kubernetes_version", "pod_cidr", "service_cidr", "cluster_id", "api_port", "etcd_quota_bytes",
-                "etcd_unsafe_no_fsync", "encryption_at_rest", "audit_policy"):
+                "etcd_unsafe_no_fsync", "encryption_at_rest", "audit_policy", "metrics_server"):
         if params.get(key) is not None:
             given.add(key)
     return given
@@ -180,6 +183,8 @@ def immutable_changes(saved, desired):
     """``[(field, old, new)]`` for immutable fields that differ."""
     out = []
     for key in IMMUTABLE:
+        if key in OFF_WHEN_MISSING and bool(saved.get(key)) == bool(desired.get(key)):
+            continue
         if saved.get(key) != desired.get(key):
             out.append((key, _shown(key, saved.get(key)), _shown(key, desired.get(key))))
     if desired.get("api_port") is not None and saved.get("api_port") not in (None, desired["api_port"]):

@@ -12,7 +12,7 @@ import time
 
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import recover, supervisor
+from ansible_collections.adhar.platform.plugins.module_utils.local import metrics, recover, supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import (
@@ -119,6 +119,18 @@ class LocalProvider(Provider):
             raise AdharError("haproxy is required for control_plane.count > 1 but was not found; install the Debian "
                              "package haproxy (make system-deps) or use a single member", missing=["haproxy"])
         return bin_dir, haproxy
+
+    @staticmethod
+    def _metrics_binary(spec):
+        """metrics-server of the toolchain (None when the cluster does not run it); missing is an error."""
+        if not spec.get("metrics_server"):
+            return None
+        path, where = toolchain.find_addon_binary("metrics-server", metrics.COMPONENT)
+        if not path:
+            raise AdharError("metrics_server: metrics-server is not in ADHAR_BIN_DIR nor in %s; build it with "
+                             "`tools/toolchain ensure --only metrics-server` (part of `make toolchain`)" % where,
+                             option="metrics_server", missing=["metrics-server"])
+        return path
 
     def _desired(self):
         spec = normalize(self.params, toolchain.VERSIONS["kubernetes"])
@@ -277,11 +289,15 @@ class LocalProvider(Provider):
                              "into a directory and pass it as bin_dir" % (spec["kubernetes_version"], bin_dir, have),
                              option="kubernetes_version")
         kubeconfig_out = self._kubeconfig_out()
+        metrics_binary = self._metrics_binary(spec)
         with st.ports_lock(self.root):
-            ports = rt.allocate_ports(self.root, layout.name, spec["control_plane_count"], spec.get("api_port"))
+            ports = rt.allocate_ports(self.root, layout.name, spec["control_plane_count"], spec.get("api_port"),
+                                      extra=(metrics.PORT_KEY,) if metrics_binary else ())
             os.makedirs(layout.dir, mode=0o700)
             data = rt.new_state(layout, spec, bin_dir, haproxy, kubeconfig_out)
             data["ports"] = ports
+            if metrics_binary:
+                data["metrics_server_binary"] = metrics_binary
             st.save(layout, data)
         cluster = rt.Cluster(layout, data)
         try:
@@ -339,6 +355,10 @@ class LocalProvider(Provider):
         rt.wait_programs_running(cluster, cluster.process_names(), deadline)
         cluster.record_pids()
         self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
+        if metrics.enabled(cluster.data):
+            rt.wait_metrics_api(cluster, deadline)
+            self.actions.append("registered the resource metrics API (metrics.k8s.io)")
+            self.timings["metrics_api_ready"] = round(time.monotonic() - t, 2)
 
     def _ensure_supervisor(self, cluster, deadline):
         orphans = cluster.ensure_supervisor(deadline)
@@ -466,6 +486,7 @@ class LocalProvider(Provider):
                                     "would recreate" if self.check_mode else "recreating"))
             # validate binaries even in check mode, so check mode predicts the real run
             self._binaries(spec["control_plane_count"] > 1)
+            self._metrics_binary(spec)
             if spec.get("api_port") is not None and data is None:
                 from ansible_collections.adhar.platform.plugins.module_utils.local.ports import port_free
                 if not port_free(spec["api_port"]):
