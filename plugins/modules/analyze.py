@@ -23,8 +23,8 @@ description:
     none. C(minReplicas) covers the median total CPU, C(maxReplicas) twice the peak, at O(hpa_target_utilization)
     of the Pod's CPU request.
   - Read-only. The adhar Advanced Topics guide calls this C(adhar analyze resources).
-  - On local clusters, kwok simulates Pods and their usage. Create the cluster with
-    C(metrics_server: true) (M(adhar.platform.cluster)) and set the usage with the Pod annotations
+  - On local clusters, kwok simulates Pods and their usage. Create the cluster with the option
+    C(metrics_server) of M(adhar.platform.cluster) on, and set the usage with the Pod annotations
     C(kwok.x-k8s.io/usage-cpu) and C(kwok.x-k8s.io/usage-memory).
 extends_documentation_fragment:
   - adhar.platform.k8s_auth

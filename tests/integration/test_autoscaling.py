@@ -124,10 +124,10 @@ def test_hpa_scales_up_and_down_on_simulated_cpu(kubectl, runner, cluster):
         core_services_kubeconfig: %s
     """ % (json.dumps(HPAS), cluster)
     res = runner.play(tasks, expect_rc=0)
-    applied = [r for r in res if r["task"].startswith("Apply the HorizontalPodAutoscalers")]
+    applied = [r for r in res if r["task"].endswith("Apply the HorizontalPodAutoscalers (autoscaling/v2)")]
     assert applied and applied[-1]["status"] == "ok" and applied[-1]["result"]["changed"], res
     again = runner.play(tasks, expect_rc=0)
-    assert not [r for r in again if r["task"].startswith("Apply the HorizontalPodAutoscalers")][-1]["result"]["changed"]
+    assert not [r for r in again if r["task"].endswith("Apply the HorizontalPodAutoscalers (autoscaling/v2)")][-1]["result"]["changed"]
     hpa = json.loads(kubectl("get", "hpa", "web", "-n", NS, "-o", "json").stdout)
     assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 50}
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 0

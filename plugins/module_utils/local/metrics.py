@@ -127,7 +127,6 @@ def ensure_dirs(layout):
     os.makedirs(data_dir(layout), mode=0o700, exist_ok=True)
 
 
-
 def register(endpoint, ctx, data, timeout=10.0):
     """Server-side apply of the Service and APIService (the same objects each time: idempotent)."""
     from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import request
