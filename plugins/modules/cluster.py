@@ -226,7 +226,9 @@ options:
         C(kwok.x-k8s.io/usage-cpu) and C(kwok.x-k8s.io/usage-memory) of its Pod (on the pod template or on the Pod),
         1m CPU and 1Mi memory when absent.
       - Needs the metrics-server add-on of the toolchain (C(tools/toolchain ensure --only metrics-server), part of
-        C(make toolchain)). Chosen when the cluster is created; off when left out.
+        C(make toolchain)).
+      - Off for a new cluster when left out; an existing cluster keeps its setting when left out. Turning it on or off
+        on an existing cluster needs it running: kwok restarts to read its new configuration (its Nodes stay Ready).
     type: bool
   bin_dir:
     description:

@@ -197,3 +197,26 @@ def test_analyze_recommends_from_the_metrics_api(kubectl, runner, cluster):
 def test_analyze_bad_input_is_one_clear_error(runner, cluster):
     r = runner.module("adhar.platform.analyze", {"kubeconfig": cluster, "interval": 0}, expect_fail=True)
     assert "interval" in r["msg"] and r.get("option") == "interval"
+
+
+def test_metrics_server_off_and_on_again(kubectl, runner, state_dir):
+    def top_nodes_ok():
+        p = kubectl("top", "nodes", "--no-headers", check=False)
+        return p.returncode == 0 and len(p.stdout.splitlines()) == 2, p.stdout + p.stderr
+
+    off = runner.module("adhar.platform.cluster", {"name": NAME, "metrics_server": False})
+    assert off["changed"] is True and "metrics-server" not in off["cluster"]["processes"], off["actions"]
+    assert "metrics.k8s.io/v1beta1" not in kubectl("api-versions").stdout.split()
+    assert kubectl("get", "service", "-n", "kube-system", "metrics-server", check=False).returncode != 0
+    with open(os.path.join(state_dir, NAME, "config", "kwok.yaml")) as f:
+        assert "ClusterResourceUsage" not in f.read()
+    assert runner.module("adhar.platform.cluster", {"name": NAME, "metrics_server": False})["changed"] is False
+    # check mode says what it would do and does nothing
+    would = runner.module("adhar.platform.cluster", {"name": NAME, "metrics_server": True}, check=True)
+    assert would["changed"] is True and "would turn metrics-server on" in would["actions"]
+    assert "metrics.k8s.io/v1beta1" not in kubectl("api-versions").stdout.split()
+    on = runner.module("adhar.platform.cluster", {"name": NAME, "metrics_server": True})
+    assert on["changed"] is True and on["cluster"]["processes"]["metrics-server"] is True, on["actions"]
+    assert on["cluster"]["running"] is True
+    wait_for("kubectl top nodes after turning metrics-server on again", top_nodes_ok, 120)
+    assert runner.module("adhar.platform.cluster", {"name": NAME, "metrics_server": True})["changed"] is False

@@ -140,6 +140,16 @@ def register(endpoint, ctx, data, timeout=10.0):
             raise OSError("apply %s %s -> HTTP %s: %s" % (obj["kind"], obj["metadata"]["name"], status, body[:300]))
 
 
+def unregister(endpoint, ctx, timeout=10.0):
+    """Delete the APIService and its Service (absent ones are fine)."""
+    from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import request
+    for path in ("/apis/apiregistration.k8s.io/v1/apiservices/" + API_SERVICE,
+                 "/api/v1/namespaces/%s/services/%s" % (NAMESPACE, SERVICE)):
+        status, body, dummy = request(endpoint, path, ctx, timeout, method="DELETE")
+        if status not in (200, 202, 404):
+            raise OSError("DELETE %s -> HTTP %s: %s" % (path, status, body[:300]))
+
+
 def api_available(endpoint, ctx, timeout=5.0):
     """``(available, why)`` of the metrics APIService, from its Available condition."""
     from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import request

@@ -413,10 +413,7 @@ def write_configs(cluster):
         kc = _kubeconfig(layout.name, server, p("ca.crt"), p(cert + ".crt"), p(cert + ".key"), user)
         write_private(layout.config(fname), _dump(kc))
     write_member_kubeconfigs(cluster)
-    docs = stages.stages() + (metrics.kwok_documents() if metrics.enabled(cluster.data) else [])
-    write_private(layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in docs))
-    if metrics.enabled(cluster.data):
-        metrics.ensure_dirs(layout)
+    write_kwok_config(cluster)
     if cluster.members > 1:
         servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
                             for i, m in enumerate(cluster.ports["members"]))
@@ -431,6 +428,14 @@ def write_configs(cluster):
         write_private(layout.config("encryption-config.yaml"), _dump(conf))
     if spec.get("audit_policy"):
         write_private(layout.config("audit-policy.yaml"), _dump(spec["audit_policy"]["policy"]))
+
+
+def write_kwok_config(cluster):
+    """kwok's config: our stages, and the resource metrics simulation when the cluster runs metrics-server."""
+    docs = stages.stages() + (metrics.kwok_documents() if metrics.enabled(cluster.data) else [])
+    write_private(cluster.layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in docs))
+    if metrics.enabled(cluster.data):
+        metrics.ensure_dirs(cluster.layout)
 
 
 def write_member_kubeconfigs(cluster):
@@ -666,6 +671,25 @@ def wait_workloads_ready(cluster, deadline):
     _poll("nodes to become Ready", nodes, deadline, cluster, names)
     _poll("the default ServiceAccount", sa, deadline, cluster, names)
     _poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
+
+
+def annotate_nodes_for_metrics(client_factory, cluster):
+    """Give our kwok Nodes made before metrics-server was turned on the path of their resource metrics; returns them."""
+    items = api_get(cluster, "/api/v1/nodes?labelSelector=" + NODE_LABEL.replace("/", "%2F"))["items"]
+    todo = [n["metadata"]["name"] for n in items
+            if (n["metadata"].get("annotations") or {}).get(metrics.PATH_ANNOTATION) != metrics.node_path(n["metadata"]["name"])]
+    if todo:
+        from kubernetes.client import CoreV1Api
+        core = client_factory().api(CoreV1Api)
+        for name in todo:
+            core.patch_node(name, {"metadata": {"annotations": {metrics.PATH_ANNOTATION: metrics.node_path(name)}}})
+    return todo
+
+
+def allocate_extra_port(root, cluster):
+    """One more free port for an existing cluster (caller holds the ports lock): not reserved by any cluster."""
+    reserved = st.reserved_ports(root, skip=cluster.layout.name) | set(st.flatten_ports(cluster.ports))
+    return portalloc.allocate(1, reserved)[0]
 
 
 def wait_metrics_api(cluster, deadline):

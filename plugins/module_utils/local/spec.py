@@ -25,9 +25,7 @@ ENCRYPTION_PROVIDERS = ("secretbox", "aescbc", "aesgcm")
 # Fields that cannot change once the cluster exists (changing them means a new cluster). The API servers' flags come
 # from encryption_at_rest and audit_policy when they are first started.
 IMMUTABLE = ("control_plane_count", "kubernetes_version", "pod_cidr", "service_cidr", "cluster_id",
-             "encryption_at_rest", "audit_policy", "etcd_quota_bytes", "metrics_server")
-# immutable fields that are off when a cluster's saved spec predates them
-OFF_WHEN_MISSING = ("metrics_server",)
+             "encryption_at_rest", "audit_policy", "etcd_quota_bytes")
 
 DEFAULT_AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -183,8 +181,6 @@ def immutable_changes(saved, desired):
     """``[(field, old, new)]`` for immutable fields that differ."""
     out = []
     for key in IMMUTABLE:
-        if key in OFF_WHEN_MISSING and bool(saved.get(key)) == bool(desired.get(key)):
-            continue
         if saved.get(key) != desired.get(key):
             out.append((key, _shown(key, saved.get(key)), _shown(key, desired.get(key))))
     if desired.get("api_port") is not None and saved.get("api_port") not in (None, desired["api_port"]):

@@ -535,6 +535,9 @@ class LocalProvider(Provider):
                     healed = bool(self._heal(cluster))
                 changed = changed or healed
                 running = cluster.running()
+        if bool(spec.get("metrics_server")) != metrics.enabled(cluster.data):
+            changed = self._set_metrics_server(cluster, bool(spec.get("metrics_server"))) or changed
+            running = cluster.running()
         nodes_changed = False
         if spec["nodes_count"] != cluster.spec["nodes_count"]:
             if not self.check_mode:
@@ -562,6 +565,54 @@ class LocalProvider(Provider):
                 self.module.warn("cluster %s is degraded (not running: %s); state=started restarts them"
                                  % (layout.name, ", ".join(down)))
         return self._result(changed or nodes_changed, self._describe(cluster, running), before)
+
+    def _set_metrics_server(self, cluster, on):
+        """Turn metrics-server on or off on an existing, running cluster: kwok's config (kwok restarts to read it), the
+        supervised program, the Nodes' metrics path, the APIService."""
+        layout = cluster.layout
+        verb = "turn metrics-server %s" % ("on" if on else "off")
+        binary = self._metrics_binary({"metrics_server": on})
+        running = cluster.running()
+        if not all(running.values()) or not cluster.supervised():
+            if self.check_mode:
+                self.actions.append("would start the cluster and " + verb)
+                return True
+            raise AdharError("metrics_server: cluster %s must be running to %s; start it (state: started) first"
+                             % (layout.name, verb), option="metrics_server")
+        if self.check_mode:
+            self.actions.append("would " + verb)
+            return True
+        from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import ssl_context
+        deadline = self._deadline()
+        ctx = ssl_context(**cluster.tls())
+        with st.cluster_lock(layout):
+            if on:
+                with st.ports_lock(self.root):
+                    cluster.ports[metrics.PORT_KEY] = rt.allocate_extra_port(self.root, cluster)
+                    cluster.data["metrics_server_binary"] = binary
+                    cluster.spec["metrics_server"] = True
+                    st.save(layout, cluster.data)
+            else:
+                cluster.supervisor.stop_programs([[metrics.PROGRAM]])
+                metrics.unregister(cluster.endpoint, ctx)
+                cluster.spec["metrics_server"] = False
+                cluster.ports.pop(metrics.PORT_KEY, None)
+                cluster.data.pop("metrics_server_binary", None)
+                st.save(layout, cluster.data)
+            rt.write_kwok_config(cluster)
+            cluster.supervisor.stop_programs([["kwok"]])
+            self._ensure_supervisor(cluster, deadline)
+            cluster.start(["kwok"] + metrics.program_names(cluster.data))
+            rt.wait_programs_running(cluster, cluster.process_names(), deadline)
+            cluster.record_pids()
+            if on:
+                annotated = rt.annotate_nodes_for_metrics(lambda: self._client(cluster), cluster)
+                if annotated:
+                    self.actions.append("gave nodes %s their resource metrics path" % ", ".join(annotated))
+                rt.wait_metrics_api(cluster, deadline)
+        self.actions.append("turned metrics-server %s (kwok restarted with%s its resource metrics)"
+                            % ("on" if on else "off", "" if on else "out"))
+        return True
 
     def _restore_in_place(self, cluster, plan):
         """Stop the cluster, restore every member into new data directories, start it again; the old directories

@@ -47,3 +47,14 @@ def test_api_objects_point_the_aggregator_at_localhost():
 def test_extra_ports_are_allocated(tmp_path):
     ports = rt.allocate_ports(str(tmp_path), "c1", 1, extra=("metrics_server",))
     assert ports["metrics_server"] not in (ports["kwok"], ports["api"])
+
+
+def test_an_extra_port_avoids_the_clusters_own(tmp_path):
+    ports = rt.allocate_ports(str(tmp_path), "c1", 1)
+
+    class C:
+        layout = Layout(str(tmp_path), "c1")
+
+    C.ports = ports
+    own = {ports["kwok"], ports["api"]} | set(ports["members"][0].values())
+    assert rt.allocate_extra_port(str(tmp_path), C) not in own
