@@ -228,7 +228,7 @@ options:
       - Needs the metrics-server add-on of the toolchain (C(tools/toolchain ensure --only metrics-server), part of
         C(make toolchain)).
       - Off for a new cluster when left out; an existing cluster keeps its setting when left out. Turning it on or off
-        on an existing cluster needs it running: kwok restarts to read its new configuration (its Nodes stay Ready).
+        on an existing cluster needs it running; kwok restarts to read its new configuration (its Nodes stay Ready).
     type: bool
   bin_dir:
     description:
