@@ -510,15 +510,24 @@ def build_prometheus_stack(component, version, bin_dir, src_root, env):
         _atomic_install(os.path.join(out, name), bin_dir, name)
 
 
+def build_metrics_server(version, bin_dir, src_root, env):
+    """metrics-server, the resource metrics API of local clusters (kwok's simulated usage feeds it).  Its go.mod has
+    no ``replace``; the version goes where upstream's Makefile puts it (client-go's version package)."""
+    _build_tools("metrics-server", version, bin_dir, src_root, env,
+                 {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
+                 "-s -w -X k8s.io/client-go/pkg/version.gitVersion=%s" % version)
+
+
 BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm,
             "coredns": build_coredns, "clustermesh": build_clustermesh, "velero": build_velero,
             "prometheus": functools.partial(build_prometheus_stack, "prometheus"),
-            "alertmanager": functools.partial(build_prometheus_stack, "alertmanager")}
+            "alertmanager": functools.partial(build_prometheus_stack, "alertmanager"),
+            "metrics-server": build_metrics_server}
 # small ones first so a partial cache is useful early; helm last of the core (only the platform rollout needs it),
-# then the add-ons (the local global load balancer, the ClusterMesh control plane, the monitoring of local
-# clusters).  Optional add-ons (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in ORDER: only
-# ``ensure --only NAME`` builds them.
-ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh", "prometheus", "alertmanager")
+# then the add-ons (the local global load balancer, the ClusterMesh control plane, the resource metrics API, the
+# monitoring of local clusters).  Optional add-ons (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in
+# ORDER: only ``ensure --only NAME`` builds them.
+ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh", "metrics-server", "prometheus", "alertmanager")
 
 
 # --------------------------------------------------------------------------- charts

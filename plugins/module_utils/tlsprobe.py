@@ -58,7 +58,7 @@ def request(url, path="", ctx=None, timeout=5.0, method="GET", body=None, query=
     data = None
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
-        send["Content-Type"] = "application/json"
+        send.setdefault("Content-Type", "application/json")
     try:
         conn.request(method, full_path or "/", body=data, headers=send)
         cert = None

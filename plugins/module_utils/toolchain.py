@@ -45,6 +45,8 @@ ADDON_VERSIONS = {
     "velero": "v1.18.3",
     "prometheus": "v0.316.0",
     "alertmanager": "v0.35.0",
+    # the resource metrics API (metrics.k8s.io) of local clusters; v0.9.1 needs a newer Go than the pinned machines
+    "metrics-server": "v0.9.0",
 }
 
 # Optional add-ons: built only when asked for by name (``tools/toolchain ensure --only velero``), never by
@@ -71,6 +73,7 @@ COMPONENTS = {
     "velero": ("velero", "velero-plugin-for-aws"),
     "prometheus": ("prometheus", "promtool"),
     "alertmanager": ("alertmanager", "amtool"),
+    "metrics-server": ("metrics-server",),
 }
 
 # The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from

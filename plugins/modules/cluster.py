@@ -218,6 +218,18 @@ options:
       - Run etcd with C(--unsafe-no-fsync). Faster on slow disks; a machine crash can lose recent writes. For throwaway clusters only.
       - Off when left out.
     type: bool
+  metrics_server:
+    description:
+      - Provider C(local) only. Run metrics-server as a process of the cluster and register the resource metrics API
+        (C(metrics.k8s.io)), so C(kubectl top), HorizontalPodAutoscalers and M(adhar.platform.analyze) work.
+      - kwok simulates Pods and their resource usage. A container's usage comes from the annotations
+        C(kwok.x-k8s.io/usage-cpu) and C(kwok.x-k8s.io/usage-memory) of its Pod (on the pod template or on the Pod),
+        1m CPU and 1Mi memory when absent.
+      - Needs the metrics-server add-on of the toolchain (C(tools/toolchain ensure --only metrics-server), part of
+        C(make toolchain)).
+      - Off for a new cluster when left out; an existing cluster keeps its setting when left out. Turning it on or off
+        on an existing cluster needs it running; kwok restarts to read its new configuration (its Nodes stay Ready).
+    type: bool
   bin_dir:
     description:
       - Directory with the control-plane binaries, used as is. Defaults to C(ADHAR_BIN_DIR), else the toolchain cache
@@ -867,6 +879,7 @@ def argument_spec():
         )),
         etcd_quota_bytes=dict(type="int"),
         etcd_unsafe_no_fsync=dict(type="bool"),
+        metrics_server=dict(type="bool"),
         bin_dir=dict(type="path"),
         wait_timeout=dict(type="float", default=180),
         eks=copy.deepcopy(EKS_ARG_SPEC),

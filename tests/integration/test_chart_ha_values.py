@@ -33,10 +33,32 @@ with open(os.path.join(REPO, "roles", "core_services", "defaults", "main.yml")) 
 
 
 def ha_values(svc):
+    """The values the role gives with HA on: the HA table and the PodDisruptionBudgets (core_services_pdbs)."""
     spec = CATALOG[svc]
     out = dict(spec.get("helm_values") or {})
     out.update(spec.get("ha_helm_values") or {})
+    out.update(spec.get("ha_pdb_helm_values") or {})
     return out
+
+
+def assert_budgets(objs):
+    """Every Deployment and StatefulSet with more than one replica has a PodDisruptionBudget whose selector picks its
+    Pods and allows at least one of them to be evicted, and none to leave fewer than one running."""
+    multi = {k: o for k, o in objs.items() if k[0] in ("Deployment", "StatefulSet") and (o["spec"].get("replicas") or 1) > 1}
+    assert multi, "no workload with more than one replica"
+    pdbs = [o for k, o in objs.items() if k[0] == "PodDisruptionBudget"]
+    for key, obj in multi.items():
+        labels = obj["spec"]["template"]["metadata"].get("labels") or {}
+        covering = [p for p in pdbs if (p["spec"].get("selector") or {}).get("matchLabels")
+                    and p["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+        assert covering, "%s %s has %d replicas and no PodDisruptionBudget" % (key[0], key[1], obj["spec"]["replicas"])
+        for p in covering:
+            replicas = obj["spec"]["replicas"]
+            if p["spec"].get("maxUnavailable") is not None:
+                assert str(p["spec"]["maxUnavailable"]) == "1", (key, p["spec"])
+            else:
+                assert 1 <= int(p["spec"]["minAvailable"]) < replicas, (key, p["spec"])
+    return len(multi)
 
 
 def chart(name):
@@ -135,6 +157,7 @@ def test_cilium_operator_replicas(helm, tmp_path):
     objs = render(helm, d, "cilium", "kube-system", values, tmp_path)
     assert objs[("Deployment", "cilium-operator")]["spec"]["replicas"] == 3
     assert ("DaemonSet", "cilium") in objs
+    assert assert_budgets(objs) == 1
 
 
 def test_ingress_controller_replicas(helm, tmp_path):
@@ -142,6 +165,7 @@ def test_ingress_controller_replicas(helm, tmp_path):
     check_values(d, values)
     objs = render(helm, d, "ingress-nginx", "ingress-nginx", values, tmp_path)
     assert objs[("Deployment", "ingress-nginx-controller")]["spec"]["replicas"] == 3
+    assert assert_budgets(objs) == 1
 
 
 def test_postgresql_replication_three_instances(helm, tmp_path):
@@ -155,6 +179,7 @@ def test_postgresql_replication_three_instances(helm, tmp_path):
     read_env = env_of(container(read, "postgresql"))
     assert read_env["POSTGRES_REPLICATION_MODE"] == "slave"
     assert read_env["POSTGRES_MASTER_HOST"] == "postgresql-primary"
+    assert assert_budgets(objs) == 1  # the read replicas (the primary is one Pod; its budget comes with the chart)
 
 
 def test_redis_sentinel(helm, tmp_path):
@@ -165,6 +190,7 @@ def test_redis_sentinel(helm, tmp_path):
     assert node["spec"]["replicas"] == 3
     assert {c["name"] for c in node["spec"]["template"]["spec"]["containers"]} >= {"redis", "sentinel"}
     assert ("StatefulSet", "redis-master") not in objs and ("StatefulSet", "redis-replicas") not in objs
+    assert assert_budgets(objs) == 1
 
 
 def test_minio_distributed(helm, tmp_path):
@@ -176,6 +202,7 @@ def test_minio_distributed(helm, tmp_path):
     # every server is started with the 4 endpoints of the set (erasure coding across them)
     command = " ".join(container(sts, "minio")["command"])
     assert "minio-{0...3}.minio-svc" in command, command
+    assert assert_budgets(objs) == 1
 
 
 def test_argocd_replicas(helm, tmp_path):
@@ -200,6 +227,17 @@ def test_argocd_replicas(helm, tmp_path):
     assert objs[("Deployment", "argocd-server")]["spec"]["replicas"] == 2
     assert objs[("Deployment", "argocd-repo-server")]["spec"]["replicas"] == 2
     assert objs[("StatefulSet", "argocd-application-controller")]["spec"]["replicas"] == 2
+    assert assert_budgets(objs) == 3
+
+
+def test_no_budgets_without_ha_or_when_turned_off(helm, tmp_path):
+    """The budgets come with the HA values only (core_services_pdbs off: none from the role)."""
+    d = chart("minio")
+    spec = CATALOG["minio"]
+    plain = render(helm, d, "minio", "adhar-data", dict(spec["helm_values"]), tmp_path)
+    assert not [k for k in plain if k[0] == "PodDisruptionBudget"]
+    ha_only = render(helm, d, "minio", "adhar-data", dict(spec["helm_values"], **spec["ha_helm_values"]), tmp_path)
+    assert not [k for k in ha_only if k[0] == "PodDisruptionBudget"]
 
 
 @pytest.mark.parametrize("svc", ["postgresql", "redis", "minio"])

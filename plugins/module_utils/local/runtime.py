@@ -22,7 +22,7 @@ import subprocess
 import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, monitoring, pki, ports as portalloc, procs, stages
+from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, metrics, monitoring, pki, ports as portalloc, procs, stages
 from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import ALIVE, Supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import immutable_changes
@@ -113,6 +113,8 @@ class Cluster:
         names += clustermesh.program_names(self.data)
         # and a cluster with monitoring its Prometheus and Alertmanager (local/monitoring.py)
         names += monitoring.program_names(self.data)
+        # the resource metrics API (local/metrics.py)
+        names += metrics.program_names(self.data)
         return names
 
     def phases(self):
@@ -146,6 +148,8 @@ class Cluster:
             return clustermesh.command(self.layout, self.data, name)
         if name in monitoring.PROGRAMS:
             return monitoring.command(self.layout, self.data, name)
+        if name == metrics.PROGRAM:
+            return metrics.command(self.layout, self.data)
         if name == "kwok":
             return [b("kwok"), "--kubeconfig=" + c("kwok.kubeconfig"), "--manage-all-nodes=true", "--config=" + c("kwok.yaml"),
                     "--cidr=" + spec["pod_cidr"], "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
@@ -431,7 +435,7 @@ def write_configs(cluster):
         kc = _kubeconfig(layout.name, server, p("ca.crt"), p(cert + ".crt"), p(cert + ".key"), user)
         write_private(layout.config(fname), _dump(kc))
     write_member_kubeconfigs(cluster)
-    write_private(layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in stages.stages()))
+    write_kwok_config(cluster)
     if cluster.members > 1:
         servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
                             for i, m in enumerate(cluster.ports["members"]))
@@ -446,6 +450,14 @@ def write_configs(cluster):
         write_private(layout.config("encryption-config.yaml"), _dump(conf))
     if spec.get("audit_policy"):
         write_private(layout.config("audit-policy.yaml"), _dump(spec["audit_policy"]["policy"]))
+
+
+def write_kwok_config(cluster):
+    """kwok's config: our stages, and the resource metrics simulation when the cluster runs metrics-server."""
+    docs = stages.stages() + (metrics.kwok_documents() if metrics.enabled(cluster.data) else [])
+    write_private(cluster.layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in docs))
+    if metrics.enabled(cluster.data):
+        metrics.ensure_dirs(cluster.layout)
 
 
 def write_member_kubeconfigs(cluster):
@@ -570,7 +582,9 @@ def _node_body(name, cluster_name, index):
                      "labels": {NODE_LABEL: "true", "type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                 "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/worker": "",
                                 "topology.kubernetes.io/zone": "zone-%d" % (index % 3)},
-                     "annotations": {"kwok.x-k8s.io/node": "fake", "adhar.io/cluster": cluster_name}},
+                     "annotations": {"kwok.x-k8s.io/node": "fake", "adhar.io/cluster": cluster_name,
+                                     # where metrics-server finds this node's resource metrics on kwok
+                                     metrics.PATH_ANNOTATION: metrics.node_path(name)}},
         "spec": {},
         # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets)
         "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
@@ -681,9 +695,38 @@ def wait_workloads_ready(cluster, deadline):
     _poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
 
 
+def annotate_nodes_for_metrics(client_factory, cluster):
+    """Give our kwok Nodes made before metrics-server was turned on the path of their resource metrics; returns them."""
+    items = api_get(cluster, "/api/v1/nodes?labelSelector=" + NODE_LABEL.replace("/", "%2F"))["items"]
+    todo = [n["metadata"]["name"] for n in items
+            if (n["metadata"].get("annotations") or {}).get(metrics.PATH_ANNOTATION) != metrics.node_path(n["metadata"]["name"])]
+    if todo:
+        from kubernetes.client import CoreV1Api
+        core = client_factory().api(CoreV1Api)
+        for name in todo:
+            core.patch_node(name, {"metadata": {"annotations": {metrics.PATH_ANNOTATION: metrics.node_path(name)}}})
+    return todo
+
+
+def allocate_extra_port(root, cluster):
+    """One more free port for an existing cluster (caller holds the ports lock): not reserved by any cluster."""
+    reserved = st.reserved_ports(root, skip=cluster.layout.name) | set(st.flatten_ports(cluster.ports))
+    return portalloc.allocate(1, reserved)[0]
+
+
+def wait_metrics_api(cluster, deadline):
+    """Register metrics-server's APIService (local/metrics.py) and wait until the aggregator reports it Available."""
+    ctx = ssl_context(**cluster.tls())
+    _poll("the metrics APIService to be applied",
+          lambda: (metrics.register(cluster.endpoint, ctx, cluster.data) is None, "applied"),
+          deadline, cluster, cluster.process_names(), interval=1.0)
+    _poll("the resource metrics API (metrics.k8s.io)", lambda: metrics.api_available(cluster.endpoint, ctx),
+          deadline, cluster, cluster.process_names(), interval=1.0)
+
+
 # --------------------------------------------------------------------------- allocation
 
-def allocate_ports(root, name, members, api_port=None):
+def allocate_ports(root, name, members, api_port=None, extra=()):
     """Reserve ports for a new cluster (caller holds the ports lock)."""
     reserved = st.reserved_ports(root, skip=name)
     if api_port is not None:
@@ -693,9 +736,11 @@ def allocate_ports(root, name, members, api_port=None):
         if not portalloc.port_free(api_port):
             raise AdharError("api_port: 127.0.0.1:%d is already in use by another process" % api_port, option="api_port")
         reserved.add(api_port)
-    need = members * 5 + 1 + (1 if (members > 1 and api_port is None) else 0)
+    need = members * 5 + 1 + (1 if (members > 1 and api_port is None) else 0) + len(extra)
     free = portalloc.allocate(need, reserved)
     out = {"members": [], "kwok": free.pop()}
+    for key in extra:
+        out[key] = free.pop()
     for dummy in range(members):
         out["members"].append({"etcd_client": free.pop(), "etcd_peer": free.pop(), "apiserver": free.pop(),
                                "controller_manager": free.pop(), "scheduler": free.pop()})

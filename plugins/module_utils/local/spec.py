@@ -140,6 +140,7 @@ def normalize(params, default_version):
         "api_port": api_port,
         "etcd_quota_bytes": quota,
         "etcd_unsafe_no_fsync": bool(params.get("etcd_unsafe_no_fsync")),
+        "metrics_server": bool(params.get("metrics_server")),
     }
 
 
@@ -153,7 +154,7 @@ def given_fields(params):
     if nodes.get("count") is not None:
         given.add("nodes_count")
     for key in ("kubernetes_version", "pod_cidr", "service_cidr", "cluster_id", "api_port", "etcd_quota_bytes",
-                "etcd_unsafe_no_fsync", "encryption_at_rest", "audit_policy"):
+                "etcd_unsafe_no_fsync", "encryption_at_rest", "audit_policy", "metrics_server"):
         if params.get(key) is not None:
             given.add(key)
     return given

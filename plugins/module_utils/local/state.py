@@ -154,11 +154,11 @@ def reserved_ports(root, skip=None):
                 ports = json.load(f).get("ports") or {}
         except (OSError, ValueError):
             continue
-        out.update(_flatten_ports(ports))
+        out.update(flatten_ports(ports))
     return out
 
 
-def _flatten_ports(ports):
+def flatten_ports(ports):
     for v in ports.values():
         if isinstance(v, int):
             yield v

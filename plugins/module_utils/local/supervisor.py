@@ -44,7 +44,8 @@ _SOCKET_MAX = 100
 # restart policy per process kind: (startsecs, stopwaitsecs).  startsecs is how long a process must stay up to count as
 # started; one that exits sooner is retried after 1, 2, 3 ... s (supervisord's backoff) up to STARTRETRIES times.
 _POLICY = {"etcd": (2, 15), "apiserver": (2, 15), "haproxy": (1, 5), "controller-manager": (2, 10),
-           "scheduler": (2, 10), "kwok": (2, 5), "clustermesh": (2, 10), "prometheus": (2, 15), "alertmanager": (2, 10)}
+           "scheduler": (2, 10), "kwok": (2, 5), "clustermesh": (2, 10), "prometheus": (2, 15), "alertmanager": (2, 10),
+           "metrics": (2, 5)}
 STARTRETRIES = 30
 
 

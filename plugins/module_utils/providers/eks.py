@@ -40,7 +40,7 @@ VERSION_RE = re.compile(r"^v?(1)\.(\d{1,3})$")
 
 # Options of the cluster module that mean something to provider local only.
 LOCAL_ONLY = ("control_plane", "nodes", "pod_cidr", "service_cidr", "cluster_id", "state_dir", "api_port",
-              "encryption_at_rest", "audit_policy", "etcd_quota_bytes", "etcd_unsafe_no_fsync", "bin_dir",
+              "encryption_at_rest", "audit_policy", "etcd_quota_bytes", "etcd_unsafe_no_fsync", "metrics_server", "bin_dir",
               "restore_from")
 
 CLUSTER_FAILED = ("FAILED",)

@@ -12,7 +12,7 @@ import time
 
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import recover, supervisor
+from ansible_collections.adhar.platform.plugins.module_utils.local import metrics, recover, supervisor
 from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import (
@@ -119,6 +119,18 @@ class LocalProvider(Provider):
             raise AdharError("haproxy is required for control_plane.count > 1 but was not found; install the Debian "
                              "package haproxy (make system-deps) or use a single member", missing=["haproxy"])
         return bin_dir, haproxy
+
+    @staticmethod
+    def _metrics_binary(spec):
+        """metrics-server of the toolchain (None when the cluster does not run it); missing is an error."""
+        if not spec.get("metrics_server"):
+            return None
+        path, where = toolchain.find_addon_binary("metrics-server", metrics.COMPONENT)
+        if not path:
+            raise AdharError("metrics_server: metrics-server is not in ADHAR_BIN_DIR nor in %s; build it with "
+                             "`tools/toolchain ensure --only metrics-server` (part of `make toolchain`)" % where,
+                             option="metrics_server", missing=["metrics-server"])
+        return path
 
     def _desired(self):
         spec = normalize(self.params, toolchain.VERSIONS["kubernetes"])
@@ -277,11 +289,15 @@ class LocalProvider(Provider):
                              "into a directory and pass it as bin_dir" % (spec["kubernetes_version"], bin_dir, have),
                              option="kubernetes_version")
         kubeconfig_out = self._kubeconfig_out()
+        metrics_binary = self._metrics_binary(spec)
         with st.ports_lock(self.root):
-            ports = rt.allocate_ports(self.root, layout.name, spec["control_plane_count"], spec.get("api_port"))
+            ports = rt.allocate_ports(self.root, layout.name, spec["control_plane_count"], spec.get("api_port"),
+                                      extra=(metrics.PORT_KEY,) if metrics_binary else ())
             os.makedirs(layout.dir, mode=0o700)
             data = rt.new_state(layout, spec, bin_dir, haproxy, kubeconfig_out)
             data["ports"] = ports
+            if metrics_binary:
+                data["metrics_server_binary"] = metrics_binary
             st.save(layout, data)
         cluster = rt.Cluster(layout, data)
         try:
@@ -339,6 +355,10 @@ class LocalProvider(Provider):
         rt.wait_programs_running(cluster, cluster.process_names(), deadline)
         cluster.record_pids()
         self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
+        if metrics.enabled(cluster.data):
+            rt.wait_metrics_api(cluster, deadline)
+            self.actions.append("registered the resource metrics API (metrics.k8s.io)")
+            self.timings["metrics_api_ready"] = round(time.monotonic() - t, 2)
 
     def _ensure_supervisor(self, cluster, deadline):
         orphans = cluster.ensure_supervisor(deadline)
@@ -466,6 +486,7 @@ class LocalProvider(Provider):
                                     "would recreate" if self.check_mode else "recreating"))
             # validate binaries even in check mode, so check mode predicts the real run
             self._binaries(spec["control_plane_count"] > 1)
+            self._metrics_binary(spec)
             if spec.get("api_port") is not None and data is None:
                 from ansible_collections.adhar.platform.plugins.module_utils.local.ports import port_free
                 if not port_free(spec["api_port"]):
@@ -514,6 +535,9 @@ class LocalProvider(Provider):
                     healed = bool(self._heal(cluster))
                 changed = changed or healed
                 running = cluster.running()
+        if bool(spec.get("metrics_server")) != metrics.enabled(cluster.data):
+            changed = self._set_metrics_server(cluster, bool(spec.get("metrics_server"))) or changed
+            running = cluster.running()
         nodes_changed = False
         if spec["nodes_count"] != cluster.spec["nodes_count"]:
             if not self.check_mode:
@@ -541,6 +565,54 @@ class LocalProvider(Provider):
                 self.module.warn("cluster %s is degraded (not running: %s); state=started restarts them"
                                  % (layout.name, ", ".join(down)))
         return self._result(changed or nodes_changed, self._describe(cluster, running), before)
+
+    def _set_metrics_server(self, cluster, on):
+        """Turn metrics-server on or off on an existing, running cluster: kwok's config (kwok restarts to read it), the
+        supervised program, the Nodes' metrics path, the APIService."""
+        layout = cluster.layout
+        verb = "turn metrics-server %s" % ("on" if on else "off")
+        binary = self._metrics_binary({"metrics_server": on})
+        running = cluster.running()
+        if not all(running.values()) or not cluster.supervised():
+            if self.check_mode:
+                self.actions.append("would start the cluster and " + verb)
+                return True
+            raise AdharError("metrics_server: cluster %s must be running to %s; start it (state: started) first"
+                             % (layout.name, verb), option="metrics_server")
+        if self.check_mode:
+            self.actions.append("would " + verb)
+            return True
+        from ansible_collections.adhar.platform.plugins.module_utils.tlsprobe import ssl_context
+        deadline = self._deadline()
+        ctx = ssl_context(**cluster.tls())
+        with st.cluster_lock(layout):
+            if on:
+                with st.ports_lock(self.root):
+                    cluster.ports[metrics.PORT_KEY] = rt.allocate_extra_port(self.root, cluster)
+                    cluster.data["metrics_server_binary"] = binary
+                    cluster.spec["metrics_server"] = True
+                    st.save(layout, cluster.data)
+            else:
+                cluster.supervisor.stop_programs([[metrics.PROGRAM]])
+                metrics.unregister(cluster.endpoint, ctx)
+                cluster.spec["metrics_server"] = False
+                cluster.ports.pop(metrics.PORT_KEY, None)
+                cluster.data.pop("metrics_server_binary", None)
+                st.save(layout, cluster.data)
+            rt.write_kwok_config(cluster)
+            cluster.supervisor.stop_programs([["kwok"]])
+            self._ensure_supervisor(cluster, deadline)
+            cluster.start(["kwok"] + metrics.program_names(cluster.data))
+            rt.wait_programs_running(cluster, cluster.process_names(), deadline)
+            cluster.record_pids()
+            if on:
+                annotated = rt.annotate_nodes_for_metrics(lambda: self._client(cluster), cluster)
+                if annotated:
+                    self.actions.append("gave nodes %s their resource metrics path" % ", ".join(annotated))
+                rt.wait_metrics_api(cluster, deadline)
+        self.actions.append("turned metrics-server %s (kwok restarted with%s its resource metrics)"
+                            % ("on" if on else "off", "" if on else "out"))
+        return True
 
     def _restore_in_place(self, cluster, plan):
         """Stop the cluster, restore every member into new data directories, start it again; the old directories

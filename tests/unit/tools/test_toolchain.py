@@ -105,6 +105,13 @@ def test_addons_stay_outside_the_toolchain_id(tc):
     assert tc.ORDER[4:6] == ("coredns", "clustermesh") and set(tc.PINS.COMPONENTS) <= set(tc.BUILDERS)
 
 
+def test_metrics_server_is_an_addon_built_by_default(tc):
+    """metrics-server is pinned as an add-on and in ORDER (``make toolchain`` builds it: the integration tests use it)."""
+    assert pins.ADDON_VERSIONS["metrics-server"] == "v0.9.0" and "metrics-server" in tc.ORDER
+    assert "metrics-server" not in pins.OPTIONAL_ADDONS and "metrics-server" not in pins.toolchain_id()
+    assert pins.COMPONENTS["metrics-server"] == ("metrics-server",)
+
+
 # --------------------------------------------------------------------------- charts
 
 def test_chart_pins_are_exact():

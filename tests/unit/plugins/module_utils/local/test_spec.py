@@ -111,3 +111,10 @@ def test_left_out_options_keep_saved_values():
     desired = merge_saved(n(**params), given_fields(params), saved)
     assert immutable_changes(saved, desired) == [("control_plane_count", 3, 1)]
     assert given_fields({"name": "x", "ha": False, "etcd_unsafe_no_fsync": False}) == {"control_plane_count", "etcd_unsafe_no_fsync"}
+
+
+def test_metrics_server_is_off_by_default_and_can_change():
+    assert n()["metrics_server"] is False and n(metrics_server=True)["metrics_server"] is True
+    saved = n()
+    del saved["metrics_server"]  # a cluster saved before the option existed
+    assert immutable_changes(saved, n(metrics_server=True)) == []
