@@ -262,6 +262,10 @@ class ArchiveReader:
         self._check_sum(record, len(data), hashlib.sha256(data).hexdigest())
         return data
 
+    def _in_pack(self, record, pack):
+        """A packed item's stored bytes, checked, from the bytes of its whole ``pack``."""
+        return self._checked(record, pack[record["offset"]:record["offset"] + record["size"]])
+
     def _plain(self, record, stored, dek):
         """The plaintext of an item from its checked stored bytes."""
         if not record.get("encrypted") or dek is None:
@@ -300,7 +304,7 @@ class ArchiveReader:
                 if stored is None:
                     stored = b"".join(self._stored_chunks(record))
                 else:
-                    stored = self._checked(record, stored[record["offset"]:record["offset"] + record["size"]])
+                    stored = self._in_pack(record, stored)
                 return record, self._plain(record, stored, dek), None
             except AdharError as exc:
                 return record, None, exc
@@ -404,7 +408,7 @@ class ArchiveReader:
                     for dummy in self._plain_chunks(record, dek):
                         pass
                 else:
-                    self._plain(record, self._checked(record, stored[record["offset"]:record["offset"] + record["size"]]), dek)
+                    self._plain(record, self._in_pack(record, stored), dek)
             except AdharError as exc:
                 return {"path": record["path"], "problem": exc.details.get("problem", "error"), "msg": exc.msg}
             return None
