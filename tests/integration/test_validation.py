@@ -262,12 +262,18 @@ def test_out_of_inodes_before_the_lock(runner, cluster, tiny_tmpfs):
     assert files_under(root) == []  # no lock, no partial lock file, no backup
 
 
-@pytest.mark.parametrize("size, inodes", [("4m", 48), ("64k", 4096)], ids=["out-of-inodes", "out-of-space"])
-def test_full_storage_while_writing_reports_the_write_and_leaves_no_lock(runner, cluster, tiny_tmpfs, size, inodes):
+# Out of inodes: one object per item (pack_size 0), so the backup writes far more files than the 48 inodes allow;
+# a packed backup writes a few packs only. Out of space: the default packed layout.
+@pytest.mark.parametrize("size, inodes, pack_size", [("4m", 48, 0), ("64k", 4096, None)],
+                         ids=["out-of-inodes", "out-of-space"])
+def test_full_storage_while_writing_reports_the_write_and_leaves_no_lock(runner, cluster, tiny_tmpfs, size, inodes,
+                                                                         pack_size):
     fs = tiny_tmpfs(size=size, inodes=inodes)
     root = os.path.join(fs, "backups")
-    res = run_tasks(runner, [("adhar.platform.backup", {"kubeconfig": cluster, "storage": {"path": root},
-                                                        "cluster": "val-it", "name": "full", "encryption": ENC})])
+    args = {"kubeconfig": cluster, "storage": {"path": root}, "cluster": "val-it", "name": "full", "encryption": ENC}
+    if pack_size is not None:
+        args["pack_size"] = pack_size
+    res = run_tasks(runner, [("adhar.platform.backup", args)])
     result = failed(res[0])
     print("%s: %s" % (size, result["msg"]))
     assert "No space left on device" in result["msg"], result["msg"]
