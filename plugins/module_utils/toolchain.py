@@ -112,6 +112,11 @@ CHARTS = {
     # argo-helm's argo-cd: its redis-ha dependency (dandydeveloper/charts) is not served
     "argo-cd": {"module": "github.com/argoproj/argo-helm", "version": "v0.0.0-20260904222229-3bbb4305eea9",
                 "path": "charts/argo-cd", "dependencies": (), "unresolved": ("redis-ha",)},
+    # the Prometheus operator's CRDs (its own "crds" subchart is inside the chart directory): PrometheusRule objects on
+    # clusters that do not run the local monitoring
+    "prometheus-operator-crds": {"module": "github.com/prometheus-community/helm-charts",
+                                 "version": "v0.0.0-20260828105119-ed5d7d9b5933",
+                                 "path": "charts/prometheus-operator-crds", "dependencies": ()},
 }
 
 
