@@ -46,8 +46,14 @@ FILES = ("prometheus.yml", "rules.yml", "alertmanager.yml")
 
 
 def program_names(data):
-    """The monitoring programs of a cluster's saved state (none when monitoring is not set up)."""
-    return list(PROGRAMS) if data.get("monitoring") else []
+    """The monitoring programs of a cluster's saved state (none when monitoring is not set up).  Monitoring set up
+    before kube-state-metrics was part of it has neither its binary nor its ports: it runs without it until the
+    module runs again."""
+    mon = data.get("monitoring")
+    if not mon:
+        return []
+    known = KSM in (mon.get("bin_dirs") or {}) and "kube_state_metrics" in data["ports"]
+    return [n for n in PROGRAMS if n != KSM or known]
 
 
 def pki_path(layout, name):

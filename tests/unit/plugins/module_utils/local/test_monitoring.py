@@ -53,6 +53,20 @@ def test_programs_belong_to_the_cluster_only_with_monitoring(tmp_path):
         ("kube-state-metrics", "http://127.0.0.1:21202/healthz"), ("kube-state-metrics", "http://127.0.0.1:21203/readyz")]
 
 
+def test_monitoring_set_up_before_kube_state_metrics_runs_without_it(tmp_path):
+    """A cluster.json written before kube-state-metrics was part of the monitoring starts without it."""
+    data = _data()
+    del data["monitoring"]["bin_dirs"]["kube-state-metrics"]
+    for key in ("kube_state_metrics", "kube_state_metrics_telemetry"):
+        del data["ports"][key]
+    assert mon.program_names(data) == ["prometheus", "alertmanager"]
+    cluster = rt.Cluster(st.Layout(str(tmp_path), "m"), dict(data, spec={"control_plane_count": 3,
+                                                                         "pod_cidr": "10.0.0.0/16"}))
+    assert cluster.process_names()[-2:] == ["prometheus", "alertmanager"]
+    assert {n: cluster.command(n)[0] for n in cluster.process_names()[-2:]} == {
+        "prometheus": "/p/prometheus", "alertmanager": "/a/alertmanager"}
+
+
 def test_prometheus_scrapes_every_process_with_the_cluster_pki(tmp_path):
     layout = st.Layout(str(tmp_path), "m")
     conf = json.loads(mon.prometheus_config(layout, _data()))
