@@ -491,23 +491,36 @@ def _module_copy_without_ui(src, env, module, version, ui_dist):
     _run(["go", "mod", "edit", "-replace=%s=./module" % module], src, env, "go mod edit -replace " + module)
 
 
-def build_prometheus_stack(component, version, bin_dir, src_root, env):
-    """Both commands of a Prometheus project in one ``go build`` (they share most packages).  Like CoreDNS, the wrapper
-    only requires the module: ``go build`` fetches the packages these commands import with the build tags in use,
-    not those of every plugin the tags leave out."""
-    spec = PROMETHEUS_STACK[component]
+def _build_required(component, version, bin_dir, src_root, env, module, pkgs, tags="", ldflags="-s -w", prepare=None):
+    """The main packages ``pkgs`` ({binary: package}) of ``module@version`` in one ``go build``.  Like CoreDNS, the
+    wrapper module only requires the module (its go.mod's requirements choose every dependency): ``go build``
+    (-mod=mod) fetches the packages these commands import with the build tags in use, not those of every package of
+    the module.  ``prepare(src)`` may edit the wrapper module before the build."""
     src = os.path.join(src_root, PINS.addon_id(component))
     _wrapper(src, env, "adhar.invalid/%sbins" % component)
-    _run(["go", "mod", "edit", "-require=%s@%s" % (spec["module"], version)], src, env, "go mod edit " + component)
-    if spec.get("ui_dist"):
-        _module_copy_without_ui(src, env, spec["module"], version, spec["ui_dist"])
+    _run(["go", "mod", "edit", "-require=%s@%s" % (module, version)], src, env, "go mod edit " + component)
+    if prepare:
+        prepare(src)
     out = os.path.join(src, "out")
     os.makedirs(out, exist_ok=True)
-    ldflags = "-s -w -X github.com/prometheus/common/version.Version=%s" % spec["release"](version)
-    _run(["go", "build", "-trimpath", "-tags=" + spec["tags"], "-ldflags=" + ldflags, "-o", out + "/"]
-         + ["%s/cmd/%s" % (spec["module"], c) for c in spec["cmds"]], src, env, "go build " + component)
-    for name in spec["cmds"]:
+    # one package: -o names the file (go would name a module root ``.../v2`` after its major version)
+    target = os.path.join(out, next(iter(pkgs))) if len(pkgs) == 1 else out + "/"
+    _run(["go", "build", "-trimpath"] + (["-tags=" + tags] if tags else []) + ["-ldflags=" + ldflags, "-o", target]
+         + list(pkgs.values()), src, env, "go build " + component)
+    for name in pkgs:
         _atomic_install(os.path.join(out, name), bin_dir, name)
+
+
+def build_prometheus_stack(component, version, bin_dir, src_root, env):
+    """Both commands of a Prometheus project in one ``go build`` (they share most packages)."""
+    spec = PROMETHEUS_STACK[component]
+    prepare = None
+    if spec.get("ui_dist"):
+        prepare = functools.partial(_module_copy_without_ui, env=env, module=spec["module"], version=version,
+                                    ui_dist=spec["ui_dist"])
+    _build_required(component, version, bin_dir, src_root, env, spec["module"],
+                    {c: "%s/cmd/%s" % (spec["module"], c) for c in spec["cmds"]}, spec["tags"],
+                    "-s -w -X github.com/prometheus/common/version.Version=%s" % spec["release"](version), prepare)
 
 
 def build_metrics_server(version, bin_dir, src_root, env):
@@ -518,16 +531,26 @@ def build_metrics_server(version, bin_dir, src_root, env):
                  "-s -w -X k8s.io/client-go/pkg/version.gitVersion=%s" % version)
 
 
+def build_kube_state_metrics(version, bin_dir, src_root, env):
+    """kube-state-metrics, the metrics of Kubernetes objects the local Prometheus scrapes.  Its main package is the
+    module root and its go.mod has no ``replace``; only that package is built, with the version where upstream's
+    Makefile stamps it (prometheus/common's version package)."""
+    module = "k8s.io/kube-state-metrics/v2"
+    _build_required("kube-state-metrics", version, bin_dir, src_root, env, module, {"kube-state-metrics": module},
+                    ldflags="-s -w -X github.com/prometheus/common/version.Version=%s" % version)
+
+
 BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm,
             "coredns": build_coredns, "clustermesh": build_clustermesh, "velero": build_velero,
             "prometheus": functools.partial(build_prometheus_stack, "prometheus"),
             "alertmanager": functools.partial(build_prometheus_stack, "alertmanager"),
-            "metrics-server": build_metrics_server}
+            "metrics-server": build_metrics_server, "kube-state-metrics": build_kube_state_metrics}
 # small ones first so a partial cache is useful early; helm last of the core (only the platform rollout needs it),
 # then the add-ons (the local global load balancer, the ClusterMesh control plane, the resource metrics API, the
 # monitoring of local clusters).  Optional add-ons (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in
 # ORDER: only ``ensure --only NAME`` builds them.
-ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh", "metrics-server", "prometheus", "alertmanager")
+ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh", "metrics-server", "prometheus", "alertmanager",
+         "kube-state-metrics")
 
 
 # --------------------------------------------------------------------------- charts

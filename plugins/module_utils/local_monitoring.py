@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ``monitoring`` module: Prometheus and Alertmanager as processes of a local cluster.
+"""The ``monitoring`` module: Prometheus, Alertmanager and kube-state-metrics as processes of a local cluster.
 
 The programs and files are described in ``local/monitoring.py``; here they are put in place under the cluster's
 lock: ports reserved in its cluster.json, Prometheus's client certificate issued by the cluster CA, the configs and
@@ -77,9 +77,11 @@ def check_params(params):
 
 
 def _binaries():
-    """``{component: bin dir}`` of Prometheus and Alertmanager, or one error naming the toolchain command."""
+    """``{component: bin dir}`` of Prometheus, Alertmanager and kube-state-metrics, or one error naming the toolchain
+    command."""
     out = {}
-    for component, names in (("prometheus", ("prometheus", "promtool")), ("alertmanager", ("alertmanager", "amtool"))):
+    for component, names in (("prometheus", ("prometheus", "promtool")), ("alertmanager", ("alertmanager", "amtool")),
+                             (mon.KSM, (mon.KSM,))):
         for name in names:
             path, where = toolchain.find_addon_binary(name, component)
             if not path:
@@ -158,21 +160,21 @@ def _render(layout, data, rules):
             "alertmanager.yml": mon.alertmanager_config(data)}
 
 
-def _ready(url, timeout=2.0):
+def _ready(url, path, timeout=2.0):
     try:
-        return request(url, "/-/ready", timeout=timeout)[0] == 200
+        return request(url, path, timeout=timeout)[0] == 200
     except OSError:
         return False
 
 
 def wait_ready(cluster, data, deadline):
-    """Both programs RUNNING under supervisord and answering /-/ready."""
+    """Every program RUNNING under supervisord and answering its readiness path."""
     rt.wait_programs_running(cluster, list(mon.PROGRAMS), deadline)
-    for name, url in (("prometheus", mon.prometheus_url(data)), ("alertmanager", mon.alertmanager_url(data))):
-        while not _ready(url):
+    for name, url, path in mon.readiness(data):
+        while not _ready(url, path):
             if time.monotonic() > deadline:
-                raise AdharError("%s of cluster %s does not answer %s/-/ready; last log lines:\n%s"
-                                 % (name, cluster.layout.name, url, cluster.log_tail(name)), process=name)
+                raise AdharError("%s of cluster %s does not answer %s%s; last log lines:\n%s"
+                                 % (name, cluster.layout.name, url, path, cluster.log_tail(name)), process=name)
             time.sleep(0.2)
 
 
@@ -195,10 +197,11 @@ def _result(layout, data, actions, changed, diffs=None):
         out["diff"] = diffs
     if data.get("monitoring") and all(k in data["ports"] for k in mon.PORT_KEYS):
         out.update(prometheus_url=mon.prometheus_url(data), alertmanager_url=mon.alertmanager_url(data),
+                   kube_state_metrics_url=mon.kube_state_metrics_url(data),
                    targets=[{"job": j, "member": m, "address": a} for j, m, a in mon.targets(data)],
                    client_cert=mon.pki_path(layout, "prometheus.crt"))
     else:
-        out.update(prometheus_url=None, alertmanager_url=None, targets=[], client_cert=None)
+        out.update(prometheus_url=None, alertmanager_url=None, kube_state_metrics_url=None, targets=[], client_cert=None)
     return out
 
 
@@ -210,7 +213,8 @@ def present(module, params, root, layout, data):
                          "state=started)" % layout.name, option="local_cluster")
     want = _desired(params, bin_dirs)
     have = data.get("monitoring") or {}
-    ports_ok = all(k in data["ports"] for k in mon.PORT_KEYS)
+    # a cluster set up before a program was added to the monitoring keeps its ports and gets the new ones
+    missing_ports = [k for k in mon.PORT_KEYS if k not in data["ports"]]
     # what the files would be (ports not reserved yet: placeholders, for the checks and check mode only)
     preview = json.loads(json.dumps(data))
     preview["monitoring"] = want
@@ -223,8 +227,8 @@ def present(module, params, root, layout, data):
     settings_changed = any(have.get(k) != v for k, v in want.items())
     cert_ok = _cert_ok(layout, params["client_cert_days"])
     if module.check_mode:
-        if not ports_ok:
-            actions.append("%s: would reserve ports for Prometheus and Alertmanager" % layout.name)
+        if missing_ports:
+            actions.append("%s: would reserve ports for %s" % (layout.name, ", ".join(missing_ports)))
         if not cert_ok:
             actions.append("%s: would issue Prometheus's client certificate (%d days)" % (layout.name,
                                                                                           params["client_cert_days"]))
@@ -232,23 +236,25 @@ def present(module, params, root, layout, data):
         if changed_files or settings_changed:
             actions.append("%s: would write %s" % (layout.name, ", ".join(changed_files or ["its settings"])))
         states = cluster.programs() or {}
-        if any((states.get(n) or {}).get("state") not in rt.ALIVE for n in mon.PROGRAMS):
-            actions.append("%s: would start prometheus and alertmanager" % layout.name)
+        stopped = [n for n in mon.PROGRAMS if (states.get(n) or {}).get("state") not in rt.ALIVE]
+        if stopped:
+            actions.append("%s: would start %s" % (layout.name, ", ".join(stopped)))
         elif changed_files or not cert_ok or settings_changed:
-            actions.append("%s: would restart prometheus and alertmanager" % layout.name)
+            actions.append("%s: would restart %s" % (layout.name, ", ".join(mon.PROGRAMS)))
         return _result(layout, data, actions, bool(actions))
 
     deadline = time.monotonic() + params["timeout"]
     with st.cluster_lock(layout):
         with st.ports_lock(root):
             data = st.load(layout)
-            if not ports_ok:
-                free = portalloc.allocate(len(mon.PORT_KEYS), st.reserved_ports(root, skip=layout.name))
-                for key, port in zip(mon.PORT_KEYS, free):
+            if missing_ports:
+                # every cluster's ports, this one's included (its programs may be stopped, their ports look free)
+                free = portalloc.allocate(len(missing_ports), st.reserved_ports(root))
+                for key, port in zip(missing_ports, free):
                     data["ports"][key] = port
-                actions.append("%s: reserved ports %s for Prometheus and Alertmanager"
-                               % (layout.name, ", ".join(str(data["ports"][k]) for k in mon.PORT_KEYS)))
-            if settings_changed or not ports_ok:
+                actions.append("%s: reserved ports %s" % (layout.name, ", ".join(
+                    "%d (%s)" % (data["ports"][k], k) for k in missing_ports)))
+            if settings_changed or missing_ports:
                 data["monitoring"] = want
                 st.save(layout, data)
         restart = set()
@@ -282,7 +288,7 @@ def present(module, params, root, layout, data):
         start = [n for n in mon.PROGRAMS if n not in running or n in stop]
         if start:
             cluster.start(start)
-            actions.append("%s: %s %s" % (layout.name, "restarted" if stop else "started", " and ".join(start)))
+            actions.append("%s: %s %s" % (layout.name, "restarted" if stop else "started", ", ".join(start)))
         wait_ready(cluster, data, deadline)
         cluster.record_pids()
     return _result(layout, data, actions, bool(actions), diffs if module.diff_mode else None)
@@ -292,13 +298,14 @@ def absent(module, layout, data):
     if not data.get("monitoring") and not os.path.exists(mon.config_path(layout, "")):
         return _result(layout, data, [], False)
     if module.check_mode:
-        return _result(layout, {}, ["%s: would stop prometheus and alertmanager and remove their files" % layout.name], True)
+        return _result(layout, {}, ["%s: would stop %s and remove their files" % (layout.name, ", ".join(mon.PROGRAMS))],
+                       True)
     with st.cluster_lock(layout):
         rt.remove_programs(layout, [list(mon.PROGRAMS)], "monitoring", mon.PORT_KEYS)
         for path in (mon.pki_path(layout, ""), mon.config_path(layout, ""), layout.sub("data", "prometheus"),
                      layout.sub("data", "alertmanager")):
             shutil.rmtree(path, ignore_errors=True)
-    return _result(layout, {}, ["%s: stopped prometheus and alertmanager and removed their files" % layout.name], True)
+    return _result(layout, {}, ["%s: stopped %s and removed their files" % (layout.name, ", ".join(mon.PROGRAMS))], True)
 
 
 def run(module):

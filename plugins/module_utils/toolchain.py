@@ -47,6 +47,8 @@ ADDON_VERSIONS = {
     "alertmanager": "v0.35.0",
     # the resource metrics API (metrics.k8s.io) of local clusters; v0.9.1 needs a newer Go than the pinned machines
     "metrics-server": "v0.9.0",
+    # the Kubernetes object metrics (kube_deployment_*, kube_node_status_condition, ...) the local Prometheus scrapes
+    "kube-state-metrics": "v2.19.1",
 }
 
 # Optional add-ons: built only when asked for by name (``tools/toolchain ensure --only velero``), never by
@@ -74,6 +76,7 @@ COMPONENTS = {
     "prometheus": ("prometheus", "promtool"),
     "alertmanager": ("alertmanager", "amtool"),
     "metrics-server": ("metrics-server",),
+    "kube-state-metrics": ("kube-state-metrics",),
 }
 
 # The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from

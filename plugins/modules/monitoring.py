@@ -8,29 +8,33 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: monitoring
-short_description: Prometheus and Alertmanager as processes of a local cluster
+short_description: Prometheus, Alertmanager and kube-state-metrics as processes of a local cluster
 version_added: 0.1.0
 author:
   - adhar.platform contributors (@adhar-io)
 description:
   - The monitoring of the adhar Advanced Topics guide for a local cluster made by M(adhar.platform.cluster) - a real
-    Prometheus and Alertmanager (built by C(tools/toolchain), add-ons C(prometheus) and C(alertmanager)) run as two
-    more processes of the cluster's supervisord, started, stopped and restarted with the cluster.
+    Prometheus, Alertmanager and kube-state-metrics (built by C(tools/toolchain), add-ons C(prometheus),
+    C(alertmanager) and C(kube-state-metrics)) run as three more processes of the cluster's supervisord, started,
+    stopped and restarted with the cluster.
   - Prometheus scrapes every API server, etcd member, kube-controller-manager and kube-scheduler of the cluster over
     TLS with the cluster's PKI - a client certificate issued by the cluster CA to C(adhar-prometheus) in the group
     C(system:monitoring) (the built-in ClusterRole of that name allows C(/metrics)), and the cluster's etcd health-check
     client certificate for etcd. kube-controller-manager and kube-scheduler serve a self-signed certificate they make
     at start, so theirs is not verified.
+  - kube-state-metrics watches the cluster's objects with the cluster's admin kubeconfig and serves their state
+    (C(kube_deployment_status_replicas_unavailable), C(kube_node_status_condition), ...) on 127.0.0.1; Prometheus
+    scrapes it (job C(kube-state-metrics)) and its own metrics (job C(kube-state-metrics-telemetry)).
   - Prometheus evaluates O(rules) (a Prometheus rule file; the C(adhar.platform.monitoring) role passes the guide's
     critical alerts) and sends alerts to Alertmanager, which serves them at C(/api/v2/alerts) and posts them to
     O(webhook_url) when one is given.
   - The rules are checked with C(promtool check rules) and the configurations with C(promtool check config) and
     C(amtool check-config) before anything is written; invalid rules fail the task with promtool's message and nothing
     changed.
-  - The cluster simulates its nodes and Pods with kwok; there is no node_exporter or kube-state-metrics, so alerts
-    on node filesystems or node conditions have no data on a local cluster (see the monitoring page of the docs).
+  - The cluster simulates its nodes and Pods with kwok; there is no node_exporter, so alerts on node filesystems
+    have no data on a local cluster. Node conditions are kwok's (see the monitoring page of the docs).
   - Idempotent - a re-run with the same options changes nothing. A changed option rewrites the files and restarts
-    the program that reads them. O(state=absent) stops both programs and removes their files, data and ports.
+    the program that reads them. O(state=absent) stops the three programs and removes their files, data and ports.
 extends_documentation_fragment:
   - adhar.platform.attributes
 attributes:
@@ -49,7 +53,8 @@ options:
     description: State root of O(local_cluster) (default C(ADHAR_STATE_DIR), else C(~/.local/state/adhar)).
     type: path
   state:
-    description: C(present) runs Prometheus and Alertmanager; C(absent) stops them and removes their files.
+    description: C(present) runs Prometheus, Alertmanager and kube-state-metrics; C(absent) stops them and removes
+      their files.
     type: str
     choices: [present, absent]
     default: present
@@ -100,7 +105,8 @@ options:
     type: int
     default: 365
   timeout:
-    description: Seconds to wait for both programs to run and answer C(/-/ready).
+    description: Seconds to wait for the programs to run and answer their readiness paths (C(/-/ready), C(/healthz),
+      C(/readyz)).
     type: float
     default: 120.0
 notes:
@@ -135,7 +141,8 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["dev: reserved ports 24011, 24012 for Prometheus and Alertmanager", "dev: started prometheus and alertmanager"]
+  sample: ["dev: reserved ports 24011 (prometheus), 24012 (alertmanager), 24013 (kube_state_metrics),
+            24014 (kube_state_metrics_telemetry)", "dev: started prometheus, alertmanager, kube-state-metrics"]
 prometheus_url:
   description: Prometheus's HTTP address (API under C(/api/v1)); null when monitoring is absent.
   returned: always
@@ -146,6 +153,11 @@ alertmanager_url:
   returned: always
   type: str
   sample: http://127.0.0.1:24012
+kube_state_metrics_url:
+  description: kube-state-metrics' HTTP address (the objects' metrics under C(/metrics)); null when monitoring is absent.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:24013
 targets:
   description: What Prometheus scrapes - C(job), C(member) (the process) and C(address).
   returned: always

@@ -54,7 +54,7 @@ def test_rules_pass_promtool_check_and_unit_tests(promtool, tmp_path):
     check = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path, capture_output=True, text=True,
                            check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 9 rules found" in check.stdout + check.stderr
+    assert "SUCCESS: 11 rules found" in check.stdout + check.stderr
     test = subprocess.run([promtool, "test", "rules", "rules_test.yml"], cwd=tmp_path, capture_output=True, text=True,
                           check=False)
     print(test.stdout + test.stderr)

@@ -1,15 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Prometheus and Alertmanager of a local cluster: their processes and files.
+"""Prometheus, Alertmanager and kube-state-metrics of a local cluster: their processes and files.
 
 A local cluster with monitoring (``monitoring`` in its cluster.json, written by ``adhar.platform.monitoring``) runs
-two more programs under its supervisord, started and stopped with the cluster:
+three more programs under its supervisord, started and stopped with the cluster:
 
 * ``prometheus``: scrapes every API server, etcd member, kube-controller-manager and kube-scheduler of the cluster
   (and itself and Alertmanager) with the cluster's PKI, evaluates the alerting rules and sends alerts to Alertmanager;
 * ``alertmanager``: receives them (a single instance, gossip disabled), serves them on ``/api/v2/alerts`` and, when a
-  webhook URL is configured, posts them there.
+  webhook URL is configured, posts them there;
+* ``kube-state-metrics``: watches the cluster's objects through the API server with the cluster's admin kubeconfig
+  and serves their state (``kube_deployment_status_replicas``, ``kube_node_status_condition``, ...) on one port and
+  its own metrics on a second; Prometheus scrapes both.
 
 Files (under the cluster's directory)::
 
@@ -31,8 +34,10 @@ from __future__ import annotations
 import json
 import os
 
-PROGRAMS = ("prometheus", "alertmanager")
-PORT_KEYS = ("prometheus", "alertmanager")
+KSM = "kube-state-metrics"
+PROGRAMS = ("prometheus", "alertmanager", KSM)
+# kube-state-metrics serves the objects' metrics on one port and its own (and /readyz) on the other
+PORT_KEYS = ("prometheus", "alertmanager", "kube_state_metrics", "kube_state_metrics_telemetry")
 PKI_DIR = ("pki", "monitoring")
 CONFIG_DIR = ("config", "monitoring")
 CLIENT_CN = "adhar-prometheus"
@@ -41,8 +46,14 @@ FILES = ("prometheus.yml", "rules.yml", "alertmanager.yml")
 
 
 def program_names(data):
-    """The monitoring programs of a cluster's saved state (none when monitoring is not set up)."""
-    return list(PROGRAMS) if data.get("monitoring") else []
+    """The monitoring programs of a cluster's saved state (none when monitoring is not set up).  Monitoring set up
+    before kube-state-metrics was part of it has neither its binary nor its ports: it runs without it until the
+    module runs again."""
+    mon = data.get("monitoring")
+    if not mon:
+        return []
+    known = KSM in (mon.get("bin_dirs") or {}) and "kube_state_metrics" in data["ports"]
+    return [n for n in PROGRAMS if n != KSM or known]
 
 
 def pki_path(layout, name):
@@ -61,6 +72,18 @@ def alertmanager_url(data):
     return "http://127.0.0.1:%d" % data["ports"]["alertmanager"]
 
 
+def kube_state_metrics_url(data):
+    return "http://127.0.0.1:%d" % data["ports"]["kube_state_metrics"]
+
+
+def readiness(data):
+    """``[(program, base URL, path)]`` that answer 200 once the programs serve: Prometheus's and Alertmanager's
+    /-/ready, kube-state-metrics' /healthz and its /readyz (its telemetry port: 200 once it has metrics)."""
+    return [("prometheus", prometheus_url(data), "/-/ready"), ("alertmanager", alertmanager_url(data), "/-/ready"),
+            (KSM, kube_state_metrics_url(data), "/healthz"),
+            (KSM, "http://127.0.0.1:%d" % data["ports"]["kube_state_metrics_telemetry"], "/readyz")]
+
+
 def targets(data):
     """``[(job, member, "host:port")]``: what Prometheus scrapes, one entry per process."""
     out = []
@@ -70,6 +93,8 @@ def targets(data):
         out += [(job, "%s-%d" % (job, i), "127.0.0.1:%d" % m[key]) for i, m in enumerate(members)]
     out.append(("prometheus", "prometheus", "127.0.0.1:%d" % data["ports"]["prometheus"]))
     out.append(("alertmanager", "alertmanager", "127.0.0.1:%d" % data["ports"]["alertmanager"]))
+    out.append((KSM, KSM, "127.0.0.1:%d" % data["ports"]["kube_state_metrics"]))
+    out.append((KSM + "-telemetry", KSM + "-telemetry", "127.0.0.1:%d" % data["ports"]["kube_state_metrics_telemetry"]))
     return out
 
 
@@ -94,6 +119,9 @@ def prometheus_config(layout, data):
         entry = {"job_name": job, "static_configs": groups}
         if job in tls:
             entry.update(scheme="https", tls_config=tls[job])
+        if job == KSM:
+            # the objects' own labels (namespace, pod, node...) win over target labels, as upstream advises
+            entry["honor_labels"] = True
         scrape.append(entry)
     conf = {
         "global": {"scrape_interval": mon["scrape_interval"], "scrape_timeout": mon["scrape_timeout"],
@@ -140,4 +168,8 @@ def command(layout, data, name):
                 "--web.external-url=" + alertmanager_url(data),
                 # one instance: no gossip port
                 "--cluster.listen-address=", "--log.level=warn"]
+    if name == KSM:
+        return [os.path.join(mon["bin_dirs"][KSM], KSM), "--kubeconfig=" + layout.admin_kubeconfig,
+                "--host=127.0.0.1", "--port=%d" % ports["kube_state_metrics"],
+                "--telemetry-host=127.0.0.1", "--telemetry-port=%d" % ports["kube_state_metrics_telemetry"]]
     raise ValueError("not a monitoring program: %s" % name)

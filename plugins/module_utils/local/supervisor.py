@@ -45,7 +45,7 @@ _SOCKET_MAX = 100
 # started; one that exits sooner is retried after 1, 2, 3 ... s (supervisord's backoff) up to STARTRETRIES times.
 _POLICY = {"etcd": (2, 15), "apiserver": (2, 15), "haproxy": (1, 5), "controller-manager": (2, 10),
            "scheduler": (2, 10), "kwok": (2, 5), "clustermesh": (2, 10), "prometheus": (2, 15), "alertmanager": (2, 10),
-           "metrics": (2, 5)}
+           "metrics": (2, 5), "kube-state-metrics": (2, 5)}
 STARTRETRIES = 30
 
 
@@ -61,8 +61,11 @@ def require_package():
     return os.path.dirname(os.path.dirname(spec.origin))
 
 
+_SINGLE = ("haproxy", "kwok", "prometheus", "alertmanager", "kube-state-metrics")
+
+
 def _kind(name):
-    return name if name in ("haproxy", "kwok", "prometheus", "alertmanager") else name.rpartition("-")[0]
+    return name if name in _SINGLE else name.rpartition("-")[0]
 
 
 def _esc(value):

@@ -225,7 +225,7 @@ def test_wrapper_repeats_the_modules_replaces(tc, tmp_path, monkeypatch):
 def test_prometheus_stack_builds_both_commands_lean(tc, tmp_path, monkeypatch):
     """Prometheus and Alertmanager are add-ons of ``make toolchain``; one ``go build`` per project makes both commands,
     Prometheus without its cloud service discoveries, Alertmanager from a copy of its tree with a placeholder UI."""
-    assert tc.ORDER[-2:] == ("prometheus", "alertmanager")
+    assert tc.ORDER[-3:-1] == ("prometheus", "alertmanager")
     assert pins.COMPONENTS["prometheus"] == ("prometheus", "promtool")
     assert tc._prometheus_release("v0.316.0") == (3, 16, "0")
     ran = []
@@ -248,3 +248,23 @@ def test_prometheus_stack_builds_both_commands_lean(tc, tmp_path, monkeypatch):
     for sub in ("elm", "mantine"):
         assert "built without its web UI" in (src / "module" / "ui" / "app" / "dist" / sub / "index.html").read_text()
     assert [c for c in ran if c[:2] == ["go", "build"]][0][-1] == "github.com/prometheus/alertmanager/cmd/amtool"
+
+
+def test_kube_state_metrics_builds_only_its_main_package(tc, tmp_path, monkeypatch):
+    """kube-state-metrics is an add-on of ``make toolchain`` (the monitoring of local clusters runs it): the wrapper
+    only requires the module and one ``go build`` makes the module root's main package, version stamped like
+    upstream's Makefile does."""
+    assert tc.ORDER[-1] == "kube-state-metrics" and "kube-state-metrics" not in pins.OPTIONAL_ADDONS
+    assert pins.ADDON_VERSIONS["kube-state-metrics"] == "v2.19.1" and "kube-state" not in pins.toolchain_id()
+    assert pins.COMPONENTS["kube-state-metrics"] == ("kube-state-metrics",)
+    ran = []
+    monkeypatch.setattr(tc, "_run", lambda cmd, cwd, env, what: ran.append(cmd) or "")
+    monkeypatch.setattr(tc, "_atomic_install", lambda src, dest, name: ran.append(["install", src, name]))
+    tc.build_kube_state_metrics("v2.19.1", str(tmp_path / "bin"), str(tmp_path / "src"), {})
+    out = tmp_path / "src" / pins.addon_id("kube-state-metrics") / "out"
+    assert ran[1] == ["go", "mod", "edit", "-require=k8s.io/kube-state-metrics/v2@v2.19.1"]
+    assert not [c for c in ran if c[:2] in (["go", "get"], ["go", "mod"]) and c[2:3] in (["tidy"], ["-tool"])]
+    builds = [c for c in ran if c[:2] == ["go", "build"]]
+    assert len(builds) == 1 and builds[0][-3:] == ["-o", str(out / "kube-state-metrics"), "k8s.io/kube-state-metrics/v2"]
+    assert "-ldflags=-s -w -X github.com/prometheus/common/version.Version=v2.19.1" in builds[0]
+    assert ran[-1] == ["install", str(out / "kube-state-metrics"), "kube-state-metrics"]

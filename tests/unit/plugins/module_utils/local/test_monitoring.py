@@ -18,11 +18,12 @@ MEMBERS = [{"etcd_client": 21000 + 10 * i, "etcd_peer": 21001 + 10 * i, "apiserv
             "controller_manager": 21003 + 10 * i, "scheduler": 21004 + 10 * i} for i in range(3)]
 SETTINGS = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s", "resend_delay": "1s",
             "retention": "2d", "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h", "webhook_url": None,
-            "client_cert_days": 365, "bin_dirs": {"prometheus": "/p", "alertmanager": "/a"}}
+            "client_cert_days": 365, "bin_dirs": {"prometheus": "/p", "alertmanager": "/a", "kube-state-metrics": "/k"}}
 
 
 def _data(monitoring=True):
-    data = {"ports": {"members": MEMBERS, "api": 21100, "kwok": 21101, "prometheus": 21200, "alertmanager": 21201},
+    data = {"ports": {"members": MEMBERS, "api": 21100, "kwok": 21101, "prometheus": 21200, "alertmanager": 21201,
+                      "kube_state_metrics": 21202, "kube_state_metrics_telemetry": 21203},
             "spec": {"control_plane_count": 3}, "bin_dir": "/k"}
     if monitoring:
         data["monitoring"] = dict(SETTINGS)
@@ -34,7 +35,7 @@ def test_programs_belong_to_the_cluster_only_with_monitoring(tmp_path):
     assert mon.program_names(_data(False)) == []
     cluster = rt.Cluster(layout, dict(_data(), spec={"control_plane_count": 3, "pod_cidr": "10.0.0.0/16"}))
     names = cluster.process_names()
-    assert names[-2:] == ["prometheus", "alertmanager"]
+    assert names[-3:] == ["prometheus", "alertmanager", "kube-state-metrics"]
     # started with the controllers, stopped with them (before the API servers and etcd)
     assert "prometheus" in cluster.phases()[1] and "prometheus" in cluster.stop_order()[0]
     argv = cluster.command("alertmanager")
@@ -43,13 +44,39 @@ def test_programs_belong_to_the_cluster_only_with_monitoring(tmp_path):
     argv = cluster.command("prometheus")
     assert argv[0] == "/p/prometheus" and "--rules.alert.resend-delay=1s" in argv
     assert "--config.file=" + layout.sub("config", "monitoring", "prometheus.yml") in argv
+    # kube-state-metrics watches the cluster with its admin kubeconfig and listens on 127.0.0.1 only
+    assert cluster.command("kube-state-metrics") == [
+        "/k/kube-state-metrics", "--kubeconfig=" + layout.admin_kubeconfig, "--host=127.0.0.1", "--port=21202",
+        "--telemetry-host=127.0.0.1", "--telemetry-port=21203"]
+    assert "kube-state-metrics" in cluster.phases()[1] and "kube-state-metrics" in cluster.stop_order()[0]
+    assert [(n, u + p) for n, u, p in mon.readiness(cluster.data)][2:] == [
+        ("kube-state-metrics", "http://127.0.0.1:21202/healthz"), ("kube-state-metrics", "http://127.0.0.1:21203/readyz")]
+
+
+def test_monitoring_set_up_before_kube_state_metrics_runs_without_it(tmp_path):
+    """A cluster.json written before kube-state-metrics was part of the monitoring starts without it."""
+    data = _data()
+    del data["monitoring"]["bin_dirs"]["kube-state-metrics"]
+    for key in ("kube_state_metrics", "kube_state_metrics_telemetry"):
+        del data["ports"][key]
+    assert mon.program_names(data) == ["prometheus", "alertmanager"]
+    cluster = rt.Cluster(st.Layout(str(tmp_path), "m"), dict(data, spec={"control_plane_count": 3,
+                                                                         "pod_cidr": "10.0.0.0/16"}))
+    assert cluster.process_names()[-2:] == ["prometheus", "alertmanager"]
+    assert {n: cluster.command(n)[0] for n in cluster.process_names()[-2:]} == {
+        "prometheus": "/p/prometheus", "alertmanager": "/a/alertmanager"}
 
 
 def test_prometheus_scrapes_every_process_with_the_cluster_pki(tmp_path):
     layout = st.Layout(str(tmp_path), "m")
     conf = json.loads(mon.prometheus_config(layout, _data()))
     jobs = {j["job_name"]: j for j in conf["scrape_configs"]}
-    assert sorted(jobs) == ["alertmanager", "apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "prometheus"]
+    assert sorted(jobs) == ["alertmanager", "apiserver", "etcd", "kube-controller-manager", "kube-scheduler",
+                            "kube-state-metrics", "kube-state-metrics-telemetry", "prometheus"]
+    assert jobs["kube-state-metrics"]["static_configs"] == [{"targets": ["127.0.0.1:21202"],
+                                                            "labels": {"member": "kube-state-metrics"}}]
+    assert jobs["kube-state-metrics"]["honor_labels"] is True and "scheme" not in jobs["kube-state-metrics"]
+    assert jobs["kube-state-metrics-telemetry"]["static_configs"][0]["targets"] == ["127.0.0.1:21203"]
     api = jobs["apiserver"]
     assert api["scheme"] == "https" and [g["targets"] for g in api["static_configs"]] == [
         ["127.0.0.1:21002"], ["127.0.0.1:21012"], ["127.0.0.1:21022"]]
