@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import time
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, metrics, monitoring, pki, ports as portalloc, procs, stages
 from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import ALIVE, Supervisor
@@ -341,15 +342,7 @@ def _kubeconfig(cluster_name, server, ca_path, cert_path, key_path, user):
 
 def write_private(path, text, owner=None):
     """Replace ``path`` atomically with ``text``, mode 0600 (owned by ``owner``, ``(uid, gid)``, when given)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)
-    if owner is not None:
-        os.chown(tmp, owner[0], owner[1])
-    os.replace(tmp, path)
+    atomic_write(path, text, mode=0o600, owner=owner, makedirs=True)
 
 
 def _dump(obj):

@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import default_state_root
 
@@ -107,12 +108,7 @@ def load(layout):
 
 def save(layout, data):
     data = dict(data, format=STATE_FORMAT, name=layout.name)
-    tmp = layout.state_file + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, layout.state_file)
+    atomic_write(layout.state_file, json.dumps(data, indent=2, sort_keys=True))
 
 
 @contextlib.contextmanager
