@@ -27,11 +27,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
-import fcntl
 import os
 import threading
 
 from ansible_collections.adhar.platform.plugins.module_utils._common import files as common_files
+from ansible_collections.adhar.platform.plugins.module_utils._common.locks import FileLock
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
     TEMP_PREFIX,
@@ -294,15 +294,8 @@ class LocalStorage(Storage):
     # the one contender that judged it.  The flock needs no file of its own, so a
     # lock can still be released on a file system out of space or inodes.
 
-    @contextlib.contextmanager
     def _lock_guard(self, key):
-        directory = os.path.dirname(self._path(key))
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the flock
+        return FileLock(os.path.dirname(self._path(key)), directory=True)
 
     @staticmethod
     def _handle(path):
