@@ -42,6 +42,7 @@ import time
 
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load, yaml_load_all
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import k8s_auth_params
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
@@ -630,14 +631,8 @@ class Helm:
         argv = [self.binary] + list(args) + self.kube_args
         if record:
             self.commands.append(self.shown(list(args) + self.kube_args))
-        try:
-            fds = _inherited_fds(argv)
-            extra = {"pass_fds": fds} if fds else {}
-            proc = self.runner(argv, capture_output=True, text=True, env=self.env, timeout=self.timeout, check=False, **extra)
-        except subprocess.TimeoutExpired as exc:
-            raise HelmError("helm {0} did not finish in {1:.0f} s".format(args[0], self.timeout), command=self.shown(args)) from exc
-        except OSError as exc:
-            raise HelmError("cannot run {0}: {1}".format(self.binary, exc)) from exc
+        proc = run_once(argv, what="helm " + args[0], env=self.env, timeout=self.timeout, text=True,
+                        pass_fds=_inherited_fds(argv), error=HelmError, runner=self.runner, command=self.shown(args))
         if check and proc.returncode != 0:
             raise HelmError("helm {0} failed: {1}".format(" ".join(args[:2]), _helm_message(proc.stderr)),
                             rc=proc.returncode, stderr=proc.stderr.strip()[-4000:], command=self.shown(list(args) + self.kube_args))

@@ -38,6 +38,7 @@ import threading
 import time
 import uuid
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     ENC_SUFFIX,
     ArchiveReader,
@@ -263,10 +264,10 @@ class PgClient:
         return [self.program(name)] + [str(a) for a in args]
 
     def run(self, argv, input_bytes=None, what=None):
-        proc = subprocess.run(argv, env=self.env, input=input_bytes, capture_output=True, check=False)
+        what = what or os.path.basename(argv[0])
+        proc = run_once(argv, what=what, env=self.env, input=input_bytes)
         if proc.returncode != 0:
             err = _tail(proc.stderr.decode("utf-8", "replace"))
-            what = what or os.path.basename(argv[0])
             raise AdharError("%s failed (exit %d) on %s: %s" % (what, proc.returncode, self.describe(), err),
                              command=[os.path.basename(argv[0])] + argv[1:-1], stderr=err)
         return proc.stdout
@@ -745,7 +746,7 @@ def _import_globals(client, reader):
     data = reader.read(GLOBALS_ITEM)
     argv = client.command("psql", "--no-psqlrc", "--no-password", "--quiet", "--set", "ON_ERROR_STOP=0",
                           "--file=-", conninfo(client.maintenance_db))
-    proc = subprocess.run(argv, env=client.env, input=data, capture_output=True, check=False)
+    proc = run_once(argv, what="psql", env=client.env, input=data)
     errors = [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if "ERROR" in line]
     if proc.returncode != 0:
         raise AdharError("psql failed to run the globals of the archive: %s" % _tail(proc.stderr.decode("utf-8", "replace")))

@@ -18,9 +18,9 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import time
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, metrics, monitoring, pki, ports as portalloc, procs, stages
@@ -57,11 +57,8 @@ def binary_version(bin_dir, name="kube-apiserver"):
         return entry["version"]
     except (OSError, ValueError, KeyError):
         pass
-    try:
-        out = subprocess.run([os.path.join(bin_dir, name), "--version"], capture_output=True, text=True, timeout=20,
-                             check=False).stdout
-    except (OSError, subprocess.SubprocessError) as e:
-        raise AdharError("cannot run %s --version in %s: %s" % (name, bin_dir, e))
+    out = run_once([os.path.join(bin_dir, name), "--version"], what="%s --version in %s" % (name, bin_dir), text=True,
+                   timeout=20).stdout
     for word in out.split():
         if word.startswith("v") and word[1:2].isdigit():
             return word.split("-")[0].split("+")[0]
