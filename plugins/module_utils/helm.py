@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import re
 import shlex
@@ -562,6 +563,11 @@ def _kubeconfig_from_options(auth):
             "contexts": [{"name": "adhar", "context": {"cluster": "adhar", "user": "adhar"}}]}
 
 
+def helm_timeout(seconds):
+    """helm's ``--timeout`` for ``wait_timeout`` seconds (default 300): whole seconds, rounded up."""
+    return "{0}s".format(int(math.ceil(float(seconds or 300))))
+
+
 def _write_private(path, text):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -803,7 +809,7 @@ class ReleaseTask:
         self.helm.placeholders[values_path] = "<values>"
         args = ["upgrade", "--install", self.name] + chart.args() + [
             "--namespace", self.namespace, "--values", values_path, "--reset-values", "-o", "json",
-            "--timeout", "{0}s".format(int(self.p.get("wait_timeout") or 300))]
+            "--timeout", helm_timeout(self.p.get("wait_timeout"))]
         if self.p.get("create_namespace"):
             args.append("--create-namespace")
         if chart.digest:
@@ -895,7 +901,7 @@ class ReleaseTask:
         if self.p.get("wait"):
             items = workloads(self.helm.manifest(self.name, self.namespace), self.namespace)
         self.helm.run(["uninstall", self.name, "--namespace", self.namespace,
-                       "--timeout", "{0}s".format(int(self.p.get("wait_timeout") or 300))])
+                       "--timeout", helm_timeout(self.p.get("wait_timeout"))])
         if items:
             results = self.waiter(items, float(self.p.get("wait_timeout") or 300), True)
             left = [r for r in results if not r.get("ready")]

@@ -49,7 +49,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     list_backups,
     parse_duration,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import at_least
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import RETENTION_ARG_SPEC, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir
@@ -81,13 +81,7 @@ DB_ARG_SPEC = {
     "existing": {"type": "str", "default": "fail", "choices": list(EXISTING_CHOICES)},
     "no_owner": {"type": "bool", "default": False},
     "no_privileges": {"type": "bool", "default": False},
-    "retention": {
-        "type": "dict",
-        "options": {
-            "keep_last": {"type": "int"},
-            "max_age": {"type": "str"},
-        },
-    },
+    "retention": RETENTION_ARG_SPEC["retention"],
     "login_host": {"type": "str"},
     "login_port": {"type": "int", "aliases": ["port"]},
     "login_user": {"type": "str", "aliases": ["login"]},
