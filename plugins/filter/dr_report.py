@@ -20,6 +20,7 @@ import datetime
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.times import parse_time
 from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import cron_problem as _cron_problem
 
 # The guide's "RTO/RPO Targets" table (docs/disaster-recovery.md), in seconds.
@@ -196,20 +197,12 @@ def _instant(value, what):
         raise AnsibleFilterError("dr_elapsed: %s %r is not a time" % (what, value))
     if isinstance(value, (int, float)):
         return float(value)
-    if isinstance(value, datetime.datetime):
-        moment = value
-    else:
-        text = str(value or "").strip()
-        if not text:
-            raise AnsibleFilterError("dr_elapsed: %s is empty" % what)
-        if text.endswith("Z") or text.endswith("z"):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            raise AnsibleFilterError("dr_elapsed: %s %r is not an ISO 8601 time (2026-06-01T02:00:00Z)" % (what, value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)  # naive times are UTC, as everywhere in this collection
+    if not isinstance(value, datetime.datetime) and not str(value or "").strip():
+        raise AnsibleFilterError("dr_elapsed: %s is empty" % what)
+    try:
+        moment = parse_time(value if isinstance(value, datetime.datetime) else str(value))  # naive times are UTC
+    except ValueError:
+        raise AnsibleFilterError("dr_elapsed: %s %r is not an ISO 8601 time (2026-06-01T02:00:00Z)" % (what, value))
     return moment.timestamp()
 
 

@@ -127,3 +127,34 @@ def k8s_auth_params(params):
         value = params.get(name)
         result[name] = spec.get("default") if value is None else value
     return result
+
+
+# Retention of the archives a module writes (adhar.platform.backup, adhar.platform.db export) <->
+# plugins/doc_fragments/retention.py.  ``max_age`` is ``raw``: an integer is days, a string is a duration
+# (``archive.catalog.parse_duration``), so neither form is converted (or warned about) on the way in.
+RETENTION_ARG_SPEC = {
+    "retention": {
+        "type": "dict",
+        "options": {
+            "keep_last": {"type": "int", "no_log": False},
+            "max_age": {"type": "raw"},
+        },
+    },
+}
+
+
+# Waiting for what a task did <-> plugins/doc_fragments/wait.py (``adhar.platform.wait`` documents both options,
+# ``adhar.platform.wait.timeout`` only ``wait_timeout``).  ``wait_timeout`` is a float number of seconds in every
+# module (an integer or a numeric string is accepted as before); each module documents what it waits for and its
+# defaults, and bounds it with WAIT_TIMEOUT_BOUNDS.
+DEFAULT_WAIT_TIMEOUT = 300.0
+WAIT_TIMEOUT_BOUNDS = {"wait_timeout": above(0)}
+
+
+def wait_arg_spec(wait_timeout=DEFAULT_WAIT_TIMEOUT, wait=None):
+    """``wait_timeout`` (float seconds, default ``wait_timeout``) and, unless ``wait`` is ``None``, the bool ``wait``
+    with ``wait`` as its default."""
+    spec = {"wait_timeout": {"type": "float", "default": float(wait_timeout)}}
+    if wait is not None:
+        spec["wait"] = {"type": "bool", "default": bool(wait)}
+    return spec

@@ -46,6 +46,7 @@ import os
 import re
 import types
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.times import parse_time
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 
@@ -109,7 +110,7 @@ def _fresh_identity_leases(items, now=None):
     for lease in items:
         spec = lease.get("spec") or {}
         try:
-            renewed = datetime.datetime.fromisoformat(spec["renewTime"].replace("Z", "+00:00"))
+            renewed = parse_time(spec["renewTime"])
             age = (now - renewed).total_seconds()
         except (KeyError, AttributeError, TypeError, ValueError):
             continue

@@ -36,10 +36,10 @@ import http.client
 import json
 import os
 import struct
-import subprocess
 import time
 from urllib.parse import urlsplit
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.archive.format import ETCD_SNAPSHOT
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
@@ -95,17 +95,9 @@ def etcd_binaries(bin_dir=None):
 
 
 def run_tool(cmd, what, timeout=COMMAND_TIMEOUT, check=True):
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"),
-                                   "ETCDCTL_API": "3"})
-    except subprocess.TimeoutExpired:
-        raise AdharError("%s timed out after %d s" % (what, timeout)) from None
-    except OSError as e:
-        raise AdharError("%s: cannot run %s: %s" % (what, cmd[0], e)) from None
-    if check and proc.returncode != 0:
-        raise AdharError("%s failed (exit %d): %s" % (what, proc.returncode, (proc.stderr or proc.stdout).strip()[-800:]))
-    return proc
+    return run_once(cmd, what=what, text=True, timeout=timeout, check=check,
+                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"),
+                         "ETCDCTL_API": "3"})
 
 
 def snapshot_status(etcdutl, path):

@@ -42,6 +42,7 @@ import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.times import parse_time
 from ansible_collections.adhar.platform.plugins.module_utils import apiserver_metrics
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
@@ -127,28 +128,12 @@ def latency_summary(samples_ms, errors=0, probes=None, path=LATENCY_PATH):
     }
 
 
-_FRACTION_RE = re.compile(r"\.(\d+)")
-
-
 def parse_timestamp(value):
     """Parse a Kubernetes Time/MicroTime (``2024-05-01T10:00:00.123456Z``) or a datetime into an aware UTC datetime.
 
     Returns None for None/empty.  Raises ValueError for garbage.
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime.datetime):
-        dt = value
-    else:
-        text = str(value).strip()
-        if text.endswith("Z") or text.endswith("z"):
-            text = text[:-1] + "+00:00"
-        # datetime.fromisoformat before Python 3.11 only takes 3 or 6 fraction digits.
-        text = _FRACTION_RE.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
-        dt = datetime.datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
-    return dt.astimezone(datetime.timezone.utc)
+    return parse_time(value)
 
 
 def _utcnow():

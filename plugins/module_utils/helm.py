@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import re
 import shlex
@@ -42,6 +43,7 @@ import time
 
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load, yaml_load_all
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import k8s_auth_params
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
@@ -561,6 +563,11 @@ def _kubeconfig_from_options(auth):
             "contexts": [{"name": "adhar", "context": {"cluster": "adhar", "user": "adhar"}}]}
 
 
+def helm_timeout(seconds):
+    """helm's ``--timeout`` for ``wait_timeout`` seconds (default 300): whole seconds, rounded up."""
+    return "{0}s".format(int(math.ceil(float(seconds or 300))))
+
+
 def _write_private(path, text):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -630,14 +637,8 @@ class Helm:
         argv = [self.binary] + list(args) + self.kube_args
         if record:
             self.commands.append(self.shown(list(args) + self.kube_args))
-        try:
-            fds = _inherited_fds(argv)
-            extra = {"pass_fds": fds} if fds else {}
-            proc = self.runner(argv, capture_output=True, text=True, env=self.env, timeout=self.timeout, check=False, **extra)
-        except subprocess.TimeoutExpired as exc:
-            raise HelmError("helm {0} did not finish in {1:.0f} s".format(args[0], self.timeout), command=self.shown(args)) from exc
-        except OSError as exc:
-            raise HelmError("cannot run {0}: {1}".format(self.binary, exc)) from exc
+        proc = run_once(argv, what="helm " + args[0], env=self.env, timeout=self.timeout, text=True,
+                        pass_fds=_inherited_fds(argv), error=HelmError, runner=self.runner, command=self.shown(args))
         if check and proc.returncode != 0:
             raise HelmError("helm {0} failed: {1}".format(" ".join(args[:2]), _helm_message(proc.stderr)),
                             rc=proc.returncode, stderr=proc.stderr.strip()[-4000:], command=self.shown(list(args) + self.kube_args))
@@ -808,7 +809,7 @@ class ReleaseTask:
         self.helm.placeholders[values_path] = "<values>"
         args = ["upgrade", "--install", self.name] + chart.args() + [
             "--namespace", self.namespace, "--values", values_path, "--reset-values", "-o", "json",
-            "--timeout", "{0}s".format(int(self.p.get("wait_timeout") or 300))]
+            "--timeout", helm_timeout(self.p.get("wait_timeout"))]
         if self.p.get("create_namespace"):
             args.append("--create-namespace")
         if chart.digest:
@@ -900,7 +901,7 @@ class ReleaseTask:
         if self.p.get("wait"):
             items = workloads(self.helm.manifest(self.name, self.namespace), self.namespace)
         self.helm.run(["uninstall", self.name, "--namespace", self.namespace,
-                       "--timeout", "{0}s".format(int(self.p.get("wait_timeout") or 300))])
+                       "--timeout", helm_timeout(self.p.get("wait_timeout"))])
         if items:
             results = self.waiter(items, float(self.p.get("wait_timeout") or 300), True)
             left = [r for r in results if not r.get("ready")]

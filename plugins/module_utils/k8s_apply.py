@@ -64,8 +64,9 @@ import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from datetime import datetime, timezone
+from datetime import timezone
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.times import parse_time_or_none
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, is_api_exception
 from ansible_collections.adhar.platform.plugins.module_utils import k8s_applyset as applyset
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Discovery, UnknownKind, split_api_version
@@ -208,21 +209,11 @@ def tier_of(group, kind):
 
 # --------------------------------------------------------------------------- change detection and diff
 
-def parse_time(value):
-    """``2026-01-02T03:04:05Z`` -> aware datetime; ``None`` when absent or unreadable."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value.replace("Z", "+00:00")[:25], "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
-
-
 def manager_apply_time(obj, manager):
     """Time of ``manager``'s ``Apply`` entry in ``metadata.managedFields``."""
     for entry in ((obj or {}).get("metadata") or {}).get("managedFields") or []:
         if entry.get("manager") == manager and entry.get("operation") == "Apply" and not entry.get("subresource"):
-            return parse_time(entry.get("time"))
+            return parse_time_or_none(entry.get("time"))
     return None
 
 

@@ -16,10 +16,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import above, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
@@ -96,7 +96,7 @@ def _tool_check(argv, what, text, suffix):
     with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as f:
         f.write(text)
     try:
-        proc = subprocess.run(argv + [f.name], capture_output=True, text=True, timeout=60, check=False)
+        proc = run_once(argv + [f.name], text=True, timeout=60)
     finally:
         os.unlink(f.name)
     if proc.returncode != 0:

@@ -38,6 +38,7 @@ import threading
 import time
 import uuid
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     ENC_SUFFIX,
     ArchiveReader,
@@ -48,7 +49,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     list_backups,
     parse_duration,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import at_least
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import RETENTION_ARG_SPEC, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir
@@ -80,13 +81,7 @@ DB_ARG_SPEC = {
     "existing": {"type": "str", "default": "fail", "choices": list(EXISTING_CHOICES)},
     "no_owner": {"type": "bool", "default": False},
     "no_privileges": {"type": "bool", "default": False},
-    "retention": {
-        "type": "dict",
-        "options": {
-            "keep_last": {"type": "int"},
-            "max_age": {"type": "str"},
-        },
-    },
+    "retention": RETENTION_ARG_SPEC["retention"],
     "login_host": {"type": "str"},
     "login_port": {"type": "int", "aliases": ["port"]},
     "login_user": {"type": "str", "aliases": ["login"]},
@@ -263,10 +258,10 @@ class PgClient:
         return [self.program(name)] + [str(a) for a in args]
 
     def run(self, argv, input_bytes=None, what=None):
-        proc = subprocess.run(argv, env=self.env, input=input_bytes, capture_output=True, check=False)
+        what = what or os.path.basename(argv[0])
+        proc = run_once(argv, what=what, env=self.env, input=input_bytes)
         if proc.returncode != 0:
             err = _tail(proc.stderr.decode("utf-8", "replace"))
-            what = what or os.path.basename(argv[0])
             raise AdharError("%s failed (exit %d) on %s: %s" % (what, proc.returncode, self.describe(), err),
                              command=[os.path.basename(argv[0])] + argv[1:-1], stderr=err)
         return proc.stdout
@@ -745,7 +740,7 @@ def _import_globals(client, reader):
     data = reader.read(GLOBALS_ITEM)
     argv = client.command("psql", "--no-psqlrc", "--no-password", "--quiet", "--set", "ON_ERROR_STOP=0",
                           "--file=-", conninfo(client.maintenance_db))
-    proc = subprocess.run(argv, env=client.env, input=data, capture_output=True, check=False)
+    proc = run_once(argv, what="psql", env=client.env, input=data)
     errors = [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if "ERROR" in line]
     if proc.returncode != 0:
         raise AdharError("psql failed to run the globals of the archive: %s" % _tail(proc.stderr.decode("utf-8", "replace")))

@@ -28,9 +28,9 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import time
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.local import procs
@@ -252,7 +252,7 @@ def admin_command(client, opts, sql):
     env = dict(client.env, PGHOST=opts["listen_address"], PGPORT=str(opts["listen_port"]), PGSSLMODE="disable")
     argv = client.command("psql", "--no-psqlrc", "--no-password", "--tuples-only", "--no-align", "--field-separator=|",
                           "--command", sql, "dbname=pgbouncer")
-    proc = subprocess.run(argv, env=env, capture_output=True, check=False, timeout=60)
+    proc = run_once(argv, what="psql on the pooler's admin console", env=env, timeout=60)
     if proc.returncode != 0:
         raise AdharError("the pooler's admin console on %s:%s refused %s: %s" % (
             opts["listen_address"], opts["listen_port"], sql, _tail(proc.stderr.decode("utf-8", "replace"))))

@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 import os
 import re
-import subprocess
 import time
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
 from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import (
@@ -309,12 +309,10 @@ def restart_server(client, data_dir, server_log=None):
     stat = os.stat(data_dir)
     log = server_log or os.path.join(data_dir, "pg_ctl.log")
     argv = client.command("pg_ctl", "restart", "-D", data_dir, "-m", "fast", "-w", "-t", "120", "-l", log)
-    extra = {}
-    if os.geteuid() == 0 and stat.st_uid != 0:
-        extra = {"user": stat.st_uid, "group": stat.st_gid, "extra_groups": []}
+    owner = (stat.st_uid, stat.st_gid) if os.geteuid() == 0 and stat.st_uid != 0 else None
     started = time.monotonic()
-    proc = subprocess.run(argv, env=dict(client.env, LC_ALL="C"), capture_output=True, cwd=data_dir, check=False,
-                          timeout=300, **extra)
+    proc = run_once(argv, what="pg_ctl restart of %s" % data_dir, env=dict(client.env, LC_ALL="C"), cwd=data_dir,
+                    timeout=300, user=owner)
     if proc.returncode != 0:
         output = _tail((proc.stdout + proc.stderr).decode("utf-8", "replace"))
         raise AdharError("pg_ctl restart of %s failed (exit %d): %s" % (data_dir, proc.returncode, output))

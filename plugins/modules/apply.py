@@ -34,6 +34,7 @@ description:
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.attributes
+  - adhar.platform.wait
 attributes:
   check_mode:
     support: full
@@ -154,14 +155,12 @@ options:
       - After everything is applied, wait until the objects are ready (see the description), or, with V(absent),
         until they are gone.
       - Not done in check mode.
-    type: bool
     default: false
   wait_timeout:
     description:
       - Seconds for all the waiting of the task together. CRDs of the input are always waited for (up to this long)
         before their custom resources are applied.
       - Greater than 0.
-    type: float
     default: 300
   wait_condition:
     description:
@@ -392,7 +391,7 @@ apply_set:
     adopted: 0
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, WAIT_TIMEOUT_BOUNDS, at_least, wait_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import run_apply
 
@@ -411,8 +410,7 @@ def argument_spec():
         apply_set_namespace=dict(type="str"),
         apply_set_tooling=dict(type="str", default="adhar.platform"),
         prune=dict(type="bool", default=False),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="float", default=300),
+        **wait_arg_spec(300, wait=False),
         wait_condition=dict(type="dict", options=dict(
             type=dict(type="str", required=True),
             status=dict(type="str", choices=["True", "False", "Unknown"], default="True"),
@@ -426,7 +424,7 @@ def argument_spec():
 
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
-                         bounds={"workers": at_least(1, MAX_WORKERS), "wait_timeout": above(0)},
+                         bounds=dict(WAIT_TIMEOUT_BOUNDS, workers=at_least(1, MAX_WORKERS)),
                          required_if=[("prune", True, ["apply_set"])])
     module.run(run_apply)
 

@@ -40,6 +40,7 @@ extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.filters
   - adhar.platform.attributes
+  - adhar.platform.wait.timeout
 attributes:
   check_mode:
     support: full
@@ -136,7 +137,6 @@ options:
   wait_timeout:
     description:
       - Seconds O(verify) waits for the workloads of one run (all of them, or one application with O(gradual)).
-    type: float
     default: 300
   crd_timeout:
     description:
@@ -337,6 +337,7 @@ items:
 """
 
 from ansible_collections.adhar.platform.plugins.module_utils.apps_migrate import MIGRATE_BOUNDS, connection_suboptions, run_apps
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
 
@@ -353,7 +354,7 @@ def argument_spec():
         existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
         gradual=dict(type="bool", default=False),
         verify=dict(type="bool", default=False),
-        wait_timeout=dict(type="float", default=300.0),
+        **wait_arg_spec(300),
         crd_timeout=dict(type="float", default=60.0),
         workers=dict(type="int", default=16),
         page_size=dict(type="int", default=500),

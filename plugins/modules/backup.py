@@ -30,6 +30,7 @@ description:
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.filters
+  - adhar.platform.retention
   - adhar.platform.storage
   - adhar.platform.storage.encryption
   - adhar.platform.attributes
@@ -137,15 +138,6 @@ options:
     description:
       - Applied after the backup is committed, to the backups of the same O(cluster) in the same location. The newest
         complete backup is never deleted; incomplete backups older than 24 hours are deleted.
-    type: dict
-    suboptions:
-      keep_last:
-        description: Keep at most this many complete backups (at least 1).
-        type: int
-      max_age:
-        description:
-          - Delete complete backups older than this; an integer is days, or a string like V(30d), V(72h), V(90m), V(4w).
-        type: raw
   workers:
     description:
       - Resource types listed at the same time, and items written at the same time.
@@ -326,6 +318,7 @@ timings:
 
 import copy
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import RETENTION_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import (
@@ -357,12 +350,12 @@ def argument_spec():
         volume_snapshot_timeout=dict(type="int", default=300),
         volume_data=dict(type="str", choices=["auto", "never"], default="auto"),
         adhar_config=dict(type="raw"),
-        retention=dict(type="dict", options=dict(keep_last=dict(type="int", no_log=False), max_age=dict(type="raw"))),
         workers=dict(type="int", default=8),
         pack_size=dict(type="int", default=4),
         page_size=dict(type="int", default=500),
         lock_ttl=dict(type="int", default=3600),
     )
+    spec.update(RETENTION_ARG_SPEC)
     spec.update(FILTER_ARG_SPEC)
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)

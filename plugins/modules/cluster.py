@@ -45,6 +45,7 @@ extends_documentation_fragment:
   - adhar.platform.aws
   - adhar.platform.gcp
   - adhar.platform.attributes
+  - adhar.platform.wait.timeout
 attributes:
   check_mode:
     support: full
@@ -242,7 +243,6 @@ options:
         deletion). Creating an EKS cluster takes 10 to 15 minutes, so give V(1800) or so there.
       - For provider C(gke), the bound on all waiting of the task for GKE's long-running operations (polled with backoff
         from 1 to 10 seconds). Creating a GKE cluster takes 5 to 10 minutes.
-    type: float
     default: 180
   restore_from:
     description:
@@ -845,6 +845,7 @@ import math
 
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.local.recover import RESTORE_FROM_ARG_SPEC, check_options
 from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
@@ -881,7 +882,7 @@ def argument_spec():
         etcd_unsafe_no_fsync=dict(type="bool"),
         metrics_server=dict(type="bool"),
         bin_dir=dict(type="path"),
-        wait_timeout=dict(type="float", default=180),
+        **wait_arg_spec(180),
         eks=copy.deepcopy(EKS_ARG_SPEC),
         gke=copy.deepcopy(GKE_ARG_SPEC),
         kubeconfig_out=dict(type="path"),

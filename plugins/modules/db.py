@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - adhar.platform.attributes
   - adhar.platform.storage
   - adhar.platform.storage.encryption
+  - adhar.platform.retention
 attributes:
   check_mode:
     support: full
@@ -147,17 +148,6 @@ options:
     description:
       - Export only. After a successful export, delete older archives of O(cluster) in O(storage). The newest complete
         archive is always kept, and incomplete ones only once they are older than a day.
-    type: dict
-    suboptions:
-      keep_last:
-        description:
-          - Keep at most this many complete archives of O(cluster).
-          - At least 1.
-        type: int
-      max_age:
-        description:
-          - Delete complete archives older than this, for example V(30d), V(72h), V(4w) (a bare number is days).
-        type: str
   login_host:
     description:
       - Host name or address of the PostgreSQL server. Default E(PGHOST), else the local unix socket.

@@ -38,6 +38,7 @@ description:
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.attributes
+  - adhar.platform.wait
 attributes:
   check_mode:
     support: full
@@ -128,13 +129,11 @@ options:
   wait:
     description:
       - Wait until the release's Deployments, StatefulSets and DaemonSets are ready (with V(absent), gone).
-    type: bool
     default: true
   wait_timeout:
     description:
       - Seconds to wait for readiness; also the C(--timeout) of helm (hooks).
       - Greater than 0.
-    type: int
     default: 300
   atomic:
     description:
@@ -267,7 +266,7 @@ duration:
   type: float
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import above
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import WAIT_TIMEOUT_BOUNDS, wait_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.helm import run_release
 
@@ -286,15 +285,14 @@ def argument_spec():
         set_values=dict(type="dict", default={}),
         secret_values=dict(type="dict", default={}, no_log=True),
         values_files=dict(type="list", elements="path", default=[]),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=300),
+        **wait_arg_spec(300, wait=True),
         atomic=dict(type="bool", default=False),
         bin_dir=dict(type="path"),
     )
 
 
 def main():
-    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds={"wait_timeout": above(0)},
+    module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True, bounds=WAIT_TIMEOUT_BOUNDS,
                          required_if=[("state", "present", ("chart",))])
     module.run(run_release)
 

@@ -49,6 +49,7 @@ extends_documentation_fragment:
   - adhar.platform.mesh
   - adhar.platform.k8s_auth
   - adhar.platform.attributes
+  - adhar.platform.wait.timeout
 attributes:
   check_mode:
     support: full
@@ -78,7 +79,6 @@ options:
   wait_timeout:
     description:
       - Seconds a Helm upgrade may take (C(--timeout)).
-    type: int
     default: 300
 requirements:
   - kubernetes (Python library)
@@ -146,7 +146,7 @@ duration:
   type: float
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import above
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import WAIT_TIMEOUT_BOUNDS, wait_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.mesh.spec import mesh_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils.mesh.task import run_mesh
@@ -157,13 +157,13 @@ def argument_spec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         mesh_ca_cert=dict(type="path"),
         mesh_ca_key=dict(type="path", no_log=False),
-        wait_timeout=dict(type="int", default=300),
+        **wait_arg_spec(300),
     )
 
 
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
-                         bounds={"wait_timeout": above(0)})
+                         bounds=WAIT_TIMEOUT_BOUNDS)
     module.require_k8s()
     module.run(run_mesh)
 

@@ -45,6 +45,7 @@ extends_documentation_fragment:
   - adhar.platform.storage
   - adhar.platform.storage.encryption
   - adhar.platform.storage.verification
+  - adhar.platform.wait
 attributes:
   check_mode:
     support: full
@@ -150,13 +151,11 @@ options:
   wait:
     description:
       - After the restore, wait until the created Deployments, StatefulSets, DaemonSets, Jobs and Pods are ready.
-    type: bool
     default: false
   wait_timeout:
     description:
       - Seconds for all of O(wait) together.
       - Greater than 0; another value fails the task before anything is read.
-    type: float
     default: 300
   report_items:
     description:
@@ -349,6 +348,7 @@ items:
   sample: [{resource: configmaps, namespace: shop, name: settings, action: created}]
 """
 
+from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
@@ -374,8 +374,7 @@ def argument_spec():
         ), mutually_exclusive=[["before", "after"]], required_one_of=[["before", "after"]]),
         workers=dict(type="int", default=16),
         crd_timeout=dict(type="float", default=60),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="float", default=300),
+        **wait_arg_spec(300, wait=False),
         report_items=dict(type="str", choices=["summary", "changed", "failed", "all"], default="summary"),
         continue_on_error=dict(type="bool", default=False),
         volume_data=dict(type="str", choices=["auto", "never"], default="auto"),

@@ -35,6 +35,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.glb.runner import keyed_changes, record_key
 from ansible_collections.adhar.platform.plugins.module_utils.glb.spec import endpoint_kind, fail
@@ -120,11 +121,11 @@ class LocalBackend:
                 return outcome
             binary = _coredns()
             serial = _next_serial(stored["serial"])
-            _write(os.path.join(d, "db.zone"), zone_file(opts["zone"], everything, serial))
-            _write(os.path.join(d, "db.zone.weights"), weight_file(everything))
-            _write(os.path.join(d, "Corefile"), corefile(opts["zone"], d, opts["dns_address"], opts["dns_port"]))
-            _write(os.path.join(d, "records.json"), json.dumps({"records": everything, "serial": serial, "listen": listen},
-                                                               indent=1, sort_keys=True))
+            atomic_write(os.path.join(d, "db.zone"), zone_file(opts["zone"], everything, serial))
+            atomic_write(os.path.join(d, "db.zone.weights"), weight_file(everything))
+            atomic_write(os.path.join(d, "Corefile"), corefile(opts["zone"], d, opts["dns_address"], opts["dns_port"]))
+            atomic_write(os.path.join(d, "records.json"),
+                         json.dumps({"records": everything, "serial": serial, "listen": listen}, indent=1, sort_keys=True))
             if moved:
                 procs.stop(info)
             if not running or moved:
@@ -270,13 +271,6 @@ def corefile(zone, d, address, port):
 }
 """ % {"zone": zone, "port": port, "address": address, "weights": os.path.join(d, "db.zone.weights"),
        "db": os.path.join(d, "db.zone")}
-
-
-def _write(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _next_serial(previous):

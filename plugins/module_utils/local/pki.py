@@ -15,6 +15,8 @@ import datetime
 import ipaddress
 import os
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
+
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -27,17 +29,6 @@ except ImportError as e:  # handled by the module's dependency check
     CRYPTOGRAPHY_IMPORT_ERROR = e
 
 CA_DAYS = 3650
-
-
-def _write(path, data, mode):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def _key():
@@ -90,8 +81,8 @@ class CertAuthority:
         return cls(key, cert)
 
     def save(self, cert_path, key_path):
-        _write(key_path, _key_pem(self.key), 0o600)
-        _write(cert_path, self.cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        atomic_write(key_path, _key_pem(self.key), mode=0o600)
+        atomic_write(cert_path, self.cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
     def issue(self, cn, orgs=(), days=365, server=False, client=False, dns=(), ips=()):
         """Issue a leaf certificate; returns ``(key, cert)``."""
@@ -124,8 +115,8 @@ class CertAuthority:
 
     def issue_to(self, cert_path, key_path, cn, **kw):
         key, cert = self.issue(cn, **kw)
-        _write(key_path, _key_pem(key), 0o600)
-        _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        atomic_write(key_path, _key_pem(key), mode=0o600)
+        atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
         return cert
 
 
@@ -137,9 +128,9 @@ def service_ip(service_cidr):
 
 def write_service_account_keys(key_path, pub_path):
     key = _key()
-    _write(key_path, _key_pem(key), 0o600)
+    atomic_write(key_path, _key_pem(key), mode=0o600)
     pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    _write(pub_path, pub, 0o644)
+    atomic_write(pub_path, pub, mode=0o644)
 
 
 def generate(pki_dir, *, members, service_cidr, days=365):

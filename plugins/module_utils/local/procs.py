@@ -16,6 +16,8 @@ import signal
 import subprocess
 import time
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
+
 
 def proc_stat(pid):
     """``(state, starttime)`` of a live pid from /proc, or ``None``."""
@@ -79,10 +81,7 @@ def write_record(run_dir, name, pid, **extra):
     """Write ``run_dir/name.pid``: the pid, its /proc start time and ``extra``; returns the record."""
     st = proc_stat(pid)
     info = dict(extra, name=name, pid=pid, starttime=st[1] if st else None, started_at=time.time())
-    tmp = os.path.join(run_dir, ".%s.pid.tmp" % name)
-    with open(tmp, "w") as f:
-        json.dump(info, f)
-    os.replace(tmp, os.path.join(run_dir, name + ".pid"))
+    atomic_write(os.path.join(run_dir, name + ".pid"), json.dumps(info))
     return info
 
 

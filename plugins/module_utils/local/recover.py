@@ -318,6 +318,8 @@ def restore_members(cluster, plan, suffix=""):
 
 def swap_data_dirs(cluster, new_suffix, old_suffix):
     """``etcd-<i>`` -> ``etcd-<i><old_suffix>`` and ``etcd-<i><new_suffix>`` -> ``etcd-<i>`` for every member."""
+    # Not _common.files.atomic_write: these are directories, swapped by two renames so that the previous data stays
+    # (as old_suffix) for roll_back_data_dirs until the restored members are known to be healthy.
     for i in range(cluster.members):
         live = cluster.layout.sub("data", "etcd-%d" % i)
         old = live + old_suffix

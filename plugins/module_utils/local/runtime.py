@@ -18,9 +18,10 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import time
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
+from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local import clustermesh, metrics, monitoring, pki, ports as portalloc, procs, stages
 from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import ALIVE, Supervisor
@@ -56,11 +57,8 @@ def binary_version(bin_dir, name="kube-apiserver"):
         return entry["version"]
     except (OSError, ValueError, KeyError):
         pass
-    try:
-        out = subprocess.run([os.path.join(bin_dir, name), "--version"], capture_output=True, text=True, timeout=20,
-                             check=False).stdout
-    except (OSError, subprocess.SubprocessError) as e:
-        raise AdharError("cannot run %s --version in %s: %s" % (name, bin_dir, e))
+    out = run_once([os.path.join(bin_dir, name), "--version"], what="%s --version in %s" % (name, bin_dir), text=True,
+                   timeout=20).stdout
     for word in out.split():
         if word.startswith("v") and word[1:2].isdigit():
             return word.split("-")[0].split("+")[0]
@@ -341,15 +339,7 @@ def _kubeconfig(cluster_name, server, ca_path, cert_path, key_path, user):
 
 def write_private(path, text, owner=None):
     """Replace ``path`` atomically with ``text``, mode 0600 (owned by ``owner``, ``(uid, gid)``, when given)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)
-    if owner is not None:
-        os.chown(tmp, owner[0], owner[1])
-    os.replace(tmp, path)
+    atomic_write(path, text, mode=0o600, owner=owner, makedirs=True)
 
 
 def _dump(obj):

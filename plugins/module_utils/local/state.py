@@ -18,10 +18,11 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.files import atomic_write
+from ansible_collections.adhar.platform.plugins.module_utils._common.locks import FileLock
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import default_state_root
 
@@ -107,30 +108,21 @@ def load(layout):
 
 def save(layout, data):
     data = dict(data, format=STATE_FORMAT, name=layout.name)
-    tmp = layout.state_file + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, layout.state_file)
+    atomic_write(layout.state_file, json.dumps(data, indent=2, sort_keys=True))
 
 
 @contextlib.contextmanager
 def locked(path, what):
+    """Hold the lock file ``path`` of ``what``; someone else working on it is waited for rather than failed."""
+    lock = FileLock(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+        lock.acquire()
     except OSError as exc:  # out of space or inodes, read-only, ...: the real cause, before anything is done
         raise AdharError("cannot write the lock of %s %s: %s" % (what, path, exc.strerror or exc), lock=path) from exc
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            # someone else works on it; wait for them rather than fail
-            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # closing releases the flock
+        lock.release()
 
 
 def cluster_lock(layout):

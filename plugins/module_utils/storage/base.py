@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 
+from ansible_collections.adhar.platform.plugins.module_utils._common.times import parse_time_or_none
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.local.procs import is_running, _proc_stat
 
@@ -170,23 +171,8 @@ def isotime(value):
 
 
 def parse_time(value):
-    """An aware UTC datetime from an ISO 8601 string (``Z`` allowed), a datetime or epoch seconds; ``None`` stays ``None``."""
-    if value is None or isinstance(value, datetime.datetime):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        return value
-    if isinstance(value, (int, float)):
-        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.astimezone(datetime.timezone.utc)
+    """An aware UTC datetime from an ISO 8601 string (``Z`` allowed), a datetime or epoch seconds; ``None`` when unreadable."""
+    return parse_time_or_none(value)
 
 
 # -- identity of this process (for locks) ----------------------------------------

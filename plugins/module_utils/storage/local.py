@@ -27,11 +27,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
-import fcntl
 import os
-import tempfile
 import threading
 
+from ansible_collections.adhar.platform.plugins.module_utils._common import files as common_files
+from ansible_collections.adhar.platform.plugins.module_utils._common.locks import FileLock
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import (
     TEMP_PREFIX,
@@ -49,18 +49,9 @@ _SYNC_ALL_THRESHOLD = 64
 _NO_LINK_ERRNOS = frozenset((errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV, errno.ENOSYS))
 
 
-def _fsync_path(path, directory=False):
-    flags = os.O_RDONLY | (os.O_DIRECTORY if directory else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _handle_of(st):
+    """What identifies one version of a lock object: ``(inode, mtime, size)`` of its ``os.stat_result``."""
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class LocalStorage(Storage):
@@ -143,20 +134,9 @@ class LocalStorage(Storage):
                              option="storage.path") from exc
 
     def _write_temp(self, directory, chunks, durable):
+        """``(path, stat)`` of a new 0600 temporary file holding ``chunks`` (removed again when the write fails)."""
         self._makedirs(directory)
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-                f.flush()
-                if durable:
-                    os.fsync(f.fileno())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return tmp
+        return common_files.write_temp(directory, chunks, mode=0o600, fsync=durable, prefix=TEMP_PREFIX)
 
     def _put_direct(self, path, key, chunks):
         """Create ``path`` exclusively and write it in place (fsync="commit" items; see the module docstring)."""
@@ -202,15 +182,17 @@ class LocalStorage(Storage):
             return
         if not overwrite and os.path.lexists(path):
             raise ObjectExists("%s already exists in %s (objects are written once)" % (key, self.location), key=key)
-        tmp = self._write_temp(directory, chunks, self.fsync == "always")
-        try:
-            if overwrite:
-                os.replace(tmp, path)
-            else:
+        if overwrite:
+            # the directory is fsynced by sync() with the others, so once for many objects
+            self._makedirs(directory)
+            common_files.atomic_write(path, chunks, mode=0o600, fsync=self.fsync == "always", fsync_dir=False, prefix=TEMP_PREFIX)
+        else:
+            tmp = self._write_temp(directory, chunks, self.fsync == "always")[0]
+            try:
                 self._rename_noreplace(tmp, path, key)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
         with self._guard:
             if self.fsync == "always":
                 self._pending_dirs.add(directory)
@@ -219,6 +201,9 @@ class LocalStorage(Storage):
                 self._pending_dirs.add(directory)
 
     def _rename_noreplace(self, tmp, path, key):
+        # Not an atomic_write: objects are written once, so the temporary file is linked to its name (which fails
+        # when the name exists) instead of renamed over it; rename only after an existence check where the file
+        # system has no hard links.
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -238,9 +223,9 @@ class LocalStorage(Storage):
             os.sync()  # data and metadata of every file system, directories included
             return
         for path in sorted(files):
-            _fsync_path(path)
+            common_files.fsync_path(path)
         for directory in sorted(dirs, key=len, reverse=True):
-            _fsync_path(directory, directory=True)
+            common_files.fsync_path(directory, directory=True)
 
     def _open(self, key):
         try:
@@ -309,23 +294,15 @@ class LocalStorage(Storage):
     # the one contender that judged it.  The flock needs no file of its own, so a
     # lock can still be released on a file system out of space or inodes.
 
-    @contextlib.contextmanager
     def _lock_guard(self, key):
-        directory = os.path.dirname(self._path(key))
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the flock
+        return FileLock(os.path.dirname(self._path(key)), directory=True)
 
     @staticmethod
     def _handle(path):
         try:
-            st = os.stat(path)
+            return _handle_of(os.stat(path))
         except FileNotFoundError:
             return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _lock_error(self, action, key, exc):
         reason = exc.msg if isinstance(exc, AdharError) else (exc.strerror or str(exc))
@@ -335,13 +312,13 @@ class LocalStorage(Storage):
     def _lock_create(self, key, data):
         path = self._path(key)
         try:
-            tmp = self._write_temp(os.path.dirname(path), [data], True)  # removes its file when it fails
+            tmp, written = self._write_temp(os.path.dirname(path), [data], True)  # removes its file when it fails
         except (OSError, AdharError) as exc:
             raise self._lock_error("write", key, exc) from exc
         try:
             # link/rename keep the inode, mtime and size: the handle of the temporary file is the lock's, so a
             # lock this run created is always one it can prove it owns (and release)
-            handle = self._handle(tmp)
+            handle = _handle_of(written)
             try:
                 self._rename_noreplace(tmp, path, key)
             except ObjectExists:
@@ -351,7 +328,7 @@ class LocalStorage(Storage):
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        _fsync_path(os.path.dirname(path), directory=True)
+        common_files.fsync_path(os.path.dirname(path), directory=True)
         return handle
 
     def _lock_read(self, key):
@@ -386,13 +363,6 @@ class LocalStorage(Storage):
             with self._lock_guard(key):
                 if self._handle(path) != handle:
                     return None
-                tmp = self._write_temp(os.path.dirname(path), [data], True)
-                try:
-                    new_handle = self._handle(tmp)
-                    os.replace(tmp, path)
-                finally:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
-                return new_handle
+                return _handle_of(common_files.atomic_write(path, [data], mode=0o600, prefix=TEMP_PREFIX))
         except (OSError, AdharError) as exc:
             raise self._lock_error("refresh", key, exc) from exc

@@ -9,10 +9,15 @@ import yaml
 
 from ansible_collections.adhar.platform.plugins.doc_fragments import attributes as attributes_fragment
 from ansible_collections.adhar.platform.plugins.doc_fragments import k8s_auth as k8s_auth_fragment
+from ansible_collections.adhar.platform.plugins.doc_fragments import retention as retention_fragment
+from ansible_collections.adhar.platform.plugins.doc_fragments import wait as wait_fragment
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import (
     K8S_AUTH_ARG_SPEC,
     K8S_AUTH_ENV,
+    RETENTION_ARG_SPEC,
+    WAIT_TIMEOUT_BOUNDS,
     k8s_auth_params,
+    wait_arg_spec,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
 
@@ -121,3 +126,78 @@ def test_attributes_fragments_shape():
     assert info["diff_mode"]["support"] == "N/A"
     assert both["check_mode"]["description"] == _attributes("CHECK_MODE")["check_mode"]["description"]
     assert both["diff_mode"]["description"] == _attributes("DIFF_MODE")["diff_mode"]["description"]
+
+
+# -- option families shared by several modules (retention, wait) ------------------
+
+
+def _fragment(fragment, var="DOCUMENTATION"):
+    return yaml.safe_load(getattr(fragment.ModuleDocFragment, var))["options"]
+
+
+def _module_specs():
+    """``{module name: argument spec}`` of every module with an ``argument_spec()``."""
+    import importlib
+    import pkgutil
+
+    from ansible_collections.adhar.platform.plugins import modules
+
+    out = {}
+    for info in pkgutil.iter_modules(modules.__path__):
+        mod = importlib.import_module("ansible_collections.adhar.platform.plugins.modules." + info.name)
+        if hasattr(mod, "argument_spec"):
+            out[info.name] = mod.argument_spec()
+    return out
+
+
+def test_retention_fragment_mirrors_the_spec():
+    doc = _fragment(retention_fragment)
+    assert sorted(doc) == sorted(RETENTION_ARG_SPEC) == ["retention"]
+    spec = RETENTION_ARG_SPEC["retention"]
+    assert doc["retention"]["type"] == spec["type"] == "dict"
+    subs = doc["retention"]["suboptions"]
+    assert sorted(subs) == sorted(spec["options"])
+    for name, sub in spec["options"].items():
+        assert subs[name]["type"] == sub["type"]
+        assert _description_text(subs[name]).strip()
+
+
+@pytest.mark.parametrize("var, spec", [("DOCUMENTATION", wait_arg_spec(wait=False)), ("TIMEOUT", wait_arg_spec())])
+def test_wait_fragments_mirror_the_spec(var, spec):
+    doc = _fragment(wait_fragment, var)
+    assert sorted(doc) == sorted(spec)
+    for name, option in spec.items():
+        assert doc[name]["type"] == option["type"]
+        assert "default" not in doc[name]  # each module documents its own
+
+
+def test_wait_arg_spec():
+    assert wait_arg_spec() == {"wait_timeout": {"type": "float", "default": 300.0}}
+    assert wait_arg_spec(180, wait=True) == {"wait_timeout": {"type": "float", "default": 180.0},
+                                             "wait": {"type": "bool", "default": True}}
+    assert WAIT_TIMEOUT_BOUNDS["wait_timeout"] == {"min": 0, "max": None, "exclusive": True}
+
+
+def test_every_module_takes_the_families_with_one_type():
+    specs = _module_specs()
+    with_retention = sorted(name for name, spec in specs.items() if "retention" in spec and spec["retention"].get("options"))
+    assert with_retention == ["backup", "db"]
+    for name in with_retention:
+        assert specs[name]["retention"] == RETENTION_ARG_SPEC["retention"], name
+    with_timeout = sorted(name for name, spec in specs.items() if "wait_timeout" in spec)
+    assert with_timeout == ["apply", "apps", "cluster", "helm_release", "mesh", "restore"]
+    for name in with_timeout:
+        assert specs[name]["wait_timeout"]["type"] == "float", name
+        if "wait" in specs[name]:
+            assert specs[name]["wait"]["type"] == "bool", name
+
+
+def test_families_accept_what_users_pass(module_args):
+    spec = dict(RETENTION_ARG_SPEC, **wait_arg_spec(300, wait=True))
+    for given, timeout in ((300, 300.0), ("45", 45.0), (2.5, 2.5)):
+        for max_age in (30, "30", "72h"):
+            module_args({"wait_timeout": given, "retention": {"keep_last": "3", "max_age": max_age}})
+            params = AdharModule(spec).params
+            assert params["wait_timeout"] == timeout and isinstance(params["wait_timeout"], float)
+            assert params["retention"] == {"keep_last": 3, "max_age": max_age}  # max_age as given: int days or text
+            assert params["wait"] is True

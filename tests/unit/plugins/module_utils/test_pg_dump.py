@@ -11,6 +11,7 @@ import io
 import pytest
 import yaml
 
+from ansible_collections.adhar.platform.plugins.doc_fragments import retention as retention_fragment
 from ansible_collections.adhar.platform.plugins.module_utils import pg_dump, pg_pooler, pg_tune
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.modules import db as db_module
@@ -28,6 +29,9 @@ def params(**kw):
 def test_documentation_matches_the_argument_spec():
     # validate-modules checks every key; this keeps the two in step while editing
     doc = yaml.safe_load(db_module.DOCUMENTATION)["options"]
+    # the module's own description, the type and suboptions of adhar.platform.retention (merged as ansible-doc does)
+    shared = yaml.safe_load(retention_fragment.ModuleDocFragment.DOCUMENTATION)["options"]["retention"]
+    doc["retention"] = dict(shared, **doc["retention"])
     own = dict(pg_dump.DB_ARG_SPEC, **pg_tune.TUNE_ARG_SPEC, **pg_pooler.POOLER_ARG_SPEC)
     assert sorted(doc) == sorted(own)
     assert all((doc[n].get("default"), doc[n].get("choices"), doc[n]["type"]) == (o.get("default"), o.get("choices"), o["type"])

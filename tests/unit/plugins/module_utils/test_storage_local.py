@@ -12,12 +12,12 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import pytest
 
+from ansible_collections.adhar.platform.plugins.module_utils._common import files
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.storage import (
     LocalStorage,
@@ -379,7 +379,7 @@ def _enospc(*args, **kwargs):
 
 def test_lock_that_cannot_be_written_fails_with_the_cause_and_leaves_nothing(store, monkeypatch):
     store.check(write=True)
-    monkeypatch.setattr(tempfile, "mkstemp", _enospc)
+    monkeypatch.setattr(files, "write_temp", _enospc)
     with pytest.raises(AdharError) as info:
         store.lock("prod").acquire()
     assert info.value.msg == "cannot write the lock .locks/prod.lock in %s: No space left on device" % store.location
@@ -436,7 +436,7 @@ def test_a_created_lock_is_always_one_its_holder_can_release(store, monkeypatch)
 
 def test_refresh_that_cannot_write_keeps_the_lock_releasable(store, monkeypatch):
     lock = store.lock("prod").acquire()
-    monkeypatch.setattr(store, "_write_temp", _enospc)
+    monkeypatch.setattr(files, "write_temp", _enospc)  # the temporary file of the atomic write
     with pytest.raises(AdharError, match="cannot refresh the lock .locks/prod.lock .*No space left on device"):
         lock.refresh()
     monkeypatch.undo()
