@@ -369,13 +369,12 @@ class _Reader:
     def __init__(self, objects):
         self.objects = objects
 
-    def items(self, section):
-        out = []
+    def records(self, section):
         for (key, ns, name), obj in self.objects.items():
-            out.append({"path": "resources/%s/%s/%s.json" % (key, ns or "cluster", name), "resource": key, "namespace": ns, "name": name})
-        return out
+            yield {}, {"path": "resources/%s/%s/%s.json" % (key, ns or "cluster", name), "resource": key, "namespace": ns,
+                       "name": name}
 
-    def read_many(self, records, workers):
+    def read_many(self, records, workers, whole_packs=False):
         for record in records:
             for (key, ns, name), obj in self.objects.items():
                 if record["path"] == "resources/%s/%s/%s.json" % (key, ns or "cluster", name):
@@ -397,8 +396,10 @@ def test_plan_items_skips_controlled_and_maps():
                ("configmaps", "a", "kube-root-ca.crt"): _cm("a", "kube-root-ca.crt"),
                ("configmaps", "a", "c"): _cm("a", "c"), ("events", "a", "e"): {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}}}
     params = {"name": "r1", "namespace_mapping": {"a": "b"}}
-    items, tiers, timings = plan_items(_Reader(objects), params, 2)
+    items, tiers, timings, loader = plan_items(_Reader(objects), params, 2)
     by = {(i.key, i.name): i for i in items}
+    assert by[("configmaps", "c")].obj is None  # read again when its tier is applied
+    loader(items)
     assert by[("replicasets.apps", "web-1")].action == "skipped"
     assert by[("configmaps", "kube-root-ca.crt")].action == "skipped"
     assert by[("events", "e")].action == "skipped"
