@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -224,14 +225,21 @@ def select_objects(entries, selection):
     return chosen, pulled
 
 
+def _shared(text):
+    """One string object for every equal apiVersion or kind (tens of thousands of outlines hold the same few)."""
+    return sys.intern(text) if isinstance(text, str) else text
+
+
 def outline(key, obj, selection):
-    """What ``select_objects`` and ``build_items`` read of an object, without its data: apiVersion, kind, name,
-    namespace, uid, controller owners, the labels ``selection`` reads, and the few fields the selection follows
-    (a CRD's group and plural, a PV's claim, a Service's selector; with ``app``, the pod spec of an application's
-    workload and a RoleBinding's subjects and role)."""
+    """What ``select_objects`` and ``build_items`` read of an object, without its data: apiVersion, kind, uid,
+    controller owners, the labels ``selection`` reads, and the few fields the selection follows (a CRD's group and
+    plural, a PV's claim, a Service's selector, an Endpoints' name; with ``app``, the pod spec of an application's
+    workload and a RoleBinding's subjects and role).  Its name and namespace are the entry's key."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
-    small = {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")}
+    small = {"uid": meta.get("uid")}
+    if key == "endpoints":  # left to the endpoints controller of a Service of the same name
+        small["name"], small["namespace"] = meta.get("name"), meta.get("namespace")
     wanted = {k: labels[k] for k in selection.label_keys() if k in labels}
     if wanted:
         small["labels"] = wanted
@@ -239,7 +247,7 @@ def outline(key, obj, selection):
               for r in meta.get("ownerReferences") or [] if isinstance(r, dict) and r.get("controller")]
     if owners:
         small["ownerReferences"] = owners
-    out = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": small}
+    out = {"apiVersion": _shared(obj.get("apiVersion")), "kind": _shared(obj.get("kind")), "metadata": small}
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     if key == CRD_KEY:
         out["spec"] = {"group": spec.get("group"), "names": {"plural": (spec.get("names") or {}).get("plural")}}

@@ -28,6 +28,7 @@ import collections
 import concurrent.futures
 import hashlib
 import json
+import sys
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive.format import (
     ENC_SUFFIX,
@@ -148,7 +149,11 @@ class ArchiveReader:
         manifest = self.stored_manifest
         self._authenticate(manifest)  # a wrong key or a tampered manifest fails here, before any item is read
         self._manifest = manifest
-        self._index = {item["path"]: item for item in manifest["items"]}
+        self._index = {}
+        for item in manifest["items"]:
+            self._index[item["path"]] = item
+            if isinstance(item.get("pack"), str):
+                item["pack"] = sys.intern(item["pack"])  # one string per pack, not one per item
 
     def _authenticate(self, manifest):
         encrypted = holds_encrypted_items(manifest)

@@ -876,7 +876,7 @@ def test_outline_keeps_what_selection_reads_only():
            "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
     small = outline("replicasets.apps", obj, sel)
     assert small == {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                     "metadata": {"name": "x", "namespace": "a", "uid": "u1", "labels": {"tier": "web"},
+                     "metadata": {"uid": "u1", "labels": {"tier": "web"},
                                   "ownerReferences": [{"controller": True, "uid": "d1", "kind": "Deployment"}]}}
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "w.e.com"},
            "spec": {"group": "e.com", "names": {"plural": "w", "kind": "W"}, "versions": [{"name": "v1"}]}}
