@@ -838,15 +838,20 @@ def test_selection_by_labels_works_on_outlines(tmp_path):
     assert all(i.obj["metadata"]["labels"]["app"] == "shop" for i in items if i.key == "configmaps")
 
 
+def _tamper(tmp_path, record):
+    """Flip one byte of a packed item (``record``: its manifest record) of backup b1."""
+    path = tmp_path / "backups" / "b1" / record["pack"]
+    data = bytearray(path.read_bytes())
+    data[record["offset"] + 5] ^= 1
+    os.chmod(path, 0o600)
+    path.write_bytes(bytes(data))
+
+
 def test_a_tampered_item_is_refused_by_the_plan_before_any_request(tmp_path):
     store = _backup(tmp_path)
     manifest = ArchiveReader(store, "b1", KEY).manifest
     target = next(i for i in manifest["items"] if i["path"].startswith("resources/configmaps/namespaces/b/cm-05"))
-    path = tmp_path / "backups" / "b1" / target["pack"]
-    data = bytearray(path.read_bytes())
-    data[target["offset"] + 5] ^= 1
-    os.chmod(path, 0o600)
-    path.write_bytes(bytes(data))
+    _tamper(tmp_path, target)
     with pytest.raises(AdharError, match="failed verification, nothing was restored: 1 of 16 selected items are bad"):
         plan_items(ArchiveReader(store, "b1", KEY), {"name": "r1"}, 2)
 
@@ -856,11 +861,7 @@ def test_an_item_changed_after_the_plan_fails_alone(tmp_path):
     reader = ArchiveReader(store, "b1", KEY)
     items, tiers, dummy, loader = plan_items(reader, {"name": "r1"}, 2)
     target = next(i for i in items if i.name == "cm-01")
-    path = tmp_path / "backups" / "b1" / target.record["pack"]
-    data = bytearray(path.read_bytes())
-    data[target.record["offset"] + 5] ^= 1
-    os.chmod(path, 0o600)
-    path.write_bytes(bytes(data))
+    _tamper(tmp_path, target.record)
     Restore(FakeApi(), backup="b1", name="r1", workers=2, loader=loader, continue_on_error=True).run(items, tiers)
     assert target.action == "failed" and "read again from the backup" in target.message
     assert sorted(i.action for i in items if i is not target) == ["created"] * 3
