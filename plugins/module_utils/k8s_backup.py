@@ -47,7 +47,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
 )
 from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, at_least
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds, limit_malloc_arenas
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params, verify_key_info
 from ansible_collections.adhar.platform.plugins.module_utils.csi_snapshots import (  # noqa: F401 (snapshot_name: public)
     DEFAULT_CLASS_ANNOTATION,
@@ -790,6 +790,7 @@ def run_backup(module):
     """``adhar.platform.backup``: module params in, result dict out."""
     from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
 
+    limit_malloc_arenas()  # before the reader and request threads start: their freed memory is shared
     p = module.params
     t0 = time.monotonic()
     timings = {}

@@ -9,18 +9,23 @@
    with a key, its MAC checked (a wrong key fails here).  A backup without a manifest is refused.
 2. Select items by what their paths say (namespaces, resources, cluster scope), then read every selected
    item in parallel: each read checks size and SHA-256 and decrypts.  Any bad item stops the restore
-   here, before a single request is made to the target cluster.
+   here, before a single request is made to the target cluster.  Of each object only its outline is kept
+   (names, uid, controller owners, the labels the selection reads; ``outline``), never its data.
 3. Select objects by labels / application, pull in what an application needs, drop what the cluster makes
-   itself or a restored controller recreates, sanitise (``restore_sanitize``), map namespaces, label.
+   itself or a restored controller recreates.
 4. Dependency tiers in order (``restore_sanitize.plan_tiers``: CRDs alone and waited for until Established,
    cluster-wide basics, what namespaced objects need, data, workloads, admission last): per tier one LIST
    per resource type (in parallel), then one POST per new object, every type of the tier on one bounded
-   pool; existing objects follow ``existing_resource_policy``.
+   pool; existing objects follow ``existing_resource_policy``.  The tier's objects are read again from the
+   backup in chunks of ``APPLY_CHUNK`` (``ObjectLoader``: checked, decrypted, sanitised, namespaces mapped,
+   labelled) while the previous chunk is being applied, and dropped once applied, so the memory holds a
+   chunk or two of objects however big the backup is.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -28,7 +33,7 @@ from datetime import datetime, timezone
 from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, list_backups
 from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, above, at_least
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds, limit_malloc_arenas
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils.csi_snapshots import ready_snapshots, with_snapshot_source
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import APPLY_CONTENT_TYPE, ansible_diff, diff_pair
@@ -47,6 +52,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize im
     map_namespaces,
     plan_order,
     plan_tiers,
+    pod_spec_of,
     resource_match,
     sanitize,
     select_app,
@@ -68,6 +74,8 @@ LIST_PAGE = 500
 REPORT_ITEMS = ("summary", "changed", "all", "failed")
 SAMPLE = 5  # example names per skip reason
 LISTED = 20  # failures (and workloads not ready) listed in full with report_items=summary
+APPLY_CHUNK = 1000  # objects of a tier read, decoded and applied together (a backup's objects are never all in memory)
+ROLEBINDINGS_KEY = "rolebindings.rbac.authorization.k8s.io"
 
 
 def restore_name(backup, now=None):
@@ -78,13 +86,17 @@ def restore_name(backup, now=None):
 class Item:
     """One object of the restore."""
 
-    __slots__ = ("key", "src_namespace", "name", "obj", "resource", "namespace", "action", "message", "live", "diff")
+    __slots__ = ("key", "src_namespace", "name", "obj", "resource", "namespace", "action", "message", "live", "diff",
+                 "record", "api_version", "kind")
 
-    def __init__(self, key, src_namespace, name, obj):
+    def __init__(self, key, src_namespace, name, obj, record=None):
         self.key = key
         self.src_namespace = src_namespace
         self.name = name
         self.obj = obj
+        self.record = record  # the backup's manifest record: the object is read from it when its tier is applied
+        self.api_version = (obj or {}).get("apiVersion")
+        self.kind = (obj or {}).get("kind")
         self.resource = None
         self.namespace = None
         self.action = None
@@ -143,13 +155,23 @@ class Selection:
         """``all``, ``none`` or ``related`` (CRDs of restored custom resources, PVs of restored claims)."""
         return self.filters.cluster_mode()
 
+    def label_keys(self):
+        """The label keys the selection reads (of the label selector, and of ``app``)."""
+        keys = {term[0] for term in self.selector.terms}
+        if self.app:
+            keys.update(self.app_keys)
+        return keys
+
     def path_ok(self, record):
         """Whether an archive item is read at all (its objects are filtered again once read)."""
-        key, ns = record.get("resource"), record.get("namespace")
-        if not key or not record.get("name"):
+        return self.names_ok(record.get("resource"), record.get("namespace"), record.get("name"))
+
+    def names_ok(self, key, ns, name):
+        """``path_ok`` for an item's resource key, namespace and name."""
+        if not key or not name:
             return False
         if key == NAMESPACES_KEY:
-            return self.namespace_ok(record["name"])
+            return self.namespace_ok(name)
         if ns:
             return self.namespace_ok(ns) and self.resource_ok(key)
         if not self.resource_ok(key):
@@ -203,6 +225,43 @@ def select_objects(entries, selection):
     return chosen, pulled
 
 
+def _shared(text):
+    """One string object for every equal apiVersion or kind (tens of thousands of outlines hold the same few)."""
+    return sys.intern(text) if isinstance(text, str) else text
+
+
+def outline(key, obj, selection):
+    """What ``select_objects`` and ``build_items`` read of an object, without its data: apiVersion, kind, uid,
+    controller owners, the labels ``selection`` reads, and the few fields the selection follows (a CRD's group and
+    plural, a PV's claim, a Service's selector, an Endpoints' name; with ``app``, the pod spec of an application's
+    workload and a RoleBinding's subjects and role).  Its name and namespace are the entry's key."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    small = {"uid": meta.get("uid")}
+    if key == "endpoints":  # left to the endpoints controller of a Service of the same name
+        small["name"], small["namespace"] = meta.get("name"), meta.get("namespace")
+    wanted = {k: labels[k] for k in selection.label_keys() if k in labels}
+    if wanted:
+        small["labels"] = wanted
+    owners = [{"controller": True, "uid": r.get("uid"), "kind": r.get("kind")}
+              for r in meta.get("ownerReferences") or [] if isinstance(r, dict) and r.get("controller")]
+    if owners:
+        small["ownerReferences"] = owners
+    out = {"apiVersion": _shared(obj.get("apiVersion")), "kind": _shared(obj.get("kind")), "metadata": small}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if key == CRD_KEY:
+        out["spec"] = {"group": spec.get("group"), "names": {"plural": (spec.get("names") or {}).get("plural")}}
+    elif key == "persistentvolumes":
+        out["spec"] = {"claimRef": spec.get("claimRef")}
+    elif key == "services":
+        out["spec"] = {"selector": spec.get("selector")}
+    elif selection.app and pod_spec_of(obj, key) and any(labels.get(k) == selection.app for k in selection.app_keys):
+        out["spec"] = spec  # what its pods refer to is pulled in
+    if selection.app and key == ROLEBINDINGS_KEY:
+        out["subjects"], out["roleRef"] = obj.get("subjects"), obj.get("roleRef")
+    return out
+
+
 # --------------------------------------------------------------------------- the restore
 
 class Restore:
@@ -210,7 +269,7 @@ class Restore:
 
     def __init__(self, client, *, backup, name, policy="none", workers=16, check_mode=False, diff=False,
                  crd_timeout=60.0, continue_on_error=False, wait=False, wait_timeout=300.0, planned_crds=(),
-                 clock=time.monotonic):
+                 clock=time.monotonic, loader=None):
         if workers < 1:
             raise AdharError("workers must be at least 1", option="workers")
         self.client = client
@@ -226,6 +285,9 @@ class Restore:
         self.wait_timeout = float(wait_timeout)
         self.clock = clock
         self.planned_crds = list(planned_crds)  # specs of the CRDs this restore creates (check mode)
+        # loader(items): reads the objects of items planned without them (a restore from a backup, ``ObjectLoader``);
+        # with it each tier is applied in chunks and an object is dropped once applied
+        self.loader = loader
         self.discovery = Discovery(client)
         self.stages = []
         self.warnings = []
@@ -475,11 +537,11 @@ class Restore:
             self._pool.shutdown(wait=True)
 
     def _resolve(self, batch):
-        todo = {(i.obj.get("apiVersion"), i.obj.get("kind")) for i in batch}
+        todo = {(i.api_version, i.kind) for i in batch}
         self.discovery.prefetch({a for a, dummy in todo if a}, self._pool)
         for item in batch:
             try:
-                item.resource = self.discovery.lookup(item.obj.get("apiVersion"), item.obj.get("kind"))
+                item.resource = self.discovery.lookup(item.api_version, item.kind)
             except UnknownKind as exc:
                 if self.check_mode and self._crd_in_restore(item):
                     continue
@@ -488,7 +550,7 @@ class Restore:
                 item.action, item.message = "failed", exc.msg
 
     def _crd_in_restore(self, item):
-        group = split_api_version(item.obj.get("apiVersion"))[0]
+        group = split_api_version(item.api_version)[0]
         return any(s.get("group") == group for s in self.planned_crds)
 
     def _tier(self, name, keys, batch):
@@ -497,10 +559,7 @@ class Restore:
         start = self.clock()
         self._resolve(batch)
         live_items = [i for i in batch if i.action is None and i.resource is not None]
-        for item in live_items:
-            item.namespace = item.obj["metadata"].get("namespace") if item.resource.namespaced else None
-            if not item.resource.namespaced:
-                item.obj["metadata"].pop("namespace", None)
+        self._scoped(live_items)
         groups = {}
         for item in live_items:
             groups.setdefault(item.resource, []).append(item)
@@ -523,7 +582,11 @@ class Restore:
         if NAMESPACES_KEY in keys:
             self._wait_namespaces_gone([i for i in batch if i.key == NAMESPACES_KEY and i.action is None
                                         and ((i.live or {}).get("metadata") or {}).get("deletionTimestamp")])
-        list(self._pool.map(self._restore_one, interleave(keys, [i for i in batch if i.action is None])))
+        todo = [i for i in batch if i.action is None]
+        if self.loader is None:
+            list(self._pool.map(self._restore_one, interleave(keys, todo)))
+        else:
+            self._apply_chunks(keys, todo)
         if NAMESPACES_KEY in keys:
             self.created_namespaces |= {i.name for i in batch if i.action == "created" and i.key == NAMESPACES_KEY}
         if CRD_KEY in keys:
@@ -536,6 +599,43 @@ class Restore:
         self.stages.append({"name": name, "resources": [k for k in keys if k in per_resource], "count": len(batch),
                             "counts": counts, "resource_counts": per_resource,
                             "list_seconds": round(list_seconds, 3), "seconds": round(self.clock() - start, 3)})
+
+    @staticmethod
+    def _scoped(items):
+        """The namespace of items whose resource is known: their object's (namespaced), or none (its object's dropped)."""
+        for item in items:
+            if item.obj is None:
+                if not item.resource.namespaced:
+                    item.namespace = None
+                continue
+            item.namespace = item.obj["metadata"].get("namespace") if item.resource.namespaced else None
+            if not item.resource.namespaced:
+                item.obj["metadata"].pop("namespace", None)
+
+    def _apply_chunks(self, keys, todo):
+        """Apply ``todo`` (a tier's items, objects not read yet) chunk by chunk: each chunk is read by ``loader`` while
+        the one before is being applied, and its objects (and the live ones listed for it) are dropped once applied.
+        CRDs and items with a diff keep their object (the CRDs are waited for after the tier, diffs go in the result)."""
+        running = None
+        for chunk in chunked(keys, todo, APPLY_CHUNK):
+            self.loader(chunk)
+            ready = [i for i in chunk if i.action is None]
+            self._scoped([i for i in ready if i.resource is not None])
+            futures = [self._pool.submit(self._restore_one, i) for i in ready]
+            if running is not None:
+                self._finish(*running)
+            running = (chunk, futures)
+        if running is not None:
+            self._finish(*running)
+
+    @staticmethod
+    def _finish(chunk, futures):
+        for future in futures:
+            future.result()
+        for item in chunk:
+            item.live = None
+            if item.key != CRD_KEY and item.diff is None:
+                item.obj = None
 
     def _settle_crds(self, batch):
         """Wait until the restored CRDs are Established (``crd_timeout``), then teach discovery their resources."""
@@ -602,6 +702,19 @@ def same_object(key, wanted, live):
     return comparable(key, live, like=want) == want
 
 
+def chunked(keys, items, size):
+    """``items`` in chunks of about ``size``, each taking the same share of every resource type (in ``keys`` order,
+    interleaved), so the slow types run alongside the fast ones in every chunk and each type's share of a chunk is
+    a contiguous run of its items (of few packs of the backup)."""
+    queues = [q for q in ([i for i in items if i.key == k] for k in keys) if q]
+    total = sum(len(q) for q in queues)
+    count = max(1, -(-total // size))
+    for n in range(count):
+        part = [i for q in queues for i in q[n * len(q) // count:(n + 1) * len(q) // count]]
+        if part:
+            yield interleave(keys, part)
+
+
 def interleave(keys, items):
     """``items`` with their resource types taken in turn (round robin, in ``keys`` order), so a tier's slow type
     starts at once and runs alongside the fast ones instead of after them."""
@@ -614,25 +727,13 @@ def interleave(keys, items):
 
 # --------------------------------------------------------------------------- module entry
 
-def _read_all(reader, records, workers):
-    """``{record path: obj}`` read in parallel; every read verifies the item.  Raises one error naming the bad ones."""
-    problems = []
-    out = {}
-    for record, data, exc in reader.read_many(records, workers):
-        if exc is None:
-            try:
-                out[record["path"]] = reader.parse_json(record["path"], data)
-            except AdharError as err:
-                exc = err
-        if exc is not None:
-            problems.append((record["path"], exc))
+def _failed_verification(reader, problems, selected):
+    """The one error for bad items (``problems``: ``[(path, AdharError)]``) of the ``selected`` ones."""
     problems.sort(key=lambda p: p[0])
-    if problems:
-        path, exc = problems[0]
-        raise AdharError("backup %s failed verification, nothing was restored: %d of %d selected items are bad; first: %s"
-                         % (reader.name, len(problems), len(records), exc.msg),
-                         backup=reader.name, item=path, bad_items=[p for p, dummy in problems[:50]])
-    return out
+    path, exc = problems[0]
+    return AdharError("backup %s failed verification, nothing was restored: %d of %d selected items are bad; first: %s"
+                      % (reader.name, len(problems), selected, exc.msg),
+                      backup=reader.name, item=path, bad_items=[p for p, dummy in problems[:50]])
 
 
 def _skip_summary(skipped):
@@ -657,11 +758,25 @@ def _resource_counts(items):
     return out
 
 
+def resource_records(reader):
+    """``(resource key, namespace, name, manifest record)`` of the backup's resource items, nothing copied."""
+    for info, record in reader.records("resources"):
+        yield (record["resource"] if "resource" in record else info.get("resource"),
+               record["namespace"] if "namespace" in record else info.get("namespace"),
+               record["name"] if "name" in record else info.get("name"), record)
+
+
 def unmatched_in_backup(records, selection, backup, strict):
-    """Warnings (or, with ``strict``, an error) for include filters that match nothing in the backup's items."""
-    namespaces = {r["namespace"] for r in records if r.get("namespace")}
-    namespaces |= {r["name"] for r in records if r.get("resource") == NAMESPACES_KEY and r.get("name")}
-    keys = {r["resource"] for r in records if r.get("resource")}
+    """Warnings (or, with ``strict``, an error) for include filters that match nothing in the backup's items
+    (``records``: dicts with ``resource``, ``namespace`` and ``name``)."""
+    namespaces, keys = set(), set()
+    for r in records:
+        if r.get("namespace"):
+            namespaces.add(r["namespace"])
+        if r.get("resource") == NAMESPACES_KEY and r.get("name"):
+            namespaces.add(r["name"])
+        if r.get("resource"):
+            keys.add(r["resource"])
     unmatched = {}
     missing = selection.filters.unmatched_namespaces(namespaces)
     if missing:
@@ -674,46 +789,114 @@ def unmatched_in_backup(records, selection, backup, strict):
 
 
 def plan_items(reader, params, workers, key_given=True):
-    """Read, select, skip, sanitise and map: ``(items, tiers, timings)`` with no cluster access."""
+    """Verify, select, skip and map with no cluster access: ``(items, tiers, timings, loader)``.
+
+    Every selected item is read and checked here (size, SHA-256, decryption), and a bad one stops the restore
+    before anything is sent to a cluster; of each object only its ``outline`` is kept.  The items to restore
+    carry their manifest record: ``loader`` (an ``ObjectLoader``, for ``Restore``) reads their objects again
+    when their tier is applied."""
     selection = Selection(params)
     mapping = check_namespace_mapping(params.get("namespace_mapping"))
-    records = [r for r in reader.items("resources") if selection.path_ok(r)]
-    encrypted = [r for r in records if r.get("encrypted")]
+    records = {}
+    for key, ns, name, record in resource_records(reader):
+        if selection.names_ok(key, ns, name):
+            records[(key, ns if key != NAMESPACES_KEY else None, name)] = record
+    encrypted = [r for r in records.values() if r.get("encrypted")]
     if encrypted and not key_given:
         raise AdharError("backup %s: %d of the %d selected items are encrypted (first: %s) and only verify_key was given: "
                          "give encryption to restore them, or leave them out (exclude_resources); nothing was restored"
                          % (reader.name, len(encrypted), len(records), encrypted[0]["path"]), option="encryption",
                          backup=reader.name, item=encrypted[0]["path"])
+    del encrypted
     t = time.monotonic()
-    objects = _read_all(reader, records, workers)
+    entries, reasons, problems = {}, {}, []
+    by_path = {record["path"]: k for k, record in records.items()}
+    for record, data, exc in reader.read_many(list(records.values()), workers):
+        k = by_path[record["path"]]
+        try:
+            if exc is not None:
+                raise exc
+            obj = reader.parse_json(record["path"], data)
+            if not isinstance(obj, dict):
+                raise AdharError("item %s of backup %s is not an object" % (record["path"], reader.name),
+                                 item=record["path"])
+        except AdharError as err:
+            problems.append((record["path"], err))
+            continue
+        reason = system_skip_reason(k[0], obj)
+        if reason:
+            reasons[k] = reason
+        entries[k] = outline(k[0], obj, selection)
+    del by_path
+    if problems:
+        raise _failed_verification(reader, problems, len(records))
     read_seconds = time.monotonic() - t
-    entries = {}
-    for record in records:
-        obj = objects[record["path"]]
-        if not isinstance(obj, dict):
-            raise AdharError("item %s of backup %s is not an object" % (record["path"], reader.name), item=record["path"])
-        ns = record.get("namespace") if record["resource"] != NAMESPACES_KEY else None
-        entries[(record["resource"], ns, record["name"])] = obj
     chosen, pulled = select_objects(entries, selection)
-    items, tiers = build_items(entries, chosen | pulled, params, reader.name, mapping)
-    return items, tiers, {"read": round(read_seconds, 3), "selected_items": len(records), "pulled_in": len(pulled)}
+    items, tiers = build_items(entries, chosen | pulled, params, reader.name, mapping, reasons=reasons, records=records)
+    loader = ObjectLoader(reader, params, mapping, workers)
+    return items, tiers, {"read": round(read_seconds, 3), "selected_items": len(records), "pulled_in": len(pulled)}, loader
 
 
-def build_items(entries, keys, params, source, mapping, owner_uids=()):
+class ObjectLoader:
+    """Reads the objects of items planned by ``plan_items`` when ``Restore`` applies them: each is read from the
+    backup again (size and SHA-256 checked again, decrypted), decoded, sanitised, mapped and labelled like
+    ``build_items`` does; a PVC with a ready VolumeSnapshot in ``snapshots`` gets it as its data source.  An item
+    that cannot be read now (the backup changed since it was verified) fails."""
+
+    def __init__(self, reader, params, mapping, workers, snapshots=None):
+        self.reader = reader
+        self.params = params
+        self.mapping = mapping
+        self.workers = workers
+        self.snapshots = dict(snapshots or {})
+
+    def __call__(self, items):
+        todo = {i.record["path"]: i for i in items if i.obj is None and i.record is not None and i.action is None}
+        if not todo:
+            return
+        records = [i.record for i in todo.values()]
+        for record, data, exc in self.reader.read_many(records, self.workers, whole_packs=True):
+            item = todo[record["path"]]
+            try:
+                if exc is not None:
+                    raise exc
+                obj = self.reader.parse_json(record["path"], data)
+                if not isinstance(obj, dict):
+                    raise AdharError("item %s is not an object" % record["path"])
+            except AdharError as err:
+                item.action, item.message = "failed", "read again from the backup to be applied: %s" % err.msg
+                continue
+            obj = prepare_object(item.key, obj, self.params, self.reader.name, self.mapping)
+            snapshot = self.snapshots.get((item.src_namespace, item.name)) if item.key == "persistentvolumeclaims" else None
+            item.obj = with_snapshot_source(obj, snapshot) if snapshot else obj
+
+
+def prepare_object(key, obj, params, source, mapping):
+    """A backed-up object as it is sent: sanitised, namespaces mapped, labelled (``build_items``)."""
+    obj = sanitize(key, obj, params.get("restore_status") or False, params.get("preserve_node_ports"))
+    map_namespaces(key, obj, mapping)
+    add_restore_labels(obj, source, params["name"])
+    return obj
+
+
+def build_items(entries, keys, params, source, mapping, owner_uids=(), reasons=None, records=None):
     """``(items, tiers)`` for the entry ``keys`` of ``entries`` (``{(key, namespace, name): obj}``): what the cluster
     makes itself or a restored controller recreates is skipped, the rest sanitised, mapped (``mapping``, checked) and
     labelled (``source``: the backup label's value, ``params["name"]``: the restore label's).  No cluster access.
 
     ``owner_uids``: uids of objects restored by other runs of the same operation (their controlled objects are
-    left to them too)."""
+    left to them too).  ``records`` (``{entry key: manifest record}``): those entries are ``outline`` s; their
+    items keep the record and no object (``ObjectLoader`` reads and prepares it), and ``reasons``
+    (``{entry key: system_skip_reason}``, computed on the whole objects) says which are the cluster's."""
     items = []
     uids = dict.fromkeys(owner_uids)
+    records = records or {}
     for k in sorted(keys, key=lambda e: (e[0], e[1] or "", e[2])):
         obj = entries[k]
-        item = Item(k[0], k[1], k[2], obj)
+        item = Item(k[0], k[1], k[2], obj, records.get(k))
         item.namespace = mapping.get(k[1], k[1]) if k[1] else None
         items.append(item)
-        reason = system_skip_reason(k[0], obj)
+        reason = reasons.get(k) if item.record is not None else system_skip_reason(k[0], obj)
         if reason:
             item.action, item.message = "skipped", reason
         else:
@@ -728,21 +911,24 @@ def build_items(entries, keys, params, source, mapping, owner_uids=()):
             if reason:
                 item.action, item.message = "skipped", reason
                 continue
-            obj = sanitize(item.key, item.obj, params.get("restore_status") or False, params.get("preserve_node_ports"))
-            map_namespaces(item.key, obj, mapping)
-            add_restore_labels(obj, source, params["name"])
-            if not obj.get("apiVersion") or not obj.get("kind"):
+            if not item.api_version or not item.kind:
                 item.action, item.message = "failed", "the backed-up object has no apiVersion or kind"
                 continue
-            item.obj = obj
-            if item.key == NAMESPACES_KEY:
-                item.name = obj["metadata"]["name"]
+            if item.record is None:
+                item.obj = prepare_object(item.key, item.obj, params, source, mapping)
+                if item.key == NAMESPACES_KEY:
+                    item.name = item.obj["metadata"]["name"]
+            elif item.key == NAMESPACES_KEY:
+                item.name = mapping.get(item.name, item.name)  # as map_namespaces renames it
             target = (item.key, item.namespace, item.name)
             if target in seen:
                 raise AdharError("namespace_mapping: %s and %s would both restore to %s"
                                  % (seen[target], item.src_namespace, "/".join(x for x in target if x)),
                                  option="namespace_mapping")
             seen[target] = item.src_namespace
+    for item in items:
+        if item.record is not None:
+            item.obj = None  # its outline: the object is read again when it is applied
     tiers = plan_tiers({i.key for i in items}, params.get("order_insert"))
     return items, tiers
 
@@ -765,6 +951,7 @@ def run_restore(module):
     """``adhar.platform.restore``: module params in, result dict out."""
     from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import CONNECTION_POOL_MAXSIZE, K8sClient
 
+    limit_malloc_arenas()  # before the reader and request threads start: their freed memory is shared
     p = dict(module.params)
     start = time.monotonic()
     check_bounds(p, RESTORE_BOUNDS)
@@ -791,21 +978,22 @@ def run_restore(module):
                            require_signature=p.get("require_signature"))
     # incomplete backups, a missing or wrong key, a tampered or unsigned manifest fail here, before any item is read
     manifest = reader.manifest
-    for warning in list(reader.warnings) + unmatched_in_backup(reader.items("resources"), Selection(p), backup,
-                                                               p.get("strict")):
+    named = ({"resource": k, "namespace": ns, "name": n} for k, ns, n, dummy in resource_records(reader))
+    for warning in list(reader.warnings) + unmatched_in_backup(named, Selection(p), backup, p.get("strict")):
         module.warn(warning)
     t = time.monotonic()
-    items, tiers, timings = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)
+    items, tiers, timings, loader = plan_items(reader, p, max(p["workers"], 8), key_given=wrapper is not None)
     timings["verify_and_plan"] = round(time.monotonic() - t, 3)
     from_snapshots = 0
     if p.get("volume_data") != "never":
-        from_snapshots = use_snapshot_sources(items, manifest)
+        from_snapshots = use_snapshot_sources(items, manifest, loader)
+    loader([i for i in items if i.key == CRD_KEY and i.action is None])  # their specs tell check mode what they serve
     client = K8sClient.from_params(p, check_mode=module.check_mode)
     try:
         volumes = None
         if p.get("volume_data") != "never":
             volumes = VolumeRestore(reader, client, check_mode=module.check_mode)
-            volumes.plan(items)
+            loader([item for item, dummy in volumes.plan(items)])  # a PVC's size sizes its new volume
             t = time.monotonic()
             volumes.check()  # a corrupted volume item fails here, before any object is written
             volumes.prepare()
@@ -813,7 +1001,8 @@ def run_restore(module):
         engine = Restore(client, backup=backup, name=p["name"], policy=p["existing_resource_policy"], workers=p["workers"],
                          check_mode=module.check_mode, diff=module.diff_mode, crd_timeout=p["crd_timeout"],
                          continue_on_error=p["continue_on_error"], wait=p["wait"], wait_timeout=p["wait_timeout"],
-                         planned_crds=[(i.obj.get("spec") or {}) for i in items if i.key == CRD_KEY and i.action is None])
+                         planned_crds=[(i.obj.get("spec") or {}) for i in items if i.key == CRD_KEY and i.action is None],
+                         loader=loader)
         t, cpu = time.monotonic(), time.process_time()
         engine.run(items, tiers)
         timings["apply"] = round(time.monotonic() - t, 3)
@@ -839,14 +1028,17 @@ def run_restore(module):
     return result
 
 
-def use_snapshot_sources(items, manifest):
-    """PVCs whose backup recorded a ready CSI VolumeSnapshot are restored with that snapshot as ``dataSource``;
-    returns how many."""
+def use_snapshot_sources(items, manifest, loader=None):
+    """PVCs whose backup recorded a ready CSI VolumeSnapshot are restored with that snapshot as ``dataSource`` (those
+    not read yet when ``loader`` reads them); returns how many."""
     ready = ready_snapshots(manifest)
+    if loader is not None:
+        loader.snapshots.update(ready)
     count = 0
     for item in items:
         if item.key == "persistentvolumeclaims" and item.action is None and (item.src_namespace, item.name) in ready:
-            item.obj = with_snapshot_source(item.obj, ready[(item.src_namespace, item.name)])
+            if item.obj is not None:
+                item.obj = with_snapshot_source(item.obj, ready[(item.src_namespace, item.name)])
             count += 1
     return count
 
@@ -887,7 +1079,7 @@ def build_result(p, manifest, items, engine, timings, seconds, waited, module):
         for item in items:
             if item.diff:
                 entry = dict(item.diff)
-                diffs.append(ansible_diff({"kind": item.obj.get("kind"), "namespace": item.namespace, "name": item.name,
+                diffs.append(ansible_diff({"kind": item.kind, "namespace": item.namespace, "name": item.name,
                                            "diff": entry}))
         if diffs:
             result["diff"] = diffs

@@ -136,9 +136,29 @@ def _strip_json(name):
     return name[:-5] if name.endswith(".json") else name
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+# Records encoded and joined at a time (``_joined_records``): a few hundred kB of bytes, not one object per record.
+_RECORD_BATCH = 1000
+
+
+def _joined_records(encode, records, separator):
+    """``records`` (a list of JSON values) encoded one by one and joined with ``separator``, as ASCII bytes; built batch
+    by batch, so a manifest of tens of thousands of items never exists as one small string per record at once."""
+    sep = separator.encode("ascii")
+    return sep.join(sep.join(encode(r).encode("ascii") for r in records[start:start + _RECORD_BATCH])
+                    for start in range(0, len(records), _RECORD_BATCH))
+
+
 def canonical_json(obj):
-    """The bytes a manifest signature is computed over (sorted keys, no whitespace)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    """The bytes a manifest signature is computed over (sorted keys, no whitespace): those of ``json.dumps(obj,
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, a dict's ``items`` list encoded record by record."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("items"), list) or not all(isinstance(k, str) for k in obj):
+        return _CANONICAL(obj).encode("ascii")
+    parts = []
+    for key in sorted(obj):
+        value = b"[%s]" % _joined_records(_CANONICAL, obj[key], ",") if key == "items" else _CANONICAL(obj[key]).encode("ascii")
+        parts.append(_CANONICAL(key).encode("ascii") + b":" + value)
+    return b"{%s}" % b",".join(parts)
 
 
 def mac_payload(manifest):
@@ -178,10 +198,9 @@ def dump_manifest(manifest):
     encode = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(", ", ": ")).encode
     if items is None:
         return (encode(rest) + "\n").encode("ascii")
-    head = encode(rest)[1:-1]
-    lines = ",\n  ".join(encode(item) for item in items)
-    body = '"items": [\n  %s\n]' % lines if items else '"items": []'
-    return ("{%s%s}\n" % (head + ",\n" if head else "", body)).encode("ascii")
+    head = encode(rest)[1:-1].encode("ascii")
+    body = b'"items": [\n  %s\n]' % _joined_records(encode, items, ",\n  ") if items else b'"items": []'
+    return b"{%s%s}\n" % (head + b",\n" if head else b"", body)
 
 
 def _check_packs(manifest, name, major):

@@ -24,9 +24,11 @@ gave (see ``ArchiveReader``); ``integrity`` says how it was checked:
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import hashlib
 import json
+import sys
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive.format import (
     ENC_SUFFIX,
@@ -60,6 +62,27 @@ def check_verification(key_wrapper, verify_key, require_signature):
         raise AdharError("require_signature needs a key to check the backup with: give verify_key (or encryption)",
                          option="require_signature")
     return raw
+
+
+# What ``read_many`` reads ahead of its consumer at most (stored bytes of the units submitted and not yet consumed).
+READ_AHEAD = 16 * 1024 * 1024
+
+
+def _bounded_map(pool, fn, jobs, size, limit=READ_AHEAD):
+    """The results of ``fn(job)`` (lists) for every job, run on ``pool`` and yielded in order, with jobs of at most
+    ``limit`` bytes together (``size(job)``; one job at least) submitted ahead of the consumer: a slow consumer does
+    not make the pool hold every result at once."""
+    pending = collections.deque()
+    ahead = 0
+    for job in jobs:
+        while pending and ahead + size(job) > limit:
+            future, bytes_ = pending.popleft()
+            ahead -= bytes_
+            yield from future.result()
+        pending.append((pool.submit(fn, job), size(job)))
+        ahead += size(job)
+    while pending:
+        yield from pending.popleft()[0].result()
 
 
 class ArchiveReader:
@@ -126,7 +149,11 @@ class ArchiveReader:
         manifest = self.stored_manifest
         self._authenticate(manifest)  # a wrong key or a tampered manifest fails here, before any item is read
         self._manifest = manifest
-        self._index = {item["path"]: item for item in manifest["items"]}
+        self._index = {}
+        for item in manifest["items"]:
+            self._index[item["path"]] = item
+            if isinstance(item.get("pack"), str):
+                item["pack"] = sys.intern(item["pack"])  # one string per pack, not one per item
 
     def _authenticate(self, manifest):
         encrypted = holds_encrypted_items(manifest)
@@ -194,6 +221,14 @@ class ArchiveReader:
         return self._dek
 
     # -- items
+
+    def records(self, section=None):
+        """``(what the path says, manifest record)`` for the items of ``section`` (or all), nothing copied: the
+        record's own ``resource``/``namespace``/``name`` (a shortened path) win over the path's (see ``items``)."""
+        for item in self.manifest["items"]:
+            info = describe_path(item["path"])
+            if section is None or info["section"] == section:
+                yield info, item
 
     def items(self, section=None):
         """Manifest records (``path``, ``size``, ``sha256``, ``encrypted``) plus what the path says (``section``, ``resource``, ...)."""
@@ -294,9 +329,10 @@ class ArchiveReader:
                 units.extend((None, [r]) for r in members)
         return units
 
-    def read_many(self, records, workers=4):
+    def read_many(self, records, workers=4, whole_packs=False):
         """``(record, plaintext, error)`` for every manifest record of ``records`` (in no particular order), read with
-        ``workers`` threads: a pack holding many of them is read once, each item checked as ``read`` checks it."""
+        ``workers`` threads: a pack holding many of them is read once, each item checked as ``read`` checks it.
+        ``whole_packs``: a pack is read whole even for a few of its items (one request instead of one per item)."""
         dek = self.data_key if any(r.get("encrypted") for r in records) else None
 
         def one(record, stored=None):
@@ -322,8 +358,9 @@ class ArchiveReader:
             return [one(r, data) for r in members]
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-            for results in pool.map(unit, self._units(records, whole_packs=False)):
-                yield from results
+            packs = self.packs()
+            yield from _bounded_map(pool, unit, self._units(records, whole_packs),
+                                    lambda job: packs[job[0]]["size"] if job[0] is not None else job[1][0]["size"])
 
     def stored_chunks(self, record):
         """The stored bytes of an item (a manifest record), streamed; its size and SHA-256 are checked after the

@@ -1,16 +1,30 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the restore's pure parts: order, filters, skipping, sanitising, namespace mapping, selection."""
+"""Unit tests of the restore's pure parts: order, filters, skipping, sanitising, namespace mapping, selection; and
+its streaming: the plan keeps outlines only, each tier's objects are read in chunks while it is applied and dropped
+afterwards, a tampered backup is still refused before any request, reads ahead are bounded."""
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from ansible_collections.adhar.platform.plugins.module_utils import archive, k8s_restore
+from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils.archive.format import canonical_json, dump_manifest
+from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import _bounded_map
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import (
+    Restore,
     Selection,
+    chunked,
+    outline,
     plan_items,
     restore_status_option,
     select_objects,
@@ -33,6 +47,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize im
     select_app,
     system_skip_reason,
 )
+from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
 
 
 # --------------------------------------------------------------------------- order
@@ -369,13 +384,12 @@ class _Reader:
     def __init__(self, objects):
         self.objects = objects
 
-    def items(self, section):
-        out = []
+    def records(self, section):
         for (key, ns, name), obj in self.objects.items():
-            out.append({"path": "resources/%s/%s/%s.json" % (key, ns or "cluster", name), "resource": key, "namespace": ns, "name": name})
-        return out
+            yield {}, {"path": "resources/%s/%s/%s.json" % (key, ns or "cluster", name), "resource": key, "namespace": ns,
+                       "name": name}
 
-    def read_many(self, records, workers):
+    def read_many(self, records, workers, whole_packs=False):
         for record in records:
             for (key, ns, name), obj in self.objects.items():
                 if record["path"] == "resources/%s/%s/%s.json" % (key, ns or "cluster", name):
@@ -397,8 +411,10 @@ def test_plan_items_skips_controlled_and_maps():
                ("configmaps", "a", "kube-root-ca.crt"): _cm("a", "kube-root-ca.crt"),
                ("configmaps", "a", "c"): _cm("a", "c"), ("events", "a", "e"): {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}}}
     params = {"name": "r1", "namespace_mapping": {"a": "b"}}
-    items, tiers, timings = plan_items(_Reader(objects), params, 2)
+    items, tiers, timings, loader = plan_items(_Reader(objects), params, 2)
     by = {(i.key, i.name): i for i in items}
+    assert by[("configmaps", "c")].obj is None  # read again when its tier is applied
+    loader(items)
     assert by[("replicasets.apps", "web-1")].action == "skipped"
     assert by[("configmaps", "kube-root-ca.crt")].action == "skipped"
     assert by[("events", "e")].action == "skipped"
@@ -744,3 +760,178 @@ def test_include_filters_are_checked_against_the_backup_contents():
                                          "'shpo', include_resources 'secrets', include_resources 'widgets.example.com'$"):
         unmatched_in_backup(records, sel, "b1", strict=True)
     assert unmatched_in_backup(records, Selection({}), "b1", strict=True) == []
+
+
+# --------------------------------------------------------------------------- streaming a backup
+
+KEY = KeyWrapper(generate_key())
+
+
+def _backup(tmp_path, namespaces=("a", "b"), per_namespace=7, name="b1"):
+    store = LocalStorage(str(tmp_path / "backups"))
+    w = ArchiveWriter(store, name, cluster="prod", key_wrapper=KEY, pack_size=1500, workers=2)
+    w.start()
+    for ns in namespaces:
+        w.add_resource({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "uid": "ns-" + ns}}, "namespaces")
+        for i in range(per_namespace):
+            w.add_resource({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "cm-%02d" % i, "namespace": ns, "uid": "%s-%d" % (ns, i),
+                                         "resourceVersion": "7", "labels": {"app": "shop" if i % 2 else "other"}},
+                            "data": {"k": "v" * (20 + i)}}, "configmaps", encrypt=True)
+    w.commit()
+    return store
+
+
+class SpyLoader:
+    """Wraps the plan's loader: records which items each call reads and what the other items hold at that moment."""
+
+    def __init__(self, loader, items):
+        self.loader, self.items, self.calls = loader, items, []
+
+    def __call__(self, chunk):
+        holding = [(i.key, i.name, i.namespace) for i in self.items if i.obj is not None and i not in chunk]
+        self.calls.append(([(i.key, i.name, i.namespace) for i in chunk], holding))
+        self.loader(chunk)
+
+
+def test_plan_keeps_no_object_and_tiers_are_read_chunk_by_chunk(tmp_path, monkeypatch):
+    store = _backup(tmp_path)
+    reader = ArchiveReader(store, "b1", KEY)
+    params = {"name": "r1", "namespace_mapping": {"b": "c"}}
+    items, tiers, timings, loader = plan_items(reader, params, 2)
+    assert timings["selected_items"] == 16 and [t[0] for t in tiers] == ["cluster", "data"]
+    assert all(i.obj is None and i.record is not None for i in items)  # outlines only: nothing of the data kept
+    assert {i.namespace for i in items if i.key == "configmaps"} == {"a", "c"}
+
+    monkeypatch.setattr(k8s_restore, "APPLY_CHUNK", 4)
+    api = FakeApi()
+    spy = SpyLoader(loader, items)
+    Restore(api, backup="b1", name="r1", workers=3, loader=spy).run(items, tiers)
+
+    assert [i.action for i in items] == ["created"] * 16
+    namespaces = [c for c in spy.calls if c[0][0][0] == "namespaces"]
+    configmaps = [c for c in spy.calls if c[0][0][0] == "configmaps"]
+    assert len(namespaces) == 1 and len(configmaps) == 4  # 14 ConfigMaps in chunks of about 4
+    # the chunks, in order, are contiguous runs of the tier's items (of few packs of the backup)
+    assert [n for c in configmaps for n in c[0]] == [(i.key, i.name, i.namespace) for i in items if i.key == "configmaps"]
+    # while the Namespaces tier was read, no ConfigMap (the next tier) had been decoded
+    assert namespaces[0][1] == []
+    for n, (chunk, holding) in enumerate(configmaps):
+        # at most the chunk being applied is held besides the one being read; nothing of older chunks
+        older = {x for c, dummy in configmaps[:max(0, n - 1)] for x in c}
+        assert not older & set(holding)
+        assert not [h for h in holding if h[0] == "namespaces"]
+    assert all(i.obj is None for i in items)  # dropped once applied
+
+    stored = api.store[("ConfigMap", "c", "cm-03")]
+    assert stored["metadata"]["labels"] == {"app": "shop", BACKUP_LABEL: "b1", RESTORE_LABEL: "r1"}
+    assert stored["data"] == {"k": "v" * 23} and stored["metadata"]["uid"] == "new"  # the uid the API server gave it
+    assert ("Namespace", None, "c") in api.store and ("Namespace", None, "b") not in api.store
+
+
+def test_selection_by_labels_works_on_outlines(tmp_path):
+    reader = ArchiveReader(_backup(tmp_path), "b1", KEY)
+    items, tiers, dummy, loader = plan_items(reader, {"name": "r1", "label_selector": "app=shop"}, 2)
+    chosen = sorted((i.namespace, i.name) for i in items if i.key == "configmaps")
+    assert chosen == [(ns, "cm-%02d" % n) for ns in ("a", "b") for n in (1, 3, 5)]
+    loader(items)
+    assert all(i.obj["metadata"]["labels"]["app"] == "shop" for i in items if i.key == "configmaps")
+
+
+def _tamper(tmp_path, record):
+    """Flip one byte of a packed item (``record``: its manifest record) of backup b1."""
+    path = tmp_path / "backups" / "b1" / record["pack"]
+    data = bytearray(path.read_bytes())
+    data[record["offset"] + 5] ^= 1
+    os.chmod(path, 0o600)
+    path.write_bytes(bytes(data))
+
+
+def test_a_tampered_item_is_refused_by_the_plan_before_any_request(tmp_path):
+    store = _backup(tmp_path)
+    manifest = ArchiveReader(store, "b1", KEY).manifest
+    target = next(i for i in manifest["items"] if i["path"].startswith("resources/configmaps/namespaces/b/cm-05"))
+    _tamper(tmp_path, target)
+    with pytest.raises(AdharError, match="failed verification, nothing was restored: 1 of 16 selected items are bad"):
+        plan_items(ArchiveReader(store, "b1", KEY), {"name": "r1"}, 2)
+
+
+def test_an_item_changed_after_the_plan_fails_alone(tmp_path):
+    store = _backup(tmp_path, namespaces=("a",), per_namespace=3)
+    reader = ArchiveReader(store, "b1", KEY)
+    items, tiers, dummy, loader = plan_items(reader, {"name": "r1"}, 2)
+    target = next(i for i in items if i.name == "cm-01")
+    _tamper(tmp_path, target.record)
+    Restore(FakeApi(), backup="b1", name="r1", workers=2, loader=loader, continue_on_error=True).run(items, tiers)
+    assert target.action == "failed" and "read again from the backup" in target.message
+    assert sorted(i.action for i in items if i is not target) == ["created"] * 3
+
+
+def test_outline_keeps_what_selection_reads_only():
+    sel = k8s_restore.Selection({"label_selector": "tier=web", "app": "shop"})
+    obj = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+           "metadata": {"name": "x", "namespace": "a", "uid": "u1", "labels": {"tier": "web", "other": "y"},
+                        "annotations": {"big": "z" * 1000}, "managedFields": [{"manager": "m"}],
+                        "ownerReferences": [{"kind": "Deployment", "uid": "d1", "controller": True, "name": "d"},
+                                            {"kind": "Other", "uid": "o1"}]},
+           "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
+    small = outline("replicasets.apps", obj, sel)
+    assert small == {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                     "metadata": {"uid": "u1", "labels": {"tier": "web"},
+                                  "ownerReferences": [{"controller": True, "uid": "d1", "kind": "Deployment"}]}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "w.e.com"},
+           "spec": {"group": "e.com", "names": {"plural": "w", "kind": "W"}, "versions": [{"name": "v1"}]}}
+    assert outline(k8s_restore.CRD_KEY, crd, k8s_restore.Selection({}))["spec"] == {"group": "e.com",
+                                                                                    "names": {"plural": "w"}}
+
+
+def test_chunks_share_every_type_and_keep_order():
+    class It:
+        def __init__(self, key, n):
+            self.key, self.n = key, n
+
+    items = [It("secrets", n) for n in range(6)] + [It("services", n) for n in range(3)]
+    chunks = list(chunked(["secrets", "services"], items, 4))
+    # 9 items in chunks of about 4: 3 chunks, each with 2 Secrets and 1 Service, the types interleaved
+    assert [[(i.key, i.n) for i in c] for c in chunks] == [
+        [("secrets", 2 * n), ("services", n), ("secrets", 2 * n + 1)] for n in range(3)]
+    assert list(chunked(["x"], [], 4)) == []
+
+
+def test_read_ahead_is_bounded_by_bytes():
+    running, most, lock = [0], [0], threading.Lock()
+
+    def job(n):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002)
+        return [n]
+
+    def consume():
+        for value in _bounded_map(pool, job, range(40), lambda n: 10, limit=30):
+            with lock:
+                running[0] -= 1
+            time.sleep(0.005)  # a slow consumer
+            yield value
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(consume()) == list(range(40))  # in order
+    assert most[0] <= 3  # never more than 30 bytes (3 jobs) submitted and not consumed
+
+
+def test_manifest_encoding_is_the_canonical_json():
+    items = [{"path": "resources/configmaps/namespaces/a/cm-%d.json" % i, "size": i, "sha256": "%064x" % i,
+              "encrypted": True, "name": "\u00e9t\u00e9-%d" % i} for i in range(2345)]
+    for manifest in ({"format": "x", "items": items, "mac": "m", "packs": [{"path": "p"}]}, {"items": []}, {"a": 1}):
+        want = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        assert canonical_json(manifest) == want
+        assert json.loads(dump_manifest(manifest)) == manifest
+
+
+def test_the_streamed_archive_reads_back_like_before(tmp_path):
+    store = _backup(tmp_path, namespaces=("a",), per_namespace=2)
+    reader = ArchiveReader(store, "b1", KEY)
+    names = sorted((key, ns, name) for key, ns, name, dummy in k8s_restore.resource_records(reader))
+    assert names == [("configmaps", "a", "cm-00"), ("configmaps", "a", "cm-01"), ("namespaces", None, "a")]
+    assert archive.describe_path(next(reader.records("resources"))[1]["path"])["section"] == "resources"
