@@ -171,9 +171,9 @@ def main():
             print("[%d cluster(s)] deployed in %.1f s, controller CPU %.1f s, peak PSS %.0f MB; clusters %s MB"
                   % (n, wall, cpu, peak / 1e6, ", ".join("%.0f" % (v / 1e6) for v in mem.values())),
                   file=sys.stderr, flush=True)
+            per_cluster = {k: round(v / 1e6) for k, v in mem.items()}
             rows.append({"clusters": n, "wall_s": round(wall, 1), "controller_cpu_s": round(cpu, 1),
-                         "controller_peak_pss_mb": round(peak / 1e6), "cluster_rss_mb": {k: round(v / 1e6) for k, v in
-                                                                                       mem.items()},
+                         "controller_peak_pss_mb": round(peak / 1e6), "cluster_rss_mb": per_cluster,
                          "load_average": [round(load0, 1), round(load1, 1)]})
             if not (a.keep and n == counts[-1]):
                 print("[%d cluster(s)] destroy.yml" % n, file=sys.stderr, flush=True)
