@@ -62,6 +62,7 @@ import toolchain  # noqa: E402  (stdlib-only pins)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from _seed import LABEL, MIX, PATHS, body, plan, seed_objects  # noqa: E402
+import _procs as procs  # noqa: E402
 from backup_vs_kubectl import run_measured  # noqa: E402
 from restore_vs_kubectl import Bench  # noqa: E402
 import moto_server  # noqa: E402
@@ -205,25 +206,7 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
 
 def _tree_rss_kib(root):
     """The resident memory of ``root`` and every process below it, in KiB."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    data = f.read()
-                parents.setdefault(int(data[data.rfind(")") + 2:].split()[1]), []).append(int(entry))
-            except OSError:
-                continue
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(parents.get(pid, []))
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
-        except OSError:
-            continue
-    return total
+    return sum(procs.status_kib(pid, "VmRSS") or 0 for pid in [root] + procs.descendants(root))
 
 
 class Velero:

@@ -46,6 +46,7 @@ import toolchain  # noqa: E402  (stdlib-only pins)
 
 sys.path.insert(0, HERE)
 from _seed import count_objects, seed_objects  # noqa: E402
+import _procs as procs  # noqa: E402
 
 CALLBACKS = os.path.join(REPO, "tests", "integration", "callback_plugins")
 PLAY = """- hosts: localhost
@@ -56,40 +57,9 @@ PLAY = """- hosts: localhost
 """
 
 
-def _status_kib(pid, field):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def _module_pids(root):
     """Processes under ``root`` whose command line names an AnsiballZ module."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                data = f.read()
-        except OSError:
-            continue
-        children.setdefault(int(data[data.rfind(")") + 2:].split()[1]), []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for pid in children.get(todo.pop(), []):
-            todo.append(pid)
-            try:
-                with open("/proc/%d/cmdline" % pid, "rb") as f:
-                    if b"AnsiballZ" in f.read():
-                        found.append(pid)
-            except OSError:
-                pass
-    return found
+    return [pid for pid in procs.descendants(root) if b"AnsiballZ" in procs.cmdline(pid)]
 
 
 def run_measured(cmd, env, poll_modules=False, stdout=None):
@@ -102,7 +72,7 @@ def run_measured(cmd, env, poll_modules=False, stdout=None):
     def poll():
         while not done.is_set():
             for pid in _module_pids(proc.pid):
-                hwm = _status_kib(pid, "VmHWM")
+                hwm = procs.status_kib(pid, "VmHWM")
                 if hwm:
                     peak["module"] = max(peak["module"], hwm)
             done.wait(0.02)

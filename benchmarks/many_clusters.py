@@ -36,36 +36,8 @@ import time
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _stat(pid):
-    """``(ppid, session, rss bytes)`` of ``pid`` or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    # after the command: state ppid pgrp session ... rss is field 24 of the whole line (index 21 here)
-    return int(fields[1]), int(fields[3]), int(fields[21]) * PAGE
-
-
-def _pss(pid):
-    """Proportional set size of ``pid`` in bytes (shared pages split among their users, so forks are not counted
-    twice), 0 when it is gone."""
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _pids():
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+import _procs as procs  # noqa: E402
 
 
 class ControllerSampler(threading.Thread):
@@ -81,29 +53,20 @@ class ControllerSampler(threading.Thread):
 
     def run(self):
         while not self.done.is_set():
-            stats = {}
-            for pid in _pids():
-                st = _stat(pid)
-                if st:
-                    stats[pid] = st
+            stats = procs.table()
             sessions = {self.root} | {pid for pid, st in stats.items() if st[0] == self.root and st[1] == pid}
-            self.peak = max(self.peak, sum(_pss(pid) for pid, st in stats.items() if st[1] in sessions))
+            self.peak = max(self.peak, sum(procs.pss(pid) for pid, st in stats.items() if st[1] in sessions))
             self.done.wait(self.interval)
 
 
 def cluster_memory(state_dir, names):
     """``{name: RSS bytes}`` of the processes whose command line names ``state_dir/<name>/``."""
     found = {n: 0 for n in names}
-    for pid in _pids():
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
+    for pid, st in procs.table().items():
+        cmd = procs.cmdline(pid).replace(b"\0", b" ").decode("utf-8", "replace")
         for n in names:
             if os.path.join(state_dir, n) + "/" in cmd:
-                st = _stat(pid)
-                found[n] += st[2] if st else 0
+                found[n] += st[2]
                 break
     return found
 
