@@ -253,11 +253,11 @@ def describe_path(path):
     """What an item path holds: ``{"section", "resource", "namespace", "name"}`` (the last three for resources)."""
     logical = path[:-len(ENC_SUFFIX)] if path.endswith(ENC_SUFFIX) else path
     parts = logical.split("/")
-    info = {"section": parts[0]}
+    info = {"section": sys.intern(parts[0])}  # sections, resources and namespaces: a few strings shared by all items
     if parts[0] == "resources" and len(parts) >= 4:
-        info["resource"] = parts[1]
+        info["resource"] = sys.intern(parts[1])
         if parts[2] == "namespaces" and len(parts) == 5:
-            info["namespace"] = parts[3]
+            info["namespace"] = sys.intern(parts[3])
             info["name"] = _strip_json(parts[4])
         elif parts[2] == "cluster" and len(parts) == 4:
             info["name"] = _strip_json(parts[3])
