@@ -874,7 +874,9 @@ def plan_items(reader, params, workers, key_given=True):
         raise _failed_verification(reader, problems, len(records))
     read_seconds = time.monotonic() - t
     chosen, pulled = select_objects(entries, selection)
-    items, tiers = build_items(entries, chosen | pulled, params, reader.name, mapping, reasons=reasons, records=records)
+    chosen |= pulled  # in place: no third set of every key
+    items, tiers = build_items(entries, chosen, params, reader.name, mapping, reasons=reasons, records=records)
+    del chosen
     loader = ObjectLoader(reader, params, mapping, workers)
     return items, tiers, {"read": round(read_seconds, 3), "selected_items": len(records), "pulled_in": len(pulled)}, loader
 

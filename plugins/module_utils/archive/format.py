@@ -87,8 +87,8 @@ class Record(MutableMapping):
         record._encrypted, record._offset, record._path, record._size = (
             take("encrypted", _ABSENT), take("offset", _ABSENT), take("path", _ABSENT), take("size", _ABSENT))
         pack, sha = take("pack", _ABSENT), take("sha256", _ABSENT)
-        record._pack = sys.intern(pack) if type(pack) is str else pack
-        record._sha = bytes.fromhex(sha) if type(sha) is str and _SHA_RE.match(sha) else sha
+        record._pack = sys.intern(pack) if isinstance(pack, str) else pack
+        record._sha = bytes.fromhex(sha) if isinstance(sha, str) and _SHA_RE.match(sha) else sha
         record._extra = {sys.intern(k): v for k, v in fields.items()} if fields else None
         return record
 
@@ -101,7 +101,7 @@ class Record(MutableMapping):
         value = getattr(self, slot)
         if value is _ABSENT:
             raise KeyError(key)
-        if slot == "_sha" and type(value) is bytes:
+        if slot == "_sha" and isinstance(value, bytes):
             return value.hex()
         return value
 
@@ -124,9 +124,9 @@ class Record(MutableMapping):
                 self._extra = {}
             self._extra[key] = value
             return
-        if slot == "_sha" and type(value) is str and _SHA_RE.match(value):
+        if slot == "_sha" and isinstance(value, str) and _SHA_RE.match(value):
             value = bytes.fromhex(value)
-        elif slot == "_pack" and type(value) is str:
+        elif slot == "_pack" and isinstance(value, str):
             value = sys.intern(value)  # one string per pack, not one per item
         setattr(self, slot, value)
 
@@ -165,7 +165,7 @@ class Record(MutableMapping):
         if self._path is not _ABSENT:
             out["path"] = self._path
         if self._sha is not _ABSENT:
-            out["sha256"] = self._sha.hex() if type(self._sha) is bytes else self._sha
+            out["sha256"] = self._sha.hex() if isinstance(self._sha, bytes) else self._sha
         if self._size is not _ABSENT:
             out["size"] = self._size
         return out
