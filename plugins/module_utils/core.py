@@ -311,20 +311,26 @@ def _number_text(value):
 
 # glibc's mallopt parameter for the number of malloc arenas (malloc.h M_ARENA_MAX).
 _M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
+# Blocks from this size on get pages of their own (glibc's initial threshold, kept fixed).
+MMAP_THRESHOLD = 128 * 1024
 
 
 def limit_malloc_arenas(arenas=2):
-    """Make glibc's malloc share ``arenas`` arenas among all threads (it makes up to 8 per CPU by default); returns
-    whether it was set.  With many reader and request threads, each one's own arena keeps the memory its thread
-    freed, and the peak RSS of a restore or backup of tens of thousands of objects grows by hundreds of MB.  Applies to
-    arenas made from now on; a no-op where the C library is not glibc."""
+    """Make glibc's malloc share ``arenas`` arenas among all threads (it makes up to 8 per CPU by default) and keep
+    blocks of ``MMAP_THRESHOLD`` bytes or more in pages of their own; returns whether it was set.  With many reader
+    and request threads, each one's own arena keeps the memory its thread freed, and the peak RSS of a restore or
+    backup of tens of thousands of objects grows by hundreds of MB.  glibc also raises its threshold to the size of
+    each big block freed (a manifest, a pack, a page of objects), after which such blocks come from the heap, where
+    the small objects kept between them stop the heap from shrinking: fixed, they go back to the system when freed.
+    Applies to arenas made from now on; a no-op where the C library is not glibc."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         import ctypes
 
         libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(_M_ARENA_MAX, int(arenas)))
+        return bool(libc.mallopt(_M_ARENA_MAX, int(arenas))) and bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
     except (OSError, AttributeError):
         return False
 

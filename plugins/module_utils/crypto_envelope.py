@@ -511,7 +511,11 @@ class DataKey:
     # -- manifest authentication
 
     def manifest_mac(self, payload):
-        return hmac.new(_hkdf(self._key, _MANIFEST_INFO), payload, hashlib.sha256).hexdigest()
+        """HMAC-SHA256 (hex) of ``payload``: bytes, or an iterable of byte chunks (hashed one by one)."""
+        mac = hmac.new(_hkdf(self._key, _MANIFEST_INFO), digestmod=hashlib.sha256)
+        for chunk in (payload,) if isinstance(payload, (bytes, bytearray, memoryview)) else payload:
+            mac.update(chunk)
+        return mac.hexdigest()
 
     def check_manifest_mac(self, payload, mac):
         if not isinstance(mac, str) or not hmac.compare_digest(self.manifest_mac(payload), mac):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
@@ -230,24 +231,60 @@ def _shared(text):
     return sys.intern(text) if isinstance(text, str) else text
 
 
+class Outline(Mapping):
+    """An ``outline``: read like the small dict it stands for (``get``, ``[]``, ``in``, ``==``), held in a few
+    slots (apiVersion, kind, uid, the rest of ``metadata`` and of the top level only when there is any).  A
+    restore of tens of thousands of objects holds one per object while it plans; ``metadata`` is made afresh on
+    each read (nobody writes into an outline)."""
+
+    __slots__ = ("_api_version", "_kind", "_uid", "_meta", "_rest")
+
+    def __init__(self, api_version, kind, uid, meta=None, rest=None):
+        self._api_version, self._kind, self._uid = api_version, kind, uid
+        self._meta, self._rest = meta or None, rest or None
+
+    def __getitem__(self, key):
+        if key == "apiVersion":
+            return self._api_version
+        if key == "kind":
+            return self._kind
+        if key == "metadata":
+            return dict(self._meta, uid=self._uid) if self._meta else {"uid": self._uid}
+        if self._rest is not None and key in self._rest:
+            return self._rest[key]
+        raise KeyError(key)
+
+    def __iter__(self):
+        yield "apiVersion"
+        yield "kind"
+        yield "metadata"
+        yield from self._rest or ()
+
+    def __len__(self):
+        return 3 + len(self._rest or ())
+
+    def __repr__(self):
+        return "Outline(%r)" % (dict(self),)
+
+
 def outline(key, obj, selection):
-    """What ``select_objects`` and ``build_items`` read of an object, without its data: apiVersion, kind, uid,
-    controller owners, the labels ``selection`` reads, and the few fields the selection follows (a CRD's group and
-    plural, a PV's claim, a Service's selector, an Endpoints' name; with ``app``, the pod spec of an application's
-    workload and a RoleBinding's subjects and role).  Its name and namespace are the entry's key."""
+    """What ``select_objects`` and ``build_items`` read of an object, without its data (an ``Outline``): apiVersion,
+    kind, uid, controller owners, the labels ``selection`` reads, and the few fields the selection follows (a CRD's
+    group and plural, a PV's claim, a Service's selector, an Endpoints' name; with ``app``, the pod spec of an
+    application's workload and a RoleBinding's subjects and role).  Its name and namespace are the entry's key."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
-    small = {"uid": meta.get("uid")}
+    small = {}
     if key == "endpoints":  # left to the endpoints controller of a Service of the same name
         small["name"], small["namespace"] = meta.get("name"), meta.get("namespace")
     wanted = {k: labels[k] for k in selection.label_keys() if k in labels}
     if wanted:
         small["labels"] = wanted
-    owners = [{"controller": True, "uid": r.get("uid"), "kind": r.get("kind")}
+    owners = [{"controller": True, "uid": r.get("uid"), "kind": _shared(r.get("kind"))}
               for r in meta.get("ownerReferences") or [] if isinstance(r, dict) and r.get("controller")]
     if owners:
         small["ownerReferences"] = owners
-    out = {"apiVersion": _shared(obj.get("apiVersion")), "kind": _shared(obj.get("kind")), "metadata": small}
+    out = {}
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     if key == CRD_KEY:
         out["spec"] = {"group": spec.get("group"), "names": {"plural": (spec.get("names") or {}).get("plural")}}
@@ -259,7 +296,7 @@ def outline(key, obj, selection):
         out["spec"] = spec  # what its pods refer to is pulled in
     if selection.app and key == ROLEBINDINGS_KEY:
         out["subjects"], out["roleRef"] = obj.get("subjects"), obj.get("roleRef")
-    return out
+    return Outline(_shared(obj.get("apiVersion")), _shared(obj.get("kind")), meta.get("uid"), small, out)
 
 
 # --------------------------------------------------------------------------- the restore
@@ -761,9 +798,14 @@ def _resource_counts(items):
 def resource_records(reader):
     """``(resource key, namespace, name, manifest record)`` of the backup's resource items, nothing copied."""
     for info, record in reader.records("resources"):
-        yield (record["resource"] if "resource" in record else info.get("resource"),
-               record["namespace"] if "namespace" in record else info.get("namespace"),
-               record["name"] if "name" in record else info.get("name"), record)
+        yield _names(info, record) + (record,)
+
+
+def _names(info, record):
+    """``(resource key, namespace, name)`` of a resource item: its record's own (a shortened path), else its path's."""
+    return (sys.intern(record["resource"]) if "resource" in record else info.get("resource"),
+            sys.intern(record["namespace"]) if "namespace" in record else info.get("namespace"),
+            record["name"] if "name" in record else info.get("name"))
 
 
 def unmatched_in_backup(records, selection, backup, strict):
@@ -832,7 +874,9 @@ def plan_items(reader, params, workers, key_given=True):
         raise _failed_verification(reader, problems, len(records))
     read_seconds = time.monotonic() - t
     chosen, pulled = select_objects(entries, selection)
-    items, tiers = build_items(entries, chosen | pulled, params, reader.name, mapping, reasons=reasons, records=records)
+    chosen |= pulled  # in place: no third set of every key
+    items, tiers = build_items(entries, chosen, params, reader.name, mapping, reasons=reasons, records=records)
+    del chosen
     loader = ObjectLoader(reader, params, mapping, workers)
     return items, tiers, {"read": round(read_seconds, 3), "selected_items": len(records), "pulled_in": len(pulled)}, loader
 
@@ -920,6 +964,8 @@ def build_items(entries, keys, params, source, mapping, owner_uids=(), reasons=N
                     item.name = item.obj["metadata"]["name"]
             elif item.key == NAMESPACES_KEY:
                 item.name = mapping.get(item.name, item.name)  # as map_namespaces renames it
+            if not mapping:
+                continue  # the entries' keys are unique, so are their targets (no need to hold one per object)
             target = (item.key, item.namespace, item.name)
             if target in seen:
                 raise AdharError("namespace_mapping: %s and %s would both restore to %s"

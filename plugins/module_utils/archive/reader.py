@@ -24,11 +24,11 @@ gave (see ``ArchiveReader``); ``integrity`` says how it was checked:
 
 from __future__ import annotations
 
+import bisect
 import collections
 import concurrent.futures
 import hashlib
 import json
-import sys
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive.format import (
     ENC_SUFFIX,
@@ -113,7 +113,7 @@ class ArchiveReader:
         self.require_signature = bool(require_signature)
         self._parsed = None
         self._manifest = None
-        self._index = None
+        self._index = None  # {path: record} when set; else records are found by bisection of the sorted items
         self._dek = None
         self.integrity = None
         self.warnings = []
@@ -149,11 +149,6 @@ class ArchiveReader:
         manifest = self.stored_manifest
         self._authenticate(manifest)  # a wrong key or a tampered manifest fails here, before any item is read
         self._manifest = manifest
-        self._index = {}
-        for item in manifest["items"]:
-            self._index[item["path"]] = item
-            if isinstance(item.get("pack"), str):
-                item["pack"] = sys.intern(item["pack"])  # one string per pack, not one per item
 
     def _authenticate(self, manifest):
         encrypted = holds_encrypted_items(manifest)
@@ -239,11 +234,19 @@ class ArchiveReader:
                 out.append(dict(info, **item))
         return out
 
+    def _find(self, path):
+        """The record of ``path`` in the manifest (its items are sorted by path: ``parse_manifest`` checks it)."""
+        if self._index is not None:
+            return self._index.get(path)
+        items = self.manifest["items"]
+        at = bisect.bisect_left(items, path, key=lambda r: r["path"])
+        return items[at] if at < len(items) and items[at]["path"] == path else None
+
     def item(self, path):
         """The manifest record of ``path`` (``.enc`` may be left out)."""
-        if self._index is None:
+        if self._manifest is None:
             self._load()
-        record = self._index.get(path) or self._index.get(path + ENC_SUFFIX)
+        record = self._find(path) or self._find(path + ENC_SUFFIX)
         if record is None:
             raise AdharError("item %s is not in backup %s" % (path, self.name), item=path, backup=self.name)
         return record

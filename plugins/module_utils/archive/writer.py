@@ -45,11 +45,13 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.format impo
     MANIFEST,
     STARTED,
     UNPACKED_VERSION,
+    Record,
     check_backup_name,
     check_item_path,
     describe_path,
     dump_manifest,
     mac_payload,
+    manifest_chunks,
     pack_path,
     resource_key,
     resource_path,
@@ -136,7 +138,7 @@ class ArchiveWriter:
         self._start_lock = threading.Lock()
         self._idle = threading.Condition(self._mutex)
         self._active = 0
-        self._items = {}
+        self._items = []  # the manifest records (``Record``) of the items stored
         self._reserved = set()
         self._errors = []
         self._state = "new"
@@ -247,10 +249,11 @@ class ArchiveWriter:
             elif enc:
                 data = self._dek.encrypt_chunks(iter_chunks(data), item_aad(self.name, stored))
             if self.pack_size and isinstance(data, bytes) and len(data) <= PACK_ITEM_MAX:
-                record = dict(labels, path=stored, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+                record = Record(labels, path=stored, size=len(data))
+                record.set_digest(hashlib.sha256(data).digest())
             else:
                 result = self.storage.put(join_key(self.name, stored), data)  # bytes as they are: no extra chunk layer
-                record = dict(labels, path=stored, size=result.size, sha256=result.sha256)
+                record = Record(labels, path=stored, size=result.size, sha256=result.sha256)
                 data = None
             if enc:
                 record["encrypted"] = True
@@ -261,7 +264,7 @@ class ArchiveWriter:
                 if record is None:
                     self._reserved.discard(path)
                 elif data is None:
-                    self._items[stored] = record
+                    self._items.append(record)
                 self._active -= 1
                 self._idle.notify_all()
         self._refresh_lock()
@@ -309,8 +312,7 @@ class ArchiveWriter:
             raise
         with self._mutex:
             self._packs.append({"path": path, "size": result.size, "sha256": result.sha256, "items": len(entries)})
-            for record, dummy in entries:
-                self._items[record["path"]] = record
+            self._items.extend(record for record, dummy in entries)
 
     def _flush_packs(self):
         """Write every open pack (at the commit)."""
@@ -399,7 +401,7 @@ class ArchiveWriter:
 
     def build_manifest(self, finished):
         with self._mutex:
-            items = sorted(self._items.values(), key=lambda r: r["path"])
+            items = sorted(self._items, key=lambda r: r["path"])
             packs = sorted(self._packs, key=lambda r: r["path"])
         counts, sections = {}, {}
         for item in items:
@@ -453,7 +455,7 @@ class ArchiveWriter:
             signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
             if signing_key is not None:  # last: the signature covers everything else, the mac included
                 manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
-            self.storage.put(join_key(self.name, MANIFEST), dump_manifest(manifest))
+            self.storage.put(join_key(self.name, MANIFEST), manifest_chunks(manifest))  # streamed, encoded as sent
             self.storage.sync()
         except BaseException:
             with self._mutex:

@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compact manifest records: a ``Record`` reads like the dict it stands for, the manifest is parsed record by record
+into them (the same value and the same errors as ``json.loads``), and the encodings (canonical payloads, the stored
+manifest, the streamed chunks) are byte for byte those of plain dicts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter, format as fmt
+from ansible_collections.adhar.platform.plugins.module_utils.archive.format import Record
+from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key, new_envelope
+from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Outline, outline, Selection
+from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+
+SHA = hashlib.sha256(b"x").hexdigest()
+
+
+def _items(n=2500):
+    out = []
+    for i in range(n):
+        item = {"path": "resources/configmaps/namespaces/a/cm-%05d.json" % i, "size": i, "sha256": "%064x" % i}
+        if i % 3 == 0:
+            item.update(path=item["path"] + ".enc", encrypted=True)
+        if i % 5 == 0:
+            item.update(pack="packs/%06d.pack" % (i // 100), offset=i * 10)
+        if i % 7 == 0:
+            item["name"] = "\u00e9t\u00e9-%d" % i
+        out.append(item)
+    return sorted(out, key=lambda r: r["path"])
+
+
+def test_a_record_reads_like_its_dict():
+    plain = {"path": "resources/secrets/namespaces/a/s.json.enc", "size": 12, "sha256": SHA, "encrypted": True,
+             "pack": "packs/000001.pack", "offset": 0, "resource": "secrets"}
+    record = Record.parsed(dict(plain))
+    assert record == plain and plain == record and record.to_dict() == plain
+    assert record["sha256"] == SHA and record.get("sha256") == SHA and isinstance(record._sha, bytes)
+    assert "pack" in record and "nope" not in record and record.get("nope", 5) == 5
+    assert list(record) == sorted(plain) and len(record) == len(plain)
+    assert dict(record) == plain and dict({"section": "resources"}, **record) == dict(plain, section="resources")
+    with pytest.raises(KeyError):
+        record["nope"]
+    record["offset"] = 7
+    del record["resource"]
+    assert record.to_dict() == {k: v for k, v in dict(plain, offset=7).items() if k != "resource"}
+    assert "resource" not in record and record["offset"] == 7
+    # values kept as they were: a malformed checksum stays a string, false stays false, absent stays absent
+    odd = Record.parsed({"path": "p", "sha256": "ABC", "encrypted": False, "size": True})
+    assert odd.to_dict() == {"path": "p", "sha256": "ABC", "encrypted": False, "size": True}
+    assert "offset" not in odd and odd.get("offset") is None
+
+
+def test_the_pack_paths_of_records_are_shared():
+    one = Record.parsed({"path": "a", "pack": "".join(["packs/", "000001.pack"])})
+    two = Record.parsed({"path": "b", "pack": "".join(["packs/", "000001", ".pack"])})
+    assert one["pack"] is two["pack"]
+
+
+@pytest.mark.parametrize("records", [False, True])
+def test_encodings_of_records_are_those_of_dicts(records):
+    items = _items()
+    manifest = {"format": "adhar-backup", "name": "b", "items": items, "mac": "m", "signature": {"value": "v"},
+                "packs": [{"path": "packs/000001.pack"}]}
+    given = dict(manifest, items=[Record.parsed(dict(i)) for i in items]) if records else manifest
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    assert fmt.canonical_json(given) == canonical
+    assert b"".join(fmt.canonical_chunks(given)) == canonical
+    without_mac = {k: v for k, v in manifest.items() if k not in ("mac", "signature")}
+    assert b"".join(fmt.mac_payload(given)) == json.dumps(without_mac, sort_keys=True, separators=(",", ":")).encode()
+    assert fmt.signed_payload(given) == json.dumps({k: v for k, v in manifest.items() if k != "signature"},
+                                                   sort_keys=True, separators=(",", ":")).encode()
+    dumped = fmt.dump_manifest(given)
+    assert b"".join(fmt.manifest_chunks(given)) == dumped
+    assert json.loads(dumped) == manifest
+    assert dumped.count(b"\n") == len(items) + 3  # one record per line
+
+
+def test_a_streamed_mac_is_the_mac_of_the_joined_payload():
+    dek = new_envelope(KeyWrapper(generate_key()), "b")[0]
+    chunks = [b"{", b'"a":', b"1}"]
+    assert dek.manifest_mac(iter(chunks)) == dek.manifest_mac(b"".join(chunks))
+
+
+@pytest.mark.parametrize("text", [
+    '{"items": [{"path": "a", "size": 1}, {"path": "b", "x": [1, {"y": 2}]}], "format": "f"}',
+    ' \n{ "format" : "f" , "items" : [ ] , "n" : null }\n ',
+    '{"items": [1, "two", {"path": "c"}], "items2": {"items": []}}',
+    '{"items": {"path": "not a list"}}',
+    '{"items": [{"path": "a", "path": "b"}], "items": [{"path": "c"}]}',
+    '[1, 2]',
+    '"text"',
+    '{}',
+])
+def test_the_manifest_walk_gives_the_value_of_json_loads(text):
+    parsed = fmt._load_manifest(text)
+    want = json.loads(text)
+    assert parsed == want
+    if isinstance(want, dict) and isinstance(want.get("items"), list):
+        assert [type(i) for i in parsed["items"]] == [Record if isinstance(i, dict) else type(i) for i in want["items"]]
+
+
+@pytest.mark.parametrize("text", ['{"items": [{"path": "a"},]}', '{"items": [}', '{"a": 1} x', '{"a" 1}', '',
+                                  '\ufeff{}', '{"items": [{"path": "a"}] "b": 1}', '{"a": NaN, "items": ['])
+def test_an_invalid_manifest_fails_like_json_loads(text):
+    with pytest.raises(ValueError) as expected:
+        json.loads(text)
+    with pytest.raises(ValueError) as got:
+        fmt._load_manifest(text)
+    assert str(got.value) == str(expected.value)
+
+
+def test_a_backup_round_trips_through_records(tmp_path):
+    store = LocalStorage(str(tmp_path / "b"))
+    key = KeyWrapper(generate_key())
+    writer = ArchiveWriter(store, "b1", cluster="c", key_wrapper=key, pack_size=4096)
+    for i in range(30):
+        writer.add("resources/configmaps/namespaces/a/cm-%02d.json" % i, {"i": i}, encrypt=i % 2 == 0)
+    writer.add("resources/configmaps/namespaces/a/big.json", {"data": "x" * 300000})
+    manifest = writer.commit()
+    assert all(isinstance(i, Record) for i in manifest["items"])
+    stored = json.loads(store.read("b1/manifest.json"))
+    assert stored["items"] == manifest["items"]
+    reader = ArchiveReader(store, "b1", key)
+    assert reader.manifest["items"] == stored["items"]
+    assert reader.integrity == "signed"
+    assert reader.read_json("resources/configmaps/namespaces/a/cm-04.json") == {"i": 4}  # found by bisection
+    assert reader.item("resources/configmaps/namespaces/a/cm-05.json")["path"].endswith("cm-05.json")
+    with pytest.raises(AdharError, match="is not in backup"):
+        reader.item("resources/configmaps/namespaces/a/cm-99.json")
+    assert reader.verify()["ok"]
+
+
+def test_an_outline_reads_like_a_dict():
+    obj = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+           "metadata": {"name": "r", "namespace": "n", "uid": "u1", "labels": {"app": "x", "other": "y"},
+                        "ownerReferences": [{"controller": True, "uid": "u0", "kind": "Deployment", "name": "d"}]},
+           "spec": {"replicas": 1}}
+    small = outline("replicasets.apps", obj, Selection({"label_selector": "app=x"}))
+    assert isinstance(small, Outline)
+    assert small == {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                     "metadata": {"uid": "u1", "labels": {"app": "x"},
+                                  "ownerReferences": [{"controller": True, "uid": "u0", "kind": "Deployment"}]}}
+    assert small.get("spec") is None and "spec" not in small and small["metadata"]["uid"] == "u1"
+    plain = outline("configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"uid": "u"}}, Selection({}))
+    assert dict(plain) == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"uid": "u"}}
