@@ -137,12 +137,14 @@ options:
       - For provider C(eks), a minor version such as V(1.31), one of the versions listed in C(docs/eks.md) (kept in
         C(EKS_VERSIONS) of C(plugins/module_utils/providers/eks.py)); EKS's default when left out on creation. An
         existing cluster is upgraded one minor version at a time with UpdateClusterVersion; skipping a minor version
-        or downgrading is refused before any call.
+        or downgrading is refused before any call. Then every managed node group behind the control plane is updated
+        to its version (see O(eks.upgrade_nodes)).
       - For provider C(gke), V(latest), a minor version such as V(1.31), a patch version V(1.31.4) or a full GKE version
         V(1.31.4-gke.1000); the release channel's default when left out on creation. An existing cluster's master is
         upgraded with C(clusters.update) (C(desiredMasterVersion)), one minor version at a time; a version the master
         already runs (V(1.31) for V(1.31.4-gke.1000)) changes nothing, and skipping a minor version or downgrading is
-        refused before any call.
+        refused before any call. Then every node pool behind the master is updated to the master's version (see
+        O(gke.upgrade_nodes)).
     type: str
   pod_cidr:
     description:
@@ -346,6 +348,17 @@ options:
           - Remove tags of the cluster that O(eks.tags) does not list (never C(aws:) tags). Only when O(eks.tags) is given.
         type: bool
         default: true
+      upgrade_nodes:
+        description:
+          - After the control plane, update every managed node group (listed in O(eks.node_groups) or not) whose
+            Kubernetes version is behind the control plane's to that version with UpdateNodegroupVersion, one group at a
+            time, each followed with DescribeUpdate within O(wait_timeout). This also happens when the control plane
+            does not change and a group is behind it.
+          - Groups on a custom AMI (C(amiType) C(CUSTOM)) and groups being deleted or that failed to create are named in
+            a warning and left alone.
+          - V(false) leaves node group versions alone (a warning names the groups behind the control plane).
+        type: bool
+        default: true
       node_groups:
         description:
           - Managed node groups. Groups not listed are left alone (never deleted by V(present)).
@@ -428,6 +441,17 @@ options:
           - Resource labels of the cluster, exactly (labels not listed are removed). Changes go through
             C(setResourceLabels) with the current label fingerprint.
         type: dict
+      upgrade_nodes:
+        description:
+          - After the master, update every node pool (listed in O(gke.node_pools) or not) whose version is behind the
+            master's to the master's version with C(nodePools.update) (C(nodeVersion) C(-), the pool's image type
+            kept), one pool at a time, each operation followed to the end within O(wait_timeout).
+          - Behind means an older minor version than the master's, or, when the task upgrades the master, older than
+            O(kubernetes_version) at the precision it is written in (V(1.32.2) also compares the patch). Patch releases
+            that GKE's auto-upgrade rolls out to the master do not make the module touch the pools.
+          - V(false) leaves node pool versions alone (GKE's auto-upgrade on a release channel moves them).
+        type: bool
+        default: true
       node_pools:
         description:
           - Node pools. At least one is required to create a cluster. Pools not listed are left alone (never deleted by

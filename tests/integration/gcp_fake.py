@@ -17,7 +17,9 @@ the record is empty.
 Behind the validator, a small in-memory GKE: clusters with node pools,
 long-running operations that complete after ``--op-delay`` seconds, one
 operation per cluster at a time (as GKE), label fingerprints, master version
-steps of one minor version, and the Compute Engine instance group managers
+steps of one minor version, node pool version updates (``nodePools.update``
+with ``nodeVersion``: never past the master, nor more than two minor versions
+at once), and the Compute Engine instance group managers
 of node pools (their ``targetSize``); and a small Cloud DNS (managed zones,
 record sets with routing policies, changes) with the global Compute Engine
 health checks its routing policies name (``FakeCloudDns``).  ``POST /token`` is an OAuth 2.0 token
@@ -284,6 +286,11 @@ def _resolve_version(text, channel="REGULAR"):
     return VERSIONS[m.group(1)]
 
 
+def _version_key(version):
+    """1.31.5-gke.1000 -> [1, 31, 5, 1000], for ordering versions."""
+    return [int(x) for x in re.findall(r"\d+", version)]
+
+
 # The clusters' API endpoints: loopback addresses on port 1, where nothing listens. A client that follows a kubeconfig
 # the fake's clusters give (the config export's Helm, say) is refused at once and never leaves this machine.
 PRIVATE_ENDPOINT = "127.0.1.2:1"
@@ -352,6 +359,7 @@ class FakeGke:
         pool = json.loads(json.dumps(body))
         pool.setdefault("config", {}).setdefault("machineType", "e2-medium")
         pool["config"].setdefault("diskSizeGb", 100)
+        pool["config"].setdefault("imageType", "COS_CONTAINERD")
         pool.setdefault("initialNodeCount", 3)
         pool["version"] = cluster["currentNodeVersion"]
         pool["locations"] = cluster["locations"]
@@ -514,6 +522,36 @@ class FakeGke:
             self._count_nodes(cluster)
         return self._operation(key, "SET_NODE_POOL_SIZE", "%s/nodePools/%s" % (key, name), done)
 
+    def update_pool(self, key, name, body):
+        """``nodePools.update``: this fake implements the version change (``nodeVersion``, with ``imageType``)."""
+        cluster = self._cluster(key)
+        self._busy(key)
+        pool = self._pool(cluster, name)
+        missing = [f for f in ("nodeVersion", "imageType") if not body.get(f)]
+        if missing:
+            raise ApiError(400, "INVALID_ARGUMENT", "UpdateNodePoolRequest: %s is required." % " and ".join(missing))
+        others = sorted(k for k in body if k not in ("nodeVersion", "imageType", "name"))
+        if others:
+            raise ApiError(400, "INVALID_ARGUMENT", "This fake implements node version updates only (got %s)."
+                           % ", ".join(others))
+        if body["imageType"] != pool["config"]["imageType"]:
+            raise ApiError(400, "INVALID_ARGUMENT", "This fake does not change the image type (%s to %s)."
+                           % (pool["config"]["imageType"], body["imageType"]))
+        master = cluster["currentMasterVersion"]
+        new = master if body["nodeVersion"] == "-" else _resolve_version(body["nodeVersion"])
+        if _version_key(new) > _version_key(master):
+            raise ApiError(400, "INVALID_ARGUMENT", "Node version %s cannot be newer than the master's %s." % (new, master))
+        if _version_key(new)[1] - _version_key(pool["version"])[1] > 2:
+            raise ApiError(400, "INVALID_ARGUMENT", "Node pool %s cannot be upgraded from %s to %s: more than two minor "
+                                                    "versions." % (name, pool["version"], new))
+        pool["status"] = "RECONCILING"
+
+        def done():
+            pool["version"] = new
+            pool["status"] = "RUNNING"
+            cluster["currentNodeVersion"] = min((p["version"] for p in cluster["nodePools"]), key=_version_key)
+        return self._operation(key, "UPGRADE_NODES", "%s/nodePools/%s" % (key, name), done)
+
     def get_operation(self, name):
         entry = self.ops.get(name.rsplit("/", 1)[-1])
         if entry is None:
@@ -551,6 +589,9 @@ class FakeGke:
                 if method_id.endswith("setSize"):
                     return self.set_size(key, name, b)
                 return self.set_autoscaling(key, name, b)
+            if method_id == "container.projects.locations.clusters.nodePools.update":
+                key, name = params["name"].rsplit("/nodePools/", 1)
+                return self.update_pool(key, name, b)
             if method_id == "container.projects.locations.clusters.nodePools.get":
                 key, name = params["name"].rsplit("/nodePools/", 1)
                 return self._pool(self._cluster(key), name)

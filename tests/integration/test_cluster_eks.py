@@ -238,6 +238,24 @@ def test_lifecycle(runner, proxy, infra, tmp_path, monkeypatch):
     assert writes == [("eks", "POST /clusters/%s/updates" % name)]
     assert "AWS EKS UpdateClusterVersion failed" in result["msg"]
 
+    # a node group behind the control plane (made outside the module): UpdateNodegroupVersion, which moto does not
+    # implement either; upgrade_nodes false leaves it alone with a warning
+    infra.eks.create_nodegroup(clusterName=name, nodegroupName="legacy", version="1.30", nodeRole=infra.node_role,
+                               subnets=[infra.subnets[0]], scalingConfig={"minSize": 1, "maxSize": 1, "desiredSize": 1})
+    result, writes = run(runner, proxy, task(proxy, name), check=True, diff=True)
+    assert result["changed"] is True and writes == []
+    assert result["actions"] == ["would update node group legacy from Kubernetes 1.30 to 1.31"]
+    assert result["diff"]["before"]["node_groups"]["legacy"]["version"] == "1.30"
+    assert result["diff"]["after"]["node_groups"]["legacy"]["version"] == "1.31"
+    assert result["diff"]["after"]["node_groups"]["workers"]["version"] == "1.31"
+    result, writes = run(runner, proxy, task(proxy, name, {"upgrade_nodes": False}))
+    assert result["changed"] is False and writes == []
+    assert any("node group legacy runs Kubernetes 1.30, the control plane 1.31; eks.upgrade_nodes is false" in w
+               for w in result.get("warnings") or []), result.get("warnings")
+    result, writes = run(runner, proxy, task(proxy, name), expect_fail=True)
+    assert writes == [("eks", "POST /clusters/%s/node-groups/legacy/update-version" % name)]
+    assert "AWS EKS UpdateNodegroupVersion failed" in result["msg"]
+
     # create-only fields: a clear error, no write
     result, writes = run(runner, proxy, task(proxy, name, {"role_arn": infra.node_role}), expect_fail=True)
     assert "eks.role_arn: cannot change on an existing cluster" in result["msg"] and writes == []
@@ -247,7 +265,8 @@ def test_lifecycle(runner, proxy, infra, tmp_path, monkeypatch):
     assert result["changed"] is True and writes == []
     result, writes = run(runner, proxy, task(proxy, name, state="absent", kubeconfig_out=kubeconfig_out))
     assert result["changed"] is True
-    assert writes == [("eks", "DELETE /clusters/%s/node-groups/workers" % name), ("eks", "DELETE /clusters/%s" % name)]
+    assert writes == [("eks", "DELETE /clusters/%s/node-groups/%s" % (name, g)) for g in ("legacy", "workers")] + \
+        [("eks", "DELETE /clusters/%s" % name)]
     assert name not in infra.eks.list_clusters()["clusters"]
     with open(kubeconfig_out) as f:
         assert yaml.safe_load(f)["contexts"] == other["contexts"]

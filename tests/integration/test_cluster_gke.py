@@ -37,6 +37,7 @@ LABELS = ("POST", "container.projects.locations.clusters.setResourceLabels")
 POOL_CREATE = ("POST", "container.projects.locations.clusters.nodePools.create")
 AUTOSCALING = ("POST", "container.projects.locations.clusters.nodePools.setAutoscaling")
 SIZE = ("POST", "container.projects.locations.clusters.nodePools.setSize")
+POOL_UPDATE = ("PUT", "container.projects.locations.clusters.nodePools.update")
 
 
 @pytest.fixture(autouse=True)
@@ -182,10 +183,31 @@ def test_lifecycle(runner, gcp, tmp_path):
     # master version: one minor step with clusters.update; a skip or a downgrade is refused before any write
     result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools), kubernetes_version="1.30"), expect_fail=True)
     assert "kubernetes_version: cannot downgrade the master from 1.32.2-gke.1000 to 1.30" in result["msg"] and writes == []
-    result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools), kubernetes_version="1.33"))
+    # with upgrade_nodes false the master moves alone and the pools stay behind it
+    result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools, upgrade_nodes=False), kubernetes_version="1.33"))
     assert result["changed"] is True and writes == [UPDATE]
     assert result["cluster"]["version"] == "1.33.1-gke.1000"
     assert result["actions"][0] == "updated the master version to 1.33"
+    assert [p["version"] for p in result["cluster"]["node_pools"]] == ["1.32.2-gke.1000"] * 2
+    result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools, upgrade_nodes=False), kubernetes_version="1.33"))
+    assert result["changed"] is False and writes == []
+
+    # node pools behind the master: check mode and diff say which, then one nodePools.update per pool
+    result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools), kubernetes_version="1.33"),
+                         check=True, diff=True)
+    assert result["changed"] is True and writes == []
+    assert result["actions"] == ["would update node pool %s from Kubernetes 1.32.2-gke.1000 to the master's version (1.33)"
+                                 % p for p in ("system", "workers")]
+    assert result["diff"]["before"]["node_pools"]["system"]["version"] == "1.32.2-gke.1000"
+    assert result["diff"]["after"]["node_pools"]["system"]["version"] == "1.33"
+    result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools), kubernetes_version="1.33"))
+    assert result["changed"] is True and writes == [POOL_UPDATE, POOL_UPDATE]
+    assert [a.split(" in ")[0] for a in result["actions"]] == [
+        "updated node pool %s from Kubernetes 1.32.2-gke.1000 to the master's version (1.33)" % p for p in ("system", "workers")]
+    assert [p["version"] for p in result["cluster"]["node_pools"]] == ["1.33.1-gke.1000"] * 2
+    stored = gcp.state()["clusters"][key]
+    assert [p["config"]["imageType"] for p in stored["nodePools"]] == ["COS_CONTAINERD"] * 2
+    assert stored["currentNodeVersion"] == "1.33.1-gke.1000"
     result, writes = run(runner, gcp, task(gcp, name, spec(node_pools=pools), kubernetes_version="1.33"))
     assert result["changed"] is False and writes == []
 

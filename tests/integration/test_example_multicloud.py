@@ -12,6 +12,9 @@ subnets that moto made) from an extra-vars file, and HOME is a temporary directo
   cluster, one clusters.create), and a second run writes nothing;
 * health.yml reports each cloud cluster's status from the cloud (reads only) and names the Kubernetes API as not
   reachable (neither moto nor the fake runs an API server); with adhar_health_fail=true the run fails;
+* upgrade.yml in check mode: a skipped EKS minor version is refused in its validation (the cluster module's plan,
+  no write); a valid step passes the validation for all three clusters, then the canary (the first batch, one
+  cluster) fails at its pre-upgrade step - no API server to read - and no other cluster is started; nothing written;
 * destroy.yml without adhar_destroy_confirm deletes nothing; with it, exactly the named clusters go.
 """
 
@@ -175,6 +178,37 @@ def test_example_inventory_lifecycle(runner, proxy, gcp, cloud_env, tmp_path):
         assert "nodegroup    workers" in h["table"] and "not reachable" in h["table"]
     results, out = _playbook(runner, work, "health.yml", "-e", "adhar_health_fail=true", *extra, rc=2)
     assert "is unhealthy: Kubernetes API not reachable" in out
+
+    # upgrade.yml in check mode: the version steps are checked by the cluster module's plan for every cluster first;
+    # a skipped EKS minor stops the run before any cluster starts, with zero writes
+    _reset(proxy, gcp)
+    key = ("-e", '{"adhar_upgrade_encryption": {"key_file": "/nonexistent/backup.key"}}')
+    results, out = _playbook(runner, work, "upgrade.yml", "--check", "-e",
+                             '{"adhar_upgrade_versions": {"eks": "1.33", "gke": "1.33"}}', *key, *extra, rc=2)
+    assert _writes(proxy, gcp) == []
+    refused = [r for r in results if r["task"].startswith("[1/6 validate] The cloud cluster exists and the version step")
+               and r["status"] == "failed"]
+    assert sorted(r["host"] for r in refused) == ["prod-us-east", "prod-us-west"]
+    assert all("from 1.31 the next step is 1.32" in r["result"]["msg"] for r in refused)
+    assert not [r for r in results if r["task"].startswith("[2/6")]
+    # a valid step for each: planned (EKS control plane then node group, GKE master then node pool), then the canary cluster fails at the backup step
+    # (no Kubernetes API behind moto or the fake), nothing is restored, and the other clusters never start
+    _reset(proxy, gcp)
+    results, out = _playbook(runner, work, "upgrade.yml", "--check", "-e",
+                             '{"adhar_upgrade_versions": {"eks": "1.32", "gke": "1.33"}}', *key, *extra, rc=2)
+    assert _writes(proxy, gcp) == []
+    plans = {r["host"]: r["result"]["actions"] for r in results
+             if r["task"].startswith("[1/6 validate] The cloud cluster exists and the version step")}
+    eks_plan = ["would update the Kubernetes version to 1.32", "would update node group workers from Kubernetes 1.31 to 1.32"]
+    assert plans == {"prod-us-east": eks_plan, "prod-us-west": eks_plan, "prod-eu": [
+        "would update the master version to 1.33",
+        "would update node pool workers from Kubernetes 1.32.2-gke.1000 to the master's version (1.33)"]}, plans
+    started = sorted({r["host"] for r in results if r["task"].startswith("[2/6")})
+    assert len(started) == 1, started
+    failed = [r for r in results if r["task"] == "[done] The upgrade of this cluster failed"]
+    assert [r["host"] for r in failed] == started and failed[0]["status"] == "failed"
+    assert "upgrade failed at 2/6 backup" in failed[0]["result"]["msg"]
+    assert "rollback: not done: no pre-upgrade backup was taken" in failed[0]["result"]["msg"]
 
     # provider migration, AWS -> GCP (playbooks/migrate.yml --tags config,create): the EKS cluster's config exported
     # (reads only), converted to gcp, the GKE target found as the config has it (no write); the data steps need an API

@@ -95,3 +95,16 @@ def test_paths_verbs_and_query(validator):
     assert errors == ["container.projects.locations.clusters.get takes no request body"]
     dummy, dummy_params, errors = check(validator, "PUT", CLUSTER)
     assert errors == ["container.projects.locations.clusters.update needs a JSON body (UpdateClusterRequest)"]
+
+
+def test_node_pool_version_update(validator):
+    path = CLUSTER + "/nodePools/workers"
+    method, params, errors = check(validator, "PUT", path, {"nodeVersion": "-", "imageType": "COS_CONTAINERD"})
+    assert (method, errors) == ("container.projects.locations.clusters.nodePools.update", [])
+    assert params == {"name": "projects/demo/locations/europe-west1/clusters/prod/nodePools/workers"}
+    dummy, dummy_params, errors = check(validator, "PUT", path, {"nodeVersion": "-", "version": "1.33"})
+    assert errors == ["body: unknown field 'version' (not in UpdateNodePoolRequest)"]
+    dummy, dummy_params, errors = check(validator, "PUT", path, {"nodeVersion": 1.33})
+    assert errors == ["body.nodeVersion: expected a string, got a number"]
+    dummy, dummy_params, errors = check(validator, "POST", path, {"nodeVersion": "-"})
+    assert errors and "no method for this verb" in errors[0]

@@ -13,7 +13,9 @@ locally (no call).
 Updates follow EKS's rules: one kind of update per ``UpdateClusterConfig``
 (logging, then endpoint access), one Kubernetes minor version per
 ``UpdateClusterVersion``, scaling through ``UpdateNodegroupConfig``, tags
-through ``TagResource``/``UntagResource``.  Each update is followed until it
+through ``TagResource``/``UntagResource``; last, every managed node group
+whose Kubernetes version is behind the control plane's is brought to it with
+``UpdateNodegroupVersion``, one group at a time (``eks.upgrade_nodes``).  Each update is followed until it
 is done (``DescribeUpdate``, or the cluster's status when the API returned no
 update to follow) under one ``wait_timeout`` for the whole task.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.providers.cloud import CloudProvider
@@ -45,6 +48,8 @@ LOCAL_ONLY = ("control_plane", "nodes", "pod_cidr", "service_cidr", "cluster_id"
 
 CLUSTER_FAILED = ("FAILED",)
 NODEGROUP_FAILED = ("CREATE_FAILED", "DELETE_FAILED")
+# Node groups UpdateNodegroupVersion cannot take: being removed, or never created.
+NODEGROUP_NOT_UPDATABLE = ("CREATE_FAILED", "DELETING", "DELETE_FAILED")
 
 
 def parse_version(value, option="kubernetes_version"):
@@ -307,6 +312,7 @@ class EksProvider(CloudProvider):
     def _group_model(g):
         s = g.get("scalingConfig") or {}
         return {
+            "version": g.get("version"),
             "instance_types": list(g.get("instanceTypes") or []),
             "min_nodes": s.get("minSize"),
             "max_nodes": s.get("maxSize"),
@@ -354,6 +360,7 @@ class EksProvider(CloudProvider):
             after = self._plan_cluster_update(before, steps)
             cluster_subnets = before["subnets"]
         self._plan_node_groups(before, after, cluster_subnets, steps, ha)
+        self._plan_node_versions(groups, after, steps)
         return steps, before, after
 
     def _plan_cluster_update(self, before, steps):
@@ -417,6 +424,8 @@ class EksProvider(CloudProvider):
                 want = self._new_scaling(ng, given, where)
                 subnets = list(ng.get("subnets") or cluster_subnets)
                 model = {
+                    # EKS gives a new group the control plane's version.
+                    "version": after["version"],
                     "instance_types": list(ng.get("instance_types") or ["t3.medium"]),
                     "min_nodes": want["min"], "max_nodes": want["max"], "desired_nodes": want["desired"],
                     "node_role_arn": ng["node_role_arn"],
@@ -451,6 +460,27 @@ class EksProvider(CloudProvider):
             if arn not in checked:
                 checked.add(arn)
                 self._check_role_live(arn, option)
+
+    def _plan_node_versions(self, groups, after, steps):
+        """One ``update_node_version`` step per existing node group behind the control plane's (planned) version."""
+        target = after.get("version")
+        if not target or not self.eks.get("upgrade_nodes", True):
+            return
+        for name, g in sorted(groups.items()):
+            have = g.get("version")
+            if not have or parse_version(have, "node group %s version" % name) >= parse_version(target):
+                continue
+            if g.get("status") in NODEGROUP_NOT_UPDATABLE:
+                self.module.warn("node group %s runs Kubernetes %s, behind the control plane's %s, but is %s: its "
+                                 "version is left alone" % (name, have, target, g["status"]))
+                continue
+            if g.get("amiType") == "CUSTOM":
+                self.module.warn("node group %s runs Kubernetes %s, behind the control plane's %s, on a custom AMI: "
+                                 "update its launch template's AMI and version (UpdateNodegroupVersion with "
+                                 "launchTemplate); this module leaves it alone" % (name, have, target))
+                continue
+            steps.append(("update_node_version", (name, have, target)))
+            after["node_groups"][name] = dict(after["node_groups"].get(name) or {}, version=target)
 
     def _new_scaling(self, ng, given, where):
         lo, hi, want = given["min"], given["max"], given["desired"]
@@ -561,6 +591,9 @@ class EksProvider(CloudProvider):
                               "desiredSize": model["desired_nodes"]},
             "subnets": model["subnets"], "instanceTypes": model["instance_types"], "nodeRole": model["node_role_arn"],
         }
+        if model.get("version"):
+            # the control plane's version, said rather than left to the API's default
+            kwargs["version"] = model["version"]
         if after.get("tags"):
             kwargs["tags"] = after["tags"]
         self.call("eks", "create_nodegroup", **kwargs)
@@ -575,6 +608,16 @@ class EksProvider(CloudProvider):
         self._follow_update(resp.get("update"), "the scaling of node group %s" % name, nodegroup=name)
         self.actions.append("scaled node group %s to min %d, max %d, desired %d"
                             % (name, model["min_nodes"], model["max_nodes"], model["desired_nodes"]))
+
+    def _do_update_node_version(self, arg, dummy):
+        name, have, target = arg
+        started = time.monotonic()
+        resp = self.call("eks", "update_nodegroup_version", clusterName=self.cluster_name, nodegroupName=name,
+                         version=target)
+        self._follow_update(resp.get("update"), "the version update of node group %s to %s" % (name, target),
+                            nodegroup=name)
+        self.actions.append("updated node group %s from Kubernetes %s to %s in %ds"
+                            % (name, have, target, round(time.monotonic() - started)))
 
     # ------------------------------------------------------------------ waiting
 
@@ -686,11 +729,11 @@ class EksProvider(CloudProvider):
                 cluster, groups = self._read()
         path = self._add_kubeconfig(result, *self._kubeconfig(cluster))
         result["cluster"] = self._facts(cluster, groups, path)
-        for name, g in sorted(groups.items()):
-            if g.get("version") and cluster.get("version") and g["version"] != cluster["version"]:
-                self.module.warn("node group %s runs Kubernetes %s, the control plane %s; update the node group's "
-                                 "version (UpdateNodegroupVersion) - this module does not do it"
-                                 % (name, g["version"], cluster["version"]))
+        if not self.eks.get("upgrade_nodes", True) and not self.check_mode:
+            for name, g in sorted(groups.items()):
+                if g.get("version") and cluster.get("version") and g["version"] != cluster["version"]:
+                    self.module.warn("node group %s runs Kubernetes %s, the control plane %s; eks.upgrade_nodes is "
+                                     "false, so its version is left alone" % (name, g["version"], cluster["version"]))
         return result
 
     def ensure_absent(self):
@@ -739,6 +782,8 @@ def _describe_step(step):
         return "would tag the cluster (set %s; remove %s)" % (", ".join(sorted(add)) or "none", ", ".join(remove) or "none")
     if kind == "create_node_group":
         return "would create node group %s" % arg[0]
+    if kind == "update_node_version":
+        return "would update node group %s from Kubernetes %s to %s" % arg
     if kind == "scale_node_group":
         m = arg[1]
         return "would scale node group %s to min %d, max %d, desired %d" % (arg[0], m["min_nodes"], m["max_nodes"],
@@ -757,6 +802,7 @@ EKS_ARG_SPEC = dict(type="dict", options=dict(
     kms_key_arn=dict(type="str", no_log=False),
     tags=dict(type="dict"),
     purge_tags=dict(type="bool", default=True),
+    upgrade_nodes=dict(type="bool", default=True),
     node_groups=dict(type="list", elements="dict", options=dict(
         name=dict(type="str", required=True),
         instance_types=dict(type="list", elements="str"),

@@ -17,13 +17,17 @@ time, so the writes go one after the other: master version
 (``clusters.update`` with ``desiredMasterVersion``, one minor version per
 step), release channel and Workload Identity (``clusters.update``), labels
 (``setResourceLabels`` with the label fingerprint), then node pools
-(``nodePools.create``, ``setAutoscaling``, ``setSize``).
+(``nodePools.create``, ``setAutoscaling``, ``setSize``), and last the node
+pools whose minor version is behind the master's are brought to the master's
+version (``nodePools.update`` with ``nodeVersion``, one pool at a time,
+``gke.upgrade_nodes``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import time
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.providers.cloud import CloudProvider
@@ -72,6 +76,18 @@ def version_step_error(current, want, option="kubernetes_version"):
         return ("%s: GKE upgrades the master one minor version at a time; from %s the next step is 1.%d, not %s. Run "
                 "the task once per version" % (option, current, cur[1] + 1, want))
     return None
+
+
+def pool_behind(pool_version, target):
+    """True when a node pool on ``pool_version`` is behind ``target`` (the master's version, or the one asked for).
+
+    ``target`` counts with the precision it is written in: ``1.32`` compares minor versions (a pool on 1.32.1 is not
+    behind), ``1.32.2-gke.1000`` compares everything.  A master on a full version compares by minor version, so the
+    patch releases GKE's auto-upgrade rolls out do not make every run touch the pools.
+    """
+    have, want = parse_version(pool_version, "node pool version"), parse_version(target)
+    size = sum(1 for part in want if part is not None)
+    return have[:size] < want[:size]
 
 
 def _basename(value):
@@ -302,7 +318,25 @@ class GkeProvider(CloudProvider):
             after["labels"] = dict(g["labels"])
         for i, pool in enumerate(g.get("node_pools") or []):
             self._plan_pool(i, pool, cluster, before, after, steps)
+        self._plan_pool_versions(cluster, after, steps)
         return steps, before, after
+
+    def _plan_pool_versions(self, cluster, after, steps):
+        """One ``update_pool_version`` step per existing node pool whose minor version is behind the master's."""
+        if not self.gke.get("upgrade_nodes", True):
+            return
+        planned = next((arg for kind, arg in steps if kind == "update_version"), None)
+        target = planned or "%d.%d" % parse_version(cluster.get("currentMasterVersion"), "currentMasterVersion")[:2]
+        for pool in sorted(cluster.get("nodePools") or [], key=lambda x: x["name"]):
+            have = pool.get("version")
+            if not have or not pool_behind(have, target):
+                continue
+            if pool.get("status") in ("STOPPING", "ERROR", "PROVISIONING"):
+                self.module.warn("node pool %s runs Kubernetes %s, behind the master's %s, but is %s: its version is "
+                                 "left alone" % (pool["name"], have, target, pool["status"]))
+                continue
+            steps.append(("update_pool_version", (pool["name"], have, target, (pool.get("config") or {}).get("imageType"))))
+            after["node_pools"][pool["name"]] = dict(after["node_pools"].get(pool["name"]) or {}, version=target)
 
     def _new_pool(self, i, pool):
         where = "gke.node_pools[%d]" % i
@@ -447,6 +481,18 @@ class GkeProvider(CloudProvider):
         op = self.call("POST", self._path("nodePools", name) + ":setSize", body={"nodeCount": count})
         self._wait_operation(op, "the resize of node pool %s" % name)
         self.actions.append("resized node pool %s to %d nodes per zone" % (name, count))
+
+    def _do_update_pool_version(self, arg, dummy):
+        name, have, target, image_type = arg
+        started = time.monotonic()
+        # "-" is GKE's alias for the master's version: the pool lands exactly where the master is.
+        body = {"nodeVersion": "-"}
+        if image_type:
+            body["imageType"] = image_type
+        op = self.call("PUT", self._path("nodePools", name), body=body)
+        self._wait_operation(op, "the version update of node pool %s" % name)
+        self.actions.append("updated node pool %s from Kubernetes %s to the master's version (%s) in %ds"
+                            % (name, have, target, round(time.monotonic() - started)))
 
     # ------------------------------------------------------------------ waiting
 
@@ -594,6 +640,8 @@ def _describe_step(step):
         if not m["auto_scale"]:
             return "would turn autoscaling off for node pool %s" % name
         return "would autoscale node pool %s between %d and %d nodes per zone" % (name, m["min_nodes"], m["max_nodes"])
+    if kind == "update_pool_version":
+        return "would update node pool %s from Kubernetes %s to the master's version (%s)" % arg[:3]
     if kind == "set_size":
         return "would resize node pool %s to %d nodes per zone (now %s)" % (arg[0], arg[1], ", ".join(map(str, arg[2])))
     return "would %s" % kind
@@ -609,6 +657,7 @@ GKE_ARG_SPEC = dict(type="dict", options=dict(
     master_ipv4_cidr=dict(type="str"),
     workload_identity=dict(type="bool"),
     labels=dict(type="dict"),
+    upgrade_nodes=dict(type="bool", default=True),
     node_pools=dict(type="list", elements="dict", options=dict(
         name=dict(type="str", required=True),
         machine_type=dict(type="str"),

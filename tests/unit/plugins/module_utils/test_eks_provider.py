@@ -220,3 +220,97 @@ def test_a_cluster_being_deleted_is_an_error():
     stubs["eks"].add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "demo"})
     with pytest.raises(AdharError, match="is being deleted"):
         provider.run()
+
+
+def group(name, version, status="ACTIVE", **extra):
+    g = {"nodegroupName": name, "clusterName": "demo", "version": version, "status": status,
+         "nodegroupArn": "arn:aws:eks:us-east-1:123456789012:nodegroup/demo/%s/x" % name,
+         "scalingConfig": {"minSize": 1, "maxSize": 3, "desiredSize": 2}, "instanceTypes": ["t3.medium"],
+         "subnets": ["subnet-0aaaaaaaaaaaaaaaa"], "nodeRole": ROLE, "amiType": "AL2023_x86_64_STANDARD"}
+    g.update(extra)
+    return g
+
+
+def expect_groups(stubs, version, groups):
+    expect_read(stubs, version, [g["nodegroupName"] for g in groups])
+    for g in groups:
+        stubs["eks"].add_response("describe_nodegroup", {"nodegroup": g},
+                                  {"clusterName": "demo", "nodegroupName": g["nodegroupName"]})
+
+
+def expect_node_update(stubs, name, version, update_id, polls=("InProgress", "Successful")):
+    stubs["eks"].add_response("update_nodegroup_version", {"update": {"id": update_id, "status": "InProgress"}},
+                              {"clusterName": "demo", "nodegroupName": name, "version": version})
+    for status in polls:
+        stubs["eks"].add_response("describe_update", {"update": {"id": update_id, "status": status}},
+                                  {"name": "demo", "updateId": update_id, "nodegroupName": name})
+
+
+def test_control_plane_then_every_group_behind_it():
+    provider, stubs, calls, warnings = make({"kubernetes_version": "1.31"})
+    expect_groups(stubs, "1.30", [group("a", "1.30"), group("b", "1.30")])
+    stubs["eks"].add_response("update_cluster_version", {"update": {"id": "u-1", "status": "InProgress"}},
+                              {"name": "demo", "version": "1.31"})
+    stubs["eks"].add_response("describe_update", {"update": {"id": "u-1", "status": "Successful"}},
+                              {"name": "demo", "updateId": "u-1"})
+    expect_node_update(stubs, "a", "1.31", "u-a")
+    expect_node_update(stubs, "b", "1.31", "u-b", polls=("InProgress", "InProgress", "Successful"))
+    expect_groups(stubs, "1.31", [group("a", "1.31"), group("b", "1.31")])
+    result = provider.run()
+    stubs["eks"].assert_no_pending_responses()
+    writes = [op for s, op in calls if not op.startswith(("describe", "list"))]
+    assert writes == ["update_cluster_version", "update_nodegroup_version", "update_nodegroup_version"]
+    assert result["actions"][0] == "updated the Kubernetes version to 1.31"
+    assert [a.split(" in ")[0] for a in result["actions"][1:]] == [
+        "updated node group a from Kubernetes 1.30 to 1.31", "updated node group b from Kubernetes 1.30 to 1.31"]
+    assert [g["version"] for g in result["cluster"]["node_groups"]] == ["1.31", "1.31"]
+    assert warnings == []
+
+
+def test_group_behind_an_unchanged_control_plane_is_updated_and_a_failure_is_named():
+    provider, stubs, dummy, dummy2 = make()
+    expect_groups(stubs, "1.31", [group("a", "1.31"), group("old", "1.29")])
+    stubs["eks"].add_response("update_nodegroup_version", {"update": {"id": "u-o", "status": "InProgress"}},
+                              {"clusterName": "demo", "nodegroupName": "old", "version": "1.31"})
+    stubs["eks"].add_response("describe_update", {"update": {"id": "u-o", "status": "Failed", "errors": [
+        {"errorCode": "PodEvictionFailure", "errorMessage": "a PodDisruptionBudget blocks the drain"}]}},
+        {"name": "demo", "updateId": "u-o", "nodegroupName": "old"})
+    with pytest.raises(AdharError, match="the version update of node group old to 1.31 failed: PodEvictionFailure: "
+                                         "a PodDisruptionBudget blocks the drain"):
+        provider.run()
+    stubs["eks"].assert_no_pending_responses()
+
+
+def test_node_group_updates_in_check_mode_and_diff():
+    provider, stubs, calls, dummy = make({"kubernetes_version": "1.31"}, check_mode=True)
+    expect_groups(stubs, "1.30", [group("a", "1.30"), group("b", "1.29")])
+    result = provider.run()
+    assert result["changed"] is True
+    assert result["actions"] == ["would update the Kubernetes version to 1.31",
+                                 "would update node group a from Kubernetes 1.30 to 1.31",
+                                 "would update node group b from Kubernetes 1.29 to 1.31"]
+    diff = result["diff"]
+    assert [diff["before"]["node_groups"][n]["version"] for n in "ab"] == ["1.30", "1.29"]
+    assert [diff["after"]["node_groups"][n]["version"] for n in "ab"] == ["1.31", "1.31"]
+    assert all(op.startswith(("describe", "list")) for s, op in calls)
+
+
+def test_upgrade_nodes_false_leaves_groups_alone_with_a_warning():
+    provider, stubs, calls, warnings = make(eks={"upgrade_nodes": False})
+    expect_groups(stubs, "1.31", [group("a", "1.30")])
+    result = provider.run()
+    assert result["changed"] is False and result["actions"] == []
+    assert all(op.startswith(("describe", "list")) for s, op in calls)
+    assert warnings == ["node group a runs Kubernetes 1.30, the control plane 1.31; eks.upgrade_nodes is false, so "
+                        "its version is left alone"]
+
+
+def test_groups_that_cannot_be_updated_are_named_not_touched():
+    provider, stubs, calls, warnings = make(check_mode=True)
+    expect_groups(stubs, "1.31", [group("custom", "1.30", amiType="CUSTOM"), group("gone", "1.30", status="DELETING"),
+                                  group("same", "1.31")])
+    result = provider.run()
+    assert result["changed"] is False and result["actions"] == []
+    assert len(warnings) == 2
+    assert "node group custom runs Kubernetes 1.30, behind the control plane's 1.31, on a custom AMI" in warnings[0]
+    assert "node group gone runs Kubernetes 1.30, behind the control plane's 1.31, but is DELETING" in warnings[1]

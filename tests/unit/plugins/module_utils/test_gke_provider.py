@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.providers import gke
 from ansible_collections.adhar.platform.plugins.module_utils.providers.gke import (
-    GkeProvider, parse_version, version_matches, version_step_error)
+    GkeProvider, parse_version, pool_behind, version_matches, version_step_error)
 
 
 class NoCalls:
@@ -102,3 +102,59 @@ def test_eks_settings_are_refused():
 
 def test_release_channels_match_the_discovery_enum():
     assert set(gke.RELEASE_CHANNELS) == {"UNSPECIFIED", "RAPID", "REGULAR", "STABLE", "EXTENDED"}
+
+
+@pytest.mark.parametrize("pool, target, behind", [
+    ("1.31.5-gke.1000", "1.32", True),
+    ("1.32.1-gke.1000", "1.32", False),
+    ("1.33.1-gke.1000", "1.32", False),
+    ("1.32.1-gke.1000", "1.32.2", True),
+    ("1.32.2-gke.900", "1.32.2-gke.1000", True),
+    ("1.32.2-gke.1000", "1.32.2-gke.1000", False),
+])
+def test_pool_behind_compares_with_the_targets_precision(pool, target, behind):
+    assert pool_behind(pool, target) is behind
+
+
+class Recorder(NoCalls):
+    """A connection that answers the cluster read and records every call."""
+
+    def __init__(self, cluster):
+        self.cluster, self.calls = cluster, []
+
+    def call(self, method, path, body=None, query=None, api="container", what=None):
+        self.calls.append((method, path))
+        if method == "GET" and path.endswith("/clusters/prod"):
+            return self.cluster
+        raise AssertionError("unexpected API call %s %s" % (method, path))
+
+    def token(self):
+        return "token", None
+
+
+def _cluster(master, pools):
+    return {"name": "prod", "status": "RUNNING", "currentMasterVersion": master, "endpoint": "127.0.0.1:1",
+            "releaseChannel": {"channel": "REGULAR"},
+            "nodePools": [{"name": n, "version": v, "status": st,
+                           "config": {"machineType": "e2-standard-4", "imageType": "COS_CONTAINERD"}}
+                          for n, v, st in pools]}
+
+
+@pytest.mark.parametrize("upgrade_nodes, version, actions", [
+    (True, None, ["would update node pool old from Kubernetes 1.31.5-gke.1000 to the master's version (1.32)"]),
+    (True, "1.33", ["would update the master version to 1.33",
+                    "would update node pool new from Kubernetes 1.32.2-gke.1000 to the master's version (1.33)",
+                    "would update node pool old from Kubernetes 1.31.5-gke.1000 to the master's version (1.33)"]),
+    (False, "1.33", ["would update the master version to 1.33"]),
+])
+def test_pools_behind_the_master_in_check_mode(upgrade_nodes, version, actions):
+    conn = Recorder(_cluster("1.32.2-gke.1000", [("new", "1.32.2-gke.1000", "RUNNING"),
+                                                 ("old", "1.31.5-gke.1000", "RUNNING")]))
+    params = {"name": "prod", "state": "present", "ha": None, "kubernetes_version": version, "wait_timeout": 5,
+              "gke": {"location": "europe-west1", "upgrade_nodes": upgrade_nodes}, "kubeconfig_out": None}
+    warnings = []
+    module = types.SimpleNamespace(params=params, check_mode=True, warn=warnings.append)
+    result = GkeProvider(module, connection=conn).ensure_present()
+    assert result["actions"] == actions and result["changed"] is True
+    assert conn.calls == [("GET", "v1/projects/demo/locations/europe-west1/clusters/prod")]
+    assert warnings == []
