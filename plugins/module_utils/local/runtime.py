@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import shutil
+import tempfile
 import time
 
 from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
@@ -36,6 +37,9 @@ except ImportError:
     HAS_YAML = False
 
 NODE_LABEL = "adhar.io/kwok-node"
+# the binaries of a Kubernetes release (the rest, etcd and kwok, come from the cluster's bin_dir whatever its release)
+SERVER_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+SHUTDOWN_DELAY_SECONDS = 2
 HAPROXY_CANDIDATES = ("/usr/sbin/haproxy", "/usr/bin/haproxy")
 
 
@@ -130,9 +134,17 @@ class Cluster:
                 "initial_cluster": ",".join("etcd-%d=https://127.0.0.1:%d" % (j, x["etcd_peer"]) for j, x in enumerate(members)),
                 "token": "adhar-%s-%s" % (self.layout.name, self.data["token"])}
 
+    def kube_bin_dir(self, name):
+        """Where process ``name`` finds its Kubernetes server binary: during an upgrade the directory recorded for it
+        (local/upgrade.py), else the cluster's (the toolchain's directory for its release), else ``bin_dir``."""
+        chosen = ((self.data.get("upgrade") or {}).get("bin_dirs") or {}).get(name)
+        return chosen or self.data.get("kube_bin_dir") or self.data["bin_dir"]
+
     def command(self, name):
 
         def b(binary):
+            if binary in SERVER_BINARIES:
+                return os.path.join(self.kube_bin_dir(name), binary)
             return os.path.join(self.data["bin_dir"], binary)
 
         p = self.layout.pki
@@ -189,7 +201,11 @@ class Cluster:
                    "--requestheader-allowed-names=front-proxy-client", "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                    "--requestheader-group-headers=X-Remote-Group", "--requestheader-username-headers=X-Remote-User",
                    "--proxy-client-cert-file=" + p("front-proxy-client.crt"), "--proxy-client-key-file=" + p("front-proxy-client.key"),
-                   "--profiling=false"]
+                   "--profiling=false",
+                   # graceful termination: /readyz fails at once and the server keeps serving for the load balancer's
+                   # health check to notice (2 failed checks 1 s apart), then requests still in flight finish and new
+                   # ones are answered 429 with Retry-After and Connection: close (a client retries elsewhere)
+                   "--shutdown-delay-duration=%ds" % SHUTDOWN_DELAY_SECONDS, "--shutdown-send-retry-after=true"]
             # a cluster recovered from another's etcd snapshot also accepts the tokens its source issued
             cmd += ["--service-account-key-file=" + p(k) for k in self.data.get("extra_sa_public_keys") or []]
             if spec.get("encryption_at_rest"):
@@ -255,6 +271,7 @@ class Cluster:
         """supervisord running with the current process definitions; returns the orphans it had to stop first (a
         killed supervisord leaves its children running)."""
         write_member_kubeconfigs(self)
+        write_haproxy_config(self)
         programs = {n: self.command(n) for n in self.process_names()}
         if self.supervisor.daemon_running() and self.supervised():
             self.supervisor.reload_if_changed(programs)
@@ -426,11 +443,7 @@ def write_configs(cluster):
         write_private(layout.config(fname), _dump(kc))
     write_member_kubeconfigs(cluster)
     write_kwok_config(cluster)
-    if cluster.members > 1:
-        servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
-                            for i, m in enumerate(cluster.ports["members"]))
-        cfg = HAPROXY_CFG % {"lb": cluster.ports["api"], "servers": servers, "name": layout.name}
-        write_private(layout.config("haproxy.cfg"), cfg)
+    write_haproxy_config(cluster)
     if spec.get("encryption_at_rest"):
         enc = spec["encryption_at_rest"]
         key = base64.b64encode(os.urandom(32)).decode()
@@ -448,6 +461,36 @@ def write_kwok_config(cluster):
     write_private(cluster.layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in docs))
     if metrics.enabled(cluster.data):
         metrics.ensure_dirs(cluster.layout)
+
+
+def haproxy_socket_path(layout):
+    """HAProxy's runtime API socket (``stats socket``, level admin, 0600): in the cluster's run directory, or a
+    per-cluster path in the temp directory when that is too deep for a unix socket."""
+    path = os.path.join(layout.run_dir, "haproxy.sock")
+    if len(path) <= 100:
+        return path
+    return os.path.join(tempfile.gettempdir(), "adhar-%d-%s-haproxy.sock" % (os.getuid(), Supervisor(layout).marker[:16]))
+
+
+def write_haproxy_config(cluster):
+    """haproxy.cfg of a cluster with several members; returns True when it was (re)written.  A cluster made by an
+    earlier release gets the runtime API socket on its next start or upgrade (HAProxy reads it when it starts)."""
+    if cluster.members < 2:
+        return False
+    layout = cluster.layout
+    servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
+                        for i, m in enumerate(cluster.ports["members"]))
+    cfg = HAPROXY_CFG % {"lb": cluster.ports["api"], "servers": servers, "name": layout.name,
+                         "socket": haproxy_socket_path(layout)}
+    try:
+        with open(layout.config("haproxy.cfg")) as f:
+            if f.read() == cfg:
+                return False
+    except OSError:
+        pass
+    os.makedirs(layout.run_dir, mode=0o700, exist_ok=True)
+    write_private(layout.config("haproxy.cfg"), cfg)
+    return True
 
 
 def write_member_kubeconfigs(cluster):
@@ -468,6 +511,8 @@ def write_member_kubeconfigs(cluster):
 HAPROXY_CFG = """# written by adhar.platform.cluster for cluster %(name)s
 global
     maxconn 4096
+    # the runtime API: a member is drained (no new connections) before its API server restarts (local/upgrade.py)
+    stats socket %(socket)s mode 600 level admin
 defaults
     mode tcp
     timeout connect 3s
@@ -565,7 +610,7 @@ def wait_programs_running(cluster, names, deadline, interval=0.2):
         time.sleep(interval)
 
 
-def _node_body(name, cluster_name, index):
+def _node_body(name, cluster_name, index, version):
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name,
@@ -576,8 +621,10 @@ def _node_body(name, cluster_name, index):
                                      # where metrics-server finds this node's resource metrics on kwok
                                      metrics.PATH_ANNOTATION: metrics.node_path(name)}},
         "spec": {},
-        # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets)
-        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
+        # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets); the
+        # cluster's release as the kubelet's version (kwok's node stage keeps it; an upgrade changes it)
+        "status": {"nodeInfo": {"kubeletVersion": version},
+                   "allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
                    "capacity": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"}},
     }
 
@@ -623,7 +670,8 @@ def reconcile_nodes(client_factory, cluster, count, check_mode=False):
     client = client_factory()
     core = client.api(CoreV1Api)
     for n in created:
-        client.call(core.create_node, _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1])))
+        client.call(core.create_node, _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1]),
+                                                cluster.spec["kubernetes_version"]))
     for n in deleted:
         client.call(core.delete_node, n)
     return created, deleted

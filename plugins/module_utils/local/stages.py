@@ -5,7 +5,8 @@
 
 kwok refuses to start without stages.  These give: nodes become Ready at once
 and keep fresh heartbeats (node Leases are renewed by kwok itself through
-``--node-lease-duration-seconds``); bound pods become Running and Ready;
+``--node-lease-duration-seconds``) and report the kubelet version their Node was
+created with (the cluster's release; an upgrade patches it); bound pods become Running and Ready;
 pods owned by a Job complete; deleted pods go away.
 """
 
@@ -53,7 +54,7 @@ capacity:
 nodeInfo:
   architecture: amd64
   operatingSystem: linux
-  kubeletVersion: {{ printf "kwok-%s" Version | Quote }}
+  kubeletVersion: {{ with .status.nodeInfo }}{{ with .kubeletVersion }}{{ . | Quote }}{{ else }}{{ printf "kwok-%s" Version | Quote }}{{ end }}{{ else }}{{ printf "kwok-%s" Version | Quote }}{{ end }}
   kubeProxyVersion: {{ printf "kwok-%s" Version | Quote }}
   containerRuntimeVersion: kwok
 phase: Running
