@@ -670,8 +670,8 @@ def reconcile_nodes(client_factory, cluster, count, check_mode=False):
     client = client_factory()
     core = client.api(CoreV1Api)
     for n in created:
-        client.call(core.create_node, _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1]),
-                                                cluster.spec["kubernetes_version"]))
+        body = _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1]), cluster.spec["kubernetes_version"])
+        client.call(core.create_node, body)
     for n in deleted:
         client.call(core.delete_node, n)
     return created, deleted

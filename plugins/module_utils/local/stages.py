@@ -54,11 +54,17 @@ capacity:
 nodeInfo:
   architecture: amd64
   operatingSystem: linux
-  kubeletVersion: {{ with .status.nodeInfo }}{{ with .kubeletVersion }}{{ . | Quote }}{{ else }}{{ printf "kwok-%s" Version | Quote }}{{ end }}{{ else }}{{ printf "kwok-%s" Version | Quote }}{{ end }}
+  kubeletVersion: KUBELET_VERSION
   kubeProxyVersion: {{ printf "kwok-%s" Version | Quote }}
   containerRuntimeVersion: kwok
 phase: Running
 """
+
+# the version the Node was created with (the cluster's release), else kwok's own
+_KWOK_VERSION = '{{ printf "kwok-%s" Version | Quote }}'
+NODE_INIT_TEMPLATE = NODE_INIT_TEMPLATE.replace("KUBELET_VERSION", (
+    "{{ with .status.nodeInfo }}{{ with .kubeletVersion }}{{ . | Quote }}{{ else }}%s{{ end }}{{ else }}%s{{ end }}"
+    % (_KWOK_VERSION, _KWOK_VERSION)))
 
 POD_READY_TEMPLATE = """
 {{ $now := Now }}

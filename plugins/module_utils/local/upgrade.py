@@ -411,10 +411,9 @@ class Upgrade:
             self.warn("cluster %s: HAProxy was restarted once to open its runtime API socket (%s); connections "
                       "through it were cut" % (cluster.layout.name, self.lb.path))
             self.actions.append("restarted HAProxy with its runtime API socket")
-        for server, info in sorted(self.lb.servers().items()):
-            if "DRAIN" in info["status"] or "MAINT" in info["status"]:
-                self.lb.set_state(server, "ready")
-                self.actions.append("put %s back in HAProxy's rotation" % server)
+        # unconditionally: a drained member whose check fails shows DOWN, not DRAIN
+        for server in sorted(self.lb.servers()):
+            self.lb.set_state(server, "ready")
 
     def nodes(self):
         """kwok's config (a cluster made by an earlier release gets the stage that keeps the reported version; kwok
