@@ -305,7 +305,7 @@ class Upgrade:
         r["failed"] = {"process": name, "reason": reason[-2000:], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         r["current"] = None
         self._save()
-        raise AdharError("%s of cluster %s from %s to %s failed at %s (%s): %s. Processes already moved stay there; "
+        raise AdharError("%s cluster %s from %s to %s failed at %s (%s): %s. Processes already moved stay there; "
                          "run again with kubernetes_version %s to finish, or %s to roll back"
                          % ("rolling back" if self.kind == "rollback" else "upgrading", self.cluster.layout.name,
                             r["from"] if self.kind != "rollback" else r["to"], self.version, name, back, reason,
@@ -377,11 +377,15 @@ class Upgrade:
                 return
             state = ((self.cluster.programs() or {}).get(name) or {}).get("state")
             if state in ("FATAL", "EXITED", "STOPPED"):
-                raise AdharError("%s did not stay up (%s); last log lines:\n%s" % (name, state, self.cluster.log_tail(name)))
+                raise AdharError("%s did not stay up (%s)%s" % (name, state, self._log(name)))
             if time.monotonic() > deadline:
-                raise AdharError("timed out after %ds waiting for %s (last: %s); last log lines:\n%s"
-                                 % (self.step_timeout, what, last, self.cluster.log_tail(name)))
+                raise AdharError("timed out after %gs waiting for %s (last: %s)%s"
+                                 % (self.step_timeout, what, last, self._log(name)))
             time.sleep(interval)
+
+    def _log(self, name):
+        tail = self.cluster.log_tail(name).strip()
+        return "; last log lines of %s:\n%s\n" % (name, tail) if tail else ""
 
     def _serves(self, port, version):
         status, body = https_request("https://127.0.0.1:%d/version" % port, timeout=3.0, **self.cluster.tls())

@@ -164,3 +164,187 @@ def test_load_balancer_refusal(tmp_path):
             up.LoadBalancer(path).set_state("apiserver-9", "drain")
     finally:
         srv.close()
+
+
+# --------------------------------------------------------------------------- the run, against a simulated cluster
+
+class FakeSupervisor:
+    """supervisord as the upgrade sees it: programs with a state, a pid and the directory of the binary they run."""
+
+    def __init__(self, names, bin_dir):
+        self.defined = {n: bin_dir for n in names}
+        self.procs = {n: {"state": "RUNNING", "pid": 1000 + i, "dir": bin_dir} for i, n in enumerate(names)}
+        self.log = []
+
+    def states(self):
+        return {n: {"state": p["state"], "pid": p["pid"]} for n, p in self.procs.items()}
+
+    def stop_programs(self, groups, timeout=30.0, after_group=None):
+        for group in groups:
+            for n in group:
+                self.procs[n]["state"] = "STOPPED"
+                self.log.append(("stop", n))
+
+    def redefine(self, programs, names):
+        for n in names:
+            self.defined[n] = os.path.dirname(programs[n][0])
+
+    def start(self, names):
+        for n in names:
+            p = self.procs[n]
+            p.update(state="RUNNING", pid=p["pid"] + 100, dir=self.defined[n])
+            self.log.append(("start", n, p["dir"]))
+
+    def write_config(self, programs, env=None):
+        self.written = programs
+
+
+class FakeLoadBalancer:
+    def __init__(self):
+        self.states = {}
+        self.log = []
+
+    def answers(self):
+        return True
+
+    def set_state(self, server, state):
+        self.states[server] = state
+        self.log.append((server, state))
+
+    def servers(self):
+        return {"apiserver-%d" % i: {"status": "UP", "sessions": 0} for i in range(3)}
+
+
+@pytest.fixture
+def simulated(tmp_path, monkeypatch):
+    from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
+    from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
+    layout = st.Layout(str(tmp_path), "c")
+    os.makedirs(layout.sub("config"))
+    old, new = str(tmp_path / "old"), str(tmp_path / "new")
+    members = [{"etcd_client": 1 + 10 * i, "etcd_peer": 2 + 10 * i, "apiserver": 3 + 10 * i,
+                "controller_manager": 4 + 10 * i, "scheduler": 5 + 10 * i} for i in range(3)]
+    spec = normalize({"name": "c", "ha": True, "nodes": {"count": 2}}, "v1.35.4")
+    data = {"spec": spec, "ports": {"members": members, "api": 100, "kwok": 101}, "bin_dir": str(tmp_path / "core"),
+            "kube_bin_dir": old, "haproxy": "/usr/sbin/haproxy", "token": "t", "phase": "ready"}
+    cluster = rt.Cluster(layout, data)
+    rt.write_kwok_config(cluster)
+    sup = FakeSupervisor(cluster.process_names(), old)
+    cluster.supervisor = sup
+    broken = set()
+    nodes = {"kwok-node-0": "v1.35.4", "kwok-node-1": "v1.35.4"}
+
+    def serves(url, timeout=None, **tls):
+        port = int(url.split(":")[2].split("/")[0])
+        name = next("%s-%d" % (k, i) for i, m in enumerate(members) for k, key in
+                    (("apiserver", "apiserver"), ("controller-manager", "controller_manager"), ("scheduler", "scheduler"))
+                    if m[key] == port)
+        proc = sup.procs[name]
+        if url.endswith("/metrics"):
+            return 200, b'leader_election_master_status{name="x"} %d\n' % (1 if name.endswith("-0") else 0)
+        if proc["state"] != "RUNNING" or (name, proc["dir"]) in broken:
+            raise OSError("connection refused")
+        version = "v1.36.3" if proc["dir"] == new else "v1.35.4"
+        return 200, json.dumps({"gitVersion": version}).encode() if url.endswith("/version") else b"ok"
+
+    def patch(url, path, ctx, timeout, method, body, headers):
+        nodes[path.split("/")[4]] = body["status"]["nodeInfo"]["kubeletVersion"]
+        return 200, b"{}", None
+
+    monkeypatch.setattr(up, "https_request", serves)
+    monkeypatch.setattr(up, "request", patch)
+    monkeypatch.setattr(up, "ssl_context", lambda **kw: None)
+    monkeypatch.setattr(up, "running_binary_dir", lambda pid: next(p["dir"] for p in sup.procs.values() if p["pid"] == pid))
+    monkeypatch.setattr(rt, "apiserver_ready", lambda c, port: serves("https://127.0.0.1:%d/readyz" % port))
+    monkeypatch.setattr(rt, "wait_programs_running", lambda c, names, deadline: None)
+    monkeypatch.setattr(rt, "api_get", lambda c, path: {"items": [
+        {"metadata": {"name": n}, "status": {"nodeInfo": {"kubeletVersion": v}}} for n, v in nodes.items()]})
+
+    def make(kind="upgrade", version="v1.36.3", to_dir=new):
+        actions = []
+        run = up.Upgrade(cluster, kind, version, to_dir, 0.5, actions, lambda msg: actions.append("warn " + msg))
+        run.lb = FakeLoadBalancer()
+        return run, actions
+    return {"cluster": cluster, "sup": sup, "make": make, "old": old, "new": new, "broken": broken, "nodes": nodes,
+            "layout": layout}
+
+
+def test_run_moves_every_process_in_order(simulated):
+    cluster, sup = simulated["cluster"], simulated["sup"]
+    run, actions = simulated["make"]()
+    run.begin("v1.35.4", simulated["old"])
+    with open(cluster.layout.state_file) as f:
+        saved = json.load(f)["upgrade"]
+    assert (saved["from"], saved["to"], saved["from_dir"], saved["to_dir"]) == ("v1.35.4", "v1.36.3", simulated["old"],
+                                                                                 simulated["new"])
+    order = up.plan(3, "upgrade", up.leaders(cluster))
+    assert order[-1] == "scheduler-0" and order[5] == "controller-manager-0"  # member 0 leads both
+    run.run(order)
+    assert [e[1] for e in sup.log if e[0] == "start"] == order
+    assert all(p["dir"] == simulated["new"] for n, p in sup.procs.items() if n.startswith(("apiserver", "controller",
+                                                                                           "scheduler")))
+    assert sup.procs["etcd-0"]["dir"] == simulated["old"]  # only the Kubernetes server binaries move
+    # every member put in rotation first (an interrupted run may have left one drained), then each API server drained
+    # before it stops and back in rotation after
+    assert run.lb.log[:3] == [("apiserver-%d" % i, "ready") for i in range(3)]
+    assert run.lb.log[3:] == [(s, st) for i in range(3) for s, st in (("apiserver-%d" % i, "drain"), ("apiserver-%d" % i,
+                                                                                                  "ready"))]
+    assert set(simulated["nodes"].values()) == {"v1.36.3"}
+    assert [s["process"] for s in run.steps] == order + ["nodes"] and run.steps[-1]["patched"] == 2
+    with open(cluster.layout.state_file) as f:
+        final = json.load(f)
+    assert "upgrade" not in final and final["spec"]["kubernetes_version"] == "v1.36.3"
+    assert final["kube_bin_dir"] == simulated["new"]
+    assert cluster.command("apiserver-1")[0] == os.path.join(simulated["new"], "kube-apiserver")
+
+
+def test_failed_step_puts_the_process_back_and_a_rerun_finishes(simulated):
+    cluster, sup = simulated["cluster"], simulated["sup"]
+    simulated["broken"].add(("apiserver-1", simulated["new"]))
+    run, actions = simulated["make"]()
+    run.begin("v1.35.4", simulated["old"])
+    with pytest.raises(AdharError, match=r"upgrading cluster c from v1.35.4 to v1.36.3 failed at apiserver-1 \(it was put "
+                                         r"back on v1.35.4\): timed out after 0.5s waiting for apiserver-1 /readyz \(last: connection refused\)\. "
+                                         r"Processes already moved stay there; run again with kubernetes_version v1.36.3 to finish, or "
+                                         r"v1.35.4 to roll back"):
+        run.run(up.plan(3, "upgrade"))
+    assert sup.procs["apiserver-0"]["dir"] == simulated["new"] and sup.procs["apiserver-1"]["dir"] == simulated["old"]
+    assert sup.procs["apiserver-1"]["state"] == "RUNNING" and sup.procs["apiserver-2"]["dir"] == simulated["old"]
+    assert run.lb.states["apiserver-1"] == "ready"
+    with open(cluster.layout.state_file) as f:
+        record = json.load(f)["upgrade"]
+    assert record["failed"]["process"] == "apiserver-1" and record["bin_dirs"]["apiserver-1"] == simulated["old"]
+    with pytest.raises(AdharError, match="unfinished"):
+        up.check_skew("v1.35.4", "v1.36.1", record)
+
+    # fixed: the re-run skips member 0 and finishes
+    simulated["broken"].clear()
+    cluster.data = json.load(open(cluster.layout.state_file))
+    sup.log.clear()
+    run, actions = simulated["make"](kind=up.check_skew("v1.35.4", "v1.36.3", cluster.data["upgrade"]))
+    assert run.kind == "resume"
+    run.begin("v1.35.4", simulated["old"])
+    run.run(up.plan(3, "resume"))
+    assert actions[0] == "already on v1.36.3: apiserver-0"
+    assert [e[1] for e in sup.log if e[0] == "start"][0] == "apiserver-1"
+    assert cluster.data["spec"]["kubernetes_version"] == "v1.36.3" and "upgrade" not in cluster.data
+
+
+def test_rollback_returns_to_the_old_release(simulated):
+    cluster, sup = simulated["cluster"], simulated["sup"]
+    simulated["broken"].add(("scheduler-2", simulated["new"]))
+    run, dummy = simulated["make"]()
+    run.begin("v1.35.4", simulated["old"])
+    with pytest.raises(AdharError, match="failed at scheduler-2"):
+        run.run(up.plan(3, "upgrade"))
+    kind = up.check_skew("v1.35.4", "v1.35.4", cluster.data["upgrade"])
+    assert kind == "rollback"
+    sup.log.clear()
+    run, actions = simulated["make"](kind=kind, version="v1.35.4", to_dir=simulated["old"])
+    run.begin("v1.35.4", simulated["old"])
+    run.run(up.plan(3, "rollback"))
+    started = [e[1] for e in sup.log if e[0] == "start"]
+    assert started[0].startswith("controller-manager") and started[-1] == "apiserver-2"
+    assert all(p["dir"] == simulated["old"] for p in sup.procs.values())
+    assert cluster.data["spec"]["kubernetes_version"] == "v1.35.4" and "upgrade" not in cluster.data
+    assert set(simulated["nodes"].values()) == {"v1.35.4"}
