@@ -545,7 +545,7 @@ def _alive_or_fail(cluster, names):
                          log=os.path.join(cluster.layout.log_dir, n + ".log"))
 
 
-def _poll(what, check, deadline, cluster, names, interval=0.2):
+def poll(what, check, deadline, cluster, names, interval=0.2):
     last = None
     while True:
         try:
@@ -577,11 +577,11 @@ def wait_control_plane(cluster, deadline, names=None):
     names = names or cluster.process_names()
     members = cluster.ports["members"]
     for i in range(cluster.members):
-        _poll("etcd-%d health" % i, lambda i=i: etcd_healthy(cluster, i), deadline, cluster, names)
+        poll("etcd-%d health" % i, lambda i=i: etcd_healthy(cluster, i), deadline, cluster, names)
     for i, m in enumerate(members):
-        _poll("apiserver-%d /readyz" % i, lambda m=m: apiserver_ready(cluster, m["apiserver"]), deadline, cluster, names)
+        poll("apiserver-%d /readyz" % i, lambda m=m: apiserver_ready(cluster, m["apiserver"]), deadline, cluster, names)
     if cluster.members > 1:
-        _poll("the load balancer", lambda: apiserver_ready(cluster, cluster.ports["api"]), deadline, cluster, names)
+        poll("the load balancer", lambda: apiserver_ready(cluster, cluster.ports["api"]), deadline, cluster, names)
 
 
 def wait_programs_running(cluster, names, deadline, interval=0.2):
@@ -728,9 +728,9 @@ def wait_workloads_ready(cluster, deadline):
                 held.append(lease)
         return len(held) == len(LEADER_LEASES), "leases held by a live leader: %s" % (", ".join(held) or "none")
 
-    _poll("nodes to become Ready", nodes, deadline, cluster, names)
-    _poll("the default ServiceAccount", sa, deadline, cluster, names)
-    _poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
+    poll("nodes to become Ready", nodes, deadline, cluster, names)
+    poll("the default ServiceAccount", sa, deadline, cluster, names)
+    poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
 
 
 def annotate_nodes_for_metrics(client_factory, cluster):
@@ -755,10 +755,10 @@ def allocate_extra_port(root, cluster):
 def wait_metrics_api(cluster, deadline):
     """Register metrics-server's APIService (local/metrics.py) and wait until the aggregator reports it Available."""
     ctx = ssl_context(**cluster.tls())
-    _poll("the metrics APIService to be applied",
+    poll("the metrics APIService to be applied",
           lambda: (metrics.register(cluster.endpoint, ctx, cluster.data) is None, "applied"),
           deadline, cluster, cluster.process_names(), interval=1.0)
-    _poll("the resource metrics API (metrics.k8s.io)", lambda: metrics.api_available(cluster.endpoint, ctx),
+    poll("the resource metrics API (metrics.k8s.io)", lambda: metrics.api_available(cluster.endpoint, ctx),
           deadline, cluster, cluster.process_names(), interval=1.0)
 
 

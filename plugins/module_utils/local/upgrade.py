@@ -365,27 +365,8 @@ class Upgrade:
         self._save()
         return out
 
-    def _wait(self, what, check, name, interval=0.2):
-        deadline = self._deadline()
-        last = None
-        while True:
-            try:
-                ok, last = check()
-            except (OSError, ValueError) as e:
-                ok, last = False, str(e)
-            if ok:
-                return
-            state = ((self.cluster.programs() or {}).get(name) or {}).get("state")
-            if state in ("FATAL", "EXITED", "STOPPED"):
-                raise AdharError("%s did not stay up (%s)%s" % (name, state, self._log(name)))
-            if time.monotonic() > deadline:
-                raise AdharError("timed out after %gs waiting for %s (last: %s)%s"
-                                 % (self.step_timeout, what, last, self._log(name)))
-            time.sleep(interval)
-
-    def _log(self, name):
-        tail = self.cluster.log_tail(name).strip()
-        return "; last log lines of %s:\n%s\n" % (name, tail) if tail else ""
+    def _wait(self, what, check, name):
+        rt.poll(what, check, self._deadline(), self.cluster, [name])
 
     def _serves(self, port, version):
         status, body = https_request("https://127.0.0.1:%d/version" % port, timeout=3.0, **self.cluster.tls())

@@ -304,7 +304,7 @@ def test_failed_step_puts_the_process_back_and_a_rerun_finishes(simulated):
     run, actions = simulated["make"]()
     run.begin("v1.35.4", simulated["old"])
     with pytest.raises(AdharError, match=r"upgrading cluster c from v1.35.4 to v1.36.3 failed at apiserver-1 \(it was put "
-                                         r"back on v1.35.4\): timed out after 0.5s waiting for apiserver-1 /readyz \(last: connection refused\)\. "
+                                         r"back on v1.35.4\): timed out waiting for apiserver-1 /readyz of cluster c \(last: connection refused\)\. "
                                          r"Processes already moved stay there; run again with kubernetes_version v1.36.3 to finish, or "
                                          r"v1.35.4 to roll back"):
         run.run(up.plan(3, "upgrade"))
