@@ -47,7 +47,7 @@ def tls(state_dir, name):
     return ctx
 
 
-def call(ctx, port, method, path, body=None, timeout=5.0):
+def call(ctx, port, method, path, body=None, timeout=15.0):
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout)
     try:
         conn.request(method, path, body=json.dumps(body) if body is not None else None,

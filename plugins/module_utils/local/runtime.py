@@ -756,10 +756,10 @@ def wait_metrics_api(cluster, deadline):
     """Register metrics-server's APIService (local/metrics.py) and wait until the aggregator reports it Available."""
     ctx = ssl_context(**cluster.tls())
     poll("the metrics APIService to be applied",
-          lambda: (metrics.register(cluster.endpoint, ctx, cluster.data) is None, "applied"),
-          deadline, cluster, cluster.process_names(), interval=1.0)
+         lambda: (metrics.register(cluster.endpoint, ctx, cluster.data) is None, "applied"),
+         deadline, cluster, cluster.process_names(), interval=1.0)
     poll("the resource metrics API (metrics.k8s.io)", lambda: metrics.api_available(cluster.endpoint, ctx),
-          deadline, cluster, cluster.process_names(), interval=1.0)
+         deadline, cluster, cluster.process_names(), interval=1.0)
 
 
 # --------------------------------------------------------------------------- allocation

@@ -275,20 +275,19 @@ def test_run_moves_every_process_in_order(simulated):
     run.begin("v1.35.4", simulated["old"])
     with open(cluster.layout.state_file) as f:
         saved = json.load(f)["upgrade"]
-    assert (saved["from"], saved["to"], saved["from_dir"], saved["to_dir"]) == ("v1.35.4", "v1.36.3", simulated["old"],
-                                                                                 simulated["new"])
+    want = ("v1.35.4", "v1.36.3", simulated["old"], simulated["new"])
+    assert (saved["from"], saved["to"], saved["from_dir"], saved["to_dir"]) == want
     order = up.plan(3, "upgrade", up.leaders(cluster))
     assert order[-1] == "scheduler-0" and order[5] == "controller-manager-0"  # member 0 leads both
     run.run(order)
     assert [e[1] for e in sup.log if e[0] == "start"] == order
-    assert all(p["dir"] == simulated["new"] for n, p in sup.procs.items() if n.startswith(("apiserver", "controller",
-                                                                                           "scheduler")))
+    kube = [n for n in sup.procs if n.startswith(("apiserver", "controller", "scheduler"))]
+    assert all(sup.procs[n]["dir"] == simulated["new"] for n in kube)
     assert sup.procs["etcd-0"]["dir"] == simulated["old"]  # only the Kubernetes server binaries move
     # every member put in rotation first (an interrupted run may have left one drained), then each API server drained
     # before it stops and back in rotation after
     assert run.lb.log[:3] == [("apiserver-%d" % i, "ready") for i in range(3)]
-    assert run.lb.log[3:] == [(s, st) for i in range(3) for s, st in (("apiserver-%d" % i, "drain"), ("apiserver-%d" % i,
-                                                                                                  "ready"))]
+    assert run.lb.log[3:] == [("apiserver-%d" % i, state) for i in range(3) for state in ("drain", "ready")]
     assert set(simulated["nodes"].values()) == {"v1.36.3"}
     assert [s["process"] for s in run.steps] == order + ["nodes"] and run.steps[-1]["patched"] == 2
     with open(cluster.layout.state_file) as f:
