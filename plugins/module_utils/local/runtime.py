@@ -610,7 +610,7 @@ def wait_programs_running(cluster, names, deadline, interval=0.2):
         time.sleep(interval)
 
 
-def _node_body(name, cluster_name, index, version):
+def _node_body(name, cluster_name, index, version=None):
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name,
@@ -621,10 +621,9 @@ def _node_body(name, cluster_name, index, version):
                                      # where metrics-server finds this node's resource metrics on kwok
                                      metrics.PATH_ANNOTATION: metrics.node_path(name)}},
         "spec": {},
-        # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets); the
-        # cluster's release as the kubelet's version (kwok's node stage keeps it; an upgrade changes it)
-        "status": {"nodeInfo": {"kubeletVersion": version},
-                   "allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
+        # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets).  The
+        # kubelet version is not set here (the client's NodeSystemInfo model needs every field); an upgrade patches it
+        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
                    "capacity": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"}},
     }
 
