@@ -120,7 +120,7 @@ def cluster_task(name, version, **extra):
                  "wait_timeout": 240}, **extra)
 
 
-def test_rolling_upgrade_without_failed_writes(runner, state_dir):
+def test_rolling_upgrade_without_failed_writes(runner, state_dir, figure):
     name = "upg"
     t = time.monotonic()
     created = runner.module("adhar.platform.cluster", cluster_task(name, PREVIOUS, cluster_id=21))
@@ -157,10 +157,10 @@ def test_rolling_upgrade_without_failed_writes(runner, state_dir):
             writer.stop_at.set()
             writer.join(10)
         took = time.monotonic() - t
-        print("upgrade %s -> %s: %.1fs; per process: %s" % (PREVIOUS, PINNED, took, ", ".join(
+        figure("upgrade %s -> %s: %.1fs; per process: %s" % (PREVIOUS, PINNED, took, ", ".join(
             "%s %.1fs" % (s["process"], s["seconds"]) for s in r["upgrade"]["steps"])))
-        print("writes through the load balancer during the upgrade: %d ok, %d failed (slowest %.2fs)"
-              % (len(writer.ok), len(writer.failed), writer.slowest))
+        figure("writes through the load balancer during the upgrade: %d ok, %d failed (slowest %.2fs)"
+               % (len(writer.ok), len(writer.failed), writer.slowest))
         for f in writer.failed[:20]:
             print("  failed write:", f)
         assert r["changed"] is True and r["cluster"]["kubernetes_version"] == PINNED
@@ -204,7 +204,7 @@ def _module_pids(state_dir):
     return out
 
 
-def test_upgrade_interrupted_by_kill_completes_on_rerun(runner, state_dir):
+def test_upgrade_interrupted_by_kill_completes_on_rerun(runner, state_dir, figure):
     name = "upgkill"
     runner.module("adhar.platform.cluster", cluster_task(name, PREVIOUS, cluster_id=22, nodes={"count": 1}))
     try:
@@ -245,7 +245,8 @@ def test_upgrade_interrupted_by_kill_completes_on_rerun(runner, state_dir):
 
         t = time.monotonic()
         rerun = runner.module("adhar.platform.cluster", cluster_task(name, PINNED, nodes={"count": 1}))
-        print("re-run finished the upgrade in %.1fs: %s" % (time.monotonic() - t, rerun["actions"]))
+        figure("re-run after the kill finished the upgrade in %.1fs" % (time.monotonic() - t))
+        print(rerun["actions"])
         assert rerun["changed"] is True and rerun["upgrade"]["kind"] == "resume"
         assert any(a.startswith("already on %s: apiserver-0" % PINNED) for a in rerun["actions"]), rerun["actions"]
         assert member_versions(state_dir, name) == [PINNED] * 3

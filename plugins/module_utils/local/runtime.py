@@ -610,7 +610,7 @@ def wait_programs_running(cluster, names, deadline, interval=0.2):
         time.sleep(interval)
 
 
-def _node_body(name, cluster_name, index, version=None):
+def _node_body(name, cluster_name, index):
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name,
@@ -622,7 +622,7 @@ def _node_body(name, cluster_name, index, version=None):
                                      metrics.PATH_ANNOTATION: metrics.node_path(name)}},
         "spec": {},
         # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets).  The
-        # kubelet version is not set here (the client's NodeSystemInfo model needs every field); an upgrade patches it
+        # kubelet version is not set here (the client's NodeSystemInfo model needs every field): set_node_versions sets it
         "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
                    "capacity": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"}},
     }
@@ -669,11 +669,30 @@ def reconcile_nodes(client_factory, cluster, count, check_mode=False):
     client = client_factory()
     core = client.api(CoreV1Api)
     for n in created:
-        body = _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1]), cluster.spec["kubernetes_version"])
-        client.call(core.create_node, body)
+        client.call(core.create_node, _node_body(n, cluster.layout.name, int(n.rsplit("-", 1)[1])))
     for n in deleted:
         client.call(core.delete_node, n)
     return created, deleted
+
+
+def set_node_versions(cluster, version):
+    """Make every node of ours report ``version`` as its kubelet's (``status.nodeInfo.kubeletVersion``); returns the
+    nodes patched.  Called once kwok has applied its node stage (the nodes are Ready): the stage keeps the version a
+    node already reports, so the patch is not undone."""
+    items = api_get(cluster, "/api/v1/nodes?labelSelector=" + NODE_LABEL.replace("/", "%2F"))["items"]
+    ctx = ssl_context(**cluster.tls())
+    patched = []
+    for node in sorted(items, key=lambda n: n["metadata"]["name"]):
+        name = node["metadata"]["name"]
+        if ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") == version:
+            continue
+        status, body, dummy = request(cluster.endpoint, "/api/v1/nodes/%s/status" % name, ctx, 10.0, method="PATCH",
+                                      body={"status": {"nodeInfo": {"kubeletVersion": version}}},
+                                      headers={"Content-Type": "application/merge-patch+json"})
+        if status != 200:
+            raise AdharError("setting the kubelet version of node %s failed: HTTP %s %s" % (name, status, body[:200]))
+        patched.append(name)
+    return patched
 
 
 LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")

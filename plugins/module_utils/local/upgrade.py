@@ -191,13 +191,23 @@ class LoadBalancer:
         return out
 
 
+def component_request(cluster, port, path):
+    """``(status, body)`` of a GET to a controller-manager's or scheduler's secure port.  They serve a certificate they
+    generate themselves at start (no ``--tls-cert-file``, as kubeadm runs them), so it is not verified; the admin
+    client certificate authenticates the request (``/metrics`` needs it)."""
+    tls = cluster.tls()
+    ctx = ssl_context(client_cert=tls.get("client_cert"), client_key=tls.get("client_key"), verify=False)
+    status, body, dummy = request("https://127.0.0.1:%d" % port, path, ctx, 3.0)
+    return status, body
+
+
 def leaders(cluster):
     """``{"controller-manager": i, "scheduler": j}``: the member whose instance leads (from its own /metrics)."""
     out = {}
     for what, key in (("controller-manager", "controller_manager"), ("scheduler", "scheduler")):
         for i, m in enumerate(cluster.ports["members"]):
             try:
-                status, body = https_request("https://127.0.0.1:%d/metrics" % m[key], timeout=3.0, **cluster.tls())
+                status, body = component_request(cluster, m[key], "/metrics")
             except OSError:
                 continue
             if status == 200 and LEADER_METRIC.search(body.decode("utf-8", "replace")):
@@ -374,7 +384,7 @@ class Upgrade:
         return have == version, "serves %s" % have
 
     def _healthz(self, port):
-        status, body = https_request("https://127.0.0.1:%d/healthz" % port, timeout=3.0, **self.cluster.tls())
+        status, body = component_request(self.cluster, port, "/healthz")
         return status == 200, "%s %s" % (status, body[:100])
 
     def _lb_up(self, server):
@@ -414,17 +424,4 @@ class Upgrade:
                 cluster.start(["kwok"])
                 rt.wait_programs_running(cluster, ["kwok"], self._deadline())
                 self.actions.append("restarted kwok with the node stage that keeps the kubelet version")
-        items = rt.api_get(cluster, "/api/v1/nodes?labelSelector=" + rt.NODE_LABEL.replace("/", "%2F"))["items"]
-        ctx = ssl_context(**cluster.tls())
-        patched = []
-        for node in sorted(items, key=lambda n: n["metadata"]["name"]):
-            name = node["metadata"]["name"]
-            if ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") == self.version:
-                continue
-            status, body, dummy = request(cluster.endpoint, "/api/v1/nodes/%s/status" % name, ctx, 10.0, method="PATCH",
-                                          body={"status": {"nodeInfo": {"kubeletVersion": self.version}}},
-                                          headers={"Content-Type": "application/merge-patch+json"})
-            if status != 200:
-                raise AdharError("setting the kubelet version of node %s failed: HTTP %s %s" % (name, status, body[:200]))
-            patched.append(name)
-        return patched
+        return rt.set_node_versions(cluster, self.version)

@@ -355,6 +355,8 @@ class LocalProvider(Provider):
         if created:
             self.actions.append("created nodes %s" % ", ".join(created))
         rt.wait_workloads_ready(cluster, deadline)
+        if created:
+            rt.set_node_versions(cluster, cluster.spec["kubernetes_version"])
         rt.wait_programs_running(cluster, cluster.process_names(), deadline)
         cluster.record_pids()
         self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
@@ -449,6 +451,8 @@ class LocalProvider(Provider):
             self.actions.append("%sdelete nodes %s" % ("would " if self.check_mode else "", ", ".join(deleted)))
         if (created or deleted) and not self.check_mode:
             rt.wait_workloads_ready(cluster, deadline)
+            if created:
+                rt.set_node_versions(cluster, cluster.spec["kubernetes_version"])
         return bool(created or deleted)
 
     # ------------------------------------------------------------------ states

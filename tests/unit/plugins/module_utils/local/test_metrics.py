@@ -24,7 +24,7 @@ def test_kwok_serves_the_path_every_node_is_annotated_with():
     # what metrics-server's resource scraper parses
     assert {"container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "node_cpu_usage_seconds_total",
             "node_memory_working_set_bytes", "container_start_time_seconds"} <= names
-    node = rt._node_body("kwok-node-3", "c1", 3, "v1.36.3")
+    node = rt._node_body("kwok-node-3", "c1", 3)
     assert node["metadata"]["annotations"][metrics.PATH_ANNOTATION] == "/metrics/nodes/kwok-node-3/metrics/resource"
     cpu = usage["spec"]["usages"][0]["usage"]["cpu"]["expression"]
     assert metrics.USAGE_CPU in cpu and 'Quantity("1m")' in cpu

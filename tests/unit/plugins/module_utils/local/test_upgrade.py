@@ -252,8 +252,9 @@ def simulated(tmp_path, monkeypatch):
         return 200, b"{}", None
 
     monkeypatch.setattr(up, "https_request", serves)
-    monkeypatch.setattr(up, "request", patch)
-    monkeypatch.setattr(up, "ssl_context", lambda **kw: None)
+    monkeypatch.setattr(up, "component_request", lambda c, port, path: serves("https://127.0.0.1:%d%s" % (port, path)))
+    monkeypatch.setattr(rt, "request", patch)
+    monkeypatch.setattr(rt, "ssl_context", lambda **kw: None)
     monkeypatch.setattr(up, "running_binary_dir", lambda pid: next(p["dir"] for p in sup.procs.values() if p["pid"] == pid))
     monkeypatch.setattr(rt, "apiserver_ready", lambda c, port: serves("https://127.0.0.1:%d/readyz" % port))
     monkeypatch.setattr(rt, "wait_programs_running", lambda c, names, deadline: None)
@@ -347,3 +348,27 @@ def test_rollback_returns_to_the_old_release(simulated):
     assert all(p["dir"] == simulated["old"] for p in sup.procs.values())
     assert cluster.data["spec"]["kubernetes_version"] == "v1.35.4" and "upgrade" not in cluster.data
     assert set(simulated["nodes"].values()) == {"v1.35.4"}
+
+
+def test_component_probes_do_not_verify_the_self_signed_serving_certificate(monkeypatch):
+    """controller-manager and scheduler serve a certificate they generate at start: the probe authenticates with the
+    admin client certificate and does not check theirs against the cluster CA (that check can never pass)."""
+    seen = {}
+
+    class Cluster:
+        def tls(self):
+            return {"ca_cert": "/pki/ca.crt", "client_cert": "/pki/admin.crt", "client_key": "/pki/admin.key"}
+
+    def ctx(**kw):
+        seen["ctx"] = kw
+        return "ctx"
+
+    def request(url, path, ctx_, timeout):
+        seen["request"] = (url, path, ctx_)
+        return 200, b"ok", None
+
+    monkeypatch.setattr(up, "ssl_context", ctx)
+    monkeypatch.setattr(up, "request", request)
+    assert up.component_request(Cluster(), 10257, "/healthz") == (200, b"ok")
+    assert seen["ctx"] == {"client_cert": "/pki/admin.crt", "client_key": "/pki/admin.key", "verify": False}
+    assert seen["request"] == ("https://127.0.0.1:10257", "/healthz", "ctx")
