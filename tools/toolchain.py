@@ -245,7 +245,10 @@ def staging_replaces(gomod_text, staging_version):
     return {n: staging_version for n in sorted(names)}
 
 
-def build_kubernetes(version, bin_dir, src_root, env):
+def build_kubernetes(version, bin_dir, src_root, env, component="kubernetes"):
+    """The commands of ``PINS.COMPONENTS[component]`` from ``k8s.io/kubernetes@version`` in one ``go build``
+    (``kubernetes-previous``: the three server commands only, no kubectl)."""
+    names = PINS.COMPONENTS[component]
     minor = version.lstrip("v").split(".")[1]
     major = version.lstrip("v").split(".")[0]
     staging = "v0.%s" % ".".join(version.lstrip("v").split(".")[1:])
@@ -264,7 +267,7 @@ def build_kubernetes(version, bin_dir, src_root, env):
     if gl:
         edit.append("-go=%s" % gl.group(1))
     _run(edit, src, env, "go mod edit")
-    cmds = ["k8s.io/kubernetes/cmd/%s" % n for n in PINS.COMPONENTS["kubernetes"]]
+    cmds = ["k8s.io/kubernetes/cmd/%s" % n for n in names]
     _run(["go", "get", "-tool"] + ["%s@%s" % (c, version) for c in cmds], src, env, "go get kubernetes")
     _run(["go", "mod", "tidy"], src, env, "go mod tidy")
     with open(info["Info"]) as f:
@@ -280,10 +283,10 @@ def build_kubernetes(version, bin_dir, src_root, env):
                 ldf += ["-X", "%s.%s=%s" % (pkg, k, v)]
     out = os.path.join(src, "out")
     os.makedirs(out, exist_ok=True)
-    log("  compiling %s (the long step: ~20-30 min cold on 2 cores)" % ", ".join(PINS.COMPONENTS["kubernetes"]))
+    log("  compiling %s (the long step: ~20-30 min cold on 2 cores)" % ", ".join(names))
     _run(["go", "build", "-trimpath", "-tags=selinux,notest,grpcnotrace", "-ldflags=" + " ".join(ldf), "-o", out + "/"]
          + cmds, src, env, "go build kubernetes")
-    for name in PINS.COMPONENTS["kubernetes"]:
+    for name in names:
         _atomic_install(os.path.join(out, name), bin_dir, name)
 
 
@@ -544,13 +547,15 @@ BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kw
             "coredns": build_coredns, "clustermesh": build_clustermesh, "velero": build_velero,
             "prometheus": functools.partial(build_prometheus_stack, "prometheus"),
             "alertmanager": functools.partial(build_prometheus_stack, "alertmanager"),
-            "metrics-server": build_metrics_server, "kube-state-metrics": build_kube_state_metrics}
+            "metrics-server": build_metrics_server, "kube-state-metrics": build_kube_state_metrics,
+            "kubernetes-previous": functools.partial(build_kubernetes, component="kubernetes-previous")}
 # small ones first so a partial cache is useful early; helm last of the core (only the platform rollout needs it),
 # then the add-ons (the local global load balancer, the ClusterMesh control plane, the resource metrics API, the
-# monitoring of local clusters).  Optional add-ons (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in
-# ORDER: only ``ensure --only NAME`` builds them.
+# monitoring of local clusters), the previous Kubernetes minor last (local clusters created at it or upgraded from it).
+# Optional add-ons (PINS.OPTIONAL_ADDONS: Velero, for the benchmarks) are not in ORDER: only ``ensure --only NAME``
+# builds them.
 ORDER = ("etcd", "kwok", "kubernetes", "helm", "coredns", "clustermesh", "metrics-server", "prometheus", "alertmanager",
-         "kube-state-metrics")
+         "kube-state-metrics", "kubernetes-previous")
 
 
 # --------------------------------------------------------------------------- charts
@@ -657,7 +662,8 @@ def _ensure_addon(comp):
     """An add-on in its own cache directory (``ADHAR_BIN_DIR`` is used instead when it has the binaries)."""
     names = PINS.COMPONENTS[comp]
     explicit = os.environ.get("ADHAR_BIN_DIR")
-    if explicit and not PINS.missing_binaries(os.path.abspath(os.path.expanduser(explicit)), names):
+    if explicit and comp not in PINS.SHADOWING_ADDONS and \
+            not PINS.missing_binaries(os.path.abspath(os.path.expanduser(explicit)), names):
         log("%s: using ADHAR_BIN_DIR=%s as is" % (comp, explicit))
         return
     bin_dir = PINS.addon_bin_dir(comp)

@@ -49,6 +49,9 @@ ADDON_VERSIONS = {
     "metrics-server": "v0.9.0",
     # the Kubernetes object metrics (kube_deployment_*, kube_node_status_condition, ...) the local Prometheus scrapes
     "kube-state-metrics": "v2.19.1",
+    # the minor before VERSIONS["kubernetes"] (its newest patch the Go module proxy serves): local clusters are created
+    # at it or upgraded from it one minor at a time (local/upgrade.py); server binaries only, kubectl is the pinned one
+    "kubernetes-previous": "v1.35.4",
 }
 
 # Optional add-ons: built only when asked for by name (``tools/toolchain ensure --only velero``), never by
@@ -77,7 +80,12 @@ COMPONENTS = {
     "alertmanager": ("alertmanager", "amtool"),
     "metrics-server": ("metrics-server",),
     "kube-state-metrics": ("kube-state-metrics",),
+    "kubernetes-previous": ("kube-apiserver", "kube-controller-manager", "kube-scheduler"),
 }
+
+# Add-ons whose binaries have the same names as the core toolchain's: ADHAR_BIN_DIR (the pinned release) never
+# stands in for them.
+SHADOWING_ADDONS = ("kubernetes-previous",)
 
 # The CustomResourceDefinitions the ClusterMesh API server needs (CiliumNode, CiliumIdentity, CiliumEndpoint), from
 # the same module tree; tools/toolchain copies them to clustermesh_crds_dir().
@@ -232,7 +240,7 @@ def find_addon_binary(name, component, environ=None):
     """``(path, where)`` of an add-on binary: in ``ADHAR_BIN_DIR`` if it is there, else in the add-on's cache
     directory; ``(None, where it was looked for)`` when neither has it."""
     env = os.environ if environ is None else environ
-    if env.get("ADHAR_BIN_DIR"):
+    if env.get("ADHAR_BIN_DIR") and component not in SHADOWING_ADDONS:
         d = os.path.abspath(os.path.expanduser(env["ADHAR_BIN_DIR"]))
         if not missing_binaries(d, (name,)):
             return os.path.join(d, name), "ADHAR_BIN_DIR"
@@ -245,3 +253,14 @@ def find_addon_binary(name, component, environ=None):
 def clustermesh_crds_dir(environ=None):
     """Where ``tools/toolchain`` keeps the ClusterMesh API server's CRDs (next to its wrapper module)."""
     return os.path.join(cache_root(environ), "src", "clustermesh-%s" % ADDON_VERSIONS["clustermesh"], "crds")
+
+
+def kubernetes_bin_dirs(environ=None):
+    """``{minor: (bin_dir, component)}`` of the Kubernetes server binaries the toolchain provides, keyed by
+    ``"v1.36"``: the pinned release in the toolchain directory, the previous minor in its add-on directory."""
+    out = {}
+    for component in ("kubernetes-previous", "kubernetes"):
+        version = component_version(component)
+        d = cache_bin_dir(environ) if component == "kubernetes" else addon_bin_dir(component, environ)
+        out[".".join(version.split(".")[:2])] = (d, component)
+    return out

@@ -39,7 +39,7 @@ description:
   - Every input is validated before anything is written, started or allocated; a failed creation is rolled back.
   - For a cluster that exists, options left out keep the values it was created with (a play that only names the
     cluster does not ask to change it); options given must match, except O(nodes.count) and O(kubeconfig_out), which
-    change in place.
+    change in place, and O(kubernetes_version) of a local cluster, which changes by a rolling upgrade.
 extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.aws
@@ -54,7 +54,7 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Returns a summary of the cluster (exists, running, members, nodes) before and after.
+      - Returns a summary of the cluster (exists, running, members, nodes, Kubernetes version) before and after.
       - For provider C(eks), the managed fields (version, role, subnets, endpoint access, logging, KMS key, tags and
         node group scaling) before and after.
       - For provider C(gke), the managed fields (location, master version, release channel, network, private endpoint,
@@ -132,8 +132,18 @@ options:
         type: int
   kubernetes_version:
     description:
-      - Kubernetes release of the control plane. It must match the binaries found in O(bin_dir), C(ADHAR_BIN_DIR)
-        or the toolchain cache. Defaults to the release pinned by the toolchain.
+      - Kubernetes release of the control plane. It must match the binaries found in O(bin_dir) (used as is), or
+        else in the toolchain cache, which provides the release it pins (C(ADHAR_BIN_DIR) stands in for it) and the
+        newest patch of the minor before it (add-on C(kubernetes-previous)). Defaults to the release pinned by the
+        toolchain.
+      - For provider C(local), changing it on an existing cluster is a rolling upgrade, one minor at a time (a newer
+        patch of the same minor too). Skipping a minor or downgrading is refused before anything changes; the one
+        downgrade allowed is back to the version an unfinished upgrade started from (a rollback). Member by member,
+        each API server is drained in HAProxy, restarted on the new release and back in rotation once ready; then the
+        controller-managers and the schedulers (the leader of each last); then the version the nodes report. A step
+        that fails puts that process back on its old release and fails with the reason; a run that was interrupted is
+        finished (or rolled back) by running again with the same version. A single-member cluster restarts its API
+        server in place (a short outage). See C(docs/local-clusters.md).
       - For provider C(eks), a minor version such as V(1.31), one of the versions listed in C(docs/eks.md) (kept in
         C(EKS_VERSIONS) of C(plugins/module_utils/providers/eks.py)); EKS's default when left out on creation. An
         existing cluster is upgraded one minor version at a time with UpdateClusterVersion; skipping a minor version
@@ -833,6 +843,38 @@ timings:
   returned: when a cluster was created
   type: dict
   sample: {control_plane_ready: 2.4, nodes_and_leaders_ready: 8.9}
+upgrade:
+  description:
+    - A rolling upgrade of a local cluster's control plane (O(kubernetes_version) changed), its resume or its
+      rollback; in check mode what would be done (no steps).
+  returned: when O(kubernetes_version) of a local cluster changed
+  type: dict
+  contains:
+    kind:
+      description: V(upgrade), V(resume) (an unfinished upgrade finished) or V(rollback).
+      type: str
+    from:
+      description: The version the control plane ran.
+      type: str
+      sample: v1.35.4
+    to:
+      description: The version it runs after the task.
+      type: str
+      sample: v1.36.3
+    order:
+      description: The processes in the order they change (API servers, controller-managers, schedulers, leaders last).
+      type: list
+      elements: str
+    steps:
+      description:
+        - One entry per process changed, in order, then one for the nodes; C(process), C(to), C(seconds), C(drained)
+          (seconds its API server was drained in HAProxy before it restarted) and, for the nodes, C(patched).
+      type: list
+      elements: dict
+      sample: [{process: apiserver-0, to: v1.36.3, seconds: 9.8, drained: 0.1}, {process: nodes, to: v1.36.3, seconds: 0.1, patched: 2}]
+    seconds:
+      description: Seconds the whole upgrade took.
+      type: float
 restored_from:
   description: The etcd snapshot a cluster was recovered from (O(restore_from)); in check mode, the one that would be used.
   returned: when O(restore_from) was applied

@@ -259,3 +259,25 @@ def adhar_config(context, backups, clusters, retention=30, compose=None):
     if compose:
         config["compose"] = compose
     return yaml.safe_dump(config, sort_keys=False)
+
+
+@pytest.fixture
+def figure(request):
+    """``figure(text)``: a measured figure (a failed-write count, a duration) printed at once and again in the run's
+    "measured figures" summary, which also shows what pytest-xdist workers measured (their output is not shown)."""
+    def add(text):
+        print(text)
+        request.node.user_properties.append(("figure", text))
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = []
+    for outcome in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            if getattr(rep, "when", None) == "call":
+                lines += ["%s (%s): %s" % (rep.nodeid, outcome, v) for k, v in rep.user_properties if k == "figure"]
+    if lines:
+        terminalreporter.section("measured figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import shutil
+import tempfile
 import time
 
 from ansible_collections.adhar.platform.plugins.module_utils._common.commands import run_once
@@ -36,6 +37,9 @@ except ImportError:
     HAS_YAML = False
 
 NODE_LABEL = "adhar.io/kwok-node"
+# the binaries of a Kubernetes release (the rest, etcd and kwok, come from the cluster's bin_dir whatever its release)
+SERVER_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+SHUTDOWN_DELAY_SECONDS = 2
 HAPROXY_CANDIDATES = ("/usr/sbin/haproxy", "/usr/bin/haproxy")
 
 
@@ -130,9 +134,17 @@ class Cluster:
                 "initial_cluster": ",".join("etcd-%d=https://127.0.0.1:%d" % (j, x["etcd_peer"]) for j, x in enumerate(members)),
                 "token": "adhar-%s-%s" % (self.layout.name, self.data["token"])}
 
+    def kube_bin_dir(self, name):
+        """Where process ``name`` finds its Kubernetes server binary: during an upgrade the directory recorded for it
+        (local/upgrade.py), else the cluster's (the toolchain's directory for its release), else ``bin_dir``."""
+        chosen = ((self.data.get("upgrade") or {}).get("bin_dirs") or {}).get(name)
+        return chosen or self.data.get("kube_bin_dir") or self.data["bin_dir"]
+
     def command(self, name):
 
         def b(binary):
+            if binary in SERVER_BINARIES:
+                return os.path.join(self.kube_bin_dir(name), binary)
             return os.path.join(self.data["bin_dir"], binary)
 
         p = self.layout.pki
@@ -189,7 +201,11 @@ class Cluster:
                    "--requestheader-allowed-names=front-proxy-client", "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                    "--requestheader-group-headers=X-Remote-Group", "--requestheader-username-headers=X-Remote-User",
                    "--proxy-client-cert-file=" + p("front-proxy-client.crt"), "--proxy-client-key-file=" + p("front-proxy-client.key"),
-                   "--profiling=false"]
+                   "--profiling=false",
+                   # graceful termination: /readyz fails at once and the server keeps serving for the load balancer's
+                   # health check to notice (2 failed checks 1 s apart), then requests still in flight finish and new
+                   # ones are answered 429 with Retry-After and Connection: close (a client retries elsewhere)
+                   "--shutdown-delay-duration=%ds" % SHUTDOWN_DELAY_SECONDS, "--shutdown-send-retry-after=true"]
             # a cluster recovered from another's etcd snapshot also accepts the tokens its source issued
             cmd += ["--service-account-key-file=" + p(k) for k in self.data.get("extra_sa_public_keys") or []]
             if spec.get("encryption_at_rest"):
@@ -255,6 +271,7 @@ class Cluster:
         """supervisord running with the current process definitions; returns the orphans it had to stop first (a
         killed supervisord leaves its children running)."""
         write_member_kubeconfigs(self)
+        write_haproxy_config(self)
         programs = {n: self.command(n) for n in self.process_names()}
         if self.supervisor.daemon_running() and self.supervised():
             self.supervisor.reload_if_changed(programs)
@@ -426,11 +443,7 @@ def write_configs(cluster):
         write_private(layout.config(fname), _dump(kc))
     write_member_kubeconfigs(cluster)
     write_kwok_config(cluster)
-    if cluster.members > 1:
-        servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
-                            for i, m in enumerate(cluster.ports["members"]))
-        cfg = HAPROXY_CFG % {"lb": cluster.ports["api"], "servers": servers, "name": layout.name}
-        write_private(layout.config("haproxy.cfg"), cfg)
+    write_haproxy_config(cluster)
     if spec.get("encryption_at_rest"):
         enc = spec["encryption_at_rest"]
         key = base64.b64encode(os.urandom(32)).decode()
@@ -448,6 +461,36 @@ def write_kwok_config(cluster):
     write_private(cluster.layout.config("kwok.yaml"), "---\n".join(_dump(s) for s in docs))
     if metrics.enabled(cluster.data):
         metrics.ensure_dirs(cluster.layout)
+
+
+def haproxy_socket_path(layout):
+    """HAProxy's runtime API socket (``stats socket``, level admin, 0600): in the cluster's run directory, or a
+    per-cluster path in the temp directory when that is too deep for a unix socket."""
+    path = os.path.join(layout.run_dir, "haproxy.sock")
+    if len(path) <= 100:
+        return path
+    return os.path.join(tempfile.gettempdir(), "adhar-%d-%s-haproxy.sock" % (os.getuid(), Supervisor(layout).marker[:16]))
+
+
+def write_haproxy_config(cluster):
+    """haproxy.cfg of a cluster with several members; returns True when it was (re)written.  A cluster made by an
+    earlier release gets the runtime API socket on its next start or upgrade (HAProxy reads it when it starts)."""
+    if cluster.members < 2:
+        return False
+    layout = cluster.layout
+    servers = "\n".join("    server apiserver-%d 127.0.0.1:%d" % (i, m["apiserver"])
+                        for i, m in enumerate(cluster.ports["members"]))
+    cfg = HAPROXY_CFG % {"lb": cluster.ports["api"], "servers": servers, "name": layout.name,
+                         "socket": haproxy_socket_path(layout)}
+    try:
+        with open(layout.config("haproxy.cfg")) as f:
+            if f.read() == cfg:
+                return False
+    except OSError:
+        pass
+    os.makedirs(layout.run_dir, mode=0o700, exist_ok=True)
+    write_private(layout.config("haproxy.cfg"), cfg)
+    return True
 
 
 def write_member_kubeconfigs(cluster):
@@ -468,6 +511,8 @@ def write_member_kubeconfigs(cluster):
 HAPROXY_CFG = """# written by adhar.platform.cluster for cluster %(name)s
 global
     maxconn 4096
+    # the runtime API: a member is drained (no new connections) before its API server restarts (local/upgrade.py)
+    stats socket %(socket)s mode 600 level admin
 defaults
     mode tcp
     timeout connect 3s
@@ -500,7 +545,7 @@ def _alive_or_fail(cluster, names):
                          log=os.path.join(cluster.layout.log_dir, n + ".log"))
 
 
-def _poll(what, check, deadline, cluster, names, interval=0.2):
+def poll(what, check, deadline, cluster, names, interval=0.2):
     last = None
     while True:
         try:
@@ -532,11 +577,11 @@ def wait_control_plane(cluster, deadline, names=None):
     names = names or cluster.process_names()
     members = cluster.ports["members"]
     for i in range(cluster.members):
-        _poll("etcd-%d health" % i, lambda i=i: etcd_healthy(cluster, i), deadline, cluster, names)
+        poll("etcd-%d health" % i, lambda i=i: etcd_healthy(cluster, i), deadline, cluster, names)
     for i, m in enumerate(members):
-        _poll("apiserver-%d /readyz" % i, lambda m=m: apiserver_ready(cluster, m["apiserver"]), deadline, cluster, names)
+        poll("apiserver-%d /readyz" % i, lambda m=m: apiserver_ready(cluster, m["apiserver"]), deadline, cluster, names)
     if cluster.members > 1:
-        _poll("the load balancer", lambda: apiserver_ready(cluster, cluster.ports["api"]), deadline, cluster, names)
+        poll("the load balancer", lambda: apiserver_ready(cluster, cluster.ports["api"]), deadline, cluster, names)
 
 
 def wait_programs_running(cluster, names, deadline, interval=0.2):
@@ -576,7 +621,8 @@ def _node_body(name, cluster_name, index):
                                      # where metrics-server finds this node's resource metrics on kwok
                                      metrics.PATH_ANNOTATION: metrics.node_path(name)}},
         "spec": {},
-        # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets)
+        # what a kubelet reports; ephemeral-storage too, which charts request (bitnami's resource presets).  The
+        # kubelet version is not set here (the client's NodeSystemInfo model needs every field): set_node_versions sets it
         "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"},
                    "capacity": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "1Ti", "pods": "110"}},
     }
@@ -627,6 +673,26 @@ def reconcile_nodes(client_factory, cluster, count, check_mode=False):
     for n in deleted:
         client.call(core.delete_node, n)
     return created, deleted
+
+
+def set_node_versions(cluster, version):
+    """Make every node of ours report ``version`` as its kubelet's (``status.nodeInfo.kubeletVersion``); returns the
+    nodes patched.  Called once kwok has applied its node stage (the nodes are Ready): the stage keeps the version a
+    node already reports, so the patch is not undone."""
+    items = api_get(cluster, "/api/v1/nodes?labelSelector=" + NODE_LABEL.replace("/", "%2F"))["items"]
+    ctx = ssl_context(**cluster.tls())
+    patched = []
+    for node in sorted(items, key=lambda n: n["metadata"]["name"]):
+        name = node["metadata"]["name"]
+        if ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") == version:
+            continue
+        status, body, dummy = request(cluster.endpoint, "/api/v1/nodes/%s/status" % name, ctx, 10.0, method="PATCH",
+                                      body={"status": {"nodeInfo": {"kubeletVersion": version}}},
+                                      headers={"Content-Type": "application/merge-patch+json"})
+        if status != 200:
+            raise AdharError("setting the kubelet version of node %s failed: HTTP %s %s" % (name, status, body[:200]))
+        patched.append(name)
+    return patched
 
 
 LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")
@@ -680,9 +746,9 @@ def wait_workloads_ready(cluster, deadline):
                 held.append(lease)
         return len(held) == len(LEADER_LEASES), "leases held by a live leader: %s" % (", ".join(held) or "none")
 
-    _poll("nodes to become Ready", nodes, deadline, cluster, names)
-    _poll("the default ServiceAccount", sa, deadline, cluster, names)
-    _poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
+    poll("nodes to become Ready", nodes, deadline, cluster, names)
+    poll("the default ServiceAccount", sa, deadline, cluster, names)
+    poll("controller-manager and scheduler leaders", leases, deadline, cluster, names)
 
 
 def annotate_nodes_for_metrics(client_factory, cluster):
@@ -707,11 +773,11 @@ def allocate_extra_port(root, cluster):
 def wait_metrics_api(cluster, deadline):
     """Register metrics-server's APIService (local/metrics.py) and wait until the aggregator reports it Available."""
     ctx = ssl_context(**cluster.tls())
-    _poll("the metrics APIService to be applied",
-          lambda: (metrics.register(cluster.endpoint, ctx, cluster.data) is None, "applied"),
-          deadline, cluster, cluster.process_names(), interval=1.0)
-    _poll("the resource metrics API (metrics.k8s.io)", lambda: metrics.api_available(cluster.endpoint, ctx),
-          deadline, cluster, cluster.process_names(), interval=1.0)
+    poll("the metrics APIService to be applied",
+         lambda: (metrics.register(cluster.endpoint, ctx, cluster.data) is None, "applied"),
+         deadline, cluster, cluster.process_names(), interval=1.0)
+    poll("the resource metrics API (metrics.k8s.io)", lambda: metrics.api_available(cluster.endpoint, ctx),
+         deadline, cluster, cluster.process_names(), interval=1.0)
 
 
 # --------------------------------------------------------------------------- allocation

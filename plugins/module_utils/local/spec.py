@@ -23,8 +23,9 @@ DEFAULT_QUOTA = 2 * 1024 ** 3
 ENCRYPTION_PROVIDERS = ("secretbox", "aescbc", "aesgcm")
 
 # Fields that cannot change once the cluster exists (changing them means a new cluster). The API servers' flags come
-# from encryption_at_rest and audit_policy when they are first started.
-IMMUTABLE = ("control_plane_count", "kubernetes_version", "pod_cidr", "service_cidr", "cluster_id",
+# from encryption_at_rest and audit_policy when they are first started.  kubernetes_version changes by a rolling
+# upgrade (local/upgrade.py).
+IMMUTABLE = ("control_plane_count", "pod_cidr", "service_cidr", "cluster_id",
              "encryption_at_rest", "audit_policy", "etcd_quota_bytes")
 
 DEFAULT_AUDIT_POLICY = {

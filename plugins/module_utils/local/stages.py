@@ -5,7 +5,8 @@
 
 kwok refuses to start without stages.  These give: nodes become Ready at once
 and keep fresh heartbeats (node Leases are renewed by kwok itself through
-``--node-lease-duration-seconds``); bound pods become Running and Ready;
+``--node-lease-duration-seconds``) and report the kubelet version their Node was
+created with (the cluster's release; an upgrade patches it); bound pods become Running and Ready;
 pods owned by a Job complete; deleted pods go away.
 """
 
@@ -53,11 +54,17 @@ capacity:
 nodeInfo:
   architecture: amd64
   operatingSystem: linux
-  kubeletVersion: {{ printf "kwok-%s" Version | Quote }}
+  kubeletVersion: KUBELET_VERSION
   kubeProxyVersion: {{ printf "kwok-%s" Version | Quote }}
   containerRuntimeVersion: kwok
 phase: Running
 """
+
+# the version the Node was created with (the cluster's release), else kwok's own
+_KWOK_VERSION = '{{ printf "kwok-%s" Version | Quote }}'
+NODE_INIT_TEMPLATE = NODE_INIT_TEMPLATE.replace("KUBELET_VERSION", (
+    "{{ with .status.nodeInfo }}{{ with .kubeletVersion }}{{ . | Quote }}{{ else }}%s{{ end }}{{ else }}%s{{ end }}"
+    % (_KWOK_VERSION, _KWOK_VERSION)))
 
 POD_READY_TEMPLATE = """
 {{ $now := Now }}

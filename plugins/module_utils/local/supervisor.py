@@ -263,6 +263,18 @@ class Supervisor:
         for name in added:
             server.supervisor.addProcessGroup(name)
 
+    def redefine(self, programs, names):
+        """Write the config for ``programs`` and make supervisord use the current definition of ``names``, which must be
+        stopped (a running program keeps the command it was started with until it is redefined this way)."""
+        self.write_config(programs)
+        server = self.rpc()
+        added, changed, dummy = server.supervisor.reloadConfig()[0]
+        for name in names:
+            if name in changed:
+                self._call(server.supervisor.removeProcessGroup, name)
+            if name in changed or name in added:
+                self._call(server.supervisor.addProcessGroup, name)
+
     def start(self, names):
         """Start the programs ``names`` that are not running (a program in BACKOFF or FATAL is started afresh)."""
         server = self.rpc()

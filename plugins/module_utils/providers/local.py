@@ -12,7 +12,7 @@ import time
 
 from ansible_collections.adhar.platform.plugins.module_utils import toolchain
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.local import metrics, recover, supervisor
+from ansible_collections.adhar.platform.plugins.module_utils.local import metrics, recover, supervisor, upgrade
 from ansible_collections.adhar.platform.plugins.module_utils.local import runtime as rt
 from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
 from ansible_collections.adhar.platform.plugins.module_utils.local.spec import (
@@ -65,6 +65,7 @@ class LocalProvider(Provider):
         self.actions = []
         self.timings = {}
         self.restored_from = None
+        self.upgrade = None
         self.t0 = time.monotonic()
 
     # ------------------------------------------------------------------ validation (before any change)
@@ -107,18 +108,22 @@ class LocalProvider(Provider):
         check_output_file(path)
         return path
 
-    def _binaries(self, need_haproxy):
-        bin_dir, source, missing = toolchain.resolve_bin_dir(self.params.get("bin_dir"), names=NEEDED)
+    def _binaries(self, need_haproxy, version):
+        """``(bin_dir, kube_bin_dir, haproxy)``: etcd and kwok from bin_dir (or the toolchain), the Kubernetes server
+        binaries of ``version`` from bin_dir or the toolchain directory of that release (local/upgrade.py)."""
+        explicit = self.params.get("bin_dir")
+        bin_dir, source, missing = toolchain.resolve_bin_dir(explicit, names=NEEDED if explicit else ("etcd", "kwok"))
         if missing:
             raise AdharError("missing binaries in %s (from %s): %s. Build or fetch them with `tools/toolchain ensure` "
                              "(or `make toolchain`), or point bin_dir / ADHAR_BIN_DIR at a directory that has them"
                              % (bin_dir, source, ", ".join(missing)), bin_dir=bin_dir, missing=missing)
+        kube_bin_dir = upgrade.kube_bin_dir_for(version, explicit)
         supervisor.require_package()
         haproxy = rt.find_haproxy() if need_haproxy else None
         if need_haproxy and not haproxy:
             raise AdharError("haproxy is required for control_plane.count > 1 but was not found; install the Debian "
                              "package haproxy (make system-deps) or use a single member", missing=["haproxy"])
-        return bin_dir, haproxy
+        return bin_dir, kube_bin_dir, haproxy
 
     @staticmethod
     def _metrics_binary(spec):
@@ -258,6 +263,8 @@ class LocalProvider(Provider):
             out["timings"] = self.timings
         if self.restored_from:
             out["restored_from"] = self.restored_from
+        if self.upgrade:
+            out["upgrade"] = self.upgrade
         if self.module.diff_mode:
             out["diff"] = {"before": before, "after": self._summary(cluster_dict) if cluster_dict else {"exists": False}}
         return out
@@ -282,12 +289,7 @@ class LocalProvider(Provider):
         self.actions.append("removed %s" % layout.dir)
 
     def _create(self, layout, spec, plan=None):
-        bin_dir, haproxy = self._binaries(spec["control_plane_count"] > 1)
-        have = rt.binary_version(bin_dir)
-        if have != spec["kubernetes_version"]:
-            raise AdharError("kubernetes_version: %s was asked for but the binaries in %s are %s; build that release "
-                             "into a directory and pass it as bin_dir" % (spec["kubernetes_version"], bin_dir, have),
-                             option="kubernetes_version")
+        bin_dir, kube_bin_dir, haproxy = self._binaries(spec["control_plane_count"] > 1, spec["kubernetes_version"])
         kubeconfig_out = self._kubeconfig_out()
         metrics_binary = self._metrics_binary(spec)
         with st.ports_lock(self.root):
@@ -296,6 +298,7 @@ class LocalProvider(Provider):
             os.makedirs(layout.dir, mode=0o700)
             data = rt.new_state(layout, spec, bin_dir, haproxy, kubeconfig_out)
             data["ports"] = ports
+            data["kube_bin_dir"] = kube_bin_dir
             if metrics_binary:
                 data["metrics_server_binary"] = metrics_binary
             st.save(layout, data)
@@ -352,6 +355,8 @@ class LocalProvider(Provider):
         if created:
             self.actions.append("created nodes %s" % ", ".join(created))
         rt.wait_workloads_ready(cluster, deadline)
+        if created:
+            rt.set_node_versions(cluster, cluster.spec["kubernetes_version"])
         rt.wait_programs_running(cluster, cluster.process_names(), deadline)
         cluster.record_pids()
         self.timings["nodes_and_leaders_ready"] = round(time.monotonic() - t, 2)
@@ -392,10 +397,12 @@ class LocalProvider(Provider):
         dead = [n for n in cluster.process_names() if not running[n]]
         if not dead and programs is not None:
             return []
-        missing = toolchain.missing_binaries(cluster.data["bin_dir"], NEEDED)
-        if missing:
-            raise AdharError("cannot start cluster %s: its binaries are gone from %s (%s)"
-                             % (cluster.layout.name, cluster.data["bin_dir"], ", ".join(missing)))
+        for d, names in [(cluster.data["bin_dir"], ("etcd", "kwok"))] + sorted(
+                {(cluster.kube_bin_dir(n), rt.SERVER_BINARIES) for n in cluster.process_names()}):
+            missing = toolchain.missing_binaries(d, names)
+            if missing:
+                raise AdharError("cannot start cluster %s: its binaries are gone from %s (%s)"
+                                 % (cluster.layout.name, d, ", ".join(missing)))
         if cluster.members > 1 and not (cluster.data.get("haproxy") and os.access(cluster.data["haproxy"], os.X_OK)):
             cluster.data["haproxy"] = rt.find_haproxy()
             if not cluster.data["haproxy"]:
@@ -444,6 +451,8 @@ class LocalProvider(Provider):
             self.actions.append("%sdelete nodes %s" % ("would " if self.check_mode else "", ", ".join(deleted)))
         if (created or deleted) and not self.check_mode:
             rt.wait_workloads_ready(cluster, deadline)
+            if created:
+                rt.set_node_versions(cluster, cluster.spec["kubernetes_version"])
         return bool(created or deleted)
 
     # ------------------------------------------------------------------ states
@@ -485,7 +494,7 @@ class LocalProvider(Provider):
                 self.actions.append("found an interrupted creation (phase %s); %s it" % (data.get("phase"),
                                     "would recreate" if self.check_mode else "recreating"))
             # validate binaries even in check mode, so check mode predicts the real run
-            self._binaries(spec["control_plane_count"] > 1)
+            self._binaries(spec["control_plane_count"] > 1, spec["kubernetes_version"])
             self._metrics_binary(spec)
             if spec.get("api_port") is not None and data is None:
                 from ansible_collections.adhar.platform.plugins.module_utils.local.ports import port_free
@@ -511,13 +520,15 @@ class LocalProvider(Provider):
                         self.restored_from = plan.summary(time.monotonic() - self.t0)
                     return self._result(True, self._describe(cluster), before)
         cluster = rt.Cluster(layout, data)
-        spec = merge_saved(spec, given_fields(self.params), cluster.spec)
+        given = given_fields(self.params)
+        spec = merge_saved(spec, given, cluster.spec)
         changes = rt.spec_changes(cluster.spec, spec)
         if changes:
             raise AdharError("cluster %s exists with different settings that cannot change in place: %s. Delete it "
                              "(state: absent) and create it again, or keep the saved values"
                              % (layout.name, "; ".join("%s %r -> %r" % c for c in changes)),
                              changes=[{"field": f, "saved": a, "requested": b} for f, a, b in changes])
+        moving = self._upgrade_plan(cluster, spec, given)
         running = cluster.running()
         before = self._summary(self._describe(cluster, running, probe=False))
         changed = healed = False
@@ -535,6 +546,13 @@ class LocalProvider(Provider):
                     healed = bool(self._heal(cluster))
                 changed = changed or healed
                 running = cluster.running()
+        if moving:
+            upgraded = self._upgrade(cluster, running, *moving)
+            if self.check_mode:
+                return self._result(True, dict(self._describe(cluster, running), kubernetes_version=spec["kubernetes_version"]),
+                                    before)
+            changed = changed or upgraded
+            running = cluster.running()
         if bool(spec.get("metrics_server")) != metrics.enabled(cluster.data):
             changed = self._set_metrics_server(cluster, bool(spec.get("metrics_server"))) or changed
             running = cluster.running()
@@ -565,6 +583,66 @@ class LocalProvider(Provider):
                 self.module.warn("cluster %s is degraded (not running: %s); state=started restarts them"
                                  % (layout.name, ", ".join(down)))
         return self._result(changed or nodes_changed, self._describe(cluster, running), before)
+
+    def _upgrade_plan(self, cluster, spec, given):
+        """``(kind, version, bin dir)`` of a rolling upgrade (or its resume or rollback) the task asks for, None for
+        none; the skew rules and the target's binaries are checked here, before anything changes."""
+        record = cluster.data.get("upgrade")
+        if "kubernetes_version" not in given:
+            if record:
+                self.module.warn("cluster %s: an upgrade from %s to %s is unfinished; set kubernetes_version to %s to "
+                                 "finish it or to %s to roll it back" % (cluster.layout.name, record["from"],
+                                                                         record["to"], record["to"], record["from"]))
+            return None
+        kind = upgrade.check_skew(cluster.spec["kubernetes_version"], spec["kubernetes_version"], record)
+        if kind is None:
+            return None
+        version = spec["kubernetes_version"]
+        if kind == "rollback":
+            to_dir = record["from_dir"]
+            if toolchain.missing_binaries(to_dir, rt.SERVER_BINARIES):
+                to_dir = upgrade.kube_bin_dir_for(version, self.params.get("bin_dir"))
+        else:
+            to_dir = upgrade.kube_bin_dir_for(version, self.params.get("bin_dir"))
+        return kind, version, to_dir
+
+    def _upgrade(self, cluster, running, kind, version, to_dir):
+        """Move the control plane to ``version`` member by member (local/upgrade.py); check mode only says what would."""
+        layout = cluster.layout
+        record = cluster.data.get("upgrade") or {}
+        current = record.get("from") if kind == "resume" else record.get("to") if kind == "rollback" \
+            else cluster.spec["kubernetes_version"]
+        order = upgrade.plan(cluster.members, kind, upgrade.leaders(cluster) if all(running.values()) else None)
+        verb = {"upgrade": "upgrade", "resume": "finish the upgrade of", "rollback": "roll back"}[kind]
+        if self.check_mode:
+            self.actions.append("would %s cluster %s from %s to %s, one process at a time: %s, then the nodes' "
+                                "reported version" % (verb, layout.name, current, version, ", ".join(order)))
+            self.upgrade = {"kind": kind, "from": current, "to": version, "order": order, "steps": []}
+            return True
+        need = [n for n in cluster.process_names() if n.startswith("etcd-") or n in ("haproxy", "kwok")]
+        down = [n for n in need if not running.get(n)]
+        if down or not cluster.supervised():
+            raise AdharError("cluster %s must be running to %s it (not running: %s); start it (state: started) first"
+                             % (layout.name, verb.split(" ")[0], ", ".join(down or ["supervisord"])),
+                             option="kubernetes_version")
+        t = time.monotonic()
+        self.actions.append("%s cluster %s from %s to %s, one process at a time: %s"
+                            % (verb, layout.name, current, version, ", ".join(order)))
+        with st.cluster_lock(layout):
+            cluster.data = st.load(layout)
+            run = upgrade.Upgrade(cluster, kind, version, to_dir, float(self.params.get("wait_timeout") or 180),
+                                  self.actions, self.module.warn)
+            self.upgrade = {"kind": kind, "from": current, "to": version, "order": order, "steps": run.steps}
+            run.begin(current, cluster.data.get("kube_bin_dir") or cluster.data["bin_dir"])
+            try:
+                run.run(order)
+            finally:
+                self.upgrade["seconds"] = round(time.monotonic() - t, 2)
+        if cluster.members == 1:
+            self.module.warn("cluster %s has a single member: its API server was restarted in place (a short outage)"
+                             % layout.name)
+        self.actions.append("cluster %s runs %s (%.1fs)" % (layout.name, version, time.monotonic() - t))
+        return True
 
     def _set_metrics_server(self, cluster, on):
         """Turn metrics-server on or off on an existing, running cluster: kwok's config (kwok restarts to read it), the

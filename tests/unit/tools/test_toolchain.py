@@ -225,7 +225,7 @@ def test_wrapper_repeats_the_modules_replaces(tc, tmp_path, monkeypatch):
 def test_prometheus_stack_builds_both_commands_lean(tc, tmp_path, monkeypatch):
     """Prometheus and Alertmanager are add-ons of ``make toolchain``; one ``go build`` per project makes both commands,
     Prometheus without its cloud service discoveries, Alertmanager from a copy of its tree with a placeholder UI."""
-    assert tc.ORDER[-3:-1] == ("prometheus", "alertmanager")
+    assert tc.ORDER[tc.ORDER.index("prometheus") + 1] == "alertmanager"
     assert pins.COMPONENTS["prometheus"] == ("prometheus", "promtool")
     assert tc._prometheus_release("v0.316.0") == (3, 16, "0")
     ran = []
@@ -254,7 +254,7 @@ def test_kube_state_metrics_builds_only_its_main_package(tc, tmp_path, monkeypat
     """kube-state-metrics is an add-on of ``make toolchain`` (the monitoring of local clusters runs it): the wrapper
     only requires the module and one ``go build`` makes the module root's main package, version stamped like
     upstream's Makefile does."""
-    assert tc.ORDER[-1] == "kube-state-metrics" and "kube-state-metrics" not in pins.OPTIONAL_ADDONS
+    assert "kube-state-metrics" in tc.ORDER and "kube-state-metrics" not in pins.OPTIONAL_ADDONS
     assert pins.ADDON_VERSIONS["kube-state-metrics"] == "v2.19.1" and "kube-state" not in pins.toolchain_id()
     assert pins.COMPONENTS["kube-state-metrics"] == ("kube-state-metrics",)
     ran = []
@@ -268,3 +268,30 @@ def test_kube_state_metrics_builds_only_its_main_package(tc, tmp_path, monkeypat
     assert len(builds) == 1 and builds[0][-3:] == ["-o", str(out / "kube-state-metrics"), "k8s.io/kube-state-metrics/v2"]
     assert "-ldflags=-s -w -X github.com/prometheus/common/version.Version=v2.19.1" in builds[0]
     assert ran[-1] == ["install", str(out / "kube-state-metrics"), "kube-state-metrics"]
+
+
+def test_previous_kubernetes_minor_builds_only_the_server_commands(tc, tmp_path, monkeypatch):
+    """``kubernetes-previous`` (local clusters at the minor before the pin, and upgrades from it) is in ``make
+    toolchain``; build_kubernetes makes only kube-apiserver, kube-controller-manager and kube-scheduler, in one
+    ``go build`` with the release's version stamped, into the add-on's own directory."""
+    assert tc.ORDER[-1] == "kubernetes-previous" and "kubernetes-previous" not in pins.OPTIONAL_ADDONS
+    version = pins.ADDON_VERSIONS["kubernetes-previous"]
+    assert version.startswith("v1.35.") and "kubernetes-previous" not in pins.toolchain_id()
+    gomod = tmp_path / "go.mod"
+    gomod.write_text(GOMOD)
+    info = tmp_path / "info.json"
+    info.write_text('{"Version": "%s", "Time": "2026-05-01T00:00:00Z", "Origin": {"Hash": "abc"}}' % version)
+    ran = []
+    monkeypatch.setattr(tc, "_run", lambda cmd, cwd, env, what: ran.append(cmd) or "")
+    monkeypatch.setattr(tc, "_mod_info", lambda src, env, pv: {"GoMod": str(gomod), "Info": str(info)})
+    monkeypatch.setattr(tc, "_atomic_install", lambda src, dest, name: ran.append(["install", dest, name]))
+    bin_dir = pins.addon_bin_dir("kubernetes-previous", {"ADHAR_CACHE_DIR": str(tmp_path / "c")})
+    tc.BUILDERS["kubernetes-previous"](version, bin_dir, str(tmp_path / "src"), {})
+    cmds = ["k8s.io/kubernetes/cmd/%s" % n for n in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")]
+    get = [c for c in ran if c[:3] == ["go", "get", "-tool"]][0]
+    assert get[3:] == ["%s@%s" % (c, version) for c in cmds]
+    builds = [c for c in ran if c[:2] == ["go", "build"]]
+    assert len(builds) == 1 and builds[0][-3:] == cmds and "kubectl" not in " ".join(builds[0])
+    assert "-X k8s.io/component-base/version.gitVersion=%s" % version in builds[0][4]
+    assert [c[2] for c in ran if c[0] == "install"] == ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+    assert {c[1] for c in ran if c[0] == "install"} == {bin_dir} and bin_dir.endswith("kubernetes-previous-" + version)
