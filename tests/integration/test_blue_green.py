@@ -170,14 +170,14 @@ class Probe:
     def failures(self, since=0.0):
         return [(t, why) for t, dummy, why in self.samples if why and t >= since]
 
-    def report(self, label, since):
+    def report(self, label, since, figure=print):
         window = [s for s in self.samples if s[0] >= since]
         failed = self.failures(since)
         per = {}
         for dummy, clusters, dummy2 in window:
             for c in clusters:
                 per[c] = per.get(c, 0) + 1
-        print("\n[probe] %s: %d requests (%s), %d failed" % (label, len(window), per, len(failed)))
+        figure("[probe] %s: %d requests (%s), %d failed" % (label, len(window), per, len(failed)))
         for t, why in failed:
             print("[probe]   failed at %s: %s" % (time.strftime("%H:%M:%S", time.gmtime(t)) + ("%.3f" % (t % 1))[1:], why))
         return window, failed
@@ -282,7 +282,7 @@ def switch_window(probe, started, to):
     return first_all[0] - started
 
 
-def test_switch_to_green_without_failed_requests(bg):
+def test_switch_to_green_without_failed_requests(bg, figure):
     probe = bg["probe"]
     since = time.time()
     results, out = run(bg, BLUE_GREEN, {"adhar_bluegreen_blue": BLUE, "adhar_bluegreen_green": GREEN,
@@ -294,15 +294,15 @@ def test_switch_to_green_without_failed_requests(bg):
     assert migration["verification"]["ok"] and migration["counts"]["failed"] == 0
     assert "blue (bg-blue) is kept" in out and "adhar_decommission_confirm=bg-blue" in out
     window = switch_window(probe, s["switch_started"], GREEN)
-    print("[probe] switch window: every answer names green %.2f s after the switch call (the call returned after "
-          "%.2f s, drain included)" % (window, s["switch_returned"] - s["switch_started"]))
+    figure("[probe] switch window: every answer names green %.2f s after the switch call (the call returned after "
+           "%.2f s, drain included)" % (window, s["switch_returned"] - s["switch_started"]))
     assert answers(bg) == {GREEN}
     assert os.path.exists(os.path.join(bg["runner"].state_dir, BLUE, "config"))  # blue kept
-    dummy, failed = probe.report("switch to green", since)
+    dummy, failed = probe.report("switch to green", since, figure)
     assert failed == []
 
 
-def test_rollback_switches_back_to_blue(bg):
+def test_rollback_switches_back_to_blue(bg, figure):
     probe = bg["probe"]
     since = time.time()
     results, out = run(bg, BLUE_GREEN, {"adhar_bluegreen_blue": BLUE, "adhar_bluegreen_green": GREEN,
@@ -311,17 +311,17 @@ def test_rollback_switches_back_to_blue(bg):
     assert s["traffic_on"] == BLUE
     assert results["[3/6 rollback] Blue still serves the application"]["result"]["status"]["ready"]
     assert results["[2/6 green] Create or start green (the ha_control_plane role, as playbooks/deploy.yml)"]["status"] == "skipped"
-    print("[probe] rollback window: every answer names blue %.2f s after the switch call"
-          % switch_window(probe, s["switch_started"], BLUE))
+    figure("[probe] rollback window: every answer names blue %.2f s after the switch call"
+           % switch_window(probe, s["switch_started"], BLUE))
     assert answers(bg) == {BLUE}
-    dummy, failed = probe.report("rollback to blue", since)
+    dummy, failed = probe.report("rollback to blue", since, figure)
     assert failed == []
 
 
 BULK = 300
 
 
-def test_migrate_playbook_local_to_local(bg):
+def test_migrate_playbook_local_to_local(bg, figure):
     """playbooks/migrate.yml from blue to green (green exists: the create step finds it running): export, no
     conversion (both local), backup of everything, restore, migration of two namespaces with verification."""
     probe = bg["probe"]
@@ -368,18 +368,18 @@ def test_migrate_playbook_local_to_local(bg):
     migration = results["[7/7 migrate] Migrate the applications, verified"]["result"]["migration"]
     assert migration["verification"]["ok"] and migration["counts"]["failed"] == 0
     assert migration["verification"]["objects"] >= BULK
-    print("[migrate] backup %d items in %.2f s (%.0f objects/s); restore %s in %.2f s (%.0f objects/s); "
-          "apps migrate + verify %.2f s (%s)" % (
-              backup["item_count"], backup["seconds"], backup["objects_per_second"], restore["counts"],
-              restore["seconds"], restore["objects_per_second"], migration["seconds"], migration["timings"]))
+    figure("[migrate] backup %d items in %.2f s (%.0f objects/s); restore %s in %.2f s (%.0f objects/s); "
+           "apps migrate + verify %.2f s (%s)" % (
+               backup["item_count"], backup["seconds"], backup["objects_per_second"], restore["counts"],
+               restore["seconds"], restore["objects_per_second"], migration["seconds"], migration["timings"]))
     green = ClusterReader(bg["kubeconfigs"][GREEN], os.path.join(bg["tmp"], "green-check"))
     status, body = green.get("/api/v1/namespaces/bulk/configmaps?labelSelector=app%3Dbulk")
     assert status == 200 and len(json.loads(body)["items"]) == BULK
-    dummy, failed = probe.report("provider migration", since)
+    dummy, failed = probe.report("provider migration", since, figure)
     assert failed == []
 
 
-def test_decommission_only_when_named(bg):
+def test_decommission_only_when_named(bg, figure):
     """A confirmation naming another cluster is refused (test_bad_requests_change_nothing), no confirmation keeps blue
     (test_switch_to_green_without_failed_requests); the confirmation naming blue removes it."""
     probe = bg["probe"]
@@ -397,8 +397,8 @@ def test_decommission_only_when_named(bg):
     # the next run cannot find blue and changes nothing
     dummy, out = run(bg, BLUE_GREEN, base, expect_rc=2)
     assert "blue (bg-blue) does not exist" in out
-    dummy, failed = probe.report("decommission", since)
+    dummy, failed = probe.report("decommission", since, figure)
     assert failed == []
     # the whole module: not one failed request since the probe started
-    dummy, failed = probe.report("whole module", bg["started"])
+    dummy, failed = probe.report("whole module", bg["started"], figure)
     assert failed == []

@@ -1,9 +1,10 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """playbooks/upgrade.yml with ansible-playbook on an adhar config inventory of one single-member local cluster:
-bad input refused before anything changes; the upgrade with the version the cluster runs (the control plane left as
-it is, the pre-upgrade backup taken, ingress-nginx applied (the toolchain's chart), every workload Available before
-still Available, the summary printed); then a verification made to fail (a required workload that does not exist):
+bad input refused before anything changes; the upgrade of a cluster created at the previous Kubernetes minor to the
+pinned one (the cluster module's rolling upgrade, in place for a single member; the pre-upgrade backup taken,
+ingress-nginx applied (the toolchain's chart), every workload Available before still Available, the summary
+printed); then a verification made to fail (a required workload that does not exist):
 the pre-upgrade backup is restored (an object changed after it comes back) and the cluster fails with the reason."""
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ import pytest
 
 from conftest import adhar_config
 
+from ansible_collections.adhar.platform.plugins.module_utils import toolchain
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOK = os.path.join(REPO, "playbooks", "upgrade.yml")
 CHARTS = os.path.join(REPO, "tests", "fixtures", "charts")
 NAME = "upg"
+PINNED = toolchain.VERSIONS["kubernetes"]
+PREVIOUS = toolchain.ADDON_VERSIONS["kubernetes-previous"]
 NETWORK = dict(cluster_id=11, pod_cidr="10.253.0.0/16", service_cidr="10.99.0.0/16")
 
 APP = [
@@ -114,19 +119,21 @@ def test_bad_input_is_refused_before_anything_changes(runner, tmp_path):
 
 @pytest.fixture(scope="module")
 def cluster(make_local_cluster, runner):
-    with make_local_cluster(NAME, **NETWORK) as kubeconfig:
+    with make_local_cluster(NAME, kubernetes_version=PREVIOUS, **NETWORK) as kubeconfig:
         runner.module("adhar.platform.apply", {"kubeconfig": kubeconfig, "definitions": APP, "wait": True})
         yield kubeconfig
 
 
-def test_upgrade_then_rollback(runner, tmp_path, cluster, bin_dir):
+def test_upgrade_then_rollback(runner, tmp_path, cluster, bin_dir, figure):
     up = Upgrade(runner, tmp_path)
-    version = runner.module("adhar.platform.cluster_info", {"name": NAME})["server_version"]
+    assert runner.module("adhar.platform.cluster_info", {"name": NAME})["server_version"] == PREVIOUS
 
-    # the upgrade with the version the cluster runs: the control plane is left as it is
-    results, out, seconds = up.run({"adhar_upgrade_versions": {"local": version}})
-    print("\nupgrade (no-op control plane) in %.1f s" % seconds)
-    assert find(results, "Bring up the control plane")["result"]["changed"] is False
+    # the upgrade to the pinned release: the cluster module's rolling upgrade
+    results, out, seconds = up.run({"adhar_upgrade_versions": {"local": PINNED}})
+    figure("upgrade.yml, %s -> %s: %.1f s" % (PREVIOUS, PINNED, seconds))
+    control_plane = find(results, "Bring up the control plane")["result"]
+    assert control_plane["changed"] is True, control_plane
+    assert runner.module("adhar.platform.cluster_info", {"name": NAME})["server_version"] == PINNED
     backup = find(results, "[2/6 backup] Take the pre-upgrade backup")["result"]["backup"]
     assert backup["name"].startswith("pre-upgrade-backup-%s-" % NAME) and backup["complete"]
     assert backup["counts"]["deployments.apps"] >= 1
@@ -139,7 +146,8 @@ def test_upgrade_then_rollback(runner, tmp_path, cluster, bin_dir):
     table = find(results, "[done] Summary table")["result"]["msg"]
     print("\n".join(table))
     row = [line for line in table if line.startswith("| %s |" % NAME)]
-    assert len(row) == 1 and "%s -> %s (%s)" % (version, version, version) in row[0]
+    figure(" ".join(row))
+    assert len(row) == 1 and "%s -> %s (%s)" % (PREVIOUS, PINNED, PINNED) in row[0], row
     assert backup["name"] in row[0] and "passed" in row[0] and "not needed" in row[0]
 
     # the verification made to fail: the backup is restored (a ConfigMap changed after the backup comes back as it
@@ -147,11 +155,11 @@ def test_upgrade_then_rollback(runner, tmp_path, cluster, bin_dir):
     def change():
         kubectl(bin_dir, cluster, "patch", "configmap", "settings", "-n", "shop", "--type=merge", "-p",
                 '{"data": {"color": "red"}}')
-    results, out, seconds = up.run({"adhar_upgrade_versions": {"local": version}, "adhar_upgrade_verify_timeout": 6,
+    results, out, seconds = up.run({"adhar_upgrade_versions": {"local": PINNED}, "adhar_upgrade_verify_timeout": 6,
                                     "adhar_upgrade_required_workloads": ["Deployment/shop/missing"],
                                     "adhar_upgrade_core_services": False}, expect_rc=2,
                                    after_task="[2/6 backup] Take the pre-upgrade backup", action=change)
-    print("upgrade with a failing verification, rolled back, in %.1f s" % seconds)
+    figure("upgrade.yml with a failing verification, rolled back: %.1f s" % seconds)
     # ingress-nginx, installed by the first run, is now among the workloads Available before
     before = find(results, "[2/6 backup] Record what was before")["result"]["ansible_facts"]["upgrade_available_before"]
     assert "Deployment/shop/web" in before and [w for w in before if w.startswith("Deployment/ingress-nginx/")], before
