@@ -26,7 +26,9 @@
 * A key derived from the DEK (``"adhar manifest mac v1"``) authenticates the
   manifest (HMAC-SHA256), so unencrypted items of an encrypted backup cannot
   be changed together with their checksums either.
-* With a local KEK the manifest is also **signed** (Ed25519).  The signing
+* With a local KEK the manifest is also **signed** (Ed25519; since formats 1.3
+  and 2.1 over a domain-separated SHA-512 digest of the manifest, so the
+  manifest is hashed as it is encoded and never held whole).  The signing
   key is derived from the KEK (``HKDF-SHA256(KEK, info "adhar manifest
   signing v1")`` is the 32-byte seed), so its public half — the *verify key* —
   is the same for every backup made with that KEK.  Whoever holds only the
@@ -95,7 +97,11 @@ _ITEM_INFO = b"adhar item v1"
 _MANIFEST_INFO = b"adhar manifest mac v1"
 _KEK_ID_INFO = b"adhar kek id v1"
 _SIGNING_INFO = b"adhar manifest signing v1"
-SIGNATURE_ALGORITHM = "ed25519"
+# What manifests are signed with: Ed25519 over ``_PREHASH_PREFIX + SHA-512(payload)`` (formats 1.3 and 2.1 on), so the
+# payload streams through the hash; formats 1.1, 1.2 and 2.0 signed the whole payload (``LEGACY_SIGNATURE_ALGORITHM``).
+SIGNATURE_ALGORITHM = "ed25519-sha512"
+LEGACY_SIGNATURE_ALGORITHM = "ed25519"
+_PREHASH_PREFIX = b"adhar manifest sha512 v1\x00"
 PUBLIC_KEY_SIZE = 32
 _DEK_AAD = b"adhar-data-key-v1\x00"
 _ITEM_AAD = b"adhar-backup-item\x00"
@@ -269,29 +275,54 @@ def parse_verify_key(value, option="verify_key"):
     return raw
 
 
-def sign_manifest(private_key, payload):
-    """The ``signature`` record of a manifest: Ed25519 over ``payload`` (the canonical manifest without ``signature``)."""
+def _payload_chunks(payload):
+    return (payload,) if isinstance(payload, (bytes, bytearray, memoryview)) else payload
+
+
+def signature_message(algorithm, payload):
+    """The message Ed25519 signs for ``algorithm``: the domain-separated SHA-512 digest of ``payload`` (bytes or an
+    iterable of byte chunks, hashed one by one) for ``SIGNATURE_ALGORITHM``, the whole payload for the legacy one."""
+    if algorithm == SIGNATURE_ALGORITHM:
+        digest = hashlib.sha512()
+        for chunk in _payload_chunks(payload):
+            digest.update(chunk)
+        return _PREHASH_PREFIX + digest.digest()
+    if algorithm != LEGACY_SIGNATURE_ALGORITHM:
+        raise AdharError("unknown manifest signature algorithm %r" % (algorithm,), item="manifest.json")
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return payload
+    message = bytearray()
+    for chunk in payload:
+        message += chunk
+    return message
+
+
+def sign_manifest(private_key, payload, algorithm=SIGNATURE_ALGORITHM):
+    """The ``signature`` record of a manifest: Ed25519 by ``private_key`` of ``signature_message(algorithm, payload)``
+    (``payload``: the canonical manifest without ``signature``, as bytes or chunks)."""
     raw = public_bytes(private_key)
-    return {"algorithm": SIGNATURE_ALGORITHM, "key_id": verify_key_id(raw), "public_key": _b64(raw),
-            "value": _b64(private_key.sign(payload))}
+    return {"algorithm": algorithm, "key_id": verify_key_id(raw), "public_key": _b64(raw),
+            "value": _b64(private_key.sign(signature_message(algorithm, payload)))}
 
 
-def check_manifest_signature(signature, payload, public_key, backup, source="verify_key"):
-    """Raise unless ``signature`` (a manifest's record) is a valid Ed25519 signature of ``payload`` by ``public_key``.
+def check_manifest_signature(signature, payload, public_key, backup, source="verify_key", algorithm=SIGNATURE_ALGORITHM):
+    """Raise unless ``signature`` (a manifest's record) is a valid ``algorithm`` signature of ``payload`` (bytes or
+    chunks) by ``public_key``.
 
-    Only ``public_key`` (what the reader was given, or derived from its KEK) is
+    ``algorithm`` is the one the manifest's format version calls for (``archive.format.signature_algorithm``): a
+    record naming another is refused.  Only ``public_key`` (what the reader was given, or derived from its KEK) is
     trusted; the public key recorded in the manifest is used for the message.
     """
     require_cryptography()
     given_id = verify_key_id(public_key)
-    if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
+    if not isinstance(signature, dict) or signature.get("algorithm") != algorithm:
         raise AdharError("backup %s carries no %s signature it can be checked with: it is not the backup you expect, or "
-                         "its signature was removed" % (backup, SIGNATURE_ALGORITHM), backup=backup, item="manifest.json",
+                         "its signature was removed" % (backup, algorithm), backup=backup, item="manifest.json",
                          verify_key_id=given_id)
     recorded = signature.get("key_id")
     try:
         value = base64.b64decode(str(signature.get("value") or ""), validate=True)
-        Ed25519PublicKey.from_public_bytes(public_key).verify(value, payload)
+        Ed25519PublicKey.from_public_bytes(public_key).verify(value, signature_message(algorithm, payload))
     except (binascii.Error, ValueError, InvalidSignature):
         if recorded != given_id:
             raise AdharError("the manifest of backup %s is not signed by the key you gave (%s %s; the manifest says %s): "
@@ -627,6 +658,7 @@ __all__ = [
     "CRYPTOGRAPHY_IMPORT_ERROR",
     "DECRYPT_ERROR",
     "ENCRYPTION_ARG_SPEC",
+    "LEGACY_SIGNATURE_ALGORITHM",
     "SIGNATURE_ALGORITHM",
     "VERIFY_ARG_SPEC",
     "DataKey",
@@ -646,6 +678,7 @@ __all__ = [
     "read_key_env",
     "read_key_file",
     "sign_manifest",
+    "signature_message",
     "signing_key_from_kek",
     "verify_key_id",
     "verify_key_info",

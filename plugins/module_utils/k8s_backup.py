@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import fnmatch
+import json
 import os
 import re
 import threading
@@ -46,6 +47,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     resource_path,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import check_verification
+from ansible_collections.adhar.platform.plugins.module_utils.archive.writer import item_bytes
 from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, at_least
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_bounds, limit_malloc_arenas
 from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import key_wrapper_from_params, verify_key_info
@@ -74,6 +76,9 @@ AGGREGATED_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDis
                      "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
 # Objects handed to the archive writer at once (its threads encode, hash, encrypt and store them).
 WRITE_BATCH = 100
+# Listing threads that decode, filter and encode a page at the same time.  The work holds the GIL, so more would only
+# keep more decoded pages (several MB each) alive at once; the other threads meanwhile wait for the API server.
+DECODING = 2
 # The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
 # A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
 BACKUP_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
@@ -534,6 +539,7 @@ class Capture:
         self._lock = threading.Lock()
         self._stop = threading.Event()  # set when a task failed: the others stop at their next page
         self._namespaces_ok = {}  # namespace -> the filters' verdict (globs matched once per namespace)
+        self._decoding = threading.BoundedSemaphore(DECODING)
 
     # -- one object
 
@@ -595,7 +601,7 @@ class Capture:
             if cont:
                 query["continue"] = cont
             try:
-                dummy, data = self.client.raw("GET", path, query)
+                dummy, body = self.client.raw("GET", path, query, decode=False)
             except Exception as exc:
                 status = _api_exception_status(exc)
                 if status == 410 and restarts < 5:
@@ -612,31 +618,41 @@ class Capture:
                     raise AdharError("listing %s failed: HTTP %s %s" % (path, status, getattr(exc, "reason", "")),
                                      resource=key, status=status) from exc
                 raise
-            if not isinstance(data, dict):
-                raise AdharError("listing %s returned no list" % path, resource=key)
-            batch = []
-            for obj in data.get("items") or []:
-                meta = obj.get("metadata") or {}
-                ns = meta.get("namespace")
-                if ns and not self._namespace_ok(ns):
-                    continue
-                if is_namespaces and not self.filters.namespace_ok(meta.get("name") or ""):
-                    continue
-                if is_excluded(obj):
-                    continue
-                ident = (ns, meta.get("name"))
-                if ident in seen:
-                    continue
-                seen.add(ident)
-                entry = self._emit(res, obj)
-                if entry is not None:
-                    batch.append(entry)
-            cont = (data.get("metadata") or {}).get("continue")
+            with self._decoding:  # a page is decoded, filtered and encoded by few threads at a time (see DECODING)
+                batch, cont = self._page(res, key, path, body, seen, is_namespaces)
+            del body
             for start in range(0, len(batch), WRITE_BATCH):  # one hand-off per batch, not per object
                 self._submit_many(batch[start:start + WRITE_BATCH])
-            del data, batch  # the page is the writer's now
+            del batch  # the writer's now
             if not cont:
                 return
+
+    def _page(self, res, key, path, body, seen, is_namespaces):
+        """One listed page: ``(writer entries of its objects, each encoded, the continue token)``."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise AdharError("listing %s returned no list" % path, resource=key)
+        batch = []
+        for obj in data.get("items") or []:
+            meta = obj.get("metadata") or {}
+            ns = meta.get("namespace")
+            if ns and not self._namespace_ok(ns):
+                continue
+            if is_namespaces and not self.filters.namespace_ok(meta.get("name") or ""):
+                continue
+            if is_excluded(obj):
+                continue
+            ident = (ns, meta.get("name"))
+            if ident in seen:
+                continue
+            seen.add(ident)
+            entry = self._emit(res, obj)
+            if entry is not None:  # encoded: the decoded page goes with this call
+                batch.append((entry[0], item_bytes(entry[1]), entry[2], entry[3]))
+        return batch, (data.get("metadata") or {}).get("continue")
 
     def run(self):
         """Run every listing task on a pool of ``workers``; raises the first error."""

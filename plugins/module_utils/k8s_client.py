@@ -399,7 +399,8 @@ class K8sClient:
             kwargs["_request_timeout"] = self.request_timeout
         return self._retry(functools.partial(method, *args, **kwargs))
 
-    def raw(self, method, path, query=None, body=None, headers=None, *, raise_for_status=True, timeout=None):
+    def raw(self, method, path, query=None, body=None, headers=None, *, raise_for_status=True, timeout=None,
+            decode=True):
         """Send a request to any API server path; return ``(status, data)``.
 
         For non-resource URLs such as ``/readyz?verbose`` or ``/version``.
@@ -407,7 +408,8 @@ class K8sClient:
         ``path``).  ``data`` is the decoded JSON when the answer is JSON, else
         text.  With ``raise_for_status`` (the default) a non-2xx answer raises
         ``ApiException`` (so 429/5xx are retried); without it every HTTP
-        answer is returned and only transport errors are retried.
+        answer is returned and only transport errors are retried.  With ``decode=False`` a successful answer's
+        ``data`` is its body as bytes (for a caller that decodes when it is ready to).
         """
         _require_sdk()
         method = method.upper()
@@ -424,12 +426,12 @@ class K8sClient:
         request_timeout = timeout if timeout is not None else self.request_timeout
 
         def once():
-            return self._raw_once(method, url_path, body, dict(header_params), request_timeout, raise_for_status)
+            return self._raw_once(method, url_path, body, dict(header_params), request_timeout, raise_for_status, decode)
 
         once.__qualname__ = "{0} {1}".format(method, url_path)
         return self._retry(once)
 
-    def _raw_once(self, method, url_path, body, header_params, request_timeout, raise_for_status):
+    def _raw_once(self, method, url_path, body, header_params, request_timeout, raise_for_status, decode=True):
         client = self.api_client
         if hasattr(client, "param_serialize"):
             # OpenAPI generator >= 7 layout (kubernetes >= 35)
@@ -450,6 +452,8 @@ class K8sClient:
                 return exc.status, _decode_body(exc.body.encode("utf-8") if isinstance(exc.body, str) else exc.body, ctype)
             data = response.data
             status, reason, resp_headers = response.status, response.reason, response.headers
+        if not decode and 200 <= status <= 299:
+            return status, data.encode("utf-8") if isinstance(data, str) else data
         content_type = _header(resp_headers, "Content-Type")
         decoded = _decode_body(data, content_type)
         if raise_for_status and not 200 <= status <= 299:

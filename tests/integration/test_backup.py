@@ -140,7 +140,7 @@ def test_check_mode_backup_list_show_verify(runner, cluster, tmp_path):
     assert verified["verification"]["ok"] is True and verified["verification"]["decryption_checked"] is True
     assert verified["verification"]["integrity"] == "signed"
     # the signed manifest checks out with the verify key alone (the same in check mode: it comes from the key)
-    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "2.0.0"
+    assert b["verify_key"] == check_verify_key == m["signature"]["public_key"] and m["format_version"] == "2.1.0"
     # small items are packed: a few pack files hold every object, each item keeps its own record
     stored = [os.path.relpath(os.path.join(d, f), os.path.join(root, "bk-one"))
               for d, dummy, files in os.walk(os.path.join(root, "bk-one")) for f in files]
@@ -187,7 +187,7 @@ def test_secrets_need_a_key_and_nothing_is_written(runner, cluster, tmp_path):
     # pack_size 0: one file per object, format 1.2 (what older releases read)
     r = backup(runner, cluster, {"path": root}, include_resources=["configmaps"], name="bk-flat", pack_size=0)
     m = manifest(root, "bk-flat")
-    assert m["format_version"] == "1.2.0" and "packs" not in m
+    assert m["format_version"] == "1.3.0" and "packs" not in m
     assert all(os.path.isfile(os.path.join(root, "bk-flat", *i["path"].split("/"))) for i in m["items"])
 
 

@@ -162,7 +162,7 @@ def test_packed_backup_on_s3(adhar, aws, bucket):
         w.submit(adhar.archive.resource_path("configmaps", "", "app", "cm-%03d" % i), {"data": {"i": "x" * i}})
     manifest = w.commit()
     keys = sorted(all_objects(aws, bucket))
-    assert manifest["format_version"] == "2.0.0" and len(keys) == 2 + len(manifest["packs"]) < 20, keys
+    assert manifest["format_version"] == "2.1.0" and len(keys) == 2 + len(manifest["packs"]) < 20, keys
     reader = adhar.archive.ArchiveReader(store, "p1", wrapper)
     assert reader.read_json("resources/configmaps/namespaces/app/cm-123.json")["data"]["i"] == "x" * 123
     got = list(reader.read_many(reader.items("resources"), workers=4))

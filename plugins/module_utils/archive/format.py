@@ -26,13 +26,19 @@ import sys
 from collections.abc import Mapping, MutableMapping
 
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import (
+    LEGACY_SIGNATURE_ALGORITHM,
+    SIGNATURE_ALGORITHM,
+)
 from ansible_collections.adhar.platform.plugins.module_utils.storage.base import check_key
 
 FORMAT_NAME = "adhar-backup"
 # 1.1: the optional Ed25519 ``signature``; 1.2: the volume section (volumes/); 2.0: packs (small items stored together
-# in ``packs/``: a 1.x reader would find them missing, so the major changes).  A backup without packs is written as 1.2.
-FORMAT_VERSION = "2.0.0"
-UNPACKED_VERSION = "1.2.0"
+# in ``packs/``: a 1.x reader would find them missing, so the major changes); 1.3 and 2.1: the signature covers a
+# SHA-512 digest of the manifest (``ed25519-sha512``) instead of the manifest itself.  A backup without packs is
+# written as 1.3.
+FORMAT_VERSION = "2.1.0"
+UNPACKED_VERSION = "1.3.0"
 FORMAT_MAJOR = 2
 READABLE_MAJORS = (1, 2)
 MANIFEST = "manifest.json"
@@ -318,13 +324,21 @@ def mac_payload(manifest):
 
 
 def signed_payload(manifest):
-    """What the Ed25519 ``signature`` covers: the canonical manifest without ``signature`` (so the ``mac`` too).
+    """What the ``signature`` covers: the canonical manifest without ``signature`` (so the ``mac`` too), as chunks of
+    bytes (``crypto_envelope.signature_message`` hashes them one by one, or joins them for a format before 1.3/2.1)."""
+    return canonical_chunks(_without(manifest, ("signature",)))
 
-    A ``bytearray`` grown chunk by chunk (Ed25519 signs one message, so it is built whole, but only once)."""
-    payload = bytearray()
-    for chunk in canonical_chunks(_without(manifest, ("signature",))):
-        payload += chunk
-    return payload
+
+def signature_algorithm(manifest):
+    """The signature algorithm a manifest's format version calls for: ``ed25519-sha512`` from 1.3 and 2.1 on, the
+    Ed25519 signature of the whole payload (``ed25519``) in 1.1, 1.2 and 2.0."""
+    try:
+        major, minor = (int(part) for part in str(manifest.get("format_version")).split(".")[:2])
+    except ValueError:
+        return SIGNATURE_ALGORITHM
+    if (major, minor) in ((1, 1), (1, 2), (2, 0)):
+        return LEGACY_SIGNATURE_ALGORITHM
+    return SIGNATURE_ALGORITHM
 
 
 def format_minor(manifest):

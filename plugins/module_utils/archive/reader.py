@@ -41,6 +41,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive.format impo
     holds_encrypted_items,
     mac_payload,
     parse_manifest,
+    signature_algorithm,
     signed_payload,
 )
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
@@ -173,7 +174,8 @@ class ArchiveReader:
             integrity = "authenticated"
             own = getattr(self._wrapper, "verify_key", None)  # None: AWS KMS, nothing to derive a signing key from
             if own is not None and signature is not None:
-                check_manifest_signature(signature, signed_payload(manifest), own, self.name, source="the key")
+                check_manifest_signature(signature, signed_payload(manifest), own, self.name, source="the key",
+                                         algorithm=signature_algorithm(manifest))
                 integrity = "signed"
             elif own is not None and format_minor(manifest) >= 1:
                 raise AdharError("backup %s (format %s) was made with a local key, so it must be signed, and its "
@@ -184,7 +186,8 @@ class ArchiveReader:
                 raise AdharError("verify_key was given but backup %s carries no signature (backups encrypted with AWS KMS "
                                  "and backups of format 1.0 are not signed; give encryption instead), or its signature "
                                  "was removed" % self.name, backup=self.name, item=MANIFEST, option="verify_key")
-            check_manifest_signature(signature, signed_payload(manifest), self._verify_key, self.name)
+            check_manifest_signature(signature, signed_payload(manifest), self._verify_key, self.name,
+                                     algorithm=signature_algorithm(manifest))
             integrity = "signed"
         self.integrity = integrity
 

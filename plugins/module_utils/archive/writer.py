@@ -77,7 +77,9 @@ from ansible_collections.adhar.platform.plugins.module_utils.storage.base import
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _json_bytes(obj):
+def item_bytes(obj):
+    """The stored bytes of an object item (before encryption): its JSON, sorted keys, no whitespace, UTF-8.  ``add``
+    encodes dicts and lists with it; a caller that encodes first (and drops the object) hands ``add`` the same bytes."""
     return _ENCODE(obj).encode("utf-8")
 
 
@@ -86,7 +88,7 @@ PACK_ITEM_MAX = 256 * 1024
 # Default size at which a pack is written (the ``backup`` module's ``pack_size``).
 PACK_SIZE = 4 * 1024 * 1024
 # The open packs together may hold this many times ``pack_size`` before the largest is written early.
-PACK_BUFFERS = 4
+PACK_BUFFERS = 2
 
 
 class _OpenPack:
@@ -241,7 +243,7 @@ class ArchiveWriter:
         record = None
         try:
             if isinstance(data, (dict, list)):
-                data = _json_bytes(data)
+                data = item_bytes(data)
             if isinstance(data, str):
                 data = data.encode("utf-8")
             if enc and isinstance(data, bytes):
@@ -443,6 +445,8 @@ class ArchiveWriter:
                 self._idle.wait()
         try:
             self._flush_packs()
+            with self._mutex:
+                self._reserved = set()  # only guarded against duplicates while items came in; its table is big
             self.storage.sync()
             try:
                 if self.lock is not None and getattr(self.lock, "held", False):

@@ -18,7 +18,8 @@ import shutil
 import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter, FORMAT_VERSION, UNPACKED_VERSION
-from ansible_collections.adhar.platform.plugins.module_utils.archive.format import canonical_json, signed_payload
+from ansible_collections.adhar.platform.plugins.module_utils.archive.format import canonical_json, mac_payload, signed_payload
+from ansible_collections.adhar.platform.plugins.module_utils.archive.format import signature_algorithm as fmt_signature_algorithm
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils import crypto_envelope as ce
 from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
@@ -204,8 +205,9 @@ def test_intact_encrypted_backup(store):
     assert info == ce.verify_key_info(ce.KeyWrapper(KEK))  # the verify key is a function of the KEK alone
     assert info["verify_key_id"].startswith("ed25519:") and len(base64.b64decode(info["verify_key"])) == 32
     manifest = _manifest(store, "b1")
-    assert manifest["format_version"] == UNPACKED_VERSION == "1.2.0" and FORMAT_VERSION == "2.0.0"
-    assert manifest["signature"]["public_key"] == info["verify_key"] and manifest["signature"]["algorithm"] == "ed25519"
+    assert manifest["format_version"] == UNPACKED_VERSION == "1.3.0" and FORMAT_VERSION == "2.1.0"
+    assert manifest["signature"]["public_key"] == info["verify_key"]
+    assert manifest["signature"]["algorithm"] == ce.SIGNATURE_ALGORITHM == "ed25519-sha512"
     with_key = ArchiveReader(store, "b1", ce.KeyWrapper(KEK))
     report = with_key.verify()
     assert report["ok"] and report["decryption_checked"] and report["integrity"] == "signed"
@@ -308,6 +310,60 @@ def test_signature_recorded_key_is_never_trusted(store):
     ce.check_manifest_signature(manifest["signature"], signed_payload(manifest), recorded, "b1")  # self-consistent
     with pytest.raises(AdharError, match="is not signed by the key you gave"):
         ArchiveReader(store, "b1", verify_key=verify_key()).manifest
+
+
+def _legacy_signed(store, name, version, algorithm=ce.LEGACY_SIGNATURE_ALGORITHM):
+    """Rewrite backup ``name`` as a writer of ``version`` made it: that version, signed with ``algorithm`` (the MAC
+    recomputed with the backup's own data key, as that writer did)."""
+    manifest = _manifest(store, name)
+    manifest["format_version"] = version
+    manifest.pop("signature")
+    dek = ce.open_envelope(manifest["encryption"], ce.KeyWrapper(KEK), name)
+    manifest["mac"] = dek.manifest_mac(mac_payload(manifest))
+    manifest["signature"] = ce.sign_manifest(ce.signing_key_from_kek(KEK), signed_payload(manifest), algorithm)
+    _save_manifest(store, name, manifest)
+    return manifest
+
+
+@pytest.mark.parametrize("version", ["1.1.0", "1.2.0"])
+def test_a_backup_signed_over_the_whole_manifest_is_still_verified(store, version):
+    """Formats 1.1, 1.2 and 2.0 signed the whole canonical manifest: such backups verify with the key and the
+    verify key, and a changed byte is still refused."""
+    write(store, "b1")
+    manifest = _legacy_signed(store, "b1", version)
+    assert manifest["signature"]["algorithm"] == "ed25519"
+    assert fmt_signature_algorithm(manifest) == "ed25519"
+    for kwargs in ({"key_wrapper": ce.KeyWrapper(KEK)}, {"verify_key": verify_key(), "require_signature": True}):
+        assert ArchiveReader(store, "b1", **kwargs).verify()["integrity"] == "signed"
+    manifest["cluster"] = "elsewhere"
+    _save_manifest(store, "b1", manifest)
+    with pytest.raises(AdharError, match="does not match its signature"):
+        ArchiveReader(store, "b1", verify_key=verify_key()).manifest
+
+
+def test_the_signature_algorithm_must_be_the_one_of_the_format(store):
+    """A 1.3 manifest carrying a whole-manifest signature, or a 1.2 one carrying a digest signature, is refused (each
+    verifies only under its own algorithm, so the version decides)."""
+    write(store, "b1")
+    _legacy_signed(store, "b1", UNPACKED_VERSION, ce.LEGACY_SIGNATURE_ALGORITHM)
+    with pytest.raises(AdharError, match="carries no ed25519-sha512 signature"):
+        ArchiveReader(store, "b1", verify_key=verify_key()).manifest
+    _legacy_signed(store, "b1", "1.2.0", ce.SIGNATURE_ALGORITHM)
+    with pytest.raises(AdharError, match="carries no ed25519 signature"):
+        ArchiveReader(store, "b1", verify_key=verify_key()).manifest
+
+
+def test_the_digest_signature_is_over_the_streamed_payload():
+    """``ed25519-sha512`` signs a prefixed SHA-512 of the payload: chunks and joined bytes give one signature."""
+    key = ce.signing_key_from_kek(KEK)
+    chunks = [b'{"a":', b"1,", b'"b":2}']
+    streamed = ce.sign_manifest(key, iter(chunks))
+    assert streamed == ce.sign_manifest(key, b"".join(chunks))
+    message = ce.signature_message(ce.SIGNATURE_ALGORITHM, b"".join(chunks))
+    assert message == b"adhar manifest sha512 v1\x00" + hashlib.sha512(b"".join(chunks)).digest()
+    assert len(message) == 25 + 64
+    with pytest.raises(AdharError, match="unknown manifest signature algorithm"):
+        ce.signature_message("rsa", b"x")
 
 
 def test_legacy_format_1_0_is_read_under_the_same_rules(store):

@@ -71,7 +71,7 @@ def _paths(store, name="b1"):
 
 def test_small_items_are_packed_big_ones_are_not(store):
     m = write(store)
-    assert m["format_version"] == archive.FORMAT_VERSION == "2.0.0"
+    assert m["format_version"] == archive.FORMAT_VERSION == "2.1.0"
     stored = _paths(store)
     packs = [p for p in stored if "/packs/" in p]
     # 61 small items in packs of ~2000 bytes: a few objects, the big dump on its own, no per-item object

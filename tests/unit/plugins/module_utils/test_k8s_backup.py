@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from ansible_collections.adhar.platform.plugins.module_utils.archive.writer import item_bytes
 from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import (
     FILTER_ARG_SPEC,
@@ -177,14 +180,16 @@ class FakeClient:
         self.docs = docs
         self.requests = []
 
-    def raw(self, method, path, query=None, body=None, headers=None, raise_for_status=True, **kwargs):
+    def raw(self, method, path, query=None, body=None, headers=None, raise_for_status=True, decode=True, **kwargs):
         self.requests.append((method, path, dict(query or {})))
         answer = self.docs.get(path)
         if callable(answer):
-            return answer(query or {})
-        if answer is None:
+            status, answer = answer(query or {})
+        elif answer is None:
             return 404, "not found"
-        return 200, answer
+        else:
+            status = 200
+        return status, answer if decode else json.dumps(answer).encode()  # decode=False: the body as the server sent it
 
 
 def test_aggregated_discovery_uses_preferred_versions_only():
@@ -228,7 +233,11 @@ class FakeWriter:
 
     def submit(self, path, data, encrypt=None, **labels):
         assert path not in self.items, "written twice: %s" % path
-        self.items[path] = (data, encrypt, labels)
+        obj = data
+        if isinstance(data, bytes):  # a listed object comes encoded as it is stored; related objects as dicts
+            obj = json.loads(data)
+            assert data == item_bytes(obj)
+        self.items[path] = (obj, encrypt, labels)
 
 
 def _cm(ns, name, labels=None):

@@ -519,6 +519,14 @@ def test_raw_query_merging(raw_client, api_server):
     assert api_server.requests[-1][1] == "/readyz?verbose=&exclude=etcd"
 
 
+def test_raw_undecoded_body_and_errors(raw_client, api_server):
+    status, body = raw_client.raw("GET", "/version", decode=False)
+    assert status == 200 and isinstance(body, bytes) and json.loads(body)["gitVersion"] == "v1.36.3"
+    with pytest.raises(ApiException) as info:  # an error answer still raises, whatever decode says
+        raw_client.raw("GET", "/nope", decode=False)
+    assert info.value.status == 404
+
+
 def test_raw_text_body(raw_client):
     assert raw_client.raw("GET", "/livez") == (200, "ok")
 
