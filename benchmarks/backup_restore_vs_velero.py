@@ -16,7 +16,9 @@ Same cluster, same objects, same storage, one run:
    (path-style URL, region us-east-1, a credentials file).  ``velero server`` runs on this machine against the
    cluster's kubeconfig, started afresh for each operation (so its peak memory is that operation's).
 3. Ceiling, LIST: every resource type the backup captured, listed by a minimal client (one keep-alive HTTPS
-   connection per thread, pages of 500, types in parallel, the bytes read and never decoded).
+   connection per thread, pages of 500, types in parallel, the bytes read and never decoded).  Then the same
+   listing twice more, each page decoded (``json.loads``), and decoded with each object encoded on its own and
+   hashed: the least any Python backup keeping one item per object does, without storage or encryption.
 4. Backups of the whole cluster: ``adhar.platform.backup`` (Secrets encrypted, checksums, write-once commit) to a
    local directory and to S3 (packed, the default, and with ``pack_size: 0``, one object per item);
    ``velero backup create --include-cluster-resources=true`` to S3, timed until its
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import base64
 import concurrent.futures
+import hashlib
 import http.client
 import json
 import os
@@ -143,8 +146,21 @@ def _continue_token(page):
     return head[start:head.index(b'"', start)].decode()
 
 
-def list_ceiling(api, paths, workers):
-    """Every path listed in pages of 500, paths in parallel: {path: (seconds, bytes, objects)} and the total."""
+_ITEM_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _per_object(page):
+    """The least a backup keeping one item per object does with a page in Python: decode it, encode each object on
+    its own (sorted keys, compact, UTF-8) and hash it.  No storage, no encryption, no packing."""
+    for obj in json.loads(page).get("items") or []:
+        hashlib.sha256(_ITEM_ENCODE(obj).encode("utf-8")).digest()
+
+
+def list_ceiling(api, paths, workers, work=None):
+    """Every path listed in pages of 500, paths in parallel: {path: (seconds, bytes, objects)} and the total.
+
+    ``work`` (a function of a page's bytes) runs on each page in the listing thread: ``None`` measures the LIST
+    alone, ``json.loads`` adds decoding, ``_per_object`` what one item per object costs in Python."""
 
     def one(path):
         t, size, objects, token = time.monotonic(), 0, 0, None
@@ -155,6 +171,8 @@ def list_ceiling(api, paths, workers):
             size += len(page)
             objects += page.count(b'"resourceVersion":"') - 1  # one per item plus the list's own
             token = _continue_token(page)
+            if work is not None:
+                work(page)
             if not token:
                 return path, (time.monotonic() - t, size, objects)
 
@@ -476,6 +494,9 @@ def main():
                                "objects": sum(v[2] for v in per.values()), "bytes": sum(v[1] for v in per.values()),
                                "per_type": {k: {"seconds": round(per[p][0], 3), "objects": per[p][2], "bytes": per[p][1]}
                                             for k, p in sorted(paths.items())}}
+        for label, work in (("list_decode_ceiling", json.loads), ("per_object_floor", _per_object)):
+            dummy, secs = list_ceiling(raw, sorted(paths.values()), 16, work)
+            out[label] = {"seconds": round(secs, 3), "objects": out["list_ceiling"]["objects"]}
         load.append(("after the backups", os.getloadavg()))
 
         if not args.skip_source and velero:
@@ -540,6 +561,20 @@ def report(out):
                  vb["peak_rss_mb"], round(100 * (vb["items"] or 0) / vb["wall"] / list_rate)))
     print("| LIST ceiling: %d types, pages of 500, in parallel, bytes only (%.1f MB) | %d | %.2f | %.1f | | | | | 100 %% |"
           % (lc["types"], lc["bytes"] / 1e6, lc["objects"], lc["seconds"], list_rate))
+    for key, label in (("list_decode_ceiling", "LIST + decoding each page (json.loads), same threads"),
+                       ("per_object_floor", "LIST + decoding + each object encoded on its own and hashed (SHA-256)")):
+        if key in out:
+            c = out[key]
+            print("| %s | %d | %.2f | %.1f | | | | | %d %% |"
+                  % (label, c["objects"], c["seconds"], c["objects"] / c["seconds"],
+                     round(100 * c["objects"] / c["seconds"] / list_rate)))
+    if "per_object_floor" in out:
+        floor = out["per_object_floor"]["objects"] / out["per_object_floor"]["seconds"]
+        for key in ("backup_local", "backup_s3", "backup_s3_unpacked"):
+            if key in out:
+                b = out[key]
+                print("\n%s: %d %% of the per-object floor (module time)"
+                      % (key, round(100 * b["objects"] / b["module_seconds"] / floor)))
     cc = out.get("create_ceiling")
     rows = []
     for where, ours_key, vel_key in (("emptied source", "restore_source", "velero_restore_source"),
