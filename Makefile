@@ -21,7 +21,7 @@ ifeq ($(origin PYTHON),undefined)
 PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 endif
 ADHAR_WORK ?= $(HOME)/.cache/adhar/work
-# Same default as plugins/module_utils/toolchain.py (not exported: tools/toolchain
+# Same default as plugins/module_utils/_common/toolchain.py (not exported: tools/toolchain
 # sees ADHAR_CACHE_DIR only if the user set it).
 ADHAR_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/adhar
 

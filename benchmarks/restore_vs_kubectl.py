@@ -32,7 +32,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
 import toolchain  # noqa: E402  (stdlib-only pins)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -92,10 +92,10 @@ def export_sanitised(bench, store, backup, include, directory, single_file):
     """The objects restore would create, written as YAML (one file per namespace, Namespaces first)."""
     sys.path.insert(0, bench.colls)
     import yaml
-    from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader
-    from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import plan_items
-    from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
+    from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import plan_items
+    from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
 
     reader = ArchiveReader(storage_from_params({"url": "file://" + store}), backup, KeyWrapper(KEY, "bench"))
     items, tiers, dummy = plan_items(reader, {"name": "kubectl", "include_namespaces": include}, 8)

@@ -391,9 +391,9 @@ apply_set:
     adopted: 0
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, WAIT_TIMEOUT_BOUNDS, at_least, wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import run_apply
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import MAX_WORKERS, WAIT_TIMEOUT_BOUNDS, at_least, wait_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.apply import run_apply
 
 
 def argument_spec():

@@ -336,10 +336,10 @@ items:
   elements: dict
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.apps_migrate import MIGRATE_BOUNDS, connection_suboptions, run_apps
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.apps_migrate import MIGRATE_BOUNDS, connection_suboptions, run_apps
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import wait_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import FILTER_ARG_SPEC
 
 
 def argument_spec():

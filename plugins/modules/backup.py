@@ -318,16 +318,16 @@ timings:
 
 import copy
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import RETENTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import (
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import RETENTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._etcd.snapshot import (
     ETCD_SNAPSHOT_ARG_SPEC,
     ETCD_SNAPSHOT_MUTUALLY_EXCLUSIVE,
     ETCD_SNAPSHOT_REQUIRED_ONE_OF,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_BOUNDS, FILTER_ARG_SPEC, run_backup
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import BACKUP_BOUNDS, FILTER_ARG_SPEC, run_backup
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import STORAGE_ARG_SPEC
 
 
 def etcd_snapshot_options():

@@ -121,10 +121,10 @@ storage:
   type: dict
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_INFO_BOUNDS, run_backup_info
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import BACKUP_INFO_BOUNDS, run_backup_info
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import STORAGE_ARG_SPEC
 
 
 def argument_spec():

@@ -348,12 +348,12 @@ items:
   sample: [{resource: configmaps, namespace: shop, name: settings, action: created}]
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import RESTORE_BOUNDS, run_restore
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import wait_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import FILTER_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import RESTORE_BOUNDS, run_restore
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import STORAGE_ARG_SPEC
 
 
 def argument_spec():

@@ -25,7 +25,7 @@ def pytest_configure(config):
 
 
 def _bin_dir():
-    sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+    sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
     try:
         import toolchain  # stdlib-only pins, loadable without the collection loader
     finally:

@@ -11,7 +11,7 @@ from ansible_collections.adhar.platform.plugins.doc_fragments import attributes 
 from ansible_collections.adhar.platform.plugins.doc_fragments import k8s_auth as k8s_auth_fragment
 from ansible_collections.adhar.platform.plugins.doc_fragments import retention as retention_fragment
 from ansible_collections.adhar.platform.plugins.doc_fragments import wait as wait_fragment
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import (
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import (
     K8S_AUTH_ARG_SPEC,
     K8S_AUTH_ENV,
     RETENTION_ARG_SPEC,
@@ -19,7 +19,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.args_common import 
     k8s_auth_params,
     wait_arg_spec,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
 
 pytestmark = pytest.mark.usefixtures("clean_k8s_env")
 
