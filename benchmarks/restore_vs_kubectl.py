@@ -10,7 +10,7 @@
    Namespaces), backed up with adhar.platform.backup (encrypted, into a local directory), and removed.
 2. A fresh target cluster: adhar.platform.restore of the seeded namespaces, one ansible-playbook run
    (wall time of the command, and the module's own apply-phase figure).
-3. The objects that restore created, sanitised exactly as it sanitises them (``k8s_restore.plan_items``
+3. The objects that restore created, sanitised exactly as it sanitises them (``_dr.restore.plan_items``
    on the same backup), written as YAML, one file per namespace plus one with the Namespaces (listed
    first), go to another fresh target cluster with `kubectl apply --server-side -f <dir>`.
    With --single-file, once more into a third fresh cluster as one big file.

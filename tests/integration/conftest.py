@@ -178,7 +178,7 @@ def _cleanup(root):
 
 def _kill_marked(cluster_dir):
     """Processes a cluster's supervisord restarted after the pids were recorded carry the cluster's environment marker
-    (local/supervisor.py)."""
+    (_cluster/local/supervisor.py)."""
     import hashlib
     import signal
     marker = ("ADHAR_LOCAL_CLUSTER=" + hashlib.sha256(os.path.abspath(cluster_dir).encode()).hexdigest()[:32]).encode()

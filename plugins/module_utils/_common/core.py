@@ -338,7 +338,7 @@ def limit_malloc_arenas(arenas=2):
 def check_bounds(params, bounds):
     """Raise ``AdharError`` naming the option and the value for the first number outside its bound.
 
-    ``bounds`` maps option names (dotted for suboptions) to ``args_common.at_least``/``above`` bounds;
+    ``bounds`` maps option names (dotted for suboptions) to ``args.at_least``/``above`` bounds;
     unset options (``None``) are not checked.  Non-finite numbers (NaN, infinity) are refused too.
     """
     for option in sorted(bounds):

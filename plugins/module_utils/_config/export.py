@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``config`` ``action: export``: an adhar config from a live cluster.
 
-The cluster's shape comes from ``cluster_describe.describe()`` (provider facts); the core services from Helm: for each
+The cluster's shape comes from ``_cluster.describe.describe()`` (provider facts); the core services from Helm: for each
 release the ``core_services`` role manages (``CORE_RELEASES``, the role's catalog), its user-supplied values
 (``helm get values``, not ``--all``) flattened into the config's ``values: [{key, value}]`` form (``--set`` keys).
 """
@@ -139,7 +139,7 @@ def _kv(key, value):
 def build_config(facts, services):
     """The adhar config of one cluster: ``providers``, a template, an environment and the ``clusters:`` entry.
 
-    ``facts`` is a ``cluster_describe.describe()`` dict; ``services`` maps core-service names to their
+    ``facts`` is a ``_cluster.describe.describe()`` dict; ``services`` maps core-service names to their
     ``[{key, value}]`` values (in the role's install order).
     """
     name = facts["name"]

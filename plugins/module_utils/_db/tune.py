@@ -569,7 +569,7 @@ ARCHIVE_ONLY = ("databases", "exclude_databases", "target_databases", "backup", 
 
 
 def run_any(module):
-    """The ``db`` module's body: export/import (pg_dump.py), configure, slow_queries and pooler."""
+    """The ``db`` module's body: export/import (dump.py), configure, slow_queries and pooler."""
     params = module.params
     op = params["operation"]
     tune_options = CONFIGURE_ONLY + SLOW_ONLY + ("server_log", "pooler")

@@ -6,9 +6,9 @@
 ``migrate`` streams the source into the target through the two engines, with no archive in between:
 
 1. options checked (connections, what to move, filters, namespace mapping), before any request;
-2. the backup engine (``k8s_backup``: discovery, Velero-style ``Filters``, paged parallel lists) reads the
+2. the backup engine (``_dr.backup``: discovery, Velero-style ``Filters``, paged parallel lists) reads the
    source; its writer is ``ObjectSink``, which keeps the objects in memory instead of writing an archive;
-3. the restore engine (``k8s_restore``) selects (an application: its labelled objects plus what its pods
+3. the restore engine (``_dr.restore``) selects (an application: its labelled objects plus what its pods
    refer to), skips, sanitises, maps namespaces and applies to the target in dependency tiers
    (``dryRun=All`` in check mode); with ``gradual`` one application at a time;
 4. ``verify``: every object sent to the target is read back and compared with the source object (as restore
@@ -147,7 +147,7 @@ def migration_name(now=None):
 # --------------------------------------------------------------------------- reading a cluster
 
 class ObjectSink:
-    """A writer for ``k8s_backup.Capture`` that keeps ``{(resource key, namespace, name): obj}`` in memory."""
+    """A writer for ``backup.Capture`` that keeps ``{(resource key, namespace, name): obj}`` in memory."""
 
     def __init__(self):
         self.entries = {}
@@ -415,7 +415,7 @@ def _replicas_state(obj):
 
 
 def object_state(key, obj):
-    """``(ready, reason)`` of one object read from a cluster (``k8s_wait``'s rules for workloads, Pods, Jobs, CRDs)."""
+    """``(ready, reason)`` of one object read from a cluster (``_k8s.wait``'s rules for workloads, Pods, Jobs, CRDs)."""
     group = split_key(key)[1]
     rule = RULES.get((group, obj.get("kind")))
     if rule is not None:

@@ -7,7 +7,7 @@ Backup: each PVC's CSI driver is read from its PV (``spec.csi.driver``) or, whil
 StorageClass's provisioner; the VolumeSnapshotClass used is the one of that driver (the default-annotated one
 first, or ``volume_snapshot_class`` when it is of that driver).  A PVC whose driver has no class gets no
 snapshot and is reported.  A PVC whose driver cannot be told (no PV, no StorageClass) gets the default class.
-The snapshots are created, then watched (``k8s_wait.wait_for``, one LIST + WATCH per namespace, bounded by
+The snapshots are created, then watched (``_k8s.wait.wait_for``, one LIST + WATCH per namespace, bounded by
 ``volume_snapshot_timeout``) until ``status.readyToUse`` or ``status.error``.
 
 Restore: a restored PVC whose backup recorded a ready VolumeSnapshot gets ``spec.dataSource`` (and
@@ -102,7 +102,7 @@ def snapshot_body(vs_res, backup, pvc, class_name):
 
 
 def snapshot_rule(obj):
-    """The readiness rule ``k8s_wait`` applies to a VolumeSnapshot."""
+    """The readiness rule ``_k8s.wait`` applies to a VolumeSnapshot."""
     return snapshot_state(obj)
 
 

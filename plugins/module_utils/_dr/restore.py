@@ -531,7 +531,7 @@ class Restore:
 
     def _wait_namespaces_gone(self, items):
         """Namespaces still terminating (Velero waits for them too): one LIST + WATCH for all of them
-        (``k8s_wait.wait_for`` with ``deleted``), never a poll per Namespace; the gone ones are then created like any
+        (``_k8s.wait.wait_for`` with ``deleted``), never a poll per Namespace; the gone ones are then created like any
         other object, the others fail after ``NAMESPACE_TERMINATING_TIMEOUT``."""
         if not items or self.check_mode:
             return

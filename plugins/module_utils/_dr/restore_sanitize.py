@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure functions of a restore: order, filters, what is skipped, sanitising, namespace mapping.
 
-No I/O here (``k8s_restore`` does the requests); everything is unit tested.
+No I/O here (``_dr.restore`` does the requests); everything is unit tested.
 Resources are named by their archive key, ``<plural>[.<group>]``, as in
 Velero: ``configmaps``, ``deployments.apps``.
 """

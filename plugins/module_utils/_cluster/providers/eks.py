@@ -817,7 +817,7 @@ EKS_ARG_SPEC = dict(type="dict", options=dict(
 
 
 def describe(module, name):
-    """Provider facts (``cluster_describe``) of EKS cluster ``name``: reads only (DescribeCluster, ListNodegroups,
+    """Provider facts (``_cluster.describe``) of EKS cluster ``name``: reads only (DescribeCluster, ListNodegroups,
     DescribeNodegroup, DescribeSubnets), through the AWS connection options of ``module``."""
     from ansible_collections.adhar.platform.plugins.module_utils._cluster import describe as cd
 

@@ -670,7 +670,7 @@ GKE_ARG_SPEC = dict(type="dict", options=dict(
 
 
 def describe(module, name):
-    """Provider facts (``cluster_describe``) of GKE cluster ``name`` in the module's ``location``: one read,
+    """Provider facts (``_cluster.describe``) of GKE cluster ``name`` in the module's ``location``: one read,
     ``clusters.get`` (node pools come with it), through the GCP connection options of ``module``."""
     from ansible_collections.adhar.platform.plugins.module_utils._cluster import describe as cd
 
