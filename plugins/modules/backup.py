@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - adhar.platform.storage
   - adhar.platform.storage.encryption
   - adhar.platform.attributes
+  - adhar.platform.workers
 attributes:
   check_mode:
     support: full
@@ -142,7 +143,6 @@ options:
     description:
       - Resource types listed at the same time, and items written at the same time.
       - From 1 to 256; another value fails the task before anything runs.
-    type: int
     default: 8
   pack_size:
     description:
@@ -318,7 +318,7 @@ timings:
 
 import copy
 
-from ansible_collections.adhar.platform.plugins.module_utils._common.args import RETENTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import RETENTION_ARG_SPEC, workers_arg_spec
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils._etcd.snapshot import (
@@ -350,7 +350,7 @@ def argument_spec():
         volume_snapshot_timeout=dict(type="int", default=300),
         volume_data=dict(type="str", choices=["auto", "never"], default="auto"),
         adhar_config=dict(type="raw"),
-        workers=dict(type="int", default=8),
+        **workers_arg_spec(8),
         pack_size=dict(type="int", default=4),
         page_size=dict(type="int", default=500),
         lock_ttl=dict(type="int", default=3600),

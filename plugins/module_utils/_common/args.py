@@ -158,3 +158,14 @@ def wait_arg_spec(wait_timeout=DEFAULT_WAIT_TIMEOUT, wait=None):
     if wait is not None:
         spec["wait"] = {"type": "bool", "default": bool(wait)}
     return spec
+
+
+# Operations of one task run at the same time <-> plugins/doc_fragments/workers.py: ``workers`` is an int from 1 to
+# MAX_WORKERS in every module; each module documents what runs in parallel and its default, and bounds it with
+# WORKERS_BOUNDS.
+WORKERS_BOUNDS = {"workers": at_least(1, MAX_WORKERS)}
+
+
+def workers_arg_spec(default):
+    """``workers`` (int, default ``default``)."""
+    return {"workers": {"type": "int", "default": int(default)}}

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from ansible_collections.adhar.platform.plugins.module_utils._archive.api import describe_path, resource_key
 from ansible_collections.adhar.platform.plugins.module_utils._common.args import (
     K8S_AUTH_ARG_SPEC,
-    MAX_WORKERS,
+    WORKERS_BOUNDS,
     above,
     at_least,
     k8s_auth_suboptions,
@@ -65,7 +65,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._dr.restore_sanitiz
 )
 
 ACTIONS = ("migrate", "status")
-MIGRATE_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "page_size": at_least(1, 10000), "wait_timeout": above(0),
+MIGRATE_BOUNDS = {**WORKERS_BOUNDS, "page_size": at_least(1, 10000), "wait_timeout": above(0),
                   "crd_timeout": above(0)}
 CONNECTION_SIDES = ("source", "target")
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")

@@ -46,7 +46,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.api import
     resource_path,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._archive.reader import check_verification
-from ansible_collections.adhar.platform.plugins.module_utils._common.args import MAX_WORKERS, at_least
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import WORKERS_BOUNDS, at_least
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, check_bounds, limit_malloc_arenas
 from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import key_wrapper_from_params, verify_key_info
 from ansible_collections.adhar.platform.plugins.module_utils._dr.csi_snapshots import (  # noqa: F401 (snapshot_name: public)
@@ -76,11 +76,11 @@ AGGREGATED_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDis
 WRITE_BATCH = 100
 # The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
 # A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
-BACKUP_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
+BACKUP_BOUNDS = {**WORKERS_BOUNDS, "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
                  "pack_size": at_least(0, 64),
                  "volume_snapshot_timeout": at_least(0, 3600),
                  "retention.keep_last": at_least(1)}
-BACKUP_INFO_BOUNDS = {"workers": at_least(1, MAX_WORKERS)}
+BACKUP_INFO_BOUNDS = dict(WORKERS_BOUNDS)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 
 from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, list_backups
 from ansible_collections.adhar.platform.plugins.module_utils._archive.reader import check_verification
-from ansible_collections.adhar.platform.plugins.module_utils._common.args import MAX_WORKERS, above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import WORKERS_BOUNDS, above
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, check_bounds, limit_malloc_arenas
 from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import key_wrapper_from_params
 from ansible_collections.adhar.platform.plugins.module_utils._dr.csi_snapshots import ready_snapshots, with_snapshot_source
@@ -70,7 +70,7 @@ FRESH_CRD_RETRY_SECONDS = 10.0
 RECREATE_TIMEOUT = 120.0
 NAMESPACE_TERMINATING_TIMEOUT = 600.0
 # The allowed range of each numeric option (AdharModule checks them before anything runs; run_restore again).
-RESTORE_BOUNDS = {"workers": at_least(1, MAX_WORKERS), "crd_timeout": above(0), "wait_timeout": above(0)}
+RESTORE_BOUNDS = {**WORKERS_BOUNDS, "crd_timeout": above(0), "wait_timeout": above(0)}
 LIST_PAGE = 500
 REPORT_ITEMS = ("summary", "changed", "all", "failed")
 SAMPLE = 5  # example names per skip reason
