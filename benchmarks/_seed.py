@@ -83,7 +83,7 @@ def _collections_path():
 def _client(kubeconfig, workers):
     """The collection's own K8sClient (the one client factory; its connection pool holds 16 connections)."""
     sys.path.insert(0, _collections_path())
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
+    from ansible_collections.adhar.platform.plugins.module_utils._k8s.client import K8sClient
 
     return K8sClient.from_params({"kubeconfig": kubeconfig})
 

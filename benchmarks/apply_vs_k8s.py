@@ -46,7 +46,7 @@ import time
 import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
 import toolchain  # noqa: E402  (stdlib-only pins)
 
 CACHE = os.path.join(toolchain.cache_root())

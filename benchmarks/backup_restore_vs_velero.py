@@ -59,7 +59,7 @@ import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
 import toolchain  # noqa: E402  (stdlib-only pins)
 
 sys.path.insert(0, HERE)
@@ -402,7 +402,7 @@ def ours_backup(bench, kc, storage, name, **extra):
 def resource_paths(kubeconfig, keys):
     """``{resource key: cluster-wide list path}`` from the API server's discovery (not timed)."""
     sys.path.insert(0, Bench.collections_path)
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
+    from ansible_collections.adhar.platform.plugins.module_utils._k8s.client import K8sClient
 
     api = K8sClient.from_params({"kubeconfig": kubeconfig})
     try:

@@ -66,18 +66,18 @@ class Module:
 
 def call(name, params):
     """Run the code of module ``name`` (mesh, mesh_info, glb) in this process; returns its result."""
-    from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
+    from ansible_collections.adhar.platform.plugins.module_utils._common.args import K8S_AUTH_ARG_SPEC
     if name == "glb":
         from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
         from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ARG_SPEC
-        from ansible_collections.adhar.platform.plugins.module_utils.glb.runner import run
-        from ansible_collections.adhar.platform.plugins.module_utils.glb.spec import GLB_ARG_SPEC
+        from ansible_collections.adhar.platform.plugins.module_utils._net.glb.runner import run
+        from ansible_collections.adhar.platform.plugins.module_utils._net.glb.spec import GLB_ARG_SPEC
         spec = dict(copy.deepcopy(GLB_ARG_SPEC), state_dir={"type": "path"}, **copy.deepcopy(AWS_ARG_SPEC),
                     **copy.deepcopy(GCP_ARG_SPEC))
     else:
         from ansible_collections.adhar.platform.plugins.modules import mesh, mesh_info
-        from ansible_collections.adhar.platform.plugins.module_utils.mesh.info import run_info
-        from ansible_collections.adhar.platform.plugins.module_utils.mesh.task import run_mesh
+        from ansible_collections.adhar.platform.plugins.module_utils._net.mesh.info import run_info
+        from ansible_collections.adhar.platform.plugins.module_utils._net.mesh.task import run_mesh
         mod, run = (mesh, run_mesh) if name == "mesh" else (mesh_info, run_info)
         spec = dict(mod.argument_spec(), **copy.deepcopy(K8S_AUTH_ARG_SPEC))
     return run(Module(spec, params))

@@ -42,10 +42,10 @@ def cluster_task(args, env, work):
 
 def back_up(state_dir, name, store, key):
     sys.path.insert(0, _collections_path())
-    from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveWriter
-    from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper
-    from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import capture_etcd
-    from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
+    from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveWriter
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper
+    from ansible_collections.adhar.platform.plugins.module_utils._etcd.snapshot import capture_etcd
+    from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
 
     writer = ArchiveWriter(storage_from_params({"path": store}), name + "-rto", cluster=name, key_wrapper=KeyWrapper(key))
     meta = capture_etcd(writer, {"local_cluster": name, "state_dir": state_dir})

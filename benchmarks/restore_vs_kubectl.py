@@ -10,7 +10,7 @@
    Namespaces), backed up with adhar.platform.backup (encrypted, into a local directory), and removed.
 2. A fresh target cluster: adhar.platform.restore of the seeded namespaces, one ansible-playbook run
    (wall time of the command, and the module's own apply-phase figure).
-3. The objects that restore created, sanitised exactly as it sanitises them (``k8s_restore.plan_items``
+3. The objects that restore created, sanitised exactly as it sanitises them (``_dr.restore.plan_items``
    on the same backup), written as YAML, one file per namespace plus one with the Namespaces (listed
    first), go to another fresh target cluster with `kubectl apply --server-side -f <dir>`.
    With --single-file, once more into a third fresh cluster as one big file.
@@ -32,7 +32,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
 import toolchain  # noqa: E402  (stdlib-only pins)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -92,10 +92,10 @@ def export_sanitised(bench, store, backup, include, directory, single_file):
     """The objects restore would create, written as YAML (one file per namespace, Namespaces first)."""
     sys.path.insert(0, bench.colls)
     import yaml
-    from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader
-    from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import plan_items
-    from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
+    from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import plan_items
+    from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
 
     reader = ArchiveReader(storage_from_params({"url": "file://" + store}), backup, KeyWrapper(KEY, "bench"))
     items, tiers, dummy = plan_items(reader, {"name": "kubectl", "include_namespaces": include}, 8)

@@ -17,10 +17,10 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter
-from ansible_collections.adhar.platform.plugins.module_utils.archive import volumes as av
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils._archive import volumes as av
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper, generate_key
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 
 def main():

@@ -13,7 +13,7 @@ module proxy.  Nothing is ever written inside the repository: sources,
 module caches and build caches live under the cache root
 (${ADHAR_CACHE_DIR:-~/.cache/adhar}) and Go's own caches.
 
-Charts (``CHARTS`` in plugins/module_utils/toolchain.py) come from the Go
+Charts (``CHARTS`` in plugins/module_utils/_common/toolchain.py) come from the Go
 module proxy as source trees (``go mod download``, verified against the Go
 checksum database); each chart directory is copied into
 ${cache}/charts/<chart id>/<name> with its dependencies in its charts/, so
@@ -46,7 +46,7 @@ REPO = os.path.dirname(HERE)
 
 
 def _load_pins():
-    path = os.path.join(REPO, "plugins", "module_utils", "toolchain.py")
+    path = os.path.join(REPO, "plugins", "module_utils", "_common", "toolchain.py")
     spec = importlib.util.spec_from_file_location("adhar_toolchain_pins", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -759,7 +759,7 @@ def main(argv=None):
     e.add_argument("--only", action="append", choices=sorted(PINS.COMPONENTS), help="limit to these components")
     e.add_argument("--no-download", action="store_true", help="skip the official download step")
     c = sub.add_parser("charts", help="fetch the pinned upstream Helm charts (default: all); print their dirs")
-    c.add_argument("names", nargs="*", metavar="CHART", help="charts of CHARTS (plugins/module_utils/toolchain.py)")
+    c.add_argument("names", nargs="*", metavar="CHART", help="charts of CHARTS (plugins/module_utils/_common/toolchain.py)")
     sub.add_parser("status", help="print what is resolved where (never builds)")
     sub.add_parser("path", help="print the bin dir that would be used")
     a = p.parse_args(argv)

@@ -2,7 +2,7 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# DOCUMENTATION mirrors FILTER_ARG_SPEC (plugins/module_utils/k8s_backup.py) option for option
+# DOCUMENTATION mirrors FILTER_ARG_SPEC (plugins/module_utils/_dr/backup.py) option for option
 # (tests/unit/plugins/module_utils/test_k8s_backup.py checks it).  Used by backup and restore as
 # adhar.platform.filters: the same options with Velero's semantics for both.
 

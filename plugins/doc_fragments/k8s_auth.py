@@ -2,7 +2,7 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# Mirrors K8S_AUTH_ARG_SPEC in plugins/module_utils/args_common.py option for
+# Mirrors K8S_AUTH_ARG_SPEC in plugins/module_utils/_common/args.py option for
 # option (tests/unit/plugins/module_utils/test_args_common.py checks it).
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# DOCUMENTATION mirrors MESH_ARG_SPEC (plugins/module_utils/mesh/spec.py) option for option
-# (tests/unit/plugins/module_utils/mesh/test_mesh_spec.py checks it).  Used by mesh and mesh_info as adhar.platform.mesh:
+# DOCUMENTATION mirrors MESH_ARG_SPEC (plugins/module_utils/_net/mesh/spec.py) option for option
+# (tests/unit/plugins/module_utils/_net/mesh/test_mesh_spec.py checks it).  Used by mesh and mesh_info as adhar.platform.mesh:
 # the same member list for both.
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# DOCUMENTATION mirrors RETENTION_ARG_SPEC (plugins/module_utils/args_common.py) option for option
+# DOCUMENTATION mirrors RETENTION_ARG_SPEC (plugins/module_utils/_common/args.py) option for option
 # (tests/unit/plugins/module_utils/test_args_common.py checks it).  Used as adhar.platform.retention by the modules
 # that write archives; a module documents what its O(retention) applies to in its own description of the option.
 

@@ -2,8 +2,8 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# DOCUMENTATION mirrors STORAGE_ARG_SPEC (plugins/module_utils/storage/params.py) and
-# ENCRYPTION mirrors ENCRYPTION_ARG_SPEC and VERIFICATION mirrors VERIFY_ARG_SPEC (plugins/module_utils/crypto_envelope.py),
+# DOCUMENTATION mirrors STORAGE_ARG_SPEC (plugins/module_utils/_storage/params.py) and
+# ENCRYPTION mirrors ENCRYPTION_ARG_SPEC and VERIFICATION mirrors VERIFY_ARG_SPEC (plugins/module_utils/_dr/crypto_envelope.py),
 # option for option (tests/unit/plugins/module_utils/test_storage_params.py checks it).
 # Use as adhar.platform.storage, adhar.platform.storage.encryption and adhar.platform.storage.verification.
 

@@ -2,7 +2,7 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# DOCUMENTATION mirrors wait_arg_spec(wait=...) and TIMEOUT mirrors wait_arg_spec() (plugins/module_utils/args_common.py)
+# DOCUMENTATION mirrors wait_arg_spec(wait=...) and TIMEOUT mirrors wait_arg_spec() (plugins/module_utils/_common/args.py)
 # (tests/unit/plugins/module_utils/test_args_common.py checks it).  Use as adhar.platform.wait or
 # adhar.platform.wait.timeout; each module gives the options its own description (what is waited for) and default,
 # and takes the types from here.

@@ -21,7 +21,7 @@ import datetime
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.adhar.platform.plugins.module_utils._common.times import parse_time
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import cron_problem as _cron_problem
+from ansible_collections.adhar.platform.plugins.module_utils._config.validate import cron_problem as _cron_problem
 
 # The guide's "RTO/RPO Targets" table (docs/disaster-recovery.md), in seconds.
 DEFAULT_TARGETS = {

@@ -115,10 +115,10 @@ import os
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.hosts import inventory_hosts
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.limits import Limits
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.loader import ConfigInvalid, load_file, local_tag_error
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config.validate import validate
+from ansible_collections.adhar.platform.plugins.module_utils._config.hosts import inventory_hosts
+from ansible_collections.adhar.platform.plugins.module_utils._config.limits import Limits
+from ansible_collections.adhar.platform.plugins.module_utils._config.loader import ConfigInvalid, load_file, local_tag_error
+from ansible_collections.adhar.platform.plugins.module_utils._config.validate import validate
 
 try:
     from ansible.template import trust_as_template

@@ -163,9 +163,9 @@ settings:
   type: dict
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
-from ansible_collections.adhar.platform.plugins.module_utils.resource_analysis import KINDS, run
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.client import K8sClient
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.resource_analysis import KINDS, run
 
 
 def main():

@@ -75,9 +75,9 @@ api_discovery_requests:
   type: int
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import describe_api
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.client import K8sClient
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import describe_api
 
 
 def main():

@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - adhar.platform.k8s_auth
   - adhar.platform.attributes
   - adhar.platform.wait
+  - adhar.platform.workers
 attributes:
   check_mode:
     support: full
@@ -194,7 +195,6 @@ options:
     description:
       - Objects applied (or deleted) at the same time.
       - From 1 to 256.
-    type: int
     default: 8
   continue_on_error:
     description:
@@ -391,9 +391,9 @@ apply_set:
     adopted: 0
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import MAX_WORKERS, WAIT_TIMEOUT_BOUNDS, at_least, wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import run_apply
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import WAIT_TIMEOUT_BOUNDS, WORKERS_BOUNDS, wait_arg_spec, workers_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.apply import run_apply
 
 
 def argument_spec():
@@ -417,14 +417,14 @@ def argument_spec():
             reason=dict(type="str"),
             kinds=dict(type="list", elements="str"),
         )),
-        workers=dict(type="int", default=8),
+        **workers_arg_spec(8),
         continue_on_error=dict(type="bool", default=False),
     )
 
 
 def main():
     module = AdharModule(argument_spec(), k8s_auth=True, supports_check_mode=True,
-                         bounds=dict(WAIT_TIMEOUT_BOUNDS, workers=at_least(1, MAX_WORKERS)),
+                         bounds=dict(WAIT_TIMEOUT_BOUNDS, **WORKERS_BOUNDS),
                          required_if=[("prune", True, ["apply_set"])])
     module.run(run_apply)
 

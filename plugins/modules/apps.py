@@ -41,6 +41,7 @@ extends_documentation_fragment:
   - adhar.platform.filters
   - adhar.platform.attributes
   - adhar.platform.wait.timeout
+  - adhar.platform.workers
 attributes:
   check_mode:
     support: full
@@ -146,7 +147,6 @@ options:
   workers:
     description:
       - Parallel requests, when reading the source and when applying to the target (1-256).
-    type: int
     default: 16
   page_size:
     description:
@@ -336,10 +336,10 @@ items:
   elements: dict
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.apps_migrate import MIGRATE_BOUNDS, connection_suboptions, run_apps
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.apps_migrate import MIGRATE_BOUNDS, connection_suboptions, run_apps
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import wait_arg_spec, workers_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import FILTER_ARG_SPEC
 
 
 def argument_spec():
@@ -356,7 +356,7 @@ def argument_spec():
         verify=dict(type="bool", default=False),
         **wait_arg_spec(300),
         crd_timeout=dict(type="float", default=60.0),
-        workers=dict(type="int", default=16),
+        **workers_arg_spec(16),
         page_size=dict(type="int", default=500),
         continue_on_error=dict(type="bool", default=False),
         report_items=dict(type="str", choices=["summary", "changed", "failed", "all"], default="summary"),

@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - adhar.platform.storage
   - adhar.platform.storage.encryption
   - adhar.platform.attributes
+  - adhar.platform.workers
 attributes:
   check_mode:
     support: full
@@ -142,7 +143,6 @@ options:
     description:
       - Resource types listed at the same time, and items written at the same time.
       - From 1 to 256; another value fails the task before anything runs.
-    type: int
     default: 8
   pack_size:
     description:
@@ -318,16 +318,16 @@ timings:
 
 import copy
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import RETENTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import (
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import RETENTION_ARG_SPEC, workers_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._etcd.snapshot import (
     ETCD_SNAPSHOT_ARG_SPEC,
     ETCD_SNAPSHOT_MUTUALLY_EXCLUSIVE,
     ETCD_SNAPSHOT_REQUIRED_ONE_OF,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_BOUNDS, FILTER_ARG_SPEC, run_backup
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import BACKUP_BOUNDS, FILTER_ARG_SPEC, run_backup
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import STORAGE_ARG_SPEC
 
 
 def etcd_snapshot_options():
@@ -350,7 +350,7 @@ def argument_spec():
         volume_snapshot_timeout=dict(type="int", default=300),
         volume_data=dict(type="str", choices=["auto", "never"], default="auto"),
         adhar_config=dict(type="raw"),
-        workers=dict(type="int", default=8),
+        **workers_arg_spec(8),
         pack_size=dict(type="int", default=4),
         page_size=dict(type="int", default=500),
         lock_ttl=dict(type="int", default=3600),

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - adhar.platform.storage.encryption
   - adhar.platform.storage.verification
   - adhar.platform.attributes.info_module
+  - adhar.platform.workers
 options:
   cluster:
     description:
@@ -46,7 +47,6 @@ options:
     description:
       - Items verified at the same time.
       - From 1 to 256.
-    type: int
     default: 4
 seealso:
   - module: adhar.platform.backup
@@ -121,10 +121,11 @@ storage:
   type: dict
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import BACKUP_INFO_BOUNDS, run_backup_info
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import workers_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import BACKUP_INFO_BOUNDS, run_backup_info
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import STORAGE_ARG_SPEC
 
 
 def argument_spec():
@@ -132,7 +133,7 @@ def argument_spec():
         cluster=dict(type="str"),
         name=dict(type="str"),
         verify=dict(type="bool", default=False),
-        workers=dict(type="int", default=4),
+        **workers_arg_spec(4),
     )
     spec.update(STORAGE_ARG_SPEC)
     spec.update(ENCRYPTION_ARG_SPEC)

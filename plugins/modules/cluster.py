@@ -145,7 +145,7 @@ options:
         finished (or rolled back) by running again with the same version. A single-member cluster restarts its API
         server in place (a short outage). See C(docs/local-clusters.md).
       - For provider C(eks), a minor version such as V(1.31), one of the versions listed in C(docs/eks.md) (kept in
-        C(EKS_VERSIONS) of C(plugins/module_utils/providers/eks.py)); EKS's default when left out on creation. An
+        C(EKS_VERSIONS) of C(plugins/module_utils/_cluster/providers/eks.py)); EKS's default when left out on creation. An
         existing cluster is upgraded one minor version at a time with UpdateClusterVersion; skipping a minor version
         or downgrading is refused before any call. Then every managed node group behind the control plane is updated
         to its version (see O(eks.upgrade_nodes)).
@@ -911,12 +911,12 @@ import math
 
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.local.recover import RESTORE_FROM_ARG_SPEC, check_options
-from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
-from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import EKS_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.providers.gke import GKE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import wait_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.local.recover import RESTORE_FROM_ARG_SPEC, check_options
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers.registry import get_provider
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers.eks import EKS_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers.gke import GKE_ARG_SPEC
 
 
 def argument_spec():

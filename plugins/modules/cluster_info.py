@@ -568,9 +568,9 @@ table:
     apiserver    apiserver-0              ok       https://127.0.0.1:40124
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import above, at_least
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.health import CRYPTOGRAPHY_IMPORT_ERROR, run_cluster_info
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.health import CRYPTOGRAPHY_IMPORT_ERROR, run_cluster_info
 
 
 def argument_spec():

@@ -596,8 +596,8 @@ dest:
   sample: /work/gcp-config.yaml
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import action
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._config import action
 
 
 def main():

@@ -593,12 +593,12 @@ retention:
 
 import copy
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.pg_dump import DB_ARG_SPEC, DB_BOUNDS
-from ansible_collections.adhar.platform.plugins.module_utils.pg_pooler import POOLER_ARG_SPEC, POOLER_BOUNDS
-from ansible_collections.adhar.platform.plugins.module_utils.pg_tune import TUNE_ARG_SPEC, TUNE_BOUNDS, run_any
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._db.dump import DB_ARG_SPEC, DB_BOUNDS
+from ansible_collections.adhar.platform.plugins.module_utils._db.pooler import POOLER_ARG_SPEC, POOLER_BOUNDS
+from ansible_collections.adhar.platform.plugins.module_utils._db.tune import TUNE_ARG_SPEC, TUNE_BOUNDS, run_any
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import STORAGE_ARG_SPEC
 
 
 def argument_spec():

@@ -237,8 +237,8 @@ perf_not_run:
   type: str
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.etcd_maintenance import ARG_SPEC, run
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._etcd.maintenance import ARG_SPEC, run
 
 
 def main():

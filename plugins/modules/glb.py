@@ -327,11 +327,11 @@ server:
 
 import copy
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.glb.runner import run
-from ansible_collections.adhar.platform.plugins.module_utils.glb.spec import GLB_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._net.glb.runner import run
+from ansible_collections.adhar.platform.plugins.module_utils._net.glb.spec import GLB_ARG_SPEC
 
 
 def main():

@@ -266,9 +266,9 @@ duration:
   type: float
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import WAIT_TIMEOUT_BOUNDS, wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.helm import run_release
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import WAIT_TIMEOUT_BOUNDS, wait_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._helm.release import run_release
 
 
 def argument_spec():

@@ -146,10 +146,10 @@ duration:
   type: float
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import WAIT_TIMEOUT_BOUNDS, wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.mesh.spec import mesh_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.mesh.task import run_mesh
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import WAIT_TIMEOUT_BOUNDS, wait_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._net.mesh.spec import mesh_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._net.mesh.task import run_mesh
 
 
 def argument_spec():

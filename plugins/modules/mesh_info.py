@@ -83,10 +83,10 @@ duration:
   type: float
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import above
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.mesh.info import run_info
-from ansible_collections.adhar.platform.plugins.module_utils.mesh.spec import mesh_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import above
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._net.mesh.info import run_info
+from ansible_collections.adhar.platform.plugins.module_utils._net.mesh.spec import mesh_arg_spec
 
 
 def argument_spec():

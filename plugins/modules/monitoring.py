@@ -170,8 +170,8 @@ client_cert:
   type: str
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.local_monitoring import ARG_SPEC, BOUNDS, run
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.local_monitoring import ARG_SPEC, BOUNDS, run
 
 
 def main():

@@ -249,9 +249,9 @@ table:
                       apiserver.anonymous-auth  FAIL    --anonymous-auth=false; found anonymous-auth=true (not set: default)
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import above, at_least
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.preflight.run import argument_spec, run_preflight
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._preflight.run import argument_spec, run_preflight
 
 
 def main():

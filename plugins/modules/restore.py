@@ -46,6 +46,7 @@ extends_documentation_fragment:
   - adhar.platform.storage.encryption
   - adhar.platform.storage.verification
   - adhar.platform.wait
+  - adhar.platform.workers
 attributes:
   check_mode:
     support: full
@@ -140,7 +141,6 @@ options:
       - Objects restored (and items read) at the same time within a tier, all the tier's resources sharing them.
       - The default matches the client's 16 connections; more workers than that wait for a connection.
       - From 1 to 256; another value fails the task before anything is read.
-    type: int
     default: 16
   crd_timeout:
     description:
@@ -348,12 +348,12 @@ items:
   sample: [{resource: configmaps, namespace: shop, name: settings, action: created}]
 """
 
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import wait_arg_spec
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import FILTER_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import RESTORE_BOUNDS, run_restore
-from ansible_collections.adhar.platform.plugins.module_utils.storage import STORAGE_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import wait_arg_spec, workers_arg_spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import FILTER_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import RESTORE_BOUNDS, run_restore
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import STORAGE_ARG_SPEC
 
 
 def argument_spec():
@@ -372,7 +372,7 @@ def argument_spec():
             before=dict(type="str"),
             after=dict(type="str"),
         ), mutually_exclusive=[["before", "after"]], required_one_of=[["before", "after"]]),
-        workers=dict(type="int", default=16),
+        **workers_arg_spec(16),
         crd_timeout=dict(type="float", default=60),
         **wait_arg_spec(300, wait=False),
         report_items=dict(type="str", choices=["summary", "changed", "failed", "all"], default="summary"),

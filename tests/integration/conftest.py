@@ -25,7 +25,7 @@ def pytest_configure(config):
 
 
 def _bin_dir():
-    sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+    sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
     try:
         import toolchain  # stdlib-only pins, loadable without the collection loader
     finally:
@@ -178,7 +178,7 @@ def _cleanup(root):
 
 def _kill_marked(cluster_dir):
     """Processes a cluster's supervisord restarted after the pids were recorded carry the cluster's environment marker
-    (local/supervisor.py)."""
+    (_cluster/local/supervisor.py)."""
     import hashlib
     import signal
     marker = ("ADHAR_LOCAL_CLUSTER=" + hashlib.sha256(os.path.abspath(cluster_dir).encode()).hexdigest()[:32]).encode()

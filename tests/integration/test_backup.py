@@ -224,7 +224,7 @@ def _adhar_module_utils(collections_path):
     if collections_path not in sys.path:
         sys.path.insert(0, collections_path)
     import importlib
-    return importlib.import_module("ansible_collections.adhar.platform.plugins.module_utils.storage")
+    return importlib.import_module("ansible_collections.adhar.platform.plugins.module_utils._storage.api")
 
 
 def test_held_lock_fails_clearly(runner, cluster, tmp_path, collections_path):

@@ -185,7 +185,7 @@ class Probe:
 
 @pytest.fixture(scope="module")
 def bg(runner, make_local_cluster, tmp_path_factory, bin_dir):
-    from plugins.module_utils import toolchain  # the repository is on sys.path (conftest)
+    from plugins.module_utils._common import toolchain  # the repository is on sys.path (conftest)
     path, where = toolchain.find_addon_binary("coredns", "coredns")
     if not path:
         pytest.fail("CoreDNS is not built (looked in %s): run `make toolchain`" % where)

@@ -20,9 +20,9 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.adhar.platform.plugins.module_utils import helm as H
-from ansible_collections.adhar.platform.plugins.module_utils import toolchain as pins
-from ansible_collections.adhar.platform.plugins.module_utils.adhar_config import resolve
+from ansible_collections.adhar.platform.plugins.module_utils._helm import release as H
+from ansible_collections.adhar.platform.plugins.module_utils._common import toolchain as pins
+from ansible_collections.adhar.platform.plugins.module_utils._config import resolve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

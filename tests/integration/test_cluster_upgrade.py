@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import toolchain
+from ansible_collections.adhar.platform.plugins.module_utils._common import toolchain
 
 PINNED = toolchain.VERSIONS["kubernetes"]
 PREVIOUS = toolchain.ADDON_VERSIONS["kubernetes-previous"]
@@ -77,8 +77,8 @@ def node_versions(state_dir, name):
 def process_pids(state_dir, name):
     """{program: pid} from the cluster's supervisord (the pid of the program itself: it execs)."""
     import xmlrpc.client
-    from ansible_collections.adhar.platform.plugins.module_utils.local import state as st
-    from ansible_collections.adhar.platform.plugins.module_utils.local.supervisor import Supervisor
+    from ansible_collections.adhar.platform.plugins.module_utils._cluster.local import state as st
+    from ansible_collections.adhar.platform.plugins.module_utils._cluster.local.supervisor import Supervisor
     sup = Supervisor(st.Layout(state_dir, name))
     try:
         return {n: i["pid"] for n, i in (sup.states() or {}).items()}

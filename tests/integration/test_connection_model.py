@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 
 def _k8s_auth_options():
-    spec = importlib.util.spec_from_file_location("adhar_args_common", os.path.join(REPO, "plugins", "module_utils", "args_common.py"))
+    spec = importlib.util.spec_from_file_location("adhar_args_common", os.path.join(REPO, "plugins", "module_utils", "_common", "args.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return set(mod.K8S_AUTH_ARG_SPEC)

@@ -57,8 +57,8 @@ def adhar(collections_path):
     if collections_path not in sys.path:
         sys.path.insert(0, collections_path)
     base = "ansible_collections.adhar.platform.plugins.module_utils."
-    return types.SimpleNamespace(archive=importlib.import_module(base + "archive"),
-                                 storage=importlib.import_module(base + "storage"))
+    return types.SimpleNamespace(archive=importlib.import_module(base + "_archive.api"),
+                                 storage=importlib.import_module(base + "_storage.api"))
 
 
 @pytest.fixture

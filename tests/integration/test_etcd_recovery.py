@@ -108,10 +108,10 @@ def _restore_from(store, key_file, **kw):
 @pytest.fixture(scope="module")
 def source(runner, state_dir, collections_path, bin_dir, tmp_path_factory):
     """Backs up a seeded source cluster (etcd snapshot included) and destroys it; yields what the tests need."""
-    archive = _mu(collections_path, "archive")
-    storage = _mu(collections_path, "storage")
-    crypto = _mu(collections_path, "crypto_envelope")
-    etcd = _mu(collections_path, "etcd_snapshot")
+    archive = _mu(collections_path, "_archive.api")
+    storage = _mu(collections_path, "_storage.api")
+    crypto = _mu(collections_path, "_dr.crypto_envelope")
+    etcd = _mu(collections_path, "_etcd.snapshot")
     work = str(tmp_path_factory.mktemp("etcd-recovery"))
     store = os.path.join(work, "backups")
     key = crypto.generate_key()

@@ -118,7 +118,7 @@ def _key_needles(pki):
 @pytest.fixture(scope="module")
 def env(runner, state_dir, collections_path, tmp_path_factory, bin_dir):
     """The seeded cluster, a storage root, a key file and a private TMPDIR for the module processes."""
-    crypto = _mu(collections_path, "crypto_envelope")
+    crypto = _mu(collections_path, "_dr.crypto_envelope")
     work = str(tmp_path_factory.mktemp("etcd-stream"))
     tmpdir = os.path.join(work, "tmp")
     os.mkdir(tmpdir, 0o700)
@@ -138,7 +138,7 @@ def env(runner, state_dir, collections_path, tmp_path_factory, bin_dir):
                      {"metadata": {"name": "big-%03d" % i}, "data": {"blob": blob}})
         yield {"work": work, "tmpdir": tmpdir, "key_file": key_file, "store": os.path.join(work, "store"),
                "cluster_dir": os.path.join(state_dir, CLUSTER), "state_dir": state_dir, "collections": collections_path,
-               "archive": _mu(collections_path, "archive"), "storage": _mu(collections_path, "storage"), "crypto": crypto,
+               "archive": _mu(collections_path, "_archive.api"), "storage": _mu(collections_path, "_storage.api"), "crypto": crypto,
                "bin_dir": bin_dir}
     finally:
         runner.module("adhar.platform.cluster", {"name": RECOVERED, "state": "absent"})

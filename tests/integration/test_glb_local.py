@@ -61,7 +61,7 @@ class Endpoint:
 
 @pytest.fixture(scope="module")
 def env(collections_path, tmp_path_factory):
-    from plugins.module_utils import toolchain  # the repository is on sys.path (conftest)
+    from plugins.module_utils._common import toolchain  # the repository is on sys.path (conftest)
     path, where = toolchain.find_addon_binary("coredns", "coredns")
     if not path:
         pytest.fail("CoreDNS is not built (looked in %s): run `make toolchain`" % where)

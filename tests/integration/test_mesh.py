@@ -187,7 +187,7 @@ def test_disconnect(runner, state_dir, clusters):
 def cilium_chart():
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                    "plugins", "module_utils"))
+                                    "plugins", "module_utils", "_common"))
     try:
         import toolchain
     finally:
@@ -208,7 +208,7 @@ def test_cilium_helm_members(runner, state_dir, clusters):
     """The Helm path on the real Cilium chart: releases installed on the two local clusters (kwok marks their pods
     Running; no Cilium agent or clustermesh-apiserver container runs), then meshed through their values."""
     import base64
-    from ansible_collections.adhar.platform.plugins.module_utils.mesh import ca as meshca
+    from ansible_collections.adhar.platform.plugins.module_utils._net.mesh import ca as meshca
     chart = cilium_chart()
     shared = meshca.generate()
 

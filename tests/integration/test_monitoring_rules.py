@@ -24,7 +24,7 @@ THRESHOLDS = ("monitoring_for", "monitoring_rate_window", "monitoring_error_rate
 
 @pytest.fixture(scope="module")
 def promtool():
-    sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils"))
+    sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
     try:
         import toolchain  # stdlib-only pins, loadable without the collection loader
     finally:

@@ -46,8 +46,9 @@ def adhar(collections_path):
     if collections_path not in sys.path:
         sys.path.insert(0, collections_path)
     base = "ansible_collections.adhar.platform.plugins.module_utils."
-    return types.SimpleNamespace(**{name.rsplit(".", 1)[-1]: importlib.import_module(base + name)
-                                    for name in ("archive", "storage", "crypto_envelope", "core", "storage.s3")})
+    return types.SimpleNamespace(**{name: importlib.import_module(base + path) for name, path in (
+        ("archive", "_archive.api"), ("storage", "_storage.api"), ("crypto_envelope", "_dr.crypto_envelope"),
+        ("core", "_common.core"), ("s3", "_storage.s3"))})
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +201,9 @@ def test_write_once_on_a_versioned_bucket(adhar, aws, bucket):
 
 WRITER = r"""
 import sys, time
-from ansible_collections.adhar.platform.plugins.module_utils.storage import storage_from_params
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveWriter
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper
 
 endpoint, bucket, name, key = sys.argv[1:5]
 store = storage_from_params({"url": "s3://%s/backups" % bucket, "region": "us-east-1", "endpoint_url": endpoint,

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import adhar_config
 
-from ansible_collections.adhar.platform.plugins.module_utils import toolchain
+from ansible_collections.adhar.platform.plugins.module_utils._common import toolchain
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

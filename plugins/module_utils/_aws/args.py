@@ -5,7 +5,7 @@
 
 Names follow amazon.aws (``profile``, ``region``, ``access_key``, ...) with
 their ``aws_*`` aliases; no name or alias may collide with the Kubernetes
-connection options of ``args_common.K8S_AUTH_ARG_SPEC`` (a unit test checks
+connection options of ``_common.args.K8S_AUTH_ARG_SPEC`` (a unit test checks
 it).  ``validate_certs`` is deliberately not here: it is a Kubernetes option.
 """
 

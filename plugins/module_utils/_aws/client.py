@@ -9,12 +9,23 @@ caller retries with ``retries.retry_call``, so the two never multiply).
 clients, ``call(service, operation, **kwargs)`` retries throttling, 5xx and
 transport errors with full-jitter backoff under ``retry_deadline`` seconds and
 turns any other failure into one ``AdharError`` carrying the AWS error code.
+
+About the package ``_aws``: shared AWS plumbing for every part of the collection that talks to AWS.
+
+* ``args``     the connection options (``AWS_ARG_SPEC``) <-> ``doc_fragments/aws.py`` (1:1, unit-tested)
+* ``errors``   which AWS errors are worth another attempt; ``ClientError`` -> ``AdharError`` with the AWS error code
+* ``client``   boto3 session and clients from the connection options, every call retried with the collection's
+               jittered backoff (``retries.retry_call``), botocore's own retries switched off
+* ``eks_token``  the EKS bearer token (a presigned STS GetCallerIdentity URL), as ``aws eks get-token`` makes it
+
+Nothing here imports boto3 at module level without a guard, so modules import
+without it and say what is missing when they need it.
 """
 
 from __future__ import annotations
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_library
-from ansible_collections.adhar.platform.plugins.module_utils.retries import retry_call
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, check_library
+from ansible_collections.adhar.platform.plugins.module_utils._common.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import aws_params
 from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_error, aws_retryable
 

@@ -9,8 +9,8 @@ botocore is not imported here: a ``ClientError`` is recognised by its
 
 from __future__ import annotations
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.retries import default_is_retryable
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._common.retries import default_is_retryable
 
 AWS_RETRYABLE_CODES = frozenset((
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "SlowDown",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 OUTPUT_TAIL = 800
 

@@ -9,14 +9,22 @@ API's base URL (``gcp_endpoint_url`` when given), retries 429, 5xx and
 transport errors with full-jitter backoff under ``retry_deadline`` seconds,
 and turns any other failure into one ``AdharError`` carrying Google's status
 (``gcp_status``, such as ``NOT_FOUND``) and the HTTP status.
+
+About the package ``_gcp``: shared Google Cloud plumbing for every part of the collection that talks to GCP.
+
+* ``args``    the connection options (``GCP_ARG_SPEC``) <-> ``doc_fragments/gcp.py`` (1:1, unit-tested)
+* ``client``  google-auth credentials from the options, and JSON REST calls (requests) with the collection's
+              jittered retries; Google errors -> ``AdharError`` with the Google status
+
+No Google client library is used: google-auth for credentials, requests for HTTP.
 """
 
 from __future__ import annotations
 
 import json
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, check_library
-from ansible_collections.adhar.platform.plugins.module_utils.retries import default_is_retryable, retry_call
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, check_library
+from ansible_collections.adhar.platform.plugins.module_utils._common.retries import default_is_retryable, retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ENV, gcp_params
 
 try:

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import toolchain as pins
+from ansible_collections.adhar.platform.plugins.module_utils._common import toolchain as pins
 
 
 @pytest.fixture

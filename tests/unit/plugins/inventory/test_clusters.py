@@ -18,7 +18,7 @@ import sys
 import pytest
 
 import ansible_collections.adhar.platform as collection
-from ansible_collections.adhar.platform.tests.unit.plugins.module_utils.adhar_config.helpers import laughs
+from ansible_collections.adhar.platform.tests.unit.plugins.module_utils._config.helpers import laughs
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 LOCAL = os.path.join(REPO, "inventories", "local", "adhar.yml")

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import apiserver_metrics as am
+from ansible_collections.adhar.platform.plugins.module_utils._k8s import apiserver_metrics as am
 
 BODY = """\
 # HELP apiserver_request_duration_seconds [STABLE] Response latency distribution in seconds

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.apps_migrate import (
+from ansible_collections.adhar.platform.plugins.module_utils._dr.apps_migrate import (
     ObjectSink,
     app_of,
     check_distinct,
@@ -18,11 +18,11 @@ from ansible_collections.adhar.platform.plugins.module_utils.apps_migrate import
     object_state,
     plan_groups,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.archive import resource_path
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import build_items, same_object
-from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import BACKUP_LABEL, RESTORE_LABEL
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import resource_path
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import K8S_AUTH_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import build_items, same_object
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore_sanitize import BACKUP_LABEL, RESTORE_LABEL
 
 
 def _params(**extra):

@@ -14,15 +14,15 @@ import threading
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import archive
-from ansible_collections.adhar.platform.plugins.module_utils.archive import (
+from ansible_collections.adhar.platform.plugins.module_utils._archive import api as archive
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import (
     ArchiveReader,
     ArchiveWriter,
     list_backups,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import DECRYPT_ERROR, KeyWrapper, generate_key
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import DECRYPT_ERROR, KeyWrapper, generate_key
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 SECRET_VALUE = "s3cr3t-p4ssw0rd-value"
 
@@ -181,7 +181,7 @@ def test_plaintext_never_reaches_the_storage_layer(store, key):
     real_put = store.put
 
     def recording_put(k, data, overwrite=False):
-        from ansible_collections.adhar.platform.plugins.module_utils.storage.base import iter_chunks
+        from ansible_collections.adhar.platform.plugins.module_utils._storage.base import iter_chunks
 
         chunks = list(iter_chunks(data))
         seen.extend(chunks)
@@ -425,7 +425,7 @@ def test_swapped_encrypted_items_are_detected(store, key):
     reader = ArchiveReader(store, "b1", key)
     reader._manifest = manifest
     reader._index = {i["path"]: i for i in manifest["items"]}
-    from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import open_envelope
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import open_envelope
     reader._dek = open_envelope(manifest["encryption"], key, "b1")
     with pytest.raises(AdharError, match=DECRYPT_ERROR + r" \(item resources/secrets/namespaces/prod/one.json.enc"):
         reader.read("resources/secrets/namespaces/prod/one.json")

@@ -17,12 +17,12 @@ import shutil
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter, FORMAT_VERSION, UNPACKED_VERSION
-from ansible_collections.adhar.platform.plugins.module_utils.archive.format import canonical_json, mac_payload, signed_payload
-from ansible_collections.adhar.platform.plugins.module_utils.archive.format import signature_algorithm as fmt_signature_algorithm
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils import crypto_envelope as ce
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter, FORMAT_VERSION, UNPACKED_VERSION
+from ansible_collections.adhar.platform.plugins.module_utils._archive.format import canonical_json, mac_payload, signed_payload
+from ansible_collections.adhar.platform.plugins.module_utils._archive.format import signature_algorithm as fmt_signature_algorithm
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr import crypto_envelope as ce
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 KEK = bytes(range(32))
 CM = "resources/configmaps/namespaces/prod/cm-1.json"

@@ -12,12 +12,12 @@ import os
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import archive
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter
-from ansible_collections.adhar.platform.plugins.module_utils.archive.writer import PACK_ITEM_MAX
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._archive import api as archive, format as fmt
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils._archive.writer import PACK_ITEM_MAX
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper, generate_key
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 
 class CountingStorage(LocalStorage):
@@ -145,7 +145,7 @@ def test_an_item_placed_outside_its_pack_is_refused(store, tmp_path):
     item = next(i for i in m["items"] if "pack" in i)
     item["offset"] = next(p["size"] for p in m["packs"] if p["path"] == item["pack"])
     with pytest.raises(AdharError, match="outside its pack"):
-        archive.format.parse_manifest(archive.format.dump_manifest(m), "b1")
+        fmt.parse_manifest(fmt.dump_manifest(m), "b1")
 
 
 def test_pack_size_zero_writes_format_1_2(store):

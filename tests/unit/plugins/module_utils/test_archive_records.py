@@ -12,12 +12,13 @@ import json
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter, format as fmt
-from ansible_collections.adhar.platform.plugins.module_utils.archive.format import Record
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key, new_envelope
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Outline, outline, Selection
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils._archive import format as fmt
+from ansible_collections.adhar.platform.plugins.module_utils._archive.format import Record
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper, generate_key, new_envelope
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import Outline, outline, Selection
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 SHA = hashlib.sha256(b"x").hexdigest()
 

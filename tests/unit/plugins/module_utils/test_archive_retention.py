@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.archive import (
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import (
     ArchiveWriter,
     apply_retention,
     enforce_retention,
@@ -18,9 +18,9 @@ from ansible_collections.adhar.platform.plugins.module_utils.archive import (
     parse_duration,
     plan_retention,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
-from ansible_collections.adhar.platform.plugins.module_utils.storage.base import isotime
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._storage.base import isotime
 
 NOW = datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
 

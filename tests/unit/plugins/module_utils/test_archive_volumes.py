@@ -13,11 +13,11 @@ import tarfile
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter
-from ansible_collections.adhar.platform.plugins.module_utils.archive import volumes as av
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils._archive import volumes as av
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper, generate_key
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 BIG = os.urandom(2 * 1024 * 1024 + 7)
 

@@ -11,15 +11,19 @@ from ansible_collections.adhar.platform.plugins.doc_fragments import attributes 
 from ansible_collections.adhar.platform.plugins.doc_fragments import k8s_auth as k8s_auth_fragment
 from ansible_collections.adhar.platform.plugins.doc_fragments import retention as retention_fragment
 from ansible_collections.adhar.platform.plugins.doc_fragments import wait as wait_fragment
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import (
+from ansible_collections.adhar.platform.plugins.doc_fragments import workers as workers_fragment
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import (
     K8S_AUTH_ARG_SPEC,
     K8S_AUTH_ENV,
+    MAX_WORKERS,
     RETENTION_ARG_SPEC,
     WAIT_TIMEOUT_BOUNDS,
+    WORKERS_BOUNDS,
     k8s_auth_params,
     wait_arg_spec,
+    workers_arg_spec,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
 
 pytestmark = pytest.mark.usefixtures("clean_k8s_env")
 
@@ -128,15 +132,16 @@ def test_attributes_fragments_shape():
     assert both["diff_mode"]["description"] == _attributes("DIFF_MODE")["diff_mode"]["description"]
 
 
-# -- option families shared by several modules (retention, wait) ------------------
+# -- option families shared by several modules (retention, wait, workers) ---------
 
 
 def _fragment(fragment, var="DOCUMENTATION"):
     return yaml.safe_load(getattr(fragment.ModuleDocFragment, var))["options"]
 
 
-def _module_specs():
-    """``{module name: argument spec}`` of every module with an ``argument_spec()``."""
+def _module_specs(docs=None):
+    """``{module name: argument spec}`` of every module with an ``argument_spec()`` (``docs``: a dict that gets
+    ``{module name: DOCUMENTATION}``)."""
     import importlib
     import pkgutil
 
@@ -147,6 +152,8 @@ def _module_specs():
         mod = importlib.import_module("ansible_collections.adhar.platform.plugins.modules." + info.name)
         if hasattr(mod, "argument_spec"):
             out[info.name] = mod.argument_spec()
+            if docs is not None:
+                docs[info.name] = yaml.safe_load(mod.DOCUMENTATION)
     return out
 
 
@@ -179,7 +186,8 @@ def test_wait_arg_spec():
 
 
 def test_every_module_takes_the_families_with_one_type():
-    specs = _module_specs()
+    docs = {}
+    specs = _module_specs(docs)
     with_retention = sorted(name for name, spec in specs.items() if "retention" in spec and spec["retention"].get("options"))
     assert with_retention == ["backup", "db"]
     for name in with_retention:
@@ -190,6 +198,19 @@ def test_every_module_takes_the_families_with_one_type():
         assert specs[name]["wait_timeout"]["type"] == "float", name
         if "wait" in specs[name]:
             assert specs[name]["wait"]["type"] == "bool", name
+    # workers: the fragment mirrors workers_arg_spec(); every module with the option takes it from both
+    doc = _fragment(workers_fragment)
+    assert sorted(doc) == sorted(workers_arg_spec(1)) == ["workers"]
+    assert doc["workers"]["type"] == workers_arg_spec(1)["workers"]["type"] == "int" and "default" not in doc["workers"]
+    assert workers_arg_spec(8) == {"workers": {"type": "int", "default": 8}}
+    assert WORKERS_BOUNDS == {"workers": {"min": 1, "max": MAX_WORKERS, "exclusive": False}}
+    with_workers = sorted(name for name, spec in specs.items() if "workers" in spec)
+    assert with_workers == ["apply", "apps", "backup", "backup_info", "restore"]
+    for name in with_workers:
+        assert specs[name]["workers"] == workers_arg_spec(specs[name]["workers"]["default"])["workers"], name
+        assert "adhar.platform.workers" in docs[name]["extends_documentation_fragment"], name
+        option = docs[name]["options"]["workers"]
+        assert "type" not in option and option["default"] == specs[name]["workers"]["default"], name
 
 
 def test_families_accept_what_users_pass(module_args):

@@ -10,8 +10,8 @@ import yaml
 
 from ansible_collections.adhar.platform.plugins.doc_fragments import aws as aws_fragment
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC, AWS_ENV, aws_params
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import K8S_AUTH_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
 
 AWS_VARS = ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils._aws.client import AwsConnection
 from ansible_collections.adhar.platform.plugins.module_utils._aws.errors import aws_error
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 pytest.importorskip("boto3")
 stub = pytest.importorskip("botocore.stub")

@@ -12,9 +12,10 @@ import sys
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from ansible_collections.adhar.platform.plugins.module_utils import core, k8s_client
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_BOUNDS, above, at_least
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError, AdharModule, check_bounds, file_problem, kubeconfig_secrets
+from ansible_collections.adhar.platform.plugins.module_utils._common import core
+from ansible_collections.adhar.platform.plugins.module_utils._k8s import client as k8s_client
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import K8S_AUTH_BOUNDS, above, at_least
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, AdharModule, check_bounds, file_problem, kubeconfig_secrets
 
 pytestmark = pytest.mark.usefixtures("clean_k8s_env")
 

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import crypto_envelope as ce
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr import crypto_envelope as ce
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 KEY = bytes(range(32))
 KEY_B64 = base64.b64encode(KEY).decode()

@@ -8,11 +8,11 @@ No CSI driver or snapshot controller runs here: these are in-process fakes of wh
 
 from __future__ import annotations
 
-from ansible_collections.adhar.platform.plugins.module_utils import csi_snapshots as cs
-from ansible_collections.adhar.platform.plugins.module_utils import k8s_wait
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import create_snapshots
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item, use_snapshot_sources
+from ansible_collections.adhar.platform.plugins.module_utils._dr import csi_snapshots as cs
+from ansible_collections.adhar.platform.plugins.module_utils._k8s import wait as k8s_wait
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import create_snapshots
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import Resource
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import Item, use_snapshot_sources
 
 VS = Resource("snapshot.storage.k8s.io", "v1", "VolumeSnapshot", "volumesnapshots", True, ("list", "create", "watch"))
 

@@ -13,9 +13,9 @@ import types
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.providers import cloud
-from ansible_collections.adhar.platform.plugins.module_utils.providers.eks import EksProvider, version_step_error
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers import cloud
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers.eks import EksProvider, version_step_error
 
 boto3 = pytest.importorskip("boto3")
 stub = pytest.importorskip("botocore.stub")

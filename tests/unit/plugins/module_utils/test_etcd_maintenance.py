@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import etcd_maintenance as em
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._etcd import maintenance as em
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 PERF_OUTPUT = """\
  60 / 60 Boooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooo! 100.00% 1m0s

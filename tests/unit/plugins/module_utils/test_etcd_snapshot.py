@@ -18,13 +18,13 @@ import time
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import toolchain
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key
-from ansible_collections.adhar.platform.plugins.module_utils.etcd_snapshot import (
+from ansible_collections.adhar.platform.plugins.module_utils._common import toolchain
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper, generate_key
+from ansible_collections.adhar.platform.plugins.module_utils._etcd.snapshot import (
     ETCD_SNAPSHOT_ARG_SPEC, SnapshotStream, capture_etcd, endpoint_status, etcd_binaries, resolve_target, snapshot_status)
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 BIN_DIR, _SOURCE, MISSING = toolchain.resolve_bin_dir(names=("etcd", "etcdctl", "etcdutl"))
 needs_etcd = pytest.mark.skipif(bool(MISSING), reason="etcd binaries missing (make toolchain)")

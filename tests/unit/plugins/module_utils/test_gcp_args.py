@@ -11,8 +11,8 @@ import yaml
 from ansible_collections.adhar.platform.plugins.doc_fragments import gcp as gcp_fragment
 from ansible_collections.adhar.platform.plugins.module_utils._aws.args import AWS_ARG_SPEC
 from ansible_collections.adhar.platform.plugins.module_utils._gcp.args import GCP_ARG_SPEC, GCP_ENV, gcp_params
-from ansible_collections.adhar.platform.plugins.module_utils.args_common import K8S_AUTH_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharModule
+from ansible_collections.adhar.platform.plugins.module_utils._common.args import K8S_AUTH_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharModule
 
 GCP_VARS = ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS",
             "GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER")

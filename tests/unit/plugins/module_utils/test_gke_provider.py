@@ -9,9 +9,9 @@ import types
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.providers import gke
-from ansible_collections.adhar.platform.plugins.module_utils.providers.gke import (
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers import gke
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers.gke import (
     GkeProvider, parse_version, pool_behind, version_matches, version_step_error)
 
 

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.glb import local, runner, spec
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._net.glb import local, runner, spec
 
 
 class NoRules:

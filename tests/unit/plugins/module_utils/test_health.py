@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests for plugins/module_utils/health.py.
+"""Unit tests for plugins/module_utils/_cluster/health.py.
 
 Pure helpers are tested with crafted inputs.  The probe code is exercised
 against a real HTTPS server in a thread (certificates made here with
@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.adhar.platform.plugins.module_utils import health
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._cluster import health
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -558,7 +558,7 @@ def _cluster_routes(scheduler_renewed_ago=1):
 
 
 def _client(url, pki):
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import K8sClient
+    from ansible_collections.adhar.platform.plugins.module_utils._k8s.client import K8sClient
 
     return K8sClient.from_params({"host": url, "ca_cert": pki.ca_cert, "client_cert": pki.client_cert, "client_key": pki.client_key},
                                  environ={})

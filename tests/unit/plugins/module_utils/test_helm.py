@@ -16,8 +16,8 @@ import tarfile
 import pytest
 import yaml
 
-from ansible_collections.adhar.platform.plugins.module_utils import helm as H
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._helm import release as H
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "charts", "postgresql")

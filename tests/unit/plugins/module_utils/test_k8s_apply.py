@@ -22,9 +22,9 @@ from urllib.parse import parse_qsl
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from ansible_collections.adhar.platform.plugins.module_utils import k8s_applyset as applyset
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import (
+from ansible_collections.adhar.platform.plugins.module_utils._k8s import applyset
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.apply import (
     HIDDEN,
     HIDDEN_CHANGED,
     ApplyEngine,

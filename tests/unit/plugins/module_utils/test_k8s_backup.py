@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.archive.writer import item_bytes
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import (
+from ansible_collections.adhar.platform.plugins.module_utils._archive.writer import item_bytes
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import (
     FILTER_ARG_SPEC,
     Capture,
     Filters,
@@ -29,7 +29,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import (
     snapshot_support,
     unmatched_includes,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import Resource
 
 
 def R(group, plural, kind, namespaced=True, verbs=("get", "list", "watch")):

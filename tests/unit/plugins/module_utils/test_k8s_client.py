@@ -17,9 +17,9 @@ import yaml
 from kubernetes.client import ApiClient, Configuration, CoreV1Api, VersionApi
 from kubernetes.client.exceptions import ApiException
 
-from ansible_collections.adhar.platform.plugins.module_utils import k8s_client
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_client import (
+from ansible_collections.adhar.platform.plugins.module_utils._k8s import client as k8s_client
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.client import (
     CONNECTION_POOL_MAXSIZE,
     K8sClient,
     build_configuration,

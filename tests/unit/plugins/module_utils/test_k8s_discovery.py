@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import (
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import (
     Discovery,
     Resource,
     UnknownKind,

@@ -14,13 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import archive, k8s_restore
-from ansible_collections.adhar.platform.plugins.module_utils.archive import ArchiveReader, ArchiveWriter
-from ansible_collections.adhar.platform.plugins.module_utils.archive.format import canonical_json, dump_manifest
-from ansible_collections.adhar.platform.plugins.module_utils.archive.reader import _bounded_map
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import KeyWrapper, generate_key
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import (
+from ansible_collections.adhar.platform.plugins.module_utils._archive import api as archive
+from ansible_collections.adhar.platform.plugins.module_utils._dr import restore as k8s_restore
+from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter
+from ansible_collections.adhar.platform.plugins.module_utils._archive.format import canonical_json, dump_manifest
+from ansible_collections.adhar.platform.plugins.module_utils._archive.reader import _bounded_map
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper, generate_key
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import (
     Restore,
     Selection,
     chunked,
@@ -30,7 +31,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import 
     select_objects,
     unmatched_in_backup,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize import (
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore_sanitize import (
     BACKUP_LABEL,
     CRD_KEY,
     RESTORE_LABEL,
@@ -47,7 +48,7 @@ from ansible_collections.adhar.platform.plugins.module_utils.restore_sanitize im
     select_app,
     system_skip_reason,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.storage import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import LocalStorage
 
 
 # --------------------------------------------------------------------------- order
@@ -112,7 +113,7 @@ def test_order_insert_makes_a_tier_of_its_own():
 
 
 def test_interleave_takes_types_in_turn():
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item, interleave
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import Item, interleave
 
     items = [Item("configmaps", "a", "c%d" % n, {}) for n in range(3)] + [Item("services", "a", "s%d" % n, {}) for n in range(2)]
     assert [i.name for i in interleave(["services", "configmaps"], items)] == ["s0", "c0", "s1", "c1", "c2"]
@@ -487,7 +488,7 @@ class FakeApi:
 
 
 def _restore(api, items, **kw):
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item, Restore
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import Item, Restore
 
     objs = []
     for obj in items:
@@ -560,7 +561,7 @@ def _terminating(name):
 
 
 def test_engine_waits_for_terminating_namespaces_with_one_watch(monkeypatch):
-    from ansible_collections.adhar.platform.plugins.module_utils import k8s_restore
+    from ansible_collections.adhar.platform.plugins.module_utils._dr import restore as k8s_restore
 
     api = FakeApi([_terminating("x"), _terminating("y"), _terminating("stuck")])
     waits = []
@@ -590,7 +591,7 @@ def test_engine_waits_for_terminating_namespaces_with_one_watch(monkeypatch):
 
 
 def test_engine_waits_for_a_namespace_that_starts_terminating_after_the_list(monkeypatch):
-    from ansible_collections.adhar.platform.plugins.module_utils import k8s_restore
+    from ansible_collections.adhar.platform.plugins.module_utils._dr import restore as k8s_restore
 
     class Racing(FakeApi):
         def raw(self, method, path, query=None, body=None, **kw):
@@ -630,7 +631,7 @@ def test_engine_restores_status_through_the_subresource():
 def _big_plan(total=50000, failed=100):
     """A synthetic plan the size of a real cluster's restore: Deployments, their ReplicaSets and Pods (left to their
     controllers), ConfigMaps created or unchanged, kube-root-ca.crt skipped, and some Secrets failed."""
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import Item
 
     items, uids = [], {}
 
@@ -680,7 +681,7 @@ class _Module:
 def _result(items, **params):
     from types import SimpleNamespace
 
-    from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import build_result
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import build_result
 
     p = dict({"name": "prod-restore", "existing_resource_policy": "none", "continue_on_error": True}, **params)
     counts = {}

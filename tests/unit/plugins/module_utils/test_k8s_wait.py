@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import k8s_wait
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_discovery import Resource
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_wait import (
+from ansible_collections.adhar.platform.plugins.module_utils._k8s import wait as k8s_wait
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import Resource
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.wait import (
     FAILED,
     PENDING,
     READY,

@@ -11,9 +11,9 @@ import types
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.providers import get_provider
-from ansible_collections.adhar.platform.plugins.module_utils.providers.kind import KindProvider, docker_socket
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers.registry import get_provider
+from ansible_collections.adhar.platform.plugins.module_utils._cluster.providers.kind import KindProvider, docker_socket
 
 
 @pytest.fixture()

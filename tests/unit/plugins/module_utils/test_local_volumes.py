@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import local_volumes as lv
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import Item
-from ansible_collections.adhar.platform.plugins.module_utils.volume_data import VolumeRestore, backed_up_volumes
+from ansible_collections.adhar.platform.plugins.module_utils._cluster import local_volumes as lv
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import Item
+from ansible_collections.adhar.platform.plugins.module_utils._dr.volume_data import VolumeRestore, backed_up_volumes
 
 
 class NotFound(Exception):

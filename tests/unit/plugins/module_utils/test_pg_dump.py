@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from ansible_collections.adhar.platform.plugins.doc_fragments import retention as retention_fragment
-from ansible_collections.adhar.platform.plugins.module_utils import pg_dump, pg_pooler, pg_tune
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._db import dump as pg_dump, pooler as pg_pooler, tune as pg_tune
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 from ansible_collections.adhar.platform.plugins.modules import db as db_module
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import pg_pooler, pg_tune
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._db import pooler as pg_pooler, tune as pg_tune
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 # pg_settings rows as PostgreSQL 15 reports them
 SHARED_BUFFERS = {"name": "shared_buffers", "vartype": "integer", "unit": "8kB", "min_val": "16", "max_val": "1073741823"}

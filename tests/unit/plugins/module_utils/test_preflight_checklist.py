@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.preflight import checks, flags, run
-from ansible_collections.adhar.platform.plugins.module_utils.storage.local import LocalStorage
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._preflight import checks, flags, run
+from ansible_collections.adhar.platform.plugins.module_utils._storage.local import LocalStorage
 
 NOW = datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import resource_analysis as ra
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._k8s import resource_analysis as ra
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 MI = 1024.0 ** 2
 

@@ -13,9 +13,9 @@ import pytest
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from ansible_collections.adhar.platform.plugins.module_utils import retries
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.retries import (
+from ansible_collections.adhar.platform.plugins.module_utils._common import retries
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._common.retries import (
     default_is_retryable,
     full_jitter,
     retry_after_seconds,

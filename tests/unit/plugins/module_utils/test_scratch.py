@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils import scratch
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir, memfd_path, proc_start_time, sweep
+from ansible_collections.adhar.platform.plugins.module_utils._common import scratch
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._common.scratch import ScratchDir, memfd_path, proc_start_time, sweep
 
 
 def test_scratch_dir_is_private_named_after_its_owner_and_removed(tmp_path):
@@ -45,7 +45,7 @@ def test_removed_when_the_block_raises(tmp_path):
 def _killed_owner(tmp_path):
     """A child that makes a scratch directory with a file in it and is then killed with SIGKILL; returns the dir."""
     code = ("import sys, time\n"
-            "from ansible_collections.adhar.platform.plugins.module_utils.scratch import ScratchDir\n"
+            "from ansible_collections.adhar.platform.plugins.module_utils._common.scratch import ScratchDir\n"
             "sd = ScratchDir('etcd-recover', sys.argv[1])\n"
             "sd.file('snapshot.db').write(b'x')\n"
             "print(sd.path, flush=True)\n"

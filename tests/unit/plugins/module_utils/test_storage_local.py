@@ -18,14 +18,14 @@ import time
 import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils._common import files
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.storage import (
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import (
     LocalStorage,
     ObjectExists,
     ObjectMissing,
     lock_stale_reason,
 )
-from ansible_collections.adhar.platform.plugins.module_utils.storage import base
+from ansible_collections.adhar.platform.plugins.module_utils._storage import base
 
 
 @pytest.fixture

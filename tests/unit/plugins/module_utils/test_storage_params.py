@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from ansible_collections.adhar.platform.plugins.doc_fragments import storage as storage_fragment
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
-from ansible_collections.adhar.platform.plugins.module_utils.storage import (
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import ENCRYPTION_ARG_SPEC, VERIFY_ARG_SPEC
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import (
     STORAGE_ARG_SPEC,
     LocalStorage,
     S3Storage,

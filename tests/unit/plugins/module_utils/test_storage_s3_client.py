@@ -14,9 +14,9 @@ import sys
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.storage import ObjectExists, S3Storage
-from ansible_collections.adhar.platform.plugins.module_utils.storage import s3 as s3mod
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._storage.api import ObjectExists, S3Storage
+from ansible_collections.adhar.platform.plugins.module_utils._storage import s3 as s3mod
 
 
 def client_error(code, status, op="PutObject"):
@@ -167,8 +167,10 @@ def test_without_boto3_and_cryptography(tmp_path):
         "import sys",
         "for name in ('boto3', 'botocore', 'cryptography'):",
         "    sys.modules[name] = None",
-        "from ansible_collections.adhar.platform.plugins.module_utils import archive, crypto_envelope, storage",
-        "from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError",
+        "from ansible_collections.adhar.platform.plugins.module_utils._archive import api as archive",
+        "from ansible_collections.adhar.platform.plugins.module_utils._dr import crypto_envelope",
+        "from ansible_collections.adhar.platform.plugins.module_utils._storage import api as storage",
+        "from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError",
         "assert storage.BOTO3_IMPORT_ERROR is not None and crypto_envelope.CRYPTOGRAPHY_IMPORT_ERROR is not None",
         "for call in (lambda: storage.S3Storage('b').client, lambda: crypto_envelope.KeyWrapper(b'k' * 32),",
         "             lambda: crypto_envelope.KmsKeyWrapper('k').client):",

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_apply import run_apply
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_backup import run_backup
-from ansible_collections.adhar.platform.plugins.module_utils.k8s_restore import run_restore
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.apply import run_apply
+from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import run_backup
+from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import run_restore
 
 
 class NoWorkModule:

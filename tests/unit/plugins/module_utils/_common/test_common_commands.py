@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils._common.commands import output_tail, run_once
-from ansible_collections.adhar.platform.plugins.module_utils.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 
 
 def _py(code):

@@ -1,0 +1,496 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``ArchiveWriter``: writes one backup item by item, the manifest last.
+
+Items stream from bytes, text, dicts (JSON), binary streams or iterables of
+chunks straight into the storage; the SHA-256 and size of the *stored*
+bytes are computed on the way.  An item to encrypt is encrypted chunk by
+chunk before it reaches the storage, so its plaintext is never written
+anywhere, not even to a temporary file.
+
+``add`` may be called from many threads at once; ``submit`` runs items on
+the writer's own bounded pool (at most ``2 * workers`` items queued, so a
+fast producer cannot fill the memory); ``submit_many`` runs a batch of
+items as one job of that pool (one thread hand-off per batch).  ``commit`` waits for every item,
+makes the storage durable (``sync``) and only then writes ``manifest.json``.
+Nothing is written after it, and nothing is ever rewritten.
+
+Packs (``pack_size`` > 0, format 2.0): an item whose stored bytes are small
+(at most ``PACK_ITEM_MAX``) is not written as an object of its own but
+appended to the open pack of its resource type; a pack is written, once,
+when it reaches ``pack_size`` (or when the buffered packs together reach
+``PACK_BUFFERS`` times that, the largest first, or at the commit).  The
+item keeps its own checksum, its own encryption (the same per-item
+authenticated data) and its own manifest record, which names its pack and
+offset, so a reader can still take one item out by a range read.  Thousands
+of small objects become a few large ones: one request per pack instead of
+one per item, which is what object stores charge and limit.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+
+from ansible_collections.adhar.platform.plugins.module_utils._archive.format import (
+    ENC_SUFFIX,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    STARTED,
+    UNPACKED_VERSION,
+    Record,
+    check_backup_name,
+    check_item_path,
+    describe_path,
+    dump_manifest,
+    mac_payload,
+    manifest_chunks,
+    pack_path,
+    resource_key,
+    resource_path,
+    signed_payload,
+)
+from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import (
+    item_aad,
+    new_envelope,
+    sign_manifest,
+)
+from ansible_collections.adhar.platform.plugins.module_utils._storage.base import (
+    ObjectExists,
+    isotime,
+    iter_chunks,
+    join_key,
+    utcnow,
+)
+
+
+# One encoder for every item: the same bytes as ``json.dumps(obj, sort_keys=True, separators=(",", ":"),
+# ensure_ascii=False)`` without building an encoder per call.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def item_bytes(obj):
+    """The stored bytes of an object item (before encryption): its JSON, sorted keys, no whitespace, UTF-8.  ``add``
+    encodes dicts and lists with it; a caller that encodes first (and drops the object) hands ``add`` the same bytes."""
+    return _ENCODE(obj).encode("utf-8")
+
+
+# Items up to this many stored bytes go into packs (when packing is on); bigger ones keep an object of their own.
+PACK_ITEM_MAX = 256 * 1024
+# Default size at which a pack is written (the ``backup`` module's ``pack_size``).
+PACK_SIZE = 4 * 1024 * 1024
+# The open packs together may hold this many times ``pack_size`` before the largest is written early.
+PACK_BUFFERS = 2
+
+
+class _OpenPack:
+    """Items waiting to be written together: ``(record, stored bytes)`` in order, and their size."""
+
+    __slots__ = ("entries", "size")
+
+    def __init__(self):
+        self.entries = []
+        self.size = 0
+
+
+class ArchiveWriter:
+    """Writes backup ``name`` of ``cluster`` into ``storage``.
+
+    ``key_wrapper`` (``crypto_envelope.KeyWrapper`` or ``KmsKeyWrapper``)
+    enables encryption: a fresh data key is made and wrapped at once (a KMS
+    problem fails before any data is written).  ``encrypt_all`` makes every
+    item encrypted unless ``add(..., encrypt=False)`` says otherwise.
+    ``lock`` (a held ``StorageLock``) is refreshed while items are written.
+    ``pack_size`` (bytes; 0: off) packs small items together (see the module docstring).
+    """
+
+    def __init__(self, storage, name, *, cluster, kubernetes_version=None, key_wrapper=None, encrypt_all=False,
+                 workers=4, metadata=None, created=None, lock=None, pack_size=0):
+        self.storage = storage
+        self.name = check_backup_name(name)
+        if not cluster or not isinstance(cluster, str):
+            raise AdharError("a backup needs the name of its source cluster", option="cluster")
+        self.cluster = cluster
+        self.kubernetes_version = kubernetes_version
+        self.metadata = dict(metadata or {})
+        self.created = isotime(created or utcnow())
+        self.started = None
+        self.finished = None
+        self.encrypt_all = bool(encrypt_all)
+        self.workers = max(1, int(workers))
+        self.lock = lock
+        self.warnings = []
+        self.manifest = None
+        self._key_wrapper = key_wrapper
+        self._dek = None
+        self._encryption = None
+        if key_wrapper is not None:
+            self._dek, self._encryption = new_envelope(key_wrapper, self.name)
+        elif self.encrypt_all:
+            raise AdharError("encrypt_all needs an encryption key", option="encryption")
+        self._mutex = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._idle = threading.Condition(self._mutex)
+        self._active = 0
+        self._items = []  # the manifest records (``Record``) of the items stored
+        self._reserved = set()
+        self._errors = []
+        self._state = "new"
+        self._pool = None
+        self._slots = threading.BoundedSemaphore(2 * self.workers)
+        self._futures = set()
+        self._last_refresh = time.monotonic()
+        if not isinstance(pack_size, int) or pack_size < 0:
+            raise AdharError("pack_size must be a whole number of bytes, 0 or more (got %r)" % (pack_size,),
+                             option="pack_size")
+        self.pack_size = pack_size
+        self._open_packs = {}
+        self._buffered = 0
+        self._pack_count = 0
+        self._packs = []
+
+    @property
+    def encrypted(self):
+        return self._dek is not None
+
+    @property
+    def verify_key(self):
+        """``{"verify_key": base64, "verify_key_id": ...}`` of the committed manifest's signature (None values: unsigned)."""
+        signature = (self.manifest or {}).get("signature") or {}
+        return {"verify_key": signature.get("public_key"), "verify_key_id": signature.get("key_id")}
+
+    @property
+    def committed(self):
+        return self._state == "committed"
+
+    # -- lifecycle
+
+    def start(self):
+        """Write ``started.json`` (once).  Called by the first ``add``; fails if the backup name is taken."""
+        with self._start_lock:
+            if self._state != "new":
+                return
+            self.started = isotime(utcnow())
+            marker = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION if self.pack_size else UNPACKED_VERSION,
+                      "name": self.name, "cluster": self.cluster,
+                      "kubernetes_version": self.kubernetes_version, "created": self.created, "started": self.started,
+                      "encrypted": self.encrypted, "writer": self._writer_info()}
+            try:
+                self.storage.put(join_key(self.name, STARTED), dump_manifest(marker))
+            except ObjectExists:
+                self._state = "failed"
+                raise AdharError("backup %s already exists in %s; backups are never overwritten, choose another name"
+                                 % (self.name, self.storage.location), backup=self.name) from None
+            except BaseException:
+                self._state = "failed"
+                raise
+            self._state = "open"
+
+    @staticmethod
+    def _writer_info():
+        return {"tool": "adhar.platform", "host": socket.gethostname(), "pid": os.getpid()}
+
+    def _check_open(self):
+        if self._state == "new":
+            self.start()
+        if self._state != "open":
+            raise AdharError("backup %s is %s: no more items can be added" % (self.name, self._state), backup=self.name)
+
+    def _refresh_lock(self):
+        if self.lock is None or not getattr(self.lock, "held", False):
+            return
+        if time.monotonic() - self._last_refresh < max(30.0, self.lock.ttl / 4.0):
+            return
+        self._last_refresh = time.monotonic()
+        self.lock.refresh()
+
+    # -- items
+
+    def add(self, path, data, encrypt=None, **labels):
+        """Store one item; returns its manifest record ``{"path", "size", "sha256"[, "encrypted"]}``.
+
+        ``data``: bytes, str, a dict/list (stored as JSON), a binary stream or
+        an iterable of byte chunks.  ``encrypt`` (default: ``encrypt_all``)
+        stores it encrypted under ``path + ".enc"``.  ``labels`` (JSON values)
+        go into the item's manifest record (``add_resource`` records the real
+        resource and name of a shortened path).
+        """
+        check_item_path(path)
+        if path.endswith(ENC_SUFFIX):
+            raise AdharError("item path %r: the %s suffix is added by the writer" % (path, ENC_SUFFIX), item=path)
+        enc = self.encrypt_all if encrypt is None else bool(encrypt)
+        if enc and self._dek is None:
+            raise AdharError("item %s must be encrypted but no encryption key was given" % path, item=path,
+                             option="encryption")
+        stored = path + ENC_SUFFIX if enc else path
+        self._check_open()
+        with self._mutex:
+            if self._state != "open":
+                raise AdharError("backup %s is %s: no more items can be added" % (self.name, self._state),
+                                 backup=self.name)
+            if path in self._reserved:
+                raise AdharError("item %s is already in backup %s (items are written once)" % (path, self.name), item=path)
+            self._reserved.add(path)
+            self._active += 1
+        record = None
+        try:
+            if isinstance(data, (dict, list)):
+                data = item_bytes(data)
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            if enc and isinstance(data, bytes):
+                data = self._dek.encrypt(data, item_aad(self.name, stored))  # a small item: sealed in one go
+            elif enc:
+                data = self._dek.encrypt_chunks(iter_chunks(data), item_aad(self.name, stored))
+            if self.pack_size and isinstance(data, bytes) and len(data) <= PACK_ITEM_MAX:
+                record = Record(labels, path=stored, size=len(data))
+                record.set_digest(hashlib.sha256(data).digest())
+            else:
+                result = self.storage.put(join_key(self.name, stored), data)  # bytes as they are: no extra chunk layer
+                record = Record(labels, path=stored, size=result.size, sha256=result.sha256)
+                data = None
+            if enc:
+                record["encrypted"] = True
+            if data is not None:
+                self._pack(record, data)  # recorded once its pack is written
+        finally:
+            with self._mutex:
+                if record is None:
+                    self._reserved.discard(path)
+                elif data is None:
+                    self._items.append(record)
+                self._active -= 1
+                self._idle.notify_all()
+        self._refresh_lock()
+        return record
+
+    # -- packs
+
+    def _pack(self, record, data):
+        """Append an item to the open pack of its resource type; write the packs that are due."""
+        info = describe_path(record["path"])
+        group = "%s/%s" % (info["section"], record.get("resource") or info.get("resource") or "")
+        due = []
+        with self._mutex:
+            pack = self._open_packs.setdefault(group, _OpenPack())
+            pack.entries.append((record, data))
+            pack.size += len(data)
+            self._buffered += len(data)
+            if pack.size >= self.pack_size:
+                due.append(self._take_pack(group))
+            while self._buffered >= PACK_BUFFERS * self.pack_size and self._open_packs:
+                due.append(self._take_pack(max(self._open_packs, key=lambda g: self._open_packs[g].size)))
+        for number, entries in due:
+            self._write_pack(number, entries)
+
+    def _take_pack(self, group):
+        """(under the mutex) Close the open pack of ``group``: ``(its number, its entries)``."""
+        pack = self._open_packs.pop(group)
+        self._buffered -= pack.size
+        self._pack_count += 1
+        return self._pack_count, pack.entries
+
+    def _write_pack(self, number, entries):
+        """Write one pack object; only then do its items count as stored (their records get ``pack`` and ``offset``)."""
+        path = pack_path(number)
+        offset = 0
+        for record, data in entries:
+            record["pack"], record["offset"] = path, offset
+            offset += len(data)
+        try:
+            result = self.storage.put(join_key(self.name, path), [data for dummy, data in entries])
+        except BaseException:
+            with self._mutex:
+                for record, dummy in entries:
+                    self._reserved.discard(record["path"][:-len(ENC_SUFFIX)] if record.get("encrypted") else record["path"])
+            raise
+        with self._mutex:
+            self._packs.append({"path": path, "size": result.size, "sha256": result.sha256, "items": len(entries)})
+            self._items.extend(record for record, dummy in entries)
+
+    def _flush_packs(self):
+        """Write every open pack (at the commit)."""
+        with self._mutex:
+            due = [self._take_pack(group) for group in sorted(self._open_packs)]
+        for number, entries in due:
+            self._write_pack(number, entries)
+
+    def add_resource(self, obj, resource, group="", encrypt=None):
+        """Store a Kubernetes object (a dict) at its ``resources/...`` path."""
+        meta = obj.get("metadata") or {}
+        path = resource_path(resource, group, meta.get("namespace"), meta.get("name"))
+        info = describe_path(path)
+        real = {"resource": resource_key(resource, group), "namespace": meta.get("namespace"), "name": meta.get("name")}
+        labels = {k: v for k, v in real.items() if v and info.get(k) != v}
+        return self.add(path, obj, encrypt=encrypt, **labels)
+
+    def submit(self, path, data, encrypt=None, **labels):
+        """``add`` on the writer's pool; blocks while ``2 * workers`` items are pending.  Errors surface in ``commit``."""
+        return self._job(self.add, path, data, encrypt, **labels)
+
+    def submit_many(self, items):
+        """``add`` for each ``(path, data, encrypt, labels)`` of ``items`` as ONE job of the writer's pool (one hand-off
+        for a whole page of objects instead of one per object); takes one of the ``2 * workers`` slots.  Every item
+        is tried; the errors surface in ``commit`` like those of ``submit``."""
+        items = list(items)
+        if not items:
+            return None
+        return self._job(self._add_batch, items)
+
+    def _job(self, fn, *args, **kwargs):
+        """Run ``fn`` on the writer's pool once one of the ``2 * workers`` slots is free."""
+        self._check_open()
+        self._slots.acquire()
+        with self._mutex:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
+                                                                   thread_name_prefix="adhar-archive")
+            try:
+                future = self._pool.submit(fn, *args, **kwargs)
+            except BaseException:
+                self._slots.release()
+                raise
+            self._futures.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _add_batch(self, items):
+        errors = []
+        for path, data, encrypt, labels in items:
+            try:
+                self.add(path, data, encrypt, **labels)
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append(exc)
+        if errors:
+            with self._mutex:
+                self._errors.extend(errors)
+
+    def _done(self, future):
+        with self._mutex:
+            self._futures.discard(future)
+            exc = future.exception()
+            if exc is not None:
+                self._errors.append(exc)
+        self._slots.release()
+
+    def wait(self):
+        """Wait for every submitted item; raises the first error of a failed one."""
+        while True:
+            with self._mutex:
+                pending = list(self._futures)
+            if not pending:
+                break
+            concurrent.futures.wait(pending)
+        with self._mutex:
+            errors = list(self._errors)
+        if errors:
+            first = errors[0]
+            text = first.msg if isinstance(first, AdharError) else "%s: %s" % (type(first).__name__, first)
+            details = dict(first.details) if isinstance(first, AdharError) else {}
+            details.update(backup=self.name, failed_items=len(errors))
+            raise AdharError("backup %s: %d item(s) failed; first: %s" % (self.name, len(errors), text),
+                             **details) from first
+
+    # -- commit
+
+    def build_manifest(self, finished):
+        with self._mutex:
+            items = sorted(self._items, key=lambda r: r["path"])
+            packs = sorted(self._packs, key=lambda r: r["path"])
+        counts, sections = {}, {}
+        for item in items:
+            info = dict(describe_path(item["path"]), **{k: item[k] for k in ("resource",) if k in item})
+            sections[info["section"]] = sections.get(info["section"], 0) + 1
+            if "resource" in info:
+                counts[info["resource"]] = counts.get(info["resource"], 0) + 1
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION if packs else UNPACKED_VERSION,
+            "name": self.name,
+            "cluster": self.cluster,
+            "kubernetes_version": self.kubernetes_version,
+            "created": self.created,
+            "started": self.started,
+            "finished": finished,
+            "counts": counts,
+            "sections": sections,
+            "item_count": len(items),
+            "total_bytes": sum(i["size"] for i in items),
+            "items": items,
+            "encryption": None,
+            "metadata": self.metadata,
+            "writer": self._writer_info(),
+        }
+        if packs:
+            manifest["packs"] = packs
+        if self._encryption is not None:
+            manifest["encryption"] = dict(self._encryption, encrypted_items=sum(1 for i in items if i.get("encrypted")))
+        return manifest
+
+    def commit(self):
+        """Wait for pending items, make them durable, write the manifest; returns the manifest."""
+        self._check_open()
+        self.wait()
+        with self._mutex:
+            self._state = "committing"  # refuses new items; items being written are waited for
+            while self._active:
+                self._idle.wait()
+        try:
+            self._flush_packs()
+            with self._mutex:
+                self._reserved = set()  # only guarded against duplicates while items came in; its table is big
+            self.storage.sync()
+            try:
+                if self.lock is not None and getattr(self.lock, "held", False):
+                    self.lock.refresh()
+            except AdharError as exc:
+                self.warnings.append("the lock was lost before the commit: %s" % exc.msg)
+            manifest = self.build_manifest(isotime(utcnow()))
+            if self._dek is not None:
+                manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
+            signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
+            if signing_key is not None:  # last: the signature covers everything else, the mac included
+                manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
+            self.storage.put(join_key(self.name, MANIFEST), manifest_chunks(manifest))  # streamed, encoded as sent
+            self.storage.sync()
+        except BaseException:
+            with self._mutex:
+                self._state = "failed"
+            raise
+        self.finished = manifest["finished"]
+        self.manifest = manifest
+        with self._mutex:
+            self._state = "committed"
+        self._shutdown()
+        return manifest
+
+    def abort(self):
+        """Stop accepting items and leave the backup incomplete (no manifest); written items stay until retention."""
+        with self._mutex:
+            if self._state in ("committed", "aborted"):
+                return
+            self._state = "aborted"
+        self._shutdown(cancel=True)
+
+    def _shutdown(self, cancel=False):
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+        elif self._state in ("new", "open"):
+            self.commit()
+        return False
