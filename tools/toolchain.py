@@ -25,7 +25,6 @@ Progress goes to stderr; the resolved bin dir is the last line on stdout.
 
 import argparse
 import datetime
-import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -45,15 +44,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
-def _load_pins():
-    path = os.path.join(REPO, "plugins", "module_utils", "_common", "toolchain.py")
-    spec = importlib.util.spec_from_file_location("adhar_toolchain_pins", path)
+def _load_common(name, as_name):
+    """A stdlib-only module of the collection's ``_common`` package, loaded from its file (no collection path)."""
+    path = os.path.join(REPO, "plugins", "module_utils", "_common", name + ".py")
+    spec = importlib.util.spec_from_file_location(as_name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-PINS = _load_pins()
+PINS = _load_common("toolchain", "adhar_toolchain_pins")
+LOCKS = _load_common("locks", "adhar_locks")  # the collection's one flock helper
 T0 = time.monotonic()
 
 
@@ -598,6 +599,12 @@ def _copy_chart(name, dirs, dest):
         _copy_chart(dep, dirs, target)
 
 
+def _lock(name, quiet=False):
+    """The exclusive lock ``name`` in the cache root (held until the ``with`` block ends); says when it waits."""
+    path = os.path.join(PINS.cache_root(), name)
+    return LOCKS.FileLock(path, on_wait=None if quiet else lambda: log("another toolchain run holds %s; waiting for it" % path))
+
+
 def ensure_charts(names=None):
     """Fetch the pinned charts ``names`` (default: all) into the cache; return ``{name: chart dir}``."""
     names = sorted(names or PINS.CHARTS)
@@ -607,12 +614,7 @@ def ensure_charts(names=None):
     missing = [n for n in names if not PINS.chart_ready(n)]
     if missing:
         os.makedirs(PINS.cache_root(), exist_ok=True)
-        with open(os.path.join(PINS.cache_root(), ".charts.lock"), "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log("another toolchain run holds %s; waiting for it" % lock.name)
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with _lock(".charts.lock"):
             _fetch_charts_locked([n for n in missing if not PINS.chart_ready(n)])
     for n in names:
         log("chart %s: %s" % (n, PINS.chart_dir(n)))
@@ -672,8 +674,7 @@ def _ensure_addon(comp):
         log("%s %s: cached" % (comp, PINS.ADDON_VERSIONS[comp]))
         return
     os.makedirs(bin_dir, exist_ok=True)
-    with open(os.path.join(PINS.cache_root(), ".toolchain-%s.lock" % comp), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _lock(".toolchain-%s.lock" % comp, quiet=True):
         if _manifest_ok(bin_dir, names, ident):
             return
         if not shutil.which("go"):
@@ -703,12 +704,7 @@ def _ensure_core(components, allow_download):
         return bin_dir
     os.makedirs(bin_dir, exist_ok=True)
     # one ensure at a time per cache: a second caller waits, then finds the work done
-    with open(os.path.join(PINS.cache_root(), ".toolchain.lock"), "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log("another toolchain run holds %s; waiting for it" % lock.name)
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    with _lock(".toolchain.lock"):
         return _ensure_locked(components, allow_download, bin_dir)
 
 
