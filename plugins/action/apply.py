@@ -23,6 +23,7 @@ from ansible.plugins.action import ActionBase
 
 try:
     import yaml
+    from ansible.module_utils.common.yaml import yaml_load_all
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     yaml = None
 
@@ -53,7 +54,7 @@ def expand_paths(paths):
 def parse_documents(text, origin):
     """The YAML documents of a rendered template (empty ones dropped)."""
     try:
-        return [d for d in yaml.safe_load_all(to_text(text)) if d is not None]
+        return [d for d in yaml_load_all(to_text(text)) if d is not None]
     except yaml.YAMLError as exc:
         raise AnsibleActionFail("template {0} did not render to valid YAML: {1}".format(origin, exc)) from exc
 

@@ -446,10 +446,11 @@ def default_cluster_name(params):
             context = kubeconfig.get("current-context")
         else:
             import yaml
+            from ansible.module_utils.common.yaml import yaml_load
             for path in str(kubeconfig).split(os.pathsep):
                 try:
                     with open(os.path.expanduser(path)) as f:
-                        doc = yaml.safe_load(f) or {}
+                        doc = yaml_load(f) or {}
                 except (OSError, ValueError, yaml.YAMLError):
                     continue
                 if isinstance(doc, dict) and doc.get("current-context"):

@@ -74,6 +74,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._k8s.wait import Ta
 
 try:
     import yaml
+    from ansible.module_utils.common.yaml import yaml_load_all
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     yaml = None
 
@@ -114,7 +115,7 @@ def parse_yaml(text, origin="definitions"):
     if yaml is None:  # pragma: no cover
         raise AdharError("PyYAML is required to read YAML")
     try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
+        return [d for d in yaml_load_all(text) if d is not None]  # Ansible's loader: libyaml's when present
     except yaml.YAMLError as exc:
         raise AdharError("{0}: not valid YAML: {1}".format(origin, exc), origin=origin) from exc
 

@@ -52,6 +52,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._common.scratch imp
 
 try:
     import yaml
+    from ansible.module_utils.common.yaml import yaml_load
 except ImportError as exc:  # pragma: no cover - PyYAML comes with ansible-core
     yaml = None
     YAML_IMPORT_ERROR = exc
@@ -134,7 +135,7 @@ def _contexts_of(source):
         for path in source:
             try:
                 with open(path) as f:
-                    doc = yaml.safe_load(f)
+                    doc = yaml_load(f)
             except (OSError, yaml.YAMLError):
                 continue
             if isinstance(doc, dict):

@@ -32,6 +32,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._common.tlsprobe im
 
 try:
     import yaml
+    from ansible.module_utils.common.yaml import yaml_load
     HAS_YAML = True
 except ImportError:
     HAS_YAML = False
@@ -369,7 +370,7 @@ def merge_kubeconfig(path, ours):
     if os.path.exists(path):
         try:
             with open(path) as f:
-                existing = yaml.safe_load(f)
+                existing = yaml_load(f)
         except (OSError, yaml.YAMLError) as e:
             raise AdharError("kubeconfig_out: cannot merge into %s: %s" % (path, e), option="kubeconfig_out")
     if not isinstance(existing, dict) or not existing:
@@ -388,7 +389,7 @@ def kubeconfig_has(path, ours):
     """True when ``path`` already holds our cluster, user and context entries exactly."""
     try:
         with open(path) as f:
-            existing = yaml.safe_load(f) or {}
+            existing = yaml_load(f) or {}
     except (OSError, yaml.YAMLError):
         return False
     if not isinstance(existing, dict):
@@ -407,7 +408,7 @@ def unmerge_kubeconfig(path, cluster_name):
         return False
     try:
         with open(path) as f:
-            existing = yaml.safe_load(f) or {}
+            existing = yaml_load(f) or {}
     except (OSError, yaml.YAMLError):
         return False
     ctx = "adhar-" + cluster_name

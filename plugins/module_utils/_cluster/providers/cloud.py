@@ -106,10 +106,10 @@ class CloudProvider(Provider):
 
 def has_token_user(path, name):
     """True when the kubeconfig at ``path`` has user ``name`` with a token."""
-    import yaml
+    from ansible.module_utils.common.yaml import yaml_load
     try:
         with open(path) as f:
-            data = yaml.safe_load(f) or {}
+            data = yaml_load(f) or {}
     except (OSError, ValueError):
         return False
     return any(isinstance(u, dict) and u.get("name") == name and (u.get("user") or {}).get("token")

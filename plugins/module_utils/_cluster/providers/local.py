@@ -34,9 +34,10 @@ def check_output_file(path, option="kubeconfig_out"):
         if not os.access(path, os.R_OK | os.W_OK):
             raise AdharError("%s: %s is not readable and writable by this user" % (option, path), option=option)
         import yaml
+        from ansible.module_utils.common.yaml import yaml_load
         try:
             with open(path) as f:
-                yaml.safe_load(f)
+                yaml_load(f)
         except (OSError, yaml.YAMLError) as e:
             raise AdharError("%s: cannot merge into %s: it is not a readable YAML file (%s)"
                              % (option, path, str(e).splitlines()[0] if str(e) else type(e).__name__), option=option)
@@ -373,9 +374,9 @@ class LocalProvider(Provider):
 
     def _ensure_kubeconfig(self, cluster, path):
         """Our context in the user's kubeconfig ``path``; returns True when it had to be written."""
-        import yaml
+        from ansible.module_utils.common.yaml import yaml_load
         with open(cluster.layout.admin_kubeconfig) as f:
-            ours = yaml.safe_load(f)
+            ours = yaml_load(f)
         if rt.kubeconfig_has(path, ours):
             return False
         if self.check_mode:

@@ -1,6 +1,7 @@
 # Copyright (c) 2026 adhar.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Every YAML example of the seed document (fixtures/adhar/seed/, copied unchanged), and what the validator says about it.
+"""Every YAML example of the adhar Advanced Topics guide (fixtures/adhar/guide/, copied unchanged), and what the
+validator says about it.
 
 None of the 13 blocks is a complete adhar config on its own:
 
@@ -71,27 +72,27 @@ EXPECTED = {
 }
 
 
-def test_every_seed_block_has_an_expectation():
-    assert sorted(os.listdir(fixture("seed"))) == sorted(EXPECTED)
+def test_every_guide_block_has_an_expectation():
+    assert sorted(os.listdir(fixture("guide"))) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_seed_block_alone(name):
-    report = check(loader.load_file(fixture("seed", name)))
+def test_guide_block_alone(name):
+    report = check(loader.load_file(fixture("guide", name)))
     assert sorted((e["path"], e["message"]) for e in report.errors) == sorted(EXPECTED[name])
     assert all("line" in e for e in report.errors)
 
 
-def seed(name):
-    return data("seed", name)
+def guide(name):
+    return data("guide", name)
 
 
 def test_ha_block_in_context_is_valid():
-    assert errors(deep_merge(base(), seed("01-ha-enable.yaml"))) == []
+    assert errors(deep_merge(base(), guide("01-ha-enable.yaml"))) == []
 
 
 def test_autoscaling_block_in_context_still_lacks_core_services():
-    cfg = deep_merge(base(), seed("02-ha-autoscaling.yaml"))
+    cfg = deep_merge(base(), guide("02-ha-autoscaling.yaml"))
     assert errors(cfg) == [("environmentTemplates.prod-defaults.coreServices",
                             "is required: upstream rejects a template without core services (core services cannot be empty)")]
     cfg["environmentTemplates"]["prod-defaults"]["coreServices"] = {"argocd": {"values": [kv("server.replicas", "2")]}}
@@ -99,7 +100,7 @@ def test_autoscaling_block_in_context_still_lacks_core_services():
 
 
 def test_production_block_in_context_still_lacks_cluster_config():
-    cfg = seed("03-production-config.yaml")
+    cfg = guide("03-production-config.yaml")
     cfg["environments"] = {"production": {"type": "production", "template": "prod-defaults",
                                           "clusterConfig": [kv("workerReplicas", "3")]}}
     assert errors(cfg) == [("environmentTemplates.prod-defaults.clusterConfig",
@@ -109,7 +110,7 @@ def test_production_block_in_context_still_lacks_cluster_config():
 
 
 def test_backup_block_in_context_is_valid():
-    cfg = deep_merge(base(), seed("04-backup.yaml"))
+    cfg = deep_merge(base(), guide("04-backup.yaml"))
     assert errors(cfg) == []
 
 
@@ -117,11 +118,11 @@ def test_federation_block_in_context_is_valid():
     cfg = base()
     cfg["providers"] = {"aws": {"type": "aws", "region": "us-east-1", "primary": True},
                         "gcp": {"type": "gcp", "region": "europe-west1"}}
-    cfg.update(seed("05-federation.yaml"))
+    cfg.update(guide("05-federation.yaml"))
     assert errors(cfg) == []
 
 
-def test_the_multicloud_example_is_the_seed_completed():
+def test_the_multicloud_example_is_the_guide_completed():
     cfg = loader.load_file(MULTICLOUD_INVENTORY).data
     assert cfg["clusters"][0]["name"] == "prod-us-east" and cfg["backup"]["schedule"] == "0 2 * * *"
     report = check(loader.load_file(MULTICLOUD_INVENTORY))
