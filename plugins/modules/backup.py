@@ -148,8 +148,8 @@ options:
     description:
       - Small items (objects of up to 256 KiB as stored) are written together in packs of about this many MiB, one
         storage request per pack instead of one per object; each keeps its own checksum, encryption and manifest
-        record (format 2.0, see the backup format document).
-      - C(0) writes one object per item (format 1.2, readable by older releases of the collection).
+        record (format 2.1, see the backup format document).
+      - C(0) writes one object per item (format 1.3).
       - From 0 to 64.
     type: int
     default: 4
