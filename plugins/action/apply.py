@@ -54,7 +54,8 @@ def expand_paths(paths):
 def parse_documents(text, origin):
     """The YAML documents of a rendered template (empty ones dropped)."""
     try:
-        return [d for d in yaml_load_all(to_text(text)) if d is not None]
+        # str(): a rendered template is a tagged str subclass, which libyaml's C parser refuses
+        return [d for d in yaml_load_all(str(to_text(text))) if d is not None]
     except yaml.YAMLError as exc:
         raise AnsibleActionFail("template {0} did not render to valid YAML: {1}".format(origin, exc)) from exc
 
