@@ -112,6 +112,9 @@ class ArchiveWriter:
     ``pack_size`` (bytes; 0: off) packs small items together (see the module docstring).
     """
 
+    # ``backup.Capture`` hands this writer listed objects already encoded with ``item_bytes``.
+    encoded_objects = True
+
     def __init__(self, storage, name, *, cluster, kubernetes_version=None, key_wrapper=None, encrypt_all=False,
                  workers=4, metadata=None, created=None, lock=None, pack_size=0):
         self.storage = storage

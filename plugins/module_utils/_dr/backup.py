@@ -541,6 +541,9 @@ class Capture:
         self._stop = threading.Event()  # set when a task failed: the others stop at their next page
         self._namespaces_ok = {}  # namespace -> the filters' verdict (globs matched once per namespace)
         self._decoding = threading.BoundedSemaphore(DECODING)
+        # a writer that stores objects as they are stored in an archive gets them encoded (the decoded page then goes
+        # at once); any other (apps' in-memory sink) gets the objects
+        self._encode = bool(getattr(writer, "encoded_objects", False))
 
     # -- one object
 
@@ -651,8 +654,8 @@ class Capture:
                 continue
             seen.add(ident)
             entry = self._emit(res, obj)
-            if entry is not None:  # encoded: the decoded page goes with this call
-                batch.append((entry[0], item_bytes(entry[1]), entry[2], entry[3]))
+            if entry is not None:
+                batch.append((entry[0], item_bytes(entry[1]) if self._encode else entry[1], entry[2], entry[3]))
         return batch, (data.get("metadata") or {}).get("continue")
 
     def run(self):

@@ -228,6 +228,8 @@ class ApiException(Exception):
 
 
 class FakeWriter:
+    encoded_objects = True  # as ArchiveWriter
+
     def __init__(self):
         self.items = {}
 
@@ -242,6 +244,34 @@ class FakeWriter:
 
 def _cm(ns, name, labels=None):
     return {"metadata": {"namespace": ns, "name": name, "labels": labels or {}}}
+
+
+def test_objects_reach_an_archive_writer_encoded_and_any_other_writer_decoded():
+    """ArchiveWriter (``encoded_objects``) gets each listed object as its stored bytes; a writer without the flag
+    (the in-memory sink of ``apps``) gets the objects themselves."""
+    page = {"metadata": {}, "items": [_cm("a", "one")]}
+    res = Resource("", "v1", "ConfigMap", "configmaps", True, ("list",))
+
+    class Plain:
+        def __init__(self):
+            self.got = []
+
+        def submit_many(self, entries):
+            self.got.extend(entries)
+
+    for writer, want in ((FakeWriter(), bytes), (Plain(), dict)):
+        filters = Filters()
+        got = []
+        writer_submit = getattr(writer, "submit", None)
+        if writer_submit is not None:
+            def submit(path, data, encrypt=None, _orig=writer_submit, **labels):
+                got.append(data)
+                return _orig(path, data, encrypt, **labels)
+            writer.submit = submit
+        Capture(FakeClient({"/api/v1/configmaps": lambda q: (200, page)}), filters, plan_capture([(res, ())], filters),
+                writer).run()
+        data = got[0] if got else writer.got[0][1]
+        assert isinstance(data, want), (type(writer).__name__, type(data))
 
 
 def test_list_pages_filters_and_restarts_on_410():
