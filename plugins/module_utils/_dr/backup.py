@@ -632,7 +632,7 @@ class Capture:
                 return
 
     def _page(self, res, key, path, body, seen, is_namespaces):
-        """One listed page: ``(writer entries of its objects, each encoded, the continue token)``."""
+        """One listed page: ``(writer entries of its objects, encoded for an archive writer, the continue token)``."""
         try:
             data = json.loads(body)
         except ValueError:

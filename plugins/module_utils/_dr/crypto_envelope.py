@@ -544,7 +544,7 @@ class DataKey:
     def manifest_mac(self, payload):
         """HMAC-SHA256 (hex) of ``payload``: bytes, or an iterable of byte chunks (hashed one by one)."""
         mac = hmac.new(_hkdf(self._key, _MANIFEST_INFO), digestmod=hashlib.sha256)
-        for chunk in (payload,) if isinstance(payload, (bytes, bytearray, memoryview)) else payload:
+        for chunk in _payload_chunks(payload):
             mac.update(chunk)
         return mac.hexdigest()
 
