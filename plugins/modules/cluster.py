@@ -140,7 +140,8 @@ options:
         patch of the same minor too). Skipping a minor or downgrading is refused before anything changes; the one
         downgrade allowed is back to the version an unfinished upgrade started from (a rollback). Member by member,
         each API server is drained in HAProxy, restarted on the new release and back in rotation once ready; then the
-        controller-managers and the schedulers (the leader of each last); then the version the nodes report. A step
+        controller-managers and the schedulers (the leader of each last), done once both lead again (a restarted
+        leader's lease must expire first, up to 15 seconds); then the version the nodes report. A step
         that fails puts that process back on its old release and fails with the reason; a run that was interrupted is
         finished (or rolled back) by running again with the same version. A single-member cluster restarts its API
         server in place (a short outage). See C(docs/local-clusters.md).
@@ -867,11 +868,14 @@ upgrade:
       elements: str
     steps:
       description:
-        - One entry per process changed, in order, then one for the nodes; C(process), C(to), C(seconds), C(drained)
-          (seconds its API server was drained in HAProxy before it restarted) and, for the nodes, C(patched).
+        - One entry per process changed, in order, then one for the wait for the controller-manager and scheduler
+          leaders, then one for the nodes; C(process), C(to), C(seconds), C(drained) (seconds its API server was
+          drained in HAProxy before it restarted), for the wait C(leaders) (the member leading each) and, for the
+          nodes, C(patched).
       type: list
       elements: dict
-      sample: [{process: apiserver-0, to: v1.36.3, seconds: 9.8, drained: 0.1}, {process: nodes, to: v1.36.3, seconds: 0.1, patched: 2}]
+      sample: [{process: apiserver-0, to: v1.36.3, seconds: 9.8, drained: 0.1},
+        {process: leaders, seconds: 12.4, leaders: {controller-manager: 1, scheduler: 1}}, {process: nodes, to: v1.36.3, seconds: 0.1, patched: 2}]
     seconds:
       description: Seconds the whole upgrade took.
       type: float

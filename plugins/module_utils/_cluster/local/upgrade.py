@@ -11,8 +11,9 @@ so it can only be finished or rolled back.
 Order (``plan``): every API server member by member (drained in HAProxy through its runtime API first, so requests
 in flight finish and new connections go to the other members; restarted on the new binaries; ready on /readyz and
 serving the new /version before HAProxy sends it traffic again), then the controller-managers, then the schedulers,
-the leader of each last (the member whose ``leader_election_master_status`` is 1), then the version the kwok nodes
-report.  A rollback goes the other way (controllers first: they must never be newer than the API servers).
+the leader of each last (the member whose ``leader_election_master_status`` is 1), then a wait until both lead
+again (the restarted leader's lease must expire first), then the version the kwok nodes report.  A rollback goes the
+other way (controllers first: they must never be newer than the API servers).
 
 State is written atomically before and after every step; whether a process already runs the new release is read from
 its executable (``/proc/<pid>/exe``), so a re-run after an interruption (a member or the module killed) skips what is
@@ -296,12 +297,40 @@ class Upgrade:
             self.actions.append("%s on %s in %.1fs%s" % (name, self.version, entry["seconds"],
                                                          " (drained %.1fs)" % entry["drained"] if "drained" in entry else ""))
         t = time.monotonic()
+        held = self.wait_leaders()
+        self.steps.append({"process": "leaders", "seconds": round(time.monotonic() - t, 2), "leaders": held})
+        self.actions.append("leaders after %.1fs: %s" % (
+            self.steps[-1]["seconds"], ", ".join("%s-%d" % (k, v) for k, v in sorted(held.items()))))
+        t = time.monotonic()
         patched = self.nodes()
         self.steps.append({"process": "nodes", "to": self.version, "seconds": round(time.monotonic() - t, 2),
                            "patched": len(patched)})
         if patched:
             self.actions.append("nodes %s report kubelet %s" % (", ".join(patched), self.version))
         self.finish()
+
+    def wait_leaders(self):
+        """Wait until a controller-manager and a scheduler lead again.  A restarted leader does not hand its lease
+        over: the others take it only when it expires (15 s after its last renewal), and until then nothing runs the
+        controllers, so the upgrade is not done before that."""
+        held = {}
+
+        def check():
+            held.clear()
+            held.update(leaders(self.cluster))
+            missing = [k for k in ("controller-manager", "scheduler") if k not in held]
+            return not missing, "no leader yet: %s" % ", ".join(missing)
+
+        names = ["%s-%d" % (k, i) for k in ("controller-manager", "scheduler") for i in range(self.cluster.members)]
+        try:
+            rt.poll("a controller-manager and a scheduler leader", check, self._deadline(), self.cluster, names,
+                    interval=0.5)
+        except AdharError as e:
+            name = self.cluster.layout.name
+            raise AdharError("every process of cluster %s runs %s, but %s; the upgrade is recorded as unfinished: run "
+                             "again with kubernetes_version %s to finish" % (name, self.version, e, self.version),
+                             upgrade=self.record)
+        return dict(held)
 
     def _fail(self, name, error):
         old_version, old_dir = self._old()

@@ -233,6 +233,7 @@ def simulated(tmp_path, monkeypatch):
     cluster.supervisor = sup
     broken = set()
     nodes = {"kwok-node-0": "v1.35.4", "kwok-node-1": "v1.35.4"}
+    leading = {"controller-manager": 0, "scheduler": 0}
 
     def serves(url, timeout=None, **tls):
         port = int(url.split(":")[2].split("/")[0])
@@ -241,7 +242,8 @@ def simulated(tmp_path, monkeypatch):
                     if m[key] == port)
         proc = sup.procs[name]
         if url.endswith("/metrics"):
-            return 200, b'leader_election_master_status{name="x"} %d\n' % (1 if name.endswith("-0") else 0)
+            kind = name.rpartition("-")[0]
+            return 200, b'leader_election_master_status{name="x"} %d\n' % (1 if name == "%s-%s" % (kind, leading.get(kind)) else 0)
         if proc["state"] != "RUNNING" or (name, proc["dir"]) in broken:
             raise OSError("connection refused")
         version = "v1.36.3" if proc["dir"] == new else "v1.35.4"
@@ -267,7 +269,7 @@ def simulated(tmp_path, monkeypatch):
         run.lb = FakeLoadBalancer()
         return run, actions
     return {"cluster": cluster, "sup": sup, "make": make, "old": old, "new": new, "broken": broken, "nodes": nodes,
-            "layout": layout}
+            "layout": layout, "leading": leading}
 
 
 def test_run_moves_every_process_in_order(simulated):
@@ -290,7 +292,8 @@ def test_run_moves_every_process_in_order(simulated):
     assert run.lb.log[:3] == [("apiserver-%d" % i, "ready") for i in range(3)]
     assert run.lb.log[3:] == [("apiserver-%d" % i, state) for i in range(3) for state in ("drain", "ready")]
     assert set(simulated["nodes"].values()) == {"v1.36.3"}
-    assert [s["process"] for s in run.steps] == order + ["nodes"] and run.steps[-1]["patched"] == 2
+    assert [s["process"] for s in run.steps] == order + ["leaders", "nodes"] and run.steps[-1]["patched"] == 2
+    assert run.steps[-2]["leaders"] == {"controller-manager": 0, "scheduler": 0}
     with open(cluster.layout.state_file) as f:
         final = json.load(f)
     assert "upgrade" not in final and final["spec"]["kubernetes_version"] == "v1.36.3"
@@ -372,3 +375,54 @@ def test_component_probes_do_not_verify_the_self_signed_serving_certificate(monk
     assert up.component_request(Cluster(), 10257, "/healthz") == (200, b"ok")
     assert seen["ctx"] == {"client_cert": "/pki/admin.crt", "client_key": "/pki/admin.key", "verify": False}
     assert seen["request"] == ("https://127.0.0.1:10257", "/healthz", "ctx")
+
+
+def test_finished_only_once_a_controller_manager_and_a_scheduler_lead(simulated, monkeypatch):
+    """A restarted leader keeps its lease until it expires: the upgrade is finished only once new leaders hold it."""
+    cluster, leading = simulated["cluster"], simulated["leading"]
+    leading["scheduler"] = None
+    polls = []
+
+    def poll(what, check, deadline, c, names, interval=0.2):
+        if not what.endswith("leader"):
+            return real_poll(what, check, deadline, c, names)
+        for dummy in range(3):
+            ok, last = check()
+            polls.append(last)
+            if ok:
+                return
+            leading["scheduler"] = 2 if len(polls) == 2 else leading["scheduler"]
+        raise AdharError("timed out waiting for %s of cluster c (last: %s)" % (what, last))
+
+    from ansible_collections.adhar.platform.plugins.module_utils._cluster.local import runtime as rt
+    real_poll = rt.poll
+    monkeypatch.setattr(rt, "poll", poll)
+    run, actions = simulated["make"]()
+    run.begin("v1.35.4", simulated["old"])
+    run.run(up.plan(3, "upgrade"))
+    assert polls[0] == "no leader yet: scheduler" and len(polls) == 3
+    assert run.steps[-2]["leaders"] == {"controller-manager": 0, "scheduler": 2}
+    assert "upgrade" not in cluster.data
+
+
+def test_no_leader_leaves_the_upgrade_unfinished_and_a_rerun_waits_again(simulated):
+    cluster, leading = simulated["cluster"], simulated["leading"]
+    leading["controller-manager"] = None
+    run, actions = simulated["make"]()
+    run.begin("v1.35.4", simulated["old"])
+    with pytest.raises(AdharError, match=r"every process of cluster c runs v1.36.3, but timed out waiting for a "
+                                         r"controller-manager and a scheduler leader of cluster c \(last: no leader yet: "
+                                         r"controller-manager\); the upgrade is recorded as unfinished"):
+        run.run(up.plan(3, "upgrade"))
+    with open(cluster.layout.state_file) as f:
+        assert json.load(f)["upgrade"]["to"] == "v1.36.3"
+    assert cluster.data["spec"]["kubernetes_version"] == "v1.35.4"
+    # every process already runs the new release: the re-run only waits for the leaders again, then finishes
+    leading["controller-manager"] = 1
+    run, actions = simulated["make"](kind=up.check_skew("v1.35.4", "v1.36.3", cluster.data["upgrade"]))
+    run.begin("v1.35.4", simulated["old"])
+    simulated["sup"].log.clear()
+    run.run(up.plan(3, "resume"))
+    assert [e for e in simulated["sup"].log if e[0] == "start"] == []
+    assert run.steps[0] == dict(run.steps[0], process="leaders", leaders={"controller-manager": 1, "scheduler": 0})
+    assert cluster.data["spec"]["kubernetes_version"] == "v1.36.3" and "upgrade" not in cluster.data
