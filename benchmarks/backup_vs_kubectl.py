@@ -58,12 +58,14 @@ PLAY = """- hosts: localhost
 
 
 def _module_pids(root):
-    """Processes under ``root`` whose command line names an AnsiballZ module."""
-    return [pid for pid in procs.descendants(root) if b"AnsiballZ" in procs.cmdline(pid)]
+    """Processes under ``root`` whose command line names an AnsiballZ module (not the shells that start them)."""
+    return [pid for pid in procs.descendants(root)
+            if b"AnsiballZ" in procs.cmdline(pid) and not procs.cmdline(pid).startswith((b"/bin/sh", b"sh"))]
 
 
 def run_measured(cmd, env, poll_modules=False, stdout=None):
-    """Run ``cmd``; returns (rc, wall seconds, maxrss KiB of the tree, peak VmHWM KiB of module processes)."""
+    """Run ``cmd``; returns (wall seconds, maxrss KiB of the tree, peak VmHWM KiB of a module process with its
+    children)."""
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = {"module": 0}
@@ -72,9 +74,10 @@ def run_measured(cmd, env, poll_modules=False, stdout=None):
     def poll():
         while not done.is_set():
             for pid in _module_pids(proc.pid):
-                hwm = procs.status_kib(pid, "VmHWM")
-                if hwm:
-                    peak["module"] = max(peak["module"], hwm)
+                # a module with child processes (backup's decoder processes) counts them too: the sum of each
+                # process's own peak, an upper bound of the tree's peak
+                hwm = sum(procs.status_kib(p, "VmHWM") or 0 for p in [pid] + procs.descendants(pid))
+                peak["module"] = max(peak["module"], hwm)
             done.wait(0.02)
 
     thread = threading.Thread(target=poll, daemon=True) if poll_modules else None

@@ -170,6 +170,9 @@ notes:
   - The objects are stored as the API returns them (sanitising is the restore's job), packed together in a few large
     objects (O(pack_size)) or one file per object.
   - A backup is not a consistent point in time across types (like Velero's); the etcd snapshot is.
+  - Decoding the listed pages and encoding each object again is most of a backup's CPU time. On a machine with more
+    than one core it runs in child processes of the same Python (one fewer than the cores, at most 4), so the module
+    uses more than one core (RV(backup.decoder_processes)).
 seealso:
   - module: adhar.platform.backup_info
   - module: adhar.platform.restore
@@ -270,6 +273,13 @@ backup:
     objects_per_second:
       description: Objects captured per second over the whole task.
       type: float
+    decoder_processes:
+      description:
+        - Child processes (the same Python) that decoded the listed pages and encoded their objects, one fewer than
+          the machine's cores and at most 4; 0 on one core, where the module's own process does it.
+      type: int
+      returned: success, not in check mode
+      sample: 1
     etcd:
       description:
         - The etcd snapshot's record, or null. C(sha256) (the snapshot's own trailing hash, hex), C(revision) (the

@@ -302,7 +302,10 @@ def canonical_chunks(obj):
             yield head + _CANONICAL(obj[key]).encode("ascii")
             continue
         yield head + b"["
-        yield from _record_chunks(_CANONICAL, obj[key], ",")
+        records = obj[key]
+        for start in range(0, len(records), _RECORD_BATCH):  # a batch in one call: "[r1,r2]" is r1 "," r2 in brackets
+            chunk = _CANONICAL([_plain(r) for r in records[start:start + _RECORD_BATCH]]).encode("ascii")[1:-1]
+            yield b"," + chunk if start else chunk
         yield b"]"
     yield b"}"
 

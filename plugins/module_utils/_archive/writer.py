@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import json
 import os
 import socket
 import threading
@@ -58,6 +57,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     signed_payload,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr.page_codec import encode_item
 from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import (
     item_aad,
     new_envelope,
@@ -72,15 +72,11 @@ from ansible_collections.adhar.platform.plugins.module_utils._storage.base impor
 )
 
 
-# One encoder for every item: the same bytes as ``json.dumps(obj, sort_keys=True, separators=(",", ":"),
-# ensure_ascii=False)`` without building an encoder per call.
-_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-
 def item_bytes(obj):
     """The stored bytes of an object item (before encryption): its JSON, sorted keys, no whitespace, UTF-8.  ``add``
-    encodes dicts and lists with it; a caller that encodes first (and drops the object) hands ``add`` the same bytes."""
-    return _ENCODE(obj).encode("utf-8")
+    encodes dicts and lists with it; a caller that encodes first (and drops the object) hands ``add`` the same bytes
+    (``_dr.page_codec`` encodes the listed objects, in decoder processes too)."""
+    return encode_item(obj)
 
 
 # Items up to this many stored bytes go into packs (when packing is on); bigger ones keep an object of their own.

@@ -47,7 +47,6 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.api import
     resource_path,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._archive.reader import check_verification
-from ansible_collections.adhar.platform.plugins.module_utils._archive.writer import item_bytes
 from ansible_collections.adhar.platform.plugins.module_utils._common.args import WORKERS_BOUNDS, at_least
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, check_bounds, limit_malloc_arenas
 from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import key_wrapper_from_params, verify_key_info
@@ -61,12 +60,20 @@ from ansible_collections.adhar.platform.plugins.module_utils._dr.csi_snapshots i
     snapshot_state,
     wait_snapshots,
 )
+from ansible_collections.adhar.platform.plugins.module_utils._dr.page_codec import (  # noqa: F401 (EXCLUDE_LABELS: public)
+    EXCLUDE_LABELS,
+    DecoderPool,
+    PageError,
+    default_processes,
+    is_excluded,
+    namespace_matches,
+    split_page,
+)
 from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import Resource
 from ansible_collections.adhar.platform.plugins.module_utils._dr.restore_sanitize import LabelSelector
 from ansible_collections.adhar.platform.plugins.module_utils._storage.api import normalize_storage_params, storage_from_params
 from ansible_collections.adhar.platform.plugins.module_utils._dr.volume_data import capture_volumes
 
-EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-backup", "true"))
 # Groups whose objects are live readings, not state: never captured.
 SKIP_GROUPS = frozenset(("metrics.k8s.io",))
 # Served but not stored state: computed on every read (deprecated since 1.19).
@@ -76,8 +83,9 @@ AGGREGATED_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDis
                      "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
 # Objects handed to the archive writer at once (its threads encode, hash, encrypt and store them).
 WRITE_BATCH = 100
-# Listing threads that decode, filter and encode a page at the same time.  The work holds the GIL, so more would only
-# keep more decoded pages (several MB each) alive at once; the other threads meanwhile wait for the API server.
+# Listing threads that decode, filter and encode a page at the same time in this process (without decoder processes).
+# The work holds the GIL, so more would only keep more decoded pages (several MB each) alive at once; the other threads
+# meanwhile wait for the API server.
 DECODING = 2
 # The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
 # A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
@@ -205,9 +213,7 @@ class Filters:
         return [p for p in self.include_namespaces if not any(fnmatch.fnmatchcase(n, p) for n in namespaces)]
 
     def namespace_ok(self, namespace):
-        if any(fnmatch.fnmatchcase(namespace, p) for p in self.exclude_namespaces):
-            return False
-        return self.all_namespaces or any(fnmatch.fnmatchcase(namespace, p) for p in self.include_namespaces)
+        return namespace_matches(namespace, self.include_namespaces, self.exclude_namespaces)
 
     # -- resources
 
@@ -237,12 +243,6 @@ class Filters:
                 "label_selector": self.label_selector, "include_cluster_resources": self.include_cluster_resources,
                 "cluster_resources": self.cluster_mode(), "include_events": self.include_events,
                 "exclude_labels": ["%s=%s" % pair for pair in EXCLUDE_LABELS]}
-
-
-def is_excluded(obj):
-    """True when the object carries one of the exclude labels."""
-    labels = ((obj.get("metadata") or {}).get("labels")) or {}
-    return any(str(labels.get(k, "")).lower() == v for k, v in EXCLUDE_LABELS)
 
 
 def resource_names(res, aliases=()):
@@ -519,9 +519,12 @@ def _api_exception_status(exc):
 
 
 class Capture:
-    """One backup's listing and writing (see the module docstring)."""
+    """One backup's listing and writing (see the module docstring).
 
-    def __init__(self, client, filters, plan, writer=None, workers=8, page_size=500):
+    ``decoders``: decoder processes that split the pages for a writer taking encoded objects (``page_codec``); None
+    picks ``default_processes()`` (one fewer than the cores), 0 splits pages in this process."""
+
+    def __init__(self, client, filters, plan, writer=None, workers=8, page_size=500, decoders=None):
         self.client = client
         self.filters = filters
         self.plan = plan
@@ -544,37 +547,51 @@ class Capture:
         # a writer that stores objects as they are stored in an archive gets them encoded (the decoded page then goes
         # at once); any other (apps' in-memory sink) gets the objects
         self._encode = bool(getattr(writer, "encoded_objects", False))
+        self.decoders = (default_processes() if decoders is None else max(0, int(decoders))) if self._encode else 0
+        self._pool = None
 
     # -- one object
 
+    def _keep(self, res, key, kept):
+        """Account the objects of ``res`` a page (or a related object) keeps, ``(namespace, name, item, pvc)`` each
+        (counts, namespaces, PVCs, custom types: under the lock once); returns their writer entries ``(path, item,
+        encrypt, labels)``, none without a writer (check mode)."""
+        is_namespaces = res.group == "" and res.plural == "namespaces"
+        custom = res.group and "." in res.group and not res.group.endswith(".k8s.io")
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + len(kept)
+            self.api_versions[key] = res.api_version
+            for ns, name, dummy, pvc in kept:
+                if ns:
+                    self.namespaces_seen.add(ns)
+                if is_namespaces:
+                    self.namespaces_captured.add(name)
+                elif pvc is not None:
+                    self.pvcs.append({"namespace": ns, "name": name, "volume": pvc[0], "storage_class": pvc[1]})
+            if custom and kept:
+                self.custom_types.add((res.plural, res.group))
+        if self.writer is None:
+            return []
+        encrypt = (res.group == "" and res.plural == "secrets") or None
+        entries = []
+        for ns, name, item, dummy in kept:
+            path = resource_path(res.plural, res.group, ns, name)
+            info = describe_path(path)
+            labels = {k: v for k, v in (("resource", key), ("namespace", ns), ("name", name)) if v and info.get(k) != v}
+            entries.append((path, item, encrypt, labels))
+        return entries
+
     def _emit(self, res, obj):
-        """Record ``obj`` (counts, PVCs, namespaces...); returns its writer entry ``(path, obj, encrypt, labels)``,
-        or ``None`` without a writer (check mode)."""
+        """``_keep`` for one object (a related one); returns its writer entry or ``None`` (check mode)."""
         obj.setdefault("apiVersion", res.api_version)
         obj.setdefault("kind", res.kind)
         meta = obj.get("metadata") or {}
-        key = resource_key(res.plural, res.group)
-        with self._lock:
-            self.counts[key] = self.counts.get(key, 0) + 1
-            self.api_versions[key] = res.api_version
-            if meta.get("namespace"):
-                self.namespaces_seen.add(meta["namespace"])
-            if res.group == "" and res.plural == "namespaces":
-                self.namespaces_captured.add(meta.get("name"))
-            elif res.group == "" and res.plural == "persistentvolumeclaims":
-                self.pvcs.append({"namespace": meta.get("namespace"), "name": meta.get("name"),
-                                  "volume": (obj.get("spec") or {}).get("volumeName"),
-                                  "storage_class": (obj.get("spec") or {}).get("storageClassName")})
-            elif res.group and "." in res.group and not res.group.endswith(".k8s.io"):
-                self.custom_types.add((res.plural, res.group))
-        if self.writer is None:
-            return None
-        path = resource_path(res.plural, res.group, meta.get("namespace"), meta.get("name"))
-        info = describe_path(path)
-        real = {"resource": key, "namespace": meta.get("namespace"), "name": meta.get("name")}
-        labels = {k: v for k, v in real.items() if v and info.get(k) != v}
-        encrypt = res.group == "" and res.plural == "secrets"
-        return path, obj, encrypt or None, labels
+        pvc = None
+        if res.group == "" and res.plural == "persistentvolumeclaims":
+            spec = obj.get("spec") or {}
+            pvc = (spec.get("volumeName"), spec.get("storageClassName"))
+        entries = self._keep(res, resource_key(res.plural, res.group), [(meta.get("namespace"), meta.get("name"), obj, pvc)])
+        return entries[0] if entries else None
 
     def _submit_many(self, entries):
         submit_many = getattr(self.writer, "submit_many", None)
@@ -583,12 +600,6 @@ class Capture:
             return
         for path, obj, encrypt, labels in entries:  # a writer without batches (ArchiveWriter has them)
             self.writer.submit(path, obj, encrypt, **labels)
-
-    def _namespace_ok(self, namespace):
-        ok = self._namespaces_ok.get(namespace)
-        if ok is None:
-            ok = self._namespaces_ok[namespace] = self.filters.namespace_ok(namespace)
-        return ok
 
     # -- one listing task
 
@@ -622,8 +633,7 @@ class Capture:
                     raise AdharError("listing %s failed: HTTP %s %s" % (path, status, getattr(exc, "reason", "")),
                                      resource=key, status=status) from exc
                 raise
-            with self._decoding:  # a page is decoded, filtered and encoded by few threads at a time (see DECODING)
-                batch, cont = self._page(res, key, path, body, seen, is_namespaces)
+            batch, cont = self._page(res, key, path, body, seen, is_namespaces)
             del body
             for start in range(0, len(batch), WRITE_BATCH):  # one hand-off per batch, not per object
                 self._submit_many(batch[start:start + WRITE_BATCH])
@@ -633,36 +643,40 @@ class Capture:
 
     def _page(self, res, key, path, body, seen, is_namespaces):
         """One listed page: ``(writer entries of its objects, encoded for an archive writer, the continue token)``."""
+        what = (res.api_version, res.kind, is_namespaces, res.group == "" and res.plural == "persistentvolumeclaims")
         try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise AdharError("listing %s returned no list" % path, resource=key)
-        batch = []
-        for obj in data.get("items") or []:
-            meta = obj.get("metadata") or {}
-            ns = meta.get("namespace")
-            if ns and not self._namespace_ok(ns):
-                continue
-            if is_namespaces and not self.filters.namespace_ok(meta.get("name") or ""):
-                continue
-            if is_excluded(obj):
-                continue
-            ident = (ns, meta.get("name"))
-            if ident in seen:
-                continue
-            seen.add(ident)
-            entry = self._emit(res, obj)
-            if entry is not None:
-                batch.append((entry[0], item_bytes(entry[1]) if self._encode else entry[1], entry[2], entry[3]))
-        return batch, (data.get("metadata") or {}).get("continue")
+            if self._pool is not None:  # a decoder process splits it; this thread waits without the GIL
+                cont, kept = self._pool.split(body, *what)
+            else:
+                with self._decoding:  # decoded, filtered and encoded by few threads at a time (see DECODING)
+                    cont, kept = split_page(body, *what, include=self.filters.include_namespaces,
+                                            exclude=self.filters.exclude_namespaces, encode=self._encode,
+                                            verdicts=self._namespaces_ok)
+        except PageError as exc:
+            raise AdharError("listing %s: %s" % (path, exc), resource=key) from None
+        fresh = []
+        for entry in kept:
+            ident = entry[:2]
+            if ident not in seen:  # a list restarted after 410 Gone gives objects again
+                seen.add(ident)
+                fresh.append(entry)
+        return self._keep(res, key, fresh), cont
 
     def run(self):
-        """Run every listing task on a pool of ``workers``; raises the first error."""
+        """Run every listing task on a pool of ``workers`` (and the decoder processes); raises the first error."""
         tasks = self.plan["tasks"]
         if not tasks:
             return
+        if self.decoders:
+            self._pool = DecoderPool(self.decoders, self.filters.include_namespaces, self.filters.exclude_namespaces)
+        try:
+            self._run(tasks)
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+    def _run(self, tasks):
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.workers, len(tasks)),
                                                    thread_name_prefix="adhar-list") as pool:
             futures = [pool.submit(self.list_task, res, ns) for res, ns in tasks]
@@ -994,7 +1008,7 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
     return {"name": writer.name, "cluster": writer.cluster, "complete": True, "counts": manifest["counts"],
             "item_count": manifest["item_count"], "size": manifest["total_bytes"], "encrypted": writer.encrypted,
             "seconds": seconds, "objects_per_second": round(objects / seconds, 1) if seconds else None, "etcd": etcd,
-            "volume_snapshots": vs_report, "volumes": volumes, "storage": storage.describe(),
+            "decoder_processes": capture.decoders, "volume_snapshots": vs_report, "volumes": volumes, "storage": storage.describe(),
             "kubernetes_version": manifest["kubernetes_version"],
             "related": related, **writer.verify_key}
 

@@ -274,7 +274,8 @@ def test_objects_reach_an_archive_writer_encoded_and_any_other_writer_decoded():
         assert isinstance(data, want), (type(writer).__name__, type(data))
 
 
-def test_list_pages_filters_and_restarts_on_410():
+@pytest.mark.parametrize("decoders", [0, 1], ids=["in-process", "decoder-process"])
+def test_list_pages_filters_and_restarts_on_410(decoders):
     pages = {None: ({"metadata": {"continue": "t1"}, "items": [_cm("a", "one"), _cm("b", "two")]}),
              "t1": ({"metadata": {"continue": "t2"}, "items": [_cm("a", "three", {"velero.io/exclude-from-backup": "true"})]}),
              "t2": ({"metadata": {}, "items": [_cm("a", "four")]})}
@@ -292,7 +293,8 @@ def test_list_pages_filters_and_restarts_on_410():
     res = Resource("", "v1", "ConfigMap", "configmaps", True, ("list",))
     plan = plan_capture([(res, ())], filters)
     writer = FakeWriter()
-    capture = Capture(client, filters, plan, writer, workers=2, page_size=2)
+    capture = Capture(client, filters, plan, writer, workers=2, page_size=2, decoders=decoders)
+    assert capture.decoders == decoders
     capture.run()
     assert sorted(writer.items) == ["resources/configmaps/namespaces/a/four.json", "resources/configmaps/namespaces/a/one.json"]
     obj, encrypt, dummy = writer.items["resources/configmaps/namespaces/a/one.json"]
@@ -302,7 +304,8 @@ def test_list_pages_filters_and_restarts_on_410():
     assert query["limit"] == 2 and "velero.io/exclude-from-backup!=true" in query["labelSelector"]
 
 
-def test_secrets_are_submitted_encrypted_and_related_objects_found():
+@pytest.mark.parametrize("decoders", [0, 1], ids=["in-process", "decoder-process"])
+def test_secrets_are_submitted_encrypted_and_related_objects_found(decoders):
     secret = Resource("", "v1", "Secret", "secrets", True, ("list",))
     pvc = Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("list",))
     widget = Resource("example.com", "v1", "Widget", "widgets", True, ("list",))
@@ -323,7 +326,7 @@ def test_secrets_are_submitted_encrypted_and_related_objects_found():
     filters = Filters(include_namespaces=["app"])
     plan = plan_capture(discovered, filters)
     writer = FakeWriter()
-    capture = Capture(client, filters, plan, writer)
+    capture = Capture(client, filters, plan, writer, decoders=decoders)
     capture.run()
     related = capture.capture_related(discovered)
     assert related == {"customresourcedefinitions": ["widgets.example.com"], "persistentvolumes": ["pv-1"],

@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A listed page split into the objects a backup keeps, in this process or in decoder processes.
+
+Decoding a page and encoding each of its objects again is most of a backup's CPU time, and both hold the GIL, so a
+backup in one process uses one core whatever its thread count.  ``DecoderPool`` runs that work in a few child
+processes (``python -I -c``, importing only this module and the standard library): a listing thread sends a page's
+bytes and gets back each kept object's encoded item bytes, so the parent's GIL only hashes, encrypts, packs and
+writes.  ``split_page`` is the one implementation both paths run, so a page gives the same items either way.
+
+No import from the collection here: a decoder process imports this file alone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import marshal
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
+
+# Objects carrying one of these labels are never backed up (Velero's label and ours).
+EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-backup", "true"))
+# Decoder processes at most (each is a busy core while pages flow; the parent keeps one core for itself).
+MAX_PROCESSES = 4
+_HEADER = struct.Struct("!I")
+# The stored form of an object item: JSON, sorted keys, no whitespace, UTF-8 (``_archive.writer.item_bytes``); one
+# encoder for every item, the same bytes as ``json.dumps(obj, sort_keys=True, separators=(",", ":"),
+# ensure_ascii=False)`` without building an encoder per call.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+class PageError(ValueError):
+    """A page that is no list, or a decoder process that failed (the message says which)."""
+
+
+def encode_item(obj):
+    """The stored bytes of an object item (before encryption)."""
+    return _ENCODE(obj).encode("utf-8")
+
+
+def namespace_matches(namespace, include, exclude):
+    """Velero's namespace filter: excluded by any glob of ``exclude``, else included by ``include`` (``["*"]``: all)."""
+    if any(fnmatch.fnmatchcase(namespace, p) for p in exclude):
+        return False
+    return include == ["*"] or any(fnmatch.fnmatchcase(namespace, p) for p in include)
+
+
+def is_excluded(obj):
+    """True when the object carries one of the exclude labels."""
+    labels = ((obj.get("metadata") or {}).get("labels")) or {}
+    return any(str(labels.get(k, "")).lower() == v for k, v in EXCLUDE_LABELS)
+
+
+def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, encode, verdicts=None):
+    """``(continue token, kept)`` of one listed page (JSON bytes of a ``...List``).
+
+    ``kept``: ``(namespace, name, item, pvc)`` per object in the namespaces the filters keep (``is_namespaces``: a
+    Namespace is kept by its own name) without an exclude label; ``item`` is the encoded item bytes when ``encode``,
+    else the object (``apiVersion`` and ``kind`` set: a list's items lack them); ``pvc`` is ``(volumeName,
+    storageClassName)`` when ``pvcs`` (the page lists PersistentVolumeClaims), else ``None``.  ``verdicts`` caches the filters' verdict per
+    namespace."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise PageError("no list")
+    verdicts = {} if verdicts is None else verdicts
+    kept = []
+    for obj in data.get("items") or []:
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace")
+        if ns:
+            ok = verdicts.get(ns)
+            if ok is None:
+                ok = verdicts[ns] = namespace_matches(ns, include, exclude)
+            if not ok:
+                continue
+        name = meta.get("name")
+        if is_namespaces and not namespace_matches(name or "", include, exclude):
+            continue
+        if is_excluded(obj):
+            continue
+        obj.setdefault("apiVersion", api_version)
+        obj.setdefault("kind", kind)
+        pvc = None
+        if pvcs:
+            spec = obj.get("spec") or {}
+            pvc = (spec.get("volumeName"), spec.get("storageClassName"))
+        kept.append((ns, name, encode_item(obj) if encode else obj, pvc))
+    return (data.get("metadata") or {}).get("continue"), kept
+
+
+# --------------------------------------------------------------------------- decoder processes
+
+def _read_frame(stream):
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    size = _HEADER.unpack(head)[0]
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    return marshal.loads(payload)
+
+
+def _write_frame(stream, value):
+    payload = marshal.dumps(value)
+    stream.write(_HEADER.pack(len(payload)))
+    stream.write(payload)
+    stream.flush()
+
+
+def serve(stdin=None, stdout=None):
+    """A decoder process: the filters first (``(include, exclude)``), then one answer per page until stdin closes.
+    A request is ``(body, api_version, kind, is_namespaces, pvcs)``; the answer ``("ok", continue, kept)`` or
+    ``("error", message)``."""
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
+    filters = _read_frame(stdin)
+    if filters is None:
+        return
+    include, exclude = list(filters[0]), list(filters[1])
+    verdicts = {}
+    while True:
+        request = _read_frame(stdin)
+        if request is None:
+            return
+        body, api_version, kind, is_namespaces, pvcs = request
+        try:
+            cont, kept = split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, True, verdicts)
+            answer = ("ok", cont, kept)
+        except (PageError, TypeError, ValueError) as exc:
+            answer = ("error", str(exc))
+        del body, request
+        _write_frame(stdout, answer)
+
+
+def _package_root():
+    """The directory holding ``ansible_collections`` this module was imported from (a directory or a zip)."""
+    here = os.path.abspath(__file__)
+    for dummy in range(len(__name__.split("."))):
+        here = os.path.dirname(here)
+    return here
+
+
+class _Decoder:
+    def __init__(self, root, include, exclude):
+        code = ("import sys; sys.path.insert(0, %r); from %s import serve; serve()" % (root, __name__))
+        self.proc = subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, close_fds=True)
+        _write_frame(self.proc.stdin, (list(include), list(exclude)))
+
+    def exchange(self, request):
+        try:
+            _write_frame(self.proc.stdin, request)
+            answer = _read_frame(self.proc.stdout)
+        except (OSError, ValueError, EOFError):
+            answer = None
+        if answer is None:
+            self.proc.kill()
+            self.proc.wait()
+            err = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+            raise PageError("a decoder process ended (exit code %s)%s" % (
+                self.proc.returncode, (": " + err[-1]) if err else ""))
+        return answer
+
+    def close(self, timeout=5.0):
+        for stream in (self.proc.stdin,):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+def default_processes(cpus=None):
+    """Decoder processes for a machine of ``cpus`` cores: none on one core, else one fewer than the cores (at most
+    ``MAX_PROCESSES``)."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(0, min(MAX_PROCESSES, cpus - 1))
+
+
+class DecoderPool:
+    """``processes`` decoder processes sharing the filters ``include``/``exclude``; ``split`` is ``split_page`` with
+    ``encode`` on, run by whichever process is free (the calling thread waits on the pipe, without the GIL)."""
+
+    def __init__(self, processes, include, exclude):
+        self._idle = queue.Queue()
+        self._all = []
+        self._lock = threading.Lock()
+        try:
+            for dummy in range(processes):
+                decoder = _Decoder(_package_root(), include, exclude)
+                self._all.append(decoder)
+                self._idle.put(decoder)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def processes(self):
+        return len(self._all)
+
+    def pids(self):
+        return [d.proc.pid for d in self._all]
+
+    def split(self, body, api_version, kind, is_namespaces, pvcs):
+        decoder = self._idle.get()
+        try:
+            answer = decoder.exchange((body, api_version, kind, is_namespaces, pvcs))
+        finally:
+            self._idle.put(decoder)
+        if answer[0] != "ok":
+            raise PageError(answer[1])
+        return answer[1], answer[2]
+
+    def close(self):
+        with self._lock:
+            decoders, self._all = self._all, []
+        for decoder in decoders:
+            decoder.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

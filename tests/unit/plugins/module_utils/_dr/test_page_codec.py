@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 adhar.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Listed pages split into kept objects, in this process and in decoder processes: the same items either way."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from ansible_collections.adhar.platform.plugins.module_utils._archive.writer import item_bytes
+from ansible_collections.adhar.platform.plugins.module_utils._dr import page_codec as pc
+
+
+def _obj(ns, name, labels=None, **extra):
+    meta = {"name": name, "labels": labels or {}}
+    if ns:
+        meta["namespace"] = ns
+    return dict(extra, metadata=meta)
+
+
+PAGE = {"kind": "ConfigMapList", "metadata": {"continue": "tok"}, "items": [
+    _obj("app-1", "plain", data={"k": "v", "b": 1}),
+    _obj("app-2", "unicode", data={"ключ": "värde ✓", "big": 2 ** 70, "float": 0.1, "esc": "\u2028\"\\"}),
+    _obj("app-tmp", "skipped-by-exclude-glob"),
+    _obj("other", "not-included"),
+    _obj("app-1", "labelled", {"backup.adhar.io/exclude": "True"}),
+    _obj("app-1", "kept-label-false", {"velero.io/exclude-from-backup": "false"}),
+]}
+INCLUDE, EXCLUDE = ["app-*"], ["app-tmp*"]
+
+
+def test_split_page_filters_and_encodes_as_the_writer_stores():
+    body = json.dumps(PAGE).encode()
+    cont, kept = pc.split_page(body, "v1", "ConfigMap", False, False, INCLUDE, EXCLUDE, True)
+    assert cont == "tok"
+    assert [(ns, name) for ns, name, dummy, dummy2 in kept] == [("app-1", "plain"), ("app-2", "unicode"),
+                                                                ("app-1", "kept-label-false")]
+    decoded = pc.split_page(body, "v1", "ConfigMap", False, False, INCLUDE, EXCLUDE, False)[1]
+    for (dummy, dummy2, data, pvc), (dummy3, dummy4, obj, dummy5) in zip(kept, decoded):
+        assert pvc is None and obj["apiVersion"] == "v1" and obj["kind"] == "ConfigMap"
+        assert data == item_bytes(obj) == json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_namespaces_by_their_own_name_and_pvcs_with_their_volume():
+    page = {"metadata": {}, "items": [_obj(None, "app-1"), _obj(None, "app-tmp1"), _obj(None, "kube-system")]}
+    kept = pc.split_page(json.dumps(page).encode(), "v1", "Namespace", True, False, INCLUDE, EXCLUDE, False)[1]
+    assert [name for dummy, name, dummy2, dummy3 in kept] == ["app-1"]
+    page = {"metadata": {}, "items": [_obj("app-1", "data", spec={"volumeName": "pv-1", "storageClassName": "fast"}),
+                                      _obj("app-1", "pending", spec={})]}
+    kept = pc.split_page(json.dumps(page).encode(), "v1", "PersistentVolumeClaim", False, True, ["*"], [], True)[1]
+    assert [k[3] for k in kept] == [("pv-1", "fast"), (None, None)]
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"'])
+def test_a_page_that_is_no_list(body):
+    with pytest.raises(pc.PageError, match="^no list$"):
+        pc.split_page(body, "v1", "ConfigMap", False, False, ["*"], [], True)
+
+
+def test_decoder_processes_give_the_same_items_and_survive_a_bad_page():
+    body = json.dumps(PAGE).encode()
+    here = pc.split_page(body, "v1", "ConfigMap", False, False, INCLUDE, EXCLUDE, True)
+    with pc.DecoderPool(2, INCLUDE, EXCLUDE) as pool:
+        assert pool.processes == 2 and all(os.path.exists("/proc/%d" % pid) for pid in pool.pids())
+        for dummy in range(3):
+            assert pool.split(body, "v1", "ConfigMap", False, False) == (here[0], [tuple(k) for k in here[1]])
+        with pytest.raises(pc.PageError, match="^no list$"):
+            pool.split(b"{oops", "v1", "ConfigMap", False, False)
+        assert pool.split(body, "v1", "ConfigMap", False, False)[0] == "tok"
+        pids = pool.pids()
+    for pid in pids:  # closed: every decoder process has exited and was reaped
+        assert not os.path.exists("/proc/%d" % pid)
+
+
+def test_a_decoder_process_that_dies_is_an_error_not_a_hang():
+    with pc.DecoderPool(1, ["*"], []) as pool:
+        os.kill(pool.pids()[0], signal.SIGKILL)
+        with pytest.raises(pc.PageError, match=r"^a decoder process ended \(exit code -9\)"):
+            pool.split(json.dumps(PAGE).encode(), "v1", "ConfigMap", False, False)
+
+
+def test_default_processes():
+    assert [pc.default_processes(n) for n in (1, 2, 3, 8, 64)] == [0, 1, 2, 4, 4]
