@@ -18,7 +18,8 @@ Same cluster, same objects, same storage, one run:
 3. Ceiling, LIST: every resource type the backup captured, listed by a minimal client (one keep-alive HTTPS
    connection per thread, pages of 500, types in parallel, the bytes read and never decoded).  Then the same
    listing twice more, each page decoded (``json.loads``), and decoded with each object encoded on its own and
-   hashed: the least any Python backup keeping one item per object does, without storage or encryption.
+   hashed: the least any Python backup keeping one item per object does, without storage or encryption; that
+   per-object work once more in one process per core (the pages sent to them), the floor for every core.
 4. Backups of the whole cluster: ``adhar.platform.backup`` (Secrets encrypted, checksums, write-once commit) to a
    local directory and to S3 (packed, the default, and with ``pack_size: 0``, one object per item);
    ``velero backup create --include-cluster-resources=true`` to S3, timed until its
@@ -30,7 +31,7 @@ Same cluster, same objects, same storage, one run:
    encoded before the clock starts, POSTed by a minimal client in parallel (--workers threads): type by type,
    then all types interleaved.
 
-Peak memory: ours is the VmHWM of the module process; Velero's is the largest sum of the resident memory of
+Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the largest sum of the resident memory of
 ``velero server`` and its plugin processes, sampled every 100 ms.  Every cluster, moto and the Velero server are
 stopped at the end.  A Markdown report on stdout, JSON in benchmarks/results/ (gitignored).
 """
@@ -43,6 +44,7 @@ import concurrent.futures
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -396,7 +398,8 @@ def ours_backup(bench, kc, storage, name, **extra):
         "kubeconfig": kc, "cluster": "bench-vsrc", "name": name, "storage": storage, "encryption": {"key": KEY}}, **extra))
     b = res["backup"]
     return {"wall": round(wall, 2), "module_seconds": b["seconds"], "objects": sum(b["counts"].values()),
-            "types": sorted(b["counts"]), "objects_per_second": b.get("objects_per_second"), "peak_rss_mb": res["_peak_mb"]}
+            "types": sorted(b["counts"]), "objects_per_second": b.get("objects_per_second"), "peak_rss_mb": res["_peak_mb"],
+            "decoder_processes": b.get("decoder_processes")}
 
 
 def resource_paths(kubeconfig, keys):
@@ -483,10 +486,13 @@ def main():
 
         if velero:
             out["backup_local"] = ours_backup(bench, kc, local_storage, "bench-local")
+            out["backup_local_one_process"] = ours_backup(bench, kc, local_storage, "bench-local-1p", decoder_processes=0)
         out["backup_s3"] = ours_backup(bench, kc, s3_storage, "bench-s3")
         if velero:
             out["backup_s3_unpacked"] = ours_backup(bench, kc, s3_storage, "bench-s3-unpacked", pack_size=0)
             out["velero_backup"] = velero.backup("vbench")
+        noop_wall, dummy = bench.task("noop", "ansible.builtin.ping", {})
+        out["playbook_floor"] = {"wall": round(noop_wall, 2)}
         raw = RawApi(kc, work)
         paths = resource_paths(kc, set(out["backup_s3"]["types"]))
         per, secs = list_ceiling(raw, sorted(paths.values()), 16)
@@ -497,6 +503,11 @@ def main():
         for label, work in (("list_decode_ceiling", json.loads), ("per_object_floor", _per_object)):
             dummy, secs = list_ceiling(raw, sorted(paths.values()), 16, work)
             out[label] = {"seconds": round(secs, 3), "objects": out["list_ceiling"]["objects"]}
+        with concurrent.futures.ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as cores:
+            list(cores.map(_per_object, [b'{"items":[]}'] * (2 * os.cpu_count())))  # started before the clock runs
+            dummy, secs = list_ceiling(raw, sorted(paths.values()), 16, lambda page: cores.submit(_per_object, page).result())
+        out["per_object_floor_cores"] = {"seconds": round(secs, 3), "objects": out["list_ceiling"]["objects"],
+                                         "processes": os.cpu_count()}
         load.append(("after the backups", os.getloadavg()))
 
         if not args.skip_source and velero:
@@ -545,7 +556,9 @@ def report(out):
           "| Velero's wall / this wall | of the LIST ceiling (module) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     vb = out.get("velero_backup") or {}
-    for label, key in (("adhar.platform.backup, local directory", "backup_local"), ("adhar.platform.backup, S3 (moto)", "backup_s3"),
+    for label, key in (("adhar.platform.backup, local directory", "backup_local"),
+                       ("adhar.platform.backup, local directory, decoder_processes 0: one process", "backup_local_one_process"),
+                       ("adhar.platform.backup, S3 (moto)", "backup_s3"),
                        ("adhar.platform.backup, S3 (moto), pack_size 0: one object per item", "backup_s3_unpacked")):
         if key not in out:
             continue
@@ -561,20 +574,28 @@ def report(out):
                  vb["peak_rss_mb"], round(100 * (vb["items"] or 0) / vb["wall"] / list_rate)))
     print("| LIST ceiling: %d types, pages of 500, in parallel, bytes only (%.1f MB) | %d | %.2f | %.1f | | | | | 100 %% |"
           % (lc["types"], lc["bytes"] / 1e6, lc["objects"], lc["seconds"], list_rate))
+    if "playbook_floor" in out:
+        print("| ansible-playbook start-up and one no-op task (ansible.builtin.ping) | | %.2f | | | | | | |"
+              % out["playbook_floor"]["wall"])
+    cores = (out.get("per_object_floor_cores") or {}).get("processes")
     for key, label in (("list_decode_ceiling", "LIST + decoding each page (json.loads), same threads"),
-                       ("per_object_floor", "LIST + decoding + each object encoded on its own and hashed (SHA-256)")):
+                       ("per_object_floor", "LIST + decoding + each object encoded on its own and hashed (SHA-256)"),
+                       ("per_object_floor_cores", "the same per-object work in %s processes (one per core), pages sent "
+                                                  "to them" % cores)):
         if key in out:
             c = out[key]
             print("| %s | %d | %.2f | %.1f | | | | | %d %% |"
                   % (label, c["objects"], c["seconds"], c["objects"] / c["seconds"],
                      round(100 * c["objects"] / c["seconds"] / list_rate)))
-    if "per_object_floor" in out:
-        floor = out["per_object_floor"]["objects"] / out["per_object_floor"]["seconds"]
-        for key in ("backup_local", "backup_s3", "backup_s3_unpacked"):
+    for floor_key in ("per_object_floor", "per_object_floor_cores"):
+        if floor_key not in out:
+            continue
+        floor = out[floor_key]["objects"] / out[floor_key]["seconds"]
+        for key in ("backup_local", "backup_local_one_process", "backup_s3", "backup_s3_unpacked"):
             if key in out:
                 b = out[key]
-                print("\n%s: %d %% of the per-object floor (module time)"
-                      % (key, round(100 * b["objects"] / b["module_seconds"] / floor)))
+                print("\n%s: %d %% of %s (module time)"
+                      % (key, round(100 * b["objects"] / b["module_seconds"] / floor), floor_key.replace("_", " ")))
     cc = out.get("create_ceiling")
     rows = []
     for where, ours_key, vel_key in (("emptied source", "restore_source", "velero_restore_source"),

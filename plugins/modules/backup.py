@@ -159,6 +159,14 @@ options:
       - From 1 to 10000.
     type: int
     default: 500
+  decoder_processes:
+    description:
+      - Child processes (the same Python) that decode the listed pages and encode their objects, so the backup uses
+        more than one core.
+      - Defaults to one fewer than the cores this process may run on (its CPU affinity), at most 4. V(0) does that
+        work in the module's own process (for a host whose CPU quota is one core).
+      - From 0 to 16.
+    type: int
   lock_ttl:
     description:
       - Seconds after which the lock of this backup counts as stale for another host (the lock is refreshed while the
@@ -171,8 +179,8 @@ notes:
     objects (O(pack_size)) or one file per object.
   - A backup is not a consistent point in time across types (like Velero's); the etcd snapshot is.
   - Decoding the listed pages and encoding each object again is most of a backup's CPU time. On a machine with more
-    than one core it runs in child processes of the same Python (one fewer than the cores, at most 4), so the module
-    uses more than one core (RV(backup.decoder_processes)).
+    than one core it runs in child processes of the same Python (O(decoder_processes)), so the module uses more than
+    one core.
 seealso:
   - module: adhar.platform.backup_info
   - module: adhar.platform.restore
@@ -275,8 +283,8 @@ backup:
       type: float
     decoder_processes:
       description:
-        - Child processes (the same Python) that decoded the listed pages and encoded their objects, one fewer than
-          the machine's cores and at most 4; 0 on one core, where the module's own process does it.
+        - Child processes that decoded the listed pages and encoded their objects (O(decoder_processes)); 0 when the
+          module's own process did it.
       type: int
       returned: success, not in check mode
       sample: 1
@@ -363,6 +371,7 @@ def argument_spec():
         **workers_arg_spec(8),
         pack_size=dict(type="int", default=4),
         page_size=dict(type="int", default=500),
+        decoder_processes=dict(type="int"),
         lock_ttl=dict(type="int", default=3600),
     )
     spec.update(RETENTION_ARG_SPEC)

@@ -90,7 +90,7 @@ DECODING = 2
 # The allowed range of each numeric option (AdharModule checks them before anything runs; run_* again).
 # A lock is refreshed every 30 s at the soonest, so a shorter ttl would let it go stale while held.
 BACKUP_BOUNDS = {**WORKERS_BOUNDS, "page_size": at_least(1, 10000), "lock_ttl": at_least(60),
-                 "pack_size": at_least(0, 64),
+                 "pack_size": at_least(0, 64), "decoder_processes": at_least(0, 16),
                  "volume_snapshot_timeout": at_least(0, 3600),
                  "retention.keep_last": at_least(1)}
 BACKUP_INFO_BOUNDS = dict(WORKERS_BOUNDS)
@@ -951,7 +951,7 @@ def _write_backup(module, client, storage, writer, filters, plan, discovered, ti
     p = module.params
     writer.start()
     t = time.monotonic()
-    capture = Capture(client, filters, plan, writer, p["workers"], p["page_size"])
+    capture = Capture(client, filters, plan, writer, p["workers"], p["page_size"], p.get("decoder_processes"))
     capture.run()
     related = capture.capture_related(discovered)
     writer.wait()

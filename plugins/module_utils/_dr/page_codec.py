@@ -186,10 +186,18 @@ class _Decoder:
             stream.close()
 
 
+def usable_cpus():
+    """The cores this process may run on (its CPU affinity: a cpuset of a container counts), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def default_processes(cpus=None):
-    """Decoder processes for a machine of ``cpus`` cores: none on one core, else one fewer than the cores (at most
-    ``MAX_PROCESSES``)."""
-    cpus = cpus or os.cpu_count() or 1
+    """Decoder processes for ``cpus`` cores (default: ``usable_cpus()``): none on one core, else one fewer than the
+    cores (at most ``MAX_PROCESSES``)."""
+    cpus = cpus or usable_cpus()
     return max(0, min(MAX_PROCESSES, cpus - 1))
 
 

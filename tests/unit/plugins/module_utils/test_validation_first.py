@@ -44,6 +44,14 @@ def test_backup_out_of_bounds_without_the_module_wrapper(tmp_path):
         run_backup(module)
 
 
+def test_backup_decoder_processes_out_of_bounds(tmp_path):
+    module = NoWorkModule(volume_snapshots="auto", workers=8, page_size=500, lock_ttl=3600, decoder_processes=17,
+                          storage={"path": str(tmp_path / "b")}, cluster="c")
+    with pytest.raises(AdharError, match="^decoder_processes must be at most 16, got 17$"):
+        run_backup(module)
+    assert not (tmp_path / "b").exists()
+
+
 def test_restore_app_without_label_keys(tmp_path):
     module = NoWorkModule(backup="b1", app="shop", app_label_keys=[], workers=16, crd_timeout=60, wait_timeout=300,
                           storage={"path": str(tmp_path)})
