@@ -28,7 +28,6 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import fnmatch
-import json
 import os
 import re
 import threading
