@@ -165,6 +165,7 @@ options:
         more than one core.
       - Defaults to one fewer than the cores this process may run on (its CPU affinity), at most 4. V(0) does that
         work in the module's own process (for a host whose CPU quota is one core).
+      - When they cannot start, the module warns and decodes in its own process.
       - From 0 to 16.
     type: int
   lock_ttl:

@@ -667,7 +667,12 @@ class Capture:
         if not tasks:
             return
         if self.decoders:
-            self._pool = DecoderPool(self.decoders, self.filters.include_namespaces, self.filters.exclude_namespaces)
+            try:
+                self._pool = DecoderPool(self.decoders, self.filters.include_namespaces, self.filters.exclude_namespaces)
+            except (OSError, PageError) as exc:
+                self.warnings.append("decoder processes could not start (%s): the pages were decoded in the module's "
+                                     "process" % exc)
+                self.decoders = 0
         try:
             self._run(tasks)
         finally:

@@ -118,8 +118,8 @@ def _write_frame(stream, value):
 
 
 def serve(stdin=None, stdout=None):
-    """A decoder process: the filters first (``(include, exclude)``), then one answer per page until stdin closes.
-    A request is ``(body, api_version, kind, is_namespaces, pvcs)``; the answer ``("ok", continue, kept)`` or
+    """A decoder process: the filters first (``(include, exclude)``, answered ``("ready",)``), then one answer per
+    page until stdin closes.  A request is ``(body, api_version, kind, is_namespaces, pvcs)``; the answer ``("ok", continue, kept)`` or
     ``("error", message)``."""
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
@@ -127,6 +127,7 @@ def serve(stdin=None, stdout=None):
     if filters is None:
         return
     include, exclude = list(filters[0]), list(filters[1])
+    _write_frame(stdout, ("ready",))
     verdicts = {}
     while True:
         request = _read_frame(stdin)
@@ -155,7 +156,11 @@ class _Decoder:
         code = ("import sys; sys.path.insert(0, %r); from %s import serve; serve()" % (root, __name__))
         self.proc = subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, close_fds=True)
-        _write_frame(self.proc.stdin, (list(include), list(exclude)))
+        try:
+            self.exchange((list(include), list(exclude)))  # answered once it imported this module and read the filters
+        except PageError:
+            self.close()
+            raise
 
     def exchange(self, request):
         try:
@@ -203,7 +208,10 @@ def default_processes(cpus=None):
 
 class DecoderPool:
     """``processes`` decoder processes sharing the filters ``include``/``exclude``; ``split`` is ``split_page`` with
-    ``encode`` on, run by whichever process is free (the calling thread waits on the pipe, without the GIL)."""
+    ``encode`` on, run by whichever process is free (the calling thread waits on the pipe, without the GIL).
+
+    Each process has answered before the pool is returned: one that cannot start (no interpreter, an import that
+    fails) raises ``OSError`` or ``PageError`` here, with every process started so far stopped."""
 
     def __init__(self, processes, include, exclude):
         self._idle = queue.Queue()

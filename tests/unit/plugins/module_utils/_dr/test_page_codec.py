@@ -85,3 +85,41 @@ def test_a_decoder_process_that_dies_is_an_error_not_a_hang():
 
 def test_default_processes():
     assert [pc.default_processes(n) for n in (1, 2, 3, 8, 64)] == [0, 1, 2, 4, 4]
+
+
+@pytest.mark.parametrize("executable, error", [("/bin/false", pc.PageError), ("/nonexistent/python", OSError)])
+def test_a_decoder_process_that_cannot_start_fails_the_pool_at_once(monkeypatch, executable, error):
+    monkeypatch.setattr(pc.sys, "executable", executable)
+    with pytest.raises(error):
+        pc.DecoderPool(2, ["*"], [])
+
+
+def test_the_capture_falls_back_to_its_own_process(monkeypatch):
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import Capture, Filters, plan_capture
+    from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import Resource
+
+    class Client:
+        def raw(self, method, path, query=None, decode=True):
+            return 200, json.dumps(PAGE if not query.get("continue") else {"metadata": {}, "items": []}).encode()
+
+    class Writer:
+        encoded_objects = True
+
+        def __init__(self):
+            self.items = {}
+
+        def submit_many(self, entries):
+            self.items.update((path, data) for path, data, dummy, dummy2 in entries)
+
+    monkeypatch.setattr(pc.sys, "executable", "/bin/false")
+    res = Resource("", "v1", "ConfigMap", "configmaps", True, ("list",))
+    filters = Filters(include_namespaces=INCLUDE, exclude_namespaces=EXCLUDE)
+    writer = Writer()
+    capture = Capture(Client(), filters, plan_capture([(res, ())], filters), writer, decoders=1)
+    capture.run()
+    assert capture.decoders == 0
+    assert capture.warnings == ["decoder processes could not start (a decoder process ended (exit code 1)): the pages "
+                                "were decoded in the module's process"]
+    assert sorted(writer.items) == ["resources/configmaps/namespaces/app-1/kept-label-false.json",
+                                    "resources/configmaps/namespaces/app-1/plain.json",
+                                    "resources/configmaps/namespaces/app-2/unicode.json"]
