@@ -163,8 +163,8 @@ options:
     description:
       - Child processes (the same Python) that decode the listed pages and encode their objects, so the backup uses
         more than one core.
-      - Defaults to one fewer than the cores this process may run on (its CPU affinity), at most 4. V(0) does that
-        work in the module's own process (for a host whose CPU quota is one core).
+      - Defaults to one fewer than the cores the module may use (its CPU affinity, capped by a cgroup CPU quota such
+        as a container's CPU limit), at most 4. V(0) does that work in the module's own process.
       - When they cannot start, the module warns and decodes in its own process.
       - From 0 to 16.
     type: int

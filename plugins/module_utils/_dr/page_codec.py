@@ -191,12 +191,50 @@ class _Decoder:
             stream.close()
 
 
-def usable_cpus():
-    """The cores this process may run on (its CPU affinity: a cpuset of a container counts), else the machine's."""
+def _read(path):
     try:
-        return len(os.sched_getaffinity(0))
+        with open(path) as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def cpu_quota(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
+    """The CPUs a cgroup CPU quota allows this process (``cpu.max`` of cgroup v2, ``cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us`` of v1), rounded up; ``None`` without a quota."""
+    for line in (_read(proc_cgroup) or "").splitlines():
+        dummy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        path = path.lstrip("/")
+        if controllers == "":  # cgroup v2
+            candidates = [(os.path.join(root, path, "cpu.max"), None), (os.path.join(root, "cpu.max"), None)]
+        elif "cpu" in controllers.split(","):
+            base = os.path.join(root, controllers) if os.path.isdir(os.path.join(root, controllers)) else os.path.join(root, "cpu")
+            candidates = [(os.path.join(d, "cpu.cfs_quota_us"), os.path.join(d, "cpu.cfs_period_us"))
+                          for d in (os.path.join(base, path), base)]
+        else:
+            continue
+        for quota_file, period_file in candidates:
+            text = _read(quota_file)
+            if text is None:
+                continue
+            parts = text.split() if period_file is None else [text, _read(period_file) or ""]
+            try:
+                quota, period = int(parts[0]), int(parts[1])
+            except (IndexError, ValueError):  # "max": no quota
+                return None
+            return -(-quota // period) if quota > 0 and period > 0 else None
+    return None
+
+
+def usable_cpus():
+    """The cores this process may use: its CPU affinity (a container's cpuset counts), capped by a cgroup CPU quota
+    (a container's CPU limit); else the machine's."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota()
+    return max(1, min(cpus, quota)) if quota else cpus
 
 
 def default_processes(cpus=None):

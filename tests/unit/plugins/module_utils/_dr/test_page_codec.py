@@ -123,3 +123,33 @@ def test_the_capture_falls_back_to_its_own_process(monkeypatch):
     assert sorted(writer.items) == ["resources/configmaps/namespaces/app-1/kept-label-false.json",
                                     "resources/configmaps/namespaces/app-1/plain.json",
                                     "resources/configmaps/namespaces/app-2/unicode.json"]
+
+
+def _cgroup(tmp_path, proc, files):
+    (tmp_path / "proc").write_text(proc)
+    for name, text in files.items():
+        path = tmp_path / "fs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return {"root": str(tmp_path / "fs"), "proc_cgroup": str(tmp_path / "proc")}
+
+
+@pytest.mark.parametrize("proc, files, want", [
+    ("0::/kubepods/pod1\n", {"kubepods/pod1/cpu.max": "150000 100000\n"}, 2),   # v2: 1.5 CPUs, rounded up
+    ("0::/\n", {"cpu.max": "100000 100000\n"}, 1),                                # v2 in a container: its own root
+    ("0::/user.slice\n", {"user.slice/cpu.max": "max 100000\n"}, None),           # v2: no quota
+    ("4:memory:/x\n3:cpu,cpuacct:/docker/abc\n",  # v1
+     {"cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000", "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000"}, 1),
+    ("1:cpu:/\n", {"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),  # v1: no quota
+    ("0::/gone\n", {}, None),                                                     # nothing readable
+])
+def test_cpu_quota(tmp_path, proc, files, want):
+    assert pc.cpu_quota(**_cgroup(tmp_path, proc, files)) == want
+
+
+def test_usable_cpus_is_capped_by_the_quota(monkeypatch):
+    monkeypatch.setattr(pc.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(pc, "cpu_quota", lambda: 1)
+    assert pc.usable_cpus() == 1 and pc.default_processes() == 0
+    monkeypatch.setattr(pc, "cpu_quota", lambda: None)
+    assert pc.usable_cpus() == 4 and pc.default_processes() == 3
