@@ -31,9 +31,10 @@ Same cluster, same objects, same storage, one run:
    encoded before the clock starts, POSTed by a minimal client in parallel (--workers threads): type by type,
    then all types interleaved.
 
-Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the largest sum of the resident memory of
-``velero server`` and its plugin processes, sampled every 100 ms.  Every cluster, moto and the Velero server are
-stopped at the end.  A Markdown report on stdout, JSON in benchmarks/results/ (gitignored).
+Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the
+largest sum of the resident memory of ``velero server`` and its plugin processes, sampled every 100 ms.  Every
+cluster, moto and the Velero server are stopped at the end.  A Markdown report on stdout, JSON in benchmarks/results/
+(gitignored).
 """
 
 from __future__ import annotations

@@ -59,8 +59,8 @@ PLAY = """- hosts: localhost
 
 def _module_pids(root):
     """Processes under ``root`` whose command line names an AnsiballZ module (not the shells that start them)."""
-    return [pid for pid in procs.descendants(root)
-            if b"AnsiballZ" in procs.cmdline(pid) and not procs.cmdline(pid).startswith((b"/bin/sh", b"sh"))]
+    cmdlines = {pid: procs.cmdline(pid) for pid in procs.descendants(root)}
+    return [pid for pid, cmd in cmdlines.items() if b"AnsiballZ" in cmd and not cmd.startswith((b"/bin/sh", b"sh"))]
 
 
 def run_measured(cmd, env, poll_modules=False, stdout=None):

@@ -66,6 +66,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._dr.page_codec impo
     default_processes,
     is_excluded,
     namespace_matches,
+    pvc_fields,
     split_page,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._k8s.discovery import Resource
@@ -517,6 +518,11 @@ def _api_exception_status(exc):
     return getattr(exc, "status", None) if type(exc).__name__ == "ApiException" else None
 
 
+def _lists_pvcs(res):
+    """Whether ``res`` is PersistentVolumeClaims (the capture notes each one's volume)."""
+    return res.group == "" and res.plural == "persistentvolumeclaims"
+
+
 class Capture:
     """One backup's listing and writing (see the module docstring).
 
@@ -585,10 +591,7 @@ class Capture:
         obj.setdefault("apiVersion", res.api_version)
         obj.setdefault("kind", res.kind)
         meta = obj.get("metadata") or {}
-        pvc = None
-        if res.group == "" and res.plural == "persistentvolumeclaims":
-            spec = obj.get("spec") or {}
-            pvc = (spec.get("volumeName"), spec.get("storageClassName"))
+        pvc = pvc_fields(obj) if _lists_pvcs(res) else None
         entries = self._keep(res, resource_key(res.plural, res.group), [(meta.get("namespace"), meta.get("name"), obj, pvc)])
         return entries[0] if entries else None
 
@@ -642,7 +645,7 @@ class Capture:
 
     def _page(self, res, key, path, body, seen, is_namespaces):
         """One listed page: ``(writer entries of its objects, encoded for an archive writer, the continue token)``."""
-        what = (res.api_version, res.kind, is_namespaces, res.group == "" and res.plural == "persistentvolumeclaims")
+        what = (res.api_version, res.kind, is_namespaces, _lists_pvcs(res))
         try:
             if self._pool is not None:  # a decoder process splits it; this thread waits without the GIL
                 cont, kept = self._pool.split(body, *what)

@@ -57,13 +57,19 @@ def is_excluded(obj):
     return any(str(labels.get(k, "")).lower() == v for k, v in EXCLUDE_LABELS)
 
 
+def pvc_fields(obj):
+    """``(volumeName, storageClassName)`` of a PersistentVolumeClaim."""
+    spec = obj.get("spec") or {}
+    return spec.get("volumeName"), spec.get("storageClassName")
+
+
 def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, encode, verdicts=None):
     """``(continue token, kept)`` of one listed page (JSON bytes of a ``...List``).
 
     ``kept``: ``(namespace, name, item, pvc)`` per object in the namespaces the filters keep (``is_namespaces``: a
     Namespace is kept by its own name) without an exclude label; ``item`` is the encoded item bytes when ``encode``,
-    else the object (``apiVersion`` and ``kind`` set: a list's items lack them); ``pvc`` is ``(volumeName,
-    storageClassName)`` when ``pvcs`` (the page lists PersistentVolumeClaims), else ``None``.  ``verdicts`` caches the filters' verdict per
+    else the object (``apiVersion`` and ``kind`` set: a list's items lack them); ``pvc`` is ``pvc_fields(obj)`` when
+    ``pvcs`` (the page lists PersistentVolumeClaims), else ``None``.  ``verdicts`` caches the filters' verdict per
     namespace."""
     try:
         data = json.loads(body)
@@ -89,11 +95,7 @@ def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, e
             continue
         obj.setdefault("apiVersion", api_version)
         obj.setdefault("kind", kind)
-        pvc = None
-        if pvcs:
-            spec = obj.get("spec") or {}
-            pvc = (spec.get("volumeName"), spec.get("storageClassName"))
-        kept.append((ns, name, encode_item(obj) if encode else obj, pvc))
+        kept.append((ns, name, encode_item(obj) if encode else obj, pvc_fields(obj) if pvcs else None))
     return (data.get("metadata") or {}).get("continue"), kept
 
 
@@ -119,8 +121,8 @@ def _write_frame(stream, value):
 
 def serve(stdin=None, stdout=None):
     """A decoder process: the filters first (``(include, exclude)``, answered ``("ready",)``), then one answer per
-    page until stdin closes.  A request is ``(body, api_version, kind, is_namespaces, pvcs)``; the answer ``("ok", continue, kept)`` or
-    ``("error", message)``."""
+    page until stdin closes.  A request is ``(body, api_version, kind, is_namespaces, pvcs)``; the answer
+    ``("ok", continue, kept)`` or ``("error", message)``."""
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
     filters = _read_frame(stdin)
@@ -177,11 +179,10 @@ class _Decoder:
         return answer
 
     def close(self, timeout=5.0):
-        for stream in (self.proc.stdin,):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
