@@ -161,8 +161,8 @@ options:
     default: 500
   decoder_processes:
     description:
-      - Child processes (the same Python) that decode the listed pages and encode their objects, so the backup uses
-        more than one core.
+      - Child processes (the same Python) that decode the listed pages and cut each kept object's text out of its
+        page, so the backup uses more than one core.
       - Defaults to one fewer than the cores the module may use (its CPU affinity, capped by a cgroup CPU quota such
         as a container's CPU limit), at most 4. V(0) does that work in the module's own process.
       - When they cannot start, the module warns and decodes in its own process.
@@ -284,7 +284,7 @@ backup:
       type: float
     decoder_processes:
       description:
-        - Child processes that decoded the listed pages and encoded their objects (O(decoder_processes)); 0 when the
+        - Child processes that decoded the listed pages and cut out their objects (O(decoder_processes)); 0 when the
           module's own process did it.
       type: int
       returned: success, not in check mode

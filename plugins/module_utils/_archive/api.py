@@ -34,6 +34,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     check_item_path,
     db_path,
     describe_path,
+    resource_item,
     resource_key,
     resource_path,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "list_backups",
     "parse_duration",
     "plan_retention",
+    "resource_item",
     "resource_key",
     "resource_path",
 ]

@@ -30,6 +30,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope
     LEGACY_SIGNATURE_ALGORITHM,
     SIGNATURE_ALGORITHM,
 )
+from ansible_collections.adhar.platform.plugins.module_utils._dr.page_codec import walk_object
 from ansible_collections.adhar.platform.plugins.module_utils._storage.base import check_key
 
 FORMAT_NAME = "adhar-backup"
@@ -239,11 +240,25 @@ def resource_path(resource, group, namespace, name):
 
     Over-long parts are shortened (``fit_component``).
     """
-    base = "resources/" + fit_component(resource_key(resource, group))
-    leaf = fit_component(_segment(name, "name"))
-    if namespace:
-        return "%s/namespaces/%s/%s.json" % (base, fit_component(_segment(namespace, "namespace")), leaf)
-    return "%s/cluster/%s.json" % (base, leaf)
+    return resource_item(resource, group, namespace, name)[0]
+
+
+def resource_item(resource, group, namespace, name):
+    """``(resource_path(...), labels)``: ``labels`` holds the real ``resource``, ``namespace`` and ``name`` of the
+    parts the path had to shorten (the item's manifest record carries them), none when nothing was shortened."""
+    key = resource_key(resource, group)
+    base, leaf = fit_component(key), fit_component(_segment(name, "name"))
+    labels = {}
+    if base != key:
+        labels["resource"] = key
+    if leaf != name:
+        labels["name"] = name
+    if not namespace:
+        return "resources/%s/cluster/%s.json" % (base, leaf), labels
+    folder = fit_component(_segment(namespace, "namespace"))
+    if folder != namespace:
+        labels["namespace"] = namespace
+    return "resources/%s/namespaces/%s/%s.json" % (base, folder, leaf), labels
 
 
 def pack_path(number):
@@ -406,16 +421,12 @@ def _check_packs(manifest, name, major):
     return out
 
 
-_DECODER = json.JSONDecoder()
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
 def _load_manifest(text):
     """``json.loads(text)``, the records of a top-level ``items`` list made ``Record`` s one at a time as they are
     parsed (so the list of tens of thousands of dicts never exists).  Anything this walk does not take (not an
     object, invalid JSON) is left to ``json.loads``: the same value, or the same error."""
     try:
-        return _walk_object(text)
+        return walk_object(text, _record)
     except (ValueError, IndexError):
         pass
     manifest = json.loads(text)
@@ -424,57 +435,8 @@ def _load_manifest(text):
     return manifest
 
 
-def _walk_object(text):
-    space = _SPACE.match
-    at = space(text, 0).end()
-    if text[at] != "{":
-        raise ValueError("not an object")
-    out = {}
-    at = space(text, at + 1).end()
-    if text[at] == "}":
-        at += 1
-    else:
-        while True:
-            if text[at] != '"':
-                raise ValueError("a key expected")
-            key, at = json.decoder.scanstring(text, at + 1)
-            at = space(text, at).end()
-            if text[at] != ":":
-                raise ValueError("':' expected")
-            at = space(text, at + 1).end()
-            if key == "items" and text[at] == "[":
-                out[key], at = _walk_records(text, at)
-            else:
-                out[key], at = _DECODER.raw_decode(text, at)
-            at = space(text, at).end()
-            if text[at] == ",":
-                at = space(text, at + 1).end()
-                continue
-            if text[at] != "}":
-                raise ValueError("',' or '}' expected")
-            at += 1
-            break
-    if space(text, at).end() != len(text):
-        raise ValueError("extra data")
-    return out
-
-
-def _walk_records(text, at):
-    space = _SPACE.match
-    records = []
-    at = space(text, at + 1).end()
-    if text[at] == "]":
-        return records, at + 1
-    while True:
-        value, at = _DECODER.raw_decode(text, at)
-        records.append(Record.parsed(value) if isinstance(value, dict) else value)
-        at = space(text, at).end()
-        if text[at] == ",":
-            at = space(text, at + 1).end()
-            continue
-        if text[at] != "]":
-            raise ValueError("',' or ']' expected")
-        return records, at + 1
+def _record(value, dummy_start, dummy_end):
+    return Record.parsed(value) if isinstance(value, dict) else value
 
 
 def parse_manifest(data, name):

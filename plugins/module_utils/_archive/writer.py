@@ -52,8 +52,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     mac_payload,
     manifest_chunks,
     pack_path,
-    resource_key,
-    resource_path,
+    resource_item,
     signed_payload,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
@@ -83,6 +82,8 @@ def item_bytes(obj):
 PACK_ITEM_MAX = 256 * 1024
 # Default size at which a pack is written (the ``backup`` module's ``pack_size``).
 PACK_SIZE = 4 * 1024 * 1024
+# Byte items up to this size are added a batch at a time (``_add_small``): after encryption they still fit a pack.
+SMALL_ITEM = PACK_ITEM_MAX - 64 * 1024
 # The open packs together may hold this many times ``pack_size`` before the largest is written early.
 PACK_BUFFERS = 2
 
@@ -201,7 +202,7 @@ class ArchiveWriter:
         if self._state == "new":
             self.start()
         if self._state != "open":
-            raise AdharError("backup %s is %s: no more items can be added" % (self.name, self._state), backup=self.name)
+            raise self._open_error()
 
     def _refresh_lock(self):
         if self.lock is None or not getattr(self.lock, "held", False):
@@ -213,6 +214,21 @@ class ArchiveWriter:
 
     # -- items
 
+    def _target(self, path, encrypt):
+        """``(stored path, encrypted)`` of an item about to be added: the path checked, ``.enc`` added when it is
+        encrypted (``encrypt``, default ``encrypt_all``; that needs a key)."""
+        check_item_path(path)
+        if path.endswith(ENC_SUFFIX):
+            raise AdharError("item path %r: the %s suffix is added by the writer" % (path, ENC_SUFFIX), item=path)
+        enc = self.encrypt_all if encrypt is None else bool(encrypt)
+        if enc and self._dek is None:
+            raise AdharError("item %s must be encrypted but no encryption key was given" % path, item=path,
+                             option="encryption")
+        return (path + ENC_SUFFIX if enc else path), enc
+
+    def _open_error(self):
+        return AdharError("backup %s is %s: no more items can be added" % (self.name, self._state), backup=self.name)
+
     def add(self, path, data, encrypt=None, **labels):
         """Store one item; returns its manifest record ``{"path", "size", "sha256"[, "encrypted"]}``.
 
@@ -222,19 +238,11 @@ class ArchiveWriter:
         go into the item's manifest record (``add_resource`` records the real
         resource and name of a shortened path).
         """
-        check_item_path(path)
-        if path.endswith(ENC_SUFFIX):
-            raise AdharError("item path %r: the %s suffix is added by the writer" % (path, ENC_SUFFIX), item=path)
-        enc = self.encrypt_all if encrypt is None else bool(encrypt)
-        if enc and self._dek is None:
-            raise AdharError("item %s must be encrypted but no encryption key was given" % path, item=path,
-                             option="encryption")
-        stored = path + ENC_SUFFIX if enc else path
+        stored, enc = self._target(path, encrypt)
         self._check_open()
         with self._mutex:
             if self._state != "open":
-                raise AdharError("backup %s is %s: no more items can be added" % (self.name, self._state),
-                                 backup=self.name)
+                raise self._open_error()
             if path in self._reserved:
                 raise AdharError("item %s is already in backup %s (items are written once)" % (path, self.name), item=path)
             self._reserved.add(path)
@@ -273,22 +281,35 @@ class ArchiveWriter:
 
     # -- packs
 
+    @staticmethod
+    def _pack_group(record):
+        """The open pack an item joins: one per section and resource type."""
+        parts = record["path"].split("/", 3)
+        resource = parts[1] if parts[0] == "resources" and len(parts) == 4 else ""
+        return "%s/%s" % (parts[0], record.get("resource") or resource)
+
     def _pack(self, record, data):
         """Append an item to the open pack of its resource type; write the packs that are due."""
-        info = describe_path(record["path"])
-        group = "%s/%s" % (info["section"], record.get("resource") or info.get("resource") or "")
+        self._pack_many([(self._pack_group(record), record, data)])
+
+    def _pack_many(self, entries):
+        """Append items ``(pack group, record, stored bytes)`` to their open packs under one lock; write the packs
+        that are due."""
         due = []
         with self._mutex:
-            pack = self._open_packs.setdefault(group, _OpenPack())
-            pack.entries.append((record, data))
-            pack.size += len(data)
-            self._buffered += len(data)
-            if pack.size >= self.pack_size:
-                due.append(self._take_pack(group))
-            while self._buffered >= PACK_BUFFERS * self.pack_size and self._open_packs:
-                due.append(self._take_pack(max(self._open_packs, key=lambda g: self._open_packs[g].size)))
-        for number, entries in due:
-            self._write_pack(number, entries)
+            for group, record, data in entries:
+                pack = self._open_packs.get(group)
+                if pack is None:
+                    pack = self._open_packs[group] = _OpenPack()
+                pack.entries.append((record, data))
+                pack.size += len(data)
+                self._buffered += len(data)
+                if pack.size >= self.pack_size:
+                    due.append(self._take_pack(group))
+                while self._buffered >= PACK_BUFFERS * self.pack_size and self._open_packs:
+                    due.append(self._take_pack(max(self._open_packs, key=lambda g: self._open_packs[g].size)))
+        for number, pack_entries in due:
+            self._write_pack(number, pack_entries)
 
     def _take_pack(self, group):
         """(under the mutex) Close the open pack of ``group``: ``(its number, its entries)``."""
@@ -325,10 +346,7 @@ class ArchiveWriter:
     def add_resource(self, obj, resource, group="", encrypt=None):
         """Store a Kubernetes object (a dict) at its ``resources/...`` path."""
         meta = obj.get("metadata") or {}
-        path = resource_path(resource, group, meta.get("namespace"), meta.get("name"))
-        info = describe_path(path)
-        real = {"resource": resource_key(resource, group), "namespace": meta.get("namespace"), "name": meta.get("name")}
-        labels = {k: v for k, v in real.items() if v and info.get(k) != v}
+        path, labels = resource_item(resource, group, meta.get("namespace"), meta.get("name"))
         return self.add(path, obj, encrypt=encrypt, **labels)
 
     def submit(self, path, data, encrypt=None, **labels):
@@ -362,15 +380,75 @@ class ArchiveWriter:
         return future
 
     def _add_batch(self, items):
-        errors = []
-        for path, data, encrypt, labels in items:
+        """``add`` for each ``(path, data, encrypt, labels)``; in a packed backup the small byte items (a page of
+        listed objects) go through ``_add_small`` together.  The errors go to ``commit``."""
+        errors, small = [], []
+        for item in items:
+            if self.pack_size and isinstance(item[1], bytes) and len(item[1]) <= SMALL_ITEM:
+                small.append(item)
+                continue
             try:
-                self.add(path, data, encrypt, **labels)
+                self.add(item[0], item[1], item[2], **item[3])
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append(exc)
+        if small:
+            try:
+                errors.extend(self._add_small(small))
             except Exception as exc:  # pylint: disable=broad-except
                 errors.append(exc)
         if errors:
             with self._mutex:
                 self._errors.extend(errors)
+
+    def _add_small(self, items):
+        """``add`` for byte items of at most ``SMALL_ITEM`` bytes of a packed backup, the checks, the reservation
+        and the packing done under the lock once for all of them; returns the errors of the items that failed."""
+        errors, targets = [], []
+        for path, data, encrypt, labels in items:
+            try:
+                targets.append((path, data, labels) + self._target(path, encrypt))
+            except AdharError as exc:
+                errors.append(exc)
+        self._check_open()
+        with self._mutex:
+            if self._state != "open":
+                raise self._open_error()
+            reserved = []
+            for target in targets:
+                if target[0] in self._reserved:
+                    errors.append(AdharError("item %s is already in backup %s (items are written once)"
+                                             % (target[0], self.name), item=target[0]))
+                    continue
+                self._reserved.add(target[0])
+                reserved.append(target)
+            self._active += 1
+        entries, packed = [], False
+        try:
+            for path, data, labels, stored, enc in reserved:
+                try:
+                    if enc:
+                        data = self._dek.encrypt(data, item_aad(self.name, stored))
+                    record = Record(labels, path=stored, size=len(data))
+                    record.set_digest(hashlib.sha256(data).digest())
+                    if enc:
+                        record["encrypted"] = True
+                except Exception as exc:  # pylint: disable=broad-except
+                    errors.append(exc)
+                    with self._mutex:
+                        self._reserved.discard(path)
+                    continue
+                entries.append((self._pack_group(record), record, data))
+            packed = True
+            self._pack_many(entries)  # a pack that fails to write gives its items back itself
+        finally:
+            with self._mutex:
+                if not packed:  # stopped before its items reached a pack: none of them is in the backup
+                    for target in reserved:
+                        self._reserved.discard(target[0])
+                self._active -= 1
+                self._idle.notify_all()
+        self._refresh_lock()
+        return errors
 
     def _done(self, future):
         with self._mutex:

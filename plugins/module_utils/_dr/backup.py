@@ -38,12 +38,11 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.api import
     ArchiveReader,
     ArchiveWriter,
     check_backup_name,
-    describe_path,
     enforce_retention,
     list_backups,
     parse_duration,
+    resource_item,
     resource_key,
-    resource_path,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._archive.reader import check_verification
 from ansible_collections.adhar.platform.plugins.module_utils._common.args import WORKERS_BOUNDS, at_least
@@ -580,9 +579,7 @@ class Capture:
         encrypt = (res.group == "" and res.plural == "secrets") or None
         entries = []
         for ns, name, item, dummy in kept:
-            path = resource_path(res.plural, res.group, ns, name)
-            info = describe_path(path)
-            labels = {k: v for k, v in (("resource", key), ("namespace", ns), ("name", name)) if v and info.get(k) != v}
+            path, labels = resource_item(res.plural, res.group, ns, name)
             entries.append((path, item, encrypt, labels))
         return entries
 

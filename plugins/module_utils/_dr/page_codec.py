@@ -3,11 +3,13 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A listed page split into the objects a backup keeps, in this process or in decoder processes.
 
-Decoding a page and encoding each of its objects again is most of a backup's CPU time, and both hold the GIL, so a
-backup in one process uses one core whatever its thread count.  ``DecoderPool`` runs that work in a few child
-processes (``python -I -c``, importing only this module and the standard library): a listing thread sends a page's
-bytes and gets back each kept object's encoded item bytes, so the parent's GIL only hashes, encrypts, packs and
-writes.  ``split_page`` is the one implementation both paths run, so a page gives the same items either way.
+Decoding a page is most of a backup's CPU time, and it holds the GIL, so a backup in one process uses one core
+whatever its thread count.  A kept object is not encoded again: its item is its own JSON text cut out of the page
+(``walk_object`` gives each element's bounds), which keeps the bytes the API server sent.  ``DecoderPool`` runs that
+work in a few child processes (``python -I -c``, importing only this module and the standard library): a listing
+thread sends a page's bytes and gets back each kept object's item bytes, so the parent's GIL only hashes, encrypts,
+packs and writes.  ``split_page`` is the one implementation both paths run, so a page gives the same items either
+way.
 
 No import from the collection here: a decoder process imports this file alone.
 """
@@ -19,6 +21,7 @@ import json
 import marshal
 import os
 import queue
+import re
 import struct
 import subprocess
 import sys
@@ -29,10 +32,12 @@ EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-
 # Decoder processes at most (each is a busy core while pages flow; the parent keeps one core for itself).
 MAX_PROCESSES = 4
 _HEADER = struct.Struct("!I")
-# The stored form of an object item: JSON, sorted keys, no whitespace, UTF-8 (``_archive.writer.item_bytes``); one
-# encoder for every item, the same bytes as ``json.dumps(obj, sort_keys=True, separators=(",", ":"),
-# ensure_ascii=False)`` without building an encoder per call.
+# The stored form of an object item given as a dict (an object read on its own, not cut out of a listed page): JSON,
+# sorted keys, no whitespace, UTF-8 (``_archive.writer.item_bytes``); one encoder for every item, the same bytes as
+# ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` without building one per call.
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class PageError(ValueError):
@@ -63,23 +68,84 @@ def pvc_fields(obj):
     return spec.get("volumeName"), spec.get("storageClassName")
 
 
+def walk_object(text, on_item):
+    """``json.loads(text)`` of a JSON object, except that each element of its top-level ``items`` list goes through
+    ``on_item(value, start, end)`` (``text[start:end]`` is the element's own JSON text) and ``items`` is the list of
+    what that returns.  Raises ``ValueError`` (or ``IndexError``) for text that is no object or no valid JSON."""
+    space = _SPACE.match
+    at = space(text, 0).end()
+    if text[at] != "{":
+        raise ValueError("not an object")
+    out = {}
+    at = space(text, at + 1).end()
+    if text[at] == "}":
+        at += 1
+    else:
+        while True:
+            if text[at] != '"':
+                raise ValueError("a key expected")
+            key, at = json.decoder.scanstring(text, at + 1)
+            at = space(text, at).end()
+            if text[at] != ":":
+                raise ValueError("':' expected")
+            at = space(text, at + 1).end()
+            if key == "items" and text[at] == "[":
+                out[key], at = _walk_array(text, at, on_item)
+            else:
+                out[key], at = _DECODER.raw_decode(text, at)
+            at = space(text, at).end()
+            if text[at] == ",":
+                at = space(text, at + 1).end()
+                continue
+            if text[at] != "}":
+                raise ValueError("',' or '}' expected")
+            at += 1
+            break
+    if space(text, at).end() != len(text):
+        raise ValueError("extra data")
+    return out
+
+
+def _walk_array(text, at, on_item):
+    space = _SPACE.match
+    values = []
+    at = space(text, at + 1).end()
+    if text[at] == "]":
+        return values, at + 1
+    while True:
+        value, end = _DECODER.raw_decode(text, at)
+        values.append(on_item(value, at, end))
+        at = space(text, end).end()
+        if text[at] == ",":
+            at = space(text, at + 1).end()
+            continue
+        if text[at] != "]":
+            raise ValueError("',' or ']' expected")
+        return values, at + 1
+
+
+def _head(api_version, kind, obj):
+    """The JSON text put before a listed object's own members: the ``apiVersion`` and ``kind`` it lacks (a list's
+    items carry neither), or ``None``."""
+    missing = [(k, v) for k, v in (("apiVersion", api_version), ("kind", kind)) if k not in obj]
+    return "{" + ",".join("%s:%s" % (_ENCODE(k), _ENCODE(v)) for k, v in missing) if missing else None
+
+
 def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, encode, verdicts=None):
     """``(continue token, kept)`` of one listed page (JSON bytes of a ``...List``).
 
     ``kept``: ``(namespace, name, item, pvc)`` per object in the namespaces the filters keep (``is_namespaces``: a
-    Namespace is kept by its own name) without an exclude label; ``item`` is the encoded item bytes when ``encode``,
-    else the object (``apiVersion`` and ``kind`` set: a list's items lack them); ``pvc`` is ``pvc_fields(obj)`` when
+    Namespace is kept by its own name) without an exclude label; ``item`` is the object's item bytes when ``encode``
+    (its JSON text as the API server sent it, the ``apiVersion`` and ``kind`` the list left out put first: nothing
+    is encoded again), else the object (``apiVersion`` and ``kind`` set); ``pvc`` is ``pvc_fields(obj)`` when
     ``pvcs`` (the page lists PersistentVolumeClaims), else ``None``.  ``verdicts`` caches the filters' verdict per
     namespace."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise PageError("no list")
     verdicts = {} if verdicts is None else verdicts
-    kept = []
-    for obj in data.get("items") or []:
+    heads = {}
+
+    def keep(obj, start, end):
+        if not isinstance(obj, dict):
+            raise PageError("an item that is no object")
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace")
         if ns:
@@ -87,15 +153,35 @@ def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, e
             if ok is None:
                 ok = verdicts[ns] = namespace_matches(ns, include, exclude)
             if not ok:
-                continue
+                return None
         name = meta.get("name")
         if is_namespaces and not namespace_matches(name or "", include, exclude):
-            continue
+            return None
         if is_excluded(obj):
-            continue
-        obj.setdefault("apiVersion", api_version)
-        obj.setdefault("kind", kind)
-        kept.append((ns, name, encode_item(obj) if encode else obj, pvc_fields(obj) if pvcs else None))
+            return None
+        if encode:
+            known = ("apiVersion" in obj, "kind" in obj)
+            head = heads[known] if known in heads else heads.setdefault(known, _head(api_version, kind, obj))
+            item = text[start:end]
+            if head is not None:
+                rest = item[1:]
+                item = head + (rest if rest.lstrip().startswith("}") else "," + rest)
+            item = item.encode("utf-8")
+        else:
+            obj.setdefault("apiVersion", api_version)
+            obj.setdefault("kind", kind)
+            item = obj
+        return (ns, name, item, pvc_fields(obj) if pvcs else None)
+
+    try:
+        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+        data = walk_object(text, keep)
+    except PageError:
+        raise
+    except (ValueError, IndexError):
+        raise PageError("no list") from None
+    items = data.get("items")
+    kept = [k for k in items if k is not None] if isinstance(items, list) else []
     return (data.get("metadata") or {}).get("continue"), kept
 
 

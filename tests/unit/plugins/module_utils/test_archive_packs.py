@@ -171,3 +171,55 @@ def test_buffered_packs_are_bounded(store):
     m = w.commit()
     assert high < 4 * 4000 + 200 and sum(p["items"] for p in m["packs"]) == 400
     assert ArchiveReader(store, "b1").verify()["ok"]
+
+
+def test_a_batch_of_small_items_is_packed_as_items_added_one_by_one(store):
+    """``submit_many`` of byte items in a packed backup (a listed page) gives the records ``add`` gives, one failure
+    per bad item (the same path twice, in the batch or before it; encryption without a key), and the rest stored."""
+    long_name = "n" * 230
+    path, labels = archive.resource_item("configmaps", "", "prod", long_name)
+    items = [(archive.resource_path("configmaps", "", "prod", "cm-%03d" % i), json.dumps(_cm(i)).encode(), None, {})
+             for i in range(40)] + [(path, b'{"kind":"ConfigMap"}', None, labels)]
+    one = ArchiveWriter(store, "one", cluster="prod", pack_size=1500)
+    for item_path, data, encrypt, item_labels in items:
+        one.add(item_path, data, encrypt, **item_labels)
+    batched = ArchiveWriter(store, "batched", cluster="prod", pack_size=1500, workers=2)
+    batched.submit_many(items[:25])
+    batched.submit_many(items[25:])
+    assert [r.to_dict() for r in one.commit()["items"]] == [r.to_dict() for r in batched.commit()["items"]]
+    assert labels == {"name": long_name}
+    reader = ArchiveReader(store, "batched")
+    assert reader.read(items[7][0]) == items[7][1] and reader.verify()["ok"]
+
+    bad = ArchiveWriter(store, "bad", cluster="prod", pack_size=1500, workers=1)  # the batches in order
+    bad.submit_many(items[:3])
+    bad.submit_many([items[0], items[5], items[5], ("resources/secrets/namespaces/prod/s.json", b"{}", True, {})])
+    with pytest.raises(AdharError, match=r"backup bad: 3 item\(s\) failed; first: item resources/secrets/") as err:
+        bad.commit()
+    assert err.value.details["failed_items"] == 3 and not store.exists("bad/manifest.json")
+
+
+def test_a_batch_is_encrypted_item_by_item_and_a_failed_pack_gives_its_items_back(store):
+    w = ArchiveWriter(store, "enc", cluster="prod", pack_size=1 << 20, key_wrapper=KEY, workers=1)
+    secrets = [("resources/secrets/namespaces/prod/s%d.json" % i, b'{"data":{"k":"%d"}}' % i, True, {}) for i in range(5)]
+    w.submit_many(secrets)
+    m = w.commit()
+    assert [i["path"] for i in m["items"]] == [p + ".enc" for p, dummy, dummy2, dummy3 in secrets]
+    assert all(i["encrypted"] for i in m["items"]) and m["encryption"]["encrypted_items"] == 5
+    reader = ArchiveReader(store, "enc", KEY)
+    assert [reader.read(p) for p, dummy, dummy2, dummy3 in secrets] == [d for dummy, d, dummy2, dummy3 in secrets]
+
+    class Failing(LocalStorage):
+        fail = True
+
+        def put(self, key, data, overwrite=False):
+            if self.fail and "/packs/" in key:
+                raise OSError("disk full")
+            return super().put(key, data, overwrite)
+
+    failing = Failing(str(store.root) + "-failing")
+    w = ArchiveWriter(failing, "b1", cluster="prod", pack_size=10, workers=1)  # every item fills its pack at once
+    w.submit_many([("resources/configmaps/namespaces/prod/a.json", b"0123456789ab", None, {})])
+    with pytest.raises(AdharError, match="disk full"):
+        w.wait()
+    assert "resources/configmaps/namespaces/prod/a.json" not in w._reserved  # pylint: disable=protected-access

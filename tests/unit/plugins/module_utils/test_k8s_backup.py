@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils._archive.writer import item_bytes
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import (
     FILTER_ARG_SPEC,
@@ -236,9 +235,9 @@ class FakeWriter:
     def submit(self, path, data, encrypt=None, **labels):
         assert path not in self.items, "written twice: %s" % path
         obj = data
-        if isinstance(data, bytes):  # a listed object comes encoded as it is stored; related objects as dicts
+        if isinstance(data, bytes):  # a listed object comes as its text in the page; related objects as dicts
             obj = json.loads(data)
-            assert data == item_bytes(obj)
+            assert list(obj)[:2] == ["apiVersion", "kind"] and data.startswith(b'{"apiVersion":')
         self.items[path] = (obj, encrypt, labels)
 
 

@@ -11,7 +11,6 @@ import signal
 
 import pytest
 
-from ansible_collections.adhar.platform.plugins.module_utils._archive.writer import item_bytes
 from ansible_collections.adhar.platform.plugins.module_utils._dr import page_codec as pc
 
 
@@ -33,16 +32,46 @@ PAGE = {"kind": "ConfigMapList", "metadata": {"continue": "tok"}, "items": [
 INCLUDE, EXCLUDE = ["app-*"], ["app-tmp*"]
 
 
-def test_split_page_filters_and_encodes_as_the_writer_stores():
-    body = json.dumps(PAGE).encode()
+def test_split_page_filters_and_cuts_each_item_out_of_the_page():
+    body = json.dumps(PAGE, ensure_ascii=False).encode()
     cont, kept = pc.split_page(body, "v1", "ConfigMap", False, False, INCLUDE, EXCLUDE, True)
     assert cont == "tok"
     assert [(ns, name) for ns, name, dummy, dummy2 in kept] == [("app-1", "plain"), ("app-2", "unicode"),
                                                                 ("app-1", "kept-label-false")]
     decoded = pc.split_page(body, "v1", "ConfigMap", False, False, INCLUDE, EXCLUDE, False)[1]
-    for (dummy, dummy2, data, pvc), (dummy3, dummy4, obj, dummy5) in zip(kept, decoded):
+    sources = [PAGE["items"][i] for i in (0, 1, 5)]
+    for (dummy, dummy2, data, pvc), (dummy3, dummy4, obj, dummy5), source in zip(kept, decoded, sources):
         assert pvc is None and obj["apiVersion"] == "v1" and obj["kind"] == "ConfigMap"
-        assert data == item_bytes(obj) == json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        # the object's own text, not encoded again; the apiVersion and kind the list left out put first
+        assert data == b'{"apiVersion":"v1","kind":"ConfigMap",' + json.dumps(source, ensure_ascii=False).encode()[1:]
+        assert json.loads(data) == obj
+
+
+def test_items_keep_the_servers_bytes_and_what_they_carry():
+    # an item with its own apiVersion and kind (custom resources) is stored as it is; an empty object gets both;
+    # whitespace and number spellings stay as sent
+    page = (b'{"kind":"WidgetList","items":[ {"kind":"Widget","apiVersion":"x.io/v1","metadata":{"name":"a"},'
+            b'"n":1.50, "big":123456789012345678901234567890} ,\n {"metadata":{"name":"b"},"kind":"Widget"},{}],'
+            b'"metadata":{"continue":""}}')
+    cont, kept = pc.split_page(page, "x.io/v1", "Widget", False, False, ["*"], [], True)
+    assert cont == ""
+    assert [k[2] for k in kept] == [
+        b'{"kind":"Widget","apiVersion":"x.io/v1","metadata":{"name":"a"},"n":1.50, "big":123456789012345678901234567890}',
+        b'{"apiVersion":"x.io/v1","metadata":{"name":"b"},"kind":"Widget"}',
+        b'{"apiVersion":"x.io/v1","kind":"Widget"}']
+    with pytest.raises(pc.PageError, match="^an item that is no object$"):
+        pc.split_page(b'{"items":[{"metadata":{}},3]}', "v1", "ConfigMap", False, False, ["*"], [], True)
+
+
+def test_walk_object_is_json_loads_with_each_item_passed_through():
+    text = ' {"a": [1, {"b": null}], "items": [ {"x": 1}, 2 ,"s"], "z": {"items": [3]}} '
+    seen = []
+    out = pc.walk_object(text, lambda value, start, end: seen.append(text[start:end]) or value)
+    assert out == json.loads(text) and seen == ['{"x": 1}', "2", '"s"']
+    assert pc.walk_object("{}", None) == {}
+    for bad in ("[1]", "{", '{"a" 1}', '{"a": 1,}', '{"a": 1} x', '{"items": [1,]}', ""):
+        with pytest.raises((ValueError, IndexError)):
+            pc.walk_object(bad, lambda value, start, end: value)
 
 
 def test_namespaces_by_their_own_name_and_pvcs_with_their_volume():
@@ -55,7 +84,7 @@ def test_namespaces_by_their_own_name_and_pvcs_with_their_volume():
     assert [k[3] for k in kept] == [("pv-1", "fast"), (None, None)]
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"'])
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b'{"items": [{}', b"\xff{}"])
 def test_a_page_that_is_no_list(body):
     with pytest.raises(pc.PageError, match="^no list$"):
         pc.split_page(body, "v1", "ConfigMap", False, False, ["*"], [], True)
