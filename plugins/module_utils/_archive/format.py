@@ -309,11 +309,17 @@ def canonical_chunks(obj):
     if not isinstance(obj, dict) or not isinstance(obj.get("items"), list) or not all(isinstance(k, str) for k in obj):
         yield _CANONICAL(obj).encode("ascii")
         return
-    opening = b"{"
-    for key in sorted(obj):
+    yield from _member_chunks(obj, sorted(obj), b"{")
+    yield b"}"
+
+
+def _member_chunks(obj, keys, opening):
+    """The canonical members ``"key":value`` of ``keys`` of dict ``obj``, the first after ``opening``, the others
+    after a comma; an ``items`` list is encoded ``_RECORD_BATCH`` records per encoder call."""
+    for key in keys:
         head = opening + _CANONICAL(key).encode("ascii") + b":"
         opening = b","
-        if key != "items":
+        if key != "items" or not isinstance(obj[key], list):
             yield head + _CANONICAL(obj[key]).encode("ascii")
             continue
         yield head + b"["
@@ -322,7 +328,21 @@ def canonical_chunks(obj):
             chunk = _CANONICAL([_plain(r) for r in records[start:start + _RECORD_BATCH]]).encode("ascii")[1:-1]
             yield b"," + chunk if start else chunk
         yield b"]"
-    yield b"}"
+
+
+def authenticated_chunks(manifest):
+    """``mac_payload(manifest)`` cut where the ``mac`` goes: ``(before, after)``, the chunks of the members that sort
+    before ``mac`` (a generator; ``items`` among them) and the bytes of the rest.  ``before`` then ``after`` is what
+    the ``mac`` covers; ``before``, ``b',"mac":'`` and the mac as JSON, then ``after`` is ``signed_payload`` once the
+    mac is set, so the writer encodes the manifest once for both.  ``None`` for a manifest this does not fit."""
+    body = _without(manifest, ("mac", "signature"))
+    if not isinstance(body.get("items"), list) or not all(isinstance(k, str) for k in body):
+        return None
+    keys = sorted(body)
+    low = [k for k in keys if k < "mac"]
+    if not low:
+        return None
+    return _member_chunks(body, low, b"{"), b"".join(_member_chunks(body, [k for k in keys if k > "mac"], b",")) + b"}"
 
 
 def canonical_json(obj):

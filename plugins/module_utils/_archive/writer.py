@@ -45,6 +45,8 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     STARTED,
     UNPACKED_VERSION,
     Record,
+    authenticated_chunks,
+    canonical_json,
     check_backup_name,
     check_item_path,
     describe_path,
@@ -61,6 +63,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope
     item_aad,
     new_envelope,
     sign_manifest,
+    sign_manifest_digest,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._storage.base import (
     ObjectExists,
@@ -531,11 +534,7 @@ class ArchiveWriter:
             except AdharError as exc:
                 self.warnings.append("the lock was lost before the commit: %s" % exc.msg)
             manifest = self.build_manifest(isotime(utcnow()))
-            if self._dek is not None:
-                manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
-            signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
-            if signing_key is not None:  # last: the signature covers everything else, the mac included
-                manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
+            self._authenticate(manifest)
             self.storage.put(join_key(self.name, MANIFEST), manifest_chunks(manifest))  # streamed, encoded as sent
             self.storage.sync()
         except BaseException:
@@ -548,6 +547,31 @@ class ArchiveWriter:
             self._state = "committed"
         self._shutdown()
         return manifest
+
+    def _authenticate(self, manifest):
+        """Set the ``mac`` (with a data key) and then the ``signature`` (with a local key: none for KMS), which covers
+        everything else, the mac included.  Both come from one encoding of the manifest: the signed payload is the
+        mac's with the mac put in (``authenticated_chunks``), its SHA-512 computed as the chunks go by."""
+        signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
+        parts = authenticated_chunks(manifest) if self._dek is not None and signing_key is not None else None
+        if parts is None:
+            if self._dek is not None:
+                manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
+            if signing_key is not None:
+                manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
+            return
+        before, after = parts
+        digest = hashlib.sha512()
+
+        def chunks():
+            for chunk in before:
+                digest.update(chunk)
+                yield chunk
+            yield after
+
+        manifest["mac"] = self._dek.manifest_mac(chunks())
+        digest.update(b',"mac":' + canonical_json(manifest["mac"]) + after)
+        manifest["signature"] = sign_manifest_digest(signing_key, digest.digest())
 
     def abort(self):
         """Stop accepting items and leave the backup incomplete (no manifest); written items stay until retention."""

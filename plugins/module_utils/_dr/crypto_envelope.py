@@ -300,9 +300,19 @@ def signature_message(algorithm, payload):
 def sign_manifest(private_key, payload, algorithm=SIGNATURE_ALGORITHM):
     """The ``signature`` record of a manifest: Ed25519 by ``private_key`` of ``signature_message(algorithm, payload)``
     (``payload``: the canonical manifest without ``signature``, as bytes or chunks)."""
+    return _signature_record(private_key, algorithm, signature_message(algorithm, payload))
+
+
+def sign_manifest_digest(private_key, digest):
+    """``sign_manifest`` with ``SIGNATURE_ALGORITHM`` for a payload whose SHA-512 ``digest`` was computed as it was
+    encoded."""
+    return _signature_record(private_key, SIGNATURE_ALGORITHM, _PREHASH_PREFIX + digest)
+
+
+def _signature_record(private_key, algorithm, message):
     raw = public_bytes(private_key)
     return {"algorithm": algorithm, "key_id": verify_key_id(raw), "public_key": _b64(raw),
-            "value": _b64(private_key.sign(signature_message(algorithm, payload)))}
+            "value": _b64(private_key.sign(message))}
 
 
 def check_manifest_signature(signature, payload, public_key, backup, source="verify_key", algorithm=SIGNATURE_ALGORITHM):

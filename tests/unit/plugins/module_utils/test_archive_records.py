@@ -77,6 +77,10 @@ def test_encodings_of_records_are_those_of_dicts(records):
     assert b"".join(fmt.mac_payload(given)) == json.dumps(without_mac, sort_keys=True, separators=(",", ":")).encode()
     without_signature = {k: v for k, v in manifest.items() if k != "signature"}
     assert b"".join(fmt.signed_payload(given)) == json.dumps(without_signature, sort_keys=True, separators=(",", ":")).encode()
+    before, after = fmt.authenticated_chunks(given)  # the mac's payload cut where the mac goes
+    before = b"".join(before)
+    assert before + after == b"".join(fmt.mac_payload(given))
+    assert before + b',"mac":"m"' + after == b"".join(fmt.signed_payload(given))
     dumped = fmt.dump_manifest(given)
     assert b"".join(fmt.manifest_chunks(given)) == dumped
     assert json.loads(dumped) == manifest
