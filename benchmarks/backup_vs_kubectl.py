@@ -57,9 +57,13 @@ PLAY = """- hosts: localhost
 """
 
 
-def _module_pids(root):
+# Seconds between two scans of the process table while a run is measured.
+SCAN = 0.25
+
+
+def _module_pids(root, table=None):
     """Processes under ``root`` whose command line names an AnsiballZ module (not the shells that start them)."""
-    cmdlines = {pid: procs.cmdline(pid) for pid in procs.descendants(root)}
+    cmdlines = {pid: procs.cmdline(pid) for pid in procs.descendants(root, table)}
     return [pid for pid, cmd in cmdlines.items() if b"AnsiballZ" in cmd and not cmd.startswith((b"/bin/sh", b"sh"))]
 
 
@@ -72,12 +76,19 @@ def run_measured(cmd, env, poll_modules=False, stdout=None):
     done = threading.Event()
 
     def poll():
+        # The process table is scanned at most every SCAN seconds (a scan reads every /proc entry: at the sampling
+        # rate it would take a good part of a core from what is measured); the peaks (VmHWM: they only grow) of the
+        # processes found are read every 0.02 s.
+        tree, scanned = {}, 0.0
         while not done.is_set():
-            for pid in _module_pids(proc.pid):
+            if time.monotonic() - scanned >= SCAN:
+                scanned = time.monotonic()
+                table = procs.table()
                 # a module with child processes (backup's decoder processes) counts them too: the sum of each
                 # process's own peak, an upper bound of the tree's peak
-                hwm = sum(procs.status_kib(p, "VmHWM") or 0 for p in [pid] + procs.descendants(pid))
-                peak["module"] = max(peak["module"], hwm)
+                tree = {pid: [pid] + procs.descendants(pid, table) for pid in _module_pids(proc.pid, table)}
+            for pids in tree.values():
+                peak["module"] = max(peak["module"], sum(procs.status_kib(p, "VmHWM") or 0 for p in pids))
             done.wait(0.02)
 
     thread = threading.Thread(target=poll, daemon=True) if poll_modules else None

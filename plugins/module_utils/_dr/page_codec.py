@@ -163,9 +163,8 @@ def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, e
             known = ("apiVersion" in obj, "kind" in obj)
             head = heads[known] if known in heads else heads.setdefault(known, _head(api_version, kind, obj))
             item = text[start:end]
-            if head is not None:
-                rest = item[1:]
-                item = head + (rest if rest.lstrip().startswith("}") else "," + rest)
+            if head is not None:  # '{' + what it lacks + ',' + its members, or + '}' when it has none
+                item = head + ("" if item[_SPACE.match(item, 1).end()] == "}" else ",") + item[1:]
             item = item.encode("utf-8")
         else:
             obj.setdefault("apiVersion", api_version)

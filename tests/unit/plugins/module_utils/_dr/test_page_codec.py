@@ -51,14 +51,14 @@ def test_items_keep_the_servers_bytes_and_what_they_carry():
     # an item with its own apiVersion and kind (custom resources) is stored as it is; an empty object gets both;
     # whitespace and number spellings stay as sent
     page = (b'{"kind":"WidgetList","items":[ {"kind":"Widget","apiVersion":"x.io/v1","metadata":{"name":"a"},'
-            b'"n":1.50, "big":123456789012345678901234567890} ,\n {"metadata":{"name":"b"},"kind":"Widget"},{}],'
+            b'"n":1.50, "big":123456789012345678901234567890} ,\n {"metadata":{"name":"b"},"kind":"Widget"},{},{ }],'
             b'"metadata":{"continue":""}}')
     cont, kept = pc.split_page(page, "x.io/v1", "Widget", False, False, ["*"], [], True)
     assert cont == ""
     assert [k[2] for k in kept] == [
         b'{"kind":"Widget","apiVersion":"x.io/v1","metadata":{"name":"a"},"n":1.50, "big":123456789012345678901234567890}',
         b'{"apiVersion":"x.io/v1","metadata":{"name":"b"},"kind":"Widget"}',
-        b'{"apiVersion":"x.io/v1","kind":"Widget"}']
+        b'{"apiVersion":"x.io/v1","kind":"Widget"}', b'{"apiVersion":"x.io/v1","kind":"Widget" }']
     with pytest.raises(pc.PageError, match="^an item that is no object$"):
         pc.split_page(b'{"items":[{"metadata":{}},3]}', "v1", "ConfigMap", False, False, ["*"], [], True)
 
