@@ -222,6 +222,8 @@ def fit_component(value):
     a ``<resource>.<group>`` more, plus ``.json.enc``.  The manifest keeps
     the real name of a shortened item (``resource``/``name`` in its record).
     """
+    if len(value) <= MAX_COMPONENT // 4:  # at most 4 bytes a character: fits without encoding it to count
+        return value
     raw = value.encode("utf-8")
     if len(raw) <= MAX_COMPONENT:
         return value
@@ -297,10 +299,18 @@ _RECORD_BATCH = 1000
 def _record_chunks(encode, records, separator):
     """``records`` (a list of JSON values, ``Record`` s among them) encoded one by one and joined with
     ``separator``, as chunks of ASCII bytes (one per ``_RECORD_BATCH`` records, separators included): a manifest
-    of tens of thousands of items is never one string, nor one small string per record at once."""
+    of tens of thousands of items is never one string, nor one small string per record at once.
+
+    A batch is encoded in one call, as a list, and its records split where the encoder put ``}, {`` between them;
+    a batch where that text occurs more often (inside a value) is encoded record by record."""
     sep = separator.encode("ascii")
     for start in range(0, len(records), _RECORD_BATCH):
-        chunk = sep.join(encode(_plain(r)).encode("ascii") for r in records[start:start + _RECORD_BATCH])
+        batch = [_plain(r) for r in records[start:start + _RECORD_BATCH]]
+        text = encode(batch)[1:-1]
+        if all(isinstance(r, dict) for r in batch) and text.count("}, {") == len(batch) - 1:
+            chunk = text.replace("}, {", "}" + separator + "{").encode("ascii")
+        else:
+            chunk = sep.join(encode(r).encode("ascii") for r in batch)
         yield sep + chunk if start else chunk
 
 

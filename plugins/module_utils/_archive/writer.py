@@ -49,7 +49,6 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     canonical_json,
     check_backup_name,
     check_item_path,
-    describe_path,
     dump_manifest,
     mac_payload,
     manifest_chunks,
@@ -285,11 +284,18 @@ class ArchiveWriter:
     # -- packs
 
     @staticmethod
-    def _pack_group(record):
-        """The open pack an item joins: one per section and resource type."""
+    def _section_resource(record):
+        """``(section, resource type or None)`` of an item (``describe_path``, the record's ``resource`` first)."""
         parts = record["path"].split("/", 3)
-        resource = parts[1] if parts[0] == "resources" and len(parts) == 4 else ""
-        return "%s/%s" % (parts[0], record.get("resource") or resource)
+        if "resource" in record:
+            return parts[0], record["resource"]
+        return parts[0], (parts[1] if parts[0] == "resources" and len(parts) == 4 else None)
+
+    @classmethod
+    def _pack_group(cls, record):
+        """The open pack an item joins: one per section and resource type."""
+        section, resource = cls._section_resource(record)
+        return "%s/%s" % (section, resource or "")
 
     def _pack(self, record, data):
         """Append an item to the open pack of its resource type; write the packs that are due."""
@@ -487,10 +493,10 @@ class ArchiveWriter:
             packs = sorted(self._packs, key=lambda r: r["path"])
         counts, sections = {}, {}
         for item in items:
-            info = dict(describe_path(item["path"]), **{k: item[k] for k in ("resource",) if k in item})
-            sections[info["section"]] = sections.get(info["section"], 0) + 1
-            if "resource" in info:
-                counts[info["resource"]] = counts.get(info["resource"], 0) + 1
+            section, resource = self._section_resource(item)
+            sections[section] = sections.get(section, 0) + 1
+            if resource is not None:
+                counts[resource] = counts.get(resource, 0) + 1
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION if packs else UNPACKED_VERSION,

@@ -155,3 +155,12 @@ def test_an_outline_reads_like_a_dict():
     assert small.get("spec") is None and "spec" not in small and small["metadata"]["uid"] == "u1"
     plain = outline("configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"uid": "u"}}, Selection({}))
     assert dict(plain) == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"uid": "u"}}
+
+
+@pytest.mark.parametrize("odd", [{"path": "db/a}, {b.dump", "size": 1}, {"path": "x", "parts": [{"a": 1}, {"b": 2}]}, {}])
+def test_stored_records_are_one_per_line_whatever_their_values(odd):
+    items = [Record.parsed(dict(i)) for i in _items()] + [odd, {"path": "z", "size": 2}]
+    dumped = fmt.dump_manifest({"format": "adhar-backup", "items": items})
+    assert json.loads(dumped)["items"] == [dict(i) for i in items]
+    lines = dumped.decode().splitlines()[2:-1]
+    assert len(lines) == len(items) and [json.loads(line.strip().rstrip(",")) for line in lines] == json.loads(dumped)["items"]
