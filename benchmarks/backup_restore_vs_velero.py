@@ -17,14 +17,14 @@ Same cluster, same objects, same storage, one run:
    cluster's kubeconfig, started afresh for each operation (so its peak memory is that operation's).
 3. Ceiling, LIST: every resource type the backup captured, listed by a minimal client (one keep-alive HTTPS
    connection per thread, pages of 500, types in parallel, the bytes read and never decoded).  Then the same
-   listing twice more, each page decoded (``json.loads``), and each object decoded with its own text taken out of
-   the page and hashed: the least any Python backup keeping one item per object does, without storage or
-   encryption; that per-object work once more in one process per core (the pages sent to them), the floor for
-   every core.
-4. Backups of the whole cluster: ``adhar.platform.backup`` (Secrets encrypted, checksums, write-once commit) to a
-   local directory and to S3 (packed, the default, and with ``pack_size: 0``, one object per item);
-   ``velero backup create --include-cluster-resources=true`` to S3, timed until its
-   phase is final.
+   listing with each page decoded (``json.loads``), and with each object decoded, its own text taken out of the
+   page and hashed: the least any Python backup keeping one item per object does, without storage or encryption;
+   that per-object work once more in one process per core (the pages sent to them), the floor for every core.
+   Each of these is the faster of two runs.
+4. Backups of the whole cluster, after one untimed backup (the first listing after the seeding warms the API
+   server): ``adhar.platform.backup`` (Secrets encrypted, checksums, write-once commit) to a local directory and
+   to S3 (packed, the default, and with ``pack_size: 0``, one object per item); ``velero backup create
+   --include-cluster-resources=true`` to S3, timed until its phase is final (read with one GET every 0.1 s).
 5. Restores of the seeded Namespaces, each timed to completion: into the emptied source (the Namespaces deleted
    just before, still terminating when the restore starts), ours then Velero's; then into a fresh cluster each.
    Velero's figures come from ``velero restore describe`` (phase, items restored, errors, warnings).
@@ -328,16 +328,21 @@ class Velero:
                 server.wait(timeout=20)
 
     def wait_final(self, kind, name, timeout):
+        """The status of Backup or Restore ``name`` once its phase is final, read every 0.1 s with one GET of a
+        keep-alive connection (a ``velero ... get`` per poll would start a Go program each time, taking CPU from the
+        server being measured)."""
+        api = RawApi(self.kubeconfig, self.work)
+        path = "/apis/velero.io/v1/namespaces/velero/%ss/%s" % (kind, name)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            out = self.cli(kind, "get", name, "-o", "json", check=False)
+            code, body = api.request("GET", path)
             try:
-                status = json.loads(out).get("status") or {}
+                status = (json.loads(body).get("status") or {}) if code == 200 else {}
             except ValueError:
                 status = {}
             if status.get("phase") in FINAL:
                 return status
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise SystemExit("velero %s %s not finished after %ss" % (kind, name, timeout))
 
     def backup(self, name):
@@ -430,6 +435,16 @@ def resource_paths(kubeconfig, keys):
         api.close()
 
 
+# Each ceiling is measured this many times, the fastest run kept (a ceiling is the best the machine does; the first
+# listing after the backups is often the slowest).
+CEILING_RUNS = 2
+
+
+def best_of(measure, runs=CEILING_RUNS):
+    """The ``(result, seconds)`` of ``measure()`` with the fewest seconds over ``runs`` runs."""
+    return min((measure() for dummy in range(runs)), key=lambda found: found[1])
+
+
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
 
@@ -491,6 +506,9 @@ def main():
             velero.install(kc)
         load.append(("after seeding", os.getloadavg()))
 
+        # one untimed backup first: the first listing of every type after the seeding warms the API server (its heap
+        # grows to the size of a page of each type), which the backup that happens to run first would pay alone
+        ours_backup(bench, kc, local_storage, "bench-warm-up")
         if velero:
             out["backup_local"] = ours_backup(bench, kc, local_storage, "bench-local")
             out["backup_local_one_process"] = ours_backup(bench, kc, local_storage, "bench-local-1p", decoder_processes=0)
@@ -502,17 +520,18 @@ def main():
         out["playbook_floor"] = {"wall": round(noop_wall, 2)}
         raw = RawApi(kc, work)
         paths = resource_paths(kc, set(out["backup_s3"]["types"]))
-        per, secs = list_ceiling(raw, sorted(paths.values()), 16)
+        per, secs = best_of(lambda: list_ceiling(raw, sorted(paths.values()), 16))
         out["list_ceiling"] = {"seconds": round(secs, 3), "types": len(per),
                                "objects": sum(v[2] for v in per.values()), "bytes": sum(v[1] for v in per.values()),
                                "per_type": {k: {"seconds": round(per[p][0], 3), "objects": per[p][2], "bytes": per[p][1]}
                                             for k, p in sorted(paths.items())}}
         for label, work in (("list_decode_ceiling", json.loads), ("per_object_floor", _per_object)):
-            dummy, secs = list_ceiling(raw, sorted(paths.values()), 16, work)
+            dummy, secs = best_of(lambda work=work: list_ceiling(raw, sorted(paths.values()), 16, work))
             out[label] = {"seconds": round(secs, 3), "objects": out["list_ceiling"]["objects"]}
         with concurrent.futures.ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as cores:
             list(cores.map(_per_object, [b'{"items":[]}'] * (2 * os.cpu_count())))  # started before the clock runs
-            dummy, secs = list_ceiling(raw, sorted(paths.values()), 16, lambda page: cores.submit(_per_object, page).result())
+            dummy, secs = best_of(lambda: list_ceiling(raw, sorted(paths.values()), 16,
+                                                       lambda page: cores.submit(_per_object, page).result()))
         out["per_object_floor_cores"] = {"seconds": round(secs, 3), "objects": out["list_ceiling"]["objects"],
                                          "processes": os.cpu_count()}
         load.append(("after the backups", os.getloadavg()))
