@@ -163,8 +163,9 @@ options:
     description:
       - Child processes (the same Python) that decode the listed pages and cut each kept object's text out of its
         page, so the backup uses more than one core.
-      - Defaults to one fewer than the cores the module may use (its CPU affinity, capped by a cgroup CPU quota such
-        as a container's CPU limit), at most 4. V(0) does that work in the module's own process.
+      - Defaults to two fewer than the cores the module may use (its CPU affinity, capped by a cgroup CPU quota such
+        as a container's CPU limit), at most 4, so none on one or two cores, where a decoder process costs more in
+        its pipes than it saves. V(0) does that work in the module's own process.
       - When they cannot start, the module warns and decodes in its own process.
       - From 0 to 16.
     type: int
@@ -179,9 +180,9 @@ notes:
   - The objects are stored as the API returns them (sanitising is the restore's job), packed together in a few large
     objects (O(pack_size)) or one file per object.
   - A backup is not a consistent point in time across types (like Velero's); the etcd snapshot is.
-  - Decoding the listed pages and encoding each object again is most of a backup's CPU time. On a machine with more
-    than one core it runs in child processes of the same Python (O(decoder_processes)), so the module uses more than
-    one core.
+  - Decoding the listed pages is most of a backup's CPU time; an object is not encoded again, its item is its own
+    text cut out of the page. On a machine with more than two cores the decoding runs in child processes of the same
+    Python (O(decoder_processes)), so the module uses more than one core.
 seealso:
   - module: adhar.platform.backup_info
   - module: adhar.platform.restore

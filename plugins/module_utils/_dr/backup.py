@@ -526,7 +526,7 @@ class Capture:
     """One backup's listing and writing (see the module docstring).
 
     ``decoders``: decoder processes that split the pages for a writer taking encoded objects (``page_codec``); None
-    picks ``default_processes()`` (one fewer than the cores), 0 splits pages in this process."""
+    picks ``default_processes()`` (two fewer than the cores), 0 splits pages in this process."""
 
     def __init__(self, client, filters, plan, writer=None, workers=8, page_size=500, decoders=None):
         self.client = client

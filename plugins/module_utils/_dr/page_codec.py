@@ -30,7 +30,7 @@ import threading
 
 # Objects carrying one of these labels are never backed up (Velero's label and ours).
 EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-backup", "true"))
-# Decoder processes at most (each is a busy core while pages flow; the parent keeps one core for itself).
+# Decoder processes at most (each is a busy core while pages flow; see ``default_processes``).
 MAX_PROCESSES = 4
 _HEADER = struct.Struct("!I")
 # Bytes a pipe to or from a decoder process may hold (Linux's default is 64 KiB; a page of 500 objects is ~0.5-1 MB).
@@ -338,10 +338,13 @@ def usable_cpus():
 
 
 def default_processes(cpus=None):
-    """Decoder processes for ``cpus`` cores (default: ``usable_cpus()``): none on one core, else one fewer than the
-    cores (at most ``MAX_PROCESSES``)."""
+    """Decoder processes for ``cpus`` cores (default: ``usable_cpus()``): two fewer than the cores (one for the
+    module's process, one for what shares the machine with it: an API server, a storage), at most
+    ``MAX_PROCESSES``; none on one or two cores.  Now that an item is cut out of its page, not encoded again, a
+    decoder process saves less than its pipes cost when it has no core of its own: on 2 cores shared with the API
+    server, three same-run pairs of backups were 16-20 % slower with one (docs/performance.md)."""
     cpus = cpus or usable_cpus()
-    return max(0, min(MAX_PROCESSES, cpus - 1))
+    return max(0, min(MAX_PROCESSES, cpus - 2))
 
 
 class DecoderPool:

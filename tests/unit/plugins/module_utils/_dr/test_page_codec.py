@@ -113,7 +113,7 @@ def test_a_decoder_process_that_dies_is_an_error_not_a_hang():
 
 
 def test_default_processes():
-    assert [pc.default_processes(n) for n in (1, 2, 3, 8, 64)] == [0, 1, 2, 4, 4]
+    assert [pc.default_processes(n) for n in (1, 2, 3, 8, 64)] == [0, 0, 1, 4, 4]
 
 
 @pytest.mark.parametrize("executable, error", [("/bin/false", pc.PageError), ("/nonexistent/python", OSError)])
@@ -181,4 +181,4 @@ def test_usable_cpus_is_capped_by_the_quota(monkeypatch):
     monkeypatch.setattr(pc, "cpu_quota", lambda: 1)
     assert pc.usable_cpus() == 1 and pc.default_processes() == 0
     monkeypatch.setattr(pc, "cpu_quota", lambda: None)
-    assert pc.usable_cpus() == 4 and pc.default_processes() == 3
+    assert pc.usable_cpus() == 4 and pc.default_processes() == 2
