@@ -74,9 +74,9 @@ from ansible_collections.adhar.platform.plugins.module_utils._storage.base impor
 
 
 def item_bytes(obj):
-    """The stored bytes of an object item (before encryption): its JSON, sorted keys, no whitespace, UTF-8.  ``add``
-    encodes dicts and lists with it; a caller that encodes first (and drops the object) hands ``add`` the same bytes
-    (``_dr.page_codec`` encodes the listed objects, in decoder processes too)."""
+    """The stored bytes of an object item given as a dict (before encryption): its JSON, sorted keys, no whitespace,
+    UTF-8.  ``add`` encodes dicts and lists with it.  A listed object comes as bytes already: its own text cut out of
+    the page (``_dr.page_codec.split_page``)."""
     return encode_item(obj)
 
 
@@ -111,7 +111,7 @@ class ArchiveWriter:
     ``pack_size`` (bytes; 0: off) packs small items together (see the module docstring).
     """
 
-    # ``backup.Capture`` hands this writer listed objects already encoded with ``item_bytes``.
+    # ``backup.Capture`` hands this writer listed objects as their bytes (cut out of the page), not as dicts.
     encoded_objects = True
 
     def __init__(self, storage, name, *, cluster, kubernetes_version=None, key_wrapper=None, encrypt_all=False,
