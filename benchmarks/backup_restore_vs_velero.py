@@ -412,7 +412,7 @@ def ours_backup(bench, kc, storage, name, **extra):
     b = res["backup"]
     return {"wall": round(wall, 2), "module_seconds": b["seconds"], "objects": sum(b["counts"].values()),
             "types": sorted(b["counts"]), "objects_per_second": b.get("objects_per_second"), "peak_rss_mb": res["_peak_mb"],
-            "decoder_processes": b.get("decoder_processes")}
+            "decoder_processes": b.get("decoder_processes"), "timings": res.get("timings")}
 
 
 def resource_paths(kubeconfig, keys):
