@@ -341,8 +341,8 @@ def default_processes(cpus=None):
     """Decoder processes for ``cpus`` cores (default: ``usable_cpus()``): two fewer than the cores (one for the
     module's process, one for what shares the machine with it: an API server, a storage), at most
     ``MAX_PROCESSES``; none on one or two cores.  Now that an item is cut out of its page, not encoded again, a
-    decoder process saves less than its pipes cost when it has no core of its own: on 2 cores shared with the API
-    server, three same-run pairs of backups were 16-20 % slower with one (docs/performance.md)."""
+    decoder process saves about what its pipes cost when it has no core of its own: on 2 cores shared with the API
+    server a backup with one was no faster (docs/performance.md)."""
     cpus = cpus or usable_cpus()
     return max(0, min(MAX_PROCESSES, cpus - 2))
 
