@@ -228,6 +228,9 @@ class ArchiveWriter:
                              option="encryption")
         return (path + ENC_SUFFIX if enc else path), enc
 
+    def _taken_error(self, path):
+        return AdharError("item %s is already in backup %s (items are written once)" % (path, self.name), item=path)
+
     def _open_error(self):
         return AdharError("backup %s is %s: no more items can be added" % (self.name, self._state), backup=self.name)
 
@@ -246,7 +249,7 @@ class ArchiveWriter:
             if self._state != "open":
                 raise self._open_error()
             if path in self._reserved:
-                raise AdharError("item %s is already in backup %s (items are written once)" % (path, self.name), item=path)
+                raise self._taken_error(path)
             self._reserved.add(path)
             self._active += 1
         record = None
@@ -425,8 +428,7 @@ class ArchiveWriter:
             reserved = []
             for target in targets:
                 if target[0] in self._reserved:
-                    errors.append(AdharError("item %s is already in backup %s (items are written once)"
-                                             % (target[0], self.name), item=target[0]))
+                    errors.append(self._taken_error(target[0]))
                     continue
                 self._reserved.add(target[0])
                 reserved.append(target)
