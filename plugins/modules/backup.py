@@ -16,7 +16,8 @@ description:
     listed, namespaced and cluster-scoped, selected with Velero's filter semantics, into one backup in the format of
     docs/backup-format.md.
   - Streaming and parallel. Each resource type is listed in pages (O(page_size), with C(continue) tokens; a list whose
-    token expires, C(410 Gone), is started again), several types at once, and every object is written as soon as it
+    token expires, C(410 Gone), is started again), several types at once, one page ahead (the next page is asked for
+    as soon as the token is read from the head of the current one), and every object is written as soon as it
     arrives through a bounded queue; the cluster is never held in memory.
   - Secrets are always stored encrypted (AES-256-GCM envelope encryption on this host). If Secrets are in scope and no
     O(encryption) key is given, the task fails before anything is written.

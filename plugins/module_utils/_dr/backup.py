@@ -65,6 +65,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._dr.page_codec impo
     default_processes,
     is_excluded,
     namespace_matches,
+    page_continue,
     pvc_fields,
     split_page,
 )
@@ -553,6 +554,7 @@ class Capture:
         self._encode = bool(getattr(writer, "encoded_objects", False))
         self.decoders = (default_processes() if decoders is None else max(0, int(decoders))) if self._encode else 0
         self._pool = None
+        self._read_ahead = None  # the pool that asks for each type's next page while the current one is split
 
     # -- one object
 
@@ -603,42 +605,64 @@ class Capture:
     # -- one listing task
 
     def list_task(self, res, namespace=None):
-        """Page through one resource (all namespaces, one namespace, or cluster-scoped); restarts on 410 Gone."""
+        """Page through one resource (all namespaces, one namespace, or cluster-scoped); restarts on 410 Gone.
+
+        Reads one page ahead: the next page is asked for (on the read-ahead pool) as soon as a page's ``continue``
+        token is read from its head, so the API server prepares it while this thread splits and hands off the
+        current one."""
         path = res.path(namespace)
         key = resource_key(res.plural, res.group)
         is_namespaces = res.group == "" and res.plural == "namespaces"
         seen = set()
         cont = None
+        ahead = None  # (token, future) of the page asked for ahead
         restarts = 0
-        while not self._stop.is_set():
-            query = {"limit": self.page_size, "labelSelector": self.selector}
-            if cont:
-                query["continue"] = cont
-            try:
-                dummy, body = self.client.raw("GET", path, query, decode=False)
-            except Exception as exc:
-                status = _api_exception_status(exc)
-                if status == 410 and restarts < 5:
-                    restarts += 1  # the continue token expired: list the type again, skipping what was written
-                    with self._lock:
-                        self.restarts[key] = self.restarts.get(key, 0) + 1
-                    cont = None
-                    continue
-                if status in (404, 405):
-                    with self._lock:
-                        self.warnings.append("%s: not listable any more (HTTP %s); skipped" % (key, status))
+        try:
+            while not self._stop.is_set():
+                try:
+                    if ahead is not None and ahead[0] == cont:
+                        body = ahead[1].result()
+                    else:
+                        if ahead is not None:  # the head read another token than the page's (never seen): unused
+                            ahead[1].cancel()
+                        body = self._list_page(path, cont)
+                except Exception as exc:
+                    status = _api_exception_status(exc)
+                    if status == 410 and restarts < 5:
+                        restarts += 1  # the continue token expired: list the type again, skipping what was written
+                        with self._lock:
+                            self.restarts[key] = self.restarts.get(key, 0) + 1
+                        cont = ahead = None
+                        continue
+                    if status in (404, 405):
+                        with self._lock:
+                            self.warnings.append("%s: not listable any more (HTTP %s); skipped" % (key, status))
+                        return
+                    if status is not None:
+                        raise AdharError("listing %s failed: HTTP %s %s" % (path, status, getattr(exc, "reason", "")),
+                                         resource=key, status=status) from exc
+                    raise
+                ahead = None
+                token = page_continue(body) if self._read_ahead is not None else None
+                if token:
+                    ahead = (token, self._read_ahead.submit(self._list_page, path, token))
+                batch, cont = self._page(res, key, path, body, seen, is_namespaces)
+                del body
+                for start in range(0, len(batch), WRITE_BATCH):  # one hand-off per batch, not per object
+                    self._submit_many(batch[start:start + WRITE_BATCH])
+                del batch  # the writer's now
+                if not cont:
                     return
-                if status is not None:
-                    raise AdharError("listing %s failed: HTTP %s %s" % (path, status, getattr(exc, "reason", "")),
-                                     resource=key, status=status) from exc
-                raise
-            batch, cont = self._page(res, key, path, body, seen, is_namespaces)
-            del body
-            for start in range(0, len(batch), WRITE_BATCH):  # one hand-off per batch, not per object
-                self._submit_many(batch[start:start + WRITE_BATCH])
-            del batch  # the writer's now
-            if not cont:
-                return
+        finally:
+            if ahead is not None:
+                ahead[1].cancel()  # stopped or failed: a page asked for ahead is not waited for (nor kept)
+
+    def _list_page(self, path, cont):
+        """One page of ``path`` (its bytes), after the ``continue`` token ``cont`` (None: the first page)."""
+        query = {"limit": self.page_size, "labelSelector": self.selector}
+        if cont:
+            query["continue"] = cont
+        return self.client.raw("GET", path, query, decode=False)[1]
 
     def _page(self, res, key, path, body, seen, is_namespaces):
         """One listed page: ``(writer entries of its objects, encoded for an archive writer, the continue token)``."""
@@ -666,6 +690,8 @@ class Capture:
         tasks = self.plan["tasks"]
         if not tasks:
             return
+        self._read_ahead = concurrent.futures.ThreadPoolExecutor(max_workers=min(self.workers, len(tasks)),
+                                                                 thread_name_prefix="adhar-list-ahead")
         if self.decoders:
             try:
                 self._pool = DecoderPool(self.decoders, self.filters.include_namespaces, self.filters.exclude_namespaces)
@@ -676,6 +702,8 @@ class Capture:
         try:
             self._run(tasks)
         finally:
+            self._read_ahead.shutdown(wait=True)  # a page asked for ahead by a task that stopped is not left running
+            self._read_ahead = None
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None

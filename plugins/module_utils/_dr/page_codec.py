@@ -71,10 +71,11 @@ def pvc_fields(obj):
     return spec.get("volumeName"), spec.get("storageClassName")
 
 
-def walk_object(text, on_item):
+def walk_object(text, on_item, head_only=False):
     """``json.loads(text)`` of a JSON object, except that each element of its top-level ``items`` list goes through
     ``on_item(value, start, end)`` (``text[start:end]`` is the element's own JSON text) and ``items`` is the list of
-    what that returns.  Raises ``ValueError`` (or ``IndexError``) for text that is no object or no valid JSON."""
+    what that returns.  Raises ``ValueError`` (or ``IndexError``) for text that is no object or no valid JSON.
+    ``head_only``: return the members before ``items`` as soon as its key is read (the rest of the text unread)."""
     space = _SPACE.match
     at = space(text, 0).end()
     if text[at] != "{":
@@ -92,6 +93,8 @@ def walk_object(text, on_item):
             if text[at] != ":":
                 raise ValueError("':' expected")
             at = space(text, at + 1).end()
+            if key == "items" and head_only:
+                return out
             if key == "items" and text[at] == "[":
                 out[key], at = _walk_array(text, at, on_item)
             else:
@@ -107,6 +110,24 @@ def walk_object(text, on_item):
     if space(text, at).end() != len(text):
         raise ValueError("extra data")
     return out
+
+
+# How much of a listed page ``page_continue`` reads: the list's ``metadata`` (a continue token is a few hundred bytes).
+PAGE_HEAD = 8192
+
+
+def page_continue(body):
+    """The ``continue`` token of a listed page (JSON bytes of a ``...List``) read from its head, before its items are
+    decoded: the API server writes the list's ``metadata`` before its ``items``.  ``""`` for the last page; ``None``
+    when the head does not tell (no ``metadata`` before ``items``, or a head that is no JSON): the page must then be
+    decoded whole to find it."""
+    head = body[:PAGE_HEAD]
+    try:
+        text = head.decode("utf-8", "ignore") if isinstance(head, (bytes, bytearray)) else head
+        meta = walk_object(text, None, head_only=True).get("metadata")
+    except (ValueError, IndexError):
+        return None
+    return meta.get("continue") or "" if isinstance(meta, dict) else None
 
 
 def _walk_array(text, at, on_item):

@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
+from ansible_collections.adhar.platform.plugins.module_utils._dr import backup as backup_engine
 from ansible_collections.adhar.platform.plugins.module_utils._dr.backup import (
     FILTER_ARG_SPEC,
     Capture,
@@ -301,6 +304,57 @@ def test_list_pages_filters_and_restarts_on_410(decoders):
     assert capture.counts == {"configmaps": 2} and capture.restarts == {"configmaps": 1}
     query = client.requests[0][2]
     assert query["limit"] == 2 and "velero.io/exclude-from-backup!=true" in query["labelSelector"]
+
+
+def test_the_next_page_is_asked_for_while_a_page_is_split(monkeypatch):
+    """Read-ahead: the request for page 2 goes out (its token read from page 1's head) before page 1 is split."""
+    asked = threading.Event()
+    pages = {None: {"metadata": {"continue": "t1"}, "items": [_cm("a", "one")]},
+             "t1": {"metadata": {}, "items": [_cm("a", "two")]}}
+
+    def answer(query):
+        if query.get("continue") == "t1":
+            asked.set()
+        return 200, pages[query.get("continue")]
+
+    waited = []
+    split = backup_engine.split_page
+
+    def split_page(body, *args, **kwargs):
+        waited.append(asked.wait(10))  # page 1 is split only once page 2 has been asked for (or after 10 s: False)
+        return split(body, *args, **kwargs)
+
+    monkeypatch.setattr(backup_engine, "split_page", split_page)
+    res = Resource("", "v1", "ConfigMap", "configmaps", True, ("list",))
+    filters = Filters()
+    writer = FakeWriter()
+    client = FakeClient({"/api/v1/configmaps": answer})
+    Capture(client, filters, plan_capture([(res, ())], filters), writer, decoders=0).run()
+    assert waited == [True, True]
+    assert sorted(writer.items) == ["resources/configmaps/namespaces/a/one.json", "resources/configmaps/namespaces/a/two.json"]
+    assert [q.get("continue") for dummy, dummy2, q in client.requests] == [None, "t1"]  # each page asked for once
+
+
+def test_a_failed_page_leaves_no_page_asked_for_ahead_running():
+    """A page that cannot be split fails the capture; the next page, already asked for, has finished (and is dropped)
+    when ``run`` returns."""
+    done = []
+
+    def answer(query):
+        if query.get("continue") == "t1":
+            time.sleep(0.3)
+            done.append("t1")
+            return 200, {"metadata": {}, "items": [_cm("a", "two")]}
+        return 200, {"metadata": {"continue": "t1"}, "items": [_cm("a", "one"), 3]}
+
+    res = Resource("", "v1", "ConfigMap", "configmaps", True, ("list",))
+    filters = Filters()
+    writer = FakeWriter()
+    capture = Capture(FakeClient({"/api/v1/configmaps": answer}), filters, plan_capture([(res, ())], filters), writer,
+                      decoders=0)
+    with pytest.raises(AdharError, match="listing /api/v1/configmaps: an item that is no object"):
+        capture.run()
+    assert done == ["t1"] and writer.items == {} and capture._read_ahead is None
 
 
 @pytest.mark.parametrize("decoders", [0, 1], ids=["in-process", "decoder-process"])

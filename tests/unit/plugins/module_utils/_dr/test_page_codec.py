@@ -84,6 +84,28 @@ def test_namespaces_by_their_own_name_and_pvcs_with_their_volume():
     assert [k[3] for k in kept] == [("pv-1", "fast"), (None, None)]
 
 
+@pytest.mark.parametrize("body, token", [
+    (json.dumps(PAGE).encode(), "tok"),
+    (b'{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":"a b","remainingItemCount":3},'
+     b'"items":[{"metadata":{"name":"x"}}, {oops: not read}]}', "a b"),
+    (b'{ "metadata" : { "resourceVersion": "9" }, "items": []}', ""),
+    (b'{"metadata":{"continue":null}}', ""),
+    (b'{"items":[],"metadata":{"continue":"after the items"}}', None),
+    (b'{"kind":"List","items":[]}', None),
+    (b'{"metadata":{"continue":"' + b"x" * pc.PAGE_HEAD + b'"},"items":[]}', None),
+    (b'{"metadata":[]}', None),
+    (b"not json", None),
+    (b"", None),
+])
+def test_the_continue_token_is_read_from_the_head_of_a_page(body, token):
+    """What the page's head tells, without decoding the items: the token, "" on the last page, None when it cannot
+    tell (the page must then be decoded whole)."""
+    assert pc.page_continue(body) == token
+    if token is not None:
+        whole = pc.split_page(body.replace(b"{oops: not read}", b"{}"), "v1", "ConfigMap", False, False, ["*"], [], True)
+        assert (whole[0] or "") == token
+
+
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b'{"items": [{}', b"\xff{}"])
 def test_a_page_that_is_no_list(body):
     with pytest.raises(pc.PageError, match="^no list$"):
