@@ -28,10 +28,14 @@ Same cluster, same objects, same storage, one run:
    of them but ``pack_size: 0`` runs twice, in turns, and the faster run is reported (both are in the JSON).
 5. Restores of the seeded Namespaces, each timed to completion: into the emptied source (the Namespaces deleted
    just before, still terminating when the restore starts), ours then Velero's; then into a fresh cluster each.
-   Velero's figures come from ``velero restore describe`` (phase, items restored, errors, warnings).
-6. Ceiling, CREATE: in the fresh cluster ours restored into, the same mix under other names, as raw JSON bodies
-   encoded before the clock starts, POSTed by a minimal client in parallel (--workers threads): type by type,
-   then all types interleaved.
+   Velero's figures come from ``velero restore describe`` (phase, items restored, errors, warnings).  Then the
+   restored Namespaces are deleted once more, with nothing else running, and the minimal client times how long the
+   server takes to empty them (a LIST every 0.1 s): with the CREATE ceiling below, the least a restore into the
+   emptied source can take.
+6. Ceiling, CREATE: in a fresh cluster of its own, the same mix, as raw JSON bodies encoded before the clock
+   starts, POSTed by a minimal client in parallel (--workers threads): all types interleaved, then once more under
+   other names type by type (in a cluster then holding the mix: the server creates a Service more slowly the more
+   Services it holds).
 
 Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the
 largest sum of the resident memory of ``velero server`` and its plugin processes, sampled every 100 ms.  Every
@@ -59,6 +63,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 import yaml
 
@@ -300,8 +305,8 @@ def list_ceiling(api, paths, workers, work=None):
 
 
 def create_ceiling(api, prefix, objects, namespaces, workers):
-    """The seed's mix under ``prefix``, JSON encoded before timing: POSTed type by type, then (prefix + "m") all
-    interleaved; returns {"per_type": {resource: (n, s)}, "mix": (n, s)}."""
+    """The benchmark's mix, JSON encoded before timing: POSTed (prefix + "m") all types interleaved, then again (under
+    ``prefix``) type by type, in the same cluster; returns {"per_type": {resource: (n, s)}, "mix": (n, s)}."""
 
     def encode(pfx):
         items = plan(objects, namespaces, pfx)
@@ -325,15 +330,17 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
 
     out = {"per_type": {}}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        ns_bodies, by_type = encode(prefix)
-        out["per_type"]["namespaces"] = post_all(pool, ns_bodies)
-        for resource, dummy in MIX:
-            out["per_type"][resource] = post_all(pool, by_type[resource])
+        # the mix first, into the fresh cluster: a Service is created more slowly the more Services the cluster
+        # holds (3,000 at 137/s, the next 3,000 at 67/s), so this is the figure a restore into a fresh cluster meets
         ns_bodies, by_type = encode(prefix + "m")
         post_all(pool, ns_bodies)
         mixed = [r for group in zip(*[by_type[k] for k, dummy in MIX]) for r in group]
         mixed += [r for k, dummy in MIX for r in by_type[k][len(by_type[MIX[-1][0]]):]]
         out["mix"] = post_all(pool, mixed)
+        ns_bodies, by_type = encode(prefix)
+        out["per_type"]["namespaces"] = post_all(pool, ns_bodies)
+        for resource, dummy in MIX:
+            out["per_type"][resource] = post_all(pool, by_type[resource])
     return out
 
 
@@ -503,6 +510,23 @@ def delete_namespaces(kubectl, kubeconfig, prefix):
                     "--wait=false"], capture_output=True, check=True)
 
 
+def namespaces_gone(api, prefix, timeout=3600.0):
+    """Seconds until no Namespace labelled ``prefix`` is left, from a LIST every 0.1 s by the minimal client: the
+    namespace controller deleting their contents, which any restore into the emptied source waits for (the API server
+    refuses creates in a terminating Namespace)."""
+    path = "/api/v1/namespaces?" + urllib.parse.urlencode({"labelSelector": "%s=%s" % (LABEL, prefix), "limit": 1})
+    start = time.monotonic()
+    while True:
+        status, data = api.request("GET", path)
+        if status != 200:
+            raise SystemExit("GET %s: HTTP %s %s" % (path, status, data[:300]))
+        if not json.loads(data)["items"]:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise SystemExit("the Namespaces labelled %s=%s are still there after %ds" % (LABEL, prefix, timeout))
+        time.sleep(0.1)
+
+
 def ours_restore(bench, kc, storage, tag, backup="bench-s3"):
     wall, res = bench.task("restore-" + tag, "adhar.platform.restore", {
         "kubeconfig": kc, "backup": backup, "storage": storage, "encryption": {"key": KEY},
@@ -568,7 +592,7 @@ def main():
     parser.add_argument("--skip-source", action="store_true", help="no restores into the emptied source")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--skip-create-ceiling", action="store_true",
-                        help="no CREATE ceiling after the restore into the fresh cluster (it takes minutes at 50,000 "
+                        help="no CREATE ceiling (measured in a fresh cluster of its own; it takes minutes at 50,000 "
                              "objects; the ceiling column then reads n/a)")
     parser.add_argument("--ours-only", action="store_true",
                         help="no Velero and no unpacked backup: ours (packed, S3) and the ceilings only, e.g. for the "
@@ -671,21 +695,28 @@ def main():
             out["restore_source"] = ours_restore(bench, kc, s3_storage, "source")
             delete_namespaces(kubectl, kc, "bench")
             out["velero_restore_source"] = velero.restore("vsource", "vbench", namespaces)
+            # the same Namespaces, restored, deleted once more with nothing else running: how long the server takes
+            # to empty them, timed like the restores above (from the moment the delete returned)
+            delete_namespaces(kubectl, kc, "bench")
+            out["termination_floor"] = {"seconds": round(namespaces_gone(raw, "bench"), 3)}
             load.append(("after the restores into the source", os.getloadavg()))
         bench.cluster("bench-vsrc", "absent")
 
         if not args.skip_fresh:
             kc = bench.cluster("bench-vfresh")
             out["restore_fresh"] = ours_restore(bench, kc, s3_storage, "fresh")
+            bench.cluster("bench-vfresh", "absent")
             out["create_ceiling"] = None
             if not args.skip_create_ceiling:
+                # a fresh cluster of its own: in the one restored into, the ceiling would meet the restore's objects
+                kc = bench.cluster("bench-vceil")
                 ceiling = create_ceiling(RawApi(kc, work), "ceil", args.objects, args.namespaces, args.workers)
                 out["create_ceiling"] = {
                     "per_type": {k: {"objects": n, "seconds": round(s, 3), "objects_per_second": round(n / s, 1)}
                                  for k, (n, s) in ceiling["per_type"].items()},
                     "mix": {"objects": ceiling["mix"][0], "seconds": round(ceiling["mix"][1], 3),
                             "objects_per_second": round(ceiling["mix"][0] / ceiling["mix"][1], 1)}}
-            bench.cluster("bench-vfresh", "absent")
+                bench.cluster("bench-vceil", "absent")
             if velero:
                 kc = bench.cluster("bench-vfresh2")
                 velero.install(kc)
@@ -787,9 +818,21 @@ def report(out):
                   "(server and plugins) | 1 | %s |"
                   % (where, vel["phase"], vel["errors"], vel["warnings"], vel["items_restored"], vel["total_items"],
                      vel["wall"], vrate, vel["peak_rss_mb"], "%d %%" % round(100 * vrate / mix) if mix else "n/a"))
+    tf = out.get("termination_floor")
+    mix = cc["mix"]["objects_per_second"] if cc else None
+    if tf and mix and "restore_source" in out:
+        created = out["restore_source"]["counts"]["created"]
+        floor = tf["seconds"] + created / mix
+        print("\nEmptied source: the benchmark's Namespaces were gone %.2f s after their delete returned (nothing else "
+              "running); with the %d objects then created at the mix's CREATE ceiling, a restore into the emptied "
+              "source takes at least %.2f s from the delete. adhar.platform.restore's wall: %d %% of that ceiling%s."
+              % (tf["seconds"], created, floor, round(100 * floor / out["restore_source"]["wall"]),
+                 "; Velero's: %d %%" % round(100 * floor / out["velero_restore_source"]["wall"])
+                 if out.get("velero_restore_source") else ""))
+        out["emptied_source_ceiling"] = {"seconds": round(floor, 3)}
     if cc:
         print("\n### CREATE ceiling (raw pre-encoded JSON, %d threads, one keep-alive connection each)\n" % out["workers"])
-        print("| type | objects | seconds | objects/s |\n|---|---:|---:|---:|")
+        print("| type (after the mix, in the same cluster) | objects | seconds | objects/s |\n|---|---:|---:|---:|")
         for k, v in cc["per_type"].items():
             print("| %s | %d | %.2f | %.1f |" % (k, v["objects"], v["seconds"], v["objects_per_second"]))
         print("| the mix, types interleaved | %d | %.2f | %.1f |" % (cc["mix"]["objects"], cc["mix"]["seconds"],
