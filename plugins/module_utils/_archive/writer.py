@@ -349,11 +349,20 @@ class ArchiveWriter:
             self._items.extend(record for record, dummy in entries)
 
     def _flush_packs(self):
-        """Write every open pack (at the commit)."""
+        """Write every open pack (at the commit), up to ``workers`` at a time: there is one per resource type, and on
+        object storage each is a request of its own.  Every pack is tried; the first error is raised after."""
         with self._mutex:
             due = [self._take_pack(group) for group in sorted(self._open_packs)]
-        for number, entries in due:
-            self._write_pack(number, entries)
+        if self.workers == 1 or len(due) < 2:
+            for number, entries in due:
+                self._write_pack(number, entries)
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.workers, len(due)),
+                                                   thread_name_prefix="adhar-archive-flush") as pool:
+            futures = [pool.submit(self._write_pack, number, entries) for number, entries in due]
+        errors = [future.exception() for future in futures if future.exception() is not None]
+        if errors:
+            raise errors[0]
 
     def add_resource(self, obj, resource, group="", encrypt=None):
         """Store a Kubernetes object (a dict) at its ``resources/...`` path."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
+import time
 
 import pytest
 
@@ -223,3 +225,58 @@ def test_a_batch_is_encrypted_item_by_item_and_a_failed_pack_gives_its_items_bac
     with pytest.raises(AdharError, match="disk full"):
         w.wait()
     assert "resources/configmaps/namespaces/prod/a.json" not in w._reserved  # pylint: disable=protected-access
+
+
+class SlowPacks(LocalStorage):
+    """Local storage whose pack writes take 50 ms and count how many run at once (object storage: a request each);
+    the pack of ``fail_group`` fails."""
+
+    def __init__(self, root, fail_group=None):
+        super().__init__(root)
+        self.fail_group, self.running, self.most, self.packs = fail_group, 0, 0, []
+        self.lock = threading.Lock()
+
+    def put(self, key, data, overwrite=False):
+        if "/packs/" not in key:
+            return super().put(key, data, overwrite)
+        data = list(data)
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(0.05)
+            if self.fail_group and any(self.fail_group.encode() in chunk for chunk in data):
+                raise OSError("the bucket refused it")
+            self.packs.append(key)
+            return super().put(key, data, overwrite)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def _one_item_per_type(w, types):
+    w.submit_many([("resources/%s/namespaces/prod/x.json" % t, b'{"kind": "%s"}' % t.encode(), None, {})
+                   for t in types])
+
+
+def test_the_open_packs_are_written_side_by_side_at_the_commit(tmp_path):
+    types = ["type%02d" % i for i in range(12)]
+    slow = SlowPacks(str(tmp_path / "slow"))
+    w = ArchiveWriter(slow, "b1", cluster="prod", pack_size=1 << 20, workers=4)
+    _one_item_per_type(w, types)
+    m = w.commit()
+    # twelve half-empty packs, one per type, at most four at a time (not one after the other)
+    assert slow.most == 4 and len(slow.packs) == len(m["packs"]) == 12
+    assert sorted(i["path"] for i in m["items"]) == sorted("resources/%s/namespaces/prod/x.json" % t for t in types)
+    assert ArchiveReader(slow, "b1").verify()["ok"]
+
+
+def test_one_pack_failing_at_the_commit_fails_it_after_the_others_are_tried(tmp_path):
+    types = ["type%02d" % i for i in range(6)]
+    slow = SlowPacks(str(tmp_path / "slow"), fail_group="type03")
+    w = ArchiveWriter(slow, "b1", cluster="prod", pack_size=1 << 20, workers=3)
+    _one_item_per_type(w, types)
+    with pytest.raises(OSError, match="refused"):  # what the storage raised (real storages raise AdharError)
+        w.commit()
+    assert len(slow.packs) == 5 and not w.committed
+    assert not any(o.key.endswith(fmt.MANIFEST) for o in slow.list("b1/"))
