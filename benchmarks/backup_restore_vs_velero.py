@@ -792,6 +792,7 @@ def report(out):
                 print("\n%s: %d %% of %s (module time)"
                       % (key, round(100 * b["objects"] / b["module_seconds"] / floor), floor_key.replace("_", " ")))
     cc = out.get("create_ceiling")
+    mix = cc["mix"]["objects_per_second"] if cc else None
     rows = []
     for where, ours_key, vel_key in (("emptied source", "restore_source", "velero_restore_source"),
                                      ("fresh cluster", "restore_fresh", "velero_restore_fresh")):
@@ -802,7 +803,6 @@ def report(out):
         print("| into | tool | objects | seconds (wall) | objects/s (wall) | apply phase s | objects/s (apply) "
               "| peak RSS (MB) | Velero's wall / this wall | of the CREATE ceiling (mix) |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        mix = cc["mix"]["objects_per_second"] if cc else None
         for where, ours, vel in rows:
             created = ours["counts"]["created"]
             rate = created / ours["apply_seconds"]
@@ -819,7 +819,6 @@ def report(out):
                   % (where, vel["phase"], vel["errors"], vel["warnings"], vel["items_restored"], vel["total_items"],
                      vel["wall"], vrate, vel["peak_rss_mb"], "%d %%" % round(100 * vrate / mix) if mix else "n/a"))
     tf = out.get("termination_floor")
-    mix = cc["mix"]["objects_per_second"] if cc else None
     if tf and mix and "restore_source" in out:
         created = out["restore_source"]["counts"]["created"]
         floor = tf["seconds"] + created / mix

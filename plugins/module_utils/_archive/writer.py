@@ -357,12 +357,12 @@ class ArchiveWriter:
             for number, entries in due:
                 self._write_pack(number, entries)
             return
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.workers, len(due)),
-                                                   thread_name_prefix="adhar-archive-flush") as pool:
-            futures = [pool.submit(self._write_pack, number, entries) for number, entries in due]
-        errors = [future.exception() for future in futures if future.exception() is not None]
-        if errors:
-            raise errors[0]
+        with self._mutex:  # the writer's own pool: idle now that every item is in
+            pool = self._executor()
+        futures = [pool.submit(self._write_pack, number, entries) for number, entries in due]
+        concurrent.futures.wait(futures)
+        for future in futures:
+            future.result()
 
     def add_resource(self, obj, resource, group="", encrypt=None):
         """Store a Kubernetes object (a dict) at its ``resources/...`` path."""
@@ -383,16 +383,20 @@ class ArchiveWriter:
             return None
         return self._job(self._add_batch, items)
 
+    def _executor(self):
+        """(under the mutex) The writer's pool of ``workers`` threads, started on first use."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
+                                                               thread_name_prefix="adhar-archive")
+        return self._pool
+
     def _job(self, fn, *args, **kwargs):
         """Run ``fn`` on the writer's pool once one of the ``2 * workers`` slots is free."""
         self._check_open()
         self._slots.acquire()
         with self._mutex:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
-                                                                   thread_name_prefix="adhar-archive")
             try:
-                future = self._pool.submit(fn, *args, **kwargs)
+                future = self._executor().submit(fn, *args, **kwargs)
             except BaseException:
                 self._slots.release()
                 raise
