@@ -407,9 +407,12 @@ class Restore:
         """POST; returns True when created, False on 409 (it exists)."""
         path = item.resource.path(item.namespace)
         body = item.obj  # serialised by the client (application/json)
+        with_status = bool(item.obj.get("status")) and not self.check_mode
         deadline = self.clock() + FRESH_CRD_RETRY_SECONDS
         while True:
-            status, data = self.client.raw("POST", path, query=self._query(), body=body, raise_for_status=False)
+            # the created object is decoded only when its status is to be written (an error answer always is)
+            status, data = self.client.raw("POST", path, query=self._query(), body=body, raise_for_status=False,
+                                           decode=with_status)
             if status == 404 and item.resource.api_version in self.fresh_api_versions and self.clock() < deadline:
                 time.sleep(0.2)  # a custom resource right after its CRD became Established
                 continue
@@ -418,7 +421,7 @@ class Restore:
             return False
         if not 200 <= status <= 299:
             raise AdharError(self._message(status, data))
-        if item.obj.get("status") and not self.check_mode and isinstance(data, dict):
+        if with_status and isinstance(data, dict):
             self._restore_status(item, data)
         return True
 

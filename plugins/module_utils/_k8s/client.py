@@ -24,8 +24,9 @@ with a per-request timeout and retries under an overall deadline
 requests for non-resource URLs (``raw()``) and a lazily built
 ``DynamicClient`` (``dynamic()``).  One instance may be shared by the
 threads of a bounded pool: the urllib3 pool behind the ``ApiClient`` is
-thread-safe (its size is ``CONNECTION_POOL_MAXSIZE``) and the caches here
-are guarded by a lock.
+thread-safe (its size is ``CONNECTION_POOL_MAXSIZE``), ``raw()`` sends on
+a keep-alive connection of the calling thread's own (``transport``), and
+the caches here are guarded by a lock.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._common.args import
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, check_library, file_problem
 from ansible_collections.adhar.platform.plugins.module_utils._common.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._common.scratch import memfd_path, memfd_supported
+from ansible_collections.adhar.platform.plugins.module_utils._k8s.transport import Transport
 
 try:
     import yaml
@@ -85,6 +87,7 @@ IN_CLUSTER_ENV = ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 _JSON_CONTENT_TYPE = re.compile(r"^application/(json|[\w!#$&.+\-^]+\+json)\s*(;|$)", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=([a-zA-Z0-9_\-]+)", re.IGNORECASE)
 _PATH_OPTIONS = ("ca_cert", "client_cert", "client_key")
+_UNSET = object()
 
 
 def _require_sdk():
@@ -338,6 +341,7 @@ class K8sClient:
         self._apis = {}
         self._dynamic = None
         self._version = None
+        self._lean = _UNSET
 
     @classmethod
     def from_params(cls, params, check_mode=False, environ=None, **kwargs):
@@ -363,6 +367,8 @@ class K8sClient:
         return self.configuration.host
 
     def close(self):
+        if self._lean not in (None, _UNSET):
+            self._lean.close()
         self.api_client.close()
 
     def __enter__(self):
@@ -434,7 +440,10 @@ class K8sClient:
 
     def _raw_once(self, method, url_path, body, header_params, request_timeout, raise_for_status, decode=True):
         client = self.api_client
-        if hasattr(client, "param_serialize"):
+        transport = self._transport()
+        if transport is not None:
+            status, reason, resp_headers, data = transport.request(method, url_path, body, header_params, request_timeout)
+        elif hasattr(client, "param_serialize"):
             # OpenAPI generator >= 7 layout (kubernetes >= 35)
             request = client.param_serialize(method, url_path, header_params=header_params, body=body, auth_settings=["BearerToken"])
             response = client.call_api(*request, _request_timeout=request_timeout)
@@ -463,6 +472,20 @@ class K8sClient:
             error.headers = resp_headers
             raise error
         return status, decoded
+
+    def _transport(self):
+        """The lean request path of ``raw`` (``transport.Transport``) for a real SDK client, built once; ``None`` when
+        the SDK's own path is needed (a proxy, an SDK without ``param_serialize``, a stand-in client)."""
+        if self._lean is _UNSET:
+            with self._lock:
+                if self._lean is _UNSET:
+                    client = self.api_client
+                    lean = None
+                    if ApiClient is not None and isinstance(client, ApiClient) and hasattr(client, "param_serialize"):
+                        lean = Transport.for_configuration(client.configuration, client.default_headers,
+                                                           client.sanitize_for_serialization)
+                    self._lean = lean
+        return self._lean
 
     def server_version(self):
         """The API server's ``/version`` answer as a dict (fetched once)."""

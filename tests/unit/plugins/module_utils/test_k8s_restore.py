@@ -442,8 +442,9 @@ class FakeApi:
         meta = obj["metadata"]
         return (obj["kind"], meta.get("namespace"), meta["name"])
 
-    def raw(self, method, path, query=None, body=None, headers=None, raise_for_status=True, timeout=None):
+    def raw(self, method, path, query=None, body=None, headers=None, raise_for_status=True, timeout=None, decode=True):
         self.requests.append((method, path, dict(query or {})))
+        self.decoded = getattr(self, "decoded", []) + [(method, decode)]
         if path == "/api/v1":
             return 200, {"resources": [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True},
                                        {"name": "namespaces", "kind": "Namespace", "namespaced": False}]}
@@ -471,7 +472,7 @@ class FakeApi:
                 return 409, {"reason": "AlreadyExists", "message": "exists"}
             if not dry:
                 self.store[key] = dict(body, metadata=dict(body["metadata"], uid="new"))
-            return 201, body
+            return 201, (body if decode else json.dumps(body).encode())
         if method == "PATCH":
             obj = json.loads(body)
             if not dry:
@@ -624,6 +625,15 @@ def test_engine_restores_status_through_the_subresource():
     assert out[("configmaps", "s")] == ("created", None)
     assert api.store[("ConfigMap", "a", "s")]["status"] == {"phase": "Done"}
     assert [r[1] for r in api.requests if r[0] == "PUT"] == ["/api/v1/namespaces/a/configmaps/s/status"]
+
+
+def test_engine_decodes_the_created_object_only_when_its_status_is_written():
+    api = FakeApi()
+    out, dummy = _restore(api, [_cm("a", "plain"), _cm("a", "s", status={"phase": "Done"})])
+    assert out[("configmaps", "plain")] == out[("configmaps", "s")] == ("created", None)
+    posts = [decode for method, decode in api.decoded if method == "POST"]
+    assert sorted(posts) == [False, True]
+    assert api.store[("ConfigMap", "a", "s")]["status"] == {"phase": "Done"}
 
 
 # --------------------------------------------------------------------------- the result of a big restore
