@@ -32,10 +32,10 @@ Same cluster, same objects, same storage, one run:
    restored Namespaces are deleted once more, with nothing else running, and the minimal client times how long the
    server takes to empty them (a LIST every 0.1 s): with the CREATE ceiling below, the least a restore into the
    emptied source can take.
-6. Ceiling, CREATE: in a fresh cluster of its own, the same mix, as raw JSON bodies encoded before the clock
-   starts, POSTed by a minimal client in parallel (--workers threads): all types interleaved, then once more under
-   other names type by type (in a cluster then holding the mix: the server creates a Service more slowly the more
-   Services it holds).
+6. Ceiling, CREATE: in a fresh cluster of its own, the same mix with its Namespaces, as raw JSON bodies encoded
+   before the clock starts, POSTed by a minimal client in parallel (--workers threads) in the restore's order (its
+   tiers one after the other, the types of a tier taken in turn), then once more under other names type by type (in
+   a cluster then holding the mix: the server creates a Service more slowly the more Services it holds).
 
 Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the
 largest sum of the resident memory of ``velero server`` and its plugin processes, sampled every 100 ms.  Every
@@ -305,19 +305,26 @@ def list_ceiling(api, paths, workers, work=None):
 
 
 def create_ceiling(api, prefix, objects, namespaces, workers):
-    """The benchmark's mix, JSON encoded before timing: POSTed (prefix + "m") all types interleaved, then again (under
-    ``prefix``) type by type, in the same cluster; returns {"per_type": {resource: (n, s)}, "mix": (n, s)}."""
+    """The benchmark's mix, JSON encoded before timing: POSTed (prefix + "m") in the restore's order, then again (under
+    ``prefix``) type by type, in the same cluster.  The restore's order is its tiers (``plan_tiers``: the Namespaces,
+    then Secrets, ConfigMaps and Services, then Deployments), each tier's types taken in turn, one tier after the
+    other.  Returns {"per_type": {resource: (n, s)}, "mix": (n, s), "tiers": [(tier, n, s)]}."""
+    sys.path.insert(0, Bench.collections_path)
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore_sanitize import plan_tiers
+
+    key_of = {"namespaces": "namespaces", "configmaps": "configmaps", "secrets": "secrets", "services": "services",
+              "deployments": "deployments.apps"}
+    seed_of = {v: k for k, v in key_of.items()}
 
     def encode(pfx):
         items = plan(objects, namespaces, pfx)
         ns = sorted({i[1] for i in items})
-        ns_bodies = [("/api/v1/namespaces", json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-            "name": n, "labels": {LABEL: pfx}}}).encode()) for n in ns]
-        by_type = {}
+        by_type = {"namespaces": [("/api/v1/namespaces", json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": n, "labels": {LABEL: pfx}}}).encode()) for n in ns]}
         for resource, namespace, name, index in items:
             by_type.setdefault(resource, []).append(
                 (PATHS[resource] % namespace, json.dumps(body(resource, namespace, name, index, pfx)).encode()))
-        return ns_bodies, by_type
+        return by_type
 
     def post_all(pool, reqs):
         def one(req):
@@ -328,18 +335,18 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
         list(pool.map(one, reqs, chunksize=16))
         return len(reqs), time.monotonic() - t
 
-    out = {"per_type": {}}
+    out = {"per_type": {}, "tiers": []}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         # the mix first, into the fresh cluster: a Service is created more slowly the more Services the cluster
         # holds (3,000 at 137/s, the next 3,000 at 67/s), so this is the figure a restore into a fresh cluster meets
-        ns_bodies, by_type = encode(prefix + "m")
-        post_all(pool, ns_bodies)
-        mixed = [r for group in zip(*[by_type[k] for k, dummy in MIX]) for r in group]
-        mixed += [r for k, dummy in MIX for r in by_type[k][len(by_type[MIX[-1][0]]):]]
-        out["mix"] = post_all(pool, mixed)
-        ns_bodies, by_type = encode(prefix)
-        out["per_type"]["namespaces"] = post_all(pool, ns_bodies)
-        for resource, dummy in MIX:
+        by_type = encode(prefix + "m")
+        for tier, keys in plan_tiers(set(key_of.values())):
+            queues = [by_type[seed_of[k]] for k in keys]
+            reqs = [q[n] for n in range(max(len(q) for q in queues)) for q in queues if n < len(q)]
+            out["tiers"].append((tier,) + post_all(pool, reqs))
+        out["mix"] = (sum(t[1] for t in out["tiers"]), sum(t[2] for t in out["tiers"]))
+        by_type = encode(prefix)
+        for resource in ["namespaces"] + [r for r, dummy in MIX]:
             out["per_type"][resource] = post_all(pool, by_type[resource])
     return out
 
@@ -715,7 +722,10 @@ def main():
                     "per_type": {k: {"objects": n, "seconds": round(s, 3), "objects_per_second": round(n / s, 1)}
                                  for k, (n, s) in ceiling["per_type"].items()},
                     "mix": {"objects": ceiling["mix"][0], "seconds": round(ceiling["mix"][1], 3),
-                            "objects_per_second": round(ceiling["mix"][0] / ceiling["mix"][1], 1)}}
+                            "objects_per_second": round(ceiling["mix"][0] / ceiling["mix"][1], 1),
+                            "order": "the restore's tiers, types taken in turn in each",
+                            "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)}
+                                      for t, n, sec in ceiling["tiers"]]}}
                 bench.cluster("bench-vceil", "absent")
             if velero:
                 kc = bench.cluster("bench-vfresh2")
@@ -834,8 +844,11 @@ def report(out):
         print("| type (after the mix, in the same cluster) | objects | seconds | objects/s |\n|---|---:|---:|---:|")
         for k, v in cc["per_type"].items():
             print("| %s | %d | %.2f | %.1f |" % (k, v["objects"], v["seconds"], v["objects_per_second"]))
-        print("| the mix, types interleaved | %d | %.2f | %.1f |" % (cc["mix"]["objects"], cc["mix"]["seconds"],
-                                                                     cc["mix"]["objects_per_second"]))
+        for t in cc["mix"].get("tiers") or []:
+            print("| the mix in the restore's order: tier %s | %d | %.2f | %.1f |"
+                  % (t["tier"], t["objects"], t["seconds"], t["objects"] / t["seconds"]))
+        print("| the mix in the restore's order, fresh cluster | %d | %.2f | %.1f |"
+              % (cc["mix"]["objects"], cc["mix"]["seconds"], cc["mix"]["objects_per_second"]))
     print("\nload average (1, 5, 15 min) on %d CPUs: %s" % (out["host"]["cpus"], "; ".join(
         "%s %s" % (w, " ".join("%.2f" % x for x in la)) for w, la in out["load_average"])))
     results = os.path.join(REPO, "benchmarks", "results")
