@@ -139,7 +139,7 @@ options:
   workers:
     description:
       - Objects restored (and items read) at the same time within a tier, all the tier's resources sharing them.
-      - The default matches the client's 16 connections; more workers than that wait for a connection.
+      - Each worker sends its requests on a keep-alive connection of its own. On two cores 16 and 32 created as fast.
       - From 1 to 256; another value fails the task before anything is read.
     default: 16
   crd_timeout:
