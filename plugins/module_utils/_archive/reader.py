@@ -303,9 +303,10 @@ class ArchiveReader:
         self._check_sum(record, len(data), hashlib.sha256(data).hexdigest())
         return data
 
-    def _in_pack(self, record, pack):
-        """A packed item's stored bytes, checked, from the bytes of its whole ``pack``."""
-        return self._checked(record, pack[record["offset"]:record["offset"] + record["size"]])
+    def _in_pack(self, record, pack, base=0):
+        """A packed item's stored bytes, checked, from the bytes of its ``pack`` (from byte ``base`` of it on)."""
+        start = record["offset"] - base
+        return self._checked(record, pack[start:start + record["size"]])
 
     def _plain(self, record, stored, dek):
         """The plaintext of an item from its checked stored bytes."""
@@ -341,12 +342,12 @@ class ArchiveReader:
         ``whole_packs``: a pack is read whole even for a few of its items (one request instead of one per item)."""
         dek = self.data_key if any(r.get("encrypted") for r in records) else None
 
-        def one(record, stored=None):
+        def one(record, stored=None, base=0):
             try:
                 if stored is None:
                     stored = b"".join(self._stored_chunks(record))
                 else:
-                    stored = self._in_pack(record, stored)
+                    stored = self._in_pack(record, stored, base)
                 return record, self._plain(record, stored, dek), None
             except AdharError as exc:
                 return record, None, exc
@@ -355,13 +356,18 @@ class ArchiveReader:
             pack, members = job
             if pack is None:
                 return [one(members[0])]
+            # the one byte range holding the members (a pack read again and again for a few of its items each time
+            # costs a whole pack each time), the whole pack when they span it
+            low = min(r["offset"] for r in members)
+            high = max(r["offset"] + r["size"] for r in members)
+            whole = low == 0 and high >= packs[pack]["size"]
             try:
-                data = self._read_object(pack, members[0]["path"])
+                data = self._read_object(pack, members[0]["path"], *((None, None) if whole else (low, high - low)))
             except AdharError as exc:
                 if exc.details.get("problem") != "missing":
                     return [(r, None, exc) for r in members]
                 return [(r, None, self._missing(r["path"], pack)) for r in members]
-            return [one(r, data) for r in members]
+            return [one(r, data, 0 if whole else low) for r in members]
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
             packs = self.packs()

@@ -35,6 +35,7 @@ class CountingStorage(LocalStorage):
 
     def read_range(self, key, offset, length):
         self.ranges.append(key)
+        self.spans = getattr(self, "spans", []) + [(key, offset, length)]
         return super().read_range(key, offset, length)
 
     def put(self, key, data, overwrite=False):
@@ -112,6 +113,22 @@ def test_a_few_items_of_a_pack_are_range_reads(store):
     [(rec, data, exc)] = list(r.read_many(one))
     assert exc is None and json.loads(data)["metadata"]["name"] == "cm-003"
     assert store.ranges and not any("/packs/" in k for k in store.reads)
+
+
+def test_part_of_a_pack_read_as_a_whole_is_the_one_range_holding_it(store):
+    """A restore reads its objects a chunk at a time, each chunk a run of a pack's items: only their bytes are read."""
+    write(store, key=KEY, pack_size=1 << 20, big=False)
+    r = ArchiveReader(store, "b1", KEY)
+    records = [rec for rec in r.items("resources") if "/configmaps/" in rec["path"]]
+    [pack] = {rec["pack"] for rec in records}
+    run = sorted(records, key=lambda rec: rec["offset"])[10:30]
+    store.reads.clear()
+    store.spans = []
+    got = {rec["path"]: json.loads(data) for rec, data, exc in r.read_many(run, whole_packs=True) if exc is None}
+    assert sorted(got) == sorted(rec["path"] for rec in run)
+    assert got[run[0]["path"]]["metadata"]["name"] == run[0]["path"].rsplit("/", 1)[1].split(".")[0]
+    low, high = run[0]["offset"], run[-1]["offset"] + run[-1]["size"]
+    assert not store.reads and store.spans == [("b1/" + pack, low, high - low)]
 
 
 def test_a_flipped_byte_in_a_pack_names_the_item_and_the_pack(store, tmp_path):
