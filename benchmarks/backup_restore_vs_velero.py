@@ -314,7 +314,7 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
 
     key_of = {"namespaces": "namespaces", "configmaps": "configmaps", "secrets": "secrets", "services": "services",
               "deployments": "deployments.apps"}
-    seed_of = {v: k for k, v in key_of.items()}
+    name_of = {v: k for k, v in key_of.items()}
 
     def encode(pfx):
         items = plan(objects, namespaces, pfx)
@@ -341,7 +341,7 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
         # holds (3,000 at 137/s, the next 3,000 at 67/s), so this is the figure a restore into a fresh cluster meets
         by_type = encode(prefix + "m")
         for tier, keys in plan_tiers(set(key_of.values())):
-            queues = [by_type[seed_of[k]] for k in keys]
+            queues = [by_type[name_of[k]] for k in keys]
             reqs = [q[n] for n in range(max(len(q) for q in queues)) for q in queues if n < len(q)]
             out["tiers"].append((tier,) + post_all(pool, reqs))
         out["mix"] = (sum(t[1] for t in out["tiers"]), sum(t[2] for t in out["tiers"]))
