@@ -37,6 +37,7 @@ import json
 import os
 import re
 import threading
+import time
 from urllib.parse import parse_qsl, urlencode
 
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -88,6 +89,16 @@ _JSON_CONTENT_TYPE = re.compile(r"^application/(json|[\w!#$&.+\-^]+\+json)\s*(;|
 _CHARSET = re.compile(r"charset=([a-zA-Z0-9_\-]+)", re.IGNORECASE)
 _PATH_OPTIONS = ("ca_cert", "client_cert", "client_key")
 _UNSET = object()
+READ_RETRIES = 10
+
+
+def _retry_after(headers):
+    """Seconds a ``Retry-After`` header asks to wait (at most 10), or ``None`` without one."""
+    value = _header(headers, "Retry-After")
+    try:
+        return min(max(float(value), 0.0), 10.0) if value is not None else None
+    except ValueError:
+        return 1.0
 
 
 def _require_sdk():
@@ -442,7 +453,12 @@ class K8sClient:
         client = self.api_client
         transport = self._transport()
         if transport is not None:
-            status, reason, resp_headers, data = transport.request(method, url_path, body, header_params, request_timeout)
+            for attempt in range(READ_RETRIES + 1):
+                status, reason, resp_headers, data = transport.request(method, url_path, body, header_params, request_timeout)
+                wait = _retry_after(resp_headers) if method in ("GET", "HEAD") and status in (429, 500, 502, 503, 504) else None
+                if wait is None or attempt == READ_RETRIES:
+                    break
+                time.sleep(wait)  # a read the server asks to repeat, as the SDK's client-go-like retries do
         elif hasattr(client, "param_serialize"):
             # OpenAPI generator >= 7 layout (kubernetes >= 35)
             request = client.param_serialize(method, url_path, header_params=header_params, body=body, auth_settings=["BearerToken"])
