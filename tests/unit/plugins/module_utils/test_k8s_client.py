@@ -634,3 +634,9 @@ def test_raw_with_legacy_call_api_error_status():
     assert client.raw("GET", "/readyz", raise_for_status=False) == (500, "readyz check failed")
     with pytest.raises(AdharError):
         client.raw("GET", "/readyz")
+
+
+def test_raw_read_asked_to_wait_is_sent_again_then_returned_as_is(raw_client, api_server):
+    status, data = raw_client.raw("GET", "/throttled", raise_for_status=False)
+    assert status == 429 and data["message"] == "slow down"
+    assert [r[1] for r in api_server.requests] == ["/throttled"] * (k8s_client.READ_RETRIES + 1)
