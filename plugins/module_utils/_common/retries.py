@@ -92,7 +92,12 @@ def retry_after_seconds(exc, now=None):
     """Seconds asked by a ``Retry-After`` header on a 429/503 ``ApiException``, else ``None``."""
     if getattr(exc, "status", None) not in (429, 503):
         return None
-    value = _header(getattr(exc, "headers", None), "Retry-After")
+    return retry_after_header(getattr(exc, "headers", None), now)
+
+
+def retry_after_header(headers, now=None):
+    """Seconds the ``Retry-After`` header of ``headers`` asks for (seconds or an HTTP date), else ``None``."""
+    value = _header(headers, "Retry-After")
     if value is None:
         return None
     value = str(value).strip()

@@ -49,7 +49,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._common.args import
     k8s_auth_params,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError, check_library, file_problem
-from ansible_collections.adhar.platform.plugins.module_utils._common.retries import retry_call
+from ansible_collections.adhar.platform.plugins.module_utils._common.retries import retry_after_header, retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._common.scratch import memfd_path, memfd_supported
 from ansible_collections.adhar.platform.plugins.module_utils._k8s.transport import Transport
 
@@ -90,15 +90,6 @@ _CHARSET = re.compile(r"charset=([a-zA-Z0-9_\-]+)", re.IGNORECASE)
 _PATH_OPTIONS = ("ca_cert", "client_cert", "client_key")
 _UNSET = object()
 READ_RETRIES = 10
-
-
-def _retry_after(headers):
-    """Seconds a ``Retry-After`` header asks to wait (at most 10), or ``None`` without one."""
-    value = _header(headers, "Retry-After")
-    try:
-        return min(max(float(value), 0.0), 10.0) if value is not None else None
-    except ValueError:
-        return 1.0
 
 
 def _require_sdk():
@@ -455,10 +446,10 @@ class K8sClient:
         if transport is not None:
             for attempt in range(READ_RETRIES + 1):
                 status, reason, resp_headers, data = transport.request(method, url_path, body, header_params, request_timeout)
-                wait = _retry_after(resp_headers) if method in ("GET", "HEAD") and status in (429, 500, 502, 503, 504) else None
+                wait = retry_after_header(resp_headers) if method in ("GET", "HEAD") and status in (429, 500, 502, 503, 504) else None
                 if wait is None or attempt == READ_RETRIES:
                     break
-                time.sleep(wait)  # a read the server asks to repeat, as the SDK's client-go-like retries do
+                time.sleep(min(wait, 10.0))  # a read the server asks to repeat, as the SDK's client-go-like retries do
         elif hasattr(client, "param_serialize"):
             # OpenAPI generator >= 7 layout (kubernetes >= 35)
             request = client.param_serialize(method, url_path, header_params=header_params, body=body, auth_settings=["BearerToken"])
