@@ -37,7 +37,6 @@ import json
 import os
 import re
 import threading
-import time
 from urllib.parse import parse_qsl, urlencode
 
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -89,7 +88,8 @@ _JSON_CONTENT_TYPE = re.compile(r"^application/(json|[\w!#$&.+\-^]+\+json)\s*(;|
 _CHARSET = re.compile(r"charset=([a-zA-Z0-9_\-]+)", re.IGNORECASE)
 _PATH_OPTIONS = ("ca_cert", "client_cert", "client_key")
 _UNSET = object()
-READ_RETRIES = 10
+_REPEATABLE_READ = frozenset(("GET", "HEAD"))
+_REPEAT_STATUSES = frozenset((429, 500, 502, 503, 504))
 
 
 def _require_sdk():
@@ -417,8 +417,11 @@ class K8sClient:
         ``path``).  ``data`` is the decoded JSON when the answer is JSON, else
         text.  With ``raise_for_status`` (the default) a non-2xx answer raises
         ``ApiException`` (so 429/5xx are retried); without it every HTTP
-        answer is returned and only transport errors are retried.  With ``decode=False`` a successful answer's
-        ``data`` is its body as bytes (for a caller that decodes when it is ready to).
+        answer is returned and only transport errors are retried, except a
+        read (GET/HEAD) answered 429/5xx with ``Retry-After``, which is sent
+        again like any retry until the deadline and then returned as it is.
+        With ``decode=False`` a successful answer's ``data`` is its body as
+        bytes (for a caller that decodes when it is ready to).
         """
         _require_sdk()
         method = method.upper()
@@ -434,22 +437,28 @@ class K8sClient:
         header_params.update(headers or {})
         request_timeout = timeout if timeout is not None else self.request_timeout
 
+        repeat_asked = not raise_for_status and method in _REPEATABLE_READ
+
         def once():
-            return self._raw_once(method, url_path, body, dict(header_params), request_timeout, raise_for_status, decode)
+            return self._raw_once(method, url_path, body, dict(header_params), request_timeout, raise_for_status, decode,
+                                  repeat_asked)
 
         once.__qualname__ = "{0} {1}".format(method, url_path)
-        return self._retry(once)
+        try:
+            return self._retry(once)
+        except (AdharError, ApiException) as exc:
+            # A read the server kept asking to repeat, past the deadline: its last answer, as asked.
+            answer = getattr(exc if isinstance(exc, ApiException) else exc.__cause__, "answer", None)
+            if answer is None:
+                raise
+            return answer
 
-    def _raw_once(self, method, url_path, body, header_params, request_timeout, raise_for_status, decode=True):
+    def _raw_once(self, method, url_path, body, header_params, request_timeout, raise_for_status, decode=True,
+                  repeat_asked=False):
         client = self.api_client
         transport = self._transport()
         if transport is not None:
-            for attempt in range(READ_RETRIES + 1):
-                status, reason, resp_headers, data = transport.request(method, url_path, body, header_params, request_timeout)
-                wait = retry_after_header(resp_headers) if method in ("GET", "HEAD") and status in (429, 500, 502, 503, 504) else None
-                if wait is None or attempt == READ_RETRIES:
-                    break
-                time.sleep(min(wait, 10.0))  # a read the server asks to repeat, as the SDK's client-go-like retries do
+            status, reason, resp_headers, data = transport.request(method, url_path, body, header_params, request_timeout)
         elif hasattr(client, "param_serialize"):
             # OpenAPI generator >= 7 layout (kubernetes >= 35)
             request = client.param_serialize(method, url_path, header_params=header_params, body=body, auth_settings=["BearerToken"])
@@ -473,10 +482,13 @@ class K8sClient:
             return status, data.encode("utf-8") if isinstance(data, str) else data
         content_type = _header(resp_headers, "Content-Type")
         decoded = _decode_body(data, content_type)
-        if raise_for_status and not 200 <= status <= 299:
+        repeat = repeat_asked and status in _REPEAT_STATUSES and retry_after_header(resp_headers) is not None
+        if (raise_for_status or repeat) and not 200 <= status <= 299:
             error = ApiException(status=status, reason=reason)
             error.body = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
             error.headers = resp_headers
+            if repeat:
+                error.answer = (status, decoded)
             raise error
         return status, decoded
 

@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -636,7 +637,21 @@ def test_raw_with_legacy_call_api_error_status():
         client.raw("GET", "/readyz")
 
 
-def test_raw_read_asked_to_wait_is_sent_again_then_returned_as_is(raw_client, api_server):
-    status, data = raw_client.raw("GET", "/throttled", raise_for_status=False)
+def test_raw_read_asked_to_wait_is_sent_again_until_the_deadline_then_returned_as_is(api_server):
+    client = K8sClient.from_params({"host": api_server.url, "request_timeout": 5, "api_retry_deadline": 0.3})
+    retried = []
+    client.on_retry = lambda exc, attempt, delay: retried.append((exc.status, delay))
+    started = time.monotonic()
+    status, data = client.raw("GET", "/throttled", raise_for_status=False)
+    elapsed = time.monotonic() - started
+    client.close()
     assert status == 429 and data["message"] == "slow down"
-    assert [r[1] for r in api_server.requests] == ["/throttled"] * (k8s_client.READ_RETRIES + 1)
+    assert len(api_server.requests) >= 2 and {r[1] for r in api_server.requests} == {"/throttled"}
+    assert retried and retried[0] == (429, 0.0)  # the server's Retry-After: 0, not a backoff of our own
+    assert 0.3 <= elapsed < 3
+
+
+def test_raw_write_answered_429_without_raise_is_returned_at_once(raw_client, api_server):
+    status, data = raw_client.raw("POST", "/throttled", body={}, raise_for_status=False)
+    assert status == 429 and data["message"] == "slow down"
+    assert len(api_server.requests) == 1
