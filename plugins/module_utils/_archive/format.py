@@ -377,24 +377,28 @@ def signed_payload(manifest):
     return canonical_chunks(_without(manifest, ("signature",)))
 
 
+def format_version(manifest):
+    """``(major, minor)`` of a parsed manifest's ``format_version`` (``"2.1"``, ``"1.0.3"``: the patch is ignored);
+    ``None`` when it is missing or not numbers."""
+    parts = str(manifest.get("format_version")).split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+
+
 def signature_algorithm(manifest):
     """The signature algorithm a manifest's format version calls for: ``ed25519-sha512`` from 1.3 and 2.1 on, the
     Ed25519 signature of the whole payload (``ed25519``) in 1.1, 1.2 and 2.0."""
-    try:
-        major, minor = (int(part) for part in str(manifest.get("format_version")).split(".")[:2])
-    except ValueError:
-        return SIGNATURE_ALGORITHM
-    if (major, minor) in ((1, 1), (1, 2), (2, 0)):
+    if format_version(manifest) in ((1, 1), (1, 2), (2, 0)):
         return LEGACY_SIGNATURE_ALGORITHM
     return SIGNATURE_ALGORITHM
 
 
 def format_minor(manifest):
-    """The minor format version of a parsed manifest (0 for 1.0.x)."""
-    try:
-        return int(str(manifest.get("format_version")).split(".")[1])
-    except (IndexError, ValueError):
-        return 0
+    """The minor format version of a parsed manifest (0 for 1.0.x, and when it cannot be read)."""
+    version = format_version(manifest)
+    return version[1] if version else 0
 
 
 def holds_encrypted_items(manifest):

@@ -19,6 +19,7 @@ import pytest
 
 from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader, ArchiveWriter, FORMAT_VERSION, UNPACKED_VERSION
 from ansible_collections.adhar.platform.plugins.module_utils._archive.format import canonical_json, mac_payload, signed_payload
+from ansible_collections.adhar.platform.plugins.module_utils._archive.format import format_minor, format_version
 from ansible_collections.adhar.platform.plugins.module_utils._archive.format import signature_algorithm as fmt_signature_algorithm
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils._dr import crypto_envelope as ce
@@ -339,6 +340,17 @@ def test_a_backup_signed_over_the_whole_manifest_is_still_verified(store, versio
     _save_manifest(store, "b1", manifest)
     with pytest.raises(AdharError, match="does not match its signature"):
         ArchiveReader(store, "b1", verify_key=verify_key()).manifest
+
+
+@pytest.mark.parametrize("text, version, minor, algorithm", [
+    ("2.1.0", (2, 1), 1, "ed25519-sha512"), ("2.0", (2, 0), 0, "ed25519"), ("1.2.7", (1, 2), 2, "ed25519"),
+    ("1", (1, 0), 0, "ed25519-sha512"), (None, None, 0, "ed25519-sha512"), ("two.one", None, 0, "ed25519-sha512"),
+])
+def test_the_format_version_is_read_once_for_every_use(text, version, minor, algorithm):
+    manifest = {} if text is None else {"format_version": text}
+    assert format_version(manifest) == version
+    assert format_minor(manifest) == minor
+    assert fmt_signature_algorithm(manifest) == algorithm
 
 
 def test_the_signature_algorithm_must_be_the_one_of_the_format(store):
