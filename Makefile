@@ -264,7 +264,7 @@ DEMO_GLB := -e adhar_glb_name=demo-app -e adhar_glb_zone=adhar.localtest.me -e a
 demo: venv system-deps toolchain collection ## deploy the local two-cluster platform (inventories/local), mesh it, give it a global DNS name, print the mesh table
 	@$(call stage,demo,ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml)
 	@echo 'core services: cilium, ingress-nginx, postgresql, redis and minio from the REAL upstream charts (pinned, fetched by make toolchain from the Go module proxy; kwok simulates their Pods, so Running is simulated)'
-	@echo 'argo-cd and gitea come from tests/fixtures/charts: TEST FIXTURE charts (their upstream charts cannot be fetched or rendered here)'
+	@echo 'argo-cd and gitea come from tests/fixtures/charts: TEST FIXTURE charts (the charts the catalog pins cannot be used here: Gitea'"'"'s chart repository is not reachable, and argo-helm'"'"'s argo-cd needs redis-ha from a repository that is not)'
 	cd '$(REPO)' && $(RUN_ENV) ansible-playbook -i inventories/local/adhar.yml playbooks/deploy.yml \
 		-e adhar_chart_dir='$(REPO)/tests/fixtures/charts' $(DEMO_ARGS)
 	@$(call stage,demo,playbooks/network.yml: mesh the clusters; demo-app.adhar.localtest.me; test the mesh)
