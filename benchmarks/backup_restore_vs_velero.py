@@ -35,7 +35,10 @@ Same cluster, same objects, same storage, one run:
 6. Ceiling, CREATE: in a fresh cluster of its own, the same mix with its Namespaces, as raw JSON bodies encoded
    before the clock starts, POSTed by a minimal client in parallel (--workers threads) in the restore's order (its
    tiers one after the other, the types of a tier taken in turn), then once more under other names type by type (in
-   a cluster then holding the mix: the server creates a Service more slowly the more Services it holds).
+   a cluster then holding the mix: the server creates a Service more slowly the more Services it holds).  Then, in
+   another fresh cluster, the objects the restore into a fresh cluster sent, in the same order: read from its backup
+   and prepared by the restore's own code (sanitised, with the fields the server defaulted when they were backed up,
+   and the restore's labels), encoded before the clock starts.  The restore is reported against both.
 
 Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the
 largest sum of the resident memory of ``velero server`` and its plugin processes, sampled every 100 ms.  Every
@@ -304,6 +307,23 @@ def list_ceiling(api, paths, workers, work=None):
     return per, time.monotonic() - t
 
 
+def post_tiers(api, tiers, pool):
+    """POST ``tiers`` (``[(tier, [[(path, body)] per type])]``, bodies encoded) tier after tier, the types of a tier
+    taken in turn; ``[(tier, objects, seconds)]``."""
+    def one(req):
+        status, data = api.request("POST", req[0], req[1])
+        if status not in (200, 201):
+            raise SystemExit("POST %s: HTTP %s %s" % (req[0], status, data[:300]))
+
+    out = []
+    for tier, queues in tiers:
+        reqs = [q[n] for n in range(max(len(q) for q in queues)) for q in queues if n < len(q)]
+        t = time.monotonic()
+        list(pool.map(one, reqs, chunksize=16))
+        out.append((tier, len(reqs), time.monotonic() - t))
+    return out
+
+
 def create_ceiling(api, prefix, objects, namespaces, workers):
     """The benchmark's mix, JSON encoded before timing: POSTed (prefix + "m") in the restore's order, then again (under
     ``prefix``) type by type, in the same cluster.  The restore's order is its tiers (``plan_tiers``: the Namespaces,
@@ -326,29 +346,41 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
                 (PATHS[resource] % namespace, json.dumps(body(resource, namespace, name, index, pfx)).encode()))
         return by_type
 
-    def post_all(pool, reqs):
-        def one(req):
-            status, data = api.request("POST", req[0], req[1])
-            if status not in (200, 201):
-                raise SystemExit("POST %s: HTTP %s %s" % (req[0], status, data[:300]))
-        t = time.monotonic()
-        list(pool.map(one, reqs, chunksize=16))
-        return len(reqs), time.monotonic() - t
-
-    out = {"per_type": {}, "tiers": []}
+    out = {"per_type": {}}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         # the mix first, into the fresh cluster: a Service is created more slowly the more Services the cluster
         # holds (3,000 at 137/s, the next 3,000 at 67/s), so this is the figure a restore into a fresh cluster meets
         by_type = encode(prefix + "m")
-        for tier, keys in plan_tiers(set(key_of.values())):
-            queues = [by_type[name_of[k]] for k in keys]
-            reqs = [q[n] for n in range(max(len(q) for q in queues)) for q in queues if n < len(q)]
-            out["tiers"].append((tier,) + post_all(pool, reqs))
+        out["tiers"] = post_tiers(api, [(tier, [by_type[name_of[k]] for k in keys])
+                                        for tier, keys in plan_tiers(set(key_of.values()))], pool)
         out["mix"] = (sum(t[1] for t in out["tiers"]), sum(t[2] for t in out["tiers"]))
         by_type = encode(prefix)
         for resource in ["namespaces"] + [r for r, dummy in MIX]:
-            out["per_type"][resource] = post_all(pool, by_type[resource])
+            out["per_type"][resource] = post_tiers(api, [(resource, [by_type[resource]])], pool)[0][1:]
     return out
+
+
+def restored_objects(storage, backup):
+    """The objects a restore of ``backup`` (the seeded Namespaces) sends to a fresh cluster, exactly: read from the
+    backup, sanitised, mapped and labelled by the restore's own code, JSON encoded with their POST paths, in its
+    tiers (``[(tier, [[(path, body)] per type])]``).  Not timed."""
+    sys.path.insert(0, Bench.collections_path)
+    from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import FIELD_MANAGER, plan_items, restore_name
+    from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
+
+    reader = ArchiveReader(storage_from_params(storage), backup, KeyWrapper(KEY, "bench"))
+    items, tiers, dummy, loader = plan_items(reader, {"name": restore_name(backup), "include_namespaces": ["bench-ns-*"]}, 8)
+    todo = [i for i in items if i.action is None]
+    loader(todo)
+    by_key = {}
+    for item in todo:
+        meta, version = item.obj["metadata"], item.obj["apiVersion"]
+        base = "/api/v1" if version == "v1" else "/apis/" + version
+        path = base + ("/namespaces/%s" % meta["namespace"] if meta.get("namespace") else "") + "/" + item.key.split(".")[0]
+        by_key.setdefault(item.key, []).append((path + "?fieldManager=" + FIELD_MANAGER, json.dumps(item.obj).encode()))
+    return [(tier, [by_key[k] for k in keys if k in by_key]) for tier, keys in tiers if any(k in by_key for k in keys)]
 
 
 # --------------------------------------------------------------------------- Velero
@@ -587,7 +619,8 @@ def best_of(measure, runs=CEILING_RUNS):
 
 
 def ratio(a, b):
-    return round(a / b, 2) if a and b else None
+    """``a / b`` for the report ("12.34x"), or "n/a" when either is missing (no Velero run)."""
+    return "%.2fx" % (a / b) if a and b else "n/a"
 
 
 def main():
@@ -727,6 +760,18 @@ def main():
                             "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)}
                                       for t, n, sec in ceiling["tiers"]]}}
                 bench.cluster("bench-vceil", "absent")
+                # the same, with the objects the restore sends (from its backup: the fields the server defaulted, the
+                # restore's labels) instead of the mix as it was seeded
+                restored = restored_objects(s3_storage, "bench-s3")
+                kc = bench.cluster("bench-vceil2")
+                with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
+                    tiers = post_tiers(RawApi(kc, work), restored, pool)
+                del restored
+                out["create_ceiling"]["restored"] = {
+                    "objects": sum(t[1] for t in tiers), "seconds": round(sum(t[2] for t in tiers), 3),
+                    "objects_per_second": round(sum(t[1] for t in tiers) / sum(t[2] for t in tiers), 1),
+                    "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)} for t, n, sec in tiers]}
+                bench.cluster("bench-vceil2", "absent")
             if velero:
                 kc = bench.cluster("bench-vfresh2")
                 velero.install(kc)
@@ -761,7 +806,7 @@ def report(out):
             continue
         b = out[key]
         rate = b["objects"] / b["module_seconds"]
-        print("| %s | %d | %.2f | %.1f | %.2f | %.1f | %.1f | %sx | %sx | %d %% |"
+        print("| %s | %d | %.2f | %.1f | %.2f | %.1f | %.1f | %s | %s | %d %% |"
               % (label, b["objects"], b["wall"], b["objects"] / b["wall"], b["module_seconds"], rate,
                  max(b.get("runs_peak_rss_mb") or [b["peak_rss_mb"]]),
                  ratio(vb.get("wall"), b["wall"]), ratio(vb.get("wall"), b["module_seconds"]),
@@ -803,6 +848,10 @@ def report(out):
                       % (key, round(100 * b["objects"] / b["module_seconds"] / floor), floor_key.replace("_", " ")))
     cc = out.get("create_ceiling")
     mix = cc["mix"]["objects_per_second"] if cc else None
+    own = (cc.get("restored") or {}).get("objects_per_second") if cc else None
+
+    def share(rate, ceiling):
+        return "%d %%" % round(100 * rate / ceiling) if ceiling else "n/a"
     rows = []
     for where, ours_key, vel_key in (("emptied source", "restore_source", "velero_restore_source"),
                                      ("fresh cluster", "restore_fresh", "velero_restore_fresh")):
@@ -811,23 +860,24 @@ def report(out):
     if rows:
         print("\n### Restore of the seeded Namespaces, to completion\n")
         print("| into | tool | objects | seconds (wall) | objects/s (wall) | apply phase s | objects/s (apply) "
-              "| peak RSS (MB) | Velero's wall / this wall | of the CREATE ceiling (mix) |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| peak RSS (MB) | Velero's wall / this wall | of the CREATE ceiling (mix) "
+              "| of the CREATE ceiling (the restored objects) |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for where, ours, vel in rows:
             created = ours["counts"]["created"]
             rate = created / ours["apply_seconds"]
             print("| %s | adhar.platform.restore (result %d bytes) | %d created, %d skipped | %.2f | %.1f | %.2f | %.1f "
-                  "| %.1f | %sx | %s |"
+                  "| %.1f | %s | %s | %s |"
                   % (where, ours["result_bytes"], created, ours["counts"]["skipped"], ours["wall"], created / ours["wall"],
                      ours["apply_seconds"], rate, ours["peak_rss_mb"], ratio(vel.get("wall"), ours["wall"]),
-                     "%d %%" % round(100 * rate / mix) if mix else "n/a"))
+                     share(rate, mix), share(rate, own)))
             if not vel:
                 continue
             vrate = (vel["items_restored"] or 0) / vel["wall"]
             print("| %s | velero restore: %s, %s errors, %s warnings | %s restored of %s | %.2f | %.1f | | | %.1f "
-                  "(server and plugins) | 1 | %s |"
+                  "(server and plugins) | 1 | %s | %s |"
                   % (where, vel["phase"], vel["errors"], vel["warnings"], vel["items_restored"], vel["total_items"],
-                     vel["wall"], vrate, vel["peak_rss_mb"], "%d %%" % round(100 * vrate / mix) if mix else "n/a"))
+                     vel["wall"], vrate, vel["peak_rss_mb"], share(vrate, mix), share(vrate, own)))
     tf = out.get("termination_floor")
     if tf and mix and "restore_source" in out:
         created = out["restore_source"]["counts"]["created"]
@@ -849,6 +899,13 @@ def report(out):
                   % (t["tier"], t["objects"], t["seconds"], t["objects"] / t["seconds"]))
         print("| the mix in the restore's order, fresh cluster | %d | %.2f | %.1f |"
               % (cc["mix"]["objects"], cc["mix"]["seconds"], cc["mix"]["objects_per_second"]))
+        restored = cc.get("restored")
+        for t in (restored or {}).get("tiers") or []:
+            print("| the restored objects, as the restore sends them: tier %s | %d | %.2f | %.1f |"
+                  % (t["tier"], t["objects"], t["seconds"], t["objects"] / t["seconds"]))
+        if restored:
+            print("| the restored objects, as the restore sends them, fresh cluster of their own | %d | %.2f | %.1f |"
+                  % (restored["objects"], restored["seconds"], restored["objects_per_second"]))
     print("\nload average (1, 5, 15 min) on %d CPUs: %s" % (out["host"]["cpus"], "; ".join(
         "%s %s" % (w, " ".join("%.2f" % x for x in la)) for w, la in out["load_average"])))
     results = os.path.join(REPO, "benchmarks", "results")

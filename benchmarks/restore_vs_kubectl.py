@@ -98,8 +98,9 @@ def export_sanitised(bench, store, backup, include, directory, single_file):
     from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
 
     reader = ArchiveReader(storage_from_params({"url": "file://" + store}), backup, KeyWrapper(KEY, "bench"))
-    items, tiers, dummy = plan_items(reader, {"name": "kubectl", "include_namespaces": include}, 8)
+    items, tiers, dummy, loader = plan_items(reader, {"name": "kubectl", "include_namespaces": include}, 8)
     todo = [i for i in items if i.action is None]
+    loader(todo)  # the objects, read again from the backup, sanitised and labelled as the restore applies them
     rank = {k: n for n, (dummy, keys) in enumerate(tiers) for k in keys}
     todo.sort(key=lambda i: (rank[i.key], i.namespace or "", i.name))
     os.makedirs(directory)
