@@ -35,10 +35,11 @@ Same cluster, same objects, same storage, one run:
 6. Ceiling, CREATE: in a fresh cluster of its own, the same mix with its Namespaces, as raw JSON bodies encoded
    before the clock starts, POSTed by a minimal client in parallel (--workers threads) in the restore's order (its
    tiers one after the other, the types of a tier taken in turn), then once more under other names type by type (in
-   a cluster then holding the mix: the server creates a Service more slowly the more Services it holds).  Then, in
-   another fresh cluster, the objects the restore into a fresh cluster sent, in the same order: read from its backup
-   and prepared by the restore's own code (sanitised, with the fields the server defaulted when they were backed up,
-   and the restore's labels), encoded before the clock starts.  The restore is reported against both.
+   a cluster then holding the mix: the server creates a Service more slowly the more Services it holds).  And the
+   objects the restore into a fresh cluster sends, in the same order: read from its backup and prepared by the
+   restore's own code (sanitised, with the fields the server defaulted when they were backed up, and the restore's
+   labels), encoded before the clock starts.  That restore and this ceiling run in turns, twice, each in a fresh
+   cluster of its own, and the faster run of each is kept.  The restore is reported against both ceilings.
 
 Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the
 largest sum of the resident memory of ``velero server`` and its plugin processes, sampled every 100 ms.  Every
@@ -611,6 +612,7 @@ def resource_paths(kubeconfig, keys):
 CEILING_RUNS = 2
 # Each backup of the side-by-side table (ours and Velero's) runs this many times, in turns, the fastest kept.
 BACKUP_RUNS = 2
+RESTORE_RUNS = 2  # restores into a fresh cluster, each followed by the CREATE ceiling of the objects it sends
 
 
 def best_of(measure, runs=CEILING_RUNS):
@@ -743,10 +745,35 @@ def main():
         bench.cluster("bench-vsrc", "absent")
 
         if not args.skip_fresh:
-            kc = bench.cluster("bench-vfresh")
-            out["restore_fresh"] = ours_restore(bench, kc, s3_storage, "fresh")
-            bench.cluster("bench-vfresh", "absent")
             out["create_ceiling"] = None
+            restored = None if args.skip_create_ceiling else restored_objects(s3_storage, "bench-s3")
+            own = None
+            # the restore and the CREATE ceiling of the objects it sends, in turns, twice, each in a fresh cluster of
+            # its own, the faster run of each kept: minutes apart, the same run on this machine moves by 10-20 %
+            for turn in range(RESTORE_RUNS):
+                kc = bench.cluster("bench-vfresh")
+                found = ours_restore(bench, kc, s3_storage, "fresh-%d" % turn)
+                bench.cluster("bench-vfresh", "absent")
+                found["runs_apply_seconds"] = out.get("restore_fresh", {}).get("runs_apply_seconds", []) + [found["apply_seconds"]]
+                found["runs_wall"] = out.get("restore_fresh", {}).get("runs_wall", []) + [found["wall"]]
+                if "restore_fresh" not in out or found["wall"] < out["restore_fresh"]["wall"]:
+                    out["restore_fresh"] = found
+                else:
+                    out["restore_fresh"].update((k, v) for k, v in found.items() if k.startswith("runs_"))
+                if restored is None:
+                    continue
+                kc = bench.cluster("bench-vceil2")
+                with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
+                    tiers = post_tiers(RawApi(kc, work), restored, pool)
+                bench.cluster("bench-vceil2", "absent")
+                seconds = sum(t[2] for t in tiers)
+                runs = own["runs_seconds"] if own else []
+                if own is None or seconds < own["seconds"]:
+                    own = {"objects": sum(t[1] for t in tiers), "seconds": round(seconds, 3),
+                           "objects_per_second": round(sum(t[1] for t in tiers) / seconds, 1),
+                           "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)} for t, n, sec in tiers]}
+                own["runs_seconds"] = runs + [round(seconds, 3)]
+            del restored
             if not args.skip_create_ceiling:
                 # a fresh cluster of its own: in the one restored into, the ceiling would meet the restore's objects
                 kc = bench.cluster("bench-vceil")
@@ -758,20 +785,9 @@ def main():
                             "objects_per_second": round(ceiling["mix"][0] / ceiling["mix"][1], 1),
                             "order": "the restore's tiers, types taken in turn in each",
                             "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)}
-                                      for t, n, sec in ceiling["tiers"]]}}
+                                      for t, n, sec in ceiling["tiers"]]},
+                    "restored": own}
                 bench.cluster("bench-vceil", "absent")
-                # the same, with the objects the restore sends (from its backup: the fields the server defaulted, the
-                # restore's labels) instead of the mix as it was seeded
-                restored = restored_objects(s3_storage, "bench-s3")
-                kc = bench.cluster("bench-vceil2")
-                with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
-                    tiers = post_tiers(RawApi(kc, work), restored, pool)
-                del restored
-                out["create_ceiling"]["restored"] = {
-                    "objects": sum(t[1] for t in tiers), "seconds": round(sum(t[2] for t in tiers), 3),
-                    "objects_per_second": round(sum(t[1] for t in tiers) / sum(t[2] for t in tiers), 1),
-                    "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)} for t, n, sec in tiers]}
-                bench.cluster("bench-vceil2", "absent")
             if velero:
                 kc = bench.cluster("bench-vfresh2")
                 velero.install(kc)
@@ -878,6 +894,12 @@ def report(out):
                   "(server and plugins) | 1 | %s | %s |"
                   % (where, vel["phase"], vel["errors"], vel["warnings"], vel["items_restored"], vel["total_items"],
                      vel["wall"], vrate, vel["peak_rss_mb"], share(vrate, mix), share(vrate, own)))
+    fresh, restored = out.get("restore_fresh") or {}, (cc or {}).get("restored") or {}
+    if fresh.get("runs_wall"):
+        print("\nInto a fresh cluster, in turns (the faster of each kept): the restore's wall %s s (apply phase %s s); "
+              "the CREATE ceiling of the objects it sends %s s."
+              % (", ".join("%.2f" % x for x in fresh["runs_wall"]), ", ".join("%.2f" % x for x in fresh["runs_apply_seconds"]),
+                 ", ".join("%.2f" % x for x in restored.get("runs_seconds") or []) or "n/a"))
     tf = out.get("termination_floor")
     if tf and mix and "restore_source" in out:
         created = out["restore_source"]["counts"]["created"]
