@@ -1007,9 +1007,6 @@ def run_restore(module):
     if p.get("app") and p.get("app_label_keys") is not None and not [k for k in p["app_label_keys"] if k]:
         raise AdharError("app_label_keys is empty: app %s needs at least one label key to look it up in" % p["app"],
                          option="app_label_keys")
-    if p["workers"] > CONNECTION_POOL_MAXSIZE:
-        module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
-                    % (p["workers"], CONNECTION_POOL_MAXSIZE))
     if p.get("report_items") not in (None,) + REPORT_ITEMS:
         raise AdharError("report_items must be one of %s" % ", ".join(REPORT_ITEMS), option="report_items")
     p["restore_status"] = restore_status_option(p.get("restore_status"))
@@ -1038,6 +1035,9 @@ def run_restore(module):
         from_snapshots = use_snapshot_sources(items, manifest, loader)
     loader([i for i in items if i.key == CRD_KEY and i.action is None])  # their specs tell check mode what they serve
     client = K8sClient.from_params(p, check_mode=module.check_mode)
+    if p["workers"] > CONNECTION_POOL_MAXSIZE and not client.connection_per_thread:  # e.g. through a proxy
+        module.warn("workers=%d: the client keeps %d connections; more workers open short-lived extra ones"
+                    % (p["workers"], CONNECTION_POOL_MAXSIZE))
     try:
         volumes = None
         if p.get("volume_data") != "never":

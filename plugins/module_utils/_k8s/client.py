@@ -492,6 +492,12 @@ class K8sClient:
             raise error
         return status, decoded
 
+    @property
+    def connection_per_thread(self):
+        """Whether ``raw`` keeps a connection of its own for each calling thread (the lean transport), so any number
+        of threads keep theirs; else it shares the SDK's pool of ``CONNECTION_POOL_MAXSIZE`` connections."""
+        return self._transport() is not None
+
     def _transport(self):
         """The lean request path of ``raw`` (``transport.Transport``) for a real SDK client, built once; ``None`` when
         the SDK's own path is needed (a proxy, an SDK without ``param_serialize``, a stand-in client)."""

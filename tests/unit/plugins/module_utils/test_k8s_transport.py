@@ -172,6 +172,8 @@ def test_what_the_lean_path_does_not_do_goes_through_the_sdk():
     for configuration in (proxied, named, Configuration(host="unix:///run/k8s.sock")):
         assert Transport.for_configuration(configuration) is None
         assert K8sClient(ApiClient(configuration))._transport() is None
+        assert not K8sClient(ApiClient(configuration)).connection_per_thread
+    assert K8sClient(ApiClient(Configuration(host="https://h:6443"))).connection_per_thread
     verified = Transport.for_configuration(Configuration(host="https://h:6443"))
     assert verified.https and verified.port == 6443 and verified.context.verify_mode.name == "CERT_REQUIRED"
     loose = Configuration(host="https://h")
