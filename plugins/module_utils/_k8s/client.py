@@ -90,6 +90,7 @@ _PATH_OPTIONS = ("ca_cert", "client_cert", "client_key")
 _UNSET = object()
 _REPEATABLE_READ = frozenset(("GET", "HEAD"))
 _REPEAT_STATUSES = frozenset((429, 500, 502, 503, 504))
+READ_REPEATS = 3  # a read the server asks to repeat is sent again at most this often (urllib3's default, as the SDK did)
 
 
 def _require_sdk():
@@ -419,7 +420,8 @@ class K8sClient:
         ``ApiException`` (so 429/5xx are retried); without it every HTTP
         answer is returned and only transport errors are retried, except a
         read (GET/HEAD) answered 429/5xx with ``Retry-After``, which is sent
-        again like any retry until the deadline and then returned as it is.
+        again like any retry, at most ``READ_REPEATS`` times within the
+        deadline, and then returned as it is (a probe is not held up).
         With ``decode=False`` a successful answer's ``data`` is its body as
         bytes (for a caller that decodes when it is ready to).
         """
@@ -438,10 +440,12 @@ class K8sClient:
         request_timeout = timeout if timeout is not None else self.request_timeout
 
         repeat_asked = not raise_for_status and method in _REPEATABLE_READ
+        sent = [0]
 
         def once():
+            sent[0] += 1
             return self._raw_once(method, url_path, body, dict(header_params), request_timeout, raise_for_status, decode,
-                                  repeat_asked)
+                                  repeat_asked and sent[0] <= READ_REPEATS)
 
         once.__qualname__ = "{0} {1}".format(method, url_path)
         try:
