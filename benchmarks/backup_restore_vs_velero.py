@@ -615,6 +615,15 @@ BACKUP_RUNS = 2
 RESTORE_RUNS = 2  # restores into a fresh cluster, each followed by the CREATE ceiling of the objects it sends
 
 
+def keep_faster(kept, found, by, fields):
+    """The faster of ``kept`` (``None`` before the first run) and ``found`` (by their ``by`` figure), carrying a
+    ``runs_<field>`` list of every run's ``field`` for each of ``fields``."""
+    history = {"runs_" + f: (kept or {}).get("runs_" + f, []) + [found[f]] for f in fields}
+    best = found if kept is None or found[by] < kept[by] else kept
+    best.update(history)
+    return best
+
+
 def best_of(measure, runs=CEILING_RUNS):
     """The ``(result, seconds)`` of ``measure()`` with the fewest seconds over ``runs`` runs."""
     return min((measure() for dummy in range(runs)), key=lambda found: found[1])
@@ -693,19 +702,10 @@ def main():
         for turn in range(BACKUP_RUNS):
             for key, storage, name, extra in runs if velero else runs[2:]:
                 found = ours_backup(bench, kc, storage, name + ("-%d" % turn if turn else ""), **extra)
-                for field in ("module_seconds", "peak_rss_mb"):
-                    found["runs_" + field] = out.get(key, {}).get("runs_" + field, []) + [found[field]]
-                if key not in out or found["module_seconds"] < out[key]["module_seconds"]:
-                    out[key] = found
-                else:
-                    out[key].update((k, v) for k, v in found.items() if k.startswith("runs_"))
+                out[key] = keep_faster(out.get(key), found, "module_seconds", ("module_seconds", "peak_rss_mb"))
             if velero:
                 found = velero.backup("vbench" + ("-%d" % turn if turn else ""))
-                found["runs_wall"] = out.get("velero_backup", {}).get("runs_wall", []) + [found["wall"]]
-                if "velero_backup" not in out or found["wall"] < out["velero_backup"]["wall"]:
-                    out["velero_backup"] = found
-                else:
-                    out["velero_backup"]["runs_wall"] = found["runs_wall"]
+                out["velero_backup"] = keep_faster(out.get("velero_backup"), found, "wall", ("wall",))
         if velero:
             out["backup_s3_unpacked"] = ours_backup(bench, kc, s3_storage, "bench-s3-unpacked", pack_size=0)
         noop_wall, dummy = bench.task("noop", "ansible.builtin.ping", {})
@@ -754,25 +754,18 @@ def main():
                 kc = bench.cluster("bench-vfresh")
                 found = ours_restore(bench, kc, s3_storage, "fresh-%d" % turn)
                 bench.cluster("bench-vfresh", "absent")
-                found["runs_apply_seconds"] = out.get("restore_fresh", {}).get("runs_apply_seconds", []) + [found["apply_seconds"]]
-                found["runs_wall"] = out.get("restore_fresh", {}).get("runs_wall", []) + [found["wall"]]
-                if "restore_fresh" not in out or found["wall"] < out["restore_fresh"]["wall"]:
-                    out["restore_fresh"] = found
-                else:
-                    out["restore_fresh"].update((k, v) for k, v in found.items() if k.startswith("runs_"))
+                out["restore_fresh"] = keep_faster(out.get("restore_fresh"), found, "wall", ("wall", "apply_seconds"))
                 if restored is None:
                     continue
                 kc = bench.cluster("bench-vceil2")
                 with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
                     tiers = post_tiers(RawApi(kc, work), restored, pool)
                 bench.cluster("bench-vceil2", "absent")
-                seconds = sum(t[2] for t in tiers)
-                runs = own["runs_seconds"] if own else []
-                if own is None or seconds < own["seconds"]:
-                    own = {"objects": sum(t[1] for t in tiers), "seconds": round(seconds, 3),
-                           "objects_per_second": round(sum(t[1] for t in tiers) / seconds, 1),
-                           "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)} for t, n, sec in tiers]}
-                own["runs_seconds"] = runs + [round(seconds, 3)]
+                objects, seconds = sum(t[1] for t in tiers), sum(t[2] for t in tiers)
+                own = keep_faster(own, {"objects": objects, "seconds": round(seconds, 3),
+                                        "objects_per_second": round(objects / seconds, 1),
+                                        "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)}
+                                                  for t, n, sec in tiers]}, "seconds", ("seconds",))
             del restored
             if not args.skip_create_ceiling:
                 # a fresh cluster of its own: in the one restored into, the ceiling would meet the restore's objects
