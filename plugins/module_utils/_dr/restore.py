@@ -913,14 +913,15 @@ class ObjectLoader:
             except AdharError as err:
                 item.action, item.message = "failed", "read again from the backup to be applied: %s" % err.msg
                 continue
-            obj = prepare_object(item.key, obj, self.params, self.reader.name, self.mapping)
+            obj = prepare_object(item.key, obj, self.params, self.reader.name, self.mapping, copy=False)
             snapshot = self.snapshots.get((item.src_namespace, item.name)) if item.key == "persistentvolumeclaims" else None
             item.obj = with_snapshot_source(obj, snapshot) if snapshot else obj
 
 
-def prepare_object(key, obj, params, source, mapping):
-    """A backed-up object as it is sent: sanitised, namespaces mapped, labelled (``build_items``)."""
-    obj = sanitize(key, obj, params.get("restore_status") or False, params.get("preserve_node_ports"))
+def prepare_object(key, obj, params, source, mapping, copy=True):
+    """A backed-up object as it is sent: sanitised, namespaces mapped, labelled (``build_items``); ``copy=False``
+    changes ``obj`` itself (the loader's, decoded for this alone)."""
+    obj = sanitize(key, obj, params.get("restore_status") or False, params.get("preserve_node_ports"), copy=copy)
     map_namespaces(key, obj, mapping)
     add_restore_labels(obj, source, params["name"])
     return obj

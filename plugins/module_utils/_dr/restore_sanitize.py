@@ -415,9 +415,11 @@ def _status_wanted(key, restore_status):
     return resource_match(key, restore_status or [])
 
 
-def sanitize(key, obj, restore_status=False, preserve_node_ports=False):
-    """A copy of ``obj`` ready to be created in another cluster (Velero's rules, see docs/restore.md)."""
-    obj = json_copy(obj)
+def sanitize(key, obj, restore_status=False, preserve_node_ports=False, copy=True):
+    """A copy of ``obj`` ready to be created in another cluster (Velero's rules, see docs/restore.md); with
+    ``copy=False`` ``obj`` itself is changed (for a caller that owns it, such as one just decoded from a backup)."""
+    if copy:
+        obj = json_copy(obj)
     meta = obj.setdefault("metadata", {})
     explicit, health_explicit = _explicit_node_ports(obj) if key == "services" else (set(), False)
     for field in STRIPPED_METADATA:

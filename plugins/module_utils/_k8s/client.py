@@ -431,7 +431,9 @@ class K8sClient:
         if query:
             pairs = list(query.items()) if isinstance(query, dict) else list(query)
             base, _sep, existing = url_path.partition("?")
-            pairs = parse_qsl(existing, keep_blank_values=True) + [(k, "" if v is None else v) for k, v in pairs]
+            pairs = [(k, "" if v is None else v) for k, v in pairs]
+            if existing:
+                pairs = parse_qsl(existing, keep_blank_values=True) + pairs
             url_path = base + "?" + urlencode(pairs, doseq=True)
         header_params = {"Accept": "application/json, */*"}
         if body is not None:

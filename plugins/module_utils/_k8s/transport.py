@@ -173,14 +173,18 @@ class Transport:
         connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         conn = getattr(self._local, "conn", None)
         if conn is not None and conn.sock is not None:
-            conn.sock.settimeout(read_timeout)
+            if self._local.timeout != read_timeout:
+                # only when it changes: setting it is a system call that lets go of the GIL, and taking the GIL back
+                # among a restore's 16 busy threads costs more than the call itself
+                conn.sock.settimeout(read_timeout)
+                self._local.timeout = read_timeout
             return conn, True
         conn = http.client.HTTPConnection(self.hostname, self.port, timeout=connect_timeout)
         conn.connect()  # TCP (with TCP_NODELAY), here so that TLS starts with the configured server name
         if self.https:
             conn.sock = self.context.wrap_socket(conn.sock, server_hostname=self.server_hostname or self.hostname)
         conn.sock.settimeout(read_timeout)
-        self._local.conn = conn
+        self._local.conn, self._local.timeout = conn, read_timeout
         return conn, False
 
     def _drop(self):

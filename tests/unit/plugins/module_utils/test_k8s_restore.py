@@ -275,6 +275,8 @@ def test_sanitize_metadata_and_status():
     assert sanitize("configmaps", obj, restore_status=True)["status"] == {"x": 1}
     assert sanitize("configmaps", obj, restore_status=["configmaps"])["status"] == {"x": 1}
     assert "status" not in sanitize("configmaps", obj, restore_status=["secrets"])
+    owned = sanitize("configmaps", obj, copy=False)  # a caller that owns the object has it changed in place
+    assert owned is obj and obj["metadata"] == {"name": "a", "namespace": "n", "labels": {"k": "v"}}
 
 
 def test_sanitize_service_node_ports():

@@ -158,6 +158,20 @@ def test_a_slow_answer_times_out_and_a_refused_connection_is_a_connection_error(
         transport.request("GET", "/version", timeout=1)
 
 
+def test_a_kept_connection_takes_the_timeout_of_each_request():
+    s = KeepAliveServer(slow=0.3)
+    try:
+        transport = Transport.for_configuration(Configuration(host=s.url))
+        assert transport.request("GET", "/version", timeout=2)[0] == 200
+        assert transport.request("GET", "/version", timeout=2)[0] == 200  # same timeout: the socket is left as it is
+        with pytest.raises(TimeoutError):
+            transport.request("GET", "/version", timeout=0.1)  # a shorter one on the kept connection is honoured
+        assert transport.request("GET", "/version", timeout=(1, 2))[0] == 200
+        assert [r["connection"] for r in s.requests] == [1, 1, 1, 2]
+    finally:
+        s.stop()
+
+
 def test_a_host_with_a_path_prefix_keeps_it(server):
     transport = Transport.for_configuration(Configuration(host=server.url + "/k8s/clusters/c1/"))
     assert transport.request("GET", "/api/v1/namespaces?limit=1")[0] == 200
