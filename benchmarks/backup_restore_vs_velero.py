@@ -5,7 +5,7 @@
     tools/toolchain ensure --only velero            # once: Velero and its AWS plugin (optional add-on)
     .venv/bin/python benchmarks/backup_restore_vs_velero.py [--objects 20000] [--namespaces 200] [--workers 16]
                                                             [--skip-fresh] [--skip-source] [--ours-only] [--keep]
-                                                            [--skip-create-ceiling]
+                                                            [--skip-create-ceiling] [--restore-runs 2]
 
 Same cluster, same objects, same storage, one run:
 
@@ -38,8 +38,8 @@ Same cluster, same objects, same storage, one run:
    a cluster then holding the mix: the server creates a Service more slowly the more Services it holds).  And the
    objects the restore into a fresh cluster sends, in the same order: read from its backup and prepared by the
    restore's own code (sanitised, with the fields the server defaulted when they were backed up, and the restore's
-   labels), encoded before the clock starts.  That restore and this ceiling run in turns, twice, each in a fresh
-   cluster of its own, and the faster run of each is kept.  The restore is reported against both ceilings.
+   labels), encoded before the clock starts.  That restore and this ceiling run in turns, --restore-runs times (2),
+   each in a fresh cluster of its own, and the faster run of each is kept.  The restore is reported against both ceilings.
 
 Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the
 largest sum of the resident memory of ``velero server`` and its plugin processes, sampled every 100 ms.  Every
@@ -80,6 +80,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from _seed import LABEL, MIX, PATHS, body, plan, seed_objects  # noqa: E402
 import _procs as procs  # noqa: E402
+from _results import save_results  # noqa: E402
 from backup_vs_kubectl import run_measured  # noqa: E402
 from restore_vs_kubectl import Bench  # noqa: E402
 import moto_server  # noqa: E402
@@ -325,37 +326,43 @@ def post_tiers(api, tiers, pool):
     return out
 
 
+KEY_OF = {"namespaces": "namespaces", "configmaps": "configmaps", "secrets": "secrets", "services": "services",
+          "deployments": "deployments.apps"}  # the mix's resources -> the restore's resource keys
+
+
+def encode_mix(objects, namespaces, prefix):
+    """The benchmark's mix (``_seed.plan``) with its Namespaces, JSON encoded: ``{resource: [(POST path, body)]}``."""
+    items = plan(objects, namespaces, prefix)
+    ns = sorted({i[1] for i in items})
+    by_type = {"namespaces": [("/api/v1/namespaces", json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": n, "labels": {LABEL: prefix}}}).encode()) for n in ns]}
+    for resource, namespace, name, index in items:
+        by_type.setdefault(resource, []).append(
+            (PATHS[resource] % namespace, json.dumps(body(resource, namespace, name, index, prefix)).encode()))
+    return by_type
+
+
+def mix_tiers(by_type):
+    """``encode_mix``'s objects in the restore's tiers (``plan_tiers``): ``[(tier, [[(path, body)] per type])]``."""
+    sys.path.insert(0, Bench.collections_path)
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore_sanitize import plan_tiers
+
+    name_of = {v: k for k, v in KEY_OF.items()}
+    return [(tier, [by_type[name_of[k]] for k in keys]) for tier, keys in plan_tiers(set(KEY_OF.values()))]
+
+
 def create_ceiling(api, prefix, objects, namespaces, workers):
     """The benchmark's mix, JSON encoded before timing: POSTed (prefix + "m") in the restore's order, then again (under
     ``prefix``) type by type, in the same cluster.  The restore's order is its tiers (``plan_tiers``: the Namespaces,
     then Secrets, ConfigMaps and Services, then Deployments), each tier's types taken in turn, one tier after the
     other.  Returns {"per_type": {resource: (n, s)}, "mix": (n, s), "tiers": [(tier, n, s)]}."""
-    sys.path.insert(0, Bench.collections_path)
-    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore_sanitize import plan_tiers
-
-    key_of = {"namespaces": "namespaces", "configmaps": "configmaps", "secrets": "secrets", "services": "services",
-              "deployments": "deployments.apps"}
-    name_of = {v: k for k, v in key_of.items()}
-
-    def encode(pfx):
-        items = plan(objects, namespaces, pfx)
-        ns = sorted({i[1] for i in items})
-        by_type = {"namespaces": [("/api/v1/namespaces", json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-            "name": n, "labels": {LABEL: pfx}}}).encode()) for n in ns]}
-        for resource, namespace, name, index in items:
-            by_type.setdefault(resource, []).append(
-                (PATHS[resource] % namespace, json.dumps(body(resource, namespace, name, index, pfx)).encode()))
-        return by_type
-
     out = {"per_type": {}}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         # the mix first, into the fresh cluster: a Service is created more slowly the more Services the cluster
         # holds (3,000 at 137/s, the next 3,000 at 67/s), so this is the figure a restore into a fresh cluster meets
-        by_type = encode(prefix + "m")
-        out["tiers"] = post_tiers(api, [(tier, [by_type[name_of[k]] for k in keys])
-                                        for tier, keys in plan_tiers(set(key_of.values()))], pool)
+        out["tiers"] = post_tiers(api, mix_tiers(encode_mix(objects, namespaces, prefix + "m")), pool)
         out["mix"] = (sum(t[1] for t in out["tiers"]), sum(t[2] for t in out["tiers"]))
-        by_type = encode(prefix)
+        by_type = encode_mix(objects, namespaces, prefix)
         for resource in ["namespaces"] + [r for r, dummy in MIX]:
             out["per_type"][resource] = post_tiers(api, [(resource, [by_type[resource]])], pool)[0][1:]
     return out
@@ -645,6 +652,8 @@ def main():
     parser.add_argument("--skip-create-ceiling", action="store_true",
                         help="no CREATE ceiling (measured in a fresh cluster of its own; it takes minutes at 50,000 "
                              "objects; the ceiling column then reads n/a)")
+    parser.add_argument("--restore-runs", type=int, default=RESTORE_RUNS,
+                        help="runs in turns of the restore into a fresh cluster and the ceiling of its objects")
     parser.add_argument("--ours-only", action="store_true",
                         help="no Velero and no unpacked backup: ours (packed, S3) and the ceilings only, e.g. for the "
                              "memory of a large run")
@@ -748,9 +757,9 @@ def main():
             out["create_ceiling"] = None
             restored = None if args.skip_create_ceiling else restored_objects(s3_storage, "bench-s3")
             own = None
-            # the restore and the CREATE ceiling of the objects it sends, in turns, twice, each in a fresh cluster of
-            # its own, the faster run of each kept: minutes apart, the same run on this machine moves by 10-20 %
-            for turn in range(RESTORE_RUNS):
+            # the restore and the CREATE ceiling of the objects it sends, in turns, each in a fresh cluster of its
+            # own, the faster run of each kept: minutes apart, the same run on this machine moves by 10-20 %
+            for turn in range(max(1, args.restore_runs)):
                 kc = bench.cluster("bench-vfresh")
                 found = ours_restore(bench, kc, s3_storage, "fresh-%d" % turn)
                 bench.cluster("bench-vfresh", "absent")
@@ -923,11 +932,7 @@ def report(out):
                   % (restored["objects"], restored["seconds"], restored["objects_per_second"]))
     print("\nload average (1, 5, 15 min) on %d CPUs: %s" % (out["host"]["cpus"], "; ".join(
         "%s %s" % (w, " ".join("%.2f" % x for x in la)) for w, la in out["load_average"])))
-    results = os.path.join(REPO, "benchmarks", "results")
-    os.makedirs(results, exist_ok=True)
-    path = os.path.join(results, "backup_restore_vs_velero-%s.json" % time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1, sort_keys=True)
+    path = save_results("backup_restore_vs_velero", out)
     print("JSON: %s" % os.path.relpath(path, REPO))
 
 

@@ -29,7 +29,6 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "plugins", "module_utils", "_common"))
@@ -38,6 +37,7 @@ import toolchain  # noqa: E402  (stdlib-only pins)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _seed import seed_objects  # noqa: E402
 from apply_vs_k8s import run  # noqa: E402  (one command, timed; exits with its output when it fails)
+from _results import save_results  # noqa: E402
 
 KEY = base64.b64encode(b"bench-restore-key-0123456789abcd").decode()
 PLAY_HEAD = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
@@ -208,11 +208,7 @@ def main():
         print("\nrestore (wall, %d workers) / kubectl (per namespace): %sx" % (out["restore"]["workers"], out["speedup_vs_kubectl_wall"]))
     for entry in out["restore_by_workers"].values():
         print("load average before / after the %d-worker restore: %s / %s" % (entry["workers"], entry["load_before"], entry["load_after"]))
-    results = os.path.join(REPO, "benchmarks", "results")
-    os.makedirs(results, exist_ok=True)
-    path = os.path.join(results, "restore_vs_kubectl-%s.json" % time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1, sort_keys=True)
+    path = save_results("restore_vs_kubectl", out)
     print("results: %s" % path)
 
 

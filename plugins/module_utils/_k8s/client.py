@@ -93,8 +93,14 @@ _REPEAT_STATUSES = frozenset((429, 500, 502, 503, 504))
 READ_REPEATS = 3  # a read the server asks to repeat is sent again at most this often (urllib3's default, as the SDK did)
 
 
+_SDK_CHECKED = []  # the SDK passed ``check_library`` in this process (its version does not change)
+
+
 def _require_sdk():
-    check_library("kubernetes", KUBERNETES_IMPORT_ERROR, purpose="to talk to the Kubernetes API")
+    # ``raw`` asks before every request: the version check is done once, the import error looked at every time
+    if KUBERNETES_IMPORT_ERROR is not None or not _SDK_CHECKED:
+        check_library("kubernetes", KUBERNETES_IMPORT_ERROR, purpose="to talk to the Kubernetes API")
+        _SDK_CHECKED.append(True)
 
 
 def resolve_auth(params=None, environ=None):
