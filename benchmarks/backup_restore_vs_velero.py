@@ -38,8 +38,11 @@ Same cluster, same objects, same storage, one run:
    a cluster then holding the mix: the server creates a Service more slowly the more Services it holds).  And the
    objects the restore into a fresh cluster sends, in the same order: read from its backup and prepared by the
    restore's own code (sanitised, with the fields the server defaulted when they were backed up, and the restore's
-   labels), encoded before the clock starts.  That restore and this ceiling run in turns, --restore-runs times (2),
-   each in a fresh cluster of its own, and the faster run of each is kept.  The restore is reported against both ceilings.
+   labels), encoded before the clock starts.  And a minimal restore, doing only the work any restore from a backup
+   must do: the restore's own loader reading those objects from the backup again chunk by chunk (checked, decrypted,
+   decoded, sanitised, labelled), each object then encoded and POSTed by the minimal client, in the restore's order.
+   That restore, this ceiling and the minimal restore run in turns, --restore-runs times (2), each in a fresh
+   cluster of its own, and the faster run of each is kept.  The restore is reported against all three.
 
 Peak memory: ours is the VmHWM of the module process plus that of each of its decoder processes; Velero's is the
 largest sum of the resident memory of ``velero server`` and its plugin processes, sampled every 100 ms.  Every
@@ -368,27 +371,87 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
     return out
 
 
+def _plan_restore(storage, backup, workers):
+    """The restore's own plan of ``backup`` (the seeded Namespaces): ``(items to create, tiers, loader)``."""
+    sys.path.insert(0, Bench.collections_path)
+    from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import plan_items, restore_name
+    from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
+
+    reader = ArchiveReader(storage_from_params(storage), backup, KeyWrapper(KEY, "bench"))
+    items, tiers, dummy, loader = plan_items(reader, {"name": restore_name(backup), "include_namespaces": ["bench-ns-*"]},
+                                             workers)
+    return [i for i in items if i.action is None], [(t, [t]) if isinstance(t, str) else t for t in tiers], loader
+
+
+def _post_path(item, manager):
+    """Where the restore POSTs ``item``'s object, with its field manager (``FIELD_MANAGER``)."""
+    meta, version = item.obj["metadata"], item.obj["apiVersion"]
+    base = "/api/v1" if version == "v1" else "/apis/" + version
+    path = base + ("/namespaces/%s" % meta["namespace"] if meta.get("namespace") else "") + "/" + item.key.split(".")[0]
+    return path + "?fieldManager=" + manager
+
+
 def restored_objects(storage, backup):
     """The objects a restore of ``backup`` (the seeded Namespaces) sends to a fresh cluster, exactly: read from the
     backup, sanitised, mapped and labelled by the restore's own code, JSON encoded with their POST paths, in its
     tiers (``[(tier, [[(path, body)] per type])]``).  Not timed."""
-    sys.path.insert(0, Bench.collections_path)
-    from ansible_collections.adhar.platform.plugins.module_utils._archive.api import ArchiveReader
-    from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import KeyWrapper
-    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import FIELD_MANAGER, plan_items, restore_name
-    from ansible_collections.adhar.platform.plugins.module_utils._storage.api import storage_from_params
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import FIELD_MANAGER
 
-    reader = ArchiveReader(storage_from_params(storage), backup, KeyWrapper(KEY, "bench"))
-    items, tiers, dummy, loader = plan_items(reader, {"name": restore_name(backup), "include_namespaces": ["bench-ns-*"]}, 8)
-    todo = [i for i in items if i.action is None]
+    todo, tiers, loader = _plan_restore(storage, backup, 8)
     loader(todo)
     by_key = {}
     for item in todo:
-        meta, version = item.obj["metadata"], item.obj["apiVersion"]
-        base = "/api/v1" if version == "v1" else "/apis/" + version
-        path = base + ("/namespaces/%s" % meta["namespace"] if meta.get("namespace") else "") + "/" + item.key.split(".")[0]
-        by_key.setdefault(item.key, []).append((path + "?fieldManager=" + FIELD_MANAGER, json.dumps(item.obj).encode()))
+        by_key.setdefault(item.key, []).append((_post_path(item, FIELD_MANAGER), json.dumps(item.obj).encode()))
     return [(tier, [by_key[k] for k in keys if k in by_key]) for tier, keys in tiers if any(k in by_key for k in keys)]
+
+
+def tier_figures(tiers):
+    """``post_tiers``' or ``minimal_restore``'s ``[(tier, objects, seconds)]`` as the report keeps it."""
+    objects, seconds = sum(t[1] for t in tiers), sum(t[2] for t in tiers)
+    return {"objects": objects, "seconds": round(seconds, 3), "objects_per_second": round(objects / seconds, 1),
+            "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)} for t, n, sec in tiers]}
+
+
+def minimal_restore(api, storage, backup, workers):
+    """A minimal restore's apply phase, doing only the work any restore from a backup must do: the restore's own loader
+    (each chunk of the restore's chunk size read from the backup again, checked, decrypted, decoded, sanitised and
+    labelled), then each object JSON encoded and POSTed by the minimal client on ``workers`` threads, chunk after
+    chunk in the restore's tiers and order, the next chunk read while one is sent.  The plan (the backup read and
+    verified once) is made before the clock starts, as it is outside the restore's apply phase.
+    ``[(tier, objects, seconds)]``."""
+    from ansible_collections.adhar.platform.plugins.module_utils._dr.restore import APPLY_CHUNK, FIELD_MANAGER, chunked
+
+    todo, tiers, loader = _plan_restore(storage, backup, workers)
+    by_key = {}
+    for item in todo:
+        by_key.setdefault(item.key, []).append(item)
+
+    def one(item):
+        path = _post_path(item, FIELD_MANAGER)
+        status, data = api.request("POST", path, json.dumps(item.obj).encode())
+        if status not in (200, 201):
+            raise SystemExit("POST %s: HTTP %s %s" % (path, status, data[:300]))
+        item.obj = None
+
+    out = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        for tier, keys in tiers:
+            batch = [i for k in keys for i in by_key.get(k, [])]
+            if not batch:
+                continue
+            start, running = time.monotonic(), []
+            for chunk in chunked(keys, batch, APPLY_CHUNK):
+                loader(chunk)
+                futures = [pool.submit(one, item) for item in chunk]
+                for future in running:
+                    future.result()
+                running = futures
+            for future in running:
+                future.result()
+            out.append((tier, len(batch), time.monotonic() - start))
+    return out
 
 
 # --------------------------------------------------------------------------- Velero
@@ -756,9 +819,9 @@ def main():
         if not args.skip_fresh:
             out["create_ceiling"] = None
             restored = None if args.skip_create_ceiling else restored_objects(s3_storage, "bench-s3")
-            own = None
-            # the restore and the CREATE ceiling of the objects it sends, in turns, each in a fresh cluster of its
-            # own, the faster run of each kept: minutes apart, the same run on this machine moves by 10-20 %
+            own = least = None
+            # the restore, the CREATE ceiling of the objects it sends and the minimal restore, in turns, each in a fresh
+            # cluster of its own, the faster run of each kept: minutes apart, the same run here moves by 10-20 %
             for turn in range(max(1, args.restore_runs)):
                 kc = bench.cluster("bench-vfresh")
                 found = ours_restore(bench, kc, s3_storage, "fresh-%d" % turn)
@@ -770,11 +833,11 @@ def main():
                 with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
                     tiers = post_tiers(RawApi(kc, work), restored, pool)
                 bench.cluster("bench-vceil2", "absent")
-                objects, seconds = sum(t[1] for t in tiers), sum(t[2] for t in tiers)
-                own = keep_faster(own, {"objects": objects, "seconds": round(seconds, 3),
-                                        "objects_per_second": round(objects / seconds, 1),
-                                        "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)}
-                                                  for t, n, sec in tiers]}, "seconds", ("seconds",))
+                own = keep_faster(own, tier_figures(tiers), "seconds", ("seconds",))
+                kc = bench.cluster("bench-vfloor")
+                tiers = minimal_restore(RawApi(kc, work), s3_storage, "bench-s3", args.workers)
+                bench.cluster("bench-vfloor", "absent")
+                least = keep_faster(least, tier_figures(tiers), "seconds", ("seconds",))
             del restored
             if not args.skip_create_ceiling:
                 # a fresh cluster of its own: in the one restored into, the ceiling would meet the restore's objects
@@ -788,7 +851,7 @@ def main():
                             "order": "the restore's tiers, types taken in turn in each",
                             "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)}
                                       for t, n, sec in ceiling["tiers"]]},
-                    "restored": own}
+                    "restored": own, "minimal_restore": least}
                 bench.cluster("bench-vceil", "absent")
             if velero:
                 kc = bench.cluster("bench-vfresh2")
@@ -867,6 +930,7 @@ def report(out):
     cc = out.get("create_ceiling")
     mix = cc["mix"]["objects_per_second"] if cc else None
     own = (cc.get("restored") or {}).get("objects_per_second") if cc else None
+    least = (cc.get("minimal_restore") or {}).get("objects_per_second") if cc else None
 
     def share(rate, ceiling):
         return "%d %%" % round(100 * rate / ceiling) if ceiling else "n/a"
@@ -879,29 +943,31 @@ def report(out):
         print("\n### Restore of the seeded Namespaces, to completion\n")
         print("| into | tool | objects | seconds (wall) | objects/s (wall) | apply phase s | objects/s (apply) "
               "| peak RSS (MB) | Velero's wall / this wall | of the CREATE ceiling (mix) "
-              "| of the CREATE ceiling (the restored objects) |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| of the CREATE ceiling (the restored objects) | of the minimal restore |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for where, ours, vel in rows:
             created = ours["counts"]["created"]
             rate = created / ours["apply_seconds"]
             print("| %s | adhar.platform.restore (result %d bytes) | %d created, %d skipped | %.2f | %.1f | %.2f | %.1f "
-                  "| %.1f | %s | %s | %s |"
+                  "| %.1f | %s | %s | %s | %s |"
                   % (where, ours["result_bytes"], created, ours["counts"]["skipped"], ours["wall"], created / ours["wall"],
                      ours["apply_seconds"], rate, ours["peak_rss_mb"], ratio(vel.get("wall"), ours["wall"]),
-                     share(rate, mix), share(rate, own)))
+                     share(rate, mix), share(rate, own), share(rate, least)))
             if not vel:
                 continue
             vrate = (vel["items_restored"] or 0) / vel["wall"]
             print("| %s | velero restore: %s, %s errors, %s warnings | %s restored of %s | %.2f | %.1f | | | %.1f "
-                  "(server and plugins) | 1 | %s | %s |"
+                  "(server and plugins) | 1 | %s | %s | %s |"
                   % (where, vel["phase"], vel["errors"], vel["warnings"], vel["items_restored"], vel["total_items"],
-                     vel["wall"], vrate, vel["peak_rss_mb"], share(vrate, mix), share(vrate, own)))
+                     vel["wall"], vrate, vel["peak_rss_mb"], share(vrate, mix), share(vrate, own), share(vrate, least)))
     fresh, restored = out.get("restore_fresh") or {}, (cc or {}).get("restored") or {}
     if fresh.get("runs_wall"):
+        def runs(figures):
+            return ", ".join("%.2f" % x for x in figures or []) or "n/a"
         print("\nInto a fresh cluster, in turns (the faster of each kept): the restore's wall %s s (apply phase %s s); "
-              "the CREATE ceiling of the objects it sends %s s."
-              % (", ".join("%.2f" % x for x in fresh["runs_wall"]), ", ".join("%.2f" % x for x in fresh["runs_apply_seconds"]),
-                 ", ".join("%.2f" % x for x in restored.get("runs_seconds") or []) or "n/a"))
+              "the CREATE ceiling of the objects it sends %s s; the minimal restore %s s."
+              % (runs(fresh["runs_wall"]), runs(fresh["runs_apply_seconds"]), runs(restored.get("runs_seconds")),
+                 runs(((cc or {}).get("minimal_restore") or {}).get("runs_seconds"))))
     tf = out.get("termination_floor")
     if tf and mix and "restore_source" in out:
         created = out["restore_source"]["counts"]["created"]
@@ -930,6 +996,11 @@ def report(out):
         if restored:
             print("| the restored objects, as the restore sends them, fresh cluster of their own | %d | %.2f | %.1f |"
                   % (restored["objects"], restored["seconds"], restored["objects_per_second"]))
+        least = cc.get("minimal_restore")
+        if least:
+            print("| minimal restore: the restore's loader, then each object encoded and POSTed by the minimal client, "
+                  "fresh cluster of its own | %d | %.2f | %.1f |"
+                  % (least["objects"], least["seconds"], least["objects_per_second"]))
     print("\nload average (1, 5, 15 min) on %d CPUs: %s" % (out["host"]["cpus"], "; ".join(
         "%s %s" % (w, " ".join("%.2f" % x for x in la)) for w, la in out["load_average"])))
     path = save_results("backup_restore_vs_velero", out)
