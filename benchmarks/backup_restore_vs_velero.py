@@ -312,14 +312,19 @@ def list_ceiling(api, paths, workers, work=None):
     return per, time.monotonic() - t
 
 
-def post_tiers(api, tiers, pool):
-    """POST ``tiers`` (``[(tier, [[(path, body)] per type])]``, bodies encoded) tier after tier, the types of a tier
-    taken in turn; ``[(tier, objects, seconds)]``."""
+def poster(api):
+    """``one((path, body))``: POST an encoded body with ``api`` (a ``RawApi``); exits on any answer but 200/201."""
     def one(req):
         status, data = api.request("POST", req[0], req[1])
         if status not in (200, 201):
             raise SystemExit("POST %s: HTTP %s %s" % (req[0], status, data[:300]))
+    return one
 
+
+def post_tiers(api, tiers, pool):
+    """POST ``tiers`` (``[(tier, [[(path, body)] per type])]``, bodies encoded) tier after tier, the types of a tier
+    taken in turn; ``[(tier, objects, seconds)]``."""
+    one = poster(api)
     out = []
     for tier, queues in tiers:
         reqs = [q[n] for n in range(max(len(q) for q in queues)) for q in queues if n < len(q)]
@@ -358,13 +363,12 @@ def create_ceiling(api, prefix, objects, namespaces, workers):
     """The benchmark's mix, JSON encoded before timing: POSTed (prefix + "m") in the restore's order, then again (under
     ``prefix``) type by type, in the same cluster.  The restore's order is its tiers (``plan_tiers``: the Namespaces,
     then Secrets, ConfigMaps and Services, then Deployments), each tier's types taken in turn, one tier after the
-    other.  Returns {"per_type": {resource: (n, s)}, "mix": (n, s), "tiers": [(tier, n, s)]}."""
+    other.  Returns {"per_type": {resource: (n, s)}, "tiers": [(tier, n, s)] of the mix}."""
     out = {"per_type": {}}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         # the mix first, into the fresh cluster: a Service is created more slowly the more Services the cluster
         # holds (3,000 at 137/s, the next 3,000 at 67/s), so this is the figure a restore into a fresh cluster meets
         out["tiers"] = post_tiers(api, mix_tiers(encode_mix(objects, namespaces, prefix + "m")), pool)
-        out["mix"] = (sum(t[1] for t in out["tiers"]), sum(t[2] for t in out["tiers"]))
         by_type = encode_mix(objects, namespaces, prefix)
         for resource in ["namespaces"] + [r for r, dummy in MIX]:
             out["per_type"][resource] = post_tiers(api, [(resource, [by_type[resource]])], pool)[0][1:]
@@ -428,11 +432,10 @@ def minimal_restore(api, storage, backup, workers):
     for item in todo:
         by_key.setdefault(item.key, []).append(item)
 
+    send = poster(api)
+
     def one(item):
-        path = _post_path(item, FIELD_MANAGER)
-        status, data = api.request("POST", path, json.dumps(item.obj).encode())
-        if status not in (200, 201):
-            raise SystemExit("POST %s: HTTP %s %s" % (path, status, data[:300]))
+        send((_post_path(item, FIELD_MANAGER), json.dumps(item.obj).encode()))
         item.obj = None
 
     out = []
@@ -846,11 +849,7 @@ def main():
                 out["create_ceiling"] = {
                     "per_type": {k: {"objects": n, "seconds": round(s, 3), "objects_per_second": round(n / s, 1)}
                                  for k, (n, s) in ceiling["per_type"].items()},
-                    "mix": {"objects": ceiling["mix"][0], "seconds": round(ceiling["mix"][1], 3),
-                            "objects_per_second": round(ceiling["mix"][0] / ceiling["mix"][1], 1),
-                            "order": "the restore's tiers, types taken in turn in each",
-                            "tiers": [{"tier": t, "objects": n, "seconds": round(sec, 3)}
-                                      for t, n, sec in ceiling["tiers"]]},
+                    "mix": dict(tier_figures(ceiling["tiers"]), order="the restore's tiers, types taken in turn in each"),
                     "restored": own, "minimal_restore": least}
                 bench.cluster("bench-vceil", "absent")
             if velero:

@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from _seed import _collections_path, count_objects, seed_objects  # noqa: E402
+from _results import save_results  # noqa: E402
 from cluster_lifecycle import run_play  # noqa: E402  (the same one-task play, result in <work>/result.json)
 
 
@@ -120,10 +121,7 @@ def main(argv=None):
     print("| %d | %d | %.1f MiB, %s keys | %.1f s | %.1f s | %.1f s | %s s | **%.1f s** | %s |" % (
         args.total, args.members, meta["total_size"] / 1048576.0, keys, backup_seconds, wall,
         res.get("duration") or 0, (res.get("timings") or {}).get("etcd_restored"), rto, "met" if rto <= 60 else "MISSED"))
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", "recovery_rto-%s.json" % time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1, sort_keys=True)
+    path = save_results("recovery_rto", result)
     print("results: %s" % os.path.relpath(path, REPO))
 
 

@@ -37,17 +37,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from backup_restore_vs_velero import RawApi, encode_mix, mix_tiers, post_tiers, toolchain  # noqa: E402
+from backup_restore_vs_velero import RawApi, encode_mix, mix_tiers, post_tiers, poster, toolchain  # noqa: E402
 from _results import save_results  # noqa: E402
 from restore_vs_kubectl import Bench  # noqa: E402
-
-
-def _poster(api):
-    def one(req):
-        status, data = api.request("POST", req[0], req[1])
-        if status not in (200, 201):
-            raise SystemExit("POST %s: HTTP %s %s" % (req[0], status, data[:300]))
-    return one
 
 
 def services_alone(api, by_type, threads):
@@ -68,7 +60,7 @@ def data_tier(api, by_type, workers, lane):
     if not lane:
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             return post_tiers(api, [data], pool)[0][2], None
-    one = _poster(api)
+    one = poster(api)
     services = [q for q in data[1] if "/services" in q[0][0]]
     others = [q for q in data[1] if "/services" not in q[0][0]]
     turns = [q[n] for n in range(max(len(q) for q in others)) for q in others if n < len(q)]
