@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -36,6 +35,7 @@ import pytest
 import yaml
 
 from conftest import REPO, _kill_if_same, adhar_config
+from ports import free_dns_port
 
 dns_resolver = pytest.importorskip("dns.resolver")
 
@@ -183,20 +183,6 @@ class Probe:
         return window, failed
 
 
-def _free_dns_port():
-    """A port free on 127.0.0.1 for both UDP and TCP (CoreDNS listens on both; a port free for UDP alone can be an
-    outgoing TCP connection's)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            try:
-                tcp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
 @pytest.fixture(scope="module")
 def bg(runner, make_local_cluster, tmp_path_factory, bin_dir):
     from plugins.module_utils._common import toolchain  # the repository is on sys.path (conftest)
@@ -207,7 +193,7 @@ def bg(runner, make_local_cluster, tmp_path_factory, bin_dir):
     inventory = os.path.join(tmp, "adhar.yml")
     with open(inventory, "w") as f:
         f.write(adhar_config("adhar-bg", os.path.join(tmp, "backups"), CLUSTERS, retention=None, compose=COMPOSE))
-    dns_port = _free_dns_port()
+    dns_port = free_dns_port()
     glb = {"adhar_glb_name": "web", "adhar_glb_zone": ZONE, "adhar_glb_ttl": 2, "adhar_glb_dns_port": dns_port,
            "adhar_glb_health_check": {"enabled": False}}
     kubeconfigs = {c: os.path.join(runner.state_dir, c, "config", "admin.kubeconfig") for c in (BLUE, GREEN)}

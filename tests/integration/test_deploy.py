@@ -11,9 +11,10 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
+
+from ports import free_dns_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -33,12 +34,6 @@ def run(runner, playbook, *extra):
 
 
 CHARTS = ["-e", "adhar_chart_dir=" + os.path.join(REPO, "tests", "fixtures", "charts")]
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def demo_glb(dns_port):
@@ -74,7 +69,7 @@ def network_actions(runner, state_dir, dns_port):
 
 
 def test_deploy_local_platform(runner, state_dir):
-    dns_port = free_udp_port()
+    dns_port = free_dns_port()
     # the clusters' shared ClusterMesh CA in this test's directory, not the controller's default
     CHARTS.extend(["-e", "adhar_mesh_ca_dir=" + os.path.join(runner.workdir, "clustermesh-ca")])
     try:

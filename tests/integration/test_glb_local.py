@@ -13,12 +13,12 @@ import collections
 import http.server
 import json
 import os
-import socket
 import threading
 
 import pytest
 
 from conftest import Runner, _kill_if_same
+from ports import free_dns_port, free_tcp_port
 
 dns_resolver = pytest.importorskip("dns.resolver")
 import dns.exception  # noqa: E402  (after the importorskip above)
@@ -26,12 +26,6 @@ import dns.exception  # noqa: E402  (after the importorskip above)
 ZONE = "glb.test"
 FQDN = "global-app.glb.test."
 A, B = "127.0.0.2", "127.0.0.3"
-
-
-def _free_port(kind=socket.SOCK_DGRAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Endpoint:
@@ -67,9 +61,9 @@ def env(collections_path, tmp_path_factory):
         pytest.fail("CoreDNS is not built (looked in %s): run `make toolchain`" % where)
     d = tmp_path_factory.mktemp("glb-local")
     state = str(d / "state")
-    port = _free_port(socket.SOCK_STREAM)
+    port = free_tcp_port()
     endpoints = {A: Endpoint(A, port), B: Endpoint(B, port)}
-    ns = {"runner": Runner(collections_path, state, str(d)), "state": state, "dns_port": _free_port(),
+    ns = {"runner": Runner(collections_path, state, str(d)), "state": state, "dns_port": free_dns_port(),
           "hc_port": port, "endpoints": endpoints}
     yield ns
     for e in endpoints.values():
