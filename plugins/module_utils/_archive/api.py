@@ -35,6 +35,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     db_path,
     describe_path,
     resource_item,
+    resource_items,
     resource_key,
     resource_path,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "parse_duration",
     "plan_retention",
     "resource_item",
+    "resource_items",
     "resource_key",
     "resource_path",
 ]

@@ -99,6 +99,35 @@ class Record(MutableMapping):
         record._extra = {sys.intern(k): v for k, v in fields.items()} if fields else None
         return record
 
+    @classmethod
+    def item(cls, path, size, digest, encrypted=False, labels=None):
+        """The record of an item just stored: ``path``, ``size``, the 32 bytes of its SHA-256 ``digest``,
+        ``encrypted`` when it is, and ``labels`` (other keys: ``resource``, ``namespace``, ``name``).  The same
+        record as ``Record(labels, path=..., size=..., sha256=...)``, made without a lookup per key."""
+        if labels and not _SLOTS.keys().isdisjoint(labels):
+            record = cls(labels, path=path, size=size)
+            record.set_digest(digest)
+            if encrypted:
+                record["encrypted"] = True
+            return record
+        record = cls.__new__(cls)
+        record._path, record._size, record._sha = path, size, bytes(digest)
+        record._encrypted = True if encrypted else _ABSENT
+        record._offset = record._pack = _ABSENT
+        record._extra = dict(labels) if labels else None
+        return record
+
+    def place(self, pack, offset):
+        """Set ``pack`` and ``offset``: the item was written in pack ``pack`` from byte ``offset`` on."""
+        self._pack, self._offset = pack, offset
+
+    def section(self):
+        """``(section, resource type or None)`` of the item (``describe_path``; its ``resource`` label first)."""
+        parts = self._path.split("/", 3) if isinstance(self._path, str) else [""]
+        if self._extra and "resource" in self._extra:
+            return parts[0], self._extra["resource"]
+        return parts[0], (parts[1] if parts[0] == "resources" and len(parts) == 4 else None)
+
     def __getitem__(self, key):
         slot = _SLOTS.get(key)
         if slot is None:
@@ -184,6 +213,26 @@ class Record(MutableMapping):
         return "Record(%r)" % (self.to_dict(),)
 
 
+def manifest_totals(records):
+    """``(counts per resource type, counts per section, total bytes, encrypted items)`` of a writer's ``Record`` s,
+    in one pass."""
+    counts, sections, total, encrypted = {}, {}, 0, 0
+    for record in records:
+        section, resource = record.section()
+        sections[section] = sections.get(section, 0) + 1
+        if resource is not None:
+            counts[resource] = counts.get(resource, 0) + 1
+        total += record._size
+        if record._encrypted is not _ABSENT and record._encrypted:
+            encrypted += 1
+    return counts, sections, total, encrypted
+
+
+def record_path(record):
+    """The ``path`` of a ``Record`` (a sort key)."""
+    return record._path
+
+
 def _plain(value):
     """A record as the JSON encoder takes it (a ``Record`` becomes its dict)."""
     return value.to_dict() if isinstance(value, Record) else value
@@ -203,8 +252,8 @@ def check_item_path(path):
         check_key(path, "item path")
     except AdharError as exc:
         raise AdharError(exc.msg, item=path) from None
-    parts = path.split("/")
-    if len(parts) < 2 or parts[0] not in SECTIONS:
+    section, slash, dummy = path.partition("/")
+    if not slash or section not in SECTIONS:
         raise AdharError("invalid item path %r: it must start with one of %s/" % (path, ", ".join(SECTIONS)), item=path)
     return path
 
@@ -261,6 +310,36 @@ def resource_item(resource, group, namespace, name):
     if folder != namespace:
         labels["namespace"] = namespace
     return "resources/%s/namespaces/%s/%s.json" % (base, folder, leaf), labels
+
+
+def resource_items(resource, group, names):
+    """``resource_item(resource, group, namespace, name)`` of each ``(namespace, name)`` of ``names`` (the objects
+    of one listed page): the type's part of the path made once, a name or namespace that needs no shortening
+    checked without encoding it."""
+    key = resource_key(resource, group)
+    base = fit_component(key)
+    if base != key:
+        return [resource_item(resource, group, ns, name) for ns, name in names]
+    cluster, namespaced = "resources/%s/cluster/" % base, "resources/%s/namespaces/" % base
+    folders = {}
+    out = []
+    for ns, name in names:
+        if (not isinstance(name, str) or not name or len(name) > MAX_COMPONENT // 4 or name in (".", "..")
+                or "/" in name or "\x00" in name):
+            out.append(resource_item(resource, group, ns, name))  # the error, or a shortened name
+            continue
+        if not ns:
+            out.append((cluster + name + ".json", {}))
+            continue
+        folder = folders.get(ns)
+        if folder is None:
+            path, labels = resource_item(resource, group, ns, name)
+            if labels:  # a shortened namespace: every name of it goes this way
+                out.append((path, labels))
+                continue
+            folder = folders[ns] = namespaced + ns + "/"
+        out.append((folder + name + ".json", {}))
+    return out
 
 
 def pack_path(number):

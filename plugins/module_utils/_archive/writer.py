@@ -52,7 +52,9 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     dump_manifest,
     mac_payload,
     manifest_chunks,
+    manifest_totals,
     pack_path,
+    record_path,
     resource_item,
     signed_payload,
 )
@@ -263,14 +265,13 @@ class ArchiveWriter:
             elif enc:
                 data = self._dek.encrypt_chunks(iter_chunks(data), item_aad(self.name, stored))
             if self.pack_size and isinstance(data, bytes) and len(data) <= PACK_ITEM_MAX:
-                record = Record(labels, path=stored, size=len(data))
-                record.set_digest(hashlib.sha256(data).digest())
+                record = Record.item(stored, len(data), hashlib.sha256(data).digest(), enc, labels)
             else:
                 result = self.storage.put(join_key(self.name, stored), data)  # bytes as they are: no extra chunk layer
                 record = Record(labels, path=stored, size=result.size, sha256=result.sha256)
                 data = None
-            if enc:
-                record["encrypted"] = True
+                if enc:
+                    record["encrypted"] = True
             if data is not None:
                 self._pack(record, data)  # recorded once its pack is written
         finally:
@@ -287,17 +288,9 @@ class ArchiveWriter:
     # -- packs
 
     @staticmethod
-    def _section_resource(record):
-        """``(section, resource type or None)`` of an item (``describe_path``, the record's ``resource`` first)."""
-        parts = record["path"].split("/", 3)
-        if "resource" in record:
-            return parts[0], record["resource"]
-        return parts[0], (parts[1] if parts[0] == "resources" and len(parts) == 4 else None)
-
-    @classmethod
-    def _pack_group(cls, record):
+    def _pack_group(record):
         """The open pack an item joins: one per section and resource type."""
-        section, resource = cls._section_resource(record)
+        section, resource = record.section()
         return "%s/%s" % (section, resource or "")
 
     def _pack(self, record, data):
@@ -335,10 +328,10 @@ class ArchiveWriter:
         path = pack_path(number)
         offset = 0
         for record, data in entries:
-            record["pack"], record["offset"] = path, offset
+            record.place(path, offset)
             offset += len(data)
         try:
-            result = self.storage.put(join_key(self.name, path), [data for dummy, data in entries])
+            result = self.storage.put(join_key(self.name, path), b"".join([data for dummy, data in entries]))
         except BaseException:
             with self._mutex:
                 for record, dummy in entries:
@@ -452,10 +445,7 @@ class ArchiveWriter:
                 try:
                     if enc:
                         data = self._dek.encrypt(data, item_aad(self.name, stored))
-                    record = Record(labels, path=stored, size=len(data))
-                    record.set_digest(hashlib.sha256(data).digest())
-                    if enc:
-                        record["encrypted"] = True
+                    record = Record.item(stored, len(data), hashlib.sha256(data).digest(), enc, labels)
                 except Exception as exc:  # pylint: disable=broad-except
                     errors.append(exc)
                     with self._mutex:
@@ -504,14 +494,9 @@ class ArchiveWriter:
 
     def build_manifest(self, finished):
         with self._mutex:
-            items = sorted(self._items, key=lambda r: r["path"])
+            items = sorted(self._items, key=record_path)
             packs = sorted(self._packs, key=lambda r: r["path"])
-        counts, sections = {}, {}
-        for item in items:
-            section, resource = self._section_resource(item)
-            sections[section] = sections.get(section, 0) + 1
-            if resource is not None:
-                counts[resource] = counts.get(resource, 0) + 1
+        counts, sections, total_bytes, encrypted = manifest_totals(items)
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION if packs else UNPACKED_VERSION,
@@ -524,7 +509,7 @@ class ArchiveWriter:
             "counts": counts,
             "sections": sections,
             "item_count": len(items),
-            "total_bytes": sum(i["size"] for i in items),
+            "total_bytes": total_bytes,
             "items": items,
             "encryption": None,
             "metadata": self.metadata,
@@ -533,7 +518,7 @@ class ArchiveWriter:
         if packs:
             manifest["packs"] = packs
         if self._encryption is not None:
-            manifest["encryption"] = dict(self._encryption, encrypted_items=sum(1 for i in items if i.get("encrypted")))
+            manifest["encryption"] = dict(self._encryption, encrypted_items=encrypted)
         return manifest
 
     def commit(self):
@@ -555,8 +540,7 @@ class ArchiveWriter:
             except AdharError as exc:
                 self.warnings.append("the lock was lost before the commit: %s" % exc.msg)
             manifest = self.build_manifest(isotime(utcnow()))
-            self._authenticate(manifest)
-            self.storage.put(join_key(self.name, MANIFEST), manifest_chunks(manifest))  # streamed, encoded as sent
+            self.storage.put(join_key(self.name, MANIFEST), self._sealed_chunks(manifest))  # streamed, encoded as sent
             self.storage.sync()
         except BaseException:
             with self._mutex:
@@ -569,30 +553,43 @@ class ArchiveWriter:
         self._shutdown()
         return manifest
 
-    def _authenticate(self, manifest):
-        """Set the ``mac`` (with a data key) and then the ``signature`` (with a local key: none for KMS), which covers
-        everything else, the mac included.  Both come from one encoding of the manifest: the signed payload is the
-        mac's with the mac put in (``authenticated_chunks``), its SHA-512 computed as the chunks go by."""
+    def _sealed_chunks(self, manifest):
+        """The stored manifest as chunks of bytes, encoded once as they are asked for: its canonical form (the MAC
+        payload, ``authenticated_chunks``) with the ``mac`` (with a data key) and then the ``signature`` (with a
+        local key: none for KMS) as its last members, both computed as the chunks go by.  Key order is not part
+        of the format (a reader parses the manifest and checks the canonical form of what it parsed).  A backup
+        without a data key is stored as ``manifest_chunks`` gives it."""
         signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
-        parts = authenticated_chunks(manifest) if self._dek is not None and signing_key is not None else None
+        parts = authenticated_chunks(manifest) if self._dek is not None else None
         if parts is None:
-            if self._dek is not None:
-                manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
-            if signing_key is not None:
-                manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
+            self._authenticate(manifest)
+            yield from manifest_chunks(manifest)
             return
         before, after = parts
-        digest = hashlib.sha512()
-
-        def chunks():
-            for chunk in before:
+        mac = self._dek.manifest_hmac()
+        digest = hashlib.sha512() if signing_key is not None else None
+        for chunk in before:
+            mac.update(chunk)
+            if digest is not None:
                 digest.update(chunk)
-                yield chunk
-            yield after
+            yield chunk
+        mac.update(after)
+        manifest["mac"] = mac.hexdigest()
+        tail = b',"mac":' + canonical_json(manifest["mac"])
+        if digest is not None:  # the signed payload: the mac's with the mac put in (before the members after it)
+            digest.update(tail + after)
+            manifest["signature"] = sign_manifest_digest(signing_key, digest.digest())
+            tail += b',"signature":' + canonical_json(manifest["signature"])
+        yield after[:-1] + tail + b"}\n"
 
-        manifest["mac"] = self._dek.manifest_mac(chunks())
-        digest.update(b',"mac":' + canonical_json(manifest["mac"]) + after)
-        manifest["signature"] = sign_manifest_digest(signing_key, digest.digest())
+    def _authenticate(self, manifest):
+        """Set the ``mac`` (with a data key) and then the ``signature`` (with a local key), which covers everything
+        else, the mac included: for a manifest ``authenticated_chunks`` does not fit."""
+        signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()
+        if self._dek is not None:
+            manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
+        if signing_key is not None:
+            manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
 
     def abort(self):
         """Stop accepting items and leave the backup incomplete (no manifest); written items stay until retention."""

@@ -41,7 +41,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.api import
     enforce_retention,
     list_backups,
     parse_duration,
-    resource_item,
+    resource_items,
     resource_key,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._archive.reader import check_verification
@@ -567,23 +567,19 @@ class Capture:
         with self._lock:
             self.counts[key] = self.counts.get(key, 0) + len(kept)
             self.api_versions[key] = res.api_version
-            for ns, name, dummy, pvc in kept:
-                if ns:
-                    self.namespaces_seen.add(ns)
-                if is_namespaces:
-                    self.namespaces_captured.add(name)
-                elif pvc is not None:
-                    self.pvcs.append({"namespace": ns, "name": name, "volume": pvc[0], "storage_class": pvc[1]})
+            self.namespaces_seen.update([entry[0] for entry in kept if entry[0]])
+            if is_namespaces:
+                self.namespaces_captured.update([entry[1] for entry in kept])
+            elif _lists_pvcs(res):
+                self.pvcs.extend({"namespace": ns, "name": name, "volume": pvc[0], "storage_class": pvc[1]}
+                                 for ns, name, dummy, pvc in kept if pvc is not None)
             if custom and kept:
                 self.custom_types.add((res.plural, res.group))
         if self.writer is None:
             return []
         encrypt = (res.group == "" and res.plural == "secrets") or None
-        entries = []
-        for ns, name, item, dummy in kept:
-            path, labels = resource_item(res.plural, res.group, ns, name)
-            entries.append((path, item, encrypt, labels))
-        return entries
+        paths = resource_items(res.plural, res.group, [(entry[0], entry[1]) for entry in kept])
+        return [(path, entry[2], encrypt, labels) for (path, labels), entry in zip(paths, kept)]
 
     def _emit(self, res, obj):
         """``_keep`` for one object (a related one); returns its writer entry or ``None`` (check mode)."""

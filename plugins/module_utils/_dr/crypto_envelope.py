@@ -551,9 +551,13 @@ class DataKey:
 
     # -- manifest authentication
 
+    def manifest_hmac(self):
+        """A fresh HMAC-SHA256 object under the manifest key (``update`` it with the payload's chunks)."""
+        return hmac.new(_hkdf(self._key, _MANIFEST_INFO), digestmod=hashlib.sha256)
+
     def manifest_mac(self, payload):
         """HMAC-SHA256 (hex) of ``payload``: bytes, or an iterable of byte chunks (hashed one by one)."""
-        mac = hmac.new(_hkdf(self._key, _MANIFEST_INFO), digestmod=hashlib.sha256)
+        mac = self.manifest_hmac()
         for chunk in _payload_chunks(payload):
             mac.update(chunk)
         return mac.hexdigest()

@@ -30,6 +30,7 @@ import threading
 
 # Objects carrying one of these labels are never backed up (Velero's label and ours).
 EXCLUDE_LABELS = (("backup.adhar.io/exclude", "true"), ("velero.io/exclude-from-backup", "true"))
+_EXCLUDE_KEYS = frozenset(key for key, dummy in EXCLUDE_LABELS)
 # Decoder processes at most (each is a busy core while pages flow; see ``default_processes``).
 MAX_PROCESSES = 4
 _HEADER = struct.Struct("!I")
@@ -41,6 +42,7 @@ PIPE_SIZE = 1 << 20
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
+_WS = " \t\n\r"
 
 
 class PageError(ValueError):
@@ -139,9 +141,11 @@ def _walk_array(text, at, on_item):
     while True:
         value, end = _DECODER.raw_decode(text, at)
         values.append(on_item(value, at, end))
-        at = space(text, end).end()
+        at = end if text[end] not in _WS else space(text, end).end()  # compact JSON (the API server's) has none
         if text[at] == ",":
-            at = space(text, at + 1).end()
+            at += 1
+            if text[at] in _WS:
+                at = space(text, at).end()
             continue
         if text[at] != "]":
             raise ValueError("',' or ']' expected")
@@ -181,14 +185,16 @@ def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, e
         name = meta.get("name")
         if is_namespaces and not namespace_matches(name or "", include, exclude):
             return None
-        if is_excluded(obj):
+        labels = meta.get("labels")
+        if labels and (not isinstance(labels, dict) or not _EXCLUDE_KEYS.isdisjoint(labels)) and is_excluded(obj):
             return None
         if encode:
             known = ("apiVersion" in obj, "kind" in obj)
             head = heads[known] if known in heads else heads.setdefault(known, _head(api_version, kind, obj))
             item = text[start:end]
             if head is not None:  # '{' + what it lacks + ',' + its members, or + '}' when it has none
-                item = head + ("" if item[_SPACE.match(item, 1).end()] == "}" else ",") + item[1:]
+                first = item[1] if item[1] not in _WS else item[_SPACE.match(item, 1).end()]
+                item = head + ("" if first == "}" else ",") + item[1:]
             item = item.encode("utf-8")
         else:
             obj.setdefault("apiVersion", api_version)

@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -52,15 +53,17 @@ class ObjectExists(AdharError):
 
 # -- keys and inputs ------------------------------------------------------------
 
+# A part of a key that is empty, ``.`` or ``..``, or starts with ``TEMP_PREFIX``; or a NUL or a backslash anywhere.
+_BAD_KEY = re.compile(r"(?:^|/)(?:\.{0,2}(?:/|$)|%s)|[\x00\\]" % re.escape(TEMP_PREFIX))
+
+
 def check_key(key, what="key"):
     """Return ``key`` if it is a clean relative key, else raise ``AdharError``."""
     if not isinstance(key, str) or not key:
         raise AdharError("invalid storage %s %r: empty" % (what, key))
-    parts = key.split("/")
-    for part in parts:
-        if part in ("", ".", "..") or "\x00" in part or "\\" in part or part.startswith(TEMP_PREFIX):
-            raise AdharError("invalid storage %s %r: every part must be a plain name (no empty, '.', '..', NUL, "
-                             "backslash or %s parts)" % (what, key, TEMP_PREFIX))
+    if _BAD_KEY.search(key):
+        raise AdharError("invalid storage %s %r: every part must be a plain name (no empty, '.', '..', NUL, "
+                         "backslash or %s parts)" % (what, key, TEMP_PREFIX))
     return key
 
 

@@ -256,7 +256,7 @@ class SlowPacks(LocalStorage):
     def put(self, key, data, overwrite=False):
         if "/packs/" not in key:
             return super().put(key, data, overwrite)
-        data = list(data)
+        data = [data] if isinstance(data, bytes) else list(data)  # a pack comes as one bytes object
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)

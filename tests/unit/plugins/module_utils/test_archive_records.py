@@ -164,3 +164,71 @@ def test_stored_records_are_one_per_line_whatever_their_values(odd):
     assert json.loads(dumped)["items"] == [dict(i) for i in items]
     lines = dumped.decode().splitlines()[2:-1]
     assert len(lines) == len(items) and [json.loads(line.strip().rstrip(",")) for line in lines] == json.loads(dumped)["items"]
+
+
+@pytest.mark.parametrize("labels", [None, {}, {"name": "n" * 240}, {"resource": "r", "namespace": "ns"}, {"size": 7, "pack": "p"}])
+def test_an_item_record_is_the_record_built_key_by_key(labels):
+    digest = hashlib.sha256(b"item").digest()
+    for encrypted in (False, True):
+        fast = Record.item("resources/configmaps/cluster/x.json", 12, digest, encrypted, labels)
+        slow = Record(labels or {}, path="resources/configmaps/cluster/x.json", size=12)
+        slow.set_digest(digest)
+        if encrypted:
+            slow["encrypted"] = True
+        assert fast.to_dict() == slow.to_dict() and list(fast) == list(slow)
+    if labels:
+        before = fast.to_dict()
+        labels["more"] = 1
+        assert fast.to_dict() == before  # the labels were copied, not taken
+
+
+def test_manifest_totals_count_what_describe_path_says():
+    records = [Record.parsed(dict(i)) for i in _items(300)]
+    records += [Record.parsed({"path": "etcd/snapshot.db", "size": 5}),
+                Record.parsed({"path": "resources/short~abc/cluster/x.json", "resource": "long.example.com", "size": 1}),
+                Record.parsed({"path": "resources/odd", "size": 2})]
+    counts, sections, total, encrypted = fmt.manifest_totals(records)
+    expected_counts, expected_sections = {}, {}
+    for record in records:
+        info = fmt.describe_path(record["path"])
+        resource = record.get("resource") or info.get("resource")
+        expected_sections[info["section"]] = expected_sections.get(info["section"], 0) + 1
+        if resource:
+            expected_counts[resource] = expected_counts.get(resource, 0) + 1
+    assert (counts, sections) == (expected_counts, expected_sections)
+    assert total == sum(r["size"] for r in records) and encrypted == sum(1 for r in records if r.get("encrypted"))
+
+
+@pytest.mark.parametrize("group", ["", "apps", "x" * 210])
+def test_resource_items_of_a_page_are_those_of_resource_item(group):
+    names = [("ns-a", "a"), ("ns-a", "b"), (None, "c"), ("", "d"), ("ns-" + "n" * 230, "e"), ("ns-a", "f" * 253),
+             ("ns-b", "g" * 50), ("ns-b", "g" * 51)]
+    expected = [fmt.resource_item("deployments", group, ns, name) for ns, name in names]
+    assert fmt.resource_items("deployments", group, names) == expected
+    for bad in [("ns-a", "a/b"), ("ns-a", ".."), ("ns-a", ""), ("ns/a", "x"), ("ns-a", None)]:
+        with pytest.raises(AdharError) as expected:
+            fmt.resource_item("deployments", group, *bad)
+        with pytest.raises(AdharError) as got:
+            fmt.resource_items("deployments", group, [("ns-a", "ok"), bad])
+        assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("kms", [False, True])
+def test_the_stored_manifest_is_its_mac_payload_with_the_mac_and_signature_last(tmp_path, kms):
+    store = LocalStorage(str(tmp_path / "b"))
+    key = KeyWrapper(generate_key())
+    writer = ArchiveWriter(store, "b1", cluster="c", key_wrapper=key, pack_size=4096)
+    if kms:  # a key wrapper without a local signing key (AWS KMS): a mac, no signature
+        writer._key_wrapper = type("Kms", (), {"signing_key": lambda self: None})()  # pylint: disable=protected-access
+    for i in range(30):
+        writer.add("resources/configmaps/namespaces/a/cm-%02d.json" % i, {"i": i}, encrypt=i % 2 == 0)
+    manifest = writer.commit()
+    stored = store.read("b1/manifest.json")
+    parsed = json.loads(stored)
+    assert list(parsed)[-2:] == (["mac", "signature"] if not kms else ["writer", "mac"])
+    assert ("signature" in manifest) != kms and parsed["mac"] == manifest["mac"]
+    payload = fmt.canonical_json({k: v for k, v in parsed.items() if k not in ("mac", "signature")})
+    tail = b',"mac":' + fmt.canonical_json(parsed["mac"])
+    assert stored.startswith(payload[:-1]) and stored[len(payload) - 1:].startswith(tail)  # encoded once, as signed
+    if not kms:
+        assert ArchiveReader(store, "b1", key).verify()["ok"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import itertools
 import json
 import os
 import stat
@@ -135,6 +136,24 @@ def test_temporary_files_are_not_listed(store):
 def test_bad_keys_are_refused(store, key):
     with pytest.raises(AdharError, match="invalid storage key"):
         store.put(key, b"x")
+
+
+def _clean_key(key):
+    """What a clean key is, part by part (the rule ``check_key`` implements with one expression)."""
+    return bool(key) and all(part not in ("", ".", "..") and "\x00" not in part and "\\" not in part
+                             and not part.startswith(base.TEMP_PREFIX) for part in key.split("/"))
+
+
+def test_check_key_refuses_exactly_the_keys_with_a_bad_part():
+    pieces = ["a", ".", "/", "\\", "\x00", base.TEMP_PREFIX, "b."]
+    keys = [""] + ["".join(combo) for n in range(1, 6) for combo in itertools.product(pieces, repeat=n)]
+    for key in keys:
+        try:
+            base.check_key(key)
+            refused = False
+        except AdharError:
+            refused = True
+        assert refused != _clean_key(key), repr(key)
 
 
 def test_missing_object(store):

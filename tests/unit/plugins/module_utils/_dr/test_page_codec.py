@@ -69,7 +69,10 @@ def test_walk_object_is_json_loads_with_each_item_passed_through():
     out = pc.walk_object(text, lambda value, start, end: seen.append(text[start:end]) or value)
     assert out == json.loads(text) and seen == ['{"x": 1}', "2", '"s"']
     assert pc.walk_object("{}", None) == {}
-    for bad in ("[1]", "{", '{"a" 1}', '{"a": 1,}', '{"a": 1} x', '{"items": [1,]}', ""):
+    spaced = '{"items":[{"x":1}\t,\n2,\r "s"\n]}'
+    assert pc.walk_object(spaced, lambda value, start, end: spaced[start:end]) == {"items": ['{"x":1}', "2", '"s"']}
+    for bad in ("[1]", "{", '{"a" 1}', '{"a": 1,}', '{"a": 1} x', '{"items": [1,]}', "", '{"items":[1', '{"items":[1,',
+                '{"items":[1 ', '{"items":[1, '):
         with pytest.raises((ValueError, IndexError)):
             pc.walk_object(bad, lambda value, start, end: value)
 
