@@ -213,21 +213,6 @@ class Record(MutableMapping):
         return "Record(%r)" % (self.to_dict(),)
 
 
-def manifest_totals(records):
-    """``(counts per resource type, counts per section, total bytes, encrypted items)`` of a writer's ``Record`` s,
-    in one pass."""
-    counts, sections, total, encrypted = {}, {}, 0, 0
-    for record in records:
-        section, resource = record.section()
-        sections[section] = sections.get(section, 0) + 1
-        if resource is not None:
-            counts[resource] = counts.get(resource, 0) + 1
-        total += record._size
-        if record._encrypted is not _ABSENT and record._encrypted:
-            encrypted += 1
-    return counts, sections, total, encrypted
-
-
 def record_path(record):
     """The ``path`` of a ``Record`` (a sort key)."""
     return record._path

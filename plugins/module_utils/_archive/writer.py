@@ -52,7 +52,6 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     dump_manifest,
     mac_payload,
     manifest_chunks,
-    manifest_totals,
     pack_path,
     record_path,
     resource_item,
@@ -93,13 +92,15 @@ PACK_BUFFERS = 2
 
 
 class _OpenPack:
-    """Items waiting to be written together: ``(record, stored bytes)`` in order, and their size."""
+    """Items waiting to be written together: ``(record, stored bytes)`` in order, their size, and how many of them
+    are encrypted."""
 
-    __slots__ = ("entries", "size")
+    __slots__ = ("entries", "size", "encrypted")
 
     def __init__(self):
         self.entries = []
         self.size = 0
+        self.encrypted = 0
 
 
 class ArchiveWriter:
@@ -145,6 +146,7 @@ class ArchiveWriter:
         self._idle = threading.Condition(self._mutex)
         self._active = 0
         self._items = []  # the manifest records (``Record``) of the items stored
+        self._totals = {}  # (section, resource type or "") -> [items, stored bytes, encrypted items] of those
         self._reserved = set()
         self._errors = []
         self._state = "new"
@@ -273,13 +275,14 @@ class ArchiveWriter:
                 if enc:
                     record["encrypted"] = True
             if data is not None:
-                self._pack(record, data)  # recorded once its pack is written
+                self._pack(record, data, enc)  # recorded once its pack is written
         finally:
             with self._mutex:
                 if record is None:
                     self._reserved.discard(path)
                 elif data is None:
                     self._items.append(record)
+                    self._count(self._pack_group(record), 1, record["size"], 1 if enc else 0)
                 self._active -= 1
                 self._idle.notify_all()
         self._refresh_lock()
@@ -289,43 +292,55 @@ class ArchiveWriter:
 
     @staticmethod
     def _pack_group(record):
-        """The open pack an item joins: one per section and resource type."""
+        """The open pack an item joins, and what the manifest counts it under: ``(section, resource type or "")``."""
         section, resource = record.section()
-        return "%s/%s" % (section, resource or "")
+        return section, resource or ""
 
-    def _pack(self, record, data):
+    def _count(self, group, items, size, encrypted):
+        """(under the mutex) Count stored items of ``group`` for the manifest's totals."""
+        totals = self._totals.get(group)
+        if totals is None:
+            totals = self._totals[group] = [0, 0, 0]
+        totals[0] += items
+        totals[1] += size
+        totals[2] += encrypted
+
+    def _pack(self, record, data, enc):
         """Append an item to the open pack of its resource type; write the packs that are due."""
-        self._pack_many([(self._pack_group(record), record, data)])
+        self._pack_many([(self._pack_group(record), record, data, enc)])
 
     def _pack_many(self, entries):
-        """Append items ``(pack group, record, stored bytes)`` to their open packs under one lock; write the packs
-        that are due."""
+        """Append items ``(pack group, record, stored bytes, encrypted)`` to their open packs under one lock; write
+        the packs that are due."""
         due = []
         with self._mutex:
-            for group, record, data in entries:
+            for group, record, data, enc in entries:
                 pack = self._open_packs.get(group)
                 if pack is None:
                     pack = self._open_packs[group] = _OpenPack()
                 pack.entries.append((record, data))
                 pack.size += len(data)
+                if enc:
+                    pack.encrypted += 1
                 self._buffered += len(data)
                 if pack.size >= self.pack_size:
                     due.append(self._take_pack(group))
                 while self._buffered >= PACK_BUFFERS * self.pack_size and self._open_packs:
                     due.append(self._take_pack(max(self._open_packs, key=lambda g: self._open_packs[g].size)))
-        for number, pack_entries in due:
-            self._write_pack(number, pack_entries)
+        for taken in due:
+            self._write_pack(*taken)
 
     def _take_pack(self, group):
-        """(under the mutex) Close the open pack of ``group``: ``(its number, its entries)``."""
+        """(under the mutex) Close the open pack of ``group``: ``(its number, group, the _OpenPack)``."""
         pack = self._open_packs.pop(group)
         self._buffered -= pack.size
         self._pack_count += 1
-        return self._pack_count, pack.entries
+        return self._pack_count, group, pack
 
-    def _write_pack(self, number, entries):
+    def _write_pack(self, number, group, pack):
         """Write one pack object; only then do its items count as stored (their records get ``pack`` and ``offset``)."""
         path = pack_path(number)
+        entries = pack.entries
         offset = 0
         for record, data in entries:
             record.place(path, offset)
@@ -340,6 +355,7 @@ class ArchiveWriter:
         with self._mutex:
             self._packs.append({"path": path, "size": result.size, "sha256": result.sha256, "items": len(entries)})
             self._items.extend(record for record, dummy in entries)
+            self._count(group, len(entries), result.size, pack.encrypted)
 
     def _flush_packs(self):
         """Write every open pack (at the commit), up to ``workers`` at a time: there is one per resource type, and on
@@ -347,12 +363,12 @@ class ArchiveWriter:
         with self._mutex:
             due = [self._take_pack(group) for group in sorted(self._open_packs)]
         if self.workers == 1 or len(due) < 2:
-            for number, entries in due:
-                self._write_pack(number, entries)
+            for taken in due:
+                self._write_pack(*taken)
             return
         with self._mutex:  # the writer's own pool: idle now that every item is in
             pool = self._executor()
-        futures = [pool.submit(self._write_pack, number, entries) for number, entries in due]
+        futures = [pool.submit(self._write_pack, *taken) for taken in due]
         concurrent.futures.wait(futures)
         for future in futures:
             future.result()
@@ -431,15 +447,9 @@ class ArchiveWriter:
         with self._mutex:
             if self._state != "open":
                 raise self._open_error()
-            reserved = []
-            for target in targets:
-                if target[0] in self._reserved:
-                    errors.append(self._taken_error(target[0]))
-                    continue
-                self._reserved.add(target[0])
-                reserved.append(target)
+            reserved = self._reserve_all(targets, errors)
             self._active += 1
-        entries, packed = [], False
+        entries, packed, groups = [], False, {}
         try:
             for path, data, labels, stored, enc in reserved:
                 try:
@@ -451,7 +461,13 @@ class ArchiveWriter:
                     with self._mutex:
                         self._reserved.discard(path)
                     continue
-                entries.append((self._pack_group(record), record, data))
+                folder = stored[:stored.rfind("/")] if not labels else None  # items of one folder: one pack group
+                group = groups.get(folder)
+                if group is None:
+                    group = self._pack_group(record)
+                    if folder is not None:
+                        groups[folder] = group
+                entries.append((group, record, data, enc))
             packed = True
             self._pack_many(entries)  # a pack that fails to write gives its items back itself
         finally:
@@ -463,6 +479,25 @@ class ArchiveWriter:
                 self._idle.notify_all()
         self._refresh_lock()
         return errors
+
+    def _reserve_all(self, targets, errors):
+        """(under the mutex) Reserve the paths of ``targets`` (``(path, ...)`` each); returns the targets reserved,
+        adds an error to ``errors`` for each path taken already (or twice in ``targets``)."""
+        paths = [target[0] for target in targets]
+        if self._reserved.isdisjoint(paths):  # the usual case: every path is new (a set operation, no loop here)
+            before = len(self._reserved)
+            self._reserved.update(paths)
+            if len(self._reserved) - before == len(paths):
+                return targets
+            self._reserved.difference_update(paths)  # a path twice in the batch: none was reserved before
+        reserved = []
+        for target in targets:
+            if target[0] in self._reserved:
+                errors.append(self._taken_error(target[0]))
+                continue
+            self._reserved.add(target[0])
+            reserved.append(target)
+        return reserved
 
     def _done(self, future):
         with self._mutex:
@@ -496,7 +531,14 @@ class ArchiveWriter:
         with self._mutex:
             items = sorted(self._items, key=record_path)
             packs = sorted(self._packs, key=lambda r: r["path"])
-        counts, sections, total_bytes, encrypted = manifest_totals(items)
+            totals = sorted((group, tuple(numbers)) for group, numbers in self._totals.items())
+        counts, sections = {}, {}
+        for (section, resource), (number, dummy, dummy2) in totals:
+            sections[section] = sections.get(section, 0) + number
+            if resource:
+                counts[resource] = counts.get(resource, 0) + number
+        total_bytes = sum(numbers[1] for dummy, numbers in totals)
+        encrypted = sum(numbers[2] for dummy, numbers in totals)
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION if packs else UNPACKED_VERSION,

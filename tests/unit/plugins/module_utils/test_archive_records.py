@@ -182,21 +182,29 @@ def test_an_item_record_is_the_record_built_key_by_key(labels):
         assert fast.to_dict() == before  # the labels were copied, not taken
 
 
-def test_manifest_totals_count_what_describe_path_says():
-    records = [Record.parsed(dict(i)) for i in _items(300)]
-    records += [Record.parsed({"path": "etcd/snapshot.db", "size": 5}),
-                Record.parsed({"path": "resources/short~abc/cluster/x.json", "resource": "long.example.com", "size": 1}),
-                Record.parsed({"path": "resources/odd", "size": 2})]
-    counts, sections, total, encrypted = fmt.manifest_totals(records)
-    expected_counts, expected_sections = {}, {}
-    for record in records:
+@pytest.mark.parametrize("pack_size", [0, 4096])
+def test_the_manifest_totals_are_those_of_its_items(tmp_path, pack_size):
+    store = LocalStorage(str(tmp_path / "b"))
+    writer = ArchiveWriter(store, "b1", cluster="c", key_wrapper=KeyWrapper(generate_key()), pack_size=pack_size)
+    for i in range(40):
+        writer.add("resources/%s/namespaces/a/x-%02d.json" % (("configmaps", "secrets", "widgets.example.com")[i % 3], i),
+                   {"i": i}, encrypt=i % 3 == 1)
+    writer.add("resources/configmaps/namespaces/a/big.json", {"data": "x" * 300000})
+    writer.add_resource({"metadata": {"name": "n" * 240}}, "widgets", "example.com")
+    writer.add("etcd/snapshot.db", b"snap", encrypt=True)
+    writer.add("resources/odd", b"{}")
+    manifest = writer.commit()
+    counts, sections = {}, {}
+    for record in manifest["items"]:
         info = fmt.describe_path(record["path"])
         resource = record.get("resource") or info.get("resource")
-        expected_sections[info["section"]] = expected_sections.get(info["section"], 0) + 1
+        sections[info["section"]] = sections.get(info["section"], 0) + 1
         if resource:
-            expected_counts[resource] = expected_counts.get(resource, 0) + 1
-    assert (counts, sections) == (expected_counts, expected_sections)
-    assert total == sum(r["size"] for r in records) and encrypted == sum(1 for r in records if r.get("encrypted"))
+            counts[resource] = counts.get(resource, 0) + 1
+    assert manifest["counts"] == counts and list(manifest["counts"]) == sorted(counts)
+    assert manifest["sections"] == sections == {"etcd": 1, "resources": 43}
+    assert manifest["item_count"] == 44 and manifest["total_bytes"] == sum(r["size"] for r in manifest["items"])
+    assert manifest["encryption"]["encrypted_items"] == sum(1 for r in manifest["items"] if r.get("encrypted")) == 14
 
 
 @pytest.mark.parametrize("group", ["", "apps", "x" * 210])
