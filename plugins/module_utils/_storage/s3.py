@@ -39,6 +39,7 @@ from ansible_collections.adhar.platform.plugins.module_utils._common.core import
 from ansible_collections.adhar.platform.plugins.module_utils._common.retries import retry_call
 from ansible_collections.adhar.platform.plugins.module_utils._storage.base import (
     ChunkReader,
+    HashingChunks,
     ObjectExists,
     ObjectInfo,
     ObjectMissing,
@@ -258,8 +259,8 @@ class S3Storage(Storage):
     def _put(self, key, chunks, overwrite):
         reader = ChunkReader(chunks)
         first = reader.read(self.part_size)
-        if reader.at_end():
-            sha = hashlib.sha256(first).hexdigest()
+        if reader.at_end():  # the whole object: ``put`` has hashed it as it was read
+            sha = chunks.sha256 if isinstance(chunks, HashingChunks) else hashlib.sha256(first).hexdigest()
             resp = self._conditional("put_object", key, overwrite, Bucket=self.bucket, Key=self._full(key), Body=first,
                                      Metadata={"sha256": sha})
             if resp is None:

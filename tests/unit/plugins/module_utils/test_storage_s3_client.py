@@ -99,6 +99,8 @@ def test_keys_get_the_prefix(store, fake):
     assert (op, kw["Bucket"], kw["Key"], kw["IfNoneMatch"]) == ("put_object", "bkt", "p/b/x", "*")
     assert kw["Metadata"] == {"sha256": hashlib.sha256(b"data").hexdigest()}
     assert store.location == "s3://bkt/p"
+    store.put("b/y", [b"da", b"", b"ta"])  # chunks that fit one part: the digest is that of the whole object
+    assert fake.calls[-1][1]["Metadata"] == {"sha256": hashlib.sha256(b"data").hexdigest()}
 
 
 def test_throttling_and_transport_errors_are_retried(store, fake):
