@@ -67,7 +67,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -85,7 +84,7 @@ from _seed import LABEL, MIX, PATHS, body, plan, seed_objects  # noqa: E402
 import _procs as procs  # noqa: E402
 from _results import save_results  # noqa: E402
 from backup_vs_kubectl import run_measured  # noqa: E402
-from restore_vs_kubectl import Bench  # noqa: E402
+from restore_vs_kubectl import Bench, toolchain_bin_dir  # noqa: E402
 import moto_server  # noqa: E402
 
 KEY = base64.b64encode(b"bench-velero-key-0123456789abcde").decode()
@@ -724,18 +723,15 @@ def main():
                         help="no Velero and no unpacked backup: ours (packed, S3) and the ceilings only, e.g. for the "
                              "memory of a large run")
     args = parser.parse_args()
-    bin_dir, dummy, missing = toolchain.resolve_bin_dir()
-    if missing:
-        raise SystemExit("toolchain binaries missing in %s: %s (run `make toolchain`)" % (bin_dir, ", ".join(missing)))
+    bin_dir = toolchain_bin_dir()
     velero_bin, where = toolchain.find_addon_binary("velero", "velero")
     plugin_bin = toolchain.find_addon_binary("velero-plugin-for-aws", "velero")[0]
     if (not velero_bin or not plugin_bin) and not args.ours_only:
         raise SystemExit("Velero is not built (looked in %s): run `tools/toolchain ensure --only velero`" % where)
     kubectl = os.path.join(bin_dir, "kubectl")
-    work = tempfile.mkdtemp(prefix="adhar-bench-velero-")
-    bench = MeasuredBench(work, bin_dir)
+    bench = MeasuredBench.in_new_workdir("adhar-bench-velero-", bin_dir)
+    work = bench.work
     bench.workers = args.workers
-    Bench.collections_path = bench.colls
     moto = moto_server.MotoServer(os.path.join(work, "moto.log"))
     velero = None
     namespaces = ["bench-ns-%d" % i for i in range(min(args.namespaces, args.objects))]

@@ -43,7 +43,23 @@ KEY = base64.b64encode(b"bench-restore-key-0123456789abcd").decode()
 PLAY_HEAD = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
 
 
+def toolchain_bin_dir():
+    """The directory of the toolchain's binaries; exits naming the ones missing."""
+    bin_dir, dummy, missing = toolchain.resolve_bin_dir()
+    if missing:
+        raise SystemExit("toolchain binaries missing in %s: %s (run `make toolchain`)" % (bin_dir, ", ".join(missing)))
+    return bin_dir
+
+
 class Bench:
+    @classmethod
+    def in_new_workdir(cls, prefix, bin_dir=None):
+        """A bench in a new temporary work directory named ``prefix...``, with the toolchain's binaries; its
+        collections path becomes the one the benchmarks' helpers import the collection from."""
+        bench = cls(tempfile.mkdtemp(prefix=prefix), bin_dir or toolchain_bin_dir())
+        Bench.collections_path = bench.colls
+        return bench
+
     def __init__(self, work, bin_dir):
         self.work = work
         self.bin_dir = bin_dir
@@ -141,11 +157,8 @@ def main():
     parser.add_argument("--single-file", action="store_true", help="also time kubectl with one big file (a third cluster)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (backup, exported YAML)")
     args = parser.parse_args()
-    bin_dir, dummy, missing = toolchain.resolve_bin_dir()
-    if missing:
-        raise SystemExit("toolchain binaries missing in %s: %s (run `make toolchain`)" % (bin_dir, ", ".join(missing)))
-    work = tempfile.mkdtemp(prefix="adhar-bench-restore-")
-    bench = Bench(work, bin_dir)
+    bench = Bench.in_new_workdir("adhar-bench-restore-")
+    work, bin_dir = bench.work, bench.bin_dir
     store = os.path.join(work, "store")
     os.makedirs(store)
     include = ["bench-ns-*"]

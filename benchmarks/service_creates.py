@@ -31,13 +31,12 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from backup_restore_vs_velero import RawApi, encode_mix, mix_tiers, post_tiers, poster, toolchain  # noqa: E402
+from backup_restore_vs_velero import RawApi, encode_mix, mix_tiers, post_tiers, poster  # noqa: E402
 from _results import save_results  # noqa: E402
 from restore_vs_kubectl import Bench  # noqa: E402
 
@@ -88,12 +87,8 @@ def main():
     concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     if not 0 < args.lane < args.workers or not concurrency or min(concurrency) < 1:
         raise SystemExit("--lane must be between 1 and --workers - 1, and --concurrency a list of numbers >= 1")
-    bin_dir, dummy, missing = toolchain.resolve_bin_dir()
-    if missing:
-        raise SystemExit("toolchain binaries missing in %s: %s (run `make toolchain`)" % (bin_dir, ", ".join(missing)))
-    work = tempfile.mkdtemp(prefix="adhar-bench-services-")
-    bench = Bench(work, bin_dir)
-    Bench.collections_path = bench.colls
+    bench = Bench.in_new_workdir("adhar-bench-services-")
+    work = bench.work
     out = {"objects": args.objects, "namespaces": args.namespaces, "workers": args.workers, "lane": args.lane,
            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "command": " ".join([os.path.relpath(sys.executable, REPO)] + sys.argv),
