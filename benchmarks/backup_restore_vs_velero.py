@@ -86,6 +86,7 @@ from _results import save_results  # noqa: E402
 from backup_vs_kubectl import run_measured  # noqa: E402
 from restore_vs_kubectl import Bench, toolchain_bin_dir  # noqa: E402
 import moto_server  # noqa: E402
+from ports import free_tcp_port  # noqa: E402
 
 KEY = base64.b64encode(b"bench-velero-key-0123456789abcde").decode()
 REGION = moto_server.REGION
@@ -513,7 +514,7 @@ class Velero:
 
     def start(self):
         log = open(os.path.join(self.work, "velero-server-%d.log" % int(time.time() * 1000)), "wb")
-        ports = [moto_server.free_port() for dummy in range(2)]
+        ports = [free_tcp_port() for dummy in range(2)]
         self.server = subprocess.Popen(
             [self.binary, "server", "--kubeconfig", self.kubeconfig, "--namespace", "velero", "--plugin-dir", self.plugins,
              "--metrics-address", "127.0.0.1:%d" % ports[0], "--profiler-address", "127.0.0.1:%d" % ports[1],

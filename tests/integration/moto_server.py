@@ -20,7 +20,6 @@ import http.server
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,8 @@ import urllib.request
 
 import pytest
 
+from ports import free_tcp_port
+
 # Dummy credentials: moto accepts any; nothing here may reach real AWS.
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -38,12 +39,6 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 REGION = "us-east-1"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def moto_server_binary():
@@ -57,7 +52,7 @@ class MotoServer:
     """One moto server process; ``stop()`` signals only the pid it started."""
 
     def __init__(self, log_path):
-        self.port = free_port()
+        self.port = free_tcp_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = log_path
         self.proc = None

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 
-from moto_server import free_port
+from ports import free_tcp_port
 
 USER = "adhar"
 PASSWORD = "adhar-test-password"
@@ -110,7 +110,7 @@ class PgServer:
                    "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"])
         os.unlink(pwfile)
         for attempt in range(5):
-            self.port = free_port()
+            self.port = free_tcp_port()
             opts = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" % (self.port, self.socket_dir)
             try:
                 self._run([os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-o", opts, "-l",

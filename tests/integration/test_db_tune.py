@@ -24,7 +24,7 @@ import time
 import pytest
 
 import pg_server
-from moto_server import free_port
+from ports import free_tcp_port
 
 _REASON = pg_server.missing_reason()
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
@@ -200,7 +200,7 @@ def _show_config(port, pg):
 @pytest.mark.skipif(shutil.which("pgbouncer") is None, reason="pgbouncer is not installed (Debian package pgbouncer)")
 def test_pooler_process(runner, pg):
     _scram_password(pg, "app", "app-pw")
-    port = free_port()
+    port = free_tcp_port()
     base = tempfile.mkdtemp(prefix="adhar-pgbouncer-")
     os.chmod(base, 0o755)  # the pooler's user must reach its directory
     pool_dir = os.path.join(base, "pgbouncer")
@@ -269,7 +269,7 @@ def test_pooler_process(runner, pg):
 def test_pooler_service_config(runner, pg):
     """An existing PgBouncer (started here, as a service manager would): the module writes its files and RELOADs it."""
     secret = pg.psql("SELECT rolpassword FROM pg_authid WHERE rolname = '%s'" % pg_server.USER)
-    port = free_port()
+    port = free_tcp_port()
     base = tempfile.mkdtemp(prefix="adhar-pgbouncer-svc-")
     os.chmod(base, 0o755)
     conf = os.path.join(base, "conf")

@@ -50,19 +50,16 @@ from ansible_collections.adhar.platform.plugins.module_utils._archive.format imp
     check_backup_name,
     check_item_path,
     dump_manifest,
-    mac_payload,
     manifest_chunks,
     pack_path,
     record_path,
     resource_item,
-    signed_payload,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._common.core import AdharError
 from ansible_collections.adhar.platform.plugins.module_utils._dr.page_codec import encode_item
 from ansible_collections.adhar.platform.plugins.module_utils._dr.crypto_envelope import (
     item_aad,
     new_envelope,
-    sign_manifest,
     sign_manifest_digest,
 )
 from ansible_collections.adhar.platform.plugins.module_utils._storage.base import (
@@ -449,7 +446,7 @@ class ArchiveWriter:
                 raise self._open_error()
             reserved = self._reserve_all(targets, errors)
             self._active += 1
-        entries, packed, groups = [], False, {}
+        entries, packed = [], False
         try:
             for path, data, labels, stored, enc in reserved:
                 try:
@@ -461,13 +458,7 @@ class ArchiveWriter:
                     with self._mutex:
                         self._reserved.discard(path)
                     continue
-                folder = stored[:stored.rfind("/")] if not labels else None  # items of one folder: one pack group
-                group = groups.get(folder)
-                if group is None:
-                    group = self._pack_group(record)
-                    if folder is not None:
-                        groups[folder] = group
-                entries.append((group, record, data, enc))
+                entries.append((self._pack_group(record), record, data, enc))
             packed = True
             self._pack_many(entries)  # a pack that fails to write gives its items back itself
         finally:
@@ -597,17 +588,15 @@ class ArchiveWriter:
 
     def _sealed_chunks(self, manifest):
         """The stored manifest as chunks of bytes, encoded once as they are asked for: its canonical form (the MAC
-        payload, ``authenticated_chunks``) with the ``mac`` (with a data key) and then the ``signature`` (with a
-        local key: none for KMS) as its last members, both computed as the chunks go by.  Key order is not part
-        of the format (a reader parses the manifest and checks the canonical form of what it parsed).  A backup
-        without a data key is stored as ``manifest_chunks`` gives it."""
-        signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
-        parts = authenticated_chunks(manifest) if self._dek is not None else None
-        if parts is None:
-            self._authenticate(manifest)
+        payload, ``authenticated_chunks``, which every manifest of ``build_manifest`` fits) with the ``mac`` (with
+        a data key) and then the ``signature`` (with a local key: none for KMS) as its last members, both computed
+        as the chunks go by.  Key order is not part of the format (a reader parses the manifest and checks the
+        canonical form of what it parsed).  A backup without a data key is stored as ``manifest_chunks`` gives it."""
+        if self._dek is None:  # unencrypted: nothing to authenticate
             yield from manifest_chunks(manifest)
             return
-        before, after = parts
+        signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()  # None: no local KEK (KMS)
+        before, after = authenticated_chunks(manifest)
         mac = self._dek.manifest_hmac()
         digest = hashlib.sha512() if signing_key is not None else None
         for chunk in before:
@@ -623,15 +612,6 @@ class ArchiveWriter:
             manifest["signature"] = sign_manifest_digest(signing_key, digest.digest())
             tail += b',"signature":' + canonical_json(manifest["signature"])
         yield after[:-1] + tail + b"}\n"
-
-    def _authenticate(self, manifest):
-        """Set the ``mac`` (with a data key) and then the ``signature`` (with a local key), which covers everything
-        else, the mac included: for a manifest ``authenticated_chunks`` does not fit."""
-        signing_key = getattr(self._key_wrapper, "signing_key", lambda: None)()
-        if self._dek is not None:
-            manifest["mac"] = self._dek.manifest_mac(mac_payload(manifest))
-        if signing_key is not None:
-            manifest["signature"] = sign_manifest(signing_key, signed_payload(manifest))
 
     def abort(self):
         """Stop accepting items and leave the backup incomplete (no manifest); written items stay until retention."""
