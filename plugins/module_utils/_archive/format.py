@@ -65,6 +65,10 @@ _ABSENT = object()
 _FIELDS = ("encrypted", "offset", "pack", "path", "sha256", "size")
 _SLOTS = {"encrypted": "_encrypted", "offset": "_offset", "pack": "_pack", "path": "_path", "sha256": "_sha",
           "size": "_size"}
+# The canonical JSON text of a record of the usual shape (a packed item, no other keys): its keys in sorted order,
+# ``encrypted`` only when true; strings escaped by the C function the encoder itself uses (``ensure_ascii``).
+_RECORD_TEXT = '{%s"offset":%d,"pack":%s,"path":%s,"sha256":"%s","size":%d}'
+_JSON_STRING = json.encoder.encode_basestring_ascii
 
 
 class Record(MutableMapping):
@@ -206,11 +210,27 @@ class Record(MutableMapping):
             out["size"] = self._size
         return out
 
+    def canonical(self):
+        """``canonical_json(self.to_dict())`` as text; a record of the usual shape (what ``item`` and ``place`` make)
+        is formatted at once, without a dict or the encoder's key sort."""
+        encrypted = self._encrypted
+        if (self._extra is None and (encrypted is True or encrypted is _ABSENT) and _plain_int(self._offset)
+                and _plain_int(self._size) and isinstance(self._pack, str) and isinstance(self._path, str)
+                and isinstance(self._sha, bytes)):
+            return _RECORD_TEXT % ('"encrypted":true,' if encrypted is True else "", self._offset, _JSON_STRING(self._pack),
+                                   _JSON_STRING(self._path), self._sha.hex(), self._size)
+        return _CANONICAL(self.to_dict())
+
     def copy(self):
         return self.to_dict()
 
     def __repr__(self):
         return "Record(%r)" % (self.to_dict(),)
+
+
+def _plain_int(value):
+    """An int the JSON encoder writes as ``%d`` does (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def record_path(record):
@@ -389,7 +409,7 @@ def canonical_chunks(obj):
 
 def _member_chunks(obj, keys, opening):
     """The canonical members ``"key":value`` of ``keys`` of dict ``obj``, the first after ``opening``, the others
-    after a comma; an ``items`` list is encoded ``_RECORD_BATCH`` records per encoder call."""
+    after a comma; an ``items`` list is encoded ``_RECORD_BATCH`` records per chunk (``Record.canonical`` each)."""
     for key in keys:
         head = opening + _CANONICAL(key).encode("ascii") + b":"
         opening = b","
@@ -398,8 +418,9 @@ def _member_chunks(obj, keys, opening):
             continue
         yield head + b"["
         records = obj[key]
-        for start in range(0, len(records), _RECORD_BATCH):  # a batch in one call: "[r1,r2]" is r1 "," r2 in brackets
-            chunk = _CANONICAL([_plain(r) for r in records[start:start + _RECORD_BATCH]]).encode("ascii")[1:-1]
+        for start in range(0, len(records), _RECORD_BATCH):
+            batch = records[start:start + _RECORD_BATCH]
+            chunk = ",".join([r.canonical() if isinstance(r, Record) else _CANONICAL(r) for r in batch]).encode("ascii")
             yield b"," + chunk if start else chunk
         yield b"]"
 

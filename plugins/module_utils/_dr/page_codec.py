@@ -190,12 +190,20 @@ def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, e
             return None
         if encode:
             known = ("apiVersion" in obj, "kind" in obj)
-            head = heads[known] if known in heads else heads.setdefault(known, _head(api_version, kind, obj))
-            item = text[start:end]
-            if head is not None:  # '{' + what it lacks + ',' + its members, or + '}' when it has none
-                first = item[1] if item[1] not in _WS else item[_SPACE.match(item, 1).end()]
-                item = head + ("" if first == "}" else ",") + item[1:]
-            item = item.encode("utf-8")
+            head = heads.get(known)
+            if head is None:
+                head = heads[known] = _head(api_version, kind, obj) or ""
+            if not head:
+                item = bytes(view[start:end]) if view is not None else text[start:end].encode("utf-8")
+            else:  # '{' + what it lacks + ',' + its members, or + '}' when it has none
+                first = text[start + 1]
+                if first in _WS:
+                    first = text[_SPACE.match(text, start + 1).end()]
+                lead = head if first == "}" else head + ","
+                if view is not None:  # an ASCII page: the item's offsets are those of its bytes; one copy made
+                    item = lead.encode("utf-8") + view[start + 1:end]
+                else:
+                    item = (lead + text[start + 1:end]).encode("utf-8")
         else:
             obj.setdefault("apiVersion", api_version)
             obj.setdefault("kind", kind)
@@ -204,6 +212,8 @@ def split_page(body, api_version, kind, is_namespaces, pvcs, include, exclude, e
 
     try:
         text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+        # a page of ASCII only (the usual case): a character's offset in the text is its byte's in the body
+        view = memoryview(body) if encode and len(text) == len(body) and isinstance(body, (bytes, bytearray)) else None
         data = walk_object(text, keep)
     except PageError:
         raise

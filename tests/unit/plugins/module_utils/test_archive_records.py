@@ -87,6 +87,29 @@ def test_encodings_of_records_are_those_of_dicts(records):
     assert dumped.count(b"\n") == len(items) + 3  # one record per line
 
 
+@pytest.mark.parametrize("fields", [
+    {"path": "resources/configmaps/namespaces/a/cm.json", "size": 3, "sha256": SHA, "pack": "packs/000001.pack", "offset": 0},
+    {"path": "resources/secrets/namespaces/a/s.json.enc", "size": 2 ** 40, "sha256": SHA, "encrypted": True,
+     "pack": "packs/000002.pack", "offset": 12345},
+    {"path": "resources/configmaps/namespaces/\u00e9t\u00e9/\"q\"\\\u2028.json", "size": 1, "sha256": SHA,
+     "pack": "packs/\u00e9.pack", "offset": 1},
+    {"path": "p", "size": 1, "sha256": SHA, "encrypted": False, "pack": "x", "offset": 1},
+    {"path": "p", "size": True, "sha256": SHA, "pack": "x", "offset": 1},
+    {"path": "p", "size": 1.5, "sha256": "ABC", "pack": "x", "offset": -1},
+    {"path": "p", "size": 1, "sha256": SHA},
+    {"path": "p", "size": 1, "sha256": SHA, "pack": "x", "offset": 1, "name": "n", "resource": "r"},
+])
+def test_the_canonical_text_of_a_record_is_that_of_its_dict(fields):
+    want = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert Record.parsed(dict(fields)).canonical() == want
+    made = Record.item(fields["path"], fields["size"], bytes.fromhex(SHA), fields.get("encrypted"),
+                       {k: v for k, v in fields.items() if k in ("name", "resource")})
+    if "pack" in fields:
+        made.place(fields["pack"], fields["offset"])
+    if fields["sha256"] == SHA and fields.get("encrypted") is not False:
+        assert made.canonical() == want
+
+
 def test_a_streamed_mac_is_the_mac_of_the_joined_payload():
     dek = new_envelope(KeyWrapper(generate_key()), "b")[0]
     chunks = [b"{", b'"a":', b"1}"]

@@ -139,7 +139,7 @@ def test_bad_keys_are_refused(store, key):
 
 
 def _clean_key(key):
-    """What a clean key is, part by part (the rule ``check_key`` implements with one expression)."""
+    """What a clean key is, part by part (the rule ``check_key`` implements with substring tests)."""
     return bool(key) and all(part not in ("", ".", "..") and "\x00" not in part and "\\" not in part
                              and not part.startswith(base.TEMP_PREFIX) for part in key.split("/"))
 

@@ -32,8 +32,9 @@ PAGE = {"kind": "ConfigMapList", "metadata": {"continue": "tok"}, "items": [
 INCLUDE, EXCLUDE = ["app-*"], ["app-tmp*"]
 
 
-def test_split_page_filters_and_cuts_each_item_out_of_the_page():
-    body = json.dumps(PAGE, ensure_ascii=False).encode()
+@pytest.mark.parametrize("ascii_only", [False, True])  # an ASCII page is cut in its bytes, another in its text
+def test_split_page_filters_and_cuts_each_item_out_of_the_page(ascii_only):
+    body = json.dumps(PAGE, ensure_ascii=ascii_only).encode()
     cont, kept = pc.split_page(body, "v1", "ConfigMap", False, False, INCLUDE, EXCLUDE, True)
     assert cont == "tok"
     assert [(ns, name) for ns, name, dummy, dummy2 in kept] == [("app-1", "plain"), ("app-2", "unicode"),
@@ -43,8 +44,8 @@ def test_split_page_filters_and_cuts_each_item_out_of_the_page():
     for (dummy, dummy2, data, pvc), (dummy3, dummy4, obj, dummy5), source in zip(kept, decoded, sources):
         assert pvc is None and obj["apiVersion"] == "v1" and obj["kind"] == "ConfigMap"
         # the object's own text, not encoded again; the apiVersion and kind the list left out put first
-        assert data == b'{"apiVersion":"v1","kind":"ConfigMap",' + json.dumps(source, ensure_ascii=False).encode()[1:]
-        assert json.loads(data) == obj
+        assert data == b'{"apiVersion":"v1","kind":"ConfigMap",' + json.dumps(source, ensure_ascii=ascii_only).encode()[1:]
+        assert isinstance(data, bytes) and json.loads(data) == obj
 
 
 def test_items_keep_the_servers_bytes_and_what_they_carry():
@@ -55,7 +56,7 @@ def test_items_keep_the_servers_bytes_and_what_they_carry():
             b'"metadata":{"continue":""}}')
     cont, kept = pc.split_page(page, "x.io/v1", "Widget", False, False, ["*"], [], True)
     assert cont == ""
-    assert [k[2] for k in kept] == [
+    assert all(isinstance(k[2], bytes) for k in kept) and [k[2] for k in kept] == [
         b'{"kind":"Widget","apiVersion":"x.io/v1","metadata":{"name":"a"},"n":1.50, "big":123456789012345678901234567890}',
         b'{"apiVersion":"x.io/v1","metadata":{"name":"b"},"kind":"Widget"}',
         b'{"apiVersion":"x.io/v1","kind":"Widget"}', b'{"apiVersion":"x.io/v1","kind":"Widget" }']
